@@ -1,0 +1,18 @@
+"""personae: one view of every customer, and segments every system can use."""
+
+from personae.config import SourceSpec, WorkspaceConfig, load_config
+from personae.errors import PersonaeError
+from personae.workspace import RunReport, Workspace, WorkspaceStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PersonaeError",
+    "RunReport",
+    "SourceSpec",
+    "Workspace",
+    "WorkspaceConfig",
+    "WorkspaceStatus",
+    "__version__",
+    "load_config",
+]

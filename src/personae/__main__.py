@@ -1,0 +1,5 @@
+"""``python -m personae``: the CLI."""
+
+from personae.cli import main
+
+main()

@@ -1,0 +1,217 @@
+"""The workspace spec, loaded from ``personae.toml`` and validated with pydantic.
+
+Specs are frozen data: they carry no engine and serialise to JSON. Every key is documented
+in ``docs/config.md`` (a test fails when one is not). An unknown or misspelt key fails
+with the key, the file and the nearest valid name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from personae.errors import ConfigError
+from personae.sources.kinds import IDENTIFIER_TYPES, SourceKind, column_names
+
+CONFIG_FILE = "personae.toml"
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+SourceFormat = Literal["csv", "parquet", "jsonl", "postgres"]
+_SUFFIX_FORMATS: dict[str, SourceFormat] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+class Spec(BaseModel):
+    """Base of every spec: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkspaceSettings(Spec):
+    name: str = "personae"
+    timezone: str = "UTC"
+    currency: str = Field("USD", min_length=3, max_length=3)
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    phone_region: str = Field("US", min_length=2, max_length=2)
+
+
+class DuckDBSettings(Spec):
+    path: str = "personae.duckdb"
+    memory_limit: str | None = None
+    threads: int | None = Field(None, ge=1)
+
+
+class SparkSettings(Spec):
+    master: str = "local[2]"
+    warehouse: str = "spark-warehouse"
+    shuffle_partitions: int = Field(4, ge=1)
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class EngineSettings(Spec):
+    duckdb: DuckDBSettings = DuckDBSettings()
+    spark: SparkSettings = SparkSettings()
+
+
+class CsvOptions(Spec):
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    header: bool = True
+    quote: str = Field('"', max_length=1)
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+
+
+class SourceSpec(Spec):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: SourceKind
+    format: SourceFormat | None = None
+    path: str | None = None
+    table: str | None = None
+    query: str | None = None
+    dsn: str | None = None
+    dsn_env: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    formats: dict[str, str] = Field(default_factory=dict)
+    csv: CsvOptions = CsvOptions()
+    phone_region: str | None = Field(None, min_length=2, max_length=2)
+    description: str = ""
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifier_types_are_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for id_type in value:
+            if not PurePosixPath(id_type).name.isidentifier() or id_type != id_type.lower():
+                raise ValueError(f"identifier type {id_type!r} must be a lower-case name")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceSpec:
+        if self.format is None:
+            object.__setattr__(self, "format", _infer_format(self))
+        if self.format == "postgres":
+            if not (self.table or self.query):
+                raise ValueError(f"source {self.name!r}: a postgres source needs 'table' or 'query'")
+            if not (self.dsn or self.dsn_env):
+                raise ValueError(f"source {self.name!r}: a postgres source needs 'dsn' or 'dsn_env'")
+        elif not self.path:
+            raise ValueError(f"source {self.name!r}: a {self.format} source needs 'path'")
+        allowed = column_names(self.kind)
+        for target in [*self.columns, *self.formats]:
+            if target not in allowed:
+                raise ValueError(
+                    f"source {self.name!r}: {self.kind.value} sources have no column {target!r}"
+                    f"{_did_you_mean(target, allowed)}; columns are {', '.join(allowed)}"
+                )
+        return self
+
+    @property
+    def resolved_format(self) -> SourceFormat:
+        assert self.format is not None  # set by the validator
+        return self.format
+
+
+def _infer_format(spec: SourceSpec) -> SourceFormat:
+    if spec.table or spec.query:
+        return "postgres"
+    suffix = PurePosixPath(spec.path or "").suffix.lower()
+    if suffix in _SUFFIX_FORMATS:
+        return _SUFFIX_FORMATS[suffix]
+    raise ValueError(
+        f"source {spec.name!r}: cannot tell the format of {spec.path!r} from its suffix; "
+        f"set format = \"csv\", \"parquet\" or \"jsonl\""
+    )
+
+
+class WorkspaceConfig(Spec):
+    """The whole ``personae.toml``."""
+
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    engine: EngineSettings = EngineSettings()
+    sources: tuple[SourceSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> WorkspaceConfig:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}; names must be unique")
+            seen.add(source.name)
+        return self
+
+    def source(self, name: str) -> SourceSpec:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        names = [source.name for source in self.sources]
+        raise ConfigError(f"no source named {name!r}{_did_you_mean(name, names)}")
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def _did_you_mean(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The spec class that owns the key at ``loc`` (for the nearest-name hint)."""
+    model: type[BaseModel] = WorkspaceConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        nested = [arg for arg in inner if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+def _describe(error: Any, path: Path) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(part) for part in loc)
+    if error["type"] == "extra_forbidden":
+        owner = _model_at(loc)
+        hint = _did_you_mean(str(loc[-1]), owner.model_fields) if owner else ""
+        return f"{path}: unknown key {key!r}{hint}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {key}: {message}" if key else f"{path}: {message}"
+
+
+def parse_config(data: dict[str, Any], path: Path) -> WorkspaceConfig:
+    try:
+        return WorkspaceConfig.model_validate(data)
+    except ValidationError as error:
+        lines = [_describe(item, path) for item in error.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: Path) -> WorkspaceConfig:
+    """Load and validate ``personae.toml``; every problem is reported with the file."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; create one with `personae init DIR`")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(data, path)
+
+
+def identifier_column(id_type: str) -> str | None:
+    """The events/customer_records column of an identifier type, or None for extra types."""
+    return id_type if id_type in IDENTIFIER_TYPES else None

@@ -1,0 +1,113 @@
+"""The engine interface: run SQL steps written in the DuckDB dialect, register and read tables.
+
+Algorithms build SQL (functions ending in ``_sql``); an engine executes it. DuckDB runs the
+SQL as written; other engines receive it transpiled by sqlglot, with the gaps declared in
+:mod:`personae.engine.dialects`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from personae.engine.dialects import transpile
+
+
+class Engine(ABC):
+    """Runs DuckDB-dialect SQL and holds the workspace's tables."""
+
+    name: str
+
+    def sql_for(self, sql: str) -> str:
+        """The SQL as this engine will run it (also what `segment show --sql` prints)."""
+        return transpile(sql, self.name)
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run one statement for its effect."""
+
+    @abstractmethod
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its result as an Arrow table (small results only)."""
+
+    def fetch_rows(self, sql: str) -> list[tuple[Any, ...]]:
+        table = self.fetch_arrow(sql)
+        columns = [column.to_pylist() for column in table.columns]
+        return list(zip(*columns, strict=True)) if columns else []
+
+    def scalar(self, sql: str) -> Any:
+        rows = self.fetch_rows(sql)
+        return rows[0][0] if rows else None
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the persistent tables, sorted."""
+
+    @abstractmethod
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of each column of a table or temporary view."""
+
+    def has_table(self, name: str) -> bool:
+        return name in self.tables()
+
+    def create_table(self, name: str, sql: str) -> None:
+        """Create or replace a persistent table from a query."""
+        self.drop_table(name)
+        self.execute(f"CREATE TABLE {name} AS {sql}")
+
+    def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
+        """Create a persistent table with the given (name, DuckDB type) columns, if missing."""
+        if not self.has_table(name):
+            body = ", ".join(f"{column} {type_}" for column, type_ in columns)
+            self.execute(f"CREATE TABLE {name} ({body})")
+
+    def insert(self, table: str, columns: list[str], sql: str) -> None:
+        self.execute(f"INSERT INTO {table} ({', '.join(columns)}) {sql}")
+
+    def add_columns(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
+        for column, type_ in columns:
+            self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_}")
+
+    @abstractmethod
+    def delete_where(self, table: str, condition: str) -> None:
+        """Delete the rows of a persistent table that meet a condition."""
+
+    @abstractmethod
+    def drop_table(self, name: str) -> None:
+        """Drop a persistent table or temporary view if it exists."""
+
+    @abstractmethod
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        """Expose an Arrow table as a temporary view for the following statements."""
+
+    @abstractmethod
+    def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
+        """Materialise a DuckDB scan (run on ``reader``) as a temporary table ``name``."""
+
+    @abstractmethod
+    def materialise(self, name: str, sql: str) -> None:
+        """Materialise a query (on this engine) as a temporary table for later statements."""
+
+    @abstractmethod
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection that reads input files for this engine."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing where the engine can; engines without transactions run as is."""
+        yield
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine's resources."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

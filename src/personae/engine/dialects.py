@@ -1,0 +1,116 @@
+"""What each engine's SQL dialect lacks, declared as data, and the transpiler that uses it.
+
+Steps write SQL in the DuckDB dialect. For another engine sqlglot transpiles it; the
+functions sqlglot cannot translate are rewritten by the rules in ``REWRITES``, and the
+ones an engine cannot do at all are listed in ``UNSUPPORTED`` and raise
+:class:`UnsupportedFeature` naming the engine and the feature, never a driver error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.spark import Spark
+from sqlglot.errors import ParseError
+
+from personae.errors import EngineError, UnsupportedFeature
+
+SQLGLOT_DIALECT: dict[str, str] = {"duckdb": "duckdb", "spark": "spark"}
+
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "duckdb": {},
+    "spark": {
+        "read_csv": "reading files in SQL; declare the file as a source instead",
+        "read_csv_auto": "reading files in SQL; declare the file as a source instead",
+        "read_parquet": "reading files in SQL; declare the file as a source instead",
+        "read_json": "reading files in SQL; declare the file as a source instead",
+        "read_json_auto": "reading files in SQL; declare the file as a source instead",
+        "json_each": "expanding JSON into rows",
+        "json_keys": "listing the keys of a JSON object",
+        "list_reduce": "reducing a list with a lambda",
+    },
+}
+"""engine -> lower-case function name -> what the user tried to do."""
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "duckdb": frozenset({"transactions", "delete"}),
+    "spark": frozenset(),
+}
+"""Engine features steps may rely on; without "delete" an engine rewrites the table."""
+
+
+def _spark_strptime(node: exp.Expression) -> exp.Expression:
+    value, fmt = node.expressions
+    java = Spark().format_time(fmt) if isinstance(fmt, exp.Literal) else fmt
+    return exp.Anonymous(this="try_to_timestamp", expressions=[value, java])
+
+
+def _spark_json_valid(node: exp.Expression) -> exp.Expression:
+    (value,) = node.expressions
+    extracted = exp.Anonymous(this="get_json_object", expressions=[value, exp.Literal.string("$")])
+    return exp.Paren(this=exp.Not(this=exp.Is(this=extracted, expression=exp.Null())))
+
+
+def _spark_json_object(node: exp.Expression) -> exp.Expression:
+    pairs: list[exp.Expression] = []
+    for pair in node.expressions:
+        pairs.extend([pair.this, pair.expression])
+    struct = exp.Anonymous(this="named_struct", expressions=pairs)
+    return exp.Anonymous(this="to_json", expressions=[struct])
+
+
+REWRITES: dict[str, dict[str, Callable[[exp.Expression], exp.Expression]]] = {
+    "duckdb": {},
+    "spark": {
+        "try_strptime": _spark_strptime,
+        "json_valid": _spark_json_valid,
+        "jsonobject": _spark_json_object,
+    },
+}
+"""engine -> function (lower-case name, or sqlglot node class name) -> AST rewrite."""
+
+
+def _function_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    if isinstance(node, exp.Func):
+        return type(node).__name__.lower() if not node.sql_name() else node.sql_name().lower()
+    return None
+
+
+def check_supported(tree: exp.Expression, engine: str) -> None:
+    gaps = UNSUPPORTED[engine]
+    for node in tree.walk():
+        name = _function_name(node)
+        if name is not None and name in gaps:
+            raise UnsupportedFeature(
+                f"engine {engine!r} does not support {name}() ({gaps[name]})", sql=tree.sql()
+            )
+
+
+@lru_cache(maxsize=2048)
+def transpile(sql: str, engine: str) -> str:
+    """DuckDB-dialect SQL as ``engine`` runs it; DuckDB gets it unchanged."""
+    if engine == "duckdb":
+        return sql
+    try:
+        trees = sqlglot.parse(sql, read="duckdb")
+    except ParseError as error:
+        raise EngineError(f"cannot parse SQL for engine {engine!r}: {error}", sql=sql) from None
+    rules = REWRITES[engine]
+    out = []
+    for tree in trees:
+        if tree is None:
+            continue
+        check_supported(tree, engine)
+
+        def rewrite(node: exp.Expression) -> exp.Expression:
+            key = str(node.this).lower() if isinstance(node, exp.Anonymous) else type(node).__name__.lower()
+            rule = rules.get(key)
+            return rule(node) if rule else node
+
+        out.append(tree.transform(rewrite).sql(dialect=SQLGLOT_DIALECT[engine]))
+    return ";\n".join(out)

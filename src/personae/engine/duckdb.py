@@ -1,0 +1,107 @@
+"""The embedded default engine: one DuckDB file in the workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from personae.engine.base import Engine
+from personae.errors import EngineError, StoreLockedError
+
+
+class DuckDBEngine(Engine):
+    """Runs SQL on a DuckDB database file (or in memory when ``path`` is None)."""
+
+    name = "duckdb"
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        config: dict[str, str | int] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self.connection = duckdb.connect(
+                str(path) if path else ":memory:", read_only=read_only, config=config
+            )
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise StoreLockedError(
+                    f"the store {path} is open in another process: {error}"
+                ) from None
+            raise EngineError(f"cannot open the store {path}: {error}") from None
+        self.path = path
+
+    def execute(self, sql: str) -> None:
+        try:
+            self.connection.execute(sql).complete()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb failed: {error}", sql=sql) from error
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        try:
+            return self.connection.sql(sql).to_arrow_table()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb failed: {error}", sql=sql) from error
+
+    def tables(self) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+            "AND schema_name = 'main' ORDER BY table_name"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def has_table(self, name: str) -> bool:
+        rows = self.connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+        ).fetchall()
+        return bool(rows[0][0])
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        rows = self.connection.execute(f"DESCRIBE {table}").fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def delete_where(self, table: str, condition: str) -> None:
+        self.execute(f"DELETE FROM {table} WHERE {condition}")
+
+    def drop_table(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        self.execute(f"DROP VIEW IF EXISTS {name}")
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self.connection.register(name, table)
+
+    def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
+        if reader is not self.connection:
+            raise EngineError("a DuckDB engine stages only from its own connection")
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {scan_sql}")
+
+    def materialise(self, name: str, sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        return self.connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.connection.execute("BEGIN TRANSACTION").complete()
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK").complete()
+            raise
+        self.connection.execute("COMMIT").complete()
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,226 @@
+"""Apache Spark engine: the same SQL, transpiled by sqlglot, on tables kept as Parquet.
+
+Each table is a Parquet folder under the workspace's warehouse, exposed to Spark SQL as a
+temporary view of the same name; writes go to a fresh folder that then replaces the old
+one, so a failed statement leaves the previous table whole. Input files are read by
+DuckDB (the reader every engine shares) and streamed to Spark in Arrow batches.
+Requires the ``spark`` extra (``pip install personae[spark]``) and Java 17+.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from personae.engine.base import Engine
+from personae.engine.dialects import transpile
+from personae.errors import EngineError
+
+try:
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+    from pyspark.sql import SparkSession
+except ImportError as missing:  # pragma: no cover - depends on the installed extras
+    raise EngineError(
+        "engine 'spark' needs pyspark: install it with `pip install 'personae[spark]'`"
+    ) from missing
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+SPARK_ERRORS = (PySparkException, Py4JError)
+
+STAGE_BATCH_ROWS = 500_000
+
+
+def _spark_type(duckdb_type: str) -> str:
+    return exp.DataType.build(duckdb_type, dialect="duckdb").sql(dialect="spark")
+
+
+def _duckdb_type(spark_type: str) -> str:
+    return exp.DataType.build(spark_type, dialect="spark").sql(dialect="duckdb")
+
+
+class SparkEngine(Engine):
+    """Runs transpiled SQL on a Spark session (local mode by default)."""
+
+    name = "spark"
+
+    def __init__(
+        self,
+        warehouse: Path,
+        *,
+        master: str = "local[2]",
+        shuffle_partitions: int = 4,
+        conf: dict[str, str] | None = None,
+    ) -> None:
+        self.warehouse = warehouse
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("personae")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.warehouse.dir", str(warehouse / "_catalog"))
+            .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(warehouse))
+        )
+        for key, value in (conf or {}).items():
+            builder = builder.config(key, value)
+        self.session: SparkSession = builder.getOrCreate()
+        self._reader = duckdb.connect()
+        for folder in sorted(self.warehouse.iterdir()):
+            if folder.is_dir() and not folder.name.startswith("_"):
+                self._expose(folder.name)
+
+    # -- tables as Parquet folders -------------------------------------------------------
+    def _folder(self, name: str) -> Path:
+        return self.warehouse / name
+
+    def _expose(self, name: str) -> None:
+        self.session.read.parquet(str(self._folder(name))).createOrReplaceTempView(name)
+
+    def _write(self, name: str, frame: DataFrame, *, append: bool = False) -> None:
+        """Write a frame as the table ``name`` (replacing it, or appending to it)."""
+        fresh = self.warehouse / f"_new_{name}_{uuid.uuid4().hex[:8]}"
+        source = frame
+        if append and self.has_table(name):
+            source = self.session.table(name).unionByName(frame)
+        try:
+            source.write.parquet(str(fresh))
+        except SPARK_ERRORS as error:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise EngineError(f"spark could not write table {name!r}: {error}") from error
+        old = self._folder(name)
+        retired = self.warehouse / f"_old_{name}_{uuid.uuid4().hex[:8]}"
+        if old.exists():
+            old.rename(retired)
+        fresh.rename(old)
+        self._expose(name)
+        shutil.rmtree(retired, ignore_errors=True)
+
+    def _frame(self, sql: str) -> DataFrame:
+        spark_sql = transpile(sql, self.name)
+        try:
+            return self.session.sql(spark_sql)
+        except SPARK_ERRORS as error:
+            raise EngineError(f"spark failed: {error}", sql=spark_sql) from error
+
+    # -- the Engine interface ------------------------------------------------------------
+    def execute(self, sql: str) -> None:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
+            self.create_table(tree.this.name, tree.expression.sql(dialect="duckdb"))
+        elif isinstance(tree, exp.Insert):
+            self._insert_tree(tree)
+        elif isinstance(tree, exp.Drop):
+            self.drop_table(tree.this.name)
+        else:
+            self._frame(sql).collect()
+
+    def _insert_tree(self, tree: exp.Insert) -> None:
+        target = tree.this
+        if isinstance(target, exp.Schema):
+            names = [column.name for column in target.expressions]
+            table = target.this.name
+        else:
+            table = target.name
+            names = [name for name, _ in self.columns(table)]
+        self.insert(table, names, tree.expression.sql(dialect="duckdb"))
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        frame = self._frame(sql)
+        try:
+            return frame.toArrow()
+        except SPARK_ERRORS as error:
+            raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
+
+    def tables(self) -> list[str]:
+        return sorted(
+            folder.name
+            for folder in self.warehouse.iterdir()
+            if folder.is_dir() and not folder.name.startswith("_")
+        )
+
+    def has_table(self, name: str) -> bool:
+        return self._folder(name).is_dir()
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        schema = self.session.table(table).schema
+        return [(field.name, _duckdb_type(field.dataType.simpleString())) for field in schema]
+
+    def create_table(self, name: str, sql: str) -> None:
+        self._write(name, self._frame(sql))
+
+    def create_empty_table(self, name: str, columns: Any) -> None:
+        if self.has_table(name):
+            return
+        ddl = ", ".join(f"{column} {_spark_type(type_)}" for column, type_ in columns)
+        self._write(name, self.session.createDataFrame([], ddl))
+
+    def insert(self, table: str, columns: list[str], sql: str) -> None:
+        frame = self._frame(sql).toDF(*columns)
+        existing = self.columns(table)
+        for column, type_ in existing:
+            if column not in columns:
+                frame = frame.selectExpr("*", f"CAST(NULL AS {_spark_type(type_)}) AS {column}")
+        frame = frame.selectExpr(
+            *[f"CAST({column} AS {_spark_type(type_)}) AS {column}" for column, type_ in existing]
+        )
+        self._write(table, frame, append=True)
+
+    def add_columns(self, table: str, columns: Any) -> None:
+        additions = ", ".join(
+            f"CAST(NULL AS {_spark_type(type_)}) AS {column}" for column, type_ in columns
+        )
+        self._write(table, self.session.sql(f"SELECT *, {additions} FROM {table}"))
+
+    def delete_where(self, table: str, condition: str) -> None:
+        keep = f"SELECT * FROM {table} WHERE NOT coalesce(({condition}), false)"
+        self._write(table, self._frame(keep))
+
+    def drop_table(self, name: str) -> None:
+        self.session.catalog.dropTempView(name)
+        shutil.rmtree(self._folder(name), ignore_errors=True)
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self.session.createDataFrame(table).createOrReplaceTempView(name)
+
+    def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
+        folder = self.warehouse / "_stage" / name
+        shutil.rmtree(folder, ignore_errors=True)
+        batches = reader.sql(scan_sql).to_arrow_reader(STAGE_BATCH_ROWS)
+        wrote = False
+        for batch in batches:
+            frame = self.session.createDataFrame(pa.Table.from_batches([batch]))
+            frame.write.mode("append").parquet(str(folder))
+            wrote = True
+        if not wrote:
+            schema = batches.schema
+            empty = self.session.createDataFrame(schema.empty_table())
+            empty.write.parquet(str(folder))
+        self.session.read.parquet(str(folder)).createOrReplaceTempView(name)
+
+    def materialise(self, name: str, sql: str) -> None:
+        folder = self.warehouse / "_stage" / name
+        fresh = folder.with_name(f"{name}_{uuid.uuid4().hex[:8]}")
+        try:
+            self._frame(sql).write.parquet(str(fresh))
+        except SPARK_ERRORS as error:
+            raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
+        self.session.read.parquet(str(fresh)).createOrReplaceTempView(name)
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        return self._reader
+
+    def close(self) -> None:
+        self._reader.close()
+        shutil.rmtree(self.warehouse / "_stage", ignore_errors=True)

@@ -1,0 +1,62 @@
+"""Errors raised by personae.
+
+Every error is a :class:`PersonaeError`; each message names the input, what is wrong and
+how to fix it. The CLI turns them into one-line messages, the server into HTTP statuses.
+
+    PersonaeError
+    ├── ConfigError (ValueError)        personae.toml is missing, malformed or invalid
+    ├── WorkspaceError                  the workspace folder is missing or not initialised
+    ├── StoreLockedError                another process holds the store for writing
+    ├── EngineError                     SQL failed on an engine (carries the SQL)
+    │   └── UnsupportedFeature          the engine lacks a feature the step needs
+    └── SourceError                     a source cannot be read at all
+        ├── SourceNotFound (FileNotFoundError)
+        ├── MappingError (ValueError)   a mapping names a column the source does not have
+        └── SourceUnreachable (ConnectionError)   a database source cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class PersonaeError(Exception):
+    """Root of every error personae raises on purpose."""
+
+
+class ConfigError(ValueError, PersonaeError):
+    """``personae.toml`` is missing, malformed or invalid."""
+
+
+class WorkspaceError(PersonaeError):
+    """The workspace folder is missing or not initialised."""
+
+
+class StoreLockedError(PersonaeError):
+    """Another process holds the workspace store for writing."""
+
+
+class EngineError(PersonaeError):
+    """A SQL statement failed on an engine."""
+
+    def __init__(self, message: str, sql: str | None = None) -> None:
+        super().__init__(message)
+        self.sql = sql
+
+
+class UnsupportedFeature(EngineError):
+    """The engine lacks a feature that a step needs (declared in engine/dialects.py)."""
+
+
+class SourceError(PersonaeError):
+    """A source cannot be read at all (bad rows are quarantined, not raised)."""
+
+
+class SourceNotFound(FileNotFoundError, SourceError):
+    """A source's path matches no file."""
+
+
+class MappingError(ValueError, SourceError):
+    """A column mapping names a column the source does not have."""
+
+
+class SourceUnreachable(ConnectionError, SourceError):
+    """A database source cannot be reached."""

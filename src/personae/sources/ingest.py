@@ -1,0 +1,310 @@
+"""The ingest step: load every source's new and changed files, losing nothing.
+
+For each file of each source:
+
+1. its checksum is looked up in ``loaded_files``: a file already loaded is skipped, a file
+   whose path was loaded with other content is reloaded (its old rows are removed in the
+   same transaction that loads the new ones, so there are no duplicates);
+2. DuckDB scans it as text (see :mod:`personae.sources.readers`) and the engine stages it;
+3. :func:`~personae.sources.mapping.mapped_sql` maps, types and checks every row;
+4. in one transaction: the file's rows go to ``raw_<source>``, good rows to the kind's
+   table, bad rows (with their reason and raw content) to ``quarantine``, and the file to
+   ``loaded_files``.
+
+A file that cannot be read at all (a corrupt Parquet file, say) is quarantined as a whole
+and the rest go on; a source whose files are missing, whose mapping names an unknown
+column, or whose database cannot be reached is reported with its error and nothing it
+had stored changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from personae.config import SourceSpec, WorkspaceConfig
+from personae.engine.base import Engine
+from personae.errors import EngineError, SourceError
+from personae.sources import postgres, readers
+from personae.sources.kinds import TARGET_TABLE, SourceKind
+from personae.sources.mapping import Settings, mapped_sql, quote
+from personae.sources.targets import (
+    events_rows_sql,
+    quarantine_rows_sql,
+    records_rows_sql,
+    replaced_records_condition,
+    target_fields,
+)
+from personae.store_schema import STORE_TABLES
+
+Progress = Callable[[str, int, int], None]
+"""progress(label, done, total)."""
+
+SNAPSHOTS = Path(".personae") / "snapshots"
+
+
+@dataclass
+class FileReport:
+    source: str
+    file: str
+    status: str  # loaded | reloaded | skipped | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    message: str = ""
+
+
+@dataclass
+class SourceReport:
+    name: str
+    kind: str
+    files: list[FileReport] = field(default_factory=list)
+    error: str | None = None
+
+    def total(self, attribute: str) -> int:
+        return sum(int(getattr(report, attribute)) for report in self.files)
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    root: Path
+    config: WorkspaceConfig
+    engine: Engine
+    loaded_at: str
+    env: Mapping[str, str]
+    progress: Progress | None = None
+
+
+def ensure_store(engine: Engine) -> None:
+    for name, columns in STORE_TABLES.items():
+        engine.create_empty_table(name, columns)
+
+
+def ingest(context: IngestContext) -> list[SourceReport]:
+    """Load every configured source; returns one report per source."""
+    ensure_store(context.engine)
+    reports = []
+    for index, spec in enumerate(context.config.sources):
+        if context.progress:
+            context.progress(f"ingest {spec.name}", index, len(context.config.sources))
+        reports.append(ingest_source(context, spec))
+    if context.progress:
+        context.progress("ingest", len(context.config.sources), len(context.config.sources))
+    return reports
+
+
+def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
+    report = SourceReport(spec.name, spec.kind.value)
+    try:
+        if spec.resolved_format == "postgres":
+            target = context.root / SNAPSHOTS / f"{spec.name}.csv"
+            files = [postgres.snapshot(spec, context.env, target)]
+        else:
+            files = readers.list_files(context.root, spec)
+        for path in files:
+            report.files.append(_ingest_file(context, spec, path))
+    except SourceError as error:
+        report.error = str(error)
+    return report
+
+
+def _ledger(engine: Engine, spec: SourceSpec, label: str, digest: str) -> tuple[bool, bool]:
+    """(already loaded with this content, path loaded before with other content)."""
+    source = readers.sql_string(spec.name)
+    same = engine.scalar(
+        f"SELECT count(*) FROM loaded_files WHERE source = {source} "
+        f"AND checksum = {readers.sql_string(digest)} AND status = 'loaded'"
+    )
+    before = engine.scalar(
+        f"SELECT count(*) FROM loaded_files WHERE source = {source} "
+        f"AND file = {readers.sql_string(label)} AND status = 'loaded'"
+    )
+    return bool(same), bool(before)
+
+
+def _label(context: IngestContext, spec: SourceSpec, path: Path) -> str:
+    if spec.resolved_format == "postgres":
+        return f"postgres:{spec.table or 'query'}"
+    try:
+        return str(path.relative_to(context.root))
+    except ValueError:
+        return str(path)
+
+
+def _scan_sql(
+    spec: SourceSpec, path: Path, label: str, reader: duckdb.DuckDBPyConnection, rejects: str
+) -> str:
+    fmt = spec.resolved_format
+    if fmt == "parquet":
+        return readers.parquet_scan_sql(reader, path, label)
+    if fmt == "jsonl":
+        values = [*spec.columns.values(), *spec.identifiers.values()]
+        paths = {
+            value: value
+            for value in values
+            if not value.startswith("'") and value not in readers.SEGMENT_FIELDS
+        }
+        return readers.jsonl_scan_sql(path, rejects, label, paths)
+    return readers.csv_scan_sql(spec, path, rejects, label)
+
+
+def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileReport:
+    engine = context.engine
+    label = _label(context, spec, path)
+    digest = readers.checksum(path)
+    loaded, seen_before = _ledger(engine, spec, label, digest)
+    if loaded:
+        return FileReport(spec.name, label, "skipped", message="already loaded (same checksum)")
+    stage, mapped, rejects_name = f"stage_{spec.name}", f"mapped_{spec.name}", f"rejects_{spec.name}"
+    reader = engine.reader()
+    try:
+        engine.stage(stage, _scan_sql(spec, path, label, reader, rejects_name), reader)
+    except (duckdb.Error, EngineError) as error:
+        readers.fetch_rejects(reader, rejects_name)
+        return _fail_file(context, spec, label, digest, error)
+    rejects = readers.fetch_rejects(reader, rejects_name)
+    stage_columns = [name for name, _ in engine.columns(stage)]
+    settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
+    jsonl = spec.resolved_format == "jsonl"
+    engine.materialise(mapped, mapped_sql(stage, spec, stage_columns, settings, jsonl=jsonl))
+    report = FileReport(spec.name, label, "reloaded" if seen_before else "loaded")
+    report.rows_read = int(engine.scalar(f"SELECT count(*) FROM {stage}")) + len(rejects)
+    with engine.transaction():
+        if seen_before:
+            _forget_file(engine, spec, label)
+        _write_raw(engine, spec, stage, stage_columns, context.loaded_at, jsonl)
+        report.rows_quarantined = _write_quarantine(context, spec, mapped, label, rejects)
+        report.rows_loaded, report.rows_duplicate = _write_target(context, spec, mapped)
+        _record(engine, spec, label, digest, report, context.loaded_at)
+    engine.drop_table(stage)
+    engine.drop_table(mapped)
+    return report
+
+
+def _fail_file(
+    context: IngestContext, spec: SourceSpec, label: str, digest: str, error: Exception
+) -> FileReport:
+    reason = f"unreadable {spec.resolved_format} file: {str(error).splitlines()[0]}"
+    report = FileReport(spec.name, label, "failed", message=reason)
+    row = pa.table(
+        {
+            "source": [spec.name],
+            "file": [label],
+            "reason": [reason],
+        }
+    )
+    with context.engine.transaction():
+        context.engine.register_arrow("failed_file", row)
+        context.engine.insert(
+            "quarantine",
+            ["source", "file", "row", "line", "reason", "raw", "quarantined_at"],
+            "SELECT source, file, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), reason, "
+            f"CAST(NULL AS VARCHAR), CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) "
+            "FROM failed_file",
+        )
+        _record(context.engine, spec, label, digest, report, context.loaded_at)
+    return report
+
+
+def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
+    """Remove what an earlier version of this file loaded (it is being reloaded)."""
+    source, file = readers.sql_string(spec.name), readers.sql_string(label)
+    target = TARGET_TABLE[spec.kind]
+    engine.delete_where(target, f"source = {source} AND _file = {file}")
+    if engine.has_table(f"raw_{spec.name}"):
+        engine.delete_where(f"raw_{spec.name}", f"_file = {file}")
+    engine.delete_where("quarantine", f"source = {source} AND file = {file}")
+
+
+def _write_raw(
+    engine: Engine, spec: SourceSpec, stage: str, columns: list[str], loaded_at: str, jsonl: bool
+) -> None:
+    data = ["_raw"] if jsonl else [column for column in columns if not column.startswith("_")]
+    table = f"raw_{spec.name}"
+    wanted = [(column, "VARCHAR") for column in data]
+    lineage = [("_file", "VARCHAR"), ("_row", "BIGINT"), ("_loaded_at", "TIMESTAMP")]
+    if engine.has_table(table):
+        present = {name for name, _ in engine.columns(table)}
+        engine.add_columns(table, [column for column in wanted if column[0] not in present])
+    else:
+        engine.create_empty_table(table, [*wanted, *lineage])
+    select = ", ".join(quote(column) for column in data)
+    engine.insert(
+        table,
+        [quote(column) for column in data] + ["_file", "_row", "_loaded_at"],
+        f"SELECT {select}, _file, _row, CAST({readers.sql_string(loaded_at)} AS TIMESTAMP) FROM {stage}",
+    )
+
+
+def _write_quarantine(
+    context: IngestContext, spec: SourceSpec, mapped: str, label: str, rejects: list[readers.Reject]
+) -> int:
+    engine = context.engine
+    columns = ["source", "file", "row", "line", "reason", "raw", "quarantined_at"]
+    bad_rows = quarantine_rows_sql(mapped, spec.name, context.loaded_at)
+    count = int(engine.scalar(f"SELECT count(*) FROM ({bad_rows}) AS q"))
+    if count:
+        engine.insert("quarantine", columns, bad_rows)
+    if rejects:
+        table = pa.table(
+            {
+                "line": pa.array([reject.line for reject in rejects], pa.int64()),
+                "reason": [reject.reason for reject in rejects],
+                "raw": [reject.raw for reject in rejects],
+            }
+        )
+        engine.register_arrow(f"rejects_{spec.name}", table)
+        engine.insert(
+            "quarantine",
+            columns,
+            f"SELECT {readers.sql_string(spec.name)}, {readers.sql_string(label)}, "
+            "CAST(NULL AS BIGINT), line, reason, raw, "
+            f"CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) FROM rejects_{spec.name}",
+        )
+    return count + len(rejects)
+
+
+def _write_target(context: IngestContext, spec: SourceSpec, mapped: str) -> tuple[int, int]:
+    """Insert good rows; returns (rows loaded, events skipped as already stored)."""
+    engine = context.engine
+    table = TARGET_TABLE[spec.kind]
+    fields = target_fields(spec.kind, spec.name, context.config.workspace.currency, context.loaded_at)
+    good = int(
+        engine.scalar(f"SELECT count(*) FROM {mapped} WHERE _reason IS NULL AND _row = _first_row")
+    )
+    if table == "events":
+        rows = events_rows_sql(mapped, fields)
+        loaded = int(engine.scalar(f"SELECT count(*) FROM ({rows}) AS r"))
+    else:
+        rows = records_rows_sql(mapped, fields)
+        loaded = good
+        engine.delete_where(table, replaced_records_condition(table, mapped, spec.name))
+    if loaded:
+        engine.insert(table, list(fields), rows)
+    return loaded, good - loaded
+
+
+def _record(
+    engine: Engine, spec: SourceSpec, label: str, digest: str, report: FileReport, loaded_at: str
+) -> None:
+    source, file = readers.sql_string(spec.name), readers.sql_string(label)
+    status = "failed" if report.status == "failed" else "loaded"
+    replaced = "" if status == "loaded" else " AND status = 'failed'"
+    engine.delete_where("loaded_files", f"source = {source} AND file = {file}{replaced}")
+    engine.insert(
+        "loaded_files",
+        ["source", "file", "checksum", "status", "rows_read", "rows_loaded", "rows_quarantined",
+         "rows_duplicate", "loaded_at"],
+        f"SELECT {source}, {file}, {readers.sql_string(digest)}, "
+        f"{readers.sql_string(status)}, "
+        f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, "
+        f"{report.rows_duplicate}, CAST({readers.sql_string(loaded_at)} AS TIMESTAMP)",
+    )
+
+
+__all__ = ["FileReport", "IngestContext", "SourceKind", "SourceReport", "ensure_store", "ingest"]

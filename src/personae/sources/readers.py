@@ -1,0 +1,147 @@
+"""File readers: the DuckDB scan of one input file, as text columns with file and row.
+
+Every engine reads input through DuckDB (out of core and streamed, so a large file never
+sits whole in Python memory); the engine then stages the scan. Columns arrive as text so
+that a bad value becomes a quarantined row with its reason instead of a failed load.
+
+- CSV: ``read_csv`` with every column as text; malformed lines are kept by DuckDB's
+  rejects table with their line number and raw text.
+- Parquet: ``read_parquet`` with the file's row number.
+- JSONL (Segment spec): each line is read as one text value, so invalid JSON is kept with
+  its line number; the Segment fields are extracted from valid lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from personae.config import SourceSpec
+from personae.errors import SourceNotFound
+
+CHECKSUM_CHUNK = 1 << 20
+
+SEGMENT_FIELDS: dict[str, str] = {
+    "event_id": "coalesce(_raw ->> '$.messageId', _raw ->> '$.message_id')",
+    "type": "_raw ->> '$.type'",
+    "name": "coalesce(_raw ->> '$.event', _raw ->> '$.name')",
+    "ts": "coalesce(_raw ->> '$.timestamp', _raw ->> '$.sentAt', _raw ->> '$.receivedAt')",
+    "user_id": "coalesce(_raw ->> '$.userId', _raw ->> '$.user_id')",
+    "anonymous_id": "coalesce(_raw ->> '$.anonymousId', _raw ->> '$.anonymous_id')",
+    "email": "coalesce(_raw ->> '$.traits.email', _raw ->> '$.context.traits.email',"
+    " _raw ->> '$.properties.email')",
+    "phone": "coalesce(_raw ->> '$.traits.phone', _raw ->> '$.context.traits.phone')",
+    "properties": "coalesce(_raw -> '$.properties', _raw -> '$.traits')::VARCHAR",
+    "amount": "coalesce(_raw ->> '$.properties.revenue', _raw ->> '$.properties.total',"
+    " _raw ->> '$.properties.price')",
+    "category": "_raw ->> '$.properties.category'",
+    "product_id": "_raw ->> '$.properties.product_id'",
+    "channel": "_raw ->> '$.context.channel'",
+}
+"""Stage column -> DuckDB expression over the raw JSON line ``_raw``."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A line the reader could not parse."""
+
+    line: int | None
+    reason: str
+    raw: str
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def list_files(root: Path, spec: SourceSpec) -> list[Path]:
+    """The files a source's path (a glob, relative to the workspace) matches, sorted."""
+    pattern = spec.path or ""
+    base = Path(pattern)
+    if base.is_absolute():
+        matches = sorted(Path(base.anchor).glob(str(base.relative_to(base.anchor))))
+    else:
+        matches = sorted(root.glob(pattern))
+    files = [match for match in matches if match.is_file()]
+    if not files:
+        where = base if base.is_absolute() else root / pattern
+        raise SourceNotFound(
+            f"source {spec.name!r}: no file matches {pattern!r} (looked for {where}); "
+            "check the path in personae.toml or add the files"
+        )
+    return files
+
+
+def checksum(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHECKSUM_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str) -> str:
+    options = spec.csv
+    return (
+        f"SELECT *, {sql_string(label)} AS _file, row_number() OVER () AS _row "
+        f"FROM read_csv({sql_string(str(path))}, all_varchar = true, "
+        f"header = {str(options.header).lower()}, delim = {sql_string(options.delimiter)}, "
+        f"quote = {sql_string(options.quote)}, encoding = {sql_string(options.encoding)}, "
+        f"store_rejects = true, rejects_table = {sql_string(rejects)}, "
+        f"rejects_scan = {sql_string(rejects + '_scan')})"
+    )
+
+
+def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str) -> str:
+    source = f"read_parquet({sql_string(str(path))}, file_row_number = true)"
+    described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    columns = [
+        f'CAST("{name}" AS VARCHAR) AS "{name}"' for name, *_ in described if name != "file_row_number"
+    ]
+    return (
+        f"SELECT {', '.join(columns)}, {sql_string(label)} AS _file, "
+        f"file_row_number + 1 AS _row FROM {source}"
+    )
+
+
+def jsonl_scan_sql(path: Path, rejects: str, label: str, extra_paths: dict[str, str]) -> str:
+    """One text line per row; Segment fields (and ``extra_paths``) extracted from valid JSON."""
+    lines = (
+        f"SELECT line AS _raw, row_number() OVER () AS _row "
+        f"FROM read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
+        "delim = '\x1e', quote = '', escape = '', auto_detect = false, "
+        f"store_rejects = true, rejects_table = {sql_string(rejects)}, "
+        f"rejects_scan = {sql_string(rejects + '_scan')})"
+    )
+    fields = dict(SEGMENT_FIELDS)
+    for column, json_path in extra_paths.items():
+        fields[column] = f"_raw ->> {sql_string('$.' + json_path)}"
+    extracted = ", ".join(
+        f'CASE WHEN _json_ok THEN {expression} END AS "{column}"'
+        for column, expression in fields.items()
+    )
+    return (
+        f"SELECT {extracted}, _raw, _json_ok, {sql_string(label)} AS _file, _row "
+        f"FROM (SELECT *, coalesce(json_valid(_raw) AND starts_with(ltrim(_raw), '{{'), false) "
+        f"AS _json_ok FROM ({lines}) WHERE trim(coalesce(_raw, '')) <> '')"
+    )
+
+
+def fetch_rejects(reader: duckdb.DuckDBPyConnection, rejects: str) -> list[Reject]:
+    """Lines DuckDB's CSV reader could not parse, with their reason and raw text."""
+    try:
+        rows = reader.execute(
+            f"SELECT line, error_type::VARCHAR, error_message, csv_line FROM {rejects} ORDER BY line"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        reader.execute(f"DROP TABLE IF EXISTS {rejects}").complete()
+        reader.execute(f"DROP TABLE IF EXISTS {rejects}_scan").complete()
+    return [
+        Reject(line=row[0], reason=f"malformed line: {row[1].lower()} ({row[2]})", raw=row[3] or "")
+        for row in rows
+    ]

@@ -1,0 +1,109 @@
+"""SQL that moves mapped rows into the store's tables, and bad rows into quarantine.
+
+Input is the relation :func:`personae.sources.mapping.mapped_sql` builds (materialised as
+``mapped``). Good rows (``_reason IS NULL``) go to the kind's target table; the first row
+of a key within a file wins and later ones are quarantined as duplicates. Events already
+stored are skipped (event ids are idempotent); customer-like records replace the stored
+row with the same (source, record_id).
+"""
+
+from __future__ import annotations
+
+from personae.sources.kinds import IDENTIFIER_TYPES, TARGET_TABLE, SourceKind, column_names
+from personae.sources.readers import sql_string
+from personae.store_schema import STORE_TABLES
+
+LINEAGE = ("_file", "_row", "_loaded_at")
+
+
+def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str]:
+    prefix = sql_string(source + ":")
+    ids = {id_type: id_type for id_type in (*IDENTIFIER_TYPES, "extra_ids")}
+    if kind is SourceKind.EVENTS:
+        return {
+            "event_id": "event_id",
+            "type": "type",
+            "name": "name",
+            "ts": "ts",
+            **ids,
+            "amount": "amount",
+            "currency": sql_string(currency),
+            "category": "category",
+            "product_id": "product_id",
+            "channel": "coalesce(channel, 'web')",
+            "properties": "properties",
+        }
+    common = {
+        "event_id": f"{prefix} || _key",
+        "ts": "ts",
+        **ids,
+        "order_id": "order_id",
+        "amount": "amount",
+        "currency": f"coalesce(currency, {sql_string(currency)})",
+        "channel": "channel",
+        "promo": "promo",
+    }
+    if kind is SourceKind.ORDERS:
+        return {**common, "type": "'order'", "name": "'Order Completed'", "store_id": "store_id",
+                "status": "status"}
+    return {
+        **common,
+        "type": "'order_item'",
+        "name": "'Order Item'",
+        "quantity": "coalesce(quantity, 1)",
+        "category": "category",
+        "product_id": "product_id",
+    }
+
+
+def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) -> dict[str, str]:
+    """Target column -> expression over ``mapped``, for the kind's target table."""
+    stamp = f"CAST({sql_string(loaded_at)} AS TIMESTAMP)"
+    if TARGET_TABLE[kind] == "events":
+        fields = _event_fields(kind, source, currency)
+        fields["received_at"] = stamp
+    else:
+        fields = {"source": sql_string(source)}
+        fields.update({name: name for name in column_names(kind)})
+        fields.update({id_type: id_type for id_type in (*IDENTIFIER_TYPES, "extra_ids")})
+        if "attributes" in dict(STORE_TABLES[TARGET_TABLE[kind]]):
+            fields["attributes"] = "_raw_json"
+    fields.update({"_file": "_file", "_row": "_row", "_loaded_at": stamp})
+    return fields
+
+
+def events_rows_sql(mapped: str, fields: dict[str, str]) -> str:
+    """Good, first-of-key rows not yet in ``events`` (event ids are idempotent)."""
+    select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
+    rows = f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _row = _first_row"
+    return (
+        f"SELECT * FROM ({rows}) AS m "
+        "WHERE NOT EXISTS (SELECT 1 FROM events AS s WHERE s.event_id = m.event_id)"
+    )
+
+
+def records_rows_sql(mapped: str, fields: dict[str, str]) -> str:
+    select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
+    return f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _row = _first_row"
+
+
+def replaced_records_condition(table: str, mapped: str, source: str) -> str:
+    """Stored records that a good row of this file replaces."""
+    return (
+        f"{table}.source = {sql_string(source)} AND {table}.record_id IN "
+        f"(SELECT _key FROM {mapped} WHERE _reason IS NULL)"
+    )
+
+
+def quarantine_rows_sql(mapped: str, source: str, quarantined_at: str) -> str:
+    """Rows with a reason, and later duplicates of a key within the file."""
+    reason = (
+        "coalesce(_reason, 'duplicate key ''' || _key || ''' in this file (first at row ' || "
+        "CAST(_first_row AS VARCHAR) || ')')"
+    )
+    return (
+        f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, "
+        f"CAST(NULL AS BIGINT) AS line, {reason} AS reason, _raw_json AS raw, "
+        f"CAST({sql_string(quarantined_at)} AS TIMESTAMP) AS quarantined_at "
+        f"FROM {mapped} WHERE _reason IS NOT NULL OR _row <> _first_row"
+    )

@@ -1,0 +1,209 @@
+"""``Workspace``: the one core object. The CLI, the server and Python users all build one.
+
+A workspace is a folder with ``personae.toml`` (the specs), the store (``personae.duckdb``,
+or Parquet tables under ``spark-warehouse/`` on Spark) and the user's data files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import tomli_w
+
+from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
+from personae.engine import Engine, open_engine
+from personae.errors import StoreLockedError, WorkspaceError
+from personae.pipeline import RunContext, StepResult, run_steps, source_reports
+from personae.sources.ingest import IngestContext, Progress, SourceReport, ensure_store
+from personae.sources.readers import sql_string
+from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    as_of: date
+    engine: str
+    steps: list[StepResult]
+    seconds: float
+
+    @property
+    def sources(self) -> list[SourceReport]:
+        return source_reports(self.steps)
+
+    @property
+    def errors(self) -> list[str]:
+        return [error for step in self.steps for error in step.errors]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "engine": self.engine,
+            "seconds": round(self.seconds, 3),
+            "steps": [
+                {"name": s.name, "rows_in": s.rows_in, "rows_out": s.rows_out, "seconds": round(s.seconds, 3)}
+                for s in self.steps
+            ],
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class WorkspaceStatus:
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)
+    last_run: dict[str, Any] | None = None
+
+
+class Workspace:
+    """A personae workspace folder; validates its ``personae.toml`` on construction."""
+
+    def __init__(
+        self, path: str | Path, *, env: Mapping[str, str] | None = None, engine: str | None = None
+    ) -> None:
+        self.root = Path(path).resolve()
+        if not self.root.is_dir():
+            raise WorkspaceError(f"{self.root}: no such workspace; create it with `personae init {path}`")
+        self.config: WorkspaceConfig = load_config(self.root / CONFIG_FILE)
+        self.env: Mapping[str, str] = env or {}
+        self.engine_name = engine or self.config.workspace.engine
+
+    # -- creation ------------------------------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        *,
+        demo: bool = False,
+        customers: int = 20_000,
+        seed: int = 7,
+        config: Mapping[str, Any] | None = None,
+    ) -> Workspace:
+        """Create a workspace folder with a ``personae.toml`` (and demo data with ``demo``)."""
+        root = Path(path)
+        if (root / CONFIG_FILE).exists():
+            raise WorkspaceError(f"{root / CONFIG_FILE} already exists; pick another folder")
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "data").mkdir(exist_ok=True)
+        data: dict[str, Any] = dict(config or {"workspace": {"name": root.resolve().name}})
+        if demo:
+            from personae.demo import generate
+
+            world = generate(root, customers=customers, seed=seed)
+            data["sources"] = [dict(source) for source in world.sources]
+            data.setdefault("workspace", {})["as_of"] = world.as_of.isoformat()
+        as_of = data.get("workspace", {}).pop("as_of", None)
+        parse_config(data, root / CONFIG_FILE)  # never write an invalid file
+        text = tomli_w.dumps(data)
+        if as_of:
+            text = f"# demo data runs up to {as_of}: personae run --as-of {as_of}\n" + text
+        (root / CONFIG_FILE).write_text(text, encoding="utf-8")
+        return cls(root)
+
+    # -- engine access -------------------------------------------------------------------
+    @contextmanager
+    def engine(self, *, write: bool, name: str | None = None) -> Iterator[Engine]:
+        """The store's engine; writers hold the workspace lock for as long as they use it."""
+        chosen = name or self.engine_name
+        lock = StoreLock(self.root) if write else None
+        if lock:
+            lock.acquire()
+        try:
+            read_only = not write and chosen == "duckdb"
+            if read_only and not (self.root / self.config.engine.duckdb.path).exists():
+                raise WorkspaceError(f"{self.root}: the store is empty; run `personae run` first")
+            try:
+                engine = open_engine(self.root, self.config, chosen, read_only=read_only)
+            except StoreLockedError:
+                raise StoreLockedError(
+                    f"workspace {self.root} is held for writing by "
+                    f"{describe_holder(self.root / LOCK_FILE)}; wait for it to finish or stop it"
+                ) from None
+            with engine:
+                yield engine
+        finally:
+            if lock:
+                lock.release()
+
+    # -- the verbs -------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        as_of: date | None = None,
+        engine: str | None = None,
+        only: str | None = None,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Run the pipeline (all steps, or ``only`` one) as of a date (default: today, UTC)."""
+        started = datetime.now(UTC).replace(tzinfo=None)
+        as_of = as_of or started.date()
+        with self.engine(write=True, name=engine) as store:
+            ensure_store(store)
+            run_id = int(store.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
+            context = RunContext(
+                IngestContext(self.root, self.config, store, started.isoformat(sep=" "), self.env, progress),
+                as_of,
+            )
+            steps = run_steps(context, only)
+            finished = datetime.now(UTC).replace(tzinfo=None)
+            report = RunReport(run_id, as_of, store.name, steps, (finished - started).total_seconds())
+            store.insert(
+                "runs",
+                ["run_id", "started_at", "finished_at", "as_of", "engine", "status", "summary"],
+                f"SELECT {run_id}, CAST({sql_string(started.isoformat(sep=' '))} AS TIMESTAMP), "
+                f"CAST({sql_string(finished.isoformat(sep=' '))} AS TIMESTAMP), "
+                f"CAST({sql_string(as_of.isoformat())} AS DATE), {sql_string(store.name)}, "
+                f"{sql_string('failed' if report.errors else 'ok')}, "
+                f"{sql_string(json.dumps(report.summary()))}",
+            )
+        return report
+
+    def sql(self, query: str, *, engine: str | None = None) -> pa.Table:
+        """Run a read-only query against the store."""
+        with self.engine(write=False, name=engine) as store:
+            return store.fetch_arrow(query)
+
+    def status(self) -> WorkspaceStatus:
+        status = WorkspaceStatus()
+        with self.engine(write=False) as store:
+            tables = set(store.tables())
+            for name in sorted(tables):
+                status.tables[name] = int(store.scalar(f"SELECT count(*) FROM {name}"))
+            ledger = _by_source(store, "SELECT source, count(*), sum(rows_loaded), max(loaded_at) "
+                                "FROM loaded_files WHERE status = 'loaded' GROUP BY source", tables)
+            quarantined = _by_source(store, "SELECT source, count(*) FROM quarantine GROUP BY source", tables)
+            for spec in self.config.sources:
+                files, rows, last = ledger.get(spec.name, (0, 0, None))
+                status.sources.append(
+                    {
+                        "name": spec.name,
+                        "kind": spec.kind.value,
+                        "files": files,
+                        "rows_loaded": rows or 0,
+                        "quarantined": quarantined.get(spec.name, (0,))[0],
+                        "last_loaded": last,
+                    }
+                )
+            if "runs" in tables:
+                rows = store.fetch_rows(
+                    "SELECT run_id, started_at, as_of, engine, status FROM runs ORDER BY run_id DESC LIMIT 1"
+                )
+                if rows:
+                    keys = ("run_id", "started_at", "as_of", "engine", "status")
+                    status.last_run = dict(zip(keys, rows[0], strict=True))
+        return status
+
+
+def _by_source(store: Engine, sql: str, tables: set[str]) -> dict[str, tuple[Any, ...]]:
+    table = sql.split(" FROM ")[1].split()[0]
+    if table not in tables:
+        return {}
+    return {row[0]: tuple(row[1:]) for row in store.fetch_rows(sql)}
