@@ -69,6 +69,9 @@ class SparkEngine(Engine):
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.ansi.enabled", "false")
             .config("spark.sql.warehouse.dir", str(warehouse / "_catalog"))
             .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(warehouse))
@@ -76,6 +79,7 @@ class SparkEngine(Engine):
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
         self.session: SparkSession = builder.getOrCreate()
+        self.session.sparkContext.setLogLevel("ERROR")
         self._reader = duckdb.connect()
         for folder in sorted(self.warehouse.iterdir()):
             if folder.is_dir() and not folder.name.startswith("_"):

@@ -45,7 +45,7 @@ def email_sql(expression: str) -> str:
 def phone_sql(expression: str, region: str) -> str:
     """E.164 of a phone column, NULL when it cannot be one."""
     code = country_code(region)
-    raw = f"trim({expression})"
+    raw = f"regexp_replace(trim({expression}), '[(]0[)]', '', 'g')"  # "+44 (0)20 ..." drops "(0)"
     digits = f"regexp_replace({raw}, '[^0-9]', '', 'g')"
     lengths = NATIONAL_DIGITS.get(code, tuple(range(7, 13)))
     national_lengths = ", ".join(str(length) for length in lengths)

@@ -134,7 +134,8 @@ def fetch_rejects(reader: duckdb.DuckDBPyConnection, rejects: str) -> list[Rejec
     """Lines DuckDB's CSV reader could not parse, with their reason and raw text."""
     try:
         rows = reader.execute(
-            f"SELECT line, error_type::VARCHAR, error_message, csv_line FROM {rejects} ORDER BY line"
+            "SELECT line, arg_min(error_type::VARCHAR, column_idx), arg_min(error_message, column_idx), "
+            f"arg_min(csv_line, column_idx) FROM {rejects} GROUP BY line ORDER BY line"
         ).fetchall()
     except duckdb.CatalogException:
         return []

@@ -60,7 +60,7 @@ def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) 
     """Target column -> expression over ``mapped``, for the kind's target table."""
     stamp = f"CAST({sql_string(loaded_at)} AS TIMESTAMP)"
     if TARGET_TABLE[kind] == "events":
-        fields = _event_fields(kind, source, currency)
+        fields = {"source": sql_string(source), **_event_fields(kind, source, currency)}
         fields["received_at"] = stamp
     else:
         fields = {"source": sql_string(source)}

@@ -1,0 +1,53 @@
+# personae: `make demo` runs the pipeline on demo data; `make test` runs the suite.
+# Both set everything up on a fresh machine with Python 3.11 and make: the virtualenv,
+# the package, and (for tests) Java for Spark and a PostgreSQL server from Debian packages.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+DEMO_CUSTOMERS ?= 20000
+PG_PORT ?= 54329
+PG_DIR ?= /tmp/personae-pg-$(PG_PORT)
+export PERSONAE_TEST_PG_DSN ?= postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint typecheck bench java postgres postgres-stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[spark,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	$(BIN)/personae init $(DEMO_DIR) --demo --customers $(DEMO_CUSTOMERS)
+	$(BIN)/personae run --workspace $(DEMO_DIR) --as-of $$(sed -n 's/^# demo data runs up to \([0-9-]*\).*/\1/p' $(DEMO_DIR)/personae.toml)
+	$(BIN)/personae status --workspace $(DEMO_DIR)
+
+test: $(STAMP) java postgres
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+java:
+	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless; }
+
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+	@PG_DIR=$(PG_DIR) PG_PORT=$(PG_PORT) sh scripts/postgres.sh start
+
+postgres-stop:
+	@PG_DIR=$(PG_DIR) PG_PORT=$(PG_PORT) sh scripts/postgres.sh stop
+
+clean: postgres-stop
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

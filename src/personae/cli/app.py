@@ -1,0 +1,88 @@
+"""The Typer application and its commands: init, run, sql, status."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from personae.cli import render
+from personae.workspace import Workspace
+
+app = typer.Typer(
+    name="personae",
+    help="One view of every customer, and segments every system can use.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+WorkspaceOption = Annotated[
+    Path, typer.Option("--workspace", "-w", help="The workspace folder.", envvar="PERSONAE_WORKSPACE")
+]
+
+
+def open_workspace(path: Path, engine: str | None = None) -> Workspace:
+    return Workspace(path, env=dict(os.environ), engine=engine)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")],
+    demo: Annotated[bool, typer.Option(help="Generate the demo world's data and sources.")] = False,
+    customers: Annotated[int, typer.Option(min=10, help="People in the demo world.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the demo world.")] = 7,
+) -> None:
+    """Create a workspace: personae.toml, a data/ folder, and with --demo a demo world."""
+    with render.status(f"creating workspace {directory}" + (" with demo data" if demo else "")):
+        workspace = Workspace.init(directory, demo=demo, customers=customers, seed=seed)
+    render.created(workspace)
+
+
+@app.command()
+def run(
+    workspace: WorkspaceOption = Path("."),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD); default today.")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
+    only: Annotated[str | None, typer.Option(help="Run just this step.")] = None,
+) -> None:
+    """Run the pipeline: ingest (later: identity, profiles, segments, sync)."""
+    day = _parse_date(as_of) if as_of else None
+    target = open_workspace(workspace, engine)
+    with render.progress() as progress:
+        report = target.run(as_of=day, engine=engine, only=only, progress=progress)
+    render.run_summary(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query (DuckDB dialect).")],
+    workspace: WorkspaceOption = Path("."),
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
+) -> None:
+    """Query the store."""
+    if format not in render.FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(render.FORMATS)}")
+    result = open_workspace(workspace, engine).sql(query, engine=engine)
+    render.table(result, format)
+
+
+@app.command()
+def status(workspace: WorkspaceOption = Path(".")) -> None:
+    """Sources, rows loaded and quarantined, the last run, and table sizes."""
+    render.workspace_status(open_workspace(workspace).status())
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; use YYYY-MM-DD", param_hint="--as-of") from None

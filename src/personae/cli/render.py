@@ -1,0 +1,131 @@
+"""How the CLI shows results: Rich tables, progress, and plain CSV/JSON for pipes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from personae.workspace import RunReport, Workspace, WorkspaceStatus
+
+FORMATS = ("table", "csv", "json")
+MAX_TABLE_ROWS = 1_000
+console = Console()
+
+
+def status(message: str) -> AbstractContextManager[Any]:
+    return console.status(message)
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[str, int, int], None]]:
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True,
+    )
+    task = bar.add_task("starting", total=None)
+
+    def update(label: str, done: int, total: int) -> None:
+        bar.update(task, description=label, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def created(workspace: Workspace) -> None:
+    console.print(f"[green]created[/] {workspace.root} with {len(workspace.config.sources)} sources")
+    console.print(f"next: [bold]personae run --workspace {workspace.root}[/]")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return str(value)
+
+
+def run_summary(report: RunReport) -> None:
+    table = Table(title=f"run {report.run_id} · as of {report.as_of} · {report.engine}")
+    for column in ("source", "kind", "files", "skipped", "rows read", "loaded", "quarantined", "duplicates"):
+        table.add_column(column, justify="left" if column in ("source", "kind") else "right")
+    for source in report.sources:
+        skipped = sum(1 for file in source.files if file.status == "skipped")
+        table.add_row(
+            source.name, source.kind, f"{len(source.files)}", f"{skipped}",
+            f"{source.total('rows_read'):,}", f"{source.total('rows_loaded'):,}",
+            f"{source.total('rows_quarantined'):,}", f"{source.total('rows_duplicate'):,}",
+        )
+    console.print(table)
+    for step in report.steps:
+        console.print(f"{step.name}: {step.rows_in:,} rows in, {step.rows_out:,} out, {step.seconds:.1f}s")
+    for source in report.sources:
+        for file in source.files:
+            if file.status == "failed":
+                console.print(f"[yellow]file quarantined[/] {file.file}: {file.message}")
+    for error in report.errors:
+        console.print(f"[bold red]error[/] {error}", highlight=False)
+
+
+def table(result: pa.Table, fmt: str) -> None:
+    rows = result.to_pylist()
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, default=_json_default, indent=1) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.column_names)
+        writer.writerows([[_cell(row[name]) for name in result.column_names] for row in rows])
+        return
+    view = Table(show_lines=False)
+    for name in result.column_names:
+        view.add_column(name)
+    for row in rows[:MAX_TABLE_ROWS]:
+        view.add_row(*[_cell(row[name]) for name in result.column_names])
+    console.print(view)
+    if len(rows) > MAX_TABLE_ROWS:
+        console.print(f"({len(rows):,} rows; showing {MAX_TABLE_ROWS:,}; use --format csv for all)")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def workspace_status(state: WorkspaceStatus) -> None:
+    sources = Table(title="sources")
+    for column in ("source", "kind", "files", "rows loaded", "quarantined", "last loaded"):
+        sources.add_column(column)
+    for source in state.sources:
+        sources.add_row(
+            source["name"], source["kind"], f"{source['files']}", f"{int(source['rows_loaded']):,}",
+            f"{source['quarantined']:,}", _cell(source["last_loaded"]),
+        )
+    console.print(sources)
+    if state.last_run:
+        run = state.last_run
+        console.print(
+            f"last run: {run['run_id']} at {_cell(run['started_at'])}, as of {_cell(run['as_of'])}, "
+            f"{run['engine']}, {run['status']}"
+        )
+    else:
+        console.print("last run: none yet")
+    sizes = Table(title="tables")
+    sizes.add_column("table")
+    sizes.add_column("rows", justify="right")
+    for name, count in state.tables.items():
+        sizes.add_row(name, f"{count:,}")
+    console.print(sizes)

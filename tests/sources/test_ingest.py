@@ -1,0 +1,156 @@
+"""Ingestion: mapping, typing, normalisation, quarantine and incremental loads (DuckDB)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from personae import Workspace
+from tests.workspaces import (
+    CRM_CSV,
+    CRM_SOURCE,
+    POS_CSV,
+    POS_SOURCE,
+    WEB_JSONL,
+    WEB_SOURCE,
+    write_workspace,
+)
+
+
+def _workspace(tmp_path: Path) -> Workspace:
+    root = write_workspace(
+        tmp_path / "ws",
+        [POS_SOURCE, WEB_SOURCE, CRM_SOURCE],
+        {"data/pos/2024.csv": POS_CSV, "data/web/jan.jsonl": WEB_JSONL, "data/crm.csv": CRM_CSV},
+    )
+    return Workspace(root)
+
+
+def test_orders_are_mapped_typed_and_normalised(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    report = workspace.run(as_of=date(2024, 3, 1))
+    assert report.errors == []
+    rows = workspace.sql(
+        "SELECT event_id, type, ts, amount, channel, promo, loyalty_id, email, phone "
+        "FROM events WHERE source = 'pos' ORDER BY event_id"
+    ).to_pylist()
+    assert [row["event_id"] for row in rows] == ["pos:R1", "pos:R2", "pos:R3", "pos:R4"]
+    first = rows[0]
+    assert first["ts"] == datetime(2024, 1, 5, 10, 0)
+    assert first["amount"] == Decimal("12.50")
+    assert (first["channel"], first["promo"], first["type"]) == ("store", True, "order")
+    assert first["email"] == "jane@example.com"
+    assert first["phone"] == "+15551234567"
+    assert rows[2]["ts"] == datetime(2024, 2, 1, 9, 15)  # ISO with Z
+    assert rows[2]["phone"] == "+442079460958"
+    assert rows[2]["promo"] is None
+    # malformed identifiers never link people: NULL here, raw kept in raw_pos
+    assert (rows[3]["email"], rows[3]["phone"], rows[3]["loyalty_id"]) == (None, None, None)
+    raw = workspace.sql("SELECT email, phone FROM raw_pos WHERE receipt = 'R4'").to_pylist()
+    assert raw == [{"email": "not-an-email", "phone": "123"}]
+
+
+def test_segment_events_are_extracted(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    rows = workspace.sql(
+        "SELECT event_id, type, name, ts, user_id, anonymous_id, email, category, product_id, amount, "
+        "channel FROM events WHERE source = 'web' ORDER BY event_id"
+    ).to_pylist()
+    assert [(r["event_id"], r["type"], r["name"]) for r in rows] == [
+        ("m1", "page", "Home"),
+        ("m2", "identify", None),
+        ("m3", "track", "Product Viewed"),
+    ]
+    assert rows[1]["ts"] == datetime(2024, 1, 5, 9, 1, 0, 500000)
+    assert (rows[1]["user_id"], rows[1]["anonymous_id"], rows[1]["email"]) == ("u1", "a1", "jane@example.com")
+    assert (rows[2]["category"], rows[2]["product_id"], rows[2]["amount"]) == ("kitchen", "p9", Decimal("19.50"))
+    assert rows[2]["channel"] == "web"
+
+
+def test_customer_records_with_formats_extra_ids_and_attributes(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    rows = workspace.sql(
+        "SELECT record_id, birth_date, crm_id, email, extra_ids, attributes "
+        "FROM customer_records ORDER BY record_id"
+    ).to_pylist()
+    assert [row["record_id"] for row in rows] == ["K1", "K2"]
+    assert rows[0]["birth_date"] == date(1980, 4, 3)
+    assert rows[0]["crm_id"] == "K1"
+    assert '"member_no":"M-1"' in rows[0]["extra_ids"].replace(" ", "")
+    assert '"vip":"yes"' in rows[0]["attributes"].replace(" ", "")
+    reasons = workspace.sql("SELECT row, reason FROM quarantine WHERE source = 'crm'").to_pylist()
+    assert reasons == [{"row": 3, "reason": "birth_date (column 'dob'): '1990-13-01' is not a date"}]
+
+
+def test_rerun_skips_loaded_files_and_changes_nothing(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    before = workspace.sql("SELECT count(*) AS n FROM events").to_pylist()
+    again = workspace.run(as_of=date(2024, 3, 1))
+    assert {file.status for source in again.sources for file in source.files} == {"skipped"}
+    assert workspace.sql("SELECT count(*) AS n FROM events").to_pylist() == before
+
+
+def test_changed_file_is_reloaded_without_duplicates(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    changed = POS_CSV.replace("R2,2024-01-06 11:30:00,99.99", "R2,2024-01-06 11:30:00,89.99")
+    (workspace.root / "data/pos/2024.csv").write_text(changed + "R5,2024-02-03,1.00,C9,,,\n")
+    report = workspace.run(as_of=date(2024, 3, 1))
+    pos = next(source for source in report.sources if source.name == "pos")
+    assert [file.status for file in pos.files] == ["reloaded"]
+    rows = workspace.sql(
+        "SELECT event_id, amount FROM events WHERE source = 'pos' ORDER BY event_id"
+    ).to_pylist()
+    assert [row["event_id"] for row in rows] == ["pos:R1", "pos:R2", "pos:R3", "pos:R4", "pos:R5"]
+    assert rows[1]["amount"] == Decimal("89.99")
+    assert workspace.sql("SELECT count(*) AS n FROM raw_pos").to_pylist() == [{"n": 5}]
+
+
+def test_event_ids_are_idempotent_across_files(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    resent = WEB_JSONL.splitlines()[2] + "\n" + (
+        '{"messageId":"m4","type":"track","event":"Cart Viewed","userId":"u1","timestamp":"2024-01-06T10:00:00Z"}\n'
+    )
+    (workspace.root / "data/web/feb.jsonl").write_text(resent)
+    report = workspace.run(as_of=date(2024, 3, 1))
+    web = next(source for source in report.sources if source.name == "web")
+    loaded = {file.file: (file.rows_loaded, file.rows_duplicate) for file in web.files}
+    assert loaded["data/web/feb.jsonl"] == (1, 1)
+    ids = workspace.sql("SELECT event_id FROM events WHERE source = 'web' ORDER BY 1").column(0).to_pylist()
+    assert ids == ["m1", "m2", "m3", "m4"]
+
+
+def test_parquet_source_keeps_row_numbers(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "order_id": ["W1", "W2", "W3"],
+            "created_at": pa.array([datetime(2024, 5, 1, 8), datetime(2024, 5, 2, 9), None]),
+            "grand_total": [10.0, 20.25, 3.0],
+            "email": ["A@B.com", "c@d.org", "e@f.net"],
+        }
+    )
+    root = tmp_path / "ws"
+    (root / "data").mkdir(parents=True)
+    pq.write_table(table, root / "data/shop.parquet")
+    source = {
+        "name": "shop", "kind": "orders", "path": "data/shop.parquet",
+        "columns": {"ts": "created_at", "amount": "grand_total"}, "identifiers": {"email": "email"},
+    }
+    workspace = Workspace(write_workspace(root, [source], {}))
+    workspace.run(as_of=date(2024, 6, 1))
+    rows = workspace.sql("SELECT event_id, amount, email FROM events ORDER BY 1").to_pylist()
+    assert rows == [
+        {"event_id": "shop:W1", "amount": Decimal("10.00"), "email": "a@b.com"},
+        {"event_id": "shop:W2", "amount": Decimal("20.25"), "email": "c@d.org"},
+    ]
+    assert workspace.sql("SELECT row, reason FROM quarantine").to_pylist() == [
+        {"row": 3, "reason": "missing ts (column 'created_at')"}
+    ]
