@@ -10,8 +10,9 @@ import tomli_w
 from personae import Workspace
 
 
-def write_workspace(root: Path, sources: list[dict[str, Any]], files: dict[str, str | bytes],
-                    **sections: Any) -> Path:
+def write_workspace(
+    root: Path, sources: list[dict[str, Any]], files: dict[str, str | bytes], **sections: Any
+) -> Path:
     """Write ``files`` (path relative to ``root`` -> content) and a personae.toml."""
     root.mkdir(parents=True, exist_ok=True)
     for relative, content in files.items():
@@ -40,8 +41,13 @@ POS_SOURCE: dict[str, Any] = {
     "name": "pos",
     "kind": "orders",
     "path": "data/pos/*.csv",
-    "columns": {"order_id": "receipt", "ts": "sold_at", "amount": "total", "channel": "'store'",
-                "promo": "promo"},
+    "columns": {
+        "order_id": "receipt",
+        "ts": "sold_at",
+        "amount": "total",
+        "channel": "'store'",
+        "promo": "promo",
+    },
     "identifiers": {"loyalty_id": "card", "email": "email", "phone": "phone"},
 }
 
@@ -54,13 +60,18 @@ R4,2024-02-02,7,,not-an-email,123,false
 
 WEB_SOURCE: dict[str, Any] = {"name": "web", "kind": "events", "path": "data/web/*.jsonl"}
 
-WEB_JSONL = "\n".join([
-    '{"messageId":"m1","type":"page","name":"Home","anonymousId":"a1","timestamp":"2024-01-05T09:00:00Z"}',
-    '{"messageId":"m2","type":"identify","anonymousId":"a1","userId":"u1",'
-    '"traits":{"email":"Jane@Example.com"},"timestamp":"2024-01-05T09:01:00.500Z"}',
-    '{"messageId":"m3","type":"track","event":"Product Viewed","userId":"u1",'
-    '"properties":{"category":"kitchen","product_id":"p9","price":19.5},"timestamp":"2024-01-05T09:02:00Z"}',
-]) + "\n"
+WEB_JSONL = (
+    "\n".join(
+        [
+            '{"messageId":"m1","type":"page","name":"Home","anonymousId":"a1","timestamp":"2024-01-05T09:00:00Z"}',
+            '{"messageId":"m2","type":"identify","anonymousId":"a1","userId":"u1",'
+            '"traits":{"email":"Jane@Example.com"},"timestamp":"2024-01-05T09:01:00.500Z"}',
+            '{"messageId":"m3","type":"track","event":"Product Viewed","userId":"u1",'
+            '"properties":{"category":"kitchen","product_id":"p9","price":19.5},"timestamp":"2024-01-05T09:02:00Z"}',
+        ]
+    )
+    + "\n"
+)
 
 CRM_SOURCE: dict[str, Any] = {
     "name": "crm",

@@ -128,7 +128,7 @@ def _infer_format(spec: SourceSpec) -> SourceFormat:
         return _SUFFIX_FORMATS[suffix]
     raise ValueError(
         f"source {spec.name!r}: cannot tell the format of {spec.path!r} from its suffix; "
-        f"set format = \"csv\", \"parquet\" or \"jsonl\""
+        f'set format = "csv", "parquet" or "jsonl"'
     )
 
 

@@ -10,9 +10,7 @@ from personae.sources.kinds import IDENTIFIER_TYPES
 
 Columns = tuple[tuple[str, str], ...]
 
-_IDS: Columns = tuple((id_type, "VARCHAR") for id_type in IDENTIFIER_TYPES) + (
-    ("extra_ids", "VARCHAR"),
-)
+_IDS: Columns = (*((id_type, "VARCHAR") for id_type in IDENTIFIER_TYPES), ("extra_ids", "VARCHAR"))
 _LINEAGE: Columns = (("_file", "VARCHAR"), ("_row", "BIGINT"), ("_loaded_at", "TIMESTAMP"))
 
 STORE_TABLES: dict[str, Columns] = {

@@ -177,8 +177,12 @@ class Workspace:
             tables = set(store.tables())
             for name in sorted(tables):
                 status.tables[name] = int(store.scalar(f"SELECT count(*) FROM {name}"))
-            ledger = _by_source(store, "SELECT source, count(*), sum(rows_loaded), max(loaded_at) "
-                                "FROM loaded_files WHERE status = 'loaded' GROUP BY source", tables)
+            ledger = _by_source(
+                store,
+                "SELECT source, count(*), sum(rows_loaded), max(loaded_at) "
+                "FROM loaded_files WHERE status = 'loaded' GROUP BY source",
+                tables,
+            )
             quarantined = _by_source(store, "SELECT source, count(*) FROM quarantine GROUP BY source", tables)
             for spec in self.config.sources:
                 files, rows, last = ledger.get(spec.name, (0, 0, None))

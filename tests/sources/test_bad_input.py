@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import tomli_w
+from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapshot, write_workspace
 
 from personae import Workspace
 from personae.errors import ConfigError, EngineError
 from personae.sources import ingest as ingest_module
-from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapshot, write_workspace
 
 AS_OF = date(2024, 3, 1)
 LEDGER_TABLES = {"quarantine", "loaded_files", "runs"}
@@ -20,7 +20,8 @@ LEDGER_TABLES = {"quarantine", "loaded_files", "runs"}
 
 def _loaded(tmp_path: Path) -> Workspace:
     root = write_workspace(
-        tmp_path / "ws", [POS_SOURCE, WEB_SOURCE],
+        tmp_path / "ws",
+        [POS_SOURCE, WEB_SOURCE],
         {"data/pos/2024.csv": POS_CSV, "data/web/jan.jsonl": WEB_JSONL},
     )
     workspace = Workspace(root)
@@ -114,7 +115,7 @@ def test_invalid_json_lines_are_quarantined_with_their_line(tmp_path: Path) -> N
     (workspace.root / "data/web/feb.jsonl").write_text(
         '{"messageId":"f1","type":"track","event":"X","userId":"u2","timestamp":"2024-02-01T00:00:00Z"}\n'
         '{"messageId":"f2", "type": \n'
-        '[1, 2]\n'
+        "[1, 2]\n"
         '{"messageId":"f3","type":"track","event":"Y","userId":"u2","timestamp":"2024-02-02T00:00:00Z"}\n'
     )
     workspace.run(as_of=AS_OF)
@@ -134,9 +135,9 @@ def test_duplicate_event_ids_in_a_file_are_quarantined(tmp_path: Path) -> None:
     (workspace.root / "data/web/dup.jsonl").write_text(line + line.replace('"X"', '"Y"'))
     workspace.run(as_of=AS_OF)
     assert workspace.sql("SELECT name FROM events WHERE event_id = 'd1'").to_pylist() == [{"name": "X"}]
-    assert workspace.sql("SELECT row, reason FROM quarantine WHERE file = 'data/web/dup.jsonl'").to_pylist() == [
-        {"row": 2, "reason": "duplicate key 'd1' in this file (first at row 1)"}
-    ]
+    assert workspace.sql(
+        "SELECT row, reason FROM quarantine WHERE file = 'data/web/dup.jsonl'"
+    ).to_pylist() == [{"row": 2, "reason": "duplicate key 'd1' in this file (first at row 1)"}]
 
 
 def test_corrupt_parquet_is_quarantined_whole_and_nothing_changes(tmp_path: Path) -> None:
@@ -158,8 +159,12 @@ def test_corrupt_parquet_is_quarantined_whole_and_nothing_changes(tmp_path: Path
 def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
     workspace = _loaded(tmp_path)
     before = snapshot(workspace)
-    database = {"name": "crm", "kind": "customers", "table": "customers",
-                "dsn": "postgresql://nobody@127.0.0.1:1/shop"}
+    database = {
+        "name": "crm",
+        "kind": "customers",
+        "table": "customers",
+        "dsn": "postgresql://nobody@127.0.0.1:1/shop",
+    }
     workspace = _reconfigure(workspace, [POS_SOURCE, WEB_SOURCE, database])
     report = workspace.run(as_of=AS_OF)
     assert len(report.errors) == 1
@@ -172,11 +177,15 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
     ("toml", "expected"),
     [
         ('[workspace]\ncurency = "EUR"\n', "unknown key 'workspace.curency'; did you mean 'currency'?"),
-        ('[[sources]]\nname = "pos"\nkind = "orders"\npath = "a.csv"\nidentifers = {}\n',
-         "unknown key 'sources.0.identifers'; did you mean 'identifiers'?"),
+        (
+            '[[sources]]\nname = "pos"\nkind = "orders"\npath = "a.csv"\nidentifers = {}\n',
+            "unknown key 'sources.0.identifers'; did you mean 'identifiers'?",
+        ),
         ('[engine.spark]\nmastr = "local"\n', "unknown key 'engine.spark.mastr'; did you mean 'master'?"),
-        ('[[sources]]\nname = "pos"\nkind = "orders"\npath = "a.csv"\ncolumns = { amout = "x" }\n',
-         "orders sources have no column 'amout'; did you mean 'amount'?"),
+        (
+            '[[sources]]\nname = "pos"\nkind = "orders"\npath = "a.csv"\ncolumns = { amout = "x" }\n',
+            "orders sources have no column 'amout'; did you mean 'amount'?",
+        ),
         ('[[sources]]\nname = "pos"\nkind = "order"\npath = "a.csv"\n', "sources.0.kind: Input should be"),
         ('[workspace\nname = "x"\n', "not valid TOML"),
     ],

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from personae import Workspace
 from tests.workspaces import (
     CRM_CSV,
     CRM_SOURCE,
@@ -19,6 +17,8 @@ from tests.workspaces import (
     WEB_SOURCE,
     write_workspace,
 )
+
+from personae import Workspace
 
 
 def _workspace(tmp_path: Path) -> Workspace:
@@ -68,7 +68,11 @@ def test_segment_events_are_extracted(tmp_path: Path) -> None:
     ]
     assert rows[1]["ts"] == datetime(2024, 1, 5, 9, 1, 0, 500000)
     assert (rows[1]["user_id"], rows[1]["anonymous_id"], rows[1]["email"]) == ("u1", "a1", "jane@example.com")
-    assert (rows[2]["category"], rows[2]["product_id"], rows[2]["amount"]) == ("kitchen", "p9", Decimal("19.50"))
+    assert (rows[2]["category"], rows[2]["product_id"], rows[2]["amount"]) == (
+        "kitchen",
+        "p9",
+        Decimal("19.50"),
+    )
     assert rows[2]["channel"] == "web"
 
 
@@ -116,8 +120,13 @@ def test_changed_file_is_reloaded_without_duplicates(tmp_path: Path) -> None:
 def test_event_ids_are_idempotent_across_files(tmp_path: Path) -> None:
     workspace = _workspace(tmp_path)
     workspace.run(as_of=date(2024, 3, 1))
-    resent = WEB_JSONL.splitlines()[2] + "\n" + (
-        '{"messageId":"m4","type":"track","event":"Cart Viewed","userId":"u1","timestamp":"2024-01-06T10:00:00Z"}\n'
+    resent = (
+        WEB_JSONL.splitlines()[2]
+        + "\n"
+        + (
+            '{"messageId":"m4","type":"track","event":"Cart Viewed","userId":"u1",'
+            '"timestamp":"2024-01-06T10:00:00Z"}\n'
+        )
     )
     (workspace.root / "data/web/feb.jsonl").write_text(resent)
     report = workspace.run(as_of=date(2024, 3, 1))
@@ -141,8 +150,11 @@ def test_parquet_source_keeps_row_numbers(tmp_path: Path) -> None:
     (root / "data").mkdir(parents=True)
     pq.write_table(table, root / "data/shop.parquet")
     source = {
-        "name": "shop", "kind": "orders", "path": "data/shop.parquet",
-        "columns": {"ts": "created_at", "amount": "grand_total"}, "identifiers": {"email": "email"},
+        "name": "shop",
+        "kind": "orders",
+        "path": "data/shop.parquet",
+        "columns": {"ts": "created_at", "amount": "grand_total"},
+        "identifiers": {"email": "email"},
     }
     workspace = Workspace(write_workspace(root, [source], {}))
     workspace.run(as_of=date(2024, 6, 1))

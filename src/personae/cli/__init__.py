@@ -14,29 +14,19 @@ from personae.cli.app import app
 from personae.errors import PersonaeError
 
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 def main() -> None:
     """Entry point of the ``personae`` command."""
     try:
-        app(standalone_mode=False)
+        app()
     except PersonaeError as error:
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
-    except (KeyboardInterrupt, EOFError):
+    except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted[/]")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except _click_errors() as error:
-        error.show()
-        sys.exit(error.exit_code)
-
-
-def _click_errors() -> type[Exception]:
-    import click
-
-    return click.ClickException
+        sys.exit(EXIT_INTERRUPTED)
 
 
 __all__ = ["app", "main"]

@@ -30,8 +30,12 @@ def status(message: str) -> AbstractContextManager[Any]:
 @contextmanager
 def progress() -> Iterator[Callable[[str, int, int], None]]:
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     )
     task = bar.add_task("starting", total=None)
 
@@ -62,9 +66,14 @@ def run_summary(report: RunReport) -> None:
     for source in report.sources:
         skipped = sum(1 for file in source.files if file.status == "skipped")
         table.add_row(
-            source.name, source.kind, f"{len(source.files)}", f"{skipped}",
-            f"{source.total('rows_read'):,}", f"{source.total('rows_loaded'):,}",
-            f"{source.total('rows_quarantined'):,}", f"{source.total('rows_duplicate'):,}",
+            source.name,
+            source.kind,
+            f"{len(source.files)}",
+            f"{skipped}",
+            f"{source.total('rows_read'):,}",
+            f"{source.total('rows_loaded'):,}",
+            f"{source.total('rows_quarantined'):,}",
+            f"{source.total('rows_duplicate'):,}",
         )
     console.print(table)
     for step in report.steps:
@@ -111,8 +120,12 @@ def workspace_status(state: WorkspaceStatus) -> None:
         sources.add_column(column)
     for source in state.sources:
         sources.add_row(
-            source["name"], source["kind"], f"{source['files']}", f"{int(source['rows_loaded']):,}",
-            f"{source['quarantined']:,}", _cell(source["last_loaded"]),
+            source["name"],
+            source["kind"],
+            f"{source['files']}",
+            f"{int(source['rows_loaded']):,}",
+            f"{source['quarantined']:,}",
+            _cell(source["last_loaded"]),
         )
     console.print(sources)
     if state.last_run:

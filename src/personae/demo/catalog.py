@@ -69,10 +69,10 @@ class Lifestyle:
 LIFESTYLES: tuple[Lifestyle, ...] = (
     Lifestyle("home_cook", 0.22, {"kitchen": 35, "grocery": 35, "home": 12}),
     Lifestyle("outdoor", 0.15, {"outdoor": 40, "sports": 35, "apparel": 8}),
-    Lifestyle("fashion", 0.20, {"apparel": 55, "beauty": 18, "home": 6}),
+    Lifestyle("fashion", 0.20, {"apparel": 60, "home": 10, "beauty": 6}),
     Lifestyle("tech", 0.15, {"electronics": 65, "home": 8, "sports": 5}),
     Lifestyle("family", 0.18, {"toys": 35, "baby": 30, "grocery": 12, "apparel": 6}),
-    Lifestyle("beauty", 0.10, {"beauty": 60, "apparel": 10, "home": 6}),
+    Lifestyle("beauty", 0.10, {"beauty": 60, "home": 10, "grocery": 6}),
 )
 
 

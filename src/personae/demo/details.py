@@ -104,7 +104,7 @@ def draw_details(rng: np.random.Generator, has_email: np.ndarray, first_day: int
     male = len(FEMALE_NAMES) + rng.choice(len(MALE_NAMES), size=count, p=zipf_weights(len(MALE_NAMES)))
     first = np.where(gender == 1, male, female).astype(np.int16)
     last = rng.choice(len(LAST_NAMES), size=count, p=zipf_weights(len(LAST_NAMES), 0.7)).astype(np.int16)
-    age_days = np.clip(rng.normal(44, 15, size=count), 18, 90) * 365.25
+    age_days = (18 + np.minimum(rng.gamma(2.6, 10.0, size=count), 77)) * 365.25
     birth = (first_day - age_days).astype(np.int32)
     city_weight = np.array([city.weight for city in CITIES])
     city = rng.choice(len(CITIES), size=count, p=city_weight / city_weight.sum()).astype(np.int16)

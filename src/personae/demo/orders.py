@@ -147,6 +147,7 @@ def draw_items(rng: np.random.Generator, orders: Orders, people: People, catalog
                            quantity=quantity, amount=amount.astype(np.int32)))
     if not parts:
         empty = np.zeros(0, dtype=np.int32)
-        return Items(empty, empty.astype(np.int16), empty.astype(np.int8), empty, empty.astype(np.int16), empty)
+        return Items(order=empty, line=empty.astype(np.int16), category=empty.astype(np.int8), product=empty,
+                     quantity=empty.astype(np.int16), amount=empty)
     return Items(*(np.concatenate([getattr(p, name) for p in parts]) for name in
                    ("order", "line", "category", "product", "quantity", "amount")))

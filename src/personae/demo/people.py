@@ -141,7 +141,7 @@ def draw_people(rng: np.random.Generator, count: int, timeline: Timeline) -> Peo
     in_city = rng.integers(0, 1_000, size=count)
     home_store = np.empty(count, dtype=np.int16)
     for city in range(len(CITIES)):
-        stores = np.flatnonzero(STORE_CITY == city)
+        stores = np.flatnonzero(city == STORE_CITY)
         choices = stores if len(stores) else np.arange(len(STORE_CITY))
         living = details.city == city
         home_store[living] = choices[in_city[living] % len(choices)]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
-from personae.engine.duckdb import DuckDBEngine
 from personae.engine.dialects import transpile
+from personae.engine.duckdb import DuckDBEngine
 
 ENGINES = ("duckdb", "spark")
 

@@ -18,6 +18,11 @@ import pyarrow as pa
 from personae.engine.dialects import transpile
 
 
+def quote_identifier(name: str) -> str:
+    """A column or table name quoted for DuckDB-dialect SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 class Engine(ABC):
     """Runs DuckDB-dialect SQL and holds the workspace's tables."""
 
@@ -63,15 +68,17 @@ class Engine(ABC):
     def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
         """Create a persistent table with the given (name, DuckDB type) columns, if missing."""
         if not self.has_table(name):
-            body = ", ".join(f"{column} {type_}" for column, type_ in columns)
+            body = ", ".join(f"{quote_identifier(column)} {type_}" for column, type_ in columns)
             self.execute(f"CREATE TABLE {name} ({body})")
 
     def insert(self, table: str, columns: list[str], sql: str) -> None:
-        self.execute(f"INSERT INTO {table} ({', '.join(columns)}) {sql}")
+        """Insert a query's rows into the named columns (plain names; quoted here)."""
+        names = ", ".join(quote_identifier(column) for column in columns)
+        self.execute(f"INSERT INTO {table} ({names}) {sql}")
 
     def add_columns(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
         for column, type_ in columns:
-            self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_}")
+            self.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(column)} {type_}")
 
     @abstractmethod
     def delete_where(self, table: str, condition: str) -> None:

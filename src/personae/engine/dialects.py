@@ -15,6 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.spark import Spark
 from sqlglot.errors import ParseError
+from sqlglot.time import format_time
 
 from personae.errors import EngineError, UnsupportedFeature
 
@@ -42,27 +43,34 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 """Engine features steps may rely on; without "delete" an engine rewrites the table."""
 
 
-def _spark_strptime(node: exp.Expression) -> exp.Expression:
+def _spark_strptime(node: exp.Expr) -> exp.Expr:
     value, fmt = node.expressions
-    java = Spark().format_time(fmt) if isinstance(fmt, exp.Literal) else fmt
+    java = (
+        exp.Literal.string(format_time(fmt.this, Spark.INVERSE_TIME_MAPPING) or "")
+        if isinstance(fmt, exp.Literal)
+        else fmt
+    )
     return exp.Anonymous(this="try_to_timestamp", expressions=[value, java])
 
 
-def _spark_json_valid(node: exp.Expression) -> exp.Expression:
+def _spark_json_valid(node: exp.Expr) -> exp.Expr:
     (value,) = node.expressions
     extracted = exp.Anonymous(this="get_json_object", expressions=[value, exp.Literal.string("$")])
     return exp.Paren(this=exp.Not(this=exp.Is(this=extracted, expression=exp.Null())))
 
 
-def _spark_json_object(node: exp.Expression) -> exp.Expression:
-    pairs: list[exp.Expression] = []
+def _spark_json_object(node: exp.Expr) -> exp.Expr:
+    pairs: list[exp.Expr] = []
     for pair in node.expressions:
         pairs.extend([pair.this, pair.expression])
     struct = exp.Anonymous(this="named_struct", expressions=pairs)
-    return exp.Anonymous(this="to_json", expressions=[struct])
+    keep_nulls = exp.Anonymous(
+        this="map", expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")]
+    )
+    return exp.Anonymous(this="to_json", expressions=[struct, keep_nulls])
 
 
-REWRITES: dict[str, dict[str, Callable[[exp.Expression], exp.Expression]]] = {
+REWRITES: dict[str, dict[str, Callable[[exp.Expr], exp.Expr]]] = {
     "duckdb": {},
     "spark": {
         "try_strptime": _spark_strptime,
@@ -73,7 +81,7 @@ REWRITES: dict[str, dict[str, Callable[[exp.Expression], exp.Expression]]] = {
 """engine -> function (lower-case name, or sqlglot node class name) -> AST rewrite."""
 
 
-def _function_name(node: exp.Expression) -> str | None:
+def _function_name(node: exp.Expr) -> str | None:
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
     if isinstance(node, exp.Func):
@@ -81,7 +89,7 @@ def _function_name(node: exp.Expression) -> str | None:
     return None
 
 
-def check_supported(tree: exp.Expression, engine: str) -> None:
+def check_supported(tree: exp.Expr, engine: str) -> None:
     gaps = UNSUPPORTED[engine]
     for node in tree.walk():
         name = _function_name(node)
@@ -107,7 +115,7 @@ def transpile(sql: str, engine: str) -> str:
             continue
         check_supported(tree, engine)
 
-        def rewrite(node: exp.Expression) -> exp.Expression:
+        def rewrite(node: exp.Expr) -> exp.Expr:
             key = str(node.this).lower() if isinstance(node, exp.Anonymous) else type(node).__name__.lower()
             rule = rules.get(key)
             return rule(node) if rule else node

@@ -26,7 +26,7 @@ class DuckDBEngine(Engine):
         memory_limit: str | None = None,
         threads: int | None = None,
     ) -> None:
-        config: dict[str, str | int] = {}
+        config: dict[str, str | bool | int | float | list[str]] = {}
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -37,9 +37,7 @@ class DuckDBEngine(Engine):
             )
         except duckdb.IOException as error:
             if "lock" in str(error).lower():
-                raise StoreLockedError(
-                    f"the store {path} is open in another process: {error}"
-                ) from None
+                raise StoreLockedError(f"the store {path} is open in another process: {error}") from None
             raise EngineError(f"cannot open the store {path}: {error}") from None
         self.path = path
 

@@ -167,7 +167,7 @@ class SparkEngine(Engine):
     def create_empty_table(self, name: str, columns: Any) -> None:
         if self.has_table(name):
             return
-        ddl = ", ".join(f"{column} {_spark_type(type_)}" for column, type_ in columns)
+        ddl = ", ".join(f"`{column}` {_spark_type(type_)}" for column, type_ in columns)
         self._write(name, self.session.createDataFrame([], ddl))
 
     def insert(self, table: str, columns: list[str], sql: str) -> None:
@@ -175,15 +175,15 @@ class SparkEngine(Engine):
         existing = self.columns(table)
         for column, type_ in existing:
             if column not in columns:
-                frame = frame.selectExpr("*", f"CAST(NULL AS {_spark_type(type_)}) AS {column}")
+                frame = frame.selectExpr("*", f"CAST(NULL AS {_spark_type(type_)}) AS `{column}`")
         frame = frame.selectExpr(
-            *[f"CAST({column} AS {_spark_type(type_)}) AS {column}" for column, type_ in existing]
+            *[f"CAST(`{column}` AS {_spark_type(type_)}) AS `{column}`" for column, type_ in existing]
         )
         self._write(table, frame, append=True)
 
     def add_columns(self, table: str, columns: Any) -> None:
         additions = ", ".join(
-            f"CAST(NULL AS {_spark_type(type_)}) AS {column}" for column, type_ in columns
+            f"CAST(NULL AS {_spark_type(type_)}) AS `{column}`" for column, type_ in columns
         )
         self._write(table, self.session.sql(f"SELECT *, {additions} FROM {table}"))
 

@@ -27,11 +27,11 @@ import duckdb
 import pyarrow as pa
 
 from personae.config import SourceSpec, WorkspaceConfig
-from personae.engine.base import Engine
+from personae.engine.base import Engine, quote_identifier
 from personae.errors import EngineError, SourceError
 from personae.sources import postgres, readers
 from personae.sources.kinds import TARGET_TABLE, SourceKind
-from personae.sources.mapping import Settings, mapped_sql, quote
+from personae.sources.mapping import Settings, mapped_sql
 from personae.sources.targets import (
     events_rows_sql,
     quarantine_rows_sql,
@@ -233,10 +233,10 @@ def _write_raw(
         engine.add_columns(table, [column for column in wanted if column[0] not in present])
     else:
         engine.create_empty_table(table, [*wanted, *lineage])
-    select = ", ".join(quote(column) for column in data)
+    select = ", ".join(quote_identifier(column) for column in data)
     engine.insert(
         table,
-        [quote(column) for column in data] + ["_file", "_row", "_loaded_at"],
+        [*data, "_file", "_row", "_loaded_at"],
         f"SELECT {select}, _file, _row, CAST({readers.sql_string(loaded_at)} AS TIMESTAMP) FROM {stage}",
     )
 
@@ -274,9 +274,7 @@ def _write_target(context: IngestContext, spec: SourceSpec, mapped: str) -> tupl
     engine = context.engine
     table = TARGET_TABLE[spec.kind]
     fields = target_fields(spec.kind, spec.name, context.config.workspace.currency, context.loaded_at)
-    good = int(
-        engine.scalar(f"SELECT count(*) FROM {mapped} WHERE _reason IS NULL AND _row = _first_row")
-    )
+    good = int(engine.scalar(f"SELECT count(*) FROM {mapped} WHERE _reason IS NULL AND _row = _first_row"))
     if table == "events":
         rows = events_rows_sql(mapped, fields)
         loaded = int(engine.scalar(f"SELECT count(*) FROM ({rows}) AS r"))
@@ -298,8 +296,17 @@ def _record(
     engine.delete_where("loaded_files", f"source = {source} AND file = {file}{replaced}")
     engine.insert(
         "loaded_files",
-        ["source", "file", "checksum", "status", "rows_read", "rows_loaded", "rows_quarantined",
-         "rows_duplicate", "loaded_at"],
+        [
+            "source",
+            "file",
+            "checksum",
+            "status",
+            "rows_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "rows_duplicate",
+            "loaded_at",
+        ],
         f"SELECT {source}, {file}, {readers.sql_string(digest)}, "
         f"{readers.sql_string(status)}, "
         f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, "

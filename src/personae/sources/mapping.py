@@ -96,8 +96,8 @@ def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> di
         for id_type in EVENT_IDENTIFIERS:
             identifiers.setdefault(id_type, id_type)
     for target, value in [*mapping.items(), *((f"identifier {k}", v) for k, v in identifiers.items())]:
-        _, column = _source_expression(value)
-        if column is not None and column not in stage_columns:
+        _, read = _source_expression(value)
+        if read is not None and read not in stage_columns:
             raise MappingError(
                 f"source {spec.name!r}: {target} = {value!r}, but {file} has no column {value!r}"
                 f"{_nearest(value, available)}; its columns are {', '.join(available)}"
@@ -113,15 +113,21 @@ def _nearest(word: str, candidates: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def json_object_sql(columns: list[str]) -> str:
+    """A JSON object of text columns (NULL when there are none)."""
+    pairs = ", ".join(f"{sql_string(column)}, {quote(column)}" for column in columns)
+    return f"json_object({pairs})" if pairs else "CAST(NULL AS VARCHAR)"
+
+
 def raw_json_sql(stage_columns: list[str], kind_is_jsonl: bool) -> str:
     if kind_is_jsonl:
         return "_raw"
-    pairs = ", ".join(
-        f"{sql_string(column)}, {quote(column)}"
-        for column in stage_columns
-        if not column.startswith("_")
-    )
-    return f"json_object({pairs})"
+    return json_object_sql([column for column in stage_columns if not column.startswith("_")])
+
+
+def unmapped_columns(mapping: dict[str, str], stage_columns: list[str]) -> list[str]:
+    used = {_source_expression(value)[1] for value in mapping.values()}
+    return [column for column in stage_columns if not column.startswith("_") and column not in used]
 
 
 def key_sql(kind: SourceKind) -> str:
@@ -174,8 +180,12 @@ def mapped_sql(
     for id_type in IDENTIFIER_TYPES:
         if f"id:{id_type}" not in mapping:
             selects.append(f"CAST(NULL AS VARCHAR) AS {id_type}")
-    selects.append(f"json_object({', '.join(extra)}) AS extra_ids" if extra else "CAST(NULL AS VARCHAR) AS extra_ids")
+    selects.append(
+        f"json_object({', '.join(extra)}) AS extra_ids" if extra else "CAST(NULL AS VARCHAR) AS extra_ids"
+    )
     selects.append(f"{raw_json_sql(stage_columns, jsonl)} AS _raw_json")
+    attributes = [] if jsonl else unmapped_columns(mapping, stage_columns)
+    selects.append(f"{json_object_sql(attributes)} AS _attributes")
     if jsonl:
         reasons.append(
             f"CASE WHEN _json_ok AND type IS NOT NULL AND type NOT IN ({_words(SEGMENT_EVENT_TYPES)}) "

@@ -120,8 +120,7 @@ def jsonl_scan_sql(path: Path, rejects: str, label: str, extra_paths: dict[str, 
     for column, json_path in extra_paths.items():
         fields[column] = f"_raw ->> {sql_string('$.' + json_path)}"
     extracted = ", ".join(
-        f'CASE WHEN _json_ok THEN {expression} END AS "{column}"'
-        for column, expression in fields.items()
+        f'CASE WHEN _json_ok THEN {expression} END AS "{column}"' for column, expression in fields.items()
     )
     return (
         f"SELECT {extracted}, _raw, _json_ok, {sql_string(label)} AS _file, _row "

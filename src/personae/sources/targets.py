@@ -44,8 +44,13 @@ def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str
         "promo": "promo",
     }
     if kind is SourceKind.ORDERS:
-        return {**common, "type": "'order'", "name": "'Order Completed'", "store_id": "store_id",
-                "status": "status"}
+        return {
+            **common,
+            "type": "'order'",
+            "name": "'Order Completed'",
+            "store_id": "store_id",
+            "status": "status",
+        }
     return {
         **common,
         "type": "'order_item'",
@@ -67,7 +72,7 @@ def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) 
         fields.update({name: name for name in column_names(kind)})
         fields.update({id_type: id_type for id_type in (*IDENTIFIER_TYPES, "extra_ids")})
         if "attributes" in dict(STORE_TABLES[TARGET_TABLE[kind]]):
-            fields["attributes"] = "_raw_json"
+            fields["attributes"] = "_attributes"
     fields.update({"_file": "_file", "_row": "_row", "_loaded_at": stamp})
     return fields
 
