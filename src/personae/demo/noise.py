@@ -127,22 +127,24 @@ def email_variants(rng: np.random.Generator, emails: pa.Array, mask: np.ndarray)
     """E-mail addresses as people type them: under ``mask``, with capitals
     (``Jane.Doe@Gmail.com``), in upper case, or with a stray leading or trailing space."""
     mask = mask & emails.is_valid().to_numpy(zero_copy_only=False)
-    if not mask.any():
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
         return emails
-    parts = pc.extract_regex(pc.fill_null(emails, "@"), r"(?P<local>[^@]*)@(?P<domain>.*)")
+    chosen = emails.take(pa.array(rows))
+    parts = pc.extract_regex(chosen, r"(?P<local>[^@]*)@(?P<domain>.*)")
     local = pc.struct_field(parts, "local")
     domain = pc.struct_field(parts, "domain")
     capitalised = concat(pc.utf8_title(local), "@", pc.utf8_capitalize(domain))
     variants = [
         capitalised,
-        pc.utf8_upper(emails),
+        pc.utf8_upper(chosen),
         concat(" ", capitalised),
-        concat(emails, " "),
-        pc.utf8_capitalize(emails),
+        concat(chosen, " "),
+        pc.utf8_capitalize(chosen),
     ]
-    count = len(emails)
+    count = len(rows)
     kind = rng.choice(len(variants), size=count, p=[0.35, 0.15, 0.2, 0.15, 0.15])
     varied = pa.concat_arrays([v.cast(pa.string()) for v in variants]).take(
         pa.array(kind * count + np.arange(count))
     )
-    return pc.if_else(pa.array(mask), varied, emails)
+    return pc.replace_with_mask(emails.cast(pa.string()), pa.array(mask), varied)

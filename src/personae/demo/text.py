@@ -116,6 +116,14 @@ def money(cents: np.ndarray) -> pa.Array:
     return concat(whole, ".", digits(cents % 100, 2))
 
 
+def constant(text: str, count: int) -> pa.Array:
+    """``text`` repeated ``count`` times."""
+    if not text:
+        return pc.cast(pa.nulls(count, pa.string()).fill_null(""), pa.string())
+    chars = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return from_chars(np.tile(chars, (count, 1)))
+
+
 def booleans(flags: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(flags, pa.bool_()), "true", "false")
 
@@ -157,16 +165,21 @@ def _csv_field(values: pa.Array) -> pa.Array:
     return pc.if_else(needs_quotes, quoted, text)
 
 
-def write_lines(handle: BinaryIO, lines: pa.Array) -> None:
-    """Write each string of ``lines`` followed by a newline, straight from Arrow's buffer."""
-    if len(lines) == 0:
-        return
+def _terminated(lines: pa.Array) -> tuple[pa.Array, memoryview]:
+    """Each line followed by a newline, and the bytes of all of them."""
     if lines.null_count:
         raise ValueError("cannot write null lines")
     terminated = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())
     _, offsets, data = terminated.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[terminated.offset :][[0, len(terminated)]]
-    handle.write(memoryview(data)[int(bounds[0]) : int(bounds[1])])
+    return terminated, memoryview(data)[int(bounds[0]) : int(bounds[1])]
+
+
+def write_lines(handle: BinaryIO, lines: pa.Array) -> None:
+    """Write each string of ``lines`` followed by a newline, straight from Arrow's buffer."""
+    if len(lines) == 0:
+        return
+    handle.write(_terminated(lines)[1])
 
 
 class CsvFile:
@@ -186,8 +199,19 @@ class CsvFile:
     def write(self, columns: Sequence[pa.Array]) -> None:
         if len(columns) != self._width:
             raise ValueError(f"{self.path.name}: {len(columns)} columns, header has {self._width}")
-        fields = [_csv_field(column) for column in columns]
-        write_lines(self._handle, pc.binary_join_element_wise(*fields, ","))
+        if len(columns[0]) == 0:
+            return
+        plain = [pc.fill_null(column.cast(pa.string()), "") for column in columns]
+        _, data = _terminated(pc.binary_join_element_wise(*plain, ","))
+        # checking the bytes with numpy is much cheaper than checking every field
+        raw = np.frombuffer(data, dtype=np.uint8)
+        rows = len(columns[0])
+        if (np.count_nonzero(raw == ord(",")) != rows * (self._width - 1)
+                or np.count_nonzero(raw == ord("\n")) != rows
+                or np.count_nonzero(raw == ord('"')) or np.count_nonzero(raw == ord("\r"))):
+            quoted = [_csv_field(column) for column in columns]
+            _, data = _terminated(pc.binary_join_element_wise(*quoted, ","))
+        self._handle.write(data)
         self.rows += len(columns[0])
 
     def close(self) -> None:

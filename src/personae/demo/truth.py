@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from personae.demo.text import CsvFile, slices
+from personae.demo.text import CsvFile, constant, slices
 
 _SLICE = 500_000
 
@@ -44,7 +44,7 @@ class Truth:
             raise RuntimeError("set_person_ids must be called before records are added")
         for start, stop in slices(len(person), _SLICE):
             owners = self._person_ids.take(pa.array(person[start:stop].astype(np.int64)))
-            source_column = pa.array([source] * (stop - start), pa.string())
+            source_column = constant(source, stop - start)
             self._records.write([source_column, record_ids[start:stop], owners])
 
     def note(self, name: str, person: np.ndarray, values: pa.Array) -> None:

@@ -45,7 +45,9 @@ def _spark_type(duckdb_type: str) -> str:
 
 
 def _duckdb_type(spark_type: str) -> str:
-    return exp.DataType.build(spark_type, dialect="spark").sql(dialect="duckdb")
+    """A Spark type in the spelling DuckDB's DESCRIBE uses (STRING -> VARCHAR, no spaces)."""
+    duck = exp.DataType.build(spark_type, dialect="spark").sql(dialect="duckdb")
+    return {"TEXT": "VARCHAR", "TIMESTAMP_NTZ": "TIMESTAMP"}.get(duck, duck).replace(", ", ",")
 
 
 class SparkEngine(Engine):

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from personae.config import SourceSpec, WorkspaceConfig
 from personae.engine.base import Engine, quote_identifier
-from personae.errors import EngineError, SourceError
+from personae.errors import ConfigError, EngineError, SourceError
 from personae.sources import postgres, readers
 from personae.sources.kinds import TARGET_TABLE, SourceKind
 from personae.sources.mapping import Settings, mapped_sql
@@ -108,7 +108,7 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
             files = readers.list_files(context.root, spec)
         for path in files:
             report.files.append(_ingest_file(context, spec, path))
-    except SourceError as error:
+    except (SourceError, ConfigError) as error:
         report.error = str(error)
     return report
 

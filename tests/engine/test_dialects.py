@@ -1,0 +1,53 @@
+"""Transpilation to Spark: golden SQL for the declared rewrites, and declared gaps raise."""
+
+from __future__ import annotations
+
+import pytest
+
+from personae.engine.dialects import UNSUPPORTED, transpile
+from personae.errors import EngineError, UnsupportedFeature
+
+GOLDEN = [
+    (
+        "SELECT try_strptime(d, '%d/%m/%Y %H:%M') FROM t",
+        "SELECT TRY_TO_TIMESTAMP(d, 'dd/MM/yyyy HH:mm') FROM t",
+    ),
+    (
+        "SELECT json_valid(line) FROM t",
+        "SELECT (NOT GET_JSON_OBJECT(line, '$') IS NULL) FROM t",
+    ),
+    (
+        "SELECT json_object('a', x, 'b', y) FROM t",
+        "SELECT TO_JSON(NAMED_STRUCT('a', x, 'b', y), MAP('ignoreNullFields', 'false')) FROM t",
+    ),
+    (
+        "SELECT line ->> '$.userId' FROM t",
+        "SELECT GET_JSON_OBJECT(line, '$.userId') FROM t",
+    ),
+    (
+        "SELECT TRY_CAST(a AS DECIMAL(18,2)), regexp_replace(p, '[^0-9]', '', 'g') FROM t",
+        "SELECT TRY_CAST(a AS DECIMAL(18, 2)), REGEXP_REPLACE(p, '[^0-9]', '') FROM t",
+    ),
+]
+
+
+@pytest.mark.parametrize(("duckdb_sql", "spark_sql"), GOLDEN)
+def test_spark_transpilation_golden(duckdb_sql: str, spark_sql: str) -> None:
+    assert transpile(duckdb_sql, "spark") == spark_sql
+
+
+def test_duckdb_gets_sql_unchanged() -> None:
+    sql = "SELECT json_object('a', 1) FROM read_csv('x.csv')"
+    assert transpile(sql, "duckdb") == sql
+
+
+@pytest.mark.parametrize("function", sorted(UNSUPPORTED["spark"]))
+def test_declared_gaps_raise_naming_engine_and_feature(function: str) -> None:
+    with pytest.raises(UnsupportedFeature, match=rf"engine 'spark' does not support {function}\(\)"):
+        transpile(f"SELECT * FROM {function}('x')", "spark")
+
+
+def test_unparseable_sql_is_an_engine_error_with_the_sql() -> None:
+    with pytest.raises(EngineError) as caught:
+        transpile("SELECT FROM WHERE (", "spark")
+    assert caught.value.sql == "SELECT FROM WHERE ("

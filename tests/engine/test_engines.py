@@ -1,0 +1,58 @@
+"""The engine operations every step relies on behave the same on DuckDB and Spark."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from personae.engine import Engine
+from personae.errors import EngineError
+
+
+def _sorted(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    return sorted(engine.fetch_rows(sql), key=repr)
+
+
+def test_create_insert_delete_add_columns(engine: Engine) -> None:
+    engine.create_empty_table("t", [("id", "BIGINT"), ("amount", "DECIMAL(18,2)"), ("odd name", "VARCHAR")])
+    engine.create_empty_table("t", [("ignored", "VARCHAR")])  # exists: left alone
+    engine.register_arrow("src", pa.table({"i": [1, 2, 3], "v": ["1.50", "2.25", "x"]}))
+    engine.insert("t", ["id", "amount", "odd name"], "SELECT i, TRY_CAST(v AS DECIMAL(18,2)), v FROM src")
+    assert _sorted(engine, "SELECT * FROM t") == [
+        (1, Decimal("1.50"), "1.50"),
+        (2, Decimal("2.25"), "2.25"),
+        (3, None, "x"),
+    ]
+    engine.delete_where("t", "amount IS NULL")
+    engine.add_columns("t", [("note", "VARCHAR")])
+    assert engine.columns("t") == [
+        ("id", "BIGINT"),
+        ("amount", "DECIMAL(18,2)"),
+        ("odd name", "VARCHAR"),
+        ("note", "VARCHAR"),
+    ]
+    assert _sorted(engine, "SELECT id, note FROM t") == [(1, None), (2, None)]
+    assert engine.tables() == ["t"]
+
+
+def test_create_table_replaces_and_drop_removes(engine: Engine) -> None:
+    engine.create_table("t", "SELECT 1 AS a")
+    engine.create_table("t", "SELECT 2 AS a UNION ALL SELECT 3")
+    assert _sorted(engine, "SELECT a FROM t") == [(2,), (3,)]
+    assert engine.scalar("SELECT sum(a) FROM t") == 5
+    engine.drop_table("t")
+    assert not engine.has_table("t")
+
+
+def test_materialise_is_temporary(engine: Engine) -> None:
+    engine.materialise("scratch", "SELECT 7 AS x")
+    assert engine.scalar("SELECT x FROM scratch") == 7
+    assert "scratch" not in engine.tables()
+
+
+def test_failed_sql_is_an_engine_error_carrying_the_sql(engine: Engine) -> None:
+    with pytest.raises(EngineError) as caught:
+        engine.fetch_arrow("SELECT no_such_column FROM (SELECT 1 AS a) AS t")
+    assert caught.value.sql is not None and "no_such_column" in caught.value.sql
