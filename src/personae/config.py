@@ -39,7 +39,6 @@ class Spec(BaseModel):
 
 class WorkspaceSettings(Spec):
     name: str = "personae"
-    timezone: str = "UTC"
     currency: str = Field("USD", min_length=3, max_length=3)
     engine: Literal["duckdb", "spark"] = "duckdb"
     phone_region: str = Field("US", min_length=2, max_length=2)

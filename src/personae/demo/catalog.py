@@ -163,6 +163,3 @@ def stocked(category: np.ndarray) -> np.ndarray:
     result: np.ndarray = flags[category]
     return result
 
-
-def lifestyle_names() -> tuple[str, ...]:
-    return tuple(lifestyle.name for lifestyle in LIFESTYLES)

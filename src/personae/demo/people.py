@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from personae.demo.catalog import CATEGORIES, LIFESTYLES, SEASONS, SURVEY_SEGMENTS
+from personae.demo.catalog import LIFESTYLES, SURVEY_SEGMENTS
 from personae.demo.details import Details, draw_details
 from personae.demo.names import CITIES
 from personae.demo.text import digits
@@ -195,10 +195,3 @@ def _assign(rng: np.random.Generator, mask: np.ndarray, width: int, base: int) -
     numbers[mask] = unique_numbers(rng, int(mask.sum()), width) + base
     return numbers
 
-
-def category_count() -> int:
-    return len(CATEGORIES)
-
-
-def season_names() -> tuple[str, ...]:
-    return tuple(season.name for season in SEASONS)

@@ -165,21 +165,21 @@ def _csv_field(values: pa.Array) -> pa.Array:
     return pc.if_else(needs_quotes, quoted, text)
 
 
-def _terminated(lines: pa.Array) -> tuple[pa.Array, memoryview]:
-    """Each line followed by a newline, and the bytes of all of them."""
+def _terminated(lines: pa.Array) -> memoryview:
+    """The bytes of all ``lines``, each followed by a newline."""
     if lines.null_count:
         raise ValueError("cannot write null lines")
     terminated = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())
     _, offsets, data = terminated.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[terminated.offset :][[0, len(terminated)]]
-    return terminated, memoryview(data)[int(bounds[0]) : int(bounds[1])]
+    return memoryview(data)[int(bounds[0]) : int(bounds[1])]
 
 
 def write_lines(handle: BinaryIO, lines: pa.Array) -> None:
     """Write each string of ``lines`` followed by a newline, straight from Arrow's buffer."""
     if len(lines) == 0:
         return
-    handle.write(_terminated(lines)[1])
+    handle.write(_terminated(lines))
 
 
 class CsvFile:
@@ -202,17 +202,21 @@ class CsvFile:
         if len(columns[0]) == 0:
             return
         plain = [pc.fill_null(column.cast(pa.string()), "") for column in columns]
-        _, data = _terminated(pc.binary_join_element_wise(*plain, ","))
+        data = _terminated(pc.binary_join_element_wise(*plain, ","))
         # checking the bytes with numpy is much cheaper than checking every field
         raw = np.frombuffer(data, dtype=np.uint8)
         rows = len(columns[0])
-        if (np.count_nonzero(raw == ord(",")) != rows * (self._width - 1)
-                or np.count_nonzero(raw == ord("\n")) != rows
-                or np.count_nonzero(raw == ord('"')) or np.count_nonzero(raw == ord("\r"))):
+        plain_fields = (
+            np.count_nonzero(raw == ord(",")) == rows * (self._width - 1)
+            and np.count_nonzero(raw == ord("\n")) == rows
+            and not np.count_nonzero(raw == ord('"'))
+            and not np.count_nonzero(raw == ord("\r"))
+        )
+        if not plain_fields:
             quoted = [_csv_field(column) for column in columns]
-            _, data = _terminated(pc.binary_join_element_wise(*quoted, ","))
+            data = _terminated(pc.binary_join_element_wise(*quoted, ","))
         self._handle.write(data)
-        self.rows += len(columns[0])
+        self.rows += rows
 
     def close(self) -> None:
         self._handle.close()

@@ -6,9 +6,16 @@ a loyalty card, web-shop orders, web and subscription events, CRM records, e-mai
 contacts and survey responses. Anonymous receipts are not listed: nothing in the data
 could tie them to anyone.
 
-``truth/people.csv`` has one row per person: the planted behaviour (lifestyle, churn,
-loyalty, promotion-driven, season, subscription state, survey segment), the true personal
-details, and every identifier the person has in every system.
+``truth/people.csv`` has one row per person:
+
+- planted behaviour: ``lifestyle``, ``churner`` and ``churned_at`` (no order on or after
+  that day), ``loyalist``, ``promo_driven``, ``seasonal`` and ``season``,
+  ``subscriber_state`` (none, trial, trial_expired, active, cancelled), ``survey_segment``,
+  ``buyer`` (prospect, one_time, repeat), ``acquired_at`` and ``orders`` (every order,
+  anonymous receipts included);
+- true details: names, gender, birth date, street, city, postcode, country;
+- identifiers: ``email``, ``phone`` (E.164), ``loyalty_card``, ``user_id``,
+  ``anonymous_ids``, ``crm_ids`` (space-separated when several) and ``contact_id``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ class DemoWorld:
     """What :func:`generate` wrote.
 
     ``sources`` are the ``[[sources]]`` entries for ``personae.toml`` (paths relative to
-    the directory), ``files`` every file written (data, then truth), ``people`` the number
+    the directory; a source with no file, possible only in a tiny world, is left out),
+    ``files`` every file written (data, then truth), ``people`` the number
     of people and ``as_of`` the last day of the period.
     """
 
@@ -104,7 +105,9 @@ def generate(
         files += survey.write_survey(data / "survey", rng["survey"], people, timeline, truth)
         files.append(truth.records_path)
         files.append(truth.write_people(_truth_columns(people, orders, plans, truth, timeline)))
-    return DemoWorld(sources=source_specs(), files=tuple(files), people=customers, as_of=end)
+    # a tiny world may have no file for a source (no web visitor, say): leave such sources out
+    present = tuple(spec for spec in source_specs() if any(directory.glob(spec["path"])))
+    return DemoWorld(sources=present, files=tuple(files), people=customers, as_of=end)
 
 
 def _prepare(directory: Path, overwrite: bool) -> None:
@@ -132,7 +135,7 @@ def _truth_columns(people: People, orders: Orders, plans: Subscriptions, truth: 
     second = people.anonymous.take(pa.array(index * DEVICES + 1))
     anonymous = pc.if_else(pa.array(people.devices > 1), concat(anonymous, " ", second), anonymous)
     return {
-        "person_id": truth_person_ids(people),
+        "person_id": people.person_ids(index),
         "lifestyle": pick([s.name for s in LIFESTYLES], people.lifestyle),
         "churner": booleans(people.churner),
         "churned_at": churned,
@@ -162,6 +165,3 @@ def _truth_columns(people: People, orders: Orders, plans: Subscriptions, truth: 
         "contact_id": truth.identifiers("contact_id"),
     }
 
-
-def truth_person_ids(people: People) -> pa.Array:
-    return people.person_ids(np.arange(people.count))

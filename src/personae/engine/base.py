@@ -71,10 +71,9 @@ class Engine(ABC):
             body = ", ".join(f"{quote_identifier(column)} {type_}" for column, type_ in columns)
             self.execute(f"CREATE TABLE {name} ({body})")
 
-    def insert(self, table: str, columns: list[str], sql: str) -> None:
-        """Insert a query's rows into the named columns (plain names; quoted here)."""
-        names = ", ".join(quote_identifier(column) for column in columns)
-        self.execute(f"INSERT INTO {table} ({names}) {sql}")
+    @abstractmethod
+    def insert(self, table: str, columns: list[str], sql: str) -> int:
+        """Insert a query's rows into the named columns (plain names); returns the row count."""
 
     def add_columns(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
         for column, type_ in columns:
@@ -94,11 +93,19 @@ class Engine(ABC):
 
     @abstractmethod
     def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
-        """Materialise a DuckDB scan (run on ``reader``) as a temporary table ``name``."""
+        """Expose a DuckDB scan (run on ``reader``) to this engine as ``name``, to be read once."""
 
     @abstractmethod
     def materialise(self, name: str, sql: str) -> None:
-        """Materialise a query (on this engine) as a temporary table for later statements."""
+        """Compute a query once into a temporary table for the statements that follow."""
+
+    @abstractmethod
+    def define(self, name: str, sql: str) -> None:
+        """Name a query for the statements that follow.
+
+        Engines that stream (DuckDB) keep it as a view, recomputed where it is used and
+        never held in memory; the others may materialise it.
+        """
 
     @abstractmethod
     def reader(self) -> duckdb.DuckDBPyConnection:

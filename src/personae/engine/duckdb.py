@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from personae.engine.base import Engine
+from personae.engine.base import Engine, quote_identifier
 from personae.errors import EngineError, StoreLockedError
 
 
@@ -70,12 +70,26 @@ class DuckDBEngine(Engine):
         rows = self.connection.execute(f"DESCRIBE {table}").fetchall()
         return [(row[0], row[1]) for row in rows]
 
+    def insert(self, table: str, columns: list[str], sql: str) -> int:
+        names = ", ".join(quote_identifier(column) for column in columns)
+        statement = f"INSERT INTO {table} ({names}) {sql}"
+        try:
+            rows = self.connection.execute(statement).fetchall()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb failed: {error}", sql=statement) from error
+        return int(rows[0][0]) if rows else 0
+
     def delete_where(self, table: str, condition: str) -> None:
         self.execute(f"DELETE FROM {table} WHERE {condition}")
 
     def drop_table(self, name: str) -> None:
-        self.execute(f"DROP TABLE IF EXISTS {name}")
-        self.execute(f"DROP VIEW IF EXISTS {name}")
+        kinds = self.connection.execute(
+            "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? UNION ALL "
+            "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ?",
+            [name, name],
+        ).fetchall()
+        for (kind,) in kinds:
+            self.execute(f"DROP {kind} IF EXISTS {name}")
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.connection.register(name, table)
@@ -83,10 +97,13 @@ class DuckDBEngine(Engine):
     def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
         if reader is not self.connection:
             raise EngineError("a DuckDB engine stages only from its own connection")
-        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {scan_sql}")
+        self.define(name, scan_sql)
 
     def materialise(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def define(self, name: str, sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         return self.connection

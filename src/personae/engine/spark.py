@@ -172,8 +172,9 @@ class SparkEngine(Engine):
         ddl = ", ".join(f"`{column}` {_spark_type(type_)}" for column, type_ in columns)
         self._write(name, self.session.createDataFrame([], ddl))
 
-    def insert(self, table: str, columns: list[str], sql: str) -> None:
+    def insert(self, table: str, columns: list[str], sql: str) -> int:
         frame = self._frame(sql).toDF(*columns)
+        count = int(frame.count())
         existing = self.columns(table)
         for column, type_ in existing:
             if column not in columns:
@@ -182,6 +183,7 @@ class SparkEngine(Engine):
             *[f"CAST(`{column}` AS {_spark_type(type_)}) AS `{column}`" for column, type_ in existing]
         )
         self._write(table, frame, append=True)
+        return count
 
     def add_columns(self, table: str, columns: Any) -> None:
         additions = ", ".join(
@@ -195,7 +197,8 @@ class SparkEngine(Engine):
 
     def drop_table(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
-        shutil.rmtree(self._folder(name), ignore_errors=True)
+        if not name.startswith("_"):
+            shutil.rmtree(self._folder(name), ignore_errors=True)
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.session.createDataFrame(table).createOrReplaceTempView(name)
@@ -223,6 +226,9 @@ class SparkEngine(Engine):
         except SPARK_ERRORS as error:
             raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
         self.session.read.parquet(str(fresh)).createOrReplaceTempView(name)
+
+    def define(self, name: str, sql: str) -> None:
+        self.materialise(name, sql)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         return self._reader

@@ -28,14 +28,17 @@ import pyarrow as pa
 
 from personae.config import SourceSpec, WorkspaceConfig
 from personae.engine.base import Engine, quote_identifier
+from personae.engine.dialects import CAPABILITIES
 from personae.errors import ConfigError, EngineError, SourceError
 from personae.sources import postgres, readers
 from personae.sources.kinds import TARGET_TABLE, SourceKind
 from personae.sources.mapping import Settings, mapped_sql
 from personae.sources.targets import (
+    checked_sql,
     events_rows_sql,
     quarantine_rows_sql,
     records_rows_sql,
+    repeated_keys_sql,
     replaced_records_condition,
     target_fields,
 )
@@ -143,14 +146,24 @@ def _scan_sql(
     if fmt == "parquet":
         return readers.parquet_scan_sql(reader, path, label)
     if fmt == "jsonl":
-        values = [*spec.columns.values(), *spec.identifiers.values()]
-        paths = {
-            value: value
-            for value in values
-            if not value.startswith("'") and value not in readers.SEGMENT_FIELDS
-        }
-        return readers.jsonl_scan_sql(path, rejects, label, paths)
+        return readers.jsonl_scan_sql(path, rejects, label)
     return readers.csv_scan_sql(spec, path, rejects, label)
+
+
+def _rows_sql(spec: SourceSpec, label: str) -> str:
+    """This file's rows as stored in ``raw_<source>`` (with Segment fields for JSONL)."""
+    rows = f"(SELECT * FROM raw_{spec.name} WHERE _file = {readers.sql_string(label)})"
+    if spec.resolved_format != "jsonl":
+        return rows
+    values = [*spec.columns.values(), *spec.identifiers.values()]
+    paths = {
+        value: value for value in values if not value.startswith("'") and value not in readers.SEGMENT_FIELDS
+    }
+    return f"({readers.segment_fields_sql(rows, paths)})"
+
+
+class _Unreadable(Exception):
+    """The file could not be read; carries the reader's error."""
 
 
 def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileReport:
@@ -160,29 +173,40 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     loaded, seen_before = _ledger(engine, spec, label, digest)
     if loaded:
         return FileReport(spec.name, label, "skipped", message="already loaded (same checksum)")
-    stage, mapped, rejects_name = f"stage_{spec.name}", f"mapped_{spec.name}", f"rejects_{spec.name}"
+    names = {part: f"{part}_{spec.name}" for part in ("stage", "mapped", "repeated", "checked", "rejects")}
     reader = engine.reader()
-    try:
-        engine.stage(stage, _scan_sql(spec, path, label, reader, rejects_name), reader)
-    except (duckdb.Error, EngineError) as error:
-        readers.fetch_rejects(reader, rejects_name)
-        return _fail_file(context, spec, label, digest, error)
-    rejects = readers.fetch_rejects(reader, rejects_name)
-    stage_columns = [name for name, _ in engine.columns(stage)]
-    settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
-    jsonl = spec.resolved_format == "jsonl"
-    engine.materialise(mapped, mapped_sql(stage, spec, stage_columns, settings, jsonl=jsonl))
     report = FileReport(spec.name, label, "reloaded" if seen_before else "loaded")
-    report.rows_read = int(engine.scalar(f"SELECT count(*) FROM {stage}")) + len(rejects)
-    with engine.transaction():
-        if seen_before:
-            _forget_file(engine, spec, label)
-        _write_raw(engine, spec, stage, stage_columns, context.loaded_at, jsonl)
-        report.rows_quarantined = _write_quarantine(context, spec, mapped, label, rejects)
-        report.rows_loaded, report.rows_duplicate = _write_target(context, spec, mapped)
-        _record(engine, spec, label, digest, report, context.loaded_at)
-    engine.drop_table(stage)
-    engine.drop_table(mapped)
+    jsonl = spec.resolved_format == "jsonl"
+    try:
+        with engine.transaction():
+            if seen_before or "transactions" not in CAPABILITIES[engine.name]:
+                _forget_file(engine, spec, label)
+            try:
+                engine.stage(names["stage"], _scan_sql(spec, path, label, reader, names["rejects"]), reader)
+                columns = [name for name, _ in engine.columns(names["stage"])]
+                report.rows_read = _write_raw(engine, spec, names["stage"], columns, context.loaded_at, jsonl)
+            except (duckdb.Error, EngineError) as error:
+                raise _Unreadable(str(error)) from error
+            rejects = readers.fetch_rejects(reader, names["rejects"])
+            report.rows_read += len(rejects)
+            settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
+            if jsonl:
+                columns = [*readers.SEGMENT_FIELDS, "_raw"]
+            engine.define(
+                names["mapped"], mapped_sql(_rows_sql(spec, label), spec, columns, settings, jsonl=jsonl)
+            )
+            engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
+            engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"]))
+            report.rows_quarantined = _write_quarantine(context, spec, names["checked"], label, rejects)
+            report.rows_loaded = _write_target(context, spec, names["checked"])
+            report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
+            _record(engine, spec, label, digest, report, context.loaded_at)
+    except _Unreadable as error:
+        readers.fetch_rejects(reader, names["rejects"])
+        return _fail_file(context, spec, label, digest, error)
+    finally:
+        for name in ("checked", "repeated", "mapped", "stage"):
+            engine.drop_table(names[name])
     return report
 
 
@@ -223,7 +247,8 @@ def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
 
 def _write_raw(
     engine: Engine, spec: SourceSpec, stage: str, columns: list[str], loaded_at: str, jsonl: bool
-) -> None:
+) -> int:
+    """Copy the staged file into ``raw_<source>`` as text; returns the rows copied."""
     data = ["_raw"] if jsonl else [column for column in columns if not column.startswith("_")]
     table = f"raw_{spec.name}"
     wanted = [(column, "VARCHAR") for column in data]
@@ -234,7 +259,7 @@ def _write_raw(
     else:
         engine.create_empty_table(table, [*wanted, *lineage])
     select = ", ".join(quote_identifier(column) for column in data)
-    engine.insert(
+    return engine.insert(
         table,
         [*data, "_file", "_row", "_loaded_at"],
         f"SELECT {select}, _file, _row, CAST({readers.sql_string(loaded_at)} AS TIMESTAMP) FROM {stage}",
@@ -242,14 +267,11 @@ def _write_raw(
 
 
 def _write_quarantine(
-    context: IngestContext, spec: SourceSpec, mapped: str, label: str, rejects: list[readers.Reject]
+    context: IngestContext, spec: SourceSpec, checked: str, label: str, rejects: list[readers.Reject]
 ) -> int:
     engine = context.engine
     columns = ["source", "file", "row", "line", "reason", "raw", "quarantined_at"]
-    bad_rows = quarantine_rows_sql(mapped, spec.name, context.loaded_at)
-    count = int(engine.scalar(f"SELECT count(*) FROM ({bad_rows}) AS q"))
-    if count:
-        engine.insert("quarantine", columns, bad_rows)
+    count = engine.insert("quarantine", columns, quarantine_rows_sql(checked, spec.name, context.loaded_at))
     if rejects:
         table = pa.table(
             {
@@ -259,32 +281,25 @@ def _write_quarantine(
             }
         )
         engine.register_arrow(f"rejects_{spec.name}", table)
-        engine.insert(
+        count += engine.insert(
             "quarantine",
             columns,
             f"SELECT {readers.sql_string(spec.name)}, {readers.sql_string(label)}, "
             "CAST(NULL AS BIGINT), line, reason, raw, "
             f"CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) FROM rejects_{spec.name}",
         )
-    return count + len(rejects)
+    return count
 
 
-def _write_target(context: IngestContext, spec: SourceSpec, mapped: str) -> tuple[int, int]:
-    """Insert good rows; returns (rows loaded, events skipped as already stored)."""
+def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int:
+    """Insert the good rows; returns how many (events already stored are skipped)."""
     engine = context.engine
     table = TARGET_TABLE[spec.kind]
     fields = target_fields(spec.kind, spec.name, context.config.workspace.currency, context.loaded_at)
-    good = int(engine.scalar(f"SELECT count(*) FROM {mapped} WHERE _reason IS NULL AND _row = _first_row"))
     if table == "events":
-        rows = events_rows_sql(mapped, fields)
-        loaded = int(engine.scalar(f"SELECT count(*) FROM ({rows}) AS r"))
-    else:
-        rows = records_rows_sql(mapped, fields)
-        loaded = good
-        engine.delete_where(table, replaced_records_condition(table, mapped, spec.name))
-    if loaded:
-        engine.insert(table, list(fields), rows)
-    return loaded, good - loaded
+        return engine.insert(table, list(fields), events_rows_sql(checked, fields))
+    engine.delete_where(table, replaced_records_condition(table, checked, spec.name))
+    return engine.insert(table, list(fields), records_rows_sql(checked, fields))
 
 
 def _record(

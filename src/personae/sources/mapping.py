@@ -141,21 +141,27 @@ def key_sql(kind: SourceKind) -> str:
 
 
 def mapped_sql(
-    stage: str, spec: SourceSpec, stage_columns: list[str], settings: Settings, *, jsonl: bool = False
+    relation: str, spec: SourceSpec, columns: list[str], settings: Settings, *, jsonl: bool = False
 ) -> str:
-    """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json`` and ``_reason``."""
-    mapping = resolve_columns(spec, stage_columns, "the staged file")
+    """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json`` and ``_reason``.
+
+    ``relation`` holds the file's rows as text ``columns`` plus ``_file`` and ``_row``
+    (and ``_json_ok`` for JSONL sources).
+    """
+    mapping = resolve_columns(spec, columns, "the staged file")
     region = spec.phone_region or settings.phone_region
-    selects: list[str] = []
+    inner: list[str] = []
+    outer: list[str] = []
     reasons: list[str] = []
     for column in KIND_COLUMNS[spec.kind]:
         value = mapping.get(column.name)
         raw, source_column = _source_expression(value) if value else ("NULL", None)
         label = f"{column.name} (column {source_column!r})" if source_column else column.name
         typed = typed_sql(column.type, f"CAST({raw} AS VARCHAR)", spec.formats.get(column.name))
-        selects.append(f"{typed} AS {column.name}")
-        selects.append(f"CAST({raw} AS VARCHAR) AS {quote('__raw_' + column.name)}")
         raw_ref = quote("__raw_" + column.name)
+        inner.append(f"{typed} AS {column.name}")
+        inner.append(f"CAST({raw} AS VARCHAR) AS {raw_ref}")
+        outer.append(column.name)
         if column.required:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NULL "
@@ -174,18 +180,19 @@ def mapped_sql(
         id_type = key[3:]
         expression = identifier_sql(id_type, f"CAST({_source_expression(value)[0]} AS VARCHAR)", region)
         if id_type in IDENTIFIER_TYPES:
-            selects.append(f"{expression} AS {id_type}")
+            inner.append(f"{expression} AS {id_type}")
         else:
             extra.extend([sql_string(id_type), expression])
     for id_type in IDENTIFIER_TYPES:
         if f"id:{id_type}" not in mapping:
-            selects.append(f"CAST(NULL AS VARCHAR) AS {id_type}")
-    selects.append(
+            inner.append(f"CAST(NULL AS VARCHAR) AS {id_type}")
+    inner.append(
         f"json_object({', '.join(extra)}) AS extra_ids" if extra else "CAST(NULL AS VARCHAR) AS extra_ids"
     )
-    selects.append(f"{raw_json_sql(stage_columns, jsonl)} AS _raw_json")
-    attributes = [] if jsonl else unmapped_columns(mapping, stage_columns)
-    selects.append(f"{json_object_sql(attributes)} AS _attributes")
+    inner.append(f"{raw_json_sql(columns, jsonl)} AS _raw_json")
+    attributes = [] if jsonl else unmapped_columns(mapping, columns)
+    inner.append(f"{json_object_sql(attributes)} AS _attributes")
+    outer.extend([*IDENTIFIER_TYPES, "extra_ids", "_raw_json", "_attributes", "_file", "_row"])
     if jsonl:
         reasons.append(
             f"CASE WHEN _json_ok AND type IS NOT NULL AND type NOT IN ({_words(SEGMENT_EVENT_TYPES)}) "
@@ -193,12 +200,11 @@ def mapped_sql(
             "group, alias)' END"
         )
     passthrough = ", _json_ok" if jsonl else ""
-    typed_rows = f"SELECT {', '.join(selects)}, _file, _row{passthrough} FROM {stage}"
     reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')"
     if jsonl:
         reason = f"CASE WHEN NOT _json_ok THEN 'invalid JSON' ELSE {reason} END"
-    checked = f"SELECT *, {key_sql(spec.kind)} AS _key, {reason} AS _reason FROM ({typed_rows}) AS typed"
+    typed_rows = f"SELECT {', '.join(inner)}, _file, _row{passthrough} FROM {relation}"
     return (
-        "SELECT *, min(CASE WHEN _reason IS NULL THEN _row END) OVER (PARTITION BY _key) AS _first_row "
-        f"FROM ({checked}) AS checked"
+        f"SELECT {', '.join(outer)}, {key_sql(spec.kind)} AS _key, {reason} AS _reason "
+        f"FROM ({typed_rows}) AS typed"
     )

@@ -34,7 +34,8 @@ SEGMENT_FIELDS: dict[str, str] = {
     "email": "coalesce(_raw ->> '$.traits.email', _raw ->> '$.context.traits.email',"
     " _raw ->> '$.properties.email')",
     "phone": "coalesce(_raw ->> '$.traits.phone', _raw ->> '$.context.traits.phone')",
-    "properties": "coalesce(_raw -> '$.properties', _raw -> '$.traits')::VARCHAR",
+    "properties": "CAST(coalesce(json_extract(_raw, '$.properties'), json_extract(_raw, '$.traits'))"
+    " AS VARCHAR)",
     "amount": "coalesce(_raw ->> '$.properties.revenue', _raw ->> '$.properties.total',"
     " _raw ->> '$.properties.price')",
     "category": "_raw ->> '$.properties.category'",
@@ -107,8 +108,8 @@ def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str) 
     )
 
 
-def jsonl_scan_sql(path: Path, rejects: str, label: str, extra_paths: dict[str, str]) -> str:
-    """One text line per row; Segment fields (and ``extra_paths``) extracted from valid JSON."""
+def jsonl_scan_sql(path: Path, rejects: str, label: str) -> str:
+    """One text line per row (``_raw``), numbered; blank lines are counted but not kept."""
     lines = (
         f"SELECT line AS _raw, row_number() OVER () AS _row "
         f"FROM read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
@@ -116,31 +117,44 @@ def jsonl_scan_sql(path: Path, rejects: str, label: str, extra_paths: dict[str, 
         f"store_rejects = true, rejects_table = {sql_string(rejects)}, "
         f"rejects_scan = {sql_string(rejects + '_scan')})"
     )
+    return (
+        f"SELECT _raw, {sql_string(label)} AS _file, _row FROM ({lines}) AS lines "
+        "WHERE trim(coalesce(_raw, '')) <> ''"
+    )
+
+
+def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
+    """The Segment fields (and ``extra_paths``: column -> JSON path) of valid JSON lines.
+
+    Runs on the engine over the raw lines, so the raw table keeps each line as it came.
+    """
     fields = dict(SEGMENT_FIELDS)
     for column, json_path in extra_paths.items():
         fields[column] = f"_raw ->> {sql_string('$.' + json_path)}"
     extracted = ", ".join(
         f'CASE WHEN _json_ok THEN {expression} END AS "{column}"' for column, expression in fields.items()
     )
-    return (
-        f"SELECT {extracted}, _raw, _json_ok, {sql_string(label)} AS _file, _row "
-        f"FROM (SELECT *, coalesce(json_valid(_raw) AND starts_with(ltrim(_raw), '{{'), false) "
-        f"AS _json_ok FROM ({lines}) WHERE trim(coalesce(_raw, '')) <> '')"
+    checked = (
+        "SELECT _raw, _file, _row, "
+        "coalesce(json_valid(_raw) AND starts_with(ltrim(_raw), '{'), false) AS _json_ok "
+        f"FROM {relation}"
     )
+    return f"SELECT {extracted}, _raw, _json_ok, _file, _row FROM ({checked}) AS lines"
 
 
 def fetch_rejects(reader: duckdb.DuckDBPyConnection, rejects: str) -> list[Reject]:
     """Lines DuckDB's CSV reader could not parse, with their reason and raw text."""
-    try:
-        rows = reader.execute(
-            "SELECT line, arg_min(error_type::VARCHAR, column_idx), arg_min(error_message, column_idx), "
-            f"arg_min(csv_line, column_idx) FROM {rejects} GROUP BY line ORDER BY line"
-        ).fetchall()
-    except duckdb.CatalogException:
+    present = reader.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [rejects]
+    ).fetchall()[0][0]
+    if not present:
         return []
-    finally:
-        reader.execute(f"DROP TABLE IF EXISTS {rejects}").complete()
-        reader.execute(f"DROP TABLE IF EXISTS {rejects}_scan").complete()
+    rows = reader.execute(
+        "SELECT line, arg_min(error_type::VARCHAR, column_idx), arg_min(error_message, column_idx), "
+        f"arg_min(csv_line, column_idx) FROM {rejects} GROUP BY line ORDER BY line"
+    ).fetchall()
+    reader.execute(f"DROP TABLE IF EXISTS {rejects}").complete()
+    reader.execute(f"DROP TABLE IF EXISTS {rejects}_scan").complete()
     return [
         Reject(line=row[0], reason=f"malformed line: {row[1].lower()} ({row[2]})", raw=row[3] or "")
         for row in rows

@@ -1,8 +1,9 @@
 """SQL that moves mapped rows into the store's tables, and bad rows into quarantine.
 
-Input is the relation :func:`personae.sources.mapping.mapped_sql` builds (materialised as
-``mapped``). Good rows (``_reason IS NULL``) go to the kind's target table; the first row
-of a key within a file wins and later ones are quarantined as duplicates. Events already
+Input is the relation :func:`personae.sources.mapping.mapped_sql` builds, joined by
+:func:`checked_sql` with the keys that repeat within the file. Good rows
+(``_reason IS NULL``) go to the kind's target table; the first row of a key within a file
+wins and later ones are quarantined as duplicates. Events already
 stored are skipped (event ids are idempotent); customer-like records replace the stored
 row with the same (source, record_id).
 """
@@ -77,10 +78,27 @@ def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) 
     return fields
 
 
+def repeated_keys_sql(mapped: str) -> str:
+    """Keys of good rows that occur more than once in the file, with their first row."""
+    return (
+        f"SELECT _key AS _repeated_key, min(_row) AS _first_row FROM {mapped} "
+        "WHERE _reason IS NULL GROUP BY _key HAVING count(*) > 1"
+    )
+
+
+def checked_sql(mapped: str, repeated: str) -> str:
+    """Mapped rows with ``_first``: false for a later good row of a key seen earlier in the file."""
+    return (
+        "SELECT m.*, coalesce(r._first_row, m._row) AS _first_row, "
+        "(r._first_row IS NULL OR m._row = r._first_row) AS _first "
+        f"FROM {mapped} AS m LEFT JOIN {repeated} AS r ON m._key = r._repeated_key"
+    )
+
+
 def events_rows_sql(mapped: str, fields: dict[str, str]) -> str:
     """Good, first-of-key rows not yet in ``events`` (event ids are idempotent)."""
     select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
-    rows = f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _row = _first_row"
+    rows = f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _first"
     return (
         f"SELECT * FROM ({rows}) AS m "
         "WHERE NOT EXISTS (SELECT 1 FROM events AS s WHERE s.event_id = m.event_id)"
@@ -89,7 +107,7 @@ def events_rows_sql(mapped: str, fields: dict[str, str]) -> str:
 
 def records_rows_sql(mapped: str, fields: dict[str, str]) -> str:
     select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
-    return f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _row = _first_row"
+    return f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _first"
 
 
 def replaced_records_condition(table: str, mapped: str, source: str) -> str:
@@ -110,5 +128,5 @@ def quarantine_rows_sql(mapped: str, source: str, quarantined_at: str) -> str:
         f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, "
         f"CAST(NULL AS BIGINT) AS line, {reason} AS reason, _raw_json AS raw, "
         f"CAST({sql_string(quarantined_at)} AS TIMESTAMP) AS quarantined_at "
-        f"FROM {mapped} WHERE _reason IS NOT NULL OR _row <> _first_row"
+        f"FROM {mapped} WHERE _reason IS NOT NULL OR NOT _first"
     )

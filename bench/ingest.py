@@ -1,0 +1,131 @@
+"""Ingestion throughput and memory against DuckDB's own reader (the engine's limit).
+
+Generates N order rows (default 10M) as CSV and as Parquet, then for each format runs,
+each in a fresh process and several times:
+
+- personae: a workspace with one `orders` source, `Workspace.run()` (map, type-check,
+  normalise, quarantine, raw copy, dedupe, ledger; one transaction);
+- bare duckdb: `CREATE TABLE t AS SELECT * FROM read_csv(...)` / `read_parquet(...)`
+  into a database file.
+
+Prints medians of rows/s and peak RSS and the ratio personae / bare.
+
+    .venv/bin/python bench/ingest.py [--rows 10000000] [--repeat 3] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SOURCE = {
+    "name": "orders",
+    "kind": "orders",
+    "columns": {"order_id": "receipt", "ts": "sold_at", "amount": "total", "channel": "'store'"},
+    "identifiers": {"loyalty_id": "card_no", "email": "email"},
+}
+
+
+def generate(folder: Path, rows: int) -> None:
+    import duckdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    query = (
+        "SELECT 'R' || i AS receipt, "
+        "TIMESTAMP '2024-01-01' + to_seconds((i * 7919) % 31536000) AS sold_at, "
+        "round(((i * 104729) % 50000) / 100.0 + 1, 2) AS total, "
+        "'C' || (i % 1000003) AS card_no, "
+        "CASE WHEN i % 3 = 0 THEN 'Person' || (i % 500009) || '@Example.com' END AS email, "
+        "(i % 5 = 0) AS promo "
+        f"FROM range({rows}) AS r(i)"
+    )
+    connection = duckdb.connect()
+    for fmt in ("csv", "parquet"):
+        target = folder / f"orders.{fmt}"
+        if not target.exists():
+            options = "(HEADER, DELIMITER ',')" if fmt == "csv" else "(FORMAT parquet)"
+            connection.execute(f"COPY ({query}) TO '{target}' {options}").fetchall()
+
+
+def worker(kind: str, fmt: str, data: Path, scratch: Path) -> dict[str, float]:
+    import duckdb
+    import tomli_w
+
+    from personae import Workspace
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    started = time.perf_counter()  # imports excluded: both runners pay them once per process
+    if kind == "bare":
+        connection = duckdb.connect(str(scratch / "bare.duckdb"))
+        reader = "read_csv" if fmt == "csv" else "read_parquet"
+        connection.execute(f"CREATE TABLE t AS SELECT * FROM {reader}('{data / f'orders.{fmt}'}')").fetchall()
+        loaded = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
+        connection.close()
+    else:
+        (scratch / "personae.toml").write_text(
+            tomli_w.dumps({"sources": [{**SOURCE, "path": str(data / f"orders.{fmt}")}]})
+        )
+        workspace = Workspace(scratch)
+        report = workspace.run()
+        assert not report.errors, report.errors
+        loaded = report.sources[0].total("rows_loaded")
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "rows": float(loaded), "peak_mb": peak_kb / 1024}
+
+
+def measure(kind: str, fmt: str, data: Path, out: Path, repeat: int) -> dict[str, float]:
+    runs = []
+    for _ in range(repeat):
+        result = subprocess.run(
+            [sys.executable, __file__, "--worker", kind, fmt, str(data), str(out / f"scratch-{kind}")],
+            capture_output=True, text=True, check=True,
+        )
+        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    return {
+        "seconds": statistics.median(run["seconds"] for run in runs),
+        "rows": runs[0]["rows"],
+        "peak_mb": max(run["peak_mb"] for run in runs),
+        "all": [round(run["seconds"], 2) for run in runs],  # type: ignore[dict-item]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--worker", nargs=4, metavar=("KIND", "FORMAT", "DATA", "SCRATCH"))
+    args = parser.parse_args()
+    if args.worker:
+        kind, fmt, data, scratch = args.worker
+        print(json.dumps(worker(kind, fmt, Path(data), Path(scratch))))
+        return
+    data = args.out / f"data-{args.rows}"
+    generate(data, args.rows)
+    print(f"rows: {args.rows:,}; runs per cell: {args.repeat} (median time, max peak RSS)\n")
+    print("| format | runner | median s | runs s | rows/s | peak RSS MB | personae / bare (rows/s) |")
+    print("|---|---|---:|---|---:|---:|---:|")
+    for fmt in ("csv", "parquet"):
+        bare = measure("bare", fmt, data, args.out, args.repeat)
+        ours = measure("personae", fmt, data, args.out, args.repeat)
+        for name, result in (("bare duckdb", bare), ("personae", ours)):
+            ratio = bare["seconds"] / result["seconds"]
+            print(
+                f"| {fmt} | {name} | {result['seconds']:.2f} | {result['all']} | "
+                f"{result['rows'] / result['seconds']:,.0f} | {result['peak_mb']:,.0f} | {ratio:.2f}× |"
+            )
+    shutil.rmtree(args.out / "scratch-bare", ignore_errors=True)
+    shutil.rmtree(args.out / "scratch-personae", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The CLI: init, run, sql (table/csv/json), status, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from personae.cli.app import app
+from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = write_workspace(
+        tmp_path / "ws", [POS_SOURCE, WEB_SOURCE], {"data/pos/a.csv": POS_CSV, "data/web/a.jsonl": WEB_JSONL}
+    )
+    result = runner.invoke(app, ["run", "--workspace", str(root), "--as-of", "2024-03-01"])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_init_creates_a_valid_empty_workspace(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["init", str(tmp_path / "shop")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "shop/personae.toml").is_file()
+    assert (tmp_path / "shop/data").is_dir()
+    again = runner.invoke(app, ["init", str(tmp_path / "shop")])
+    assert again.exit_code != 0
+
+
+def test_run_prints_a_summary_per_source(workspace: Path) -> None:
+    (workspace / "data/pos/b.csv").write_text(POS_CSV.replace("R", "S"))
+    result = runner.invoke(app, ["run", "--workspace", str(workspace), "--as-of", "2024-03-01"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
+    cells = [cell.strip() for cell in lines["pos"].split("│")[1:-1]]
+    assert cells == ["pos", "orders", "2", "1", "4", "4", "0", "0"]
+
+
+def test_sql_csv_and_json(workspace: Path) -> None:
+    query = "SELECT event_id, amount FROM events WHERE source = 'pos' ORDER BY 1"
+    as_csv = runner.invoke(app, ["sql", query, "--workspace", str(workspace), "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert rows[0] == ["event_id", "amount"]
+    assert rows[1] == ["pos:R1", "12.50"]
+    assert len(rows) == 5
+    as_json = runner.invoke(app, ["sql", query, "--workspace", str(workspace), "--format", "json"])
+    assert json.loads(as_json.stdout)[1] == {"event_id": "pos:R2", "amount": "99.99"}
+
+
+def test_status_lists_sources_and_tables(workspace: Path) -> None:
+    result = runner.invoke(app, ["status", "--workspace", str(workspace)])
+    assert result.exit_code == 0, result.output
+    assert "last run: 1" in result.output
+    web = next(line for line in result.output.splitlines() if "│ web" in line)
+    assert [cell.strip() for cell in web.split("│")[1:5]] == ["web", "events", "1", "3"]
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    root = write_workspace(tmp_path / "bad", [POS_SOURCE], {}, engine={"duckdb": {"pth": "x.duckdb"}})
+    result = subprocess.run(
+        [sys.executable, "-m", "personae", "status", "--workspace", str(root)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown key 'engine.duckdb.pth'; did you mean 'path'?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_a_failing_source_exits_1_and_names_it(workspace: Path) -> None:
+    (workspace / "data/pos/a.csv").unlink()
+    (workspace / "data/pos").rmdir()
+    result = runner.invoke(app, ["run", "--workspace", str(workspace), "--as-of", "2024-03-01"])
+    assert result.exit_code == 1
+    assert "no file matches 'data/pos/*.csv'" in " ".join(result.output.split())
