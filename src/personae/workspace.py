@@ -21,7 +21,7 @@ from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_con
 from personae.engine import Engine, open_engine
 from personae.errors import StoreLockedError, WorkspaceError
 from personae.pipeline import RunContext, StepResult, run_steps, source_reports
-from personae.sources.ingest import IngestContext, Progress, SourceReport, ensure_store
+from personae.sources.ingest import RAW_FOLDER, IngestContext, Progress, SourceReport, ensure_store
 from personae.sources.readers import sql_string
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
@@ -128,6 +128,9 @@ class Workspace:
                     f"{describe_holder(self.root / LOCK_FILE)}; wait for it to finish or stop it"
                 ) from None
             with engine:
+                if chosen != "duckdb":  # DuckDB keeps its raw_* views; other engines are told each time
+                    for folder in sorted((self.root / RAW_FOLDER).glob("*")):
+                        engine.expose_folder(f"raw_{folder.name}", folder)
                 yield engine
         finally:
             if lock:

@@ -99,14 +99,10 @@ class SurveySegment:
 
 
 SURVEY_SEGMENTS: tuple[SurveySegment, ...] = (
-    SurveySegment("price_seeker", 0.30, (4.5, 2.4, 3.0, 2.0), 0.55, -0.05, 0.65, 0.08,
-                  (1.0, 3.0), 0.06),
-    SurveySegment("quality_seeker", 0.20, (2.0, 4.6, 3.0, 3.4), 0.08, 0.00, 0.55, 0.10,
-                  (3.0, 1.0), 0.16),
-    SurveySegment("convenience", 0.30, (2.8, 3.0, 4.6, 2.4), 0.15, 0.25, 0.45, 0.09,
-                  (1.3, 1.3), 0.18),
-    SurveySegment("brand_loyal", 0.20, (2.4, 3.6, 2.6, 4.6), 0.10, -0.05, 0.92, 0.22,
-                  (1.6, 1.2), 0.12),
+    SurveySegment("price_seeker", 0.30, (4.5, 2.4, 3.0, 2.0), 0.55, -0.05, 0.65, 0.08, (1.0, 3.0), 0.06),
+    SurveySegment("quality_seeker", 0.20, (2.0, 4.6, 3.0, 3.4), 0.08, 0.00, 0.55, 0.10, (3.0, 1.0), 0.16),
+    SurveySegment("convenience", 0.30, (2.8, 3.0, 4.6, 2.4), 0.15, 0.25, 0.45, 0.09, (1.3, 1.3), 0.18),
+    SurveySegment("brand_loyal", 0.20, (2.4, 3.6, 2.6, 4.6), 0.10, -0.05, 0.92, 0.22, (1.6, 1.2), 0.12),
 )
 
 QUESTIONS: tuple[str, ...] = ("q_price", "q_quality", "q_convenience", "q_brand")
@@ -150,8 +146,7 @@ def draw_catalog(rng: np.random.Generator) -> Catalog:
     typical = np.array([_TYPICAL_PRICE[c] for c in CATEGORIES])
     dollars = typical[:, None] * rng.lognormal(0.0, 0.55, size=(len(CATEGORIES), count))
     # shop prices end in .99 or .49
-    cents = np.maximum(np.floor(dollars) * 100 + np.where(rng.random(dollars.shape) < 0.7, 99, 49),
-                       149)
+    cents = np.maximum(np.floor(dollars) * 100 + np.where(rng.random(dollars.shape) < 0.7, 99, 49), 149)
     cents.sort(axis=1)
     ids = 400_000 + np.arange(len(CATEGORIES))[:, None] * 1_000 + rng.permutation(count)[None, :]
     return Catalog(product_ids=ids.astype(np.int64), prices=cents.astype(np.int64))
@@ -162,4 +157,3 @@ def stocked(category: np.ndarray) -> np.ndarray:
     flags = np.array([c in _STOCKED_CATEGORIES for c in CATEGORIES])
     result: np.ndarray = flags[category]
     return result
-

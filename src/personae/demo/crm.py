@@ -38,8 +38,19 @@ from personae.demo.truth import Truth
 
 SOURCE = "crm"
 _SLICE = 500_000
-_HEADER = ["crm_id", "first_name", "last_name", "dob", "street", "city", "zip", "phone", "email",
-           "loyalty_card", "updated_at"]
+_HEADER = [
+    "crm_id",
+    "first_name",
+    "last_name",
+    "dob",
+    "street",
+    "city",
+    "zip",
+    "phone",
+    "email",
+    "loyalty_card",
+    "updated_at",
+]
 _PHONE_STYLES = np.array([0.35, 0.25, 0.12, 0.10, 0.12, 0.06])
 
 NOISE: dict[str, float] = {
@@ -65,35 +76,41 @@ NOISE: dict[str, float] = {
 
 
 def specs() -> list[dict[str, Any]]:
-    return [{
-        "name": SOURCE,
-        "kind": "customers",
-        "path": "data/crm/customers.csv",
-        "description": "CRM customer records, typed by hand: typos, nicknames, duplicates",
-        "columns": {
-            "record_id": "crm_id",
-            "updated_at": "updated_at",
-            "first_name": "first_name",
-            "last_name": "last_name",
-            "birth_date": "dob",
-            "street": "street",
-            "city": "city",
-            "postcode": "zip",
-        },
-        "identifiers": {"crm_id": "crm_id", "email": "email", "phone": "phone",
-                        "loyalty_id": "loyalty_card"},
-        "formats": {"birth_date": "%m/%d/%Y"},
-    }]
+    return [
+        {
+            "name": SOURCE,
+            "kind": "customers",
+            "path": "data/crm/customers.csv",
+            "description": "CRM customer records, typed by hand: typos, nicknames, duplicates",
+            "columns": {
+                "record_id": "crm_id",
+                "updated_at": "updated_at",
+                "first_name": "first_name",
+                "last_name": "last_name",
+                "birth_date": "dob",
+                "street": "street",
+                "city": "city",
+                "postcode": "zip",
+            },
+            "identifiers": {
+                "crm_id": "crm_id",
+                "email": "email",
+                "phone": "phone",
+                "loyalty_id": "loyalty_card",
+            },
+            "formats": {"birth_date": "%m/%d/%Y"},
+        }
+    ]
 
 
-def _chance(rng: np.random.Generator, name: str, count: int, factor: np.ndarray | float = 1.0
-            ) -> np.ndarray:
+def _chance(rng: np.random.Generator, name: str, count: int, factor: np.ndarray | float = 1.0) -> np.ndarray:
     result: np.ndarray = rng.random(count) < NOISE[name] * factor
     return result
 
 
-def write_crm(folder: Path, rng: np.random.Generator, people: People, timeline: Timeline,
-              truth: Truth) -> list[Path]:
+def write_crm(
+    folder: Path, rng: np.random.Generator, people: People, timeline: Timeline, truth: Truth
+) -> list[Path]:
     """Write the CRM table; returns the file written."""
     count = people.count
     member = (people.card > 0) | ((people.user > 0) & (rng.random(count) < 0.9)) | (rng.random(count) < 0.3)
@@ -116,8 +133,9 @@ def write_crm(folder: Path, rng: np.random.Generator, people: People, timeline: 
     return [path]
 
 
-def _records(rng: np.random.Generator, people: People, timeline: Timeline, person: np.ndarray,
-             twin: np.ndarray) -> list[pa.Array]:
+def _records(
+    rng: np.random.Generator, people: People, timeline: Timeline, person: np.ndarray, twin: np.ndarray
+) -> list[pa.Array]:
     """The columns after ``crm_id`` for the records of ``person`` (``twin``: a duplicate)."""
     size = len(person)
     details = people.details
@@ -137,15 +155,20 @@ def _records(rng: np.random.Generator, people: People, timeline: Timeline, perso
     day_of_month = (as_days - as_days.astype("datetime64[M]")).astype(np.int64) + 1
     swap = _chance(rng, "dob_day_month_swapped", size) & (day_of_month <= 12)
     month_day = pc.utf8_slice_codeunits(dob, 0, 2)
-    day_month = concat(pc.utf8_slice_codeunits(dob, 3, 5), "/", month_day, "/",
-                       pc.utf8_slice_codeunits(dob, 6, 10))
+    day_month = concat(
+        pc.utf8_slice_codeunits(dob, 3, 5), "/", month_day, "/", pc.utf8_slice_codeunits(dob, 6, 10)
+    )
     dob = pc.if_else(pa.array(swap), day_month, dob)
     dob = blank_where(dob, _chance(rng, "dob_missing", size))
 
     street = details.streets(person, spelled_out=_chance(rng, "street_suffix_spelled_out", size))
     moved = twin & (rng.random(size) < 0.3)
-    old = concat(integers(rng.integers(1, 9_999, size=size)), " ",
-                 pick(STREETS, rng.integers(0, len(STREETS), size=size)), " St")
+    old = concat(
+        integers(rng.integers(1, 9_999, size=size)),
+        " ",
+        pick(STREETS, rng.integers(0, len(STREETS), size=size)),
+        " St",
+    )
     street = pc.if_else(pa.array(moved), old, street)
     street = typos(rng, street, _chance(rng, "street_typo", size, typo_factor))
     street = blank_where(street, _chance(rng, "street_missing", size))
@@ -164,6 +187,7 @@ def _records(rng: np.random.Generator, people: People, timeline: Timeline, perso
     low = people.active_from[person].astype(np.int64)
     day = low + (rng.random(size) * (timeline.days - low)).astype(np.int64)
     day = np.where(twin, np.minimum(day, low), day)
-    updated = timestamps(timeline.first_second + day * SECONDS_PER_DAY
-                         + rng.integers(8 * 3600, 18 * 3600, size=size))
+    updated = timestamps(
+        timeline.first_second + day * SECONDS_PER_DAY + rng.integers(8 * 3600, 18 * 3600, size=size)
+    )
     return [first, last, dob, street, city, postcode, phone, email, loyalty, updated]

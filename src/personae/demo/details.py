@@ -150,8 +150,7 @@ def _duplicates(values: pa.Array) -> np.ndarray:
     return repeated
 
 
-def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, birth: np.ndarray
-            ) -> pa.Array:
+def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, birth: np.ndarray) -> pa.Array:
     """Unique lower-case addresses made from each person's name, as people choose them."""
     count = len(first)
     given = pc.utf8_lower(pick(FIRST_NAMES, first))
@@ -169,8 +168,10 @@ def _emails(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, birth
     numbered = rng.random(count) < 0.25
     local = pc.if_else(pa.array(numbered), concat(local, integers(rng.integers(1, 100, size=count))), local)
     weights = np.array([share for _, share in EMAIL_DOMAINS])
-    domain = pick([name for name, _ in EMAIL_DOMAINS],
-                  rng.choice(len(EMAIL_DOMAINS), size=count, p=weights / weights.sum()))
+    domain = pick(
+        [name for name, _ in EMAIL_DOMAINS],
+        rng.choice(len(EMAIL_DOMAINS), size=count, p=weights / weights.sum()),
+    )
     address = concat(local, "@", domain)
     while True:
         clash = _duplicates(address)

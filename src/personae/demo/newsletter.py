@@ -29,24 +29,27 @@ OPT_IN = 0.70
 
 
 def specs() -> list[dict[str, Any]]:
-    return [{
-        "name": SOURCE,
-        "kind": "customers",
-        "path": "data/email/contacts.csv",
-        "description": "e-mail platform contacts: consent and engagement over 90 days",
-        "columns": {
-            "record_id": "contact_id",
-            "updated_at": "updated_at",
-            "email_opt_in": "opted_in",
-            "email_opens": "opens_90d",
-            "email_clicks": "clicks_90d",
-        },
-        "identifiers": {"email": "email"},
-    }]
+    return [
+        {
+            "name": SOURCE,
+            "kind": "customers",
+            "path": "data/email/contacts.csv",
+            "description": "e-mail platform contacts: consent and engagement over 90 days",
+            "columns": {
+                "record_id": "contact_id",
+                "updated_at": "updated_at",
+                "email_opt_in": "opted_in",
+                "email_opens": "opens_90d",
+                "email_clicks": "clicks_90d",
+            },
+            "identifiers": {"email": "email"},
+        }
+    ]
 
 
-def write_newsletter(folder: Path, rng: np.random.Generator, people: People, timeline: Timeline,
-                     truth: Truth) -> list[Path]:
+def write_newsletter(
+    folder: Path, rng: np.random.Generator, people: People, timeline: Timeline, truth: Truth
+) -> list[Path]:
     """Write the contact list; returns the file written."""
     details = people.details
     listed = details.has_email & (rng.random(people.count) < 0.85)
@@ -73,12 +76,14 @@ def write_newsletter(folder: Path, rng: np.random.Generator, people: People, tim
     path = folder / "contacts.csv"
     with CsvFile(path, ["contact_id", "email", "opted_in", "opens_90d", "clicks_90d", "updated_at"]) as out:
         for start, stop in slices(size, _SLICE):
-            out.write([
-                contact[start:stop],
-                typed[start:stop],
-                booleans(opted[start:stop]),
-                integers(opens[start:stop]),
-                integers(clicks[start:stop]),
-                timestamps(updated[start:stop]),
-            ])
+            out.write(
+                [
+                    contact[start:stop],
+                    typed[start:stop],
+                    booleans(opted[start:stop]),
+                    integers(opens[start:stop]),
+                    integers(clicks[start:stop]),
+                    timestamps(updated[start:stop]),
+                ]
+            )
     return [path]

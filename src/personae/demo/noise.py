@@ -18,9 +18,7 @@ from personae.demo.text import concat, from_chars, pick, put_digits, put_text, s
 
 _KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _NEIGHBOURS: dict[str, str] = {
-    key: row[max(i - 1, 0) : i] + row[i + 1 : i + 2]
-    for row in _KEYBOARD
-    for i, key in enumerate(row)
+    key: row[max(i - 1, 0) : i] + row[i + 1 : i + 2] for row in _KEYBOARD for i, key in enumerate(row)
 }
 _SUBSTITUTE, _DELETE, _INSERT, _TRANSPOSE = range(4)
 _EDIT_WEIGHTS = np.array([0.4, 0.25, 0.2, 0.15])

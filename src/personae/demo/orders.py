@@ -139,15 +139,34 @@ def draw_items(rng: np.random.Generator, orders: Orders, people: People, catalog
         rank = (rng.beta(tier_a[segment], tier_b[segment]) * per_category).astype(np.int64)
         product = category.astype(np.int64) * per_category + np.minimum(rank, per_category - 1)
         several = stocked(category)
-        quantity = np.where(several, 1 + np.minimum(rng.poisson(0.7, size), 5),
-                            1 + (rng.random(size) < 0.08)).astype(np.int16)
+        quantity = np.where(
+            several, 1 + np.minimum(rng.poisson(0.7, size), 5), 1 + (rng.random(size) < 0.08)
+        ).astype(np.int16)
         keep = 100 - orders.discount[order].astype(np.int64)
         amount = (quantity * prices[product] * keep + 50) // 100
-        parts.append(Items(order=order, line=line, category=category, product=product.astype(np.int32),
-                           quantity=quantity, amount=amount.astype(np.int32)))
+        parts.append(
+            Items(
+                order=order,
+                line=line,
+                category=category,
+                product=product.astype(np.int32),
+                quantity=quantity,
+                amount=amount.astype(np.int32),
+            )
+        )
     if not parts:
         empty = np.zeros(0, dtype=np.int32)
-        return Items(order=empty, line=empty.astype(np.int16), category=empty.astype(np.int8), product=empty,
-                     quantity=empty.astype(np.int16), amount=empty)
-    return Items(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                   ("order", "line", "category", "product", "quantity", "amount")))
+        return Items(
+            order=empty,
+            line=empty.astype(np.int16),
+            category=empty.astype(np.int8),
+            product=empty,
+            quantity=empty.astype(np.int16),
+            amount=empty,
+        )
+    return Items(
+        *(
+            np.concatenate([getattr(p, name) for p in parts])
+            for name in ("order", "line", "category", "product", "quantity", "amount")
+        )
+    )

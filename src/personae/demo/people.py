@@ -194,4 +194,3 @@ def _assign(rng: np.random.Generator, mask: np.ndarray, width: int, base: int) -
     numbers = np.zeros(len(mask), dtype=np.int64)
     numbers[mask] = unique_numbers(rng, int(mask.sum()), width) + base
     return numbers
-

@@ -29,22 +29,26 @@ SOURCE = "shop"
 ITEMS_SOURCE = "shop_items"
 _SLICE = 1_000_000
 _COUPON_PREFIXES = ("SAVE", "WELCOME", "FLASH", "VIP")
-_ORDERS_SCHEMA = pa.schema([
-    ("order_id", pa.string()),
-    ("created_at", pa.timestamp("ms")),
-    ("email", pa.string()),
-    ("user_id", pa.string()),
-    ("grand_total", pa.float64()),
-    ("coupon", pa.string()),
-])
-_ITEMS_SCHEMA = pa.schema([
-    ("order_id", pa.string()),
-    ("line_no", pa.int32()),
-    ("product_id", pa.string()),
-    ("category", pa.string()),
-    ("quantity", pa.int32()),
-    ("price_total", pa.float64()),
-])
+_ORDERS_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("created_at", pa.timestamp("ms")),
+        ("email", pa.string()),
+        ("user_id", pa.string()),
+        ("grand_total", pa.float64()),
+        ("coupon", pa.string()),
+    ]
+)
+_ITEMS_SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("line_no", pa.int32()),
+        ("product_id", pa.string()),
+        ("category", pa.string()),
+        ("quantity", pa.int32()),
+        ("price_total", pa.float64()),
+    ]
+)
 
 
 def specs() -> list[dict[str, Any]]:
@@ -111,14 +115,19 @@ def write_shop(
             millis = orders.ts[index] * 1000 + rng.integers(0, 1000, size=size)
             prefix = pick(_COUPON_PREFIXES, rng.integers(0, len(_COUPON_PREFIXES), size=size))
             coupon = concat(prefix, integers(orders.discount[index]))
-            out.write_table(pa.table([
-                numbers[start:stop],
-                pa.array(millis).cast(pa.timestamp("ms")),
-                typed,
-                pc.if_else(pa.array(orders.signed_in[index]), user, pa.scalar(None, pa.string())),
-                pa.array(totals[index] / 100.0),
-                pc.if_else(pa.array(orders.promo[index]), coupon, pa.scalar(None, pa.string())),
-            ], schema=_ORDERS_SCHEMA))
+            out.write_table(
+                pa.table(
+                    [
+                        numbers[start:stop],
+                        pa.array(millis).cast(pa.timestamp("ms")),
+                        typed,
+                        pc.if_else(pa.array(orders.signed_in[index]), user, pa.scalar(None, pa.string())),
+                        pa.array(totals[index] / 100.0),
+                        pc.if_else(pa.array(orders.promo[index]), coupon, pa.scalar(None, pa.string())),
+                    ],
+                    schema=_ORDERS_SCHEMA,
+                )
+            )
             truth.add(SOURCE, numbers[start:stop], person)
     lines = np.flatnonzero(orders.online[items.order])
     names = catalog.product_names()
@@ -126,12 +135,17 @@ def write_shop(
     with pq.ParquetWriter(items_path, _ITEMS_SCHEMA) as out:
         for start, stop in slices(len(lines), _SLICE):
             rows = lines[start:stop]
-            out.write_table(pa.table([
-                numbers.take(pa.array(rank[items.order[rows]])),
-                pa.array(items.line[rows].astype(np.int32)),
-                pick(names, items.product[rows]),
-                pick(CATEGORIES, items.category[rows]),
-                pa.array(items.quantity[rows].astype(np.int32)),
-                pa.array(items.amount[rows] / 100.0),
-            ], schema=_ITEMS_SCHEMA))
+            out.write_table(
+                pa.table(
+                    [
+                        numbers.take(pa.array(rank[items.order[rows]])),
+                        pa.array(items.line[rows].astype(np.int32)),
+                        pick(names, items.product[rows]),
+                        pick(CATEGORIES, items.category[rows]),
+                        pa.array(items.quantity[rows].astype(np.int32)),
+                        pa.array(items.amount[rows] / 100.0),
+                    ],
+                    schema=_ITEMS_SCHEMA,
+                )
+            )
     return [orders_path, items_path]

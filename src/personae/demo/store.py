@@ -110,36 +110,42 @@ def write_store(
     written: list[Path] = []
     for this_year in np.unique(year):
         receipt_rows = np.flatnonzero(year == this_year)
-        with CsvFile(folder / f"orders_{this_year}.csv",
-                     ["receipt", "sold_at", "total", "store", "card_no", "promo"]) as out:
+        with CsvFile(
+            folder / f"orders_{this_year}.csv", ["receipt", "sold_at", "total", "store", "card_no", "promo"]
+        ) as out:
             for start, stop in slices(len(receipt_rows), _SLICE):
                 rows = receipt_rows[start:stop]
                 index = chosen[rows]
                 person = orders.person[index]
                 card = digits(people.card[person], 12)
-                out.write([
-                    receipts.take(pa.array(rows)),
-                    timestamps(orders.ts[index]),
-                    money(totals[index]),
-                    digits(orders.store[index].astype(np.int64) + 1, 3, "S"),
-                    blank_where(card, ~orders.carded[index]),
-                    booleans(orders.promo[index]),
-                ])
+                out.write(
+                    [
+                        receipts.take(pa.array(rows)),
+                        timestamps(orders.ts[index]),
+                        money(totals[index]),
+                        digits(orders.store[index].astype(np.int64) + 1, 3, "S"),
+                        blank_where(card, ~orders.carded[index]),
+                        booleans(orders.promo[index]),
+                    ]
+                )
                 known = orders.carded[index]
                 truth.add(SOURCE, receipts.take(pa.array(rows[known])), person[known])
         written.append(out.path)
         line_rows = lines[line_year == this_year]
-        with CsvFile(folder / f"items_{this_year}.csv",
-                     ["receipt", "line", "sku", "category", "qty", "line_total"]) as out:
+        with CsvFile(
+            folder / f"items_{this_year}.csv", ["receipt", "line", "sku", "category", "qty", "line_total"]
+        ) as out:
             for start, stop in slices(len(line_rows), _SLICE):
                 rows = line_rows[start:stop]
-                out.write([
-                    receipts.take(pa.array(rank[items.order[rows]])),
-                    integers(items.line[rows]),
-                    pick(names, items.product[rows]),
-                    pick(CATEGORIES, items.category[rows]),
-                    integers(items.quantity[rows]),
-                    money(items.amount[rows]),
-                ])
+                out.write(
+                    [
+                        receipts.take(pa.array(rank[items.order[rows]])),
+                        integers(items.line[rows]),
+                        pick(names, items.product[rows]),
+                        pick(CATEGORIES, items.category[rows]),
+                        integers(items.quantity[rows]),
+                        money(items.amount[rows]),
+                    ]
+                )
         written.append(out.path)
     return written

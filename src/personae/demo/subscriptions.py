@@ -33,12 +33,14 @@ _EVENTS = ("Trial Started", "Subscription Started", "Subscription Cancelled")
 
 
 def specs() -> list[dict[str, Any]]:
-    return [{
-        "name": SOURCE,
-        "kind": "events",
-        "path": "data/subscriptions/events.jsonl",
-        "description": "subscription programme events (Segment spec)",
-    }]
+    return [
+        {
+            "name": SOURCE,
+            "kind": "events",
+            "path": "data/subscriptions/events.jsonl",
+            "description": "subscription programme events (Segment spec)",
+        }
+    ]
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,14 @@ def draw_subscriptions(rng: np.random.Generator, people: People, timeline: Timel
     )
 
 
-def write_subscriptions(folder: Path, rng: np.random.Generator, subscriptions: Subscriptions,
-                        people: People, timeline: Timeline, truth: Truth) -> list[Path]:
+def write_subscriptions(
+    folder: Path,
+    rng: np.random.Generator,
+    subscriptions: Subscriptions,
+    people: People,
+    timeline: Timeline,
+    truth: Truth,
+) -> list[Path]:
     """Write the programme's events; returns the file written."""
     days = [subscriptions.trial_day, subscriptions.start_day, subscriptions.cancel_day]
     person = np.concatenate([np.flatnonzero(d >= 0) for d in days])
@@ -96,11 +104,17 @@ def write_subscriptions(folder: Path, rng: np.random.Generator, subscriptions: S
     message = uuids(rng, len(person))
     plan = pick(PLANS, subscriptions.plan[person])
     line = concat(
-        '{"messageId":"', message,
-        '","type":"track","userId":"', people.user_ids(person),
-        '","event":"', pick(_EVENTS, step),
-        '","properties":{"plan":"', plan,
-        '"},"timestamp":"', timestamps(ts, millis=millis), '"}',
+        '{"messageId":"',
+        message,
+        '","type":"track","userId":"',
+        people.user_ids(person),
+        '","event":"',
+        pick(_EVENTS, step),
+        '","properties":{"plan":"',
+        plan,
+        '"},"timestamp":"',
+        timestamps(ts, millis=millis),
+        '"}',
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "events.jsonl"

@@ -29,18 +29,21 @@ SAMPLE = 0.05
 
 
 def specs() -> list[dict[str, Any]]:
-    return [{
-        "name": SOURCE,
-        "kind": "survey",
-        "path": "data/survey/responses.csv",
-        "description": "attitudinal survey of a sample of customers (answers 1-5)",
-        "columns": {"record_id": "response_id", "ts": "answered_at", "segment": "segment"},
-        "identifiers": {"email": "email"},
-    }]
+    return [
+        {
+            "name": SOURCE,
+            "kind": "survey",
+            "path": "data/survey/responses.csv",
+            "description": "attitudinal survey of a sample of customers (answers 1-5)",
+            "columns": {"record_id": "response_id", "ts": "answered_at", "segment": "segment"},
+            "identifiers": {"email": "email"},
+        }
+    ]
 
 
-def write_survey(folder: Path, rng: np.random.Generator, people: People, timeline: Timeline,
-                 truth: Truth) -> list[Path]:
+def write_survey(
+    folder: Path, rng: np.random.Generator, people: People, timeline: Timeline, truth: Truth
+) -> list[Path]:
     """Write the responses; returns the file written."""
     respondent = people.details.has_email & (rng.random(people.count) < SAMPLE)
     person = np.flatnonzero(respondent).astype(np.int64)

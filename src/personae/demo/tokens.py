@@ -12,9 +12,7 @@ import pyarrow as pa
 from personae.demo.text import from_chars, put_text
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_BASE62 = np.frombuffer(
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8
-)
+_BASE62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _DASHES = (8, 13, 18, 23)
 
 
@@ -43,8 +41,9 @@ def uuids(rng: np.random.Generator, count: int) -> pa.Array:
     return from_chars(chars)
 
 
-def opaque(rng: np.random.Generator, count: int, length: int, prefix: str = "",
-           *, hexadecimal: bool = False) -> pa.Array:
+def opaque(
+    rng: np.random.Generator, count: int, length: int, prefix: str = "", *, hexadecimal: bool = False
+) -> pa.Array:
     """Random tokens of ``length`` base-62 (or hex) characters after ``prefix``."""
     alphabet = _HEX if hexadecimal else _BASE62
     chars = np.empty((count, len(prefix) + length), dtype=np.uint8)
@@ -61,4 +60,3 @@ def unique_numbers(rng: np.random.Generator, count: int, width: int) -> np.ndarr
     drawn = rng.choice(9 * low, size=count, replace=False, shuffle=True)
     result: np.ndarray = drawn.astype(np.int64) + low
     return result
-

@@ -31,19 +31,27 @@ SOURCE = "web"
 _SLICE = 500_000
 HOME, PRODUCT_PAGE, VIEWED, ADDED, CHECKOUT, SIGN_IN, GUEST = range(7)
 _TYPES = ("page", "page", "track", "track", "track", "identify", "identify")
-_NAMES = (',"name":"Home"', ',"name":"Product"', ',"event":"Product Viewed"',
-          ',"event":"Product Added"', ',"event":"Checkout Started"', "", "")
-_FIXED_PROPERTIES = (',"properties":{"path":"/"}', "", "", "", ',"properties":{"path":"/checkout"}',
-                     "", "")
+_NAMES = (
+    ',"name":"Home"',
+    ',"name":"Product"',
+    ',"event":"Product Viewed"',
+    ',"event":"Product Added"',
+    ',"event":"Checkout Started"',
+    "",
+    "",
+)
+_FIXED_PROPERTIES = (',"properties":{"path":"/"}', "", "", "", ',"properties":{"path":"/checkout"}', "", "")
 
 
 def specs() -> list[dict[str, Any]]:
-    return [{
-        "name": SOURCE,
-        "kind": "events",
-        "path": "data/web/events-*.jsonl",
-        "description": "website tracking events (Segment spec)",
-    }]
+    return [
+        {
+            "name": SOURCE,
+            "kind": "events",
+            "path": "data/web/events-*.jsonl",
+            "description": "website tracking events (Segment spec)",
+        }
+    ]
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,7 @@ class Sessions:
     checkout: np.ndarray
 
 
-def draw_sessions(rng: np.random.Generator, people: People, orders: Orders, timeline: Timeline
-                  ) -> Sessions:
+def draw_sessions(rng: np.random.Generator, people: People, orders: Orders, timeline: Timeline) -> Sessions:
     """Browsing sessions of web-active people, and checkout sessions before some web orders."""
     browsing = np.flatnonzero(people.web_active)
     visits = 1 + rng.poisson(0.6, size=len(browsing))
@@ -105,8 +112,9 @@ class Events:
     product: np.ndarray
 
 
-def expand(rng: np.random.Generator, sessions: Sessions, people: People, catalog: Catalog,
-           timeline: Timeline) -> Events:
+def expand(
+    rng: np.random.Generator, sessions: Sessions, people: People, catalog: Catalog, timeline: Timeline
+) -> Events:
     """The events of every session that lies within the period, sorted by time."""
     size = sessions.size.astype(np.int64)
     session = np.repeat(np.arange(len(size)), size)
@@ -150,16 +158,18 @@ def expand(rng: np.random.Generator, sessions: Sessions, people: People, catalog
     )
 
 
-def event_lines(rng: np.random.Generator, events: Events, rows: np.ndarray, people: People,
-                catalog: Catalog) -> tuple[pa.Array, pa.Array]:
+def event_lines(
+    rng: np.random.Generator, events: Events, rows: np.ndarray, people: People, catalog: Catalog
+) -> tuple[pa.Array, pa.Array]:
     """The JSON lines of the events at ``rows``, and their message ids."""
     person = events.person[rows]
     kind = events.kind[rows]
     size = len(rows)
     message = uuids(rng, size)
     anonymous = people.anonymous.take(pa.array(person * DEVICES + events.device[rows]))
-    user = pc.if_else(pa.array(events.with_user[rows]),
-                      concat(',"userId":"', people.user_ids(person), '"'), "")
+    user = pc.if_else(
+        pa.array(events.with_user[rows]), concat(',"userId":"', people.user_ids(person), '"'), ""
+    )
     email = email_variants(rng, pc.fill_null(people.details.emails(person), ""), rng.random(size) < 0.1)
     traits = concat(',"traits":{"email":"', email, '"}')
     product_id = pick(catalog.product_names(), events.product[rows])
@@ -167,23 +177,31 @@ def event_lines(rng: np.random.Generator, events: Events, rows: np.ndarray, peop
     about = concat(',"properties":{"category":"', category, '","product_id":"', product_id, '"}')
     is_product = np.isin(kind, (PRODUCT_PAGE, VIEWED, ADDED))
     is_identify = np.isin(kind, (SIGN_IN, GUEST))
-    properties = pc.if_else(pa.array(is_product), about,
-                            pc.if_else(pa.array(is_identify), traits, pick(_FIXED_PROPERTIES, kind)))
+    properties = pc.if_else(
+        pa.array(is_product), about, pc.if_else(pa.array(is_identify), traits, pick(_FIXED_PROPERTIES, kind))
+    )
     seconds, millis = np.divmod(events.ts_ms[rows], 1000)
     line = concat(
-        '{"messageId":"', message,
-        '","type":"', pick(_TYPES, kind),
-        '","anonymousId":"', anonymous, '"',
+        '{"messageId":"',
+        message,
+        '","type":"',
+        pick(_TYPES, kind),
+        '","anonymousId":"',
+        anonymous,
+        '"',
         user,
         pick(_NAMES, kind),
         properties,
-        ',"timestamp":"', timestamps(seconds, millis=millis), '"}',
+        ',"timestamp":"',
+        timestamps(seconds, millis=millis),
+        '"}',
     )
     return line, message
 
 
-def write_web(folder: Path, rng: np.random.Generator, events: Events, people: People,
-              catalog: Catalog, truth: Truth) -> list[Path]:
+def write_web(
+    folder: Path, rng: np.random.Generator, events: Events, people: People, catalog: Catalog, truth: Truth
+) -> list[Path]:
     """Write one JSON-lines file per month; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     month = (events.ts_ms // 1000).astype("datetime64[s]").astype("datetime64[M]")
@@ -199,4 +217,3 @@ def write_web(folder: Path, rng: np.random.Generator, events: Events, people: Pe
                 truth.add(SOURCE, message, events.person[rows])
         written.append(path)
     return written
-

@@ -31,8 +31,20 @@ from personae.demo.tokens import streams
 from personae.demo.truth import Truth
 
 _STREAMS = (
-    "catalog", "people", "orders", "items", "store", "shop", "sessions", "events", "web",
-    "subscriptions", "subscription_events", "crm", "newsletter", "survey",
+    "catalog",
+    "people",
+    "orders",
+    "items",
+    "store",
+    "shop",
+    "sessions",
+    "events",
+    "web",
+    "subscriptions",
+    "subscription_events",
+    "crm",
+    "newsletter",
+    "survey",
 )
 
 
@@ -89,8 +101,7 @@ def generate(
     with Truth(directory / "truth", customers) as truth:
         truth.set_person_ids(people.person_ids(np.arange(customers)))
         files += store.write_store(data / "pos", orders, items, totals, people, catalog, truth)
-        files += shop.write_shop(data / "shop", rng["shop"], orders, items, totals, people, catalog,
-                                 truth)
+        files += shop.write_shop(data / "shop", rng["shop"], orders, items, totals, people, catalog, truth)
         del items, totals
         sessions = web.draw_sessions(rng["sessions"], people, orders, timeline)
         events = web.expand(rng["events"], sessions, people, catalog, timeline)
@@ -98,8 +109,9 @@ def generate(
         files += web.write_web(data / "web", rng["web"], events, people, catalog, truth)
         del events
         plans = draw_subscriptions(rng["subscriptions"], people, timeline)
-        files += subscriptions.write_subscriptions(data / "subscriptions", rng["subscription_events"],
-                                                   plans, people, timeline, truth)
+        files += subscriptions.write_subscriptions(
+            data / "subscriptions", rng["subscription_events"], plans, people, timeline, truth
+        )
         files += crm.write_crm(data / "crm", rng["crm"], people, timeline, truth)
         files += newsletter.write_newsletter(data / "email", rng["newsletter"], people, timeline, truth)
         files += survey.write_survey(data / "survey", rng["survey"], people, timeline, truth)
@@ -123,8 +135,9 @@ def _prepare(directory: Path, overwrite: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
-def _truth_columns(people: People, orders: Orders, plans: Subscriptions, truth: Truth,
-                   timeline: Timeline) -> dict[str, pa.Array]:
+def _truth_columns(
+    people: People, orders: Orders, plans: Subscriptions, truth: Truth, timeline: Timeline
+) -> dict[str, pa.Array]:
     """The columns of ``truth/people.csv``."""
     index = np.arange(people.count)
     details = people.details
@@ -164,4 +177,3 @@ def _truth_columns(people: People, orders: Orders, plans: Subscriptions, truth: 
         "crm_ids": truth.identifiers("crm_ids"),
         "contact_id": truth.identifiers("contact_id"),
     }
-

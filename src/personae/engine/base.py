@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -27,6 +28,7 @@ class Engine(ABC):
     """Runs DuckDB-dialect SQL and holds the workspace's tables."""
 
     name: str
+    _reader: duckdb.DuckDBPyConnection | None = None
 
     def sql_for(self, sql: str) -> str:
         """The SQL as this engine will run it (also what `segment show --sql` prints)."""
@@ -92,8 +94,12 @@ class Engine(ABC):
         """Expose an Arrow table as a temporary view for the following statements."""
 
     @abstractmethod
-    def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
-        """Expose a DuckDB scan (run on ``reader``) to this engine as ``name``, to be read once."""
+    def stage(self, name: str, path: Path) -> None:
+        """Expose one Parquet file as the temporary view ``name``."""
+
+    @abstractmethod
+    def expose_folder(self, name: str, folder: Path) -> None:
+        """Expose a folder of Parquet files (columns united by name) as the view ``name``."""
 
     @abstractmethod
     def materialise(self, name: str, sql: str) -> None:
@@ -107,18 +113,22 @@ class Engine(ABC):
         never held in memory; the others may materialise it.
         """
 
-    @abstractmethod
     def reader(self) -> duckdb.DuckDBPyConnection:
-        """The DuckDB connection that reads input files for this engine."""
+        """An in-memory DuckDB connection that reads input files (shared by every engine)."""
+        if self._reader is None:
+            self._reader = duckdb.connect()
+        return self._reader
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing where the engine can; engines without transactions run as is."""
         yield
 
-    @abstractmethod
     def close(self) -> None:
         """Release the engine's resources."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def __enter__(self) -> Engine:
         return self

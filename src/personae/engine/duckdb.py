@@ -13,6 +13,10 @@ from personae.engine.base import Engine, quote_identifier
 from personae.errors import EngineError, StoreLockedError
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 class DuckDBEngine(Engine):
     """Runs SQL on a DuckDB database file (or in memory when ``path`` is None)."""
 
@@ -40,6 +44,9 @@ class DuckDBEngine(Engine):
                 raise StoreLockedError(f"the store {path} is open in another process: {error}") from None
             raise EngineError(f"cannot open the store {path}: {error}") from None
         self.path = path
+        self.root = path.parent if path else None
+        if self.root:  # views over files name them relative to the workspace, so it can move
+            self.connection.execute(f"SET file_search_path = {_literal(str(self.root))}").complete()
 
     def execute(self, sql: str) -> None:
         try:
@@ -55,15 +62,16 @@ class DuckDBEngine(Engine):
 
     def tables(self) -> list[str]:
         rows = self.connection.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
-            "AND schema_name = 'main' ORDER BY table_name"
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' "
+            "UNION SELECT view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal "
+            "AND schema_name = 'main' ORDER BY 1"
         ).fetchall()
         return [row[0] for row in rows]
 
     def has_table(self, name: str) -> bool:
         rows = self.connection.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-        ).fetchall()
+        ).fetchall()  # a base table (raw_* views over files are not)
         return bool(rows[0][0])
 
     def columns(self, table: str) -> list[tuple[str, str]]:
@@ -94,19 +102,21 @@ class DuckDBEngine(Engine):
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.connection.register(name, table)
 
-    def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
-        if reader is not self.connection:
-            raise EngineError("a DuckDB engine stages only from its own connection")
-        self.define(name, scan_sql)
+    def stage(self, name: str, path: Path) -> None:
+        self.define(name, f"SELECT * FROM read_parquet({_literal(str(path))})")
+
+    def expose_folder(self, name: str, folder: Path) -> None:
+        where = folder.relative_to(self.root) if self.root and folder.is_relative_to(self.root) else folder
+        pattern = _literal(str(where / "*.parquet"))
+        self.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({pattern}, union_by_name = true)"
+        )
 
     def materialise(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def define(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
-
-    def reader(self) -> duckdb.DuckDBPyConnection:
-        return self.connection
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -119,4 +129,5 @@ class DuckDBEngine(Engine):
         self.connection.execute("COMMIT").complete()
 
     def close(self) -> None:
+        super().close()
         self.connection.close()

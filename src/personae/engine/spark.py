@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 SPARK_ERRORS = (PySparkException, Py4JError)
-
-STAGE_BATCH_ROWS = 500_000
 
 
 def _spark_type(duckdb_type: str) -> str:
@@ -82,7 +79,7 @@ class SparkEngine(Engine):
             builder = builder.config(key, value)
         self.session: SparkSession = builder.getOrCreate()
         self.session.sparkContext.setLogLevel("ERROR")
-        self._reader = duckdb.connect()
+        self._folders: dict[str, Path] = {}
         for folder in sorted(self.warehouse.iterdir()):
             if folder.is_dir() and not folder.name.startswith("_"):
                 self._expose(folder.name)
@@ -150,11 +147,12 @@ class SparkEngine(Engine):
             raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
 
     def tables(self) -> list[str]:
-        return sorted(
+        stored = [
             folder.name
             for folder in self.warehouse.iterdir()
             if folder.is_dir() and not folder.name.startswith("_")
-        )
+        ]
+        return sorted([*stored, *self._folders])
 
     def has_table(self, name: str) -> bool:
         return self._folder(name).is_dir()
@@ -203,20 +201,15 @@ class SparkEngine(Engine):
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.session.createDataFrame(table).createOrReplaceTempView(name)
 
-    def stage(self, name: str, scan_sql: str, reader: duckdb.DuckDBPyConnection) -> None:
-        folder = self.warehouse / "_stage" / name
-        shutil.rmtree(folder, ignore_errors=True)
-        batches = reader.sql(scan_sql).to_arrow_reader(STAGE_BATCH_ROWS)
-        wrote = False
-        for batch in batches:
-            frame = self.session.createDataFrame(pa.Table.from_batches([batch]))
-            frame.write.mode("append").parquet(str(folder))
-            wrote = True
-        if not wrote:
-            schema = batches.schema
-            empty = self.session.createDataFrame(schema.empty_table())
-            empty.write.parquet(str(folder))
-        self.session.read.parquet(str(folder)).createOrReplaceTempView(name)
+    def stage(self, name: str, path: Path) -> None:
+        self.session.read.parquet(str(path)).createOrReplaceTempView(name)
+
+    def expose_folder(self, name: str, folder: Path) -> None:
+        files = sorted(str(path) for path in folder.glob("*.parquet"))
+        if files:
+            frame = self.session.read.option("mergeSchema", "true").parquet(*files)
+            frame.createOrReplaceTempView(name)
+            self._folders[name] = folder
 
     def materialise(self, name: str, sql: str) -> None:
         folder = self.warehouse / "_stage" / name
@@ -230,9 +223,6 @@ class SparkEngine(Engine):
     def define(self, name: str, sql: str) -> None:
         self.materialise(name, sql)
 
-    def reader(self) -> duckdb.DuckDBPyConnection:
-        return self._reader
-
     def close(self) -> None:
-        self._reader.close()
+        super().close()
         shutil.rmtree(self.warehouse / "_stage", ignore_errors=True)

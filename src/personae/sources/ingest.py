@@ -19,6 +19,7 @@ had stored changes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,9 @@ import duckdb
 import pyarrow as pa
 
 from personae.config import SourceSpec, WorkspaceConfig
-from personae.engine.base import Engine, quote_identifier
+from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
-from personae.errors import ConfigError, EngineError, SourceError
+from personae.errors import ConfigError, SourceError
 from personae.sources import postgres, readers
 from personae.sources.kinds import TARGET_TABLE, SourceKind
 from personae.sources.mapping import Settings, mapped_sql
@@ -48,6 +49,7 @@ Progress = Callable[[str, int, int], None]
 """progress(label, done, total)."""
 
 SNAPSHOTS = Path(".personae") / "snapshots"
+RAW_FOLDER = "raw"
 
 
 @dataclass
@@ -150,20 +152,29 @@ def _scan_sql(
     return readers.csv_scan_sql(spec, path, rejects, label)
 
 
-def _rows_sql(spec: SourceSpec, label: str) -> str:
-    """This file's rows as stored in ``raw_<source>`` (with Segment fields for JSONL)."""
-    rows = f"(SELECT * FROM raw_{spec.name} WHERE _file = {readers.sql_string(label)})"
+def _rows_sql(spec: SourceSpec, stage: str) -> str:
+    """The staged file's rows (with the Segment fields extracted, for JSONL)."""
     if spec.resolved_format != "jsonl":
-        return rows
+        return stage
     values = [*spec.columns.values(), *spec.identifiers.values()]
     paths = {
         value: value for value in values if not value.startswith("'") and value not in readers.SEGMENT_FIELDS
     }
-    return f"({readers.segment_fields_sql(rows, paths)})"
+    return f"({readers.segment_fields_sql(stage, paths)})"
 
 
 class _Unreadable(Exception):
     """The file could not be read; carries the reader's error."""
+
+
+def raw_folder(root: Path, source: str) -> Path:
+    """Where a source's raw files are kept, one Parquet file per input file."""
+    return root / RAW_FOLDER / source
+
+
+def _raw_file(root: Path, source: str, label: str) -> Path:
+    digest = hashlib.blake2b(label.encode(), digest_size=8).hexdigest()
+    return raw_folder(root, source) / f"{digest}.parquet"
 
 
 def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileReport:
@@ -174,40 +185,61 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     if loaded:
         return FileReport(spec.name, label, "skipped", message="already loaded (same checksum)")
     names = {part: f"{part}_{spec.name}" for part in ("stage", "mapped", "repeated", "checked", "rejects")}
-    reader = engine.reader()
     report = FileReport(spec.name, label, "reloaded" if seen_before else "loaded")
+    raw = _raw_file(context.root, spec.name, label)
+    partial = raw.with_suffix(".partial")
+    try:
+        rows, rejects = _write_raw(context, spec, path, label, partial, names["rejects"])
+    except _Unreadable as error:
+        return _fail_file(context, spec, label, digest, error)
+    report.rows_read = rows + len(rejects)
     jsonl = spec.resolved_format == "jsonl"
     try:
+        engine.stage(names["stage"], partial)
+        columns = (
+            [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else [n for n, _ in engine.columns(names["stage"])]
+        )
+        settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
+        mapped = mapped_sql(_rows_sql(spec, names["stage"]), spec, columns, settings, jsonl=jsonl)
         with engine.transaction():
             if seen_before or "transactions" not in CAPABILITIES[engine.name]:
                 _forget_file(engine, spec, label)
-            try:
-                engine.stage(names["stage"], _scan_sql(spec, path, label, reader, names["rejects"]), reader)
-                columns = [name for name, _ in engine.columns(names["stage"])]
-                report.rows_read = _write_raw(engine, spec, names["stage"], columns, context.loaded_at, jsonl)
-            except (duckdb.Error, EngineError) as error:
-                raise _Unreadable(str(error)) from error
-            rejects = readers.fetch_rejects(reader, names["rejects"])
-            report.rows_read += len(rejects)
-            settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
-            if jsonl:
-                columns = [*readers.SEGMENT_FIELDS, "_raw"]
-            engine.define(
-                names["mapped"], mapped_sql(_rows_sql(spec, label), spec, columns, settings, jsonl=jsonl)
-            )
+            engine.define(names["mapped"], mapped)
             engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
             engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"]))
             report.rows_quarantined = _write_quarantine(context, spec, names["checked"], label, rejects)
             report.rows_loaded = _write_target(context, spec, names["checked"])
             report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
             _record(engine, spec, label, digest, report, context.loaded_at)
-    except _Unreadable as error:
-        readers.fetch_rejects(reader, names["rejects"])
-        return _fail_file(context, spec, label, digest, error)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     finally:
         for name in ("checked", "repeated", "mapped", "stage"):
             engine.drop_table(names[name])
+    partial.replace(raw)
+    engine.expose_folder(f"raw_{spec.name}", raw.parent)
     return report
+
+
+def _write_raw(
+    context: IngestContext, spec: SourceSpec, path: Path, label: str, partial: Path, rejects: str
+) -> tuple[int, list[readers.Reject]]:
+    """Copy the file, as text with its file and row, to a Parquet file; returns (rows, rejects)."""
+    reader = context.engine.reader()
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        scan = _scan_sql(spec, path, label, reader, rejects)
+        stamp = f"CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) AS _loaded_at"
+        stamped = f"SELECT *, {stamp} FROM ({scan})"
+        copied = reader.execute(
+            f"COPY ({stamped}) TO {readers.sql_string(str(partial))} (FORMAT parquet, COMPRESSION snappy)"
+        ).fetchall()
+    except duckdb.Error as error:
+        partial.unlink(missing_ok=True)
+        readers.fetch_rejects(reader, rejects)
+        raise _Unreadable(str(error)) from error
+    return int(copied[0][0]), readers.fetch_rejects(reader, rejects)
 
 
 def _fail_file(
@@ -236,34 +268,11 @@ def _fail_file(
 
 
 def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
-    """Remove what an earlier version of this file loaded (it is being reloaded)."""
+    """Remove what an earlier version of this file loaded (its raw file is replaced on commit)."""
     source, file = readers.sql_string(spec.name), readers.sql_string(label)
     target = TARGET_TABLE[spec.kind]
     engine.delete_where(target, f"source = {source} AND _file = {file}")
-    if engine.has_table(f"raw_{spec.name}"):
-        engine.delete_where(f"raw_{spec.name}", f"_file = {file}")
     engine.delete_where("quarantine", f"source = {source} AND file = {file}")
-
-
-def _write_raw(
-    engine: Engine, spec: SourceSpec, stage: str, columns: list[str], loaded_at: str, jsonl: bool
-) -> int:
-    """Copy the staged file into ``raw_<source>`` as text; returns the rows copied."""
-    data = ["_raw"] if jsonl else [column for column in columns if not column.startswith("_")]
-    table = f"raw_{spec.name}"
-    wanted = [(column, "VARCHAR") for column in data]
-    lineage = [("_file", "VARCHAR"), ("_row", "BIGINT"), ("_loaded_at", "TIMESTAMP")]
-    if engine.has_table(table):
-        present = {name for name, _ in engine.columns(table)}
-        engine.add_columns(table, [column for column in wanted if column[0] not in present])
-    else:
-        engine.create_empty_table(table, [*wanted, *lineage])
-    select = ", ".join(quote_identifier(column) for column in data)
-    return engine.insert(
-        table,
-        [*data, "_file", "_row", "_loaded_at"],
-        f"SELECT {select}, _file, _row, CAST({readers.sql_string(loaded_at)} AS TIMESTAMP) FROM {stage}",
-    )
 
 
 def _write_quarantine(

@@ -58,8 +58,7 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     if column_type is ColumnType.TIMESTAMP:
         if fmt:
             return f"try_strptime({text}, {sql_string(fmt)})"
-        iso = f"replace(regexp_replace({text}, '(Z|[+]00:?00)$', ''), 'T', ' ')"
-        return f"TRY_CAST({iso} AS TIMESTAMP)"
+        return f"TRY_CAST({text} AS TIMESTAMP)"
     if column_type is ColumnType.DATE:
         if fmt:
             return f"CAST(try_strptime({text}, {sql_string(fmt)}) AS DATE)"
@@ -153,6 +152,7 @@ def mapped_sql(
     inner: list[str] = []
     outer: list[str] = []
     reasons: list[str] = []
+    checks: list[str] = []  # a row passing every check needs no reason (the cheap path)
     for column in KIND_COLUMNS[spec.kind]:
         value = mapping.get(column.name)
         raw, source_column = _source_expression(value) if value else ("NULL", None)
@@ -162,6 +162,10 @@ def mapped_sql(
         inner.append(f"{typed} AS {column.name}")
         inner.append(f"CAST({raw} AS VARCHAR) AS {raw_ref}")
         outer.append(column.name)
+        if column.required:
+            checks.append(f"{column.name} IS NOT NULL")
+        elif column.type in _TYPE_WORDS:
+            checks.append(f"({column.name} IS NOT NULL OR nullif(trim({raw_ref}), '') IS NULL)")
         if column.required:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NULL "
@@ -194,6 +198,7 @@ def mapped_sql(
     inner.append(f"{json_object_sql(attributes)} AS _attributes")
     outer.extend([*IDENTIFIER_TYPES, "extra_ids", "_raw_json", "_attributes", "_file", "_row"])
     if jsonl:
+        checks.append(f"type IN ({_words(SEGMENT_EVENT_TYPES)})")
         reasons.append(
             f"CASE WHEN _json_ok AND type IS NOT NULL AND type NOT IN ({_words(SEGMENT_EVENT_TYPES)}) "
             "THEN 'type: ''' || type || ''' is not a Segment call (identify, track, page, screen, "
@@ -203,6 +208,8 @@ def mapped_sql(
     reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')"
     if jsonl:
         reason = f"CASE WHEN NOT _json_ok THEN 'invalid JSON' ELSE {reason} END"
+    if checks:
+        reason = f"CASE WHEN {' AND '.join(checks)} THEN NULL ELSE {reason} END"
     typed_rows = f"SELECT {', '.join(inner)}, _file, _row{passthrough} FROM {relation}"
     return (
         f"SELECT {', '.join(outer)}, {key_sql(spec.kind)} AS _key, {reason} AS _reason "

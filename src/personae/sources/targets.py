@@ -3,7 +3,7 @@
 Input is the relation :func:`personae.sources.mapping.mapped_sql` builds, joined by
 :func:`checked_sql` with the keys that repeat within the file. Good rows
 (``_reason IS NULL``) go to the kind's target table; the first row of a key within a file
-wins and later ones are quarantined as duplicates. Events already
+counts and later ones are quarantined as duplicates. Events already
 stored are skipped (event ids are idempotent); customer-like records replace the stored
 row with the same (source, record_id).
 """
@@ -79,10 +79,14 @@ def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) 
 
 
 def repeated_keys_sql(mapped: str) -> str:
-    """Keys of good rows that occur more than once in the file, with their first row."""
+    """Keys that occur more than once in the file, with their first row.
+
+    Only the key is computed (the mapping is a view), so this pass is cheap. The first row
+    of a key counts, good or bad; later rows with the key are quarantined as duplicates.
+    """
     return (
         f"SELECT _key AS _repeated_key, min(_row) AS _first_row FROM {mapped} "
-        "WHERE _reason IS NULL GROUP BY _key HAVING count(*) > 1"
+        "WHERE _key IS NOT NULL GROUP BY _key HAVING count(*) > 1"
     )
 
 
@@ -121,8 +125,8 @@ def replaced_records_condition(table: str, mapped: str, source: str) -> str:
 def quarantine_rows_sql(mapped: str, source: str, quarantined_at: str) -> str:
     """Rows with a reason, and later duplicates of a key within the file."""
     reason = (
-        "coalesce(_reason, 'duplicate key ''' || _key || ''' in this file (first at row ' || "
-        "CAST(_first_row AS VARCHAR) || ')')"
+        "CASE WHEN NOT _first THEN 'duplicate key ''' || _key || ''' in this file (first at row ' || "
+        "CAST(_first_row AS VARCHAR) || ')' ELSE _reason END"
     )
     return (
         f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, "
