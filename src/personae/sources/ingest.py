@@ -206,7 +206,10 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
                 _forget_file(engine, spec, label)
             engine.define(names["mapped"], mapped)
             engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
-            engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"]))
+            repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
+            engine.define(
+                names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None)
+            )
             report.rows_quarantined = _write_quarantine(context, spec, names["checked"], label, rejects)
             report.rows_loaded = _write_target(context, spec, names["checked"])
             report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded

@@ -90,8 +90,13 @@ def repeated_keys_sql(mapped: str) -> str:
     )
 
 
-def checked_sql(mapped: str, repeated: str) -> str:
-    """Mapped rows with ``_first``: false for a later good row of a key seen earlier in the file."""
+def checked_sql(mapped: str, repeated: str | None) -> str:
+    """Mapped rows with ``_first``: false for a later row of a key seen earlier in the file.
+
+    ``repeated`` is None when no key repeats (the usual case), which saves the join.
+    """
+    if repeated is None:
+        return f"SELECT *, _row AS _first_row, TRUE AS _first FROM {mapped}"
     return (
         "SELECT m.*, coalesce(r._first_row, m._row) AS _first_row, "
         "(r._first_row IS NULL OR m._row = r._first_row) AS _first "
