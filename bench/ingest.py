@@ -87,8 +87,12 @@ def measure(kind: str, fmt: str, data: Path, out: Path, repeat: int) -> dict[str
     for _ in range(repeat):
         result = subprocess.run(
             [sys.executable, __file__, "--worker", kind, fmt, str(data), str(out / f"scratch-{kind}")],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if result.returncode != 0:
+            raise SystemExit(f"{kind} {fmt} failed:\n{result.stderr}")
         runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
     return {
         "seconds": statistics.median(run["seconds"] for run in runs),
@@ -99,7 +103,9 @@ def measure(kind: str, fmt: str, data: Path, out: Path, repeat: int) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
@@ -109,7 +115,7 @@ def main() -> None:
         kind, fmt, data, scratch = args.worker
         print(json.dumps(worker(kind, fmt, Path(data), Path(scratch))))
         return
-    data = args.out / f"data-{args.rows}"
+    data = (args.out / f"data-{args.rows}").resolve()
     generate(data, args.rows)
     print(f"rows: {args.rows:,}; runs per cell: {args.repeat} (median time, max peak RSS)\n")
     print("| format | runner | median s | runs s | rows/s | peak RSS MB | personae / bare (rows/s) |")

@@ -1,11 +1,12 @@
 """The web shop's exports: orders and their lines as Parquet.
 
 ``data/shop/orders.parquet`` has ``order_id, created_at (timestamp, UTC), email, user_id,
-grand_total (double), coupon`` and ``data/shop/items.parquet`` has ``order_id, line_no,
+grand_total (double), coupon, discounted`` and ``data/shop/items.parquet`` has ``order_id, line_no,
 product_id, category, quantity, price_total``. Order ids run in time order. The e-mail
 address is typed at checkout, so it sometimes differs from the CRM's in case or
 whitespace; ``user_id`` is set when the buyer was signed in to an account and null for
-guest checkouts; ``coupon`` is the code of a promotion order.
+guest checkouts; ``coupon`` is the code of a promotion order and ``discounted`` says
+whether one was used.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _ORDERS_SCHEMA = pa.schema(
         ("user_id", pa.string()),
         ("grand_total", pa.float64()),
         ("coupon", pa.string()),
+        ("discounted", pa.bool_()),
     ]
 )
 _ITEMS_SCHEMA = pa.schema(
@@ -63,6 +65,7 @@ def specs() -> list[dict[str, Any]]:
                 "ts": "created_at",
                 "amount": "grand_total",
                 "channel": "'web'",
+                "promo": "discounted",
             },
             "identifiers": {"email": "email", "user_id": "user_id"},
         },
@@ -124,6 +127,7 @@ def write_shop(
                         pc.if_else(pa.array(orders.signed_in[index]), user, pa.scalar(None, pa.string())),
                         pa.array(totals[index] / 100.0),
                         pc.if_else(pa.array(orders.promo[index]), coupon, pa.scalar(None, pa.string())),
+                        pa.array(orders.promo[index]),
                     ],
                     schema=_ORDERS_SCHEMA,
                 )

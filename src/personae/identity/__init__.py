@@ -1,0 +1,1 @@
+"""Identity resolution: deterministic links, probabilistic (fuzzy) matching, stable UIDs."""

@@ -1,0 +1,540 @@
+"""Probabilistic matching of customer records with Splink (Fellegi–Sunter, unsupervised).
+
+Records that share no identifier can still be the same person: same name with a typo,
+same birth date, the street spelt differently. :class:`FuzzyMatcher` learns from the
+records themselves how much each kind of agreement counts — ``u`` (how often two
+different people agree by chance) from a seeded random sample of pairs, ``m`` (how often
+one person's records agree) by expectation maximisation over the blocking rules — and
+then scores the pairs the blocking rules generate.
+
+    matcher = FuzzyMatcher().fit(records)          # records: Arrow, with record_key
+    links = matcher.predict(records)               # record_key_l, record_key_r, …
+    matcher.save(path); FuzzyMatcher.load(path)    # JSON: Splink model + our settings
+
+Values are cleaned here (see :mod:`personae.identity.comparisons`), so callers can pass
+raw-ish values. The Splink backend is chosen in one place, :func:`database_api`.
+
+Errors::
+
+    PersonaeError
+    ├── FuzzyInputError (ValueError)   records or settings are unusable (names the column)
+    ├── FuzzyTrainingError             too little data to learn the model; what to do
+    └── FuzzyModelError                not fitted yet, or a saved model cannot be read
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlglot
+from splink import Linker, SettingsCreator
+from splink.internals.database_api import DatabaseAPISubClass
+from splink.internals.exceptions import SplinkException
+from sqlglot import exp
+
+from personae.errors import PersonaeError
+from personae.identity.comparisons import COLUMN_RULES, clean_column, rule_for
+
+__all__ = [
+    "FuzzyInputError",
+    "FuzzyMatcher",
+    "FuzzyModelError",
+    "FuzzySettings",
+    "FuzzySettingsError",
+    "FuzzyTrainingError",
+]
+
+KEY = "record_key"
+"""The column that identifies each record given to the matcher (unique strings)."""
+
+Backend = Literal["duckdb", "spark"]
+
+MIN_RECORDS = 20
+"""Fewer records than this cannot give Splink enough pairs to learn from."""
+
+MAX_EM_ITERATIONS = 50
+"""EM that has not settled after this many rounds is reported as not converging."""
+
+MODEL_FORMAT = "personae.fuzzy/1"
+
+
+class FuzzyInputError(ValueError, PersonaeError):
+    """The records (or settings) given to the matcher are unusable."""
+
+
+class FuzzySettingsError(ValueError, PersonaeError):
+    """A :class:`FuzzySettings` value is invalid (names the field and the fix)."""
+
+
+class FuzzyTrainingError(PersonaeError):
+    """The records are too few or too uniform to learn a matching model from."""
+
+
+class FuzzyModelError(PersonaeError):
+    """The matcher is not fitted, or a saved model cannot be read."""
+
+
+DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
+
+DEFAULT_BLOCKING = (
+    "l.first_name = r.first_name and l.last_name = r.last_name",
+    "l.last_name = r.last_name and l.birth_date = r.birth_date",
+    "l.first_name = r.first_name and l.birth_date = r.birth_date",
+    "l.birth_date = r.birth_date and l.postcode = r.postcode",
+    "l.street = r.street and l.postcode = r.postcode",
+    "l.last_name = r.last_name and l.postcode = r.postcode",
+    "l.phone = r.phone",
+)
+
+
+@dataclass(frozen=True)
+class FuzzySettings:
+    """What to compare, how pairs are found, and where the link threshold lies.
+
+    The defaults reach F1 ≥ 0.99 on the Febrl 3 benchmark (tests/identity/test_fuzzy.py).
+    """
+
+    threshold: float = 0.9
+    """Match probability at or above which a pair is a link."""
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    """Record columns compared with their own comparison (see ``comparisons.COLUMN_RULES``)."""
+    extra_columns: tuple[str, ...] = ()
+    """Other columns, compared as identifiers (exact or a typo or two); each also blocks."""
+    blocking: tuple[str, ...] = DEFAULT_BLOCKING
+    """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored."""
+    max_pairs_for_training: float = 1e6
+    """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
+    seed: int = 42
+    """Seed of the random sample; same data and seed give the same model."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise FuzzySettingsError(f"fuzzy threshold {self.threshold} must lie strictly between 0 and 1")
+        if self.max_pairs_for_training < 1000:
+            raise FuzzySettingsError(
+                f"max_pairs_for_training {self.max_pairs_for_training:g} is too few to learn from; use ≥ 1e5"
+            )
+        unknown = [c for c in self.columns if c not in COLUMN_RULES]
+        if unknown:
+            raise FuzzySettingsError(
+                f"no comparison is defined for column(s) {unknown}; known columns are "
+                f"{sorted(COLUMN_RULES)}. Compare other columns with extra_columns=(...)"
+            )
+        compared = self.compared_columns
+        if len(set(compared)) != len(compared) or KEY in compared:
+            raise FuzzySettingsError(
+                f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once"
+            )
+        for rule in self.blocking:
+            stray = rule_columns(rule) - set(compared)
+            if stray:
+                raise FuzzySettingsError(
+                    f"blocking rule {rule!r} uses column(s) {sorted(stray)} that are not compared; "
+                    "add them to columns/extra_columns or change the rule"
+                )
+
+    @property
+    def compared_columns(self) -> tuple[str, ...]:
+        """``columns`` then ``extra_columns``."""
+        return (*self.columns, *self.extra_columns)
+
+    @property
+    def all_blocking(self) -> tuple[str, ...]:
+        """``blocking`` plus an exact-match rule for each extra column."""
+        extra = tuple(f"l.{c} = r.{c}" for c in self.extra_columns)
+        return (*self.blocking, *(rule for rule in extra if rule not in self.blocking))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready values."""
+        return {
+            "threshold": self.threshold,
+            "columns": list(self.columns),
+            "extra_columns": list(self.extra_columns),
+            "blocking": list(self.blocking),
+            "max_pairs_for_training": self.max_pairs_for_training,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FuzzySettings:
+        """Settings from :meth:`to_dict` output; unknown keys are an error."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise FuzzySettingsError(
+                f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}"
+            )
+        tuples = {k: tuple(v) for k, v in values.items() if k in ("columns", "extra_columns", "blocking")}
+        return cls(**{**values, **tuples})
+
+
+def rule_columns(rule: str) -> set[str]:
+    """The column names a blocking rule compares (``l.x`` and ``r.x`` give ``x``)."""
+    try:
+        parsed = sqlglot.parse_one(rule)
+    except sqlglot.errors.ParseError as error:
+        raise FuzzySettingsError(f"blocking rule {rule!r} is not valid SQL: {error}") from None
+    names = set()
+    for column in parsed.find_all(exp.Column):
+        if column.table not in ("l", "r"):
+            raise FuzzySettingsError(
+                f"blocking rule {rule!r}: column {column.sql()!r} must be prefixed l. or r."
+            )
+        names.add(column.name)
+    return names
+
+
+def database_api(backend: Backend, spark: Any = None) -> DatabaseAPISubClass:
+    """The Splink database API of ``backend``; the one place the backend is chosen."""
+    if backend == "duckdb":
+        from splink.backends.duckdb import DuckDBAPI
+
+        return DuckDBAPI(duckdb.connect(":memory:"))
+    if backend == "spark":
+        if spark is None:
+            raise FuzzyInputError(
+                "backend 'spark' needs a SparkSession: FuzzyMatcher(backend='spark', spark=session)"
+            )
+        from splink.backends.spark import SparkAPI
+
+        return SparkAPI(spark_session=spark)
+    raise FuzzyInputError(f"unknown backend {backend!r}; use 'duckdb' or 'spark'")
+
+
+@contextmanager
+def quiet_splink() -> Iterator[None]:
+    """Hold back Splink's progress logging (INFO and WARNING) for the block only."""
+    splink_logger = logging.getLogger("splink")
+    level = splink_logger.level
+    splink_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        splink_logger.setLevel(level)
+
+
+class FuzzyMatcher:
+    """Fellegi–Sunter record matcher: ``fit`` learns weights, ``predict`` scores pairs.
+
+    Fitted state: ``model_``, Splink's model (settings and parameters) as a JSON-ready dict.
+    """
+
+    def __init__(
+        self,
+        settings: FuzzySettings = FuzzySettings(),
+        *,
+        backend: Backend = "duckdb",
+        spark: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.backend: Backend = backend
+        self.spark = spark
+        self.model_: dict[str, Any] | None = None
+
+    # -- fitting ---------------------------------------------------------------------
+
+    def fit(self, records: pa.Table) -> FuzzyMatcher:
+        """Learn ``u`` by seeded random sampling and ``m`` by EM over the blocking rules."""
+        columns = self.settings.compared_columns
+        table = prepare_records(records, columns, self.settings.extra_columns)
+        if table.num_rows < MIN_RECORDS:
+            raise FuzzyTrainingError(
+                f"fuzzy matching needs at least {MIN_RECORDS} records to learn from, got "
+                f"{table.num_rows}; fit on the whole customer_records table, or turn fuzzy "
+                "matching off ([identity] fuzzy = {{ enabled = false }})"
+            )
+        used = tuple(c for c in columns if table.column(c).null_count < table.num_rows)
+        if len(used) < 2:
+            raise FuzzyTrainingError(
+                f"fuzzy matching needs at least two compared columns with values, but only "
+                f"{list(used)} of {list(columns)} have any; map more columns into customer_records"
+            )
+        rules = [r for r in self.settings.all_blocking if rule_columns(r) <= set(used)]
+        if not rules:
+            raise FuzzyTrainingError(
+                f"every blocking rule uses a column that is empty in these records (used: "
+                f"{list(used)}); add a blocking rule over columns that have values"
+            )
+        creator = SettingsCreator(
+            link_type="dedupe_only",
+            comparisons=[rule_for(c, extra=c in self.settings.extra_columns).comparison(c) for c in used],
+            blocking_rules_to_generate_predictions=list(rules),
+            unique_id_column_name=KEY,
+            retain_matching_columns=False,
+            max_iterations=MAX_EM_ITERATIONS,
+        )
+        with self._linker(table, creator) as linker:
+            self.model_ = self._train(linker, rules)
+        return self
+
+    def _train(self, linker: Linker, rules: list[str]) -> dict[str, Any]:
+        training = linker.training
+        try:
+            training.estimate_u_using_random_sampling(
+                max_pairs=self.settings.max_pairs_for_training, seed=self.settings.seed
+            )
+            for number, rule in enumerate(rules, start=1):
+                session = training.estimate_parameters_using_expectation_maximisation(
+                    rule,
+                    populate_probability_two_random_records_match_from_trained_values=number == len(rules),
+                )
+                # Splink keeps each iteration's parameters; a full history means EM
+                # stopped at max_iterations without settling.
+                if len(session._core_model_settings_history) > MAX_EM_ITERATIONS:
+                    raise FuzzyTrainingError(
+                        f"EM over blocking rule {rule!r} did not converge in {MAX_EM_ITERATIONS} "
+                        "iterations; the pairs it finds are too few or too alike. Use more "
+                        "records, or a blocking rule that finds more pairs"
+                    )
+        except SplinkException as error:
+            raise FuzzyTrainingError(
+                f"Splink could not train on these records: {error}. Use more records, or "
+                "blocking rules that find more pairs"
+            ) from error
+        model = linker.misc.save_model_to_json()
+        model.pop("linker_uid", None)  # a random id Splink draws per linker
+        check_trained(model)
+        return model
+
+    # -- using the model ------------------------------------------------------------
+
+    def predict(self, records: pa.Table) -> pa.Table:
+        """Scored pairs at or above the threshold, sorted by keys (``record_key_l`` < ``_r``)."""
+        model = self._fitted()
+        table = prepare_records(records, model_columns(model), self.settings.extra_columns)
+        threshold = self.settings.threshold
+        with self._linker(table, model) as linker:
+            scored = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+            pairs = scored.as_pyarrow_table().select(
+                [f"{KEY}_l", f"{KEY}_r", "match_probability", "match_weight"]
+            )
+        pairs = pairs.filter(pc.greater_equal(pairs["match_probability"], threshold))
+        swap = pc.greater(pairs[f"{KEY}_l"], pairs[f"{KEY}_r"])
+        left = pc.if_else(swap, pairs[f"{KEY}_r"], pairs[f"{KEY}_l"])
+        right = pc.if_else(swap, pairs[f"{KEY}_l"], pairs[f"{KEY}_r"])
+        result = pa.table(
+            {
+                f"{KEY}_l": pc.cast(left, pa.string()),
+                f"{KEY}_r": pc.cast(right, pa.string()),
+                "match_probability": pc.cast(pairs["match_probability"], pa.float64()),
+                "match_weight": pc.cast(pairs["match_weight"], pa.float64()),
+            }
+        )
+        return result.sort_by([(f"{KEY}_l", "ascending"), (f"{KEY}_r", "ascending")])
+
+    def explain(self, records: pa.Table, key_l: str, key_r: str) -> list[dict[str, Any]]:
+        """Why two records score as they do: the prior, one row per comparison, the total.
+
+        Each row has ``name``, ``level`` (the comparison level's label) and
+        ``match_weight`` (log2 Bayes factor, term-frequency adjustment included); the
+        weights of all rows but the last add up to the last (``name == "total"``).
+        """
+        model = self._fitted()
+        table = prepare_records(records, model_columns(model), self.settings.extra_columns)
+        keys = table.column(KEY)
+        rows = {}
+        for key in (key_l, key_r):
+            found = table.filter(pc.equal(keys, key))
+            if found.num_rows == 0:
+                raise FuzzyInputError(f"no record has {KEY} {key!r}; pass records that contain it")
+            rows[key] = found
+        with self._linker(table, model) as linker:
+            db_api = linker._db_api
+            left = db_api.register(rows[key_l])
+            right = db_api.register(rows[key_r])
+            scored = linker.inference.score_pair(left, right).as_record_list()[0]
+        return explanation(model, scored)
+
+    # -- persistence -----------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the fitted model as JSON (Splink model, our settings, versions)."""
+        document = {
+            "format": MODEL_FORMAT,
+            "personae_version": version("personae"),
+            "splink_version": version("splink"),
+            "settings": self.settings.to_dict(),
+            "splink_model": self._fitted(),
+        }
+        Path(path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, *, backend: Backend = "duckdb", spark: Any = None) -> FuzzyMatcher:
+        """Read a model written by :meth:`save`."""
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FuzzyModelError(f"fuzzy model {path}: no such file; fit and save a model first") from None
+        except json.JSONDecodeError as error:
+            raise FuzzyModelError(f"fuzzy model {path}: not JSON ({error}); re-save the model") from None
+        if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+            raise FuzzyModelError(
+                f"fuzzy model {path}: not a personae fuzzy model (format {MODEL_FORMAT!r} expected); "
+                "re-save it with FuzzyMatcher.save"
+            )
+        matcher = cls(FuzzySettings.from_dict(document["settings"]), backend=backend, spark=spark)
+        matcher.model_ = document["splink_model"]
+        return matcher
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def _fitted(self) -> dict[str, Any]:
+        if self.model_ is None:
+            raise FuzzyModelError("the fuzzy matcher is not fitted; call fit(records) or load(path) first")
+        return self.model_
+
+    @contextmanager
+    def _linker(self, table: pa.Table, settings: SettingsCreator | dict[str, Any]) -> Iterator[Linker]:
+        db_api = database_api(self.backend, self.spark)
+        try:
+            with quiet_splink(), warnings.catch_warnings():
+                # Splink 5 warns (UserWarning) when predicting with parameters it
+                # considers untrained; fit() has already checked every level is trained.
+                warnings.simplefilter("ignore", UserWarning)
+                frame = db_api.register(table)
+                if isinstance(settings, dict):
+                    settings = settings_for_dialect(settings, db_api.sql_dialect.sql_dialect_str)
+                yield Linker(frame, settings, log_level=None)
+        finally:
+            if self.backend == "duckdb":
+                db_api.duckdb_con.close()
+
+
+def prepare_records(records: pa.Table, columns: tuple[str, ...], extra: tuple[str, ...]) -> pa.Table:
+    """``record_key`` and the compared columns of ``records``, cleaned for matching."""
+    if not isinstance(records, pa.Table):
+        raise FuzzyInputError(f"records must be a pyarrow.Table, not {type(records).__name__}")
+    names = set(records.column_names)
+    if KEY not in names:
+        raise FuzzyInputError(
+            f"records have no {KEY!r} column (columns: {sorted(names)}); add a unique string key per record"
+        )
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise FuzzyInputError(
+            f"records have no column(s) {missing} that the fuzzy settings compare; add them "
+            "(all NULL is fine) or remove them from FuzzySettings.columns/extra_columns"
+        )
+    keys = records.column(KEY)
+    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        raise FuzzyInputError(f"{KEY} must be a string column, not {keys.type}; cast it to string")
+    if keys.null_count:
+        raise FuzzyInputError(f"{keys.null_count} record(s) have a NULL {KEY}; give every record a key")
+    counts = pc.value_counts(keys)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+    if len(repeated):
+        shown = ", ".join(repr(k) for k in repeated.to_pylist()[:5])
+        raise FuzzyInputError(
+            f"{KEY} must be unique, but {len(repeated)} key(s) repeat ({shown}); deduplicate the records"
+        )
+    cleaned = {KEY: pc.cast(keys, pa.string())}
+    for column in columns:
+        rule = rule_for(column, extra=column in extra)
+        try:
+            cleaned[column] = clean_column(records.column(column), rule.kind)
+        except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise FuzzyInputError(f"column {column!r} cannot be cleaned for matching: {error}") from error
+    return pa.table(cleaned)
+
+
+def model_columns(model: dict[str, Any]) -> tuple[str, ...]:
+    """The record columns a fitted Splink model compares, in order."""
+    return tuple(str(c["output_column_name"]) for c in model["comparisons"])
+
+
+def check_trained(model: dict[str, Any]) -> None:
+    """Raise :class:`FuzzyTrainingError` naming each level training could not estimate."""
+    untrained = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            lacking = [p for p in ("m_probability", "u_probability") if p not in level]
+            if lacking:
+                label = level.get("label_for_charts", level["sql_condition"])
+                untrained.append(f"{comparison['output_column_name']}: {label} (no {', '.join(lacking)})")
+    if untrained:
+        raise FuzzyTrainingError(
+            "the records gave no data for some comparison levels, so their weights cannot be "
+            f"learnt: {'; '.join(untrained)}. Fit on more records, or drop those columns from "
+            "FuzzySettings.columns (a column used in every blocking rule needs another rule without it)"
+        )
+
+
+def settings_for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """``model`` with its SQL rendered for ``dialect`` (parameters copied level by level)."""
+    if model.get("sql_dialect") == dialect:
+        return model
+    columns = model_columns(model)
+    extra = {c for c in columns if c not in COLUMN_RULES}
+    creator = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[rule_for(c, extra=c in extra).comparison(c) for c in columns],
+        blocking_rules_to_generate_predictions=[
+            r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]
+        ],
+        unique_id_column_name=KEY,
+        retain_matching_columns=False,
+        probability_two_random_records_match=model["probability_two_random_records_match"],
+    )
+    rendered = creator.create_settings_dict(dialect)
+    for target, source in zip(rendered["comparisons"], model["comparisons"], strict=True):
+        for level, trained in zip(target["comparison_levels"], source["comparison_levels"], strict=True):
+            for parameter in ("m_probability", "u_probability"):
+                if parameter in trained:
+                    level[parameter] = trained[parameter]
+    return rendered
+
+
+def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The waterfall of one scored pair: prior, each comparison's weight, total."""
+    prior = float(model["probability_two_random_records_match"])
+    rows: list[dict[str, Any]] = [
+        {
+            "name": "prior",
+            "level": f"probability two random records match = {prior:.3g}",
+            "match_weight": math.log2(prior / (1 - prior)),
+        }
+    ]
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        gamma = int(scored[f"gamma_{name}"])
+        level = level_for_gamma(comparison["comparison_levels"], gamma)
+        weight = math.log2(float(scored[f"bf_{name}"]))
+        tf = scored.get(f"bf_tf_adj_{name}")
+        if tf is not None:
+            weight += math.log2(float(tf))
+        rows.append(
+            {
+                "name": name,
+                "level": level.get("label_for_charts", level["sql_condition"]),
+                "match_weight": weight,
+            }
+        )
+    rows.append(
+        {
+            "name": "total",
+            "level": f"match probability {float(scored['match_probability']):.4f}",
+            "match_weight": float(scored["match_weight"]),
+        }
+    )
+    return rows
+
+
+def level_for_gamma(levels: list[dict[str, Any]], gamma: int) -> dict[str, Any]:
+    """The level with comparison vector value ``gamma`` (NULL level -1, else counted down)."""
+    if gamma == -1:
+        return next(lv for lv in levels if lv.get("is_null_level"))
+    ranked = [lv for lv in levels if not lv.get("is_null_level")]
+    return ranked[len(ranked) - 1 - gamma]
