@@ -19,8 +19,11 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         annotation = field.annotation
-        nested = [arg for arg in getattr(annotation, "__args__", (annotation,)) if isinstance(arg, type)
-                  and issubclass(arg, BaseModel)]
+        nested = [
+            arg
+            for arg in getattr(annotation, "__args__", (annotation,))
+            if isinstance(arg, type) and issubclass(arg, BaseModel)
+        ]
         if not nested:
             keys.append(key)
         for child in nested:
@@ -46,8 +49,11 @@ def test_every_canonical_column_is_documented() -> None:
 
 def test_every_cli_command_is_documented() -> None:
     text = (DOCS / "cli.md").read_text()
-    names = [command.name or command.callback.__name__ for command in app.registered_commands
-             if command.callback is not None]
+    names = [
+        command.name or command.callback.__name__
+        for command in app.registered_commands
+        if command.callback is not None
+    ]
     assert len(names) >= 4
     for name in names:
         assert f"personae {name}" in text, f"`personae {name}` is not in docs/cli.md"

@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.workspaces import CRM_CSV, CRM_SOURCE, POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
 
 from personae import Workspace
+from tests.workspaces import CRM_CSV, CRM_SOURCE, POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
 
 pytestmark = pytest.mark.spark
 

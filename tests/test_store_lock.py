@@ -72,7 +72,9 @@ def test_cli_reports_the_lock_in_one_line(held: tuple[Workspace, subprocess.Pope
     workspace, holder = held
     result = subprocess.run(
         [sys.executable, "-m", "personae", "run", "--workspace", str(workspace.root)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert f"error: workspace {workspace.root} is held for writing by pid {holder.pid}" in " ".join(

@@ -131,12 +131,75 @@ def _infer_format(spec: SourceSpec) -> SourceFormat:
     )
 
 
+DEFAULT_PRIORITY = ("user_id", "crm_id", "email", "loyalty_id", "phone", "anonymous_id")
+DEFAULT_BLOCKED_PATTERNS = (
+    "^(null|none|nil|n/?a|unknown|undefined|test|-|0+)$",
+    "^test@",
+    "^(noreply|no-reply|donotreply)@",
+    "@example[.](com|org|net)$",
+)
+"""RE2 patterns (case-insensitive) for junk identifier values; phones made of one digit
+repeated are already dropped by normalisation."""
+
+
+class FuzzySettings(Spec):
+    enabled: bool = True
+    threshold: float = Field(0.9, gt=0, lt=1)
+    columns: tuple[str, ...] = (
+        "first_name",
+        "last_name",
+        "birth_date",
+        "street",
+        "city",
+        "postcode",
+        "phone",
+    )
+
+
+class IdentitySettings(Spec):
+    priority: tuple[str, ...] = DEFAULT_PRIORITY
+    limits: dict[str, int] = Field(default_factory=lambda: {"user_id": 1, "crm_id": 3, "loyalty_id": 2})
+    blocked: tuple[str, ...] = ()
+    blocked_patterns: tuple[str, ...] = DEFAULT_BLOCKED_PATTERNS
+    shared_max: int = Field(5, ge=1)
+    fuzzy: FuzzySettings = FuzzySettings()
+    survivorship: dict[str, str] = Field(default_factory=dict)
+    source_priority: tuple[str, ...] = ()
+
+    @field_validator("limits")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        for id_type, limit in value.items():
+            if limit < 1:
+                raise ValueError(f"limits.{id_type} = {limit}: a limit is at least 1")
+        return value
+
+    @field_validator("survivorship")
+    @classmethod
+    def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        for attribute, rule in value.items():
+            if rule not in SURVIVORSHIP_RULES:
+                raise ValueError(
+                    f"survivorship.{attribute} = {rule!r}{_did_you_mean(rule, SURVIVORSHIP_RULES)}; "
+                    f"rules are {', '.join(SURVIVORSHIP_RULES)}"
+                )
+        return value
+
+    def rank(self, id_type: str) -> int:
+        """Priority rank of an identifier type (0 = most trusted; unlisted types come last)."""
+        return self.priority.index(id_type) if id_type in self.priority else len(self.priority)
+
+
+SURVIVORSHIP_RULES = ("most_recent", "source_priority", "most_frequent", "longest", "first_non_null")
+
+
 class WorkspaceConfig(Spec):
     """The whole ``personae.toml``."""
 
     workspace: WorkspaceSettings = WorkspaceSettings()
     engine: EngineSettings = EngineSettings()
     sources: tuple[SourceSpec, ...] = ()
+    identity: IdentitySettings = IdentitySettings()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:

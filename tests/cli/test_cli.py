@@ -70,7 +70,9 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     root = write_workspace(tmp_path / "bad", [POS_SOURCE], {}, engine={"duckdb": {"pth": "x.duckdb"}})
     result = subprocess.run(
         [sys.executable, "-m", "personae", "status", "--workspace", str(root)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "unknown key 'engine.duckdb.pth'; did you mean 'path'?" in result.stderr

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import tomli_w
-from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapshot, write_workspace
 
 from personae import Workspace
 from personae.errors import ConfigError, EngineError
 from personae.sources import ingest as ingest_module
+from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapshot, write_workspace
 
 AS_OF = date(2024, 3, 1)
 LEDGER_TABLES = {"quarantine", "loaded_files", "runs"}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from personae import Workspace
 from tests.workspaces import (
     CRM_CSV,
     CRM_SOURCE,
@@ -17,8 +19,6 @@ from tests.workspaces import (
     WEB_SOURCE,
     write_workspace,
 )
-
-from personae import Workspace
 
 
 def _workspace(tmp_path: Path) -> Workspace:

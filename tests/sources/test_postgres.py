@@ -60,7 +60,11 @@ def test_table_is_loaded_with_quarantine_and_change_detection(tmp_path: Path, ta
         {"record_id": "c3", "first_name": 'Ann, "the" second', "email": "ann@example.com", "phone": None},
     ]
     assert workspace.sql("SELECT file, row, reason FROM quarantine").to_pylist() == [
-        {"file": f"postgres:{table}", "row": 2, "reason": "birth_date (column 'dob'): 'not a date' is not a date"}
+        {
+            "file": f"postgres:{table}",
+            "row": 2,
+            "reason": "birth_date (column 'dob'): 'not a date' is not a date",
+        }
     ]
     unchanged = workspace.run(as_of=date(2024, 3, 1))
     assert [file.status for file in unchanged.sources[0].files] == ["skipped"]

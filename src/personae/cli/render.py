@@ -55,7 +55,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
-        return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value.isoformat()
+        return (
+            value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value.isoformat()
+        )
     return str(value)
 
 

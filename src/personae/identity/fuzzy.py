@@ -36,9 +36,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot
+from scipy import special
 from splink import Linker, SettingsCreator
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
@@ -66,6 +69,9 @@ MIN_RECORDS = 20
 
 MAX_EM_ITERATIONS = 50
 """EM that has not settled after this many rounds is reported as not converging."""
+
+MAX_PRIOR_ITERATIONS = 500
+"""Cap on the fixed-point iterations of :func:`matching_prior` (it settles in tens)."""
 
 MODEL_FORMAT = "personae.fuzzy/1"
 
@@ -284,10 +290,9 @@ class FuzzyMatcher:
             training.estimate_u_using_random_sampling(
                 max_pairs=self.settings.max_pairs_for_training, seed=self.settings.seed
             )
-            for number, rule in enumerate(rules, start=1):
+            for rule in rules:
                 session = training.estimate_parameters_using_expectation_maximisation(
-                    rule,
-                    populate_probability_two_random_records_match_from_trained_values=number == len(rules),
+                    rule, max_pairs=self.settings.max_pairs_for_training
                 )
                 # Splink keeps each iteration's parameters; a full history means EM
                 # stopped at max_iterations without settling.
@@ -305,6 +310,20 @@ class FuzzyMatcher:
         model = linker.misc.save_model_to_json()
         model.pop("linker_uid", None)  # a random id Splink draws per linker
         check_trained(model)
+        # The blocked pairs' match weights, binned, give the prior (see matching_prior).
+        blocked = linker.inference.predict(warning_mode="never").query_sql(
+            "select round(match_weight, 3) as match_weight, count(*) as pairs "
+            "from {this} group by round(match_weight, 3)"
+        )
+        histogram = blocked.as_pyarrow_table().sort_by("match_weight")
+        records = linker._input_tables_dict  # one table: the records being deduplicated
+        count = sum(frame.as_pyarrow_table().num_rows for frame in records.values())
+        model["probability_two_random_records_match"] = matching_prior(
+            histogram.column("match_weight").to_numpy(),
+            histogram.column("pairs").to_numpy(),
+            prior=float(model["probability_two_random_records_match"]),
+            all_pairs=count * (count - 1) / 2,
+        )
         return model
 
     # -- using the model ------------------------------------------------------------
@@ -446,6 +465,34 @@ def prepare_records(records: pa.Table, columns: tuple[str, ...], extra: tuple[st
         except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise FuzzyInputError(f"column {column!r} cannot be cleaned for matching: {error}") from error
     return pa.table(cleaned)
+
+
+def matching_prior(
+    weights: npt.NDArray[np.float64], pairs: npt.NDArray[np.int64], *, prior: float, all_pairs: float
+) -> float:
+    """The probability that two random records match, as a fixed point over blocked pairs.
+
+    ``weights`` are the match weights (log2 odds) of the blocked pairs scored with
+    ``prior``, ``pairs`` how many pairs have each weight. The answer λ satisfies
+    λ = (expected matches among the blocked pairs under λ) / ``all_pairs``, i.e. it
+    assumes the blocking rules find (nearly) every match. Splink's own estimate from
+    EM sessions breaks down when a training rule's pairs are nearly all matches.
+
+    >>> round(matching_prior(np.array([20.0, -20.0]), np.array([10, 1000]), prior=0.5, all_pairs=1e4), 4)
+    0.001
+    """
+    evidence = weights - math.log2(prior / (1 - prior))
+    counts = pairs.astype(np.float64)
+    floor = 0.5 / all_pairs  # half a match: "no duplicates" still gives a usable model
+    estimate = max(float(counts.sum()) / all_pairs, floor)  # every blocked pair a match
+    for _ in range(MAX_PRIOR_ITERATIONS):
+        log_odds = math.log2(estimate / (1 - estimate))
+        expected = float(np.dot(counts, special.expit((evidence + log_odds) * math.log(2))))
+        updated = max(expected / all_pairs, floor)
+        if abs(updated - estimate) <= 1e-9 * estimate:
+            return updated
+        estimate = updated
+    return estimate
 
 
 def model_columns(model: dict[str, Any]) -> tuple[str, ...]:
