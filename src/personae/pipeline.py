@@ -46,8 +46,31 @@ def ingest_step(context: RunContext) -> StepResult:
     )
 
 
+def identity_step(context: RunContext) -> StepResult:
+    from personae.identity.resolve import resolve_identities
+
+    ingest = context.ingest
+    result = resolve_identities(ingest.engine, ingest.config, ingest.loaded_at, ingest.root / MODELS_FOLDER)
+    return StepResult(
+        "identity", rows_in=result.identifiers, rows_out=result.people, details={"identity": result}
+    )
+
+
+def golden_step(context: RunContext) -> StepResult:
+    from personae.identity.survivorship import build_profiles
+
+    ingest = context.ingest
+    people = build_profiles(ingest.engine, ingest.config.identity)
+    return StepResult("golden", rows_in=people, rows_out=people)
+
+
 Step = Callable[[RunContext], StepResult]
-STEPS: tuple[tuple[str, Step], ...] = (("ingest", ingest_step),)
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("ingest", ingest_step),
+    ("identity", identity_step),
+    ("golden", golden_step),
+)
+MODELS_FOLDER = "models"
 
 
 def run_steps(context: RunContext, only: str | None = None) -> list[StepResult]:

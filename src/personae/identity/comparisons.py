@@ -17,19 +17,29 @@ the SQL dialect of whichever backend runs them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import ColumnExpression
+from splink import ColumnExpression, SettingsCreator
 from splink.internals.comparison_creator import ComparisonCreator
 
+from personae.errors import PersonaeError
+
 Kind = Literal["text", "code", "phone", "email", "date"]
+
+KEY = "record_key"
+"""The column that identifies each record given to the matcher (unique strings)."""
+
+
+class FuzzyInputError(ValueError, PersonaeError):
+    """The records given to the fuzzy matcher are unusable (names the column and the fix)."""
 
 
 @dataclass(frozen=True)
@@ -179,3 +189,141 @@ def _clean_date(values: pa.ChunkedArray) -> pa.ChunkedArray:
         f"a birth date column must hold dates or ISO 'YYYY-MM-DD' strings, not {kind}; "
         "cast it to date32 first"
     )
+
+
+def prepare_records(records: pa.Table, columns: tuple[str, ...], extra: tuple[str, ...]) -> pa.Table:
+    """``record_key`` and the compared columns of ``records``, cleaned for matching."""
+    if not isinstance(records, pa.Table):
+        raise FuzzyInputError(f"records must be a pyarrow.Table, not {type(records).__name__}")
+    names = set(records.column_names)
+    if KEY not in names:
+        raise FuzzyInputError(
+            f"records have no {KEY!r} column (columns: {sorted(names)}); add a unique string key per record"
+        )
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise FuzzyInputError(
+            f"records have no column(s) {missing} that the fuzzy settings compare; add them "
+            "(all NULL is fine) or remove them from FuzzySettings.columns/extra_columns"
+        )
+    keys = records.column(KEY)
+    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        raise FuzzyInputError(f"{KEY} must be a string column, not {keys.type}; cast it to string")
+    if keys.null_count:
+        raise FuzzyInputError(f"{keys.null_count} record(s) have a NULL {KEY}; give every record a key")
+    counts = pc.value_counts(keys)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+    if len(repeated):
+        shown = ", ".join(repr(k) for k in repeated.to_pylist()[:5])
+        raise FuzzyInputError(
+            f"{KEY} must be unique, but {len(repeated)} key(s) repeat ({shown}); deduplicate the records"
+        )
+    cleaned = {KEY: pc.cast(keys, pa.string())}
+    for column in columns:
+        rule = rule_for(column, extra=column in extra)
+        try:
+            cleaned[column] = clean_column(records.column(column), rule.kind)
+        except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise FuzzyInputError(f"column {column!r} cannot be cleaned for matching: {error}") from error
+    return pa.table(cleaned)
+
+
+# -- reading a fitted Splink model ------------------------------------------------
+
+
+def model_columns(model: dict[str, Any]) -> tuple[str, ...]:
+    """The record columns a fitted Splink model compares, in order."""
+    return tuple(str(c["output_column_name"]) for c in model["comparisons"])
+
+
+def untrained_levels(model: dict[str, Any]) -> list[str]:
+    """The levels of a Splink model that training left without an ``m`` or ``u``."""
+    untrained = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            lacking = [p for p in ("m_probability", "u_probability") if p not in level]
+            if lacking:
+                label = level.get("label_for_charts", level["sql_condition"])
+                untrained.append(f"{comparison['output_column_name']}: {label} (no {', '.join(lacking)})")
+    return untrained
+
+
+def settings_for_dialect(model: dict[str, Any], dialect: str, extra: tuple[str, ...]) -> dict[str, Any]:
+    """``model`` with its SQL rendered for ``dialect`` (parameters copied level by level)."""
+    if model.get("sql_dialect") == dialect:
+        return model
+    columns = model_columns(model)
+    creator = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[rule_for(c, extra=c in extra).comparison(c) for c in columns],
+        blocking_rules_to_generate_predictions=[
+            r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]
+        ],
+        unique_id_column_name=model["unique_id_column_name"],
+        retain_matching_columns=False,
+        probability_two_random_records_match=model["probability_two_random_records_match"],
+    )
+    rendered = creator.create_settings_dict(dialect)
+    for target, source in zip(rendered["comparisons"], model["comparisons"], strict=True):
+        for level, trained in zip(target["comparison_levels"], source["comparison_levels"], strict=True):
+            for parameter in ("m_probability", "u_probability"):
+                if parameter in trained:
+                    level[parameter] = trained[parameter]
+    return rendered
+
+
+def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The waterfall of one pair scored by Splink: prior, each comparison, total.
+
+    Splink reports each comparison's weight as ``mw_<name>`` and, for levels with a
+    term-frequency adjustment, the adjustment as ``mw_tf_adj_<name>``; both are log2
+    Bayes factors, so they add to the prior's log2 odds to give the total.
+    """
+    key = model["unique_id_column_name"]
+    prior = float(model["probability_two_random_records_match"])
+    rows: list[dict[str, Any]] = [
+        {
+            "name": "prior",
+            "level": f"probability two random records match = {prior:.3g}",
+            "match_weight": math.log2(prior / (1 - prior)),
+            "value_l": None,
+            "value_r": None,
+        }
+    ]
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        level = level_for_gamma(comparison["comparison_levels"], int(scored[f"gamma_{name}"]))
+        weight = float(scored[f"mw_{name}"]) + float(scored.get(f"mw_tf_adj_{name}") or 0.0)
+        rows.append(
+            {
+                "name": name,
+                "level": level.get("label_for_charts", level["sql_condition"]),
+                "match_weight": weight,
+                "value_l": _shown(scored.get(f"{name}_l")),
+                "value_r": _shown(scored.get(f"{name}_r")),
+            }
+        )
+    rows.append(
+        {
+            "name": "total",
+            "level": f"match probability {float(scored['match_probability']):.4f}",
+            "match_weight": float(scored["match_weight"]),
+            "value_l": scored[f"{key}_l"],
+            "value_r": scored[f"{key}_r"],
+        }
+    )
+    return rows
+
+
+def level_for_gamma(levels: list[dict[str, Any]], gamma: int) -> dict[str, Any]:
+    """The level with comparison vector value ``gamma`` (NULL level -1, else counted down)."""
+    if gamma == -1:
+        return next(lv for lv in levels if lv.get("is_null_level"))
+    ranked = [lv for lv in levels if not lv.get("is_null_level")]
+    return ranked[len(ranked) - 1 - gamma]
+
+
+def _shown(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -45,10 +44,21 @@ from scipy import special
 from splink import Linker, SettingsCreator
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
+from splink.internals.splink_dataframe import SplinkDataFrame
 from sqlglot import exp
 
 from personae.errors import PersonaeError
-from personae.identity.comparisons import COLUMN_RULES, clean_column, rule_for
+from personae.identity.comparisons import (
+    COLUMN_RULES,
+    KEY,
+    FuzzyInputError,
+    explanation,
+    model_columns,
+    prepare_records,
+    rule_for,
+    settings_for_dialect,
+    untrained_levels,
+)
 
 __all__ = [
     "FuzzyInputError",
@@ -58,9 +68,6 @@ __all__ = [
     "FuzzySettingsError",
     "FuzzyTrainingError",
 ]
-
-KEY = "record_key"
-"""The column that identifies each record given to the matcher (unique strings)."""
 
 Backend = Literal["duckdb", "spark"]
 
@@ -74,10 +81,6 @@ MAX_PRIOR_ITERATIONS = 500
 """Cap on the fixed-point iterations of :func:`matching_prior` (it settles in tens)."""
 
 MODEL_FORMAT = "personae.fuzzy/1"
-
-
-class FuzzyInputError(ValueError, PersonaeError):
-    """The records (or settings) given to the matcher are unusable."""
 
 
 class FuzzySettingsError(ValueError, PersonaeError):
@@ -95,12 +98,20 @@ class FuzzyModelError(PersonaeError):
 DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
 
 DEFAULT_BLOCKING = (
+    # Pairs of columns, so that no common value (a frequent surname, a big town) makes a
+    # block quadratic in size; together they find ~99 % of Febrl 3's corrupted duplicates.
     "l.first_name = r.first_name and l.last_name = r.last_name",
+    "l.first_name = r.last_name and l.last_name = r.first_name",
     "l.last_name = r.last_name and l.birth_date = r.birth_date",
     "l.first_name = r.first_name and l.birth_date = r.birth_date",
     "l.birth_date = r.birth_date and l.postcode = r.postcode",
+    "l.birth_date = r.birth_date and l.city = r.city",
     "l.street = r.street and l.postcode = r.postcode",
+    "l.street = r.street and l.city = r.city",
+    "l.first_name = r.first_name and l.postcode = r.postcode",
     "l.last_name = r.last_name and l.postcode = r.postcode",
+    "l.first_name = r.first_name and l.city = r.city",
+    "l.last_name = r.last_name and l.city = r.city",
     "l.phone = r.phone",
 )
 
@@ -112,7 +123,7 @@ class FuzzySettings:
     The defaults reach F1 ≥ 0.99 on the Febrl 3 benchmark (tests/identity/test_fuzzy.py).
     """
 
-    threshold: float = 0.9
+    threshold: float = 0.95
     """Match probability at or above which a pair is a link."""
     columns: tuple[str, ...] = DEFAULT_COLUMNS
     """Record columns compared with their own comparison (see ``comparisons.COLUMN_RULES``)."""
@@ -201,12 +212,17 @@ def rule_columns(rule: str) -> set[str]:
     return names
 
 
-def database_api(backend: Backend, spark: Any = None) -> DatabaseAPISubClass:
-    """The Splink database API of ``backend``; the one place the backend is chosen."""
+def database_api(backend: Backend, spark: Any = None, *, exact: bool = False) -> DatabaseAPISubClass:
+    """The Splink database API of ``backend``; the one place the backend is chosen.
+
+    ``exact`` runs DuckDB on one thread: sums over many rows then add up in the same
+    order every time, so training gives bit-identical parameters from the same data.
+    """
     if backend == "duckdb":
         from splink.backends.duckdb import DuckDBAPI
 
-        return DuckDBAPI(duckdb.connect(":memory:"))
+        connection = duckdb.connect(":memory:", config={"threads": 1}) if exact else duckdb.connect()
+        return DuckDBAPI(connection)
     if backend == "spark":
         if spark is None:
             raise FuzzyInputError(
@@ -214,7 +230,7 @@ def database_api(backend: Backend, spark: Any = None) -> DatabaseAPISubClass:
             )
         from splink.backends.spark import SparkAPI
 
-        return SparkAPI(spark_session=spark)
+        return SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]  # Splink leaves it untyped
     raise FuzzyInputError(f"unknown backend {backend!r}; use 'duckdb' or 'spark'")
 
 
@@ -275,16 +291,16 @@ class FuzzyMatcher:
         creator = SettingsCreator(
             link_type="dedupe_only",
             comparisons=[rule_for(c, extra=c in self.settings.extra_columns).comparison(c) for c in used],
-            blocking_rules_to_generate_predictions=list(rules),
+            blocking_rules_to_generate_predictions=[{"blocking_rule": rule} for rule in rules],
             unique_id_column_name=KEY,
             retain_matching_columns=False,
             max_iterations=MAX_EM_ITERATIONS,
         )
-        with self._linker(table, creator) as linker:
-            self.model_ = self._train(linker, rules)
+        with self._linker(table, creator, exact=True) as linker:
+            self.model_ = self._train(linker, rules, table.num_rows)
         return self
 
-    def _train(self, linker: Linker, rules: list[str]) -> dict[str, Any]:
+    def _train(self, linker: Linker, rules: list[str], count: int) -> dict[str, Any]:
         training = linker.training
         try:
             training.estimate_u_using_random_sampling(
@@ -309,15 +325,19 @@ class FuzzyMatcher:
             ) from error
         model = linker.misc.save_model_to_json()
         model.pop("linker_uid", None)  # a random id Splink draws per linker
-        check_trained(model)
+        untrained = untrained_levels(model)
+        if untrained:
+            raise FuzzyTrainingError(
+                "the records gave no data for some comparison levels, so their weights cannot be "
+                f"learnt: {'; '.join(untrained)}. Fit on more records, or drop those columns from "
+                "FuzzySettings.columns (a column in every blocking rule also needs a rule without it)"
+            )
         # The blocked pairs' match weights, binned, give the prior (see matching_prior).
         blocked = linker.inference.predict(warning_mode="never").query_sql(
             "select round(match_weight, 3) as match_weight, count(*) as pairs "
             "from {this} group by round(match_weight, 3)"
         )
-        histogram = blocked.as_pyarrow_table().sort_by("match_weight")
-        records = linker._input_tables_dict  # one table: the records being deduplicated
-        count = sum(frame.as_pyarrow_table().num_rows for frame in records.values())
+        histogram = arrow(blocked).sort_by("match_weight")
         model["probability_two_random_records_match"] = matching_prior(
             histogram.column("match_weight").to_numpy(),
             histogram.column("pairs").to_numpy(),
@@ -335,9 +355,7 @@ class FuzzyMatcher:
         threshold = self.settings.threshold
         with self._linker(table, model) as linker:
             scored = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-            pairs = scored.as_pyarrow_table().select(
-                [f"{KEY}_l", f"{KEY}_r", "match_probability", "match_weight"]
-            )
+            pairs = arrow(scored).select([f"{KEY}_l", f"{KEY}_r", "match_probability", "match_weight"])
         pairs = pairs.filter(pc.greater_equal(pairs["match_probability"], threshold))
         swap = pc.greater(pairs[f"{KEY}_l"], pairs[f"{KEY}_r"])
         left = pc.if_else(swap, pairs[f"{KEY}_r"], pairs[f"{KEY}_l"])
@@ -414,57 +432,26 @@ class FuzzyMatcher:
         return self.model_
 
     @contextmanager
-    def _linker(self, table: pa.Table, settings: SettingsCreator | dict[str, Any]) -> Iterator[Linker]:
-        db_api = database_api(self.backend, self.spark)
+    def _linker(
+        self, table: pa.Table, settings: SettingsCreator | dict[str, Any], *, exact: bool = False
+    ) -> Iterator[Linker]:
+        db_api = database_api(self.backend, self.spark, exact=exact)
         try:
-            with quiet_splink(), warnings.catch_warnings():
-                # Splink 5 warns (UserWarning) when predicting with parameters it
-                # considers untrained; fit() has already checked every level is trained.
-                warnings.simplefilter("ignore", UserWarning)
+            with quiet_splink():
                 frame = db_api.register(table)
                 if isinstance(settings, dict):
-                    settings = settings_for_dialect(settings, db_api.sql_dialect.sql_dialect_str)
+                    dialect = db_api.sql_dialect.sql_dialect_str
+                    settings = settings_for_dialect(settings, dialect, self.settings.extra_columns)
                 yield Linker(frame, settings, log_level=None)
         finally:
             if self.backend == "duckdb":
                 db_api.duckdb_con.close()
 
 
-def prepare_records(records: pa.Table, columns: tuple[str, ...], extra: tuple[str, ...]) -> pa.Table:
-    """``record_key`` and the compared columns of ``records``, cleaned for matching."""
-    if not isinstance(records, pa.Table):
-        raise FuzzyInputError(f"records must be a pyarrow.Table, not {type(records).__name__}")
-    names = set(records.column_names)
-    if KEY not in names:
-        raise FuzzyInputError(
-            f"records have no {KEY!r} column (columns: {sorted(names)}); add a unique string key per record"
-        )
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise FuzzyInputError(
-            f"records have no column(s) {missing} that the fuzzy settings compare; add them "
-            "(all NULL is fine) or remove them from FuzzySettings.columns/extra_columns"
-        )
-    keys = records.column(KEY)
-    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
-        raise FuzzyInputError(f"{KEY} must be a string column, not {keys.type}; cast it to string")
-    if keys.null_count:
-        raise FuzzyInputError(f"{keys.null_count} record(s) have a NULL {KEY}; give every record a key")
-    counts = pc.value_counts(keys)
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-    if len(repeated):
-        shown = ", ".join(repr(k) for k in repeated.to_pylist()[:5])
-        raise FuzzyInputError(
-            f"{KEY} must be unique, but {len(repeated)} key(s) repeat ({shown}); deduplicate the records"
-        )
-    cleaned = {KEY: pc.cast(keys, pa.string())}
-    for column in columns:
-        rule = rule_for(column, extra=column in extra)
-        try:
-            cleaned[column] = clean_column(records.column(column), rule.kind)
-        except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise FuzzyInputError(f"column {column!r} cannot be cleaned for matching: {error}") from error
-    return pa.table(cleaned)
+def arrow(frame: SplinkDataFrame) -> pa.Table:
+    """A Splink result as an Arrow table, whichever backend holds it."""
+    table: pa.Table = frame.as_pyarrow_table()  # type: ignore[no-untyped-call]  # untyped in Splink
+    return table
 
 
 def matching_prior(
@@ -493,95 +480,3 @@ def matching_prior(
             return updated
         estimate = updated
     return estimate
-
-
-def model_columns(model: dict[str, Any]) -> tuple[str, ...]:
-    """The record columns a fitted Splink model compares, in order."""
-    return tuple(str(c["output_column_name"]) for c in model["comparisons"])
-
-
-def check_trained(model: dict[str, Any]) -> None:
-    """Raise :class:`FuzzyTrainingError` naming each level training could not estimate."""
-    untrained = []
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            if level.get("is_null_level"):
-                continue
-            lacking = [p for p in ("m_probability", "u_probability") if p not in level]
-            if lacking:
-                label = level.get("label_for_charts", level["sql_condition"])
-                untrained.append(f"{comparison['output_column_name']}: {label} (no {', '.join(lacking)})")
-    if untrained:
-        raise FuzzyTrainingError(
-            "the records gave no data for some comparison levels, so their weights cannot be "
-            f"learnt: {'; '.join(untrained)}. Fit on more records, or drop those columns from "
-            "FuzzySettings.columns (a column used in every blocking rule needs another rule without it)"
-        )
-
-
-def settings_for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
-    """``model`` with its SQL rendered for ``dialect`` (parameters copied level by level)."""
-    if model.get("sql_dialect") == dialect:
-        return model
-    columns = model_columns(model)
-    extra = {c for c in columns if c not in COLUMN_RULES}
-    creator = SettingsCreator(
-        link_type="dedupe_only",
-        comparisons=[rule_for(c, extra=c in extra).comparison(c) for c in columns],
-        blocking_rules_to_generate_predictions=[
-            r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]
-        ],
-        unique_id_column_name=KEY,
-        retain_matching_columns=False,
-        probability_two_random_records_match=model["probability_two_random_records_match"],
-    )
-    rendered = creator.create_settings_dict(dialect)
-    for target, source in zip(rendered["comparisons"], model["comparisons"], strict=True):
-        for level, trained in zip(target["comparison_levels"], source["comparison_levels"], strict=True):
-            for parameter in ("m_probability", "u_probability"):
-                if parameter in trained:
-                    level[parameter] = trained[parameter]
-    return rendered
-
-
-def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[dict[str, Any]]:
-    """The waterfall of one scored pair: prior, each comparison's weight, total."""
-    prior = float(model["probability_two_random_records_match"])
-    rows: list[dict[str, Any]] = [
-        {
-            "name": "prior",
-            "level": f"probability two random records match = {prior:.3g}",
-            "match_weight": math.log2(prior / (1 - prior)),
-        }
-    ]
-    for comparison in model["comparisons"]:
-        name = comparison["output_column_name"]
-        gamma = int(scored[f"gamma_{name}"])
-        level = level_for_gamma(comparison["comparison_levels"], gamma)
-        weight = math.log2(float(scored[f"bf_{name}"]))
-        tf = scored.get(f"bf_tf_adj_{name}")
-        if tf is not None:
-            weight += math.log2(float(tf))
-        rows.append(
-            {
-                "name": name,
-                "level": level.get("label_for_charts", level["sql_condition"]),
-                "match_weight": weight,
-            }
-        )
-    rows.append(
-        {
-            "name": "total",
-            "level": f"match probability {float(scored['match_probability']):.4f}",
-            "match_weight": float(scored["match_weight"]),
-        }
-    )
-    return rows
-
-
-def level_for_gamma(levels: list[dict[str, Any]], gamma: int) -> dict[str, Any]:
-    """The level with comparison vector value ``gamma`` (NULL level -1, else counted down)."""
-    if gamma == -1:
-        return next(lv for lv in levels if lv.get("is_null_level"))
-    ranked = [lv for lv in levels if not lv.get("is_null_level")]
-    return ranked[len(ranked) - 1 - gamma]

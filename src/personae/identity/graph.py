@@ -1,0 +1,125 @@
+"""The identity graph as SQL: identifier occurrences, identifiers, and the edges between them.
+
+Nodes are identifiers (a type and a normalised value); every customer record is also a
+node of type ``record`` (``source:record_id``) so that probabilistic matches, which link
+records, join the same graph. Two identifiers are linked when one record or event carries
+both: each record contributes a star from its most trusted identifier to the others.
+Blocked values and shared values (hubs) are kept in ``identifiers`` with their status but
+never link anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from personae.config import IdentitySettings
+from personae.sources.kinds import IDENTIFIER_TYPES
+from personae.sources.readers import sql_string
+
+RECORD_TYPE = "record"
+RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships")
+
+
+def _rank_sql(settings: IdentitySettings, column: str) -> str:
+    cases = " ".join(
+        f"WHEN {sql_string(id_type)} THEN {settings.rank(id_type)}" for id_type in settings.priority
+    )
+    return f"CASE {column} {cases} WHEN {sql_string(RECORD_TYPE)} THEN 1000 ELSE {len(settings.priority)} END"
+
+
+def occurrences_sql(extra_types: Sequence[str]) -> str:
+    """One row per (record, identifier) across events and record tables.
+
+    Columns: ``source, record_id, id_type, id_value, ts``. Orders are identified by their
+    order id, other events by their event id, records by their record id.
+    """
+    parts = []
+    event_record = "CASE WHEN type = 'order' THEN order_id ELSE event_id END"
+    tables = [
+        ("events", event_record, "ts"),
+        *((t, "record_id", "coalesce(ts, _loaded_at)") for t in RECORD_TABLES),
+    ]
+    for table, record_id, ts in tables:
+        ts = "coalesce(updated_at, _loaded_at)" if table == "customer_records" else ts
+        for id_type in IDENTIFIER_TYPES:
+            parts.append(
+                f"SELECT source, {record_id} AS record_id, {sql_string(id_type)} AS id_type, "
+                f"{id_type} AS id_value, {ts} AS ts FROM {table} WHERE {id_type} IS NOT NULL"
+            )
+        for id_type in extra_types:
+            value = f"json_extract_string(extra_ids, {sql_string('$.' + id_type)})"
+            parts.append(
+                f"SELECT source, {record_id} AS record_id, {sql_string(id_type)} AS id_type, "
+                f"{value} AS id_value, {ts} AS ts FROM {table} WHERE {value} IS NOT NULL"
+            )
+    parts.append(
+        f"SELECT source, record_id, {sql_string(RECORD_TYPE)} AS id_type, "
+        "source || ':' || record_id AS id_value, coalesce(updated_at, _loaded_at) AS ts FROM customer_records"
+    )
+    return " UNION ALL ".join(parts)
+
+
+def blocked_sql(settings: IdentitySettings, value: str = "id_value") -> str:
+    """True for a value that must never link people."""
+    tests = [
+        f"regexp_matches({value}, {sql_string('(?i)' + pattern)})" for pattern in settings.blocked_patterns
+    ]
+    if settings.blocked:
+        tests.append(f"lower({value}) IN ({', '.join(sql_string(v.lower()) for v in settings.blocked)})")
+    return "(" + " OR ".join(tests) + ")" if tests else "FALSE"
+
+
+def shared_sql(occurrences: str, settings: IdentitySettings) -> str:
+    """(id_type, id_value) seen with more than ``shared_max`` values of another limited type."""
+    limited = ", ".join(sql_string(id_type) for id_type in settings.limits)
+    if not limited:
+        return "SELECT CAST(NULL AS VARCHAR) AS id_type, CAST(NULL AS VARCHAR) AS id_value WHERE FALSE"
+    hubs = (
+        f"SELECT a.id_type, a.id_value FROM {occurrences} AS a JOIN {occurrences} AS b "
+        "ON a.source = b.source AND a.record_id = b.record_id AND a.id_type <> b.id_type "
+        f"WHERE b.id_type IN ({limited}) AND a.id_type <> {sql_string(RECORD_TYPE)} "
+        "GROUP BY a.id_type, a.id_value, b.id_type "
+        f"HAVING count(DISTINCT b.id_value) > {settings.shared_max}"
+    )
+    return f"SELECT DISTINCT id_type, id_value FROM ({hubs}) AS hubs"
+
+
+def identifiers_sql(occurrences: str, shared: str, settings: IdentitySettings) -> str:
+    """Every identifier with first/last seen, record count, status and (for usable ones) a node number."""
+    status = (
+        f"CASE WHEN {blocked_sql(settings)} THEN 'blocked' "
+        f"WHEN EXISTS (SELECT 1 FROM {shared} AS s WHERE s.id_type = i.id_type AND s.id_value = i.id_value) "
+        "THEN 'shared' ELSE 'ok' END"
+    )
+    grouped = (
+        f"SELECT id_type, id_value, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS records "
+        f"FROM {occurrences} GROUP BY id_type, id_value"
+    )
+    return (
+        "SELECT *, CASE WHEN status = 'ok' THEN row_number() OVER (PARTITION BY status = 'ok' "
+        "ORDER BY id_type, id_value) - 1 END AS node "
+        f"FROM (SELECT i.*, {status} AS status, {_rank_sql(settings, 'i.id_type')} AS rank "
+        f"FROM ({grouped}) AS i) AS s"
+    )
+
+
+def record_nodes_sql(occurrences: str, identifiers: str) -> str:
+    """(source, record_id, node, rank) for the usable identifiers of each record."""
+    return (
+        f"SELECT o.source, o.record_id, i.node, i.rank, i.id_type, i.id_value FROM {occurrences} AS o "
+        f"JOIN {identifiers} AS i ON i.id_type = o.id_type AND i.id_value = o.id_value "
+        "WHERE i.status = 'ok'"
+    )
+
+
+def edges_sql(record_nodes: str) -> str:
+    """Distinct (a, b) node pairs: each record's most trusted identifier to each other one."""
+    ranked = (
+        "SELECT *, row_number() OVER (PARTITION BY source, record_id ORDER BY rank, id_type, id_value) AS position "
+        f"FROM (SELECT DISTINCT source, record_id, node, rank, id_type, id_value FROM {record_nodes}) AS d"
+    )
+    return (
+        "SELECT DISTINCT a.node AS a, b.node AS b, greatest(a.rank, b.rank) AS rank "
+        f"FROM ({ranked}) AS a JOIN ({ranked}) AS b "
+        "ON a.source = b.source AND a.record_id = b.record_id AND a.position = 1 AND b.position > 1"
+    )

@@ -1,0 +1,161 @@
+"""The identity step: identifiers → graph → components → stable UIDs, written to the store.
+
+Tables written (DESIGN §4):
+
+- ``identifiers(id_type, id_value, first_seen, last_seen, records, status, rank, node)``:
+  every identifier seen; ``status`` is ``ok``, ``blocked`` or ``shared``;
+- ``identity_map(id_type, id_value, uid)`` for the usable identifiers;
+- ``record_map(source, record_id, uid)``: the person behind each record and event;
+- ``merges(old_uid, new_uid, at, reason)``: ``merge``, ``split`` or ``removed``, appended;
+- ``identity_cuts``: links cut to keep a per-type limit, for the report.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.identity import graph
+from personae.identity.components import components_by_scipy, components_by_sql
+from personae.identity.limits import enforce_limits
+from personae.identity.matching import fuzzy_edges
+from personae.identity.uids import assignment_sql, changes_sql
+from personae.sources.kinds import IDENTIFIER_TYPES
+from personae.sources.readers import sql_string
+
+IDENTITY_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "identity_map": (("id_type", "VARCHAR"), ("id_value", "VARCHAR"), ("uid", "VARCHAR")),
+    "record_map": (("source", "VARCHAR"), ("record_id", "VARCHAR"), ("uid", "VARCHAR")),
+    "merges": (("old_uid", "VARCHAR"), ("new_uid", "VARCHAR"), ("at", "TIMESTAMP"), ("reason", "VARCHAR")),
+    "workspace_settings": (("key", "VARCHAR"), ("value", "VARCHAR")),
+}
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    identifiers: int
+    blocked: int
+    shared: int
+    links: int
+    fuzzy_links: int
+    cuts: int
+    people: int
+    merges: int
+    splits: int
+
+
+def declared_types(config: WorkspaceConfig) -> list[str]:
+    """Identifier types the sources declare beyond the built-in ones."""
+    found = {t for source in config.sources for t in source.identifiers if t not in IDENTIFIER_TYPES}
+    return sorted(found)
+
+
+def workspace_salt(engine: Engine) -> str:
+    """The workspace's secret salt for derived UIDs (created on first use)."""
+    value = engine.scalar("SELECT max(value) FROM workspace_settings WHERE key = 'uid_salt'")
+    if value:
+        return str(value)
+    salt = secrets.token_hex(16)
+    engine.insert("workspace_settings", ["key", "value"], f"SELECT 'uid_salt', {sql_string(salt)}")
+    return salt
+
+
+def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models: Path) -> IdentityResult:
+    """Rebuild the identity tables from the store's records and events."""
+    settings = config.identity
+    for name, columns in IDENTITY_TABLES.items():
+        engine.create_empty_table(name, columns)
+    salt = workspace_salt(engine)
+    engine.materialise("_occ", graph.occurrences_sql(declared_types(config)))
+    engine.materialise("_shared", graph.shared_sql("_occ", settings))
+    engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
+    engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
+    fuzzy = fuzzy_edges(engine, settings.fuzzy, models) if settings.fuzzy.enabled else None
+    edges = graph.edges_sql("_record_nodes")
+    if fuzzy is not None:
+        edges += f" UNION SELECT a, b, rank FROM {fuzzy}"
+    engine.materialise("_edges", edges)
+    engine.materialise("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
+    nodes = int(engine.scalar("SELECT count(*) FROM _nodes"))
+    if engine.name == "duckdb":
+        components_by_scipy(engine, "_edges", nodes, "_labels")
+    else:
+        components_by_sql(engine, "_edges", "_nodes", "_labels")
+    rebuilt = enforce_limits(engine, "_nodes", "_edges", "_labels", settings.limits)
+    engine.materialise("_previous", "SELECT id_type, id_value, uid FROM identity_map")
+    engine.materialise("_assigned", assignment_sql("_nodes", "_labels", "_previous", salt))
+    engine.materialise("_changes", changes_sql("_nodes", "_labels", "_previous", "_assigned", at))
+    _register_cuts(engine, rebuilt.cuts)
+    with engine.transaction():
+        engine.create_table("identifiers", "SELECT * FROM _ids")
+        engine.create_table(
+            "identity_map",
+            "SELECT n.id_type, n.id_value, a.uid FROM _nodes AS n JOIN _labels AS l ON n.node = l.node "
+            "JOIN _assigned AS a ON a.component = l.component",
+        )
+        engine.create_table("record_map", _record_map_sql())
+        engine.insert("merges", ["old_uid", "new_uid", "at", "reason"], "SELECT * FROM _changes")
+        engine.create_table("identity_cuts", _cuts_sql())
+    counts = engine.fetch_rows(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'blocked'), "
+        "count(*) FILTER (WHERE status = 'shared') FROM identifiers"
+    )[0]
+    changes = dict(engine.fetch_rows("SELECT reason, count(*) FROM _changes GROUP BY reason"))
+    result = IdentityResult(
+        identifiers=int(counts[0]),
+        blocked=int(counts[1]),
+        shared=int(counts[2]),
+        links=int(engine.scalar("SELECT count(*) FROM _edges")),
+        fuzzy_links=int(engine.scalar(f"SELECT count(*) FROM {fuzzy}")) if fuzzy else 0,
+        cuts=len(rebuilt.cuts),
+        people=int(engine.scalar("SELECT count(DISTINCT uid) FROM identity_map")),
+        merges=int(changes.get("merge", 0)),
+        splits=int(changes.get("split", 0)),
+    )
+    for name in (
+        "_occ",
+        "_shared",
+        "_ids",
+        "_record_nodes",
+        "_edges",
+        "_nodes",
+        "_labels",
+        "_previous",
+        "_assigned",
+        "_changes",
+        "_cuts",
+    ):
+        engine.drop_table(name)
+    return result
+
+
+def _record_map_sql() -> str:
+    """Each record's UID: the UID of its most trusted usable identifier."""
+    ranked = (
+        "SELECT r.source, r.record_id, m.uid, row_number() OVER (PARTITION BY r.source, r.record_id "
+        "ORDER BY r.rank, r.id_type, r.id_value) AS position FROM _record_nodes AS r "
+        "JOIN identity_map AS m ON m.id_type = r.id_type AND m.id_value = r.id_value"
+    )
+    return f"SELECT source, record_id, uid FROM ({ranked}) AS ranked WHERE position = 1"
+
+
+def _register_cuts(engine: Engine, cuts: list[tuple[int, int]]) -> None:
+    table = pa.table(
+        {"a": [a for a, _ in cuts], "b": [b for _, b in cuts]},
+        schema=pa.schema([("a", pa.int64()), ("b", pa.int64())]),
+    )
+    engine.register_arrow("_cuts_arrow", table)
+    engine.materialise("_cuts", "SELECT a, b FROM _cuts_arrow")
+
+
+def _cuts_sql() -> str:
+    return (
+        "SELECT x.id_type AS a_type, x.id_value AS a_value, y.id_type AS b_type, y.id_value AS b_value, "
+        "'per-type limit' AS reason FROM _cuts AS c JOIN _nodes AS x ON x.node = c.a "
+        "JOIN _nodes AS y ON y.node = c.b"
+    )

@@ -1,0 +1,94 @@
+"""The golden record: one row per UID in ``profiles``, each value with its lineage.
+
+Every attribute picks one value among the person's customer records by a survivorship
+rule, and keeps where it came from: ``<attribute>_source`` (the source) and
+``<attribute>_at`` (the record's time). Rules:
+
+- ``most_recent``: the value of the latest record;
+- ``most_frequent``: the value most records agree on (ties: the latest);
+- ``longest``: the longest value (ties: the latest), e.g. a street with its number;
+- ``source_priority``: the value from the most trusted source (``identity.source_priority``);
+- ``first_non_null``: the value of the earliest record.
+
+Defaults: names, birth date and gender are ``most_frequent`` (a typo in one system is
+outvoted); address, contact details and consent are ``most_recent`` (they change).
+"""
+
+from __future__ import annotations
+
+from personae.config import IdentitySettings
+from personae.engine.base import Engine
+from personae.sources.readers import sql_string
+
+DEFAULT_RULES: dict[str, str] = {
+    "first_name": "most_frequent",
+    "last_name": "most_frequent",
+    "birth_date": "most_frequent",
+    "gender": "most_frequent",
+    "street": "most_recent",
+    "city": "most_recent",
+    "postcode": "most_recent",
+    "country": "most_recent",
+    "email": "most_recent",
+    "phone": "most_recent",
+    "email_opt_in": "most_recent",
+    "sms_opt_in": "most_recent",
+}
+
+
+def _order(rule: str, settings: IdentitySettings) -> str:
+    if rule == "most_frequent":
+        return "freq DESC, stamp DESC, source, value"
+    if rule == "longest":
+        return "length(CAST(value AS VARCHAR)) DESC, stamp DESC, source, value"
+    if rule == "source_priority":
+        cases = " ".join(f"WHEN {sql_string(s)} THEN {i}" for i, s in enumerate(settings.source_priority))
+        rank = f"CASE source {cases} ELSE {len(settings.source_priority)} END" if cases else "0"
+        return f"{rank}, stamp DESC, source, value"
+    if rule == "first_non_null":
+        return "stamp, source, value"
+    return "stamp DESC, source, value"
+
+
+def attribute_sql(attribute: str, rule: str, settings: IdentitySettings) -> str:
+    """(uid, value, source, at) of the surviving value of one attribute per UID."""
+    candidates = (
+        f"SELECT m.uid, c.{attribute} AS value, c.source, coalesce(c.updated_at, c._loaded_at) AS stamp "
+        "FROM customer_records AS c JOIN record_map AS m ON m.source = c.source AND m.record_id = c.record_id "
+        f"WHERE c.{attribute} IS NOT NULL"
+    )
+    counted = f"SELECT *, count(*) OVER (PARTITION BY uid, value) AS freq FROM ({candidates}) AS c"
+    ranked = (
+        f"SELECT *, row_number() OVER (PARTITION BY uid ORDER BY {_order(rule, settings)}) AS position "
+        f"FROM ({counted}) AS f"
+    )
+    return f"SELECT uid, value, source, stamp FROM ({ranked}) AS r WHERE position = 1"
+
+
+def profiles_sql(settings: IdentitySettings) -> str:
+    """One row per UID: golden attributes with their source and time, and identifier counts."""
+    rules = {**DEFAULT_RULES, **settings.survivorship}
+    people = (
+        "SELECT m.uid, count(*) AS identifiers, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen "
+        "FROM identity_map AS m JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
+        "GROUP BY m.uid"
+    )
+    columns = ["p.uid", "p.identifiers", "p.first_seen", "p.last_seen"]
+    joins = []
+    for index, (attribute, rule) in enumerate(rules.items()):
+        alias = f"a{index}"
+        columns += [
+            f"{alias}.value AS {attribute}",
+            f"{alias}.source AS {attribute}_source",
+            f"{alias}.stamp AS {attribute}_at",
+        ]
+        joins.append(
+            f"LEFT JOIN ({attribute_sql(attribute, rule, settings)}) AS {alias} ON {alias}.uid = p.uid"
+        )
+    return f"SELECT {', '.join(columns)} FROM ({people}) AS p {' '.join(joins)}"
+
+
+def build_profiles(engine: Engine, settings: IdentitySettings) -> int:
+    """Rebuild ``profiles``; returns the number of people."""
+    engine.create_table("profiles", profiles_sql(settings))
+    return int(engine.scalar("SELECT count(*) FROM profiles"))

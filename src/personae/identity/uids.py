@@ -1,0 +1,68 @@
+"""Stable UIDs: a person keeps their UID when data arrives, merges and splits are recorded.
+
+Given this run's components and the previous ``identity_map``:
+
+- an old UID belongs to the component holding its oldest previous member (oldest by first
+  seen, then type and value);
+- a component takes the oldest of the UIDs it owns; the others it owns are merged into it;
+- a component that owns none gets a new UID derived from its oldest member (a salted hash,
+  so a full run and an incremental run derive the same one), and any old UID among its
+  members that another component owns is recorded as split off into it;
+- an old UID with no member left is recorded as removed.
+"""
+
+from __future__ import annotations
+
+from personae.sources.readers import sql_string
+
+
+def _aged(nodes: str, labels: str, previous: str) -> str:
+    return (
+        "SELECT n.node, n.id_type, n.id_value, l.component, p.uid AS old_uid, "
+        "row_number() OVER (ORDER BY n.first_seen, n.id_type, n.id_value) AS age "
+        f"FROM {nodes} AS n JOIN {labels} AS l ON n.node = l.node "
+        f"LEFT JOIN {previous} AS p ON p.id_type = n.id_type AND p.id_value = n.id_value"
+    )
+
+
+def assignment_sql(nodes: str, labels: str, previous: str, salt: str) -> str:
+    """(component, uid) for every component."""
+    aged = _aged(nodes, labels, previous)
+    owners = (
+        "SELECT old_uid, arg_min(component, age) AS component, min(age) AS age "
+        f"FROM ({aged}) AS a WHERE old_uid IS NOT NULL GROUP BY old_uid"
+    )
+    survivors = f"SELECT component, arg_min(old_uid, age) AS uid FROM ({owners}) AS o GROUP BY component"
+    founders = (
+        "SELECT component, arg_min(id_type || ':' || id_value, age) AS founder "
+        f"FROM ({aged}) AS a GROUP BY component"
+    )
+    new_uid = f"'p' || substr(md5({sql_string(salt)} || f.founder), 1, 15)"
+    return (
+        f"SELECT f.component, coalesce(s.uid, {new_uid}) AS uid "
+        f"FROM ({founders}) AS f LEFT JOIN ({survivors}) AS s ON f.component = s.component"
+    )
+
+
+def changes_sql(nodes: str, labels: str, previous: str, assignment: str, at: str) -> str:
+    """Rows for ``merges``: (old_uid, new_uid, at, reason) for merges, splits and removals."""
+    aged = _aged(nodes, labels, previous)
+    stamp = f"CAST({sql_string(at)} AS TIMESTAMP)"
+    moved = (
+        "SELECT DISTINCT a.old_uid, s.uid AS new_uid FROM "
+        f"({aged}) AS a JOIN {assignment} AS s ON a.component = s.component "
+        "WHERE a.old_uid IS NOT NULL AND a.old_uid <> s.uid"
+    )
+    still = f"SELECT DISTINCT uid FROM {assignment}"
+    merged = (
+        f'SELECT m.old_uid, m.new_uid, {stamp} AS "at", '
+        "CASE WHEN m.old_uid IN (SELECT uid FROM "
+        + f"({still}) AS k) THEN 'split' ELSE 'merge' END AS reason "
+        f"FROM ({moved}) AS m"
+    )
+    removed = (
+        f"SELECT DISTINCT p.uid AS old_uid, CAST(NULL AS VARCHAR) AS new_uid, {stamp} AS \"at\", 'removed' AS reason "
+        f"FROM {previous} AS p WHERE p.uid NOT IN (SELECT uid FROM ({still}) AS k) "
+        f"AND p.uid NOT IN (SELECT old_uid FROM ({moved}) AS m)"
+    )
+    return f"{merged} UNION ALL {removed}"
