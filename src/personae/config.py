@@ -162,6 +162,7 @@ class IdentitySettings(Spec):
     blocked: tuple[str, ...] = ()
     blocked_patterns: tuple[str, ...] = DEFAULT_BLOCKED_PATTERNS
     shared_max: int = Field(5, ge=1)
+    incremental: bool = True
     fuzzy: FuzzySettings = FuzzySettings()
     survivorship: dict[str, str] = Field(default_factory=dict)
     source_priority: tuple[str, ...] = ()

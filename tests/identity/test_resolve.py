@@ -176,3 +176,45 @@ def test_identity_config_errors_name_the_key(tmp_path: Path, typo: dict[str, Any
         _workspace(tmp_path, "", **typo)
     key = next(iter(typo))
     assert f"identity.{key}" in str(caught.value)
+
+
+def _state(workspace: Workspace) -> tuple[list[dict[str, Any]], list[tuple[str, str | None, str]]]:
+    mapping = workspace.sql("SELECT id_type, id_value, uid FROM identity_map ORDER BY 1, 2").to_pylist()
+    return mapping, sorted(_merges(workspace), key=repr)
+
+
+def test_incremental_run_equals_full_run_and_recomputes_less(tmp_path: Path) -> None:
+    steps = [
+        {"data/shop/a.csv": HEADER + "o1,2024-02-01,10,,L1,\no2,2024-02-02,5,bob@mail.net,L2,\n"},
+        {"data/shop/b.csv": HEADER + "o3,2024-03-01,5,,L7,\n"},  # touches nobody else
+        {"data/shop/c.csv": HEADER + "o4,2024-04-01,5,ann@mail.net,L1,\n"},  # merges Ann and L1
+        {"data/shop/c.csv": HEADER + "o4,2024-04-01,5,,,\n"},  # splits them again
+        {"data/crm.csv": CRM_CSV.replace("K2,Bob,Ray,bob@mail.net,,2024-01-02\n", "")},  # erases Bob's record
+    ]
+    workspaces = {
+        mode: Workspace(
+            write_workspace(
+                tmp_path / mode,
+                [ORDERS, CRM],
+                {"data/crm.csv": CRM_CSV},
+                identity={"fuzzy": {"enabled": False}, "incremental": mode == "incremental"},
+            )
+        )
+        for mode in ("incremental", "full")
+    }
+    for workspace in workspaces.values():  # the same salt, so both derive the same new UIDs
+        with workspace.engine(write=True) as store:
+            store.create_empty_table("workspace_settings", [("key", "VARCHAR"), ("value", "VARCHAR")])
+            store.insert("workspace_settings", ["key", "value"], "SELECT 'uid_salt', 'fixed-salt'")
+    recomputed = {}
+    for number, files in enumerate(steps):
+        for mode, workspace in workspaces.items():
+            for relative, content in files.items():
+                (workspace.root / relative).parent.mkdir(parents=True, exist_ok=True)
+                (workspace.root / relative).write_text(content)
+            report = workspace.run(as_of=AS_OF)
+            identity = next(step for step in report.steps if step.name == "identity").details["identity"]
+            recomputed[mode, number] = identity.recomputed
+        assert _state(workspaces["incremental"]) == _state(workspaces["full"]), f"step {number} differs"
+    assert recomputed["incremental", 1] < recomputed["full", 1]
+    assert recomputed["incremental", 1] == 1  # only the new card L7

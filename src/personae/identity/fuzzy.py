@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import sqlglot
 from scipy import special
 from splink import Linker, SettingsCreator
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
@@ -76,6 +77,12 @@ MIN_RECORDS = 20
 
 MAX_EM_ITERATIONS = 50
 """EM that has not settled after this many rounds is reported as not converging."""
+
+MIN_TRAINING_PAIRS = 100
+"""A blocking rule must find this many pairs to be used for EM training."""
+
+MAX_COUNTED_RECORDS = 100_000
+"""Above this many records, rules' pairs are counted on a (deterministic) sample."""
 
 MAX_PRIOR_ITERATIONS = 500
 """Cap on the fixed-point iterations of :func:`matching_prior` (it settles in tens)."""
@@ -273,8 +280,8 @@ class FuzzyMatcher:
         if table.num_rows < MIN_RECORDS:
             raise FuzzyTrainingError(
                 f"fuzzy matching needs at least {MIN_RECORDS} records to learn from, got "
-                f"{table.num_rows}; fit on the whole customer_records table, or turn fuzzy "
-                "matching off ([identity] fuzzy = {{ enabled = false }})"
+                f"{table.num_rows}; fit on the whole customer_records table, or turn fuzzy matching "
+                "off (fuzzy = { enabled = false } under [identity] in personae.toml)"
             )
         used = tuple(c for c in columns if table.column(c).null_count < table.num_rows)
         if len(used) < 2:
@@ -296,8 +303,8 @@ class FuzzyMatcher:
             retain_matching_columns=False,
             max_iterations=MAX_EM_ITERATIONS,
         )
-        with self._linker(table, creator, exact=True) as linker:
-            self.model_ = self._train(linker, rules, table.num_rows)
+        with self._linker(table, creator, exact=True) as (linker, frame):
+            self.model_ = self._train(linker, training_rules(frame, rules), table.num_rows)
         return self
 
     def _train(self, linker: Linker, rules: list[str], count: int) -> dict[str, Any]:
@@ -353,7 +360,7 @@ class FuzzyMatcher:
         model = self._fitted()
         table = prepare_records(records, model_columns(model), self.settings.extra_columns)
         threshold = self.settings.threshold
-        with self._linker(table, model) as linker:
+        with self._linker(table, model) as (linker, _):
             scored = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
             pairs = arrow(scored).select([f"{KEY}_l", f"{KEY}_r", "match_probability", "match_weight"])
         pairs = pairs.filter(pc.greater_equal(pairs["match_probability"], threshold))
@@ -386,10 +393,9 @@ class FuzzyMatcher:
             if found.num_rows == 0:
                 raise FuzzyInputError(f"no record has {KEY} {key!r}; pass records that contain it")
             rows[key] = found
-        with self._linker(table, model) as linker:
-            db_api = linker._db_api
-            left = db_api.register(rows[key_l])
-            right = db_api.register(rows[key_r])
+        with self._linker(table, model) as (linker, frame):
+            left = frame.db_api.register(rows[key_l])
+            right = frame.db_api.register(rows[key_r])
             scored = linker.inference.score_pair(left, right).as_record_list()[0]
         return explanation(model, scored)
 
@@ -434,7 +440,7 @@ class FuzzyMatcher:
     @contextmanager
     def _linker(
         self, table: pa.Table, settings: SettingsCreator | dict[str, Any], *, exact: bool = False
-    ) -> Iterator[Linker]:
+    ) -> Iterator[tuple[Linker, SplinkDataFrame]]:
         db_api = database_api(self.backend, self.spark, exact=exact)
         try:
             with quiet_splink():
@@ -442,10 +448,37 @@ class FuzzyMatcher:
                 if isinstance(settings, dict):
                     dialect = db_api.sql_dialect.sql_dialect_str
                     settings = settings_for_dialect(settings, dialect, self.settings.extra_columns)
-                yield Linker(frame, settings, log_level=None)
+                yield Linker(frame, settings, log_level=None), frame
         finally:
             if self.backend == "duckdb":
                 db_api.duckdb_con.close()
+
+
+def training_rules(frame: SplinkDataFrame, rules: list[str]) -> list[str]:
+    """The blocking rules that find enough pairs in ``frame`` to run EM over.
+
+    A rule that finds few pairs (swapped names are rare) still generates pairs to score,
+    but EM over a handful of pairs would not settle, or not at all over none.
+    """
+    count = arrow(frame.query_sql("select count(*) as n from {this}")).column("n")[0].as_py()
+    proportion = min(1.0, MAX_COUNTED_RECORDS / max(count, 1))
+    usable = []
+    for rule in rules:
+        (counted,) = count_comparisons_from_blocking_rules(
+            frame,
+            blocking_rules=rule,
+            link_type="dedupe_only",
+            unique_id_column_name=KEY,
+            record_sample_proportion=proportion,
+        )
+        if counted["cumulative_comparison_count"] >= MIN_TRAINING_PAIRS:
+            usable.append(rule)
+    if not usable:
+        raise FuzzyTrainingError(
+            f"no blocking rule finds {MIN_TRAINING_PAIRS} pairs of these {count} records to learn "
+            "from; fit on more records, or add a blocking rule that finds more pairs"
+        )
+    return usable
 
 
 def arrow(frame: SplinkDataFrame) -> pa.Table:

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
-from personae.identity import graph
+from personae.identity import graph, incremental
 from personae.identity.components import components_by_scipy, components_by_sql
 from personae.identity.limits import enforce_limits
 from personae.identity.matching import fuzzy_edges
@@ -47,6 +47,7 @@ class IdentityResult:
     people: int
     merges: int
     splits: int
+    recomputed: int
 
 
 def declared_types(config: WorkspaceConfig) -> list[str]:
@@ -81,26 +82,47 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         edges += f" UNION SELECT a, b, rank FROM {fuzzy}"
     engine.materialise("_edges", edges)
     engine.materialise("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
-    nodes = int(engine.scalar("SELECT count(*) FROM _nodes"))
-    if engine.name == "duckdb":
-        components_by_scipy(engine, "_edges", nodes, "_labels")
-    else:
-        components_by_sql(engine, "_edges", "_nodes", "_labels")
-    rebuilt = enforce_limits(engine, "_nodes", "_edges", "_labels", settings.limits)
     engine.materialise("_previous", "SELECT id_type, id_value, uid FROM identity_map")
-    engine.materialise("_assigned", assignment_sql("_nodes", "_labels", "_previous", salt))
-    engine.materialise("_changes", changes_sql("_nodes", "_labels", "_previous", "_assigned", at))
+    engine.materialise("_edge_keys", incremental.edge_keys_sql("_edges", "_nodes"))
+    scoped = (
+        settings.incremental
+        and engine.has_table("identity_edges")
+        and bool(engine.scalar("SELECT count(*) FROM _previous"))
+    )
+    nodes, edges, previous = "_nodes", "_edges", "_previous"
+    if scoped:
+        engine.materialise("_touched", incremental.touched_uids_sql("_edge_keys", "_nodes", "_previous"))
+        engine.materialise("_scope_nodes", incremental.scope_nodes_sql("_nodes", "_previous", "_touched"))
+        engine.materialise("_scope_edges", incremental.scope_edges_sql("_edges", "_scope_nodes"))
+        engine.materialise(
+            "_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)"
+        )
+        nodes, edges, previous = "_scope_nodes", "_scope_edges", "_scope_previous"
+    if engine.name == "duckdb":
+        size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
+        components_by_scipy(engine, edges, size, "_all_labels")
+        engine.materialise(
+            "_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node"
+        )
+    else:
+        components_by_sql(engine, edges, nodes, "_labels")
+    rebuilt = enforce_limits(engine, nodes, edges, "_labels", settings.limits)
+    engine.materialise("_assigned", assignment_sql(nodes, "_labels", previous, salt))
+    engine.materialise("_changes", changes_sql(nodes, "_labels", previous, "_assigned", at))
     _register_cuts(engine, rebuilt.cuts)
+    fresh_map = (
+        f"SELECT n.id_type, n.id_value, a.uid FROM {nodes} AS n JOIN _labels AS l ON n.node = l.node "
+        "JOIN _assigned AS a ON a.component = l.component"
+    )
+    kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)" if scoped else None
+    engine.materialise("_map", f"{kept} UNION ALL {fresh_map}" if kept else fresh_map)
     with engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
-        engine.create_table(
-            "identity_map",
-            "SELECT n.id_type, n.id_value, a.uid FROM _nodes AS n JOIN _labels AS l ON n.node = l.node "
-            "JOIN _assigned AS a ON a.component = l.component",
-        )
+        engine.create_table("identity_map", "SELECT * FROM _map")
         engine.create_table("record_map", _record_map_sql())
         engine.insert("merges", ["old_uid", "new_uid", "at", "reason"], "SELECT * FROM _changes")
-        engine.create_table("identity_cuts", _cuts_sql())
+        engine.create_table("identity_edges", "SELECT * FROM _edge_keys")
+        _write_cuts(engine, scoped)
     counts = engine.fetch_rows(
         "SELECT count(*), count(*) FILTER (WHERE status = 'blocked'), "
         "count(*) FILTER (WHERE status = 'shared') FROM identifiers"
@@ -116,6 +138,7 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         people=int(engine.scalar("SELECT count(DISTINCT uid) FROM identity_map")),
         merges=int(changes.get("merge", 0)),
         splits=int(changes.get("split", 0)),
+        recomputed=int(engine.scalar(f"SELECT count(*) FROM {nodes}")),
     )
     for name in (
         "_occ",
@@ -126,6 +149,14 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         "_nodes",
         "_labels",
         "_previous",
+        "_edge_keys",
+        "_touched",
+        "_scope_nodes",
+        "_scope_edges",
+        "_scope_previous",
+        "_all_labels",
+        "_map",
+        "_all_cuts",
         "_assigned",
         "_changes",
         "_cuts",
@@ -153,9 +184,19 @@ def _register_cuts(engine: Engine, cuts: list[tuple[int, int]]) -> None:
     engine.materialise("_cuts", "SELECT a, b FROM _cuts_arrow")
 
 
-def _cuts_sql() -> str:
-    return (
+def _write_cuts(engine: Engine, scoped: bool) -> None:
+    """``identity_cuts``: this run's cuts, plus, when scoped, the earlier cuts of untouched people."""
+    fresh = (
         "SELECT x.id_type AS a_type, x.id_value AS a_value, y.id_type AS b_type, y.id_value AS b_value, "
         "'per-type limit' AS reason FROM _cuts AS c JOIN _nodes AS x ON x.node = c.a "
         "JOIN _nodes AS y ON y.node = c.b"
     )
+    if scoped and engine.has_table("identity_cuts"):
+        kept = (
+            "SELECT c.* FROM identity_cuts AS c JOIN _map AS m ON m.id_type = c.a_type AND m.id_value = c.a_value "
+            "WHERE m.uid NOT IN (SELECT uid FROM _touched)"
+        )
+        engine.materialise("_all_cuts", f"{kept} UNION ALL {fresh}")
+        engine.create_table("identity_cuts", "SELECT * FROM _all_cuts")
+    else:
+        engine.create_table("identity_cuts", fresh)
