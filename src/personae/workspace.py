@@ -20,7 +20,7 @@ import tomli_w
 from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
 from personae.engine import Engine, open_engine
 from personae.errors import StoreLockedError, WorkspaceError
-from personae.pipeline import RunContext, StepResult, run_steps, source_reports
+from personae.pipeline import MODELS_FOLDER, RunContext, StepResult, run_steps, source_reports
 from personae.sources.ingest import RAW_FOLDER, IngestContext, Progress, SourceReport, ensure_store
 from personae.sources.readers import sql_string
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
@@ -173,6 +173,27 @@ class Workspace:
         """Run a read-only query against the store."""
         with self.engine(write=False, name=engine) as store:
             return store.fetch_arrow(query)
+
+    def profile(self, identifier: str) -> dict[str, Any]:
+        """One person's 360° view, found by any identifier (``email:jane@example.com``)."""
+        from personae.identity.views import person
+
+        with self.engine(write=False) as store:
+            return person(store, identifier, self.config.workspace.phone_region)
+
+    def identity_report(self) -> dict[str, Any]:
+        """Suspicious identity components: largest people, cut links, shared values."""
+        from personae.identity.views import report
+
+        with self.engine(write=False) as store:
+            return report(store)
+
+    def explain_match(self, first: str, second: str) -> list[dict[str, Any]]:
+        """Match weights of two customer records (``SOURCE:RECORD`` each) under the fuzzy model."""
+        from personae.identity.explain import explain_pair
+
+        with self.engine(write=False) as store:
+            return explain_pair(store, self.root / MODELS_FOLDER, self.config.identity.fuzzy, first, second)
 
     def status(self) -> WorkspaceStatus:
         status = WorkspaceStatus()

@@ -85,3 +85,37 @@ def test_run_with_a_failing_source_exits_1_and_names_it(workspace: Path) -> None
     result = runner.invoke(app, ["run", "--workspace", str(workspace), "--as-of", "2024-03-01"])
     assert result.exit_code == 1
     assert "no file matches 'data/pos/*.csv'" in " ".join(result.output.split())
+
+
+def test_profile_and_identity_report(tmp_path: Path) -> None:
+    crm = {
+        "name": "crm",
+        "kind": "customers",
+        "path": "data/crm.csv",
+        "columns": {"record_id": "id"},
+        "identifiers": {"crm_id": "id", "email": "email"},
+    }
+    root = write_workspace(
+        tmp_path / "ws",
+        [POS_SOURCE, crm],
+        {"data/pos/a.csv": POS_CSV, "data/crm.csv": "id,first_name,email\nK1,Jane,jane@mail.org\n"},
+        identity={"fuzzy": {"enabled": False}},
+    )
+    assert runner.invoke(app, ["run", "--workspace", str(root), "--as-of", "2024-03-01"]).exit_code == 0
+    shown = runner.invoke(app, ["profile", "email:JANE@mail.org", "--workspace", str(root), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.stdout)
+    assert view["golden"]["first_name"] == {"value": "Jane", "source": "crm", "at": view["golden"]["first_name"]["at"]}
+    assert {row["id_type"] for row in view["identifiers"]} == {"crm_id", "email"}
+    assert view["records"] == {"crm": 1}
+    missing = subprocess.run(
+        [sys.executable, "-m", "personae", "profile", "email:nobody@example.org", "--workspace", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2
+    assert "no person has email 'nobody@example.org'" in missing.stderr
+    report = runner.invoke(app, ["identity", "report", "--workspace", str(root)])
+    assert report.exit_code == 0, report.output
+    assert "largest people" in report.output

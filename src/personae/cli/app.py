@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,8 @@ from typing import Annotated
 import typer
 
 from personae.cli import render
+from personae.cli.identity import identity_app, profile
+from personae.cli.workspace_option import WorkspaceOption, open_workspace
 from personae.workspace import Workspace
 
 app = typer.Typer(
@@ -20,13 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-WorkspaceOption = Annotated[
-    Path, typer.Option("--workspace", "-w", help="The workspace folder.", envvar="PERSONAE_WORKSPACE")
-]
-
-
-def open_workspace(path: Path, engine: str | None = None) -> Workspace:
-    return Workspace(path, env=dict(os.environ), engine=engine)
+app.add_typer(identity_app, name="identity")
+app.command()(profile)
 
 
 @app.command()
@@ -51,7 +47,7 @@ def run(
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
     only: Annotated[str | None, typer.Option(help="Run just this step.")] = None,
 ) -> None:
-    """Run the pipeline: ingest (later: identity, profiles, segments, sync)."""
+    """Run the pipeline: ingest, identity, golden records (later: traits, segments, sync)."""
     day = _parse_date(as_of) if as_of else None
     target = open_workspace(workspace, engine)
     with render.progress() as progress:

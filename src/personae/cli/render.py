@@ -51,7 +51,7 @@ def created(workspace: Workspace) -> None:
     console.print(f"next: [bold]personae run --workspace {workspace.root}[/]")
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
@@ -91,24 +91,24 @@ def run_summary(report: RunReport) -> None:
 def table(result: pa.Table, fmt: str) -> None:
     rows = result.to_pylist()
     if fmt == "json":
-        sys.stdout.write(json.dumps(rows, default=_json_default, indent=1) + "\n")
+        sys.stdout.write(json.dumps(rows, default=json_default, indent=1) + "\n")
         return
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(result.column_names)
-        writer.writerows([[_cell(row[name]) for name in result.column_names] for row in rows])
+        writer.writerows([[cell(row[name]) for name in result.column_names] for row in rows])
         return
     view = Table(show_lines=False)
     for name in result.column_names:
         view.add_column(name)
     for row in rows[:MAX_TABLE_ROWS]:
-        view.add_row(*[_cell(row[name]) for name in result.column_names])
+        view.add_row(*[cell(row[name]) for name in result.column_names])
     console.print(view)
     if len(rows) > MAX_TABLE_ROWS:
         console.print(f"({len(rows):,} rows; showing {MAX_TABLE_ROWS:,}; use --format csv for all)")
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -127,13 +127,13 @@ def workspace_status(state: WorkspaceStatus) -> None:
             f"{source['files']}",
             f"{int(source['rows_loaded']):,}",
             f"{source['quarantined']:,}",
-            _cell(source["last_loaded"]),
+            cell(source["last_loaded"]),
         )
     console.print(sources)
     if state.last_run:
         run = state.last_run
         console.print(
-            f"last run: {run['run_id']} at {_cell(run['started_at'])}, as of {_cell(run['as_of'])}, "
+            f"last run: {run['run_id']} at {cell(run['started_at'])}, as of {cell(run['as_of'])}, "
             f"{run['engine']}, {run['status']}"
         )
     else:

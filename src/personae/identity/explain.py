@@ -1,0 +1,41 @@
+"""``personae identity explain``: why two customer records do or do not match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from personae.config import FuzzySettings as FuzzyConfig
+from personae.engine.base import Engine
+from personae.errors import PersonaeError
+from personae.identity.fuzzy import FuzzyMatcher
+from personae.identity.matching import MODEL_FILE, records_sql
+from personae.sources.readers import sql_string
+
+
+class NothingToExplain(LookupError, PersonaeError):
+    """There is no fuzzy model yet, or a record asked for does not exist."""
+
+
+def explain_pair(
+    engine: Engine, models: Path, config: FuzzyConfig, first: str, second: str
+) -> list[dict[str, Any]]:
+    path = models / MODEL_FILE
+    if not path.exists():
+        raise NothingToExplain(
+            f"no fuzzy model in {path}: run `personae run` with identity.fuzzy.enabled = true "
+            "(it needs at least 50 customer records)"
+        )
+    keys = [first, second]
+    for key in keys:
+        if ":" not in key:
+            raise NothingToExplain(f"{key!r} is not SOURCE:RECORD_ID, e.g. crm:C1000316")
+    wanted = ", ".join(sql_string(key) for key in keys)
+    records = engine.fetch_arrow(
+        f"SELECT * FROM ({records_sql(config.columns)}) AS r WHERE record_key IN ({wanted})"
+    )
+    found = set(records.column("record_key").to_pylist())
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise NothingToExplain(f"no customer record {', '.join(missing)}; records are named SOURCE:RECORD_ID")
+    return FuzzyMatcher.load(path).explain(records, first, second)

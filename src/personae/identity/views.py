@@ -1,0 +1,100 @@
+"""Read-only views of identity: one person's 360° view, and the identity report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from personae.engine.base import Engine
+from personae.errors import PersonaeError
+from personae.identity.graph import RECORD_TYPE
+from personae.sources.normalise import identifier_sql
+from personae.sources.readers import sql_string
+
+RECENT_EVENTS = 10
+REPORT_ROWS = 10
+
+
+class PersonNotFound(LookupError, PersonaeError):
+    """No person holds the identifier asked for."""
+
+
+def parse_identifier(text: str) -> tuple[str, str]:
+    """``email:jane@example.com`` -> (``email``, ``jane@example.com``)."""
+    id_type, separator, value = text.partition(":")
+    if not separator or not id_type or not value:
+        raise PersonNotFound(
+            f"{text!r} is not TYPE:VALUE; write e.g. email:jane@example.com, phone:+15551234567, crm:K1"
+        )
+    return id_type.strip().lower(), value.strip()
+
+
+def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
+    normalised = engine.scalar(f"SELECT {identifier_sql(id_type, sql_string(value), region)}")
+    if normalised is None:
+        raise PersonNotFound(f"{id_type}:{value} is not a valid {id_type}")
+    uid = engine.scalar(
+        f"SELECT max(uid) FROM identity_map WHERE id_type = {sql_string(id_type)} "
+        f"AND id_value = {sql_string(str(normalised))}"
+    )
+    if uid is None:
+        known = [row[0] for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
+        raise PersonNotFound(
+            f"no person has {id_type} {normalised!r}; identifier types known are {', '.join(known)} "
+            "(run `personae run` to resolve new data)"
+        )
+    return str(uid)
+
+
+def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
+    """Golden record with the source of each value, identifiers, records per source, recent events."""
+    id_type, value = parse_identifier(identifier)
+    uid = _uid_of(engine, id_type, value, region)
+    key = sql_string(uid)
+    profile = engine.fetch_arrow(f"SELECT * FROM profiles WHERE uid = {key}").to_pylist()
+    golden: dict[str, Any] = {}
+    for column, cell in (profile[0] if profile else {}).items():
+        if column.endswith(("_source", "_at")) or column in ("uid",):
+            continue
+        source = profile[0].get(f"{column}_source")
+        golden[column] = (
+            {"value": cell, "source": source, "at": profile[0].get(f"{column}_at")} if source else cell
+        )
+    identifiers = engine.fetch_arrow(
+        "SELECT m.id_type, m.id_value, i.first_seen, i.last_seen, i.records FROM identity_map AS m "
+        "JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
+        f"WHERE m.uid = {key} AND m.id_type <> {sql_string(RECORD_TYPE)} ORDER BY m.id_type, m.id_value"
+    ).to_pylist()
+    records = dict(engine.fetch_rows(f"SELECT source, count(*) FROM record_map WHERE uid = {key} GROUP BY 1"))
+    events = engine.fetch_arrow(
+        "SELECT e.ts, e.source, e.type, e.name, e.amount, e.category, e.channel FROM events AS e "
+        "JOIN record_map AS m ON m.source = e.source "
+        "AND m.record_id = CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END "
+        f"WHERE m.uid = {key} ORDER BY e.ts DESC LIMIT {RECENT_EVENTS}"
+    ).to_pylist()
+    return {"uid": uid, "golden": golden, "identifiers": identifiers, "records": records, "events": events}
+
+
+def report(engine: Engine) -> dict[str, Any]:
+    """Suspicious identity components: the largest people, cut links, shared and blocked values."""
+    largest = engine.fetch_arrow(
+        "SELECT uid, count(*) AS identifiers, count(DISTINCT id_type) AS types FROM identity_map "
+        f"WHERE id_type <> {sql_string(RECORD_TYPE)} GROUP BY uid ORDER BY identifiers DESC, uid LIMIT {REPORT_ROWS}"
+    ).to_pylist()
+    cuts = engine.fetch_arrow(
+        f"SELECT * FROM identity_cuts ORDER BY 1, 2, 3, 4 LIMIT {REPORT_ROWS}"
+    ).to_pylist()
+    shared = engine.fetch_arrow(
+        "SELECT id_type, id_value, records FROM identifiers WHERE status = 'shared' "
+        f"ORDER BY records DESC, id_type, id_value LIMIT {REPORT_ROWS}"
+    ).to_pylist()
+    totals = dict(engine.fetch_rows("SELECT status, count(*) FROM identifiers GROUP BY status"))
+    changes = dict(engine.fetch_rows("SELECT reason, count(*) FROM merges GROUP BY reason"))
+    return {
+        "people": engine.scalar("SELECT count(DISTINCT uid) FROM identity_map"),
+        "identifiers": totals,
+        "changes": changes,
+        "cuts": int(engine.scalar("SELECT count(*) FROM identity_cuts")),
+        "largest": largest,
+        "cut_links": cuts,
+        "shared_values": shared,
+    }
