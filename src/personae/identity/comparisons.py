@@ -7,7 +7,9 @@ similar two values are (exact, close, further, different, or NULL on either side
 
 The cleaning is done in Arrow, before the data reaches any engine, so that DuckDB and
 Spark see the same values; the comparisons are Splink *creators*, which Splink renders in
-the SQL dialect of whichever backend runs them.
+the SQL dialect of whichever backend runs them. The last part reads a fitted Splink model
+back: which columns it compares, which levels training left empty, its SQL re-rendered
+for another backend, and the per-comparison weights that explain one pair.
 
     >>> sorted(COLUMN_RULES)[:3]
     ['birth_date', 'city', 'country']
@@ -67,9 +69,7 @@ def birth_date_comparison(column: str) -> ComparisonCreator:
         [
             cll.NullLevel(column),
             cll.ExactMatchLevel(column).configure(label_for_charts="Exact match"),
-            cll.DamerauLevenshteinLevel(as_text, 1).configure(
-                label_for_charts="One digit wrong or two digits swapped"
-            ),
+            cll.DamerauLevenshteinLevel(as_text, 1).configure(label_for_charts="One digit wrong or two digits swapped"),
             cll.ElseLevel(),
         ],
         output_column_name=column,
@@ -138,15 +138,17 @@ def rule_for(column: str, *, extra: bool) -> ColumnRule:
         ) from None
 
 
-# Characters removed from each kind before comparison (after lower-casing).
+# What is dropped from each kind of value (after lower-casing); text also has runs of
+# spaces, hyphens, commas and slashes made one space ("mary-ann" -> "mary ann").
 _STRIP_PATTERN: Mapping[Kind, str] = MappingProxyType(
     {
-        "text": r"[\s\-'.,]+",  # collapsed to one space, see clean_column
+        "text": "['\u2019.]+",  # apostrophes (straight and curly) and dots
         "code": r"[^0-9a-z]+",
         "phone": r"[^0-9+]+",
         "email": r"\s+",
     }
 )
+_WORD_BREAKS = r"[\s\-,/]+"
 
 
 def clean_column(values: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
@@ -156,17 +158,17 @@ def clean_column(values: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
     keep digits and ``+``; dates become ``date32`` (strings must be ISO ``YYYY-MM-DD``,
     anything unparseable becomes NULL).
 
-    >>> clean_column(pa.chunked_array([["  Mary-Ann ", "", None]]), "text").to_pylist()
-    ['mary ann', None, None]
+    >>> clean_column(pa.chunked_array([["  Mary-Ann ", "O'Brien", "", None]]), "text").to_pylist()
+    ['mary ann', 'obrien', None, None]
     >>> clean_column(pa.chunked_array([["+44 (20) 7946-0958"]]), "phone").to_pylist()
     ['+442079460958']
     """
     if kind == "date":
         return _clean_date(values)
     text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-    text = pc.utf8_lower(text)
-    replacement = " " if kind == "text" else ""
-    text = pc.replace_substring_regex(text, _STRIP_PATTERN[kind], replacement)
+    text = pc.replace_substring_regex(pc.utf8_lower(text), _STRIP_PATTERN[kind], "")
+    if kind == "text":
+        text = pc.replace_substring_regex(text, _WORD_BREAKS, " ")
     text = pc.utf8_trim_whitespace(text)
     blank = pc.equal(text, "")
     cleaned: pa.ChunkedArray = pc.if_else(blank, pa.scalar(None, pa.string()), text)
@@ -177,17 +179,18 @@ def _clean_date(values: pa.ChunkedArray) -> pa.ChunkedArray:
     kind = values.type
     if pa.types.is_date32(kind):
         return values
-    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+    if pa.types.is_date(kind) or pa.types.is_timestamp(kind) or pa.types.is_null(kind):
         cast: pa.ChunkedArray = pc.cast(values, pa.date32())
         return cast
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         trimmed = pc.utf8_trim_whitespace(values)
-        parsed = pc.strptime(trimmed, format="%Y-%m-%d", unit="s", error_is_null=True)
-        dates: pa.ChunkedArray = pc.cast(parsed, pa.date32())
+        parsed = pc.cast(pc.strptime(trimmed, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
+        # strptime rolls impossible days over ('2001-02-30' -> 2001-03-02): keep round trips only
+        exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), trimmed)
+        dates: pa.ChunkedArray = pc.if_else(exact, parsed, pa.scalar(None, pa.date32()))
         return dates
     raise TypeError(
-        f"a birth date column must hold dates or ISO 'YYYY-MM-DD' strings, not {kind}; "
-        "cast it to date32 first"
+        f"a birth date column must hold dates or ISO 'YYYY-MM-DD' strings, not {kind}; cast it to date32 first"
     )
 
 

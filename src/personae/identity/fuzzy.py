@@ -1,25 +1,31 @@
 """Probabilistic matching of customer records with Splink (Fellegi–Sunter, unsupervised).
 
-Records that share no identifier can still be the same person: same name with a typo,
+Records that share no identifier can still be the same person: a name with a typo, the
 same birth date, the street spelt differently. :class:`FuzzyMatcher` learns from the
-records themselves how much each kind of agreement counts — ``u`` (how often two
-different people agree by chance) from a seeded random sample of pairs, ``m`` (how often
-one person's records agree) by expectation maximisation over the blocking rules — and
-then scores the pairs the blocking rules generate.
+records themselves how much each kind of agreement counts, then scores the pairs that
+the blocking rules generate:
 
-    matcher = FuzzyMatcher().fit(records)          # records: Arrow, with record_key
+- ``u`` (how often two different people agree by chance) from a seeded random sample;
+- ``m`` (how often one person's records agree) by EM over each blocking rule that finds
+  enough pairs;
+- the prior (how likely two random records match) as the fixed point of
+  :func:`matching_prior` over the blocked pairs.
+
+    matcher = FuzzyMatcher().fit(records)          # Arrow, unique string record_key
     links = matcher.predict(records)               # record_key_l, record_key_r, …
     matcher.save(path); FuzzyMatcher.load(path)    # JSON: Splink model + our settings
 
-Values are cleaned here (see :mod:`personae.identity.comparisons`), so callers can pass
-raw-ish values. The Splink backend is chosen in one place, :func:`database_api`.
+Values are cleaned first (:mod:`personae.identity.comparisons`), so callers can pass
+raw-ish values. Training runs DuckDB on one thread, so the same data and seed give the
+same parameters to the last bit. The Splink backend is chosen in :func:`database_api`.
 
 Errors::
 
     PersonaeError
-    ├── FuzzyInputError (ValueError)   records or settings are unusable (names the column)
-    ├── FuzzyTrainingError             too little data to learn the model; what to do
-    └── FuzzyModelError                not fitted yet, or a saved model cannot be read
+    ├── FuzzyInputError (ValueError)     records are unusable (names the column and fix)
+    ├── FuzzySettingsError (ValueError)  a FuzzySettings value is invalid
+    ├── FuzzyTrainingError               too little data to learn from; what to do
+    └── FuzzyModelError                  not fitted yet, or a saved model cannot be read
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -62,6 +69,8 @@ from personae.identity.comparisons import (
 )
 
 __all__ = [
+    "DEFAULT_BLOCKING",
+    "DEFAULT_COLUMNS",
     "FuzzyInputError",
     "FuzzyMatcher",
     "FuzzyModelError",
@@ -137,7 +146,9 @@ class FuzzySettings:
     extra_columns: tuple[str, ...] = ()
     """Other columns, compared as identifiers (exact or a typo or two); each also blocks."""
     blocking: tuple[str, ...] = DEFAULT_BLOCKING
-    """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored."""
+    """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored.
+
+    Rules over columns that are not compared, or empty in the records, are skipped."""
     max_pairs_for_training: float = 1e6
     """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
     seed: int = 42
@@ -161,12 +172,19 @@ class FuzzySettings:
             raise FuzzySettingsError(
                 f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once"
             )
+        if not self.all_blocking:
+            raise FuzzySettingsError(
+                "no blocking rules: give at least one, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
+            )
+        known = {*COLUMN_RULES, *self.extra_columns}
         for rule in self.blocking:
-            stray = rule_columns(rule) - set(compared)
+            # A rule over a known column that is not compared is skipped when fitting, so
+            # the default rules suit any choice of columns; an unknown name is a typo.
+            stray = rule_columns(rule) - known
             if stray:
                 raise FuzzySettingsError(
-                    f"blocking rule {rule!r} uses column(s) {sorted(stray)} that are not compared; "
-                    "add them to columns/extra_columns or change the rule"
+                    f"blocking rule {rule!r} uses unknown column(s) {sorted(stray)}; use compared "
+                    "columns, or add the column to extra_columns"
                 )
 
     @property
@@ -196,9 +214,7 @@ class FuzzySettings:
         """Settings from :meth:`to_dict` output; unknown keys are an error."""
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
-            raise FuzzySettingsError(
-                f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}"
-            )
+            raise FuzzySettingsError(f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}")
         tuples = {k: tuple(v) for k, v in values.items() if k in ("columns", "extra_columns", "blocking")}
         return cls(**{**values, **tuples})
 
@@ -212,9 +228,7 @@ def rule_columns(rule: str) -> set[str]:
     names = set()
     for column in parsed.find_all(exp.Column):
         if column.table not in ("l", "r"):
-            raise FuzzySettingsError(
-                f"blocking rule {rule!r}: column {column.sql()!r} must be prefixed l. or r."
-            )
+            raise FuzzySettingsError(f"blocking rule {rule!r}: column {column.sql()!r} must be prefixed l. or r.")
         names.add(column.name)
     return names
 
@@ -231,14 +245,16 @@ def database_api(backend: Backend, spark: Any = None, *, exact: bool = False) ->
         connection = duckdb.connect(":memory:", config={"threads": 1}) if exact else duckdb.connect()
         return DuckDBAPI(connection)
     if backend == "spark":
-        if spark is None:
-            raise FuzzyInputError(
-                "backend 'spark' needs a SparkSession: FuzzyMatcher(backend='spark', spark=session)"
-            )
-        from splink.backends.spark import SparkAPI
+        from splink.backends.spark import SparkAPI, similarity_jar_location
 
-        return SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]  # Splink leaves it untyped
-    raise FuzzyInputError(f"unknown backend {backend!r}; use 'duckdb' or 'spark'")
+        # Splink's string similarities (jaro_winkler, damerau_levenshtein) are Scala UDFs
+        # in a jar shipped with Splink; adding it here spares the session any set-up.
+        spark.sql(f"ADD JAR {similarity_jar_location()}")
+        # Splink cuts long lineages by checkpointing to the session's checkpoint folder;
+        # a session without one keeps those intermediate tables in memory instead.
+        lineage = None if spark.sparkContext.getCheckpointDir() else "persist"
+        return SparkAPI(spark_session=spark, break_lineage_method=lineage)  # type: ignore[no-untyped-call]  # Splink leaves it untyped
+    raise FuzzySettingsError(f"unknown backend {backend!r}; use 'duckdb' or 'spark'")
 
 
 @contextmanager
@@ -266,6 +282,12 @@ class FuzzyMatcher:
         backend: Backend = "duckdb",
         spark: Any = None,
     ) -> None:
+        if backend not in ("duckdb", "spark"):
+            raise FuzzySettingsError(f"unknown fuzzy backend {backend!r}; use 'duckdb' or 'spark'")
+        if backend == "spark" and spark is None:
+            raise FuzzySettingsError(
+                "backend 'spark' needs a SparkSession: FuzzyMatcher(backend='spark', spark=session)"
+            )
         self.settings = settings
         self.backend: Backend = backend
         self.spark = spark
@@ -280,7 +302,7 @@ class FuzzyMatcher:
         if table.num_rows < MIN_RECORDS:
             raise FuzzyTrainingError(
                 f"fuzzy matching needs at least {MIN_RECORDS} records to learn from, got "
-                f"{table.num_rows}; fit on the whole customer_records table, or turn fuzzy matching "
+                f"{table.num_rows}; fit on more records (all of customer_records), or turn fuzzy matching "
                 "off (fuzzy = { enabled = false } under [identity] in personae.toml)"
             )
         used = tuple(c for c in columns if table.column(c).null_count < table.num_rows)
@@ -292,8 +314,8 @@ class FuzzyMatcher:
         rules = [r for r in self.settings.all_blocking if rule_columns(r) <= set(used)]
         if not rules:
             raise FuzzyTrainingError(
-                f"every blocking rule uses a column that is empty in these records (used: "
-                f"{list(used)}); add a blocking rule over columns that have values"
+                f"every blocking rule uses a column that is not compared or is empty in these "
+                f"records (usable: {list(used)}); add a blocking rule over columns that have values"
             )
         creator = SettingsCreator(
             link_type="dedupe_only",
@@ -304,7 +326,7 @@ class FuzzyMatcher:
             max_iterations=MAX_EM_ITERATIONS,
         )
         with self._linker(table, creator, exact=True) as (linker, frame):
-            self.model_ = self._train(linker, training_rules(frame, rules), table.num_rows)
+            self.model_ = self._train(linker, training_rules(frame, rules, table.num_rows), table.num_rows)
         return self
 
     def _train(self, linker: Linker, rules: list[str], count: int) -> dict[str, Any]:
@@ -426,8 +448,14 @@ class FuzzyMatcher:
                 f"fuzzy model {path}: not a personae fuzzy model (format {MODEL_FORMAT!r} expected); "
                 "re-save it with FuzzyMatcher.save"
             )
-        matcher = cls(FuzzySettings.from_dict(document["settings"]), backend=backend, spark=spark)
-        matcher.model_ = document["splink_model"]
+        try:
+            matcher = cls(FuzzySettings.from_dict(document["settings"]), backend=backend, spark=spark)
+            matcher.model_ = dict(document["splink_model"])
+            model_columns(matcher.model_)
+        except (KeyError, TypeError) as error:
+            raise FuzzyModelError(
+                f"fuzzy model {path}: missing or malformed entry ({error!r}); re-save it with FuzzyMatcher.save"
+            ) from None
         return matcher
 
     # -- plumbing --------------------------------------------------------------------
@@ -443,7 +471,10 @@ class FuzzyMatcher:
     ) -> Iterator[tuple[Linker, SplinkDataFrame]]:
         db_api = database_api(self.backend, self.spark, exact=exact)
         try:
-            with quiet_splink():
+            with quiet_splink(), warnings.catch_warnings():
+                # On Spark, pyspark warns (FutureWarning) "PySpark does not yet fully
+                # support pandas >= 3.0.0" when Splink moves data through pandas.
+                warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
                 frame = db_api.register(table)
                 if isinstance(settings, dict):
                     dialect = db_api.sql_dialect.sql_dialect_str
@@ -454,23 +485,27 @@ class FuzzyMatcher:
                 db_api.duckdb_con.close()
 
 
-def training_rules(frame: SplinkDataFrame, rules: list[str]) -> list[str]:
+def training_rules(frame: SplinkDataFrame, rules: list[str], count: int) -> list[str]:
     """The blocking rules that find enough pairs in ``frame`` to run EM over.
 
     A rule that finds few pairs (swapped names are rare) still generates pairs to score,
     but EM over a handful of pairs would not settle, or not at all over none.
     """
-    count = arrow(frame.query_sql("select count(*) as n from {this}")).column("n")[0].as_py()
     proportion = min(1.0, MAX_COUNTED_RECORDS / max(count, 1))
     usable = []
     for rule in rules:
-        (counted,) = count_comparisons_from_blocking_rules(
-            frame,
-            blocking_rules=rule,
-            link_type="dedupe_only",
-            unique_id_column_name=KEY,
-            record_sample_proportion=proportion,
-        )
+        with warnings.catch_warnings():
+            # Over MAX_COUNTED_RECORDS Splink warns (UserWarning) "The sampled blocking
+            # analysis estimate … may be unstable" for rules with few pairs: those are
+            # the rules being left out, so the estimate is precise enough.
+            warnings.filterwarnings("ignore", "The sampled blocking analysis estimate", UserWarning)
+            (counted,) = count_comparisons_from_blocking_rules(
+                frame,
+                blocking_rules=rule,
+                link_type="dedupe_only",
+                unique_id_column_name=KEY,
+                record_sample_proportion=proportion,
+            )
         if counted["cumulative_comparison_count"] >= MIN_TRAINING_PAIRS:
             usable.append(rule)
     if not usable:

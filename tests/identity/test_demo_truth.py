@@ -1,0 +1,57 @@
+"""Identity resolution scored against the demo world's truth (pairs of records, F1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personae import Workspace
+
+F1_FLOOR = 0.98
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    root = tmp_path_factory.mktemp("demo") / "shop"
+    workspace = Workspace.init(root, demo=True, customers=3000, seed=11)
+    report = workspace.run()
+    assert report.errors == []
+    return workspace
+
+
+def _pair_counts(workspace: Workspace, truth: Path) -> tuple[int, int, int]:
+    """(true positive pairs, predicted pairs, true pairs) over the records in the truth."""
+    with workspace.engine(write=False) as store:
+        store.execute(
+            "CREATE OR REPLACE TEMP VIEW scored AS SELECT t.person_id, "
+            "coalesce(m.uid, 'unresolved:' || t.source || ':' || t.record_id) AS uid "
+            f"FROM read_csv('{truth}', all_varchar = true) AS t "
+            "LEFT JOIN record_map AS m ON m.source = t.source AND m.record_id = t.record_id"
+        )
+        pairs = "SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM scored GROUP BY {})"
+        counts = [int(store.scalar(pairs.format(by))) for by in ("uid, person_id", "uid", "person_id")]
+    return counts[0], counts[1], counts[2]
+
+
+def test_demo_world_records_resolve_to_their_people(resolved: Workspace) -> None:
+    true_positive, predicted, actual = _pair_counts(resolved, resolved.root / "truth" / "records.csv")
+    precision, recall = true_positive / predicted, true_positive / actual
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 >= F1_FLOOR, f"precision {precision:.4f} recall {recall:.4f} F1 {f1:.4f}"
+
+
+def test_crm_duplicates_are_found_by_fuzzy_matching(resolved: Workspace) -> None:
+    """CRM records of one person that share no identifier are joined only by the fuzzy model."""
+    truth = resolved.root / "truth" / "records.csv"
+    with resolved.engine(write=False) as store:
+        rows = store.fetch_rows(
+            "WITH t AS (SELECT * FROM read_csv('" + str(truth) + "', all_varchar = true) WHERE source = 'crm'), "
+            "dup AS (SELECT person_id FROM t GROUP BY person_id HAVING count(*) > 1) "
+            "SELECT count(DISTINCT t.person_id), count(DISTINCT t.person_id) FILTER (WHERE (SELECT count(DISTINCT m.uid) "
+            "FROM t AS t2 JOIN record_map AS m ON m.source = 'crm' AND m.record_id = t2.record_id "
+            "WHERE t2.person_id = t.person_id) = 1) FROM t WHERE t.person_id IN (SELECT person_id FROM dup)"
+        )
+    people_with_duplicates, joined = rows[0]
+    assert people_with_duplicates > 20
+    assert joined / people_with_duplicates >= 0.9
