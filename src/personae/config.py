@@ -144,7 +144,7 @@ repeated are already dropped by normalisation."""
 
 class FuzzySettings(Spec):
     enabled: bool = True
-    threshold: float = Field(0.9, gt=0, lt=1)
+    threshold: float = Field(0.95, gt=0, lt=1)
     columns: tuple[str, ...] = (
         "first_name",
         "last_name",

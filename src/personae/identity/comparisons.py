@@ -253,6 +253,24 @@ def untrained_levels(model: dict[str, Any]) -> list[str]:
     return untrained
 
 
+def neutralise_untrained(model: dict[str, Any]) -> list[str]:
+    """Give levels that training saw no data for a neutral weight (m = u); returns their labels.
+
+    A level with no observed pairs (say, Jaro-Winkler 0.88 on a city column without typos)
+    says nothing about a match, so it must neither add nor remove evidence.
+    """
+    labels = untrained_levels(model)
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            known = [level[p] for p in ("m_probability", "u_probability") if p in level]
+            value = known[0] if known else 0.5
+            level.setdefault("m_probability", value)
+            level.setdefault("u_probability", value)
+    return labels
+
+
 def settings_for_dialect(model: dict[str, Any], dialect: str, extra: tuple[str, ...]) -> dict[str, Any]:
     """``model`` with its SQL rendered for ``dialect`` (parameters copied level by level)."""
     if model.get("sql_dialect") == dialect:

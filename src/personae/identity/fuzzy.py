@@ -62,10 +62,10 @@ from personae.identity.comparisons import (
     FuzzyInputError,
     explanation,
     model_columns,
+    neutralise_untrained,
     prepare_records,
     rule_for,
     settings_for_dialect,
-    untrained_levels,
 )
 
 __all__ = [
@@ -99,8 +99,18 @@ MAX_PRIOR_ITERATIONS = 500
 MODEL_FORMAT = "personae.fuzzy/1"
 
 
+logger = logging.getLogger(__name__)
+
 class FuzzySettingsError(ValueError, PersonaeError):
     """A :class:`FuzzySettings` value is invalid (names the field and the fix)."""
+
+
+class _Underflow(Exception):
+    """EM over one blocking rule drove an m probability to zero."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(rule)
+        self.rule, self.reason = rule, reason
 
 
 class FuzzyTrainingError(PersonaeError):
@@ -325,9 +335,22 @@ class FuzzyMatcher:
             retain_matching_columns=False,
             max_iterations=MAX_EM_ITERATIONS,
         )
-        with self._linker(table, creator, exact=True) as (linker, frame):
-            self.model_ = self._train(linker, training_rules(frame, rules, table.num_rows), table.num_rows)
-        return self
+        skipped: set[str] = set()
+        while True:
+            with self._linker(table, creator, exact=True) as (linker, frame):
+                usable = [rule for rule in training_rules(frame, rules, table.num_rows) if rule not in skipped]
+                if not usable:
+                    raise FuzzyTrainingError(
+                        "EM drove a level's m probability to zero over every blocking rule; use more "
+                        "records, or blocking rules that find more pairs"
+                    )
+                try:
+                    self.model_ = self._train(linker, usable, table.num_rows)
+                except _Underflow as underflow:
+                    logger.info("EM over blocking rule %r left out: %s", underflow.rule, underflow.reason)
+                    skipped.add(underflow.rule)
+                    continue
+            return self
 
     def _train(self, linker: Linker, rules: list[str], count: int) -> dict[str, Any]:
         training = linker.training
@@ -336,9 +359,14 @@ class FuzzyMatcher:
                 max_pairs=self.settings.max_pairs_for_training, seed=self.settings.seed
             )
             for rule in rules:
-                session = training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=self.settings.max_pairs_for_training
-                )
+                try:
+                    session = training.estimate_parameters_using_expectation_maximisation(
+                        rule, max_pairs=self.settings.max_pairs_for_training
+                    )
+                except ValueError as error:
+                    # Splink raises ValueError when EM drives an m probability to 0; the
+                    # session leaves the linker half-updated, so training restarts without it.
+                    raise _Underflow(rule, str(error)) from error
                 # Splink keeps each iteration's parameters; a full history means EM
                 # stopped at max_iterations without settling.
                 if len(session._core_model_settings_history) > MAX_EM_ITERATIONS:
@@ -354,13 +382,9 @@ class FuzzyMatcher:
             ) from error
         model = linker.misc.save_model_to_json()
         model.pop("linker_uid", None)  # a random id Splink draws per linker
-        untrained = untrained_levels(model)
-        if untrained:
-            raise FuzzyTrainingError(
-                "the records gave no data for some comparison levels, so their weights cannot be "
-                f"learnt: {'; '.join(untrained)}. Fit on more records, or drop those columns from "
-                "FuzzySettings.columns (a column in every blocking rule also needs a rule without it)"
-            )
+        neutral = neutralise_untrained(model)
+        if neutral:
+            logger.warning("no training data for %s: given a neutral weight", "; ".join(neutral))
         # The blocked pairs' match weights, binned, give the prior (see matching_prior).
         blocked = linker.inference.predict(warning_mode="never").query_sql(
             "select round(match_weight, 3) as match_weight, count(*) as pairs "
