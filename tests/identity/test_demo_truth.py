@@ -75,3 +75,18 @@ def test_crm_duplicates_are_found_by_fuzzy_matching(resolved: Workspace) -> None
     people_with_duplicates, joined = rows[0]
     assert people_with_duplicates > 20
     assert joined / people_with_duplicates >= 0.9
+
+
+def test_explain_shows_the_weights_of_a_duplicate_pair(resolved: Workspace) -> None:
+    truth = resolved.root / "truth" / "records.csv"
+    with resolved.engine(write=False) as store:
+        first, second = store.fetch_rows(
+            f"SELECT min(record_id), max(record_id) FROM read_csv('{truth}', all_varchar = true) "
+            "WHERE source = 'crm' GROUP BY person_id HAVING count(*) = 2 ORDER BY 1 LIMIT 1"
+        )[0]
+    rows = resolved.explain_match(f"crm:{first}", f"crm:{second}")
+    names = [row["comparison"] if "comparison" in row else row.get("name") for row in rows]
+    assert "first_name" in names and "birth_date" in names
+    weights = [row["match_weight"] for row in rows]
+    assert abs(sum(weights[:-1]) - weights[-1]) < 1e-6
+    assert weights[-1] > 0

@@ -72,9 +72,7 @@ def test_records_sharing_identifiers_get_one_uid(tmp_path: Path) -> None:
     assert _uid(workspace, "shop", "o2") == ann
     assert _uid(workspace, "shop", "o3") != ann
     assert _uid(workspace, "crm", "K2") != ann
-    profile = workspace.sql(
-        f"SELECT first_name, first_name_source, identifiers FROM profiles WHERE uid = '{ann}'"
-    )
+    profile = workspace.sql(f"SELECT first_name, first_name_source, identifiers FROM profiles WHERE uid = '{ann}'")
     assert profile.to_pylist() == [{"first_name": "Ann", "first_name_source": "crm", "identifiers": 5}]
     # crm_id, e-mail, phone, loyalty card and the CRM record node
 
@@ -156,9 +154,7 @@ def test_erasing_a_record_removes_exactly_its_links(tmp_path: Path) -> None:
     (workspace.root / "data/crm.csv").write_text(CRM_CSV.replace("K2,Bob,Ray,bob@mail.net,,2024-01-02\n", ""))
     workspace.run(as_of=AS_OF)
     remaining = (
-        workspace.sql(
-            f"SELECT id_type FROM identity_map WHERE uid = '{_uid(workspace, 'shop', 'o1')}' ORDER BY 1"
-        )
+        workspace.sql(f"SELECT id_type FROM identity_map WHERE uid = '{_uid(workspace, 'shop', 'o1')}' ORDER BY 1")
         .column(0)
         .to_pylist()
     )
