@@ -50,9 +50,7 @@ def test_every_canonical_column_is_documented() -> None:
 def test_every_cli_command_is_documented() -> None:
     text = (DOCS / "cli.md").read_text()
     names = [
-        command.name or command.callback.__name__
-        for command in app.registered_commands
-        if command.callback is not None
+        command.name or command.callback.__name__ for command in app.registered_commands if command.callback is not None
     ]
     assert len(names) >= 4
     for name in names:

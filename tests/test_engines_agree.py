@@ -40,9 +40,7 @@ def _files(root: Path) -> None:
     table = pa.table(
         {
             "order_id": ["W1", "W2", "W2", "W3"],
-            "created_at": pa.array(
-                [datetime(2024, 5, 1, 8), datetime(2024, 5, 2, 9), datetime(2024, 5, 2, 9), None]
-            ),
+            "created_at": pa.array([datetime(2024, 5, 1, 8), datetime(2024, 5, 2, 9), datetime(2024, 5, 2, 9), None]),
             "grand_total": [10.0, 20.25, 20.25, 3.0],
             "email": ["A@B.com", "c@d.org", "c@d.org", None],
         }
@@ -69,9 +67,7 @@ def test_ingest_gives_identical_tables_on_duckdb_and_spark(tmp_path: Path) -> No
         "columns": {"ts": "created_at", "amount": "grand_total"},
         "identifiers": {"email": "email"},
     }
-    bad_pos = (
-        POS_CSV + "R9,not a time,1.00,C1,,,\nR1,2024-01-05 10:00:00,12.50,C1,,,\nR10,2024-01-01,1,C1,,,,x,y\n"
-    )
+    bad_pos = POS_CSV + "R9,not a time,1.00,C1,,,\nR1,2024-01-05 10:00:00,12.50,C1,,,\nR10,2024-01-01,1,C1,,,,x,y\n"
     bad_web = WEB_JSONL + "{not json\n"
     files = {"data/pos/2024.csv": bad_pos, "data/web/jan.jsonl": bad_web, "data/crm.csv": CRM_CSV}
     results = {}

@@ -10,9 +10,7 @@ import tomli_w
 from personae import Workspace
 
 
-def write_workspace(
-    root: Path, sources: list[dict[str, Any]], files: dict[str, str | bytes], **sections: Any
-) -> Path:
+def write_workspace(root: Path, sources: list[dict[str, Any]], files: dict[str, str | bytes], **sections: Any) -> Path:
     """Write ``files`` (path relative to ``root`` -> content) and a personae.toml."""
     root.mkdir(parents=True, exist_ok=True)
     for relative, content in files.items():

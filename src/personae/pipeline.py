@@ -51,9 +51,7 @@ def identity_step(context: RunContext) -> StepResult:
 
     ingest = context.ingest
     result = resolve_identities(ingest.engine, ingest.config, ingest.loaded_at, ingest.root / MODELS_FOLDER)
-    return StepResult(
-        "identity", rows_in=result.identifiers, rows_out=result.people, details={"identity": result}
-    )
+    return StepResult("identity", rows_in=result.identifiers, rows_out=result.people, details={"identity": result})
 
 
 def golden_step(context: RunContext) -> StepResult:

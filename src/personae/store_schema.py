@@ -82,6 +82,15 @@ STORE_TABLES: dict[str, Columns] = {
         ("raw", "VARCHAR"),
         ("quarantined_at", "TIMESTAMP"),
     ),
+    "identifier_issues": (
+        ("source", "VARCHAR"),
+        ("file", "VARCHAR"),
+        ("row", "BIGINT"),
+        ("id_type", "VARCHAR"),
+        ("value", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("found_at", "TIMESTAMP"),
+    ),
     "loaded_files": (
         ("source", "VARCHAR"),
         ("file", "VARCHAR"),

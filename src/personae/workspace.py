@@ -66,9 +66,7 @@ class WorkspaceStatus:
 class Workspace:
     """A personae workspace folder; validates its ``personae.toml`` on construction."""
 
-    def __init__(
-        self, path: str | Path, *, env: Mapping[str, str] | None = None, engine: str | None = None
-    ) -> None:
+    def __init__(self, path: str | Path, *, env: Mapping[str, str] | None = None, engine: str | None = None) -> None:
         self.root = Path(path).resolve()
         if not self.root.is_dir():
             raise WorkspaceError(f"{self.root}: no such workspace; create it with `personae init {path}`")

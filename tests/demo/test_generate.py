@@ -72,8 +72,10 @@ def con(world: DemoWorld, world_dir: Path) -> Iterator[duckdb.DuckDBPyConnection
 
 def owned(table: str, source: str, key: str) -> str:
     """``from`` the rows of ``table`` (as ``x``) joined to their true person (as ``t``)."""
-    return (f"from {table} x join records r on r.source = '{source}' and r.record_id = x.{key} "
-            f"join people t using (person_id)")
+    return (
+        f"from {table} x join records r on r.source = '{source}' and r.record_id = x.{key} "
+        f"join people t using (person_id)"
+    )
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
@@ -96,8 +98,7 @@ def test_world_describes_what_it_wrote(world: DemoWorld, world_dir: Path) -> Non
     assert all(path.is_file() and path.stat().st_size > 0 for path in world.files)
     assert set(files_of(world_dir)) == {p.relative_to(world_dir).as_posix() for p in world.files}
     names = [spec["name"] for spec in world.sources]
-    assert names == ["pos", "pos_items", "shop", "shop_items", "web", "subscriptions", "crm", "email",
-                     "survey"]
+    assert names == ["pos", "pos_items", "shop", "shop_items", "web", "subscriptions", "crm", "email", "survey"]
     for spec in world.sources:
         assert list(world_dir.glob(spec["path"])), spec["path"]
         allowed = column_names(SourceKind(spec["kind"]))
@@ -227,21 +228,32 @@ def test_crm_noise_is_within_its_band(con: duckdb.DuckDBPyConnection) -> None:
     assert 0.08 < names < 0.22, names
     no_email = float(scalar(con, f"select avg((x.email is null)::int) {base} where t.email is not null"))  # type: ignore[arg-type]
     assert NOISE["email_missing"] < no_email < NOISE["email_missing"] + 0.08, no_email
-    twins = float(scalar(con, "select avg((n > 1)::int) from (select person_id, count(*) n from records "
-                              "where source = 'crm' group by 1)"))  # type: ignore[arg-type]
+    twins = float(
+        scalar(
+            con,
+            "select avg((n > 1)::int) from (select person_id, count(*) n from records where source = 'crm' group by 1)",
+        )
+    )  # type: ignore[arg-type]
     assert 0.5 * NOISE["duplicate_record"] < twins < 2 * NOISE["duplicate_record"], twins
     formats = scalar(con, "select count(distinct regexp_replace(phone, '[0-9]', '9', 'g')) from crm")
     assert formats == 6
 
 
 def test_promo_driven_and_seasonal_buyers_show_it(con: duckdb.DuckDBPyConnection) -> None:
-    promo = dict(con.execute("""select t.promo_driven, avg(o.promo::int) from person_orders o
-                                join people t using (person_id) group by 1""").fetchall())
+    promo = dict(
+        con.execute("""select t.promo_driven, avg(o.promo::int) from person_orders o
+                                join people t using (person_id) group by 1""").fetchall()
+    )
     assert promo["true"] > 2.5 * promo["false"]
     for season in SEASONS:
         months = ", ".join(str(m) for m in season.months)
-        inside = float(scalar(con, f"""select avg((month(o.ts) in ({months}))::int) from person_orders o
-                                       join people t using (person_id) where t.season = '{season.name}'"""))  # type: ignore[arg-type]
+        inside = float(
+            scalar(
+                con,
+                f"""select avg((month(o.ts) in ({months}))::int) from person_orders o
+                                       join people t using (person_id) where t.season = '{season.name}'""",
+            )
+        )  # type: ignore[arg-type]
         assert inside > 0.6, season.name
 
 
@@ -276,8 +288,10 @@ def test_events_follow_the_segment_spec(world_dir: Path) -> None:
             if "userId" in event:
                 assert event["anonymousId"] in signed_in
     assert types == {"page", "track", "identify"}
-    states = [json.loads(line)["event"] for line in
-              (world_dir / "data" / "subscriptions" / "events.jsonl").read_text().splitlines()]
+    states = [
+        json.loads(line)["event"]
+        for line in (world_dir / "data" / "subscriptions" / "events.jsonl").read_text().splitlines()
+    ]
     assert {"Trial Started", "Subscription Started", "Subscription Cancelled"} <= set(states)
 
 

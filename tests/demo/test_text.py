@@ -30,9 +30,7 @@ def test_timestamps_match_python() -> None:
         assert zulu == moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{int(ms):03d}Z"
 
 
-@pytest.mark.parametrize(
-    ("style", "pattern"), [("iso", "%Y-%m-%d"), ("us", "%m/%d/%Y"), ("compact", "%Y%m%d")]
-)
+@pytest.mark.parametrize(("style", "pattern"), [("iso", "%Y-%m-%d"), ("us", "%m/%d/%Y"), ("compact", "%Y%m%d")])
 def test_dates_match_python(style: str, pattern: str) -> None:
     days = np.arange(-30_000, 30_000, 97)
     expected = [(EPOCH + timedelta(days=int(d))).strftime(pattern) for d in days]

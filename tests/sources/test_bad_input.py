@@ -137,9 +137,9 @@ def test_duplicate_event_ids_in_a_file_are_quarantined(tmp_path: Path) -> None:
     (workspace.root / "data/web/dup.jsonl").write_text(line + line.replace('"X"', '"Y"'))
     workspace.run(as_of=AS_OF)
     assert workspace.sql("SELECT name FROM events WHERE event_id = 'd1'").to_pylist() == [{"name": "X"}]
-    assert workspace.sql(
-        "SELECT row, reason FROM quarantine WHERE file = 'data/web/dup.jsonl'"
-    ).to_pylist() == [{"row": 2, "reason": "duplicate key 'd1' in this file (first at row 1)"}]
+    assert workspace.sql("SELECT row, reason FROM quarantine WHERE file = 'data/web/dup.jsonl'").to_pylist() == [
+        {"row": 2, "reason": "duplicate key 'd1' in this file (first at row 1)"}
+    ]
 
 
 def test_corrupt_parquet_is_quarantined_whole_and_nothing_changes(tmp_path: Path) -> None:
@@ -206,9 +206,7 @@ def test_toml_typo_names_the_key_file_and_nearest(tmp_path: Path, toml: str, exp
     _assert_kept(before, snapshot(Workspace(workspace.root)))
 
 
-def test_failure_mid_file_rolls_back_everything_of_that_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failure_mid_file_rolls_back_everything_of_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     workspace = _loaded(tmp_path)
     before = snapshot(workspace)
     (workspace.root / "data/pos/2025.csv").write_text(POS_CSV.replace("R", "S"))

@@ -80,8 +80,7 @@ def test_customer_records_with_formats_extra_ids_and_attributes(tmp_path: Path) 
     workspace = _workspace(tmp_path)
     workspace.run(as_of=date(2024, 3, 1))
     rows = workspace.sql(
-        "SELECT record_id, birth_date, crm_id, email, extra_ids, attributes "
-        "FROM customer_records ORDER BY record_id"
+        "SELECT record_id, birth_date, crm_id, email, extra_ids, attributes FROM customer_records ORDER BY record_id"
     ).to_pylist()
     assert [row["record_id"] for row in rows] == ["K1", "K2"]
     assert rows[0]["birth_date"] == date(1980, 4, 3)
@@ -109,9 +108,7 @@ def test_changed_file_is_reloaded_without_duplicates(tmp_path: Path) -> None:
     report = workspace.run(as_of=date(2024, 3, 1))
     pos = next(source for source in report.sources if source.name == "pos")
     assert [file.status for file in pos.files] == ["reloaded"]
-    rows = workspace.sql(
-        "SELECT event_id, amount FROM events WHERE source = 'pos' ORDER BY event_id"
-    ).to_pylist()
+    rows = workspace.sql("SELECT event_id, amount FROM events WHERE source = 'pos' ORDER BY event_id").to_pylist()
     assert [row["event_id"] for row in rows] == ["pos:R1", "pos:R2", "pos:R3", "pos:R4", "pos:R5"]
     assert rows[1]["amount"] == Decimal("89.99")
     assert workspace.sql("SELECT count(*) AS n FROM raw_pos").to_pylist() == [{"n": 5}]
@@ -123,10 +120,7 @@ def test_event_ids_are_idempotent_across_files(tmp_path: Path) -> None:
     resent = (
         WEB_JSONL.splitlines()[2]
         + "\n"
-        + (
-            '{"messageId":"m4","type":"track","event":"Cart Viewed","userId":"u1",'
-            '"timestamp":"2024-01-06T10:00:00Z"}\n'
-        )
+        + ('{"messageId":"m4","type":"track","event":"Cart Viewed","userId":"u1","timestamp":"2024-01-06T10:00:00Z"}\n')
     )
     (workspace.root / "data/web/feb.jsonl").write_text(resent)
     report = workspace.run(as_of=date(2024, 3, 1))
@@ -166,3 +160,21 @@ def test_parquet_source_keeps_row_numbers(tmp_path: Path) -> None:
     assert workspace.sql("SELECT row, reason FROM quarantine").to_pylist() == [
         {"row": 3, "reason": "missing ts (column 'created_at')"}
     ]
+
+
+def test_malformed_identifiers_are_kept_raw_reported_and_the_row_loads(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    issues = workspace.sql("SELECT source, row, id_type, value, reason FROM identifier_issues ORDER BY id_type")
+    assert issues.to_pylist() == [
+        {"source": "pos", "row": 4, "id_type": "email", "value": "not-an-email", "reason": "not an e-mail address"},
+        {
+            "source": "pos",
+            "row": 4,
+            "id_type": "phone",
+            "value": "123",
+            "reason": "not a phone number (E.164 needs 8 to 15 digits)",
+        },
+    ]
+    report = workspace.identity_report()
+    assert {(row["id_type"], row["occurrences"]) for row in report["malformed"]} == {("email", 1), ("phone", 1)}

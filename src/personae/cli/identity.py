@@ -12,9 +12,7 @@ from rich.table import Table
 from personae.cli.render import cell, console, json_default
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
-identity_app = typer.Typer(
-    help="Identity resolution: the report, and why two records match.", no_args_is_help=True
-)
+identity_app = typer.Typer(help="Identity resolution: the report, and why two records match.", no_args_is_help=True)
 
 
 @identity_app.command("report")
@@ -28,6 +26,7 @@ def identity_report(workspace: WorkspaceOption = Path(".")) -> None:
     _rows("largest people", report["largest"])
     _rows("links cut to keep a per-type limit", report["cut_links"])
     _rows("shared values (never used to link)", report["shared_values"])
+    _rows("malformed identifiers (kept raw in raw_<source>, never used to link)", report["malformed"])
 
 
 @identity_app.command("explain")
@@ -60,9 +59,7 @@ def profile(
             golden.add_row(name, cell(value), "", "")
     console.print(golden)
     _rows("identifiers", view["identifiers"])
-    console.print(
-        "records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view["records"].items()))
-    )
+    console.print("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view["records"].items())))
     _rows("recent events", view["events"])
 
 

@@ -55,9 +55,7 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime | date):
-        return (
-            value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value.isoformat()
-        )
+        return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value.isoformat()
     return str(value)
 
 

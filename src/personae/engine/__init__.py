@@ -14,9 +14,7 @@ ENGINES = ("duckdb", "spark")
 __all__ = ["ENGINES", "DuckDBEngine", "Engine", "open_engine", "transpile"]
 
 
-def open_engine(
-    root: Path, config: WorkspaceConfig, name: str | None = None, *, read_only: bool = False
-) -> Engine:
+def open_engine(root: Path, config: WorkspaceConfig, name: str | None = None, *, read_only: bool = False) -> Engine:
     """Open the engine a workspace is configured for (or ``name``, overriding it)."""
     chosen = name or config.workspace.engine
     if chosen == "duckdb":

@@ -94,9 +94,7 @@ def check_supported(tree: exp.Expr, engine: str) -> None:
     for node in tree.walk():
         name = _function_name(node)
         if name is not None and name in gaps:
-            raise UnsupportedFeature(
-                f"engine {engine!r} does not support {name}() ({gaps[name]})", sql=tree.sql()
-            )
+            raise UnsupportedFeature(f"engine {engine!r} does not support {name}() ({gaps[name]})", sql=tree.sql())
 
 
 @lru_cache(maxsize=2048)

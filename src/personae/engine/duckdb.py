@@ -36,9 +36,7 @@ class DuckDBEngine(Engine):
         if threads:
             config["threads"] = threads
         try:
-            self.connection = duckdb.connect(
-                str(path) if path else ":memory:", read_only=read_only, config=config
-            )
+            self.connection = duckdb.connect(str(path) if path else ":memory:", read_only=read_only, config=config)
         except duckdb.IOException as error:
             if "lock" in str(error).lower():
                 raise StoreLockedError(f"the store {path} is open in another process: {error}") from None
@@ -108,9 +106,7 @@ class DuckDBEngine(Engine):
     def expose_folder(self, name: str, folder: Path) -> None:
         where = folder.relative_to(self.root) if self.root and folder.is_relative_to(self.root) else folder
         pattern = _literal(str(where / "*.parquet"))
-        self.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({pattern}, union_by_name = true)"
-        )
+        self.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({pattern}, union_by_name = true)")
 
     def materialise(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")

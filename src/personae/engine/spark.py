@@ -27,9 +27,7 @@ try:
     from pyspark.errors import PySparkException
     from pyspark.sql import SparkSession
 except ImportError as missing:  # pragma: no cover - depends on the installed extras
-    raise EngineError(
-        "engine 'spark' needs pyspark: install it with `pip install 'personae[spark]'`"
-    ) from missing
+    raise EngineError("engine 'spark' needs pyspark: install it with `pip install 'personae[spark]'`") from missing
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -148,9 +146,7 @@ class SparkEngine(Engine):
 
     def tables(self) -> list[str]:
         stored = [
-            folder.name
-            for folder in self.warehouse.iterdir()
-            if folder.is_dir() and not folder.name.startswith("_")
+            folder.name for folder in self.warehouse.iterdir() if folder.is_dir() and not folder.name.startswith("_")
         ]
         return sorted([*stored, *self._folders])
 
@@ -184,9 +180,7 @@ class SparkEngine(Engine):
         return count
 
     def add_columns(self, table: str, columns: Any) -> None:
-        additions = ", ".join(
-            f"CAST(NULL AS {_spark_type(type_)}) AS `{column}`" for column, type_ in columns
-        )
+        additions = ", ".join(f"CAST(NULL AS {_spark_type(type_)}) AS `{column}`" for column, type_ in columns)
         self._write(table, self.session.sql(f"SELECT *, {additions} FROM {table}"))
 
     def delete_where(self, table: str, condition: str) -> None:

@@ -17,9 +17,7 @@ class NothingToExplain(LookupError, PersonaeError):
     """There is no fuzzy model yet, or a record asked for does not exist."""
 
 
-def explain_pair(
-    engine: Engine, models: Path, config: FuzzyConfig, first: str, second: str
-) -> list[dict[str, Any]]:
+def explain_pair(engine: Engine, models: Path, config: FuzzyConfig, first: str, second: str) -> list[dict[str, Any]]:
     path = models / MODEL_FILE
     if not path.exists():
         raise NothingToExplain(
@@ -31,9 +29,7 @@ def explain_pair(
         if ":" not in key:
             raise NothingToExplain(f"{key!r} is not SOURCE:RECORD_ID, e.g. crm:C1000316")
     wanted = ", ".join(sql_string(key) for key in keys)
-    records = engine.fetch_arrow(
-        f"SELECT * FROM ({records_sql(config.columns)}) AS r WHERE record_key IN ({wanted})"
-    )
+    records = engine.fetch_arrow(f"SELECT * FROM ({records_sql(config.columns)}) AS r WHERE record_key IN ({wanted})")
     found = set(records.column("record_key").to_pylist())
     missing = [key for key in keys if key not in found]
     if missing:

@@ -101,6 +101,7 @@ MODEL_FORMAT = "personae.fuzzy/1"
 
 logger = logging.getLogger(__name__)
 
+
 class FuzzySettingsError(ValueError, PersonaeError):
     """A :class:`FuzzySettings` value is invalid (names the field and the fix)."""
 

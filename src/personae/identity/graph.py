@@ -21,9 +21,7 @@ RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships")
 
 
 def _rank_sql(settings: IdentitySettings, column: str) -> str:
-    cases = " ".join(
-        f"WHEN {sql_string(id_type)} THEN {settings.rank(id_type)}" for id_type in settings.priority
-    )
+    cases = " ".join(f"WHEN {sql_string(id_type)} THEN {settings.rank(id_type)}" for id_type in settings.priority)
     return f"CASE {column} {cases} WHEN {sql_string(RECORD_TYPE)} THEN 1000 ELSE {len(settings.priority)} END"
 
 
@@ -61,9 +59,7 @@ def occurrences_sql(extra_types: Sequence[str]) -> str:
 
 def blocked_sql(settings: IdentitySettings, value: str = "id_value") -> str:
     """True for a value that must never link people."""
-    tests = [
-        f"regexp_matches({value}, {sql_string('(?i)' + pattern)})" for pattern in settings.blocked_patterns
-    ]
+    tests = [f"regexp_matches({value}, {sql_string('(?i)' + pattern)})" for pattern in settings.blocked_patterns]
     if settings.blocked:
         tests.append(f"lower({value}) IN ({', '.join(sql_string(v.lower()) for v in settings.blocked)})")
     return "(" + " OR ".join(tests) + ")" if tests else "FALSE"

@@ -49,7 +49,4 @@ def scope_nodes_sql(nodes: str, previous: str, touched: str) -> str:
 
 
 def scope_edges_sql(edges: str, scope: str) -> str:
-    return (
-        f"SELECT e.* FROM {edges} AS e WHERE e.a IN (SELECT node FROM {scope}) "
-        f"AND e.b IN (SELECT node FROM {scope})"
-    )
+    return f"SELECT e.* FROM {edges} AS e WHERE e.a IN (SELECT node FROM {scope}) AND e.b IN (SELECT node FROM {scope})"

@@ -1,7 +1,8 @@
 """Probabilistic links between customer records, as identity-graph edges.
 
-The matcher (:mod:`personae.identity.fuzzy`, Splink) is trained once and saved as JSON in
-the workspace's ``models/`` folder; later runs load it and only predict. Delete the file
+The matcher (:mod:`personae.identity.fuzzy`, Splink) is trained once, on DuckDB, and saved
+as JSON in the workspace's ``models/`` folder; later runs load it and only predict, with
+Splink's Spark backend when the workspace runs on Spark. Delete the file
 (or change the compared columns) to retrain. Too few records to train is not an error:
 the run goes on with deterministic links only, and says so in its log.
 """
@@ -53,6 +54,8 @@ def fuzzy_edges(engine: Engine, config: FuzzyConfig, models: Path) -> str | None
     matcher = matcher_for(engine, config, models)
     if matcher is None:
         return None
+    if engine.name == "spark":  # trained on DuckDB (fast, on one machine), scored by Splink on Spark
+        matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=getattr(engine, "session", None))
     pairs = matcher.predict(engine.fetch_arrow(records_sql(config.columns)))
     engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))
     engine.materialise(

@@ -94,16 +94,12 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         engine.materialise("_touched", incremental.touched_uids_sql("_edge_keys", "_nodes", "_previous"))
         engine.materialise("_scope_nodes", incremental.scope_nodes_sql("_nodes", "_previous", "_touched"))
         engine.materialise("_scope_edges", incremental.scope_edges_sql("_edges", "_scope_nodes"))
-        engine.materialise(
-            "_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)"
-        )
+        engine.materialise("_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)")
         nodes, edges, previous = "_scope_nodes", "_scope_edges", "_scope_previous"
     if engine.name == "duckdb":
         size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
         components_by_scipy(engine, edges, size, "_all_labels")
-        engine.materialise(
-            "_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node"
-        )
+        engine.materialise("_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node")
     else:
         components_by_sql(engine, edges, nodes, "_labels")
     rebuilt = enforce_limits(engine, nodes, edges, "_labels", settings.limits)

@@ -82,9 +82,7 @@ def profiles_sql(settings: IdentitySettings) -> str:
             f"{alias}.source AS {attribute}_source",
             f"{alias}.stamp AS {attribute}_at",
         ]
-        joins.append(
-            f"LEFT JOIN ({attribute_sql(attribute, rule, settings)}) AS {alias} ON {alias}.uid = p.uid"
-        )
+        joins.append(f"LEFT JOIN ({attribute_sql(attribute, rule, settings)}) AS {alias} ON {alias}.uid = p.uid")
     return f"SELECT {', '.join(columns)} FROM ({people}) AS p {' '.join(joins)}"
 
 

@@ -34,8 +34,7 @@ def assignment_sql(nodes: str, labels: str, previous: str, salt: str) -> str:
     )
     survivors = f"SELECT component, arg_min(old_uid, age) AS uid FROM ({owners}) AS o GROUP BY component"
     founders = (
-        "SELECT component, arg_min(id_type || ':' || id_value, age) AS founder "
-        f"FROM ({aged}) AS a GROUP BY component"
+        f"SELECT component, arg_min(id_type || ':' || id_value, age) AS founder FROM ({aged}) AS a GROUP BY component"
     )
     new_uid = f"'p' || substr(md5({sql_string(salt)} || f.founder), 1, 15)"
     return (
@@ -56,8 +55,7 @@ def changes_sql(nodes: str, labels: str, previous: str, assignment: str, at: str
     still = f"SELECT DISTINCT uid FROM {assignment}"
     merged = (
         f'SELECT m.old_uid, m.new_uid, {stamp} AS "at", '
-        "CASE WHEN m.old_uid IN (SELECT uid FROM "
-        + f"({still}) AS k) THEN 'split' ELSE 'merge' END AS reason "
+        "CASE WHEN m.old_uid IN (SELECT uid FROM " + f"({still}) AS k) THEN 'split' ELSE 'merge' END AS reason "
         f"FROM ({moved}) AS m"
     )
     removed = (

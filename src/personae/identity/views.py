@@ -56,9 +56,7 @@ def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
         if column.endswith(("_source", "_at")) or column in ("uid",):
             continue
         source = profile[0].get(f"{column}_source")
-        golden[column] = (
-            {"value": cell, "source": source, "at": profile[0].get(f"{column}_at")} if source else cell
-        )
+        golden[column] = {"value": cell, "source": source, "at": profile[0].get(f"{column}_at")} if source else cell
     identifiers = engine.fetch_arrow(
         "SELECT m.id_type, m.id_value, i.first_seen, i.last_seen, i.records FROM identity_map AS m "
         "JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
@@ -80,12 +78,14 @@ def report(engine: Engine) -> dict[str, Any]:
         "SELECT uid, count(*) AS identifiers, count(DISTINCT id_type) AS types FROM identity_map "
         f"WHERE id_type <> {sql_string(RECORD_TYPE)} GROUP BY uid ORDER BY identifiers DESC, uid LIMIT {REPORT_ROWS}"
     ).to_pylist()
-    cuts = engine.fetch_arrow(
-        f"SELECT * FROM identity_cuts ORDER BY 1, 2, 3, 4 LIMIT {REPORT_ROWS}"
-    ).to_pylist()
+    cuts = engine.fetch_arrow(f"SELECT * FROM identity_cuts ORDER BY 1, 2, 3, 4 LIMIT {REPORT_ROWS}").to_pylist()
     shared = engine.fetch_arrow(
         "SELECT id_type, id_value, records FROM identifiers WHERE status = 'shared' "
         f"ORDER BY records DESC, id_type, id_value LIMIT {REPORT_ROWS}"
+    ).to_pylist()
+    malformed = engine.fetch_arrow(
+        "SELECT source, id_type, reason, count(*) AS occurrences, min(value) AS example FROM identifier_issues "
+        "GROUP BY source, id_type, reason ORDER BY occurrences DESC, source, id_type"
     ).to_pylist()
     totals = dict(engine.fetch_rows("SELECT status, count(*) FROM identifiers GROUP BY status"))
     changes = dict(engine.fetch_rows("SELECT reason, count(*) FROM merges GROUP BY reason"))
@@ -97,4 +97,5 @@ def report(engine: Engine) -> dict[str, Any]:
         "largest": largest,
         "cut_links": cuts,
         "shared_values": shared,
+        "malformed": malformed,
     }

@@ -33,10 +33,11 @@ from personae.engine.dialects import CAPABILITIES
 from personae.errors import ConfigError, SourceError
 from personae.sources import postgres, readers
 from personae.sources.kinds import TARGET_TABLE, SourceKind
-from personae.sources.mapping import Settings, mapped_sql
+from personae.sources.mapping import Settings, mapped_sql, validated_identifiers
 from personae.sources.targets import (
     checked_sql,
     events_rows_sql,
+    malformed_identifiers_sql,
     quarantine_rows_sql,
     records_rows_sql,
     repeated_keys_sql,
@@ -141,9 +142,7 @@ def _label(context: IngestContext, spec: SourceSpec, path: Path) -> str:
         return str(path)
 
 
-def _scan_sql(
-    spec: SourceSpec, path: Path, label: str, reader: duckdb.DuckDBPyConnection, rejects: str
-) -> str:
+def _scan_sql(spec: SourceSpec, path: Path, label: str, reader: duckdb.DuckDBPyConnection, rejects: str) -> str:
     fmt = spec.resolved_format
     if fmt == "parquet":
         return readers.parquet_scan_sql(reader, path, label)
@@ -157,9 +156,7 @@ def _rows_sql(spec: SourceSpec, stage: str) -> str:
     if spec.resolved_format != "jsonl":
         return stage
     values = [*spec.columns.values(), *spec.identifiers.values()]
-    paths = {
-        value: value for value in values if not value.startswith("'") and value not in readers.SEGMENT_FIELDS
-    }
+    paths = {value: value for value in values if not value.startswith("'") and value not in readers.SEGMENT_FIELDS}
     return f"({readers.segment_fields_sql(stage, paths)})"
 
 
@@ -196,9 +193,7 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     jsonl = spec.resolved_format == "jsonl"
     try:
         engine.stage(names["stage"], partial)
-        columns = (
-            [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else [n for n, _ in engine.columns(names["stage"])]
-        )
+        columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else [n for n, _ in engine.columns(names["stage"])]
         settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
         mapped = mapped_sql(_rows_sql(spec, names["stage"]), spec, columns, settings, jsonl=jsonl)
         with engine.transaction():
@@ -207,11 +202,10 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
             engine.define(names["mapped"], mapped)
             engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
             repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
-            engine.define(
-                names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None)
-            )
+            engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
             report.rows_quarantined = _write_quarantine(context, spec, names["checked"], label, rejects)
             report.rows_loaded = _write_target(context, spec, names["checked"])
+            _write_identifier_issues(context, spec, names["checked"], columns)
             report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
             _record(engine, spec, label, digest, report, context.loaded_at)
     except BaseException:
@@ -245,9 +239,7 @@ def _write_raw(
     return int(copied[0][0]), readers.fetch_rejects(reader, rejects)
 
 
-def _fail_file(
-    context: IngestContext, spec: SourceSpec, label: str, digest: str, error: Exception
-) -> FileReport:
+def _fail_file(context: IngestContext, spec: SourceSpec, label: str, digest: str, error: Exception) -> FileReport:
     reason = f"unreadable {spec.resolved_format} file: {str(error).splitlines()[0]}"
     report = FileReport(spec.name, label, "failed", message=reason)
     row = pa.table(
@@ -276,6 +268,7 @@ def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
     target = TARGET_TABLE[spec.kind]
     engine.delete_where(target, f"source = {source} AND _file = {file}")
     engine.delete_where("quarantine", f"source = {source} AND file = {file}")
+    engine.delete_where("identifier_issues", f"source = {source} AND file = {file}")
 
 
 def _write_quarantine(
@@ -303,6 +296,18 @@ def _write_quarantine(
     return count
 
 
+def _write_identifier_issues(context: IngestContext, spec: SourceSpec, checked: str, columns: list[str]) -> int:
+    """Report identifier values that failed their check (the row itself still loads)."""
+    id_types = validated_identifiers(spec, columns)
+    if not id_types:
+        return 0
+    return context.engine.insert(
+        "identifier_issues",
+        ["source", "file", "row", "id_type", "value", "reason", "found_at"],
+        malformed_identifiers_sql(checked, spec.name, id_types, context.loaded_at),
+    )
+
+
 def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int:
     """Insert the good rows; returns how many (events already stored are skipped)."""
     engine = context.engine
@@ -314,9 +319,7 @@ def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int
     return engine.insert(table, list(fields), records_rows_sql(checked, fields))
 
 
-def _record(
-    engine: Engine, spec: SourceSpec, label: str, digest: str, report: FileReport, loaded_at: str
-) -> None:
+def _record(engine: Engine, spec: SourceSpec, label: str, digest: str, report: FileReport, loaded_at: str) -> None:
     source, file = readers.sql_string(spec.name), readers.sql_string(label)
     status = "failed" if report.status == "failed" else "loaded"
     replaced = "" if status == "loaded" else " AND status = 'failed'"

@@ -34,6 +34,16 @@ _TYPE_WORDS = {
 }
 
 
+VALIDATED_IDENTIFIERS = ("email", "phone")
+"""Identifier types whose values are checked; a value failing its check is reported."""
+
+
+def validated_identifiers(spec: SourceSpec, columns: list[str]) -> list[str]:
+    """The checked identifier types this source maps (their raw values are kept as ``__rawid_<type>``)."""
+    mapping = resolve_columns(spec, columns, "the staged file")
+    return [t for t in VALIDATED_IDENTIFIERS if f"id:{t}" in mapping]
+
+
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -139,9 +149,7 @@ def key_sql(kind: SourceKind) -> str:
     return "record_id"
 
 
-def mapped_sql(
-    relation: str, spec: SourceSpec, columns: list[str], settings: Settings, *, jsonl: bool = False
-) -> str:
+def mapped_sql(relation: str, spec: SourceSpec, columns: list[str], settings: Settings, *, jsonl: bool = False) -> str:
     """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json`` and ``_reason``.
 
     ``relation`` holds the file's rows as text ``columns`` plus ``_file`` and ``_row``
@@ -182,7 +190,11 @@ def mapped_sql(
         if not key.startswith("id:"):
             continue
         id_type = key[3:]
-        expression = identifier_sql(id_type, f"CAST({_source_expression(value)[0]} AS VARCHAR)", region)
+        raw_id = f"CAST({_source_expression(value)[0]} AS VARCHAR)"
+        expression = identifier_sql(id_type, raw_id, region)
+        if id_type in VALIDATED_IDENTIFIERS:
+            inner.append(f"{raw_id} AS {quote('__rawid_' + id_type)}")
+            outer.append(quote("__rawid_" + id_type))
         if id_type in IDENTIFIER_TYPES:
             inner.append(f"{expression} AS {id_type}")
         else:
@@ -190,9 +202,7 @@ def mapped_sql(
     for id_type in IDENTIFIER_TYPES:
         if f"id:{id_type}" not in mapping:
             inner.append(f"CAST(NULL AS VARCHAR) AS {id_type}")
-    inner.append(
-        f"json_object({', '.join(extra)}) AS extra_ids" if extra else "CAST(NULL AS VARCHAR) AS extra_ids"
-    )
+    inner.append(f"json_object({', '.join(extra)}) AS extra_ids" if extra else "CAST(NULL AS VARCHAR) AS extra_ids")
     inner.append(f"{raw_json_sql(columns, jsonl)} AS _raw_json")
     attributes = [] if jsonl else unmapped_columns(mapping, columns)
     inner.append(f"{json_object_sql(attributes)} AS _attributes")
@@ -211,7 +221,4 @@ def mapped_sql(
     if checks:
         reason = f"CASE WHEN {' AND '.join(checks)} THEN NULL ELSE {reason} END"
     typed_rows = f"SELECT {', '.join(inner)}, _file, _row{passthrough} FROM {relation}"
-    return (
-        f"SELECT {', '.join(outer)}, {key_sql(spec.kind)} AS _key, {reason} AS _reason "
-        f"FROM ({typed_rows}) AS typed"
-    )
+    return f"SELECT {', '.join(outer)}, {key_sql(spec.kind)} AS _key, {reason} AS _reason FROM ({typed_rows}) AS typed"

@@ -31,13 +31,10 @@ SEGMENT_FIELDS: dict[str, str] = {
     "ts": "coalesce(_raw ->> '$.timestamp', _raw ->> '$.sentAt', _raw ->> '$.receivedAt')",
     "user_id": "coalesce(_raw ->> '$.userId', _raw ->> '$.user_id')",
     "anonymous_id": "coalesce(_raw ->> '$.anonymousId', _raw ->> '$.anonymous_id')",
-    "email": "coalesce(_raw ->> '$.traits.email', _raw ->> '$.context.traits.email',"
-    " _raw ->> '$.properties.email')",
+    "email": "coalesce(_raw ->> '$.traits.email', _raw ->> '$.context.traits.email', _raw ->> '$.properties.email')",
     "phone": "coalesce(_raw ->> '$.traits.phone', _raw ->> '$.context.traits.phone')",
-    "properties": "CAST(coalesce(json_extract(_raw, '$.properties'), json_extract(_raw, '$.traits'))"
-    " AS VARCHAR)",
-    "amount": "coalesce(_raw ->> '$.properties.revenue', _raw ->> '$.properties.total',"
-    " _raw ->> '$.properties.price')",
+    "properties": "CAST(coalesce(json_extract(_raw, '$.properties'), json_extract(_raw, '$.traits')) AS VARCHAR)",
+    "amount": "coalesce(_raw ->> '$.properties.revenue', _raw ->> '$.properties.total', _raw ->> '$.properties.price')",
     "category": "_raw ->> '$.properties.category'",
     "product_id": "_raw ->> '$.properties.product_id'",
     "channel": "_raw ->> '$.context.channel'",
@@ -99,13 +96,8 @@ def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str) -> str:
 def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str) -> str:
     source = f"read_parquet({sql_string(str(path))}, file_row_number = true)"
     described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-    columns = [
-        f'CAST("{name}" AS VARCHAR) AS "{name}"' for name, *_ in described if name != "file_row_number"
-    ]
-    return (
-        f"SELECT {', '.join(columns)}, {sql_string(label)} AS _file, "
-        f"file_row_number + 1 AS _row FROM {source}"
-    )
+    columns = [f'CAST("{name}" AS VARCHAR) AS "{name}"' for name, *_ in described if name != "file_row_number"]
+    return f"SELECT {', '.join(columns)}, {sql_string(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
 
 
 def jsonl_scan_sql(path: Path, rejects: str, label: str) -> str:
@@ -118,8 +110,7 @@ def jsonl_scan_sql(path: Path, rejects: str, label: str) -> str:
         f"rejects_scan = {sql_string(rejects + '_scan')})"
     )
     return (
-        f"SELECT _raw, {sql_string(label)} AS _file, _row FROM ({lines}) AS lines "
-        "WHERE trim(coalesce(_raw, '')) <> ''"
+        f"SELECT _raw, {sql_string(label)} AS _file, _row FROM ({lines}) AS lines WHERE trim(coalesce(_raw, '')) <> ''"
     )
 
 
@@ -144,9 +135,7 @@ def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
 
 def fetch_rejects(reader: duckdb.DuckDBPyConnection, rejects: str) -> list[Reject]:
     """Lines DuckDB's CSV reader could not parse, with their reason and raw text."""
-    present = reader.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [rejects]
-    ).fetchall()[0][0]
+    present = reader.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [rejects]).fetchall()[0][0]
     if not present:
         return []
     rows = reader.execute(
@@ -156,6 +145,5 @@ def fetch_rejects(reader: duckdb.DuckDBPyConnection, rejects: str) -> list[Rejec
     reader.execute(f"DROP TABLE IF EXISTS {rejects}").complete()
     reader.execute(f"DROP TABLE IF EXISTS {rejects}_scan").complete()
     return [
-        Reject(line=row[0], reason=f"malformed line: {row[1].lower()} ({row[2]})", raw=row[3] or "")
-        for row in rows
+        Reject(line=row[0], reason=f"malformed line: {row[1].lower()} ({row[2]})", raw=row[3] or "") for row in rows
     ]

@@ -108,10 +108,7 @@ def events_rows_sql(mapped: str, fields: dict[str, str]) -> str:
     """Good, first-of-key rows not yet in ``events`` (event ids are idempotent)."""
     select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
     rows = f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _first"
-    return (
-        f"SELECT * FROM ({rows}) AS m "
-        "WHERE NOT EXISTS (SELECT 1 FROM events AS s WHERE s.event_id = m.event_id)"
-    )
+    return f"SELECT * FROM ({rows}) AS m WHERE NOT EXISTS (SELECT 1 FROM events AS s WHERE s.event_id = m.event_id)"
 
 
 def records_rows_sql(mapped: str, fields: dict[str, str]) -> str:
@@ -139,3 +136,18 @@ def quarantine_rows_sql(mapped: str, source: str, quarantined_at: str) -> str:
         f"CAST({sql_string(quarantined_at)} AS TIMESTAMP) AS quarantined_at "
         f"FROM {mapped} WHERE _reason IS NOT NULL OR NOT _first"
     )
+
+
+ID_PROBLEMS = {"email": "not an e-mail address", "phone": "not a phone number (E.164 needs 8 to 15 digits)"}
+
+
+def malformed_identifiers_sql(checked: str, source: str, id_types: list[str], at: str) -> str:
+    """One row per identifier value that failed its check: kept raw, never used to link."""
+    parts = [
+        f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, {sql_string(t)} AS id_type, "
+        f'"__rawid_{t}" AS value, {sql_string(ID_PROBLEMS[t])} AS reason, '
+        f"CAST({sql_string(at)} AS TIMESTAMP) AS found_at FROM {checked} "
+        f"WHERE _reason IS NULL AND {t} IS NULL AND nullif(trim(\"__rawid_{t}\"), '') IS NOT NULL"
+        for t in id_types
+    ]
+    return " UNION ALL ".join(parts)
