@@ -32,32 +32,22 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlglot
-from scipy import special
 from splink import Linker, SettingsCreator
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
-from sqlglot import exp
 
-from personae.errors import PersonaeError
 from personae.identity.comparisons import (
-    COLUMN_RULES,
     KEY,
     FuzzyInputError,
     explanation,
@@ -67,6 +57,16 @@ from personae.identity.comparisons import (
     rule_for,
     settings_for_dialect,
 )
+from personae.identity.fuzzy_settings import (
+    DEFAULT_BLOCKING,
+    DEFAULT_COLUMNS,
+    FuzzyModelError,
+    FuzzySettings,
+    FuzzySettingsError,
+    FuzzyTrainingError,
+    rule_columns,
+)
+from personae.identity.training import Underflow, matching_prior, training_rules
 
 __all__ = [
     "DEFAULT_BLOCKING",
@@ -87,161 +87,10 @@ MIN_RECORDS = 20
 MAX_EM_ITERATIONS = 50
 """EM that has not settled after this many rounds is reported as not converging."""
 
-MIN_TRAINING_PAIRS = 100
-"""A blocking rule must find this many pairs to be used for EM training."""
-
-MAX_COUNTED_RECORDS = 100_000
-"""Above this many records, rules' pairs are counted on a (deterministic) sample."""
-
-MAX_PRIOR_ITERATIONS = 500
-"""Cap on the fixed-point iterations of :func:`matching_prior` (it settles in tens)."""
-
 MODEL_FORMAT = "personae.fuzzy/1"
 
 
 logger = logging.getLogger(__name__)
-
-
-class FuzzySettingsError(ValueError, PersonaeError):
-    """A :class:`FuzzySettings` value is invalid (names the field and the fix)."""
-
-
-class _Underflow(Exception):
-    """EM over one blocking rule drove an m probability to zero."""
-
-    def __init__(self, rule: str, reason: str) -> None:
-        super().__init__(rule)
-        self.rule, self.reason = rule, reason
-
-
-class FuzzyTrainingError(PersonaeError):
-    """The records are too few or too uniform to learn a matching model from."""
-
-
-class FuzzyModelError(PersonaeError):
-    """The matcher is not fitted, or a saved model cannot be read."""
-
-
-DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
-
-DEFAULT_BLOCKING = (
-    # Pairs of columns, so that no common value (a frequent surname, a big town) makes a
-    # block quadratic in size; together they find ~99 % of Febrl 3's corrupted duplicates.
-    "l.first_name = r.first_name and l.last_name = r.last_name",
-    "l.first_name = r.last_name and l.last_name = r.first_name",
-    "l.last_name = r.last_name and l.birth_date = r.birth_date",
-    "l.first_name = r.first_name and l.birth_date = r.birth_date",
-    "l.birth_date = r.birth_date and l.postcode = r.postcode",
-    "l.birth_date = r.birth_date and l.city = r.city",
-    "l.street = r.street and l.postcode = r.postcode",
-    "l.street = r.street and l.city = r.city",
-    "l.first_name = r.first_name and l.postcode = r.postcode",
-    "l.last_name = r.last_name and l.postcode = r.postcode",
-    "l.first_name = r.first_name and l.city = r.city",
-    "l.last_name = r.last_name and l.city = r.city",
-    "l.phone = r.phone",
-)
-
-
-@dataclass(frozen=True)
-class FuzzySettings:
-    """What to compare, how pairs are found, and where the link threshold lies.
-
-    The defaults reach F1 ≥ 0.99 on the Febrl 3 benchmark (tests/identity/test_fuzzy.py).
-    """
-
-    threshold: float = 0.95
-    """Match probability at or above which a pair is a link."""
-    columns: tuple[str, ...] = DEFAULT_COLUMNS
-    """Record columns compared with their own comparison (see ``comparisons.COLUMN_RULES``)."""
-    extra_columns: tuple[str, ...] = ()
-    """Other columns, compared as identifiers (exact or a typo or two); each also blocks."""
-    blocking: tuple[str, ...] = DEFAULT_BLOCKING
-    """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored.
-
-    Rules over columns that are not compared, or empty in the records, are skipped."""
-    max_pairs_for_training: float = 1e6
-    """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
-    seed: int = 42
-    """Seed of the random sample; same data and seed give the same model."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise FuzzySettingsError(f"fuzzy threshold {self.threshold} must lie strictly between 0 and 1")
-        if self.max_pairs_for_training < 1000:
-            raise FuzzySettingsError(
-                f"max_pairs_for_training {self.max_pairs_for_training:g} is too few to learn from; use ≥ 1e5"
-            )
-        unknown = [c for c in self.columns if c not in COLUMN_RULES]
-        if unknown:
-            raise FuzzySettingsError(
-                f"no comparison is defined for column(s) {unknown}; known columns are "
-                f"{sorted(COLUMN_RULES)}. Compare other columns with extra_columns=(...)"
-            )
-        compared = self.compared_columns
-        if len(set(compared)) != len(compared) or KEY in compared:
-            raise FuzzySettingsError(
-                f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once"
-            )
-        if not self.all_blocking:
-            raise FuzzySettingsError(
-                "no blocking rules: give at least one, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
-            )
-        known = {*COLUMN_RULES, *self.extra_columns}
-        for rule in self.blocking:
-            # A rule over a known column that is not compared is skipped when fitting, so
-            # the default rules suit any choice of columns; an unknown name is a typo.
-            stray = rule_columns(rule) - known
-            if stray:
-                raise FuzzySettingsError(
-                    f"blocking rule {rule!r} uses unknown column(s) {sorted(stray)}; use compared "
-                    "columns, or add the column to extra_columns"
-                )
-
-    @property
-    def compared_columns(self) -> tuple[str, ...]:
-        """``columns`` then ``extra_columns``."""
-        return (*self.columns, *self.extra_columns)
-
-    @property
-    def all_blocking(self) -> tuple[str, ...]:
-        """``blocking`` plus an exact-match rule for each extra column."""
-        extra = tuple(f"l.{c} = r.{c}" for c in self.extra_columns)
-        return (*self.blocking, *(rule for rule in extra if rule not in self.blocking))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready values."""
-        return {
-            "threshold": self.threshold,
-            "columns": list(self.columns),
-            "extra_columns": list(self.extra_columns),
-            "blocking": list(self.blocking),
-            "max_pairs_for_training": self.max_pairs_for_training,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FuzzySettings:
-        """Settings from :meth:`to_dict` output; unknown keys are an error."""
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise FuzzySettingsError(f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}")
-        tuples = {k: tuple(v) for k, v in values.items() if k in ("columns", "extra_columns", "blocking")}
-        return cls(**{**values, **tuples})
-
-
-def rule_columns(rule: str) -> set[str]:
-    """The column names a blocking rule compares (``l.x`` and ``r.x`` give ``x``)."""
-    try:
-        parsed = sqlglot.parse_one(rule)
-    except sqlglot.errors.ParseError as error:
-        raise FuzzySettingsError(f"blocking rule {rule!r} is not valid SQL: {error}") from None
-    names = set()
-    for column in parsed.find_all(exp.Column):
-        if column.table not in ("l", "r"):
-            raise FuzzySettingsError(f"blocking rule {rule!r}: column {column.sql()!r} must be prefixed l. or r.")
-        names.add(column.name)
-    return names
 
 
 def database_api(backend: Backend, spark: Any = None, *, exact: bool = False) -> DatabaseAPISubClass:
@@ -288,7 +137,7 @@ class FuzzyMatcher:
 
     def __init__(
         self,
-        settings: FuzzySettings = FuzzySettings(),
+        settings: FuzzySettings | None = None,
         *,
         backend: Backend = "duckdb",
         spark: Any = None,
@@ -299,7 +148,7 @@ class FuzzyMatcher:
             raise FuzzySettingsError(
                 "backend 'spark' needs a SparkSession: FuzzyMatcher(backend='spark', spark=session)"
             )
-        self.settings = settings
+        self.settings = settings if settings is not None else FuzzySettings()
         self.backend: Backend = backend
         self.spark = spark
         self.model_: dict[str, Any] | None = None
@@ -347,7 +196,7 @@ class FuzzyMatcher:
                     )
                 try:
                     self.model_ = self._train(linker, usable, table.num_rows)
-                except _Underflow as underflow:
+                except Underflow as underflow:
                     logger.info("EM over blocking rule %r left out: %s", underflow.rule, underflow.reason)
                     skipped.add(underflow.rule)
                     continue
@@ -367,7 +216,7 @@ class FuzzyMatcher:
                 except ValueError as error:
                     # Splink raises ValueError when EM drives an m probability to 0; the
                     # session leaves the linker half-updated, so training restarts without it.
-                    raise _Underflow(rule, str(error)) from error
+                    raise Underflow(rule, str(error)) from error
                 # Splink keeps each iteration's parameters; a full history means EM
                 # stopped at max_iterations without settling.
                 if len(session._core_model_settings_history) > MAX_EM_ITERATIONS:
@@ -510,66 +359,7 @@ class FuzzyMatcher:
                 db_api.duckdb_con.close()
 
 
-def training_rules(frame: SplinkDataFrame, rules: list[str], count: int) -> list[str]:
-    """The blocking rules that find enough pairs in ``frame`` to run EM over.
-
-    A rule that finds few pairs (swapped names are rare) still generates pairs to score,
-    but EM over a handful of pairs would not settle, or not at all over none.
-    """
-    proportion = min(1.0, MAX_COUNTED_RECORDS / max(count, 1))
-    usable = []
-    for rule in rules:
-        with warnings.catch_warnings():
-            # Over MAX_COUNTED_RECORDS Splink warns (UserWarning) "The sampled blocking
-            # analysis estimate … may be unstable" for rules with few pairs: those are
-            # the rules being left out, so the estimate is precise enough.
-            warnings.filterwarnings("ignore", "The sampled blocking analysis estimate", UserWarning)
-            (counted,) = count_comparisons_from_blocking_rules(
-                frame,
-                blocking_rules=rule,
-                link_type="dedupe_only",
-                unique_id_column_name=KEY,
-                record_sample_proportion=proportion,
-            )
-        if counted["cumulative_comparison_count"] >= MIN_TRAINING_PAIRS:
-            usable.append(rule)
-    if not usable:
-        raise FuzzyTrainingError(
-            f"no blocking rule finds {MIN_TRAINING_PAIRS} pairs of these {count} records to learn "
-            "from; fit on more records, or add a blocking rule that finds more pairs"
-        )
-    return usable
-
-
 def arrow(frame: SplinkDataFrame) -> pa.Table:
     """A Splink result as an Arrow table, whichever backend holds it."""
     table: pa.Table = frame.as_pyarrow_table()  # type: ignore[no-untyped-call]  # untyped in Splink
     return table
-
-
-def matching_prior(
-    weights: npt.NDArray[np.float64], pairs: npt.NDArray[np.int64], *, prior: float, all_pairs: float
-) -> float:
-    """The probability that two random records match, as a fixed point over blocked pairs.
-
-    ``weights`` are the match weights (log2 odds) of the blocked pairs scored with
-    ``prior``, ``pairs`` how many pairs have each weight. The answer λ satisfies
-    λ = (expected matches among the blocked pairs under λ) / ``all_pairs``, i.e. it
-    assumes the blocking rules find (nearly) every match. Splink's own estimate from
-    EM sessions breaks down when a training rule's pairs are nearly all matches.
-
-    >>> round(matching_prior(np.array([20.0, -20.0]), np.array([10, 1000]), prior=0.5, all_pairs=1e4), 4)
-    0.001
-    """
-    evidence = weights - math.log2(prior / (1 - prior))
-    counts = pairs.astype(np.float64)
-    floor = 0.5 / all_pairs  # half a match: "no duplicates" still gives a usable model
-    estimate = max(float(counts.sum()) / all_pairs, floor)  # every blocked pair a match
-    for _ in range(MAX_PRIOR_ITERATIONS):
-        log_odds = math.log2(estimate / (1 - estimate))
-        expected = float(np.dot(counts, special.expit((evidence + log_odds) * math.log(2))))
-        updated = max(expected / all_pairs, floor)
-        if abs(updated - estimate) <= 1e-9 * estimate:
-            return updated
-        estimate = updated
-    return estimate

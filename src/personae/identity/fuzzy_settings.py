@@ -1,0 +1,150 @@
+"""What the fuzzy matcher compares, how it finds pairs, and where the link threshold lies.
+
+Frozen, validated settings (and the matcher's errors), separate from the Splink machinery
+in :mod:`personae.identity.fuzzy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from personae.errors import PersonaeError
+from personae.identity.comparisons import COLUMN_RULES, KEY
+
+
+class FuzzySettingsError(ValueError, PersonaeError):
+    """A :class:`FuzzySettings` value is invalid (names the field and the fix)."""
+
+
+class FuzzyTrainingError(PersonaeError):
+    """The records are too few or too uniform to learn a matching model from."""
+
+
+class FuzzyModelError(PersonaeError):
+    """The matcher is not fitted, or a saved model cannot be read."""
+
+
+DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
+
+DEFAULT_BLOCKING = (
+    # Pairs of columns, so that no common value (a frequent surname, a big town) makes a
+    # block quadratic in size; together they find ~99 % of Febrl 3's corrupted duplicates.
+    "l.first_name = r.first_name and l.last_name = r.last_name",
+    "l.first_name = r.last_name and l.last_name = r.first_name",
+    "l.last_name = r.last_name and l.birth_date = r.birth_date",
+    "l.first_name = r.first_name and l.birth_date = r.birth_date",
+    "l.birth_date = r.birth_date and l.postcode = r.postcode",
+    "l.birth_date = r.birth_date and l.city = r.city",
+    "l.street = r.street and l.postcode = r.postcode",
+    "l.street = r.street and l.city = r.city",
+    "l.first_name = r.first_name and l.postcode = r.postcode",
+    "l.last_name = r.last_name and l.postcode = r.postcode",
+    "l.first_name = r.first_name and l.city = r.city",
+    "l.last_name = r.last_name and l.city = r.city",
+    "l.phone = r.phone",
+)
+
+
+@dataclass(frozen=True)
+class FuzzySettings:
+    """What to compare, how pairs are found, and where the link threshold lies.
+
+    The defaults reach F1 ≥ 0.99 on the Febrl 3 benchmark (tests/identity/test_fuzzy.py).
+    """
+
+    threshold: float = 0.95
+    """Match probability at or above which a pair is a link."""
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    """Record columns compared with their own comparison (see ``comparisons.COLUMN_RULES``)."""
+    extra_columns: tuple[str, ...] = ()
+    """Other columns, compared as identifiers (exact or a typo or two); each also blocks."""
+    blocking: tuple[str, ...] = DEFAULT_BLOCKING
+    """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored.
+
+    Rules over columns that are not compared, or empty in the records, are skipped."""
+    max_pairs_for_training: float = 1e6
+    """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
+    seed: int = 42
+    """Seed of the random sample; same data and seed give the same model."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise FuzzySettingsError(f"fuzzy threshold {self.threshold} must lie strictly between 0 and 1")
+        if self.max_pairs_for_training < 1000:
+            raise FuzzySettingsError(
+                f"max_pairs_for_training {self.max_pairs_for_training:g} is too few to learn from; use ≥ 1e5"
+            )
+        unknown = [c for c in self.columns if c not in COLUMN_RULES]
+        if unknown:
+            raise FuzzySettingsError(
+                f"no comparison is defined for column(s) {unknown}; known columns are "
+                f"{sorted(COLUMN_RULES)}. Compare other columns with extra_columns=(...)"
+            )
+        compared = self.compared_columns
+        if len(set(compared)) != len(compared) or KEY in compared:
+            raise FuzzySettingsError(
+                f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once"
+            )
+        if not self.all_blocking:
+            raise FuzzySettingsError(
+                "no blocking rules: give at least one, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
+            )
+        known = {*COLUMN_RULES, *self.extra_columns}
+        for rule in self.blocking:
+            # A rule over a known column that is not compared is skipped when fitting, so
+            # the default rules suit any choice of columns; an unknown name is a typo.
+            stray = rule_columns(rule) - known
+            if stray:
+                raise FuzzySettingsError(
+                    f"blocking rule {rule!r} uses unknown column(s) {sorted(stray)}; use compared "
+                    "columns, or add the column to extra_columns"
+                )
+
+    @property
+    def compared_columns(self) -> tuple[str, ...]:
+        """``columns`` then ``extra_columns``."""
+        return (*self.columns, *self.extra_columns)
+
+    @property
+    def all_blocking(self) -> tuple[str, ...]:
+        """``blocking`` plus an exact-match rule for each extra column."""
+        extra = tuple(f"l.{c} = r.{c}" for c in self.extra_columns)
+        return (*self.blocking, *(rule for rule in extra if rule not in self.blocking))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready values."""
+        return {
+            "threshold": self.threshold,
+            "columns": list(self.columns),
+            "extra_columns": list(self.extra_columns),
+            "blocking": list(self.blocking),
+            "max_pairs_for_training": self.max_pairs_for_training,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FuzzySettings:
+        """Settings from :meth:`to_dict` output; unknown keys are an error."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise FuzzySettingsError(f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}")
+        tuples = {k: tuple(v) for k, v in values.items() if k in ("columns", "extra_columns", "blocking")}
+        return cls(**{**values, **tuples})
+
+
+def rule_columns(rule: str) -> set[str]:
+    """The column names a blocking rule compares (``l.x`` and ``r.x`` give ``x``)."""
+    try:
+        parsed = sqlglot.parse_one(rule)
+    except sqlglot.errors.ParseError as error:
+        raise FuzzySettingsError(f"blocking rule {rule!r} is not valid SQL: {error}") from None
+    names = set()
+    for column in parsed.find_all(exp.Column):
+        if column.table not in ("l", "r"):
+            raise FuzzySettingsError(f"blocking rule {rule!r}: column {column.sql()!r} must be prefixed l. or r.")
+        names.add(column.name)
+    return names
