@@ -176,7 +176,14 @@ class SparkEngine(Engine):
         frame = frame.selectExpr(
             *[f"CAST(`{column}` AS {_spark_type(type_)}) AS `{column}`" for column, type_ in existing]
         )
-        self._write(table, frame, append=True)
+        if count:
+            # Appending adds part files (Spark's commit protocol makes them appear all at
+            # once), so a load costs the new rows, not a rewrite of the table.
+            try:
+                frame.write.mode("append").parquet(str(self._folder(table)))
+            except SPARK_ERRORS as error:
+                raise EngineError(f"spark could not append to table {table!r}: {error}") from error
+            self._expose(table)
         return count
 
     def add_columns(self, table: str, columns: Any) -> None:
