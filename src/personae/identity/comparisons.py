@@ -265,10 +265,14 @@ def neutralise_untrained(model: dict[str, Any]) -> list[str]:
             if level.get("is_null_level"):
                 continue
             known = [level[p] for p in ("m_probability", "u_probability") if p in level]
-            value = known[0] if known else 0.5
+            value = known[0] if known else UNSEEN_PROBABILITY  # never seen at all: a sliver of mass
             level.setdefault("m_probability", value)
             level.setdefault("u_probability", value)
     return labels
+
+
+UNSEEN_PROBABILITY = 1e-6
+"""m and u of a level no pair fell into: equal (no evidence) and too small to unbalance the rest."""
 
 
 def settings_for_dialect(model: dict[str, Any], dialect: str, extra: tuple[str, ...]) -> dict[str, Any]:

@@ -188,7 +188,10 @@ class FuzzyMatcher:
         skipped: set[str] = set()
         while True:
             with self._linker(table, creator, exact=True) as (linker, frame):
-                usable = [rule for rule in training_rules(frame, rules, table.num_rows) if rule not in skipped]
+                preferred = [r for r in self.settings.training if rule_columns(r) <= set(used) and r not in skipped]
+                usable = training_rules(frame, preferred, table.num_rows, required=False) if preferred else []
+                if not usable:
+                    usable = [r for r in training_rules(frame, rules, table.num_rows) if r not in skipped]
                 if not usable:
                     raise FuzzyTrainingError(
                         "EM drove a level's m probability to zero over every blocking rule; use more "

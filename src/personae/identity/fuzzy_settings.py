@@ -49,6 +49,13 @@ DEFAULT_BLOCKING = (
 )
 
 
+DEFAULT_TRAINING = (
+    "l.first_name = r.first_name and l.last_name = r.last_name",
+    "l.birth_date = r.birth_date",
+)
+"""Splink's usual pair: names train dates, addresses and phones; birth dates train names."""
+
+
 @dataclass(frozen=True)
 class FuzzySettings:
     """What to compare, how pairs are found, and where the link threshold lies.
@@ -66,6 +73,10 @@ class FuzzySettings:
     """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored.
 
     Rules over columns that are not compared, or empty in the records, are skipped."""
+    training: tuple[str, ...] = DEFAULT_TRAINING
+    """Blocking rules EM trains over (each fixes the comparisons it blocks on and learns the
+    others). Few, broad and independent rules train best; when none of them finds enough
+    pairs, the prediction rules are used instead."""
     max_pairs_for_training: float = 1e6
     """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
     seed: int = 42

@@ -35,7 +35,7 @@ class Underflow(Exception):
         self.rule, self.reason = rule, reason
 
 
-def training_rules(frame: SplinkDataFrame, rules: list[str], count: int) -> list[str]:
+def training_rules(frame: SplinkDataFrame, rules: list[str], count: int, *, required: bool = True) -> list[str]:
     """The blocking rules that find enough pairs in ``frame`` to run EM over.
 
     A rule that finds few pairs (swapped names are rare) still generates pairs to score,
@@ -58,7 +58,7 @@ def training_rules(frame: SplinkDataFrame, rules: list[str], count: int) -> list
             )
         if counted["cumulative_comparison_count"] >= MIN_TRAINING_PAIRS:
             usable.append(rule)
-    if not usable:
+    if not usable and required:
         raise FuzzyTrainingError(
             f"no blocking rule finds {MIN_TRAINING_PAIRS} pairs of these {count} records to learn "
             "from; fit on more records, or add a blocking rule that finds more pairs"
