@@ -43,6 +43,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from splink import Linker, SettingsCreator
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
@@ -88,6 +89,9 @@ MAX_EM_ITERATIONS = 50
 """EM that has not settled after this many rounds is reported as not converging."""
 
 MODEL_FORMAT = "personae.fuzzy/1"
+
+DETERMINISTIC_RECALL = 0.7
+"""Share of all matches the deterministic rules are assumed to find (Splink's usual guess)."""
 
 
 logger = logging.getLogger(__name__)
@@ -207,7 +211,13 @@ class FuzzyMatcher:
 
     def _train(self, linker: Linker, rules: list[str], count: int) -> dict[str, Any]:
         training = linker.training
+        deterministic = self._deterministic_rules(linker)
         try:
+            if deterministic:
+                # Splink's usual prior: pairs that agree on name and birth date are matches,
+                # and such rules find about 70 % of all matches.
+                rules_for_prior: list[str | BlockingRuleCreator] = list(deterministic)
+                training.estimate_probability_two_random_records_match(rules_for_prior, recall=DETERMINISTIC_RECALL)
             training.estimate_u_using_random_sampling(
                 max_pairs=self.settings.max_pairs_for_training, seed=self.settings.seed
             )
@@ -238,7 +248,9 @@ class FuzzyMatcher:
         neutral = neutralise_untrained(model)
         if neutral:
             logger.warning("no training data for %s: given a neutral weight", "; ".join(neutral))
-        # The blocked pairs' match weights, binned, give the prior (see matching_prior).
+        if deterministic:
+            return model
+        # Without names and birth dates the blocked pairs' match weights give the prior.
         blocked = linker.inference.predict(warning_mode="never").query_sql(
             "select round(match_weight, 3) as match_weight, count(*) as pairs "
             "from {this} group by round(match_weight, 3)"
@@ -251,6 +263,18 @@ class FuzzyMatcher:
             all_pairs=count * (count - 1) / 2,
         )
         return model
+
+    def _deterministic_rules(self, linker: Linker) -> list[str]:
+        """Rules whose pairs are near-certain matches, over the columns this model compares."""
+        compared = set(model_columns(linker.misc.save_model_to_json()))
+        if not {"first_name", "last_name", "birth_date"} <= compared:
+            return []
+        extra = [f"l.{c} = r.{c}" for c in self.settings.extra_columns if c in compared]
+        return [
+            "l.first_name = r.first_name and l.last_name = r.last_name and l.birth_date = r.birth_date",
+            "l.first_name = r.last_name and l.last_name = r.first_name and l.birth_date = r.birth_date",
+            *extra,
+        ]
 
     # -- using the model ------------------------------------------------------------
 
