@@ -162,13 +162,17 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
 
 
 def _record_map_sql() -> str:
-    """Each record's UID: the UID of its most trusted usable identifier."""
-    ranked = (
-        "SELECT r.source, r.record_id, m.uid, row_number() OVER (PARTITION BY r.source, r.record_id "
-        "ORDER BY r.rank, r.id_type, r.id_value) AS position FROM _record_nodes AS r "
-        "JOIN identity_map AS m ON m.id_type = r.id_type AND m.id_value = r.id_value"
+    """Each record's UID: the UID of its most trusted usable identifier.
+
+    An aggregate (arg_min over a sortable key) rather than a ranking window: at 16M record
+    identifiers it avoids sorting every partition.
+    """
+    key = "lpad(CAST(r.rank AS VARCHAR), 4, '0') || r.id_type || ':' || r.id_value"
+    return (
+        f"SELECT r.source, r.record_id, arg_min(m.uid, {key}) AS uid FROM _record_nodes AS r "
+        "JOIN identity_map AS m ON m.id_type = r.id_type AND m.id_value = r.id_value "
+        "GROUP BY r.source, r.record_id"
     )
-    return f"SELECT source, record_id, uid FROM ({ranked}) AS ranked WHERE position = 1"
 
 
 def _register_cuts(engine: Engine, cuts: list[tuple[int, int]]) -> None:
