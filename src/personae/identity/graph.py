@@ -17,6 +17,9 @@ from personae.sources.kinds import IDENTIFIER_TYPES
 from personae.sources.readers import sql_string
 
 RECORD_TYPE = "record"
+ORDER_KEY = "CAST({prefix}rank AS BIGINT) * 10000000000 + {prefix}node"
+"""Orders a record's identifiers by trust, then type and value (node numbers follow type
+and value), as one number: cheap to aggregate with arg_min."""
 RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships")
 
 
@@ -109,13 +112,18 @@ def record_nodes_sql(occurrences: str, identifiers: str) -> str:
 
 
 def edges_sql(record_nodes: str) -> str:
-    """Distinct (a, b) node pairs: each record's most trusted identifier to each other one."""
-    ranked = (
-        "SELECT *, row_number() OVER (PARTITION BY source, record_id ORDER BY rank, id_type, id_value) AS position "
-        f"FROM (SELECT DISTINCT source, record_id, node, rank, id_type, id_value FROM {record_nodes}) AS d"
+    """Distinct (a, b) node pairs: each record's most trusted identifier to each other one.
+
+    The anchor of a record is found by an aggregate (arg_min over a sortable key), not a
+    ranking window joined to itself, which at millions of records is the cheaper plan.
+    """
+    key = ORDER_KEY.format(prefix="")
+    anchors = (
+        f"SELECT source, record_id, arg_min(node, {key}) AS anchor, arg_min(rank, {key}) AS anchor_rank "
+        f"FROM {record_nodes} GROUP BY source, record_id HAVING count(DISTINCT node) > 1"
     )
     return (
-        "SELECT DISTINCT a.node AS a, b.node AS b, greatest(a.rank, b.rank) AS rank "
-        f"FROM ({ranked}) AS a JOIN ({ranked}) AS b "
-        "ON a.source = b.source AND a.record_id = b.record_id AND a.position = 1 AND b.position > 1"
+        "SELECT DISTINCT h.anchor AS a, r.node AS b, greatest(h.anchor_rank, r.rank) AS rank "
+        f"FROM ({anchors}) AS h JOIN {record_nodes} AS r "
+        "ON r.source = h.source AND r.record_id = h.record_id AND r.node <> h.anchor"
     )

@@ -167,7 +167,7 @@ def _record_map_sql() -> str:
     An aggregate (arg_min over a sortable key) rather than a ranking window: at 16M record
     identifiers it avoids sorting every partition.
     """
-    key = "lpad(CAST(r.rank AS VARCHAR), 4, '0') || r.id_type || ':' || r.id_value"
+    key = graph.ORDER_KEY.format(prefix="r.")
     return (
         f"SELECT r.source, r.record_id, arg_min(m.uid, {key}) AS uid FROM _record_nodes AS r "
         "JOIN identity_map AS m ON m.id_type = r.id_type AND m.id_value = r.id_value "
