@@ -197,7 +197,7 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
         settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
         mapped = mapped_sql(_rows_sql(spec, names["stage"]), spec, columns, settings, jsonl=jsonl)
         with engine.transaction():
-            if seen_before or "transactions" not in CAPABILITIES[engine.name]:
+            if seen_before or _left_over(engine, spec, label):
                 _forget_file(engine, spec, label)
             engine.define(names["mapped"], mapped)
             engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
@@ -260,6 +260,14 @@ def _fail_file(context: IngestContext, spec: SourceSpec, label: str, digest: str
         )
         _record(context.engine, spec, label, digest, report, context.loaded_at)
     return report
+
+
+def _left_over(engine: Engine, spec: SourceSpec, label: str) -> bool:
+    """On an engine without transactions, rows an interrupted earlier load of this file left."""
+    if "transactions" in CAPABILITIES[engine.name]:
+        return False
+    condition = f"source = {readers.sql_string(spec.name)} AND _file = {readers.sql_string(label)}"
+    return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
 
 
 def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
