@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personae.errors import ConfigError
-from personae.sources.kinds import IDENTIFIER_TYPES, SourceKind, column_names
+from personae.sources.kinds import SourceKind, column_names
 
 CONFIG_FILE = "personae.toml"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -274,7 +274,3 @@ def load_config(path: Path) -> WorkspaceConfig:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     return parse_config(data, path)
 
-
-def identifier_column(id_type: str) -> str | None:
-    """The events/customer_records column of an identifier type, or None for extra types."""
-    return id_type if id_type in IDENTIFIER_TYPES else None

@@ -19,10 +19,6 @@ class RunContext:
     ingest: IngestContext
     as_of: date
 
-    @property
-    def engine(self) -> Any:
-        return self.ingest.engine
-
 
 @dataclass
 class StepResult:

@@ -201,11 +201,14 @@ class Workspace:
                 status.tables[name] = int(store.scalar(f"SELECT count(*) FROM {name}"))
             ledger = _by_source(
                 store,
+                tables,
+                "loaded_files",
                 "SELECT source, count(*), sum(rows_loaded), max(loaded_at) "
                 "FROM loaded_files WHERE status = 'loaded' GROUP BY source",
-                tables,
             )
-            quarantined = _by_source(store, "SELECT source, count(*) FROM quarantine GROUP BY source", tables)
+            quarantined = _by_source(
+                store, tables, "quarantine", "SELECT source, count(*) FROM quarantine GROUP BY source"
+            )
             for spec in self.config.sources:
                 files, rows, last = ledger.get(spec.name, (0, 0, None))
                 status.sources.append(
@@ -228,8 +231,8 @@ class Workspace:
         return status
 
 
-def _by_source(store: Engine, sql: str, tables: set[str]) -> dict[str, tuple[Any, ...]]:
-    table = sql.split(" FROM ")[1].split()[0]
+def _by_source(store: Engine, tables: set[str], table: str, sql: str) -> dict[str, tuple[Any, ...]]:
+    """Rows of a per-source query keyed by source (empty when ``table`` does not exist yet)."""
     if table not in tables:
         return {}
     return {row[0]: tuple(row[1:]) for row in store.fetch_rows(sql)}

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from personae.config import IdentitySettings
 from personae.sources.kinds import IDENTIFIER_TYPES
 from personae.sources.readers import sql_string
+from personae.store_schema import RECORD_TABLES
 
 RECORD_TYPE = "record"
 ORDER_KEY = "CAST({prefix}rank AS BIGINT) * 10000000000 + {prefix}node"
 """Orders a record's identifiers by trust, then type and value (node numbers follow type
 and value), as one number: cheap to aggregate with arg_min."""
-RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships")
 
 
 def _rank_sql(settings: IdentitySettings, column: str) -> str:
