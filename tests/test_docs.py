@@ -61,3 +61,12 @@ def test_public_api_all_is_sorted_and_importable() -> None:
     assert personae.__all__ == sorted(personae.__all__)
     for name in personae.__all__:
         assert hasattr(personae, name)
+
+
+def test_every_built_in_trait_is_documented() -> None:
+    from personae.profiles.traits import builtin_traits
+
+    text = (DOCS / "traits.md").read_text()
+    names = list(builtin_traits(WorkspaceConfig()))
+    assert "revenue_365d" in names
+    assert [name for name in names if f"| `{name}` |" not in text] == []

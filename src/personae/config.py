@@ -7,18 +7,30 @@ with the key, the file and the nearest valid name.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from personae.errors import ConfigError
+from personae.profiles.specs import ProfileSettings, TraitSpec
+from personae.segments.specs import (
+    DEFAULT_SEGMENTATIONS,
+    LifecycleSettings,
+    ModelSettings,
+    RfmSettings,
+    SegmentationSpec,
+    SegmentSpec,
+    SubscriptionSettings,
+    TriggerSettings,
+    check_segments,
+)
 from personae.sources.kinds import SourceKind, column_names
+from personae.spec import NAME_PATTERN, Spec
+from personae.spec import did_you_mean as _did_you_mean
 
 CONFIG_FILE = "personae.toml"
-NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SourceFormat = Literal["csv", "parquet", "jsonl", "postgres"]
 _SUFFIX_FORMATS: dict[str, SourceFormat] = {
     ".csv": "csv",
@@ -29,12 +41,6 @@ _SUFFIX_FORMATS: dict[str, SourceFormat] = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
-
-
-class Spec(BaseModel):
-    """Base of every spec: frozen, and unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WorkspaceSettings(Spec):
@@ -83,6 +89,7 @@ class SourceSpec(Spec):
     formats: dict[str, str] = Field(default_factory=dict)
     csv: CsvOptions = CsvOptions()
     phone_region: str | None = Field(None, min_length=2, max_length=2)
+    orders: str | None = None
     description: str = ""
 
     @field_validator("identifiers")
@@ -201,6 +208,15 @@ class WorkspaceConfig(Spec):
     engine: EngineSettings = EngineSettings()
     sources: tuple[SourceSpec, ...] = ()
     identity: IdentitySettings = IdentitySettings()
+    profile: ProfileSettings = ProfileSettings()
+    traits: tuple[TraitSpec, ...] = ()
+    segmentations: tuple[SegmentationSpec, ...] = DEFAULT_SEGMENTATIONS
+    segments: tuple[SegmentSpec, ...] = ()
+    rfm: RfmSettings = RfmSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    models: ModelSettings = ModelSettings()
+    triggers: TriggerSettings = TriggerSettings()
+    subscription: SubscriptionSettings = SubscriptionSettings()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:
@@ -209,6 +225,22 @@ class WorkspaceConfig(Spec):
             if source.name in seen:
                 raise ValueError(f"two sources are named {source.name!r}; names must be unique")
             seen.add(source.name)
+        orders = [source.name for source in self.sources if source.kind == SourceKind.ORDERS]
+        for source in self.sources:
+            if source.orders is None:
+                continue
+            if source.kind != SourceKind.ORDER_ITEMS:
+                raise ValueError(f"source {source.name!r}: only order_items sources take 'orders'")
+            if source.orders not in orders:
+                raise ValueError(
+                    f"source {source.name!r}: orders = {source.orders!r} is not an orders source"
+                    f"{_did_you_mean(source.orders, orders)}; orders sources are {', '.join(orders) or 'none'}"
+                )
+        traits = [trait.name for trait in self.traits]
+        repeated = sorted({name for name in traits if traits.count(name) > 1})
+        if repeated:
+            raise ValueError(f"two traits are named {repeated[0]!r}; names must be unique")
+        check_segments(self.segmentations, self.segments)
         return self
 
     def source(self, name: str) -> SourceSpec:
@@ -220,11 +252,6 @@ class WorkspaceConfig(Spec):
 
     def to_toml_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)
-
-
-def _did_you_mean(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -273,4 +300,3 @@ def load_config(path: Path) -> WorkspaceConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     return parse_config(data, path)
-

@@ -7,8 +7,11 @@ how to fix it. The CLI turns them into one-line messages, the server into HTTP s
     ├── ConfigError (ValueError)        personae.toml is missing, malformed or invalid
     ├── WorkspaceError                  the workspace folder is missing or not initialised
     ├── StoreLockedError                another process holds the store for writing
+    ├── InvalidRule (ValueError)        a segment rule does not parse or uses what rules may not
+    ├── SegmentationError               a core segmentation is not exhaustive and exclusive
     ├── EngineError                     SQL failed on an engine (carries the SQL)
     │   └── UnsupportedFeature          the engine lacks a feature the step needs
+    ├── ModelFitError                   a CLV model cannot be fitted, applied or restored
     └── SourceError                     a source cannot be read at all
         ├── SourceNotFound (FileNotFoundError)
         ├── MappingError (ValueError)   a mapping names a column the source does not have
@@ -34,6 +37,14 @@ class StoreLockedError(PersonaeError):
     """Another process holds the workspace store for writing."""
 
 
+class InvalidRule(ValueError, PersonaeError):
+    """A segment rule does not parse, or uses something the rule language does not allow."""
+
+
+class SegmentationError(PersonaeError):
+    """A core segmentation leaves people out or puts them in two segments (names the UIDs)."""
+
+
 class EngineError(PersonaeError):
     """A SQL statement failed on an engine."""
 
@@ -44,6 +55,14 @@ class EngineError(PersonaeError):
 
 class UnsupportedFeature(EngineError):
     """The engine lacks a feature that a step needs (declared in engine/dialects.py)."""
+
+
+class ModelFitError(PersonaeError):
+    """A CLV model cannot be fitted, applied to its inputs, or restored from a file.
+
+    Raised for too little data, NaN or negative inputs, an optimiser that did not converge
+    and a singular fit; the message names the input or quotes the optimiser.
+    """
 
 
 class SourceError(PersonaeError):

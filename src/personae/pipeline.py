@@ -28,6 +28,7 @@ class StepResult:
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def ingest_step(context: RunContext) -> StepResult:
@@ -58,11 +59,61 @@ def golden_step(context: RunContext) -> StepResult:
     return StepResult("golden", rows_in=people, rows_out=people)
 
 
+def _nobody(context: RunContext, step: str) -> StepResult | None:
+    """A skipped result when there is nobody to profile yet (no source has loaded a row)."""
+    engine = context.ingest.engine
+    if engine.has_table("profiles") and int(engine.scalar("SELECT count(*) FROM profiles")) > 0:
+        return None
+    return StepResult(step, rows_in=0, rows_out=0, warnings=[f"{step}: skipped, there are no people yet"])
+
+
+def traits_step(context: RunContext) -> StepResult:
+    from personae.profiles.build import build_traits
+
+    if skipped := _nobody(context, "traits"):
+        return skipped
+    ingest = context.ingest
+    result = build_traits(ingest.engine, ingest.config, context.as_of)
+    return StepResult("traits", rows_in=result.orders, rows_out=result.people, details={"traits": result})
+
+
+def models_step(context: RunContext) -> StepResult:
+    from personae.models.step import run_models
+
+    if skipped := _nobody(context, "models"):
+        return skipped
+    ingest = context.ingest
+    if not ingest.config.models.enabled:
+        return StepResult("models", rows_in=0, rows_out=0, warnings=["models are disabled ([models] enabled = false)"])
+    result = run_models(ingest.engine, ingest.config, context.as_of, ingest.root / MODELS_FOLDER)
+    return StepResult(
+        "models",
+        rows_in=result.people,
+        rows_out=len(result.fitted),
+        details={"models": result},
+        warnings=result.warnings,
+    )
+
+
+def segment_step(context: RunContext) -> StepResult:
+    from personae.segments.assignment import assign_segments
+
+    if skipped := _nobody(context, "segment"):
+        return skipped
+    ingest = context.ingest
+    result = assign_segments(ingest.engine, ingest.config, context.as_of, ingest.root / MODELS_FOLDER)
+    changes = result.memberships.entered + result.memberships.exited if result.memberships else 0
+    return StepResult("segment", rows_in=result.people, rows_out=changes, details={"segments": result})
+
+
 Step = Callable[[RunContext], StepResult]
 STEPS: tuple[tuple[str, Step], ...] = (
     ("ingest", ingest_step),
     ("identity", identity_step),
     ("golden", golden_step),
+    ("traits", traits_step),
+    ("models", models_step),
+    ("segment", segment_step),
 )
 MODELS_FOLDER = "models"
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import tomli_w
@@ -23,7 +23,11 @@ from personae.errors import StoreLockedError, WorkspaceError
 from personae.pipeline import MODELS_FOLDER, RunContext, StepResult, run_steps, source_reports
 from personae.sources.ingest import RAW_FOLDER, IngestContext, Progress, SourceReport, ensure_store
 from personae.sources.readers import sql_string
+from personae.spec import did_you_mean
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
+
+if TYPE_CHECKING:
+    from personae.segments.definitions import SegmentDefinition
 
 
 @dataclass
@@ -53,6 +57,7 @@ class RunReport:
                 for s in self.steps
             ],
             "errors": self.errors,
+            "warnings": [warning for step in self.steps for warning in step.warnings],
         }
 
 
@@ -192,6 +197,80 @@ class Workspace:
 
         with self.engine(write=False) as store:
             return explain_pair(store, self.root / MODELS_FOLDER, self.config.identity.fuzzy, first, second)
+
+    # -- segments ------------------------------------------------------------------------
+    def add_segment(self, name: str, rule: str, *, description: str = "") -> SegmentDefinition | None:
+        """Store a new version of a rule segment (None when unchanged); it is assigned on the next run."""
+        from personae.segments.definitions import add_definition
+
+        if any(spec.name == name for spec in self.config.segments):
+            raise WorkspaceError(f"segment {name!r} is defined in {self.root / 'personae.toml'}; change its rule there")
+        with self.engine(write=True) as store:
+            return add_definition(store, name, rule, description=description)
+
+    def preview_segment(self, rule: str, *, sample: int = 5) -> dict[str, Any]:
+        """Size, share of customers and of revenue, and a sample of the people a rule selects."""
+        from personae.profiles.build import traits_as_of
+        from personae.segments.definitions import profile_columns
+        from personae.segments.reports import preview
+        from personae.segments.rules import parse_rule
+
+        with self.engine(write=False) as store:
+            checked = parse_rule(rule, profile_columns(store))
+            return preview(store, checked, traits_as_of(store), sample)
+
+    def segments(self) -> list[dict[str, Any]]:
+        from personae.segments.reports import segment_list
+
+        with self.engine(write=False) as store:
+            return segment_list(store)
+
+    def segment_sql(self, name: str, *, dialect: str = "duckdb") -> str:
+        """The SQL that selects a rule segment's members, in an engine's dialect."""
+        from personae.engine.dialects import transpile
+        from personae.profiles.build import traits_as_of
+        from personae.segments.definitions import definitions, profile_columns
+        from personae.segments.reports import CURRENT
+        from personae.segments.rules import parse_rule
+
+        with self.engine(write=False) as store:
+            found = {d.name: d for d in definitions(store)}
+            if name not in found:
+                raise WorkspaceError(f"no segment named {name!r}{did_you_mean(name, found)}")
+            rule = parse_rule(found[name].rule, profile_columns(store), name=name)
+            as_of = traits_as_of(store)
+        sql = f"SELECT uid FROM profiles WHERE coalesce(({rule.sql(as_of=as_of, memberships=CURRENT)}), false)"
+        return transpile(sql, dialect) if dialect != "duckdb" else sql
+
+    def questions(self) -> dict[str, Any]:
+        from personae.segments.reports import questions
+
+        return questions(self.root / MODELS_FOLDER)
+
+    def models(self) -> list[dict[str, Any]]:
+        """The saved models with their as-of date, parameters in brief and validation numbers."""
+        from personae.models.reports import model_reports
+
+        return model_reports(self.root / MODELS_FOLDER)
+
+    def transitions(self, segmentation: str, start: date, end: date) -> dict[str, Any]:
+        from personae.segments.reports import transitions
+
+        with self.engine(write=False) as store:
+            return transitions(store, segmentation, start, end)
+
+    def microsegments(self, segmentations: list[str], *, min_size: int = 50) -> dict[str, Any]:
+        from personae.segments.reports import microsegments
+
+        with self.engine(write=False) as store:
+            return microsegments(store, segmentations, min_size)
+
+    def personas(self, segmentation: str) -> dict[str, Any]:
+        """Persona cards of a segmentation's segments: size, shares, traits against the base, a name, an example."""
+        from personae.segments.personas import persona_cards
+
+        with self.engine(write=False) as store:
+            return persona_cards(store, segmentation)
 
     def status(self) -> WorkspaceStatus:
         status = WorkspaceStatus()

@@ -28,6 +28,10 @@ GOLDEN = [
         "SELECT TRY_CAST(a AS DECIMAL(18,2)), regexp_replace(p, '[^0-9]', '', 'g') FROM t",
         "SELECT TRY_CAST(a AS DECIMAL(18, 2)), REGEXP_REPLACE(p, '[^0-9]', '') FROM t",
     ),
+    (
+        "SELECT quantile_cont(revenue, 0.95) FROM t",
+        "SELECT PERCENTILE(revenue, 0.95) FROM t",
+    ),
 ]
 
 

@@ -56,3 +56,11 @@ def test_failed_sql_is_an_engine_error_carrying_the_sql(engine: Engine) -> None:
     with pytest.raises(EngineError) as caught:
         engine.fetch_arrow("SELECT no_such_column FROM (SELECT 1 AS a) AS t")
     assert caught.value.sql is not None and "no_such_column" in caught.value.sql
+
+
+def test_fetch_batches_returns_every_row_in_bounded_batches(engine: Engine) -> None:
+    engine.register_arrow("numbers_in", pa.table({"n": list(range(2_500))}))
+    engine.materialise("numbers", "SELECT n FROM numbers_in")
+    batches = list(engine.fetch_batches("SELECT n FROM numbers ORDER BY n", rows=1_000))
+    assert all(batch.num_rows <= 1_000 for batch in batches) and len(batches) >= 3
+    assert [n for batch in batches for n in batch.column("n").to_pylist()] == list(range(2_500))

@@ -16,7 +16,26 @@ from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapsho
 
 AS_OF = date(2024, 3, 1)
 LEDGER_TABLES = {"quarantine", "loaded_files", "runs"}
-DERIVED = {"identifiers", "identity_map", "record_map", "identity_edges", "identity_cuts", "profiles", "merges"}
+DERIVED = {
+    "identifiers",
+    "identity_map",
+    "record_map",
+    "identity_edges",
+    "identity_cuts",
+    "profiles",
+    "merges",
+    "traits",
+    "trait_shares",
+    "customer_summary",
+    "rfm_scores",
+    "memberships",
+    "membership_changes",
+    "predictions",
+    "model_scores_clv",
+    "model_scores_propensity",
+    "model_scores_lifestyle",
+    "model_scores_survey",
+}
 """Rebuilt from the loaded rows by later steps: they change whenever good rows load."""
 
 
@@ -56,6 +75,17 @@ def test_missing_file_is_reported_and_other_sources_still_load(tmp_path: Path) -
     assert len(report.errors) == 1
     assert "till: source 'till': no file matches 'data/till/*.csv'" in report.errors[0]
     _assert_kept(before, snapshot(workspace))
+
+
+def test_first_run_with_nothing_loaded_reports_the_error_and_skips_later_steps(tmp_path: Path) -> None:
+    missing = {**POS_SOURCE, "path": "data/none/*.csv"}
+    workspace = Workspace(write_workspace(tmp_path / "ws", [missing], {}))
+    report = workspace.run(as_of=AS_OF)
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith("pos: source 'pos': no file matches 'data/none/*.csv'")
+    skipped = {step.name: step.warnings for step in report.steps if step.warnings}
+    assert skipped == {name: [f"{name}: skipped, there are no people yet"] for name in ("traits", "models", "segment")}
+    assert workspace.sql("SELECT status FROM runs").to_pylist() == [{"status": "failed"}]
 
 
 def test_unknown_mapping_column_names_the_nearest(tmp_path: Path) -> None:

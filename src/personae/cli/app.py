@@ -10,6 +10,8 @@ import typer
 
 from personae.cli import render
 from personae.cli.identity import identity_app, profile
+from personae.cli.personas import personas
+from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 from personae.workspace import Workspace
 
@@ -23,6 +25,12 @@ app = typer.Typer(
 
 app.add_typer(identity_app, name="identity")
 app.command()(profile)
+app.add_typer(segment_app, name="segment")
+app.command()(questions)
+app.command()(models)
+app.command()(transitions)
+app.command()(microsegments)
+app.command()(personas)
 
 
 @app.command()
@@ -47,7 +55,7 @@ def run(
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
     only: Annotated[str | None, typer.Option(help="Run just this step.")] = None,
 ) -> None:
-    """Run the pipeline: ingest, identity, golden records (later: traits, segments, sync)."""
+    """Run the pipeline: ingest, identity, golden records, traits, segments."""
     day = _parse_date(as_of) if as_of else None
     target = open_workspace(workspace, engine)
     with render.progress() as progress:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from personae.cli.render import cell, console, json_default
+from personae.cli.render import cell, console, json_default, records
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
 identity_app = typer.Typer(help="Identity resolution: the report, and why two records match.", no_args_is_help=True)
@@ -23,10 +23,10 @@ def identity_report(workspace: WorkspaceOption = Path(".")) -> None:
         f"people: {report['people']:,}  identifiers: {report['identifiers']}  changes: {report['changes']}  "
         f"cut links: {report['cuts']:,}"
     )
-    _rows("largest people", report["largest"])
-    _rows("links cut to keep a per-type limit", report["cut_links"])
-    _rows("shared values (never used to link)", report["shared_values"])
-    _rows("malformed identifiers (kept raw in raw_<source>, never used to link)", report["malformed"])
+    records("largest people", report["largest"])
+    records("links cut to keep a per-type limit", report["cut_links"])
+    records("shared values (never used to link)", report["shared_values"])
+    records("malformed identifiers (kept raw in raw_<source>, never used to link)", report["malformed"])
 
 
 @identity_app.command("explain")
@@ -36,7 +36,7 @@ def identity_explain(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """The match weight of each comparison for a pair of customer records."""
-    _rows(f"{first} vs {second}", open_workspace(workspace).explain_match(first, second))
+    records(f"{first} vs {second}", open_workspace(workspace).explain_match(first, second))
 
 
 def profile(
@@ -58,18 +58,6 @@ def profile(
         else:
             golden.add_row(name, cell(value), "", "")
     console.print(golden)
-    _rows("identifiers", view["identifiers"])
+    records("identifiers", view["identifiers"])
     console.print("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view["records"].items())))
-    _rows("recent events", view["events"])
-
-
-def _rows(title: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        console.print(f"{title}: none")
-        return
-    table = Table(title=title)
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[cell(value) for value in row.values()])
-    console.print(table)
+    records("recent events", view["events"])

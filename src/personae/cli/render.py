@@ -82,6 +82,9 @@ def run_summary(report: RunReport) -> None:
         for file in source.files:
             if file.status == "failed":
                 console.print(f"[yellow]file quarantined[/] {file.file}: {file.message}")
+    for step in report.steps:
+        for warning in step.warnings:
+            console.print(f"[yellow]warning[/] {warning}", highlight=False)
     for error in report.errors:
         console.print(f"[bold red]error[/] {error}", highlight=False)
 
@@ -142,3 +145,16 @@ def workspace_status(state: WorkspaceStatus) -> None:
     for name, count in state.tables.items():
         sizes.add_row(name, f"{count:,}")
     console.print(sizes)
+
+
+def records(title: str, rows: list[dict[str, Any]]) -> None:
+    """A titled table of dicts (one column per key of the first)."""
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    shown = Table(title=title)
+    for column in rows[0]:
+        shown.add_column(column)
+    for row in rows:
+        shown.add_row(*[cell(value) for value in row.values()])
+    console.print(shown)

@@ -72,6 +72,7 @@ def specs() -> list[dict[str, Any]]:
         {
             "name": ITEMS_SOURCE,
             "kind": "order_items",
+            "orders": SOURCE,
             "path": "data/shop/items.parquet",
             "description": "lines of the web-shop orders",
             "columns": {

@@ -59,6 +59,7 @@ def specs() -> list[dict[str, Any]]:
         {
             "name": ITEMS_SOURCE,
             "kind": "order_items",
+            "orders": SOURCE,
             "path": "data/pos/items_*.csv",
             "description": "lines of the in-store receipts",
             "columns": {

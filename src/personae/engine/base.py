@@ -42,6 +42,11 @@ class Engine(ABC):
     def fetch_arrow(self, sql: str) -> pa.Table:
         """Run a query and return its result as an Arrow table (small results only)."""
 
+    def fetch_batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """A query's result as Arrow batches of at most ``rows`` rows, read as they are used
+        (engines that can stream hold one batch in Python at a time)."""
+        yield from self.fetch_arrow(sql).to_batches(max_chunksize=rows)
+
     def fetch_rows(self, sql: str) -> list[tuple[Any, ...]]:
         table = self.fetch_arrow(sql)
         columns = [column.to_pylist() for column in table.columns]

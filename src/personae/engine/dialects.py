@@ -70,12 +70,18 @@ def _spark_json_object(node: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="to_json", expressions=[struct, keep_nulls])
 
 
+def _spark_percentile(node: exp.Expr) -> exp.Expr:
+    """DuckDB's quantile_cont(x, q) is Spark's exact, interpolating percentile(x, q)."""
+    return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
+
+
 REWRITES: dict[str, dict[str, Callable[[exp.Expr], exp.Expr]]] = {
     "duckdb": {},
     "spark": {
         "try_strptime": _spark_strptime,
         "json_valid": _spark_json_valid,
         "jsonobject": _spark_json_object,
+        "percentilecont": _spark_percentile,
     },
 }
 """engine -> function (lower-case name, or sqlglot node class name) -> AST rewrite."""

@@ -58,6 +58,13 @@ class DuckDBEngine(Engine):
         except duckdb.Error as error:
             raise EngineError(f"duckdb failed: {error}", sql=sql) from error
 
+    def fetch_batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        try:
+            reader = self.connection.sql(sql).to_arrow_reader(rows)
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb failed: {error}", sql=sql) from error
+        yield from reader
+
     def tables(self) -> list[str]:
         rows = self.connection.execute(
             "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' "

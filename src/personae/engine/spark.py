@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,21 @@ class SparkEngine(Engine):
             return frame.toArrow()
         except SPARK_ERRORS as error:
             raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
+
+    def fetch_batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        frame = self._frame(sql)
+        schema = frame.limit(0).toArrow().schema
+        chunk: list[dict[str, Any]] = []
+        try:
+            for row in frame.toLocalIterator():
+                chunk.append(row.asDict())
+                if len(chunk) == rows:
+                    yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+                    chunk = []
+        except SPARK_ERRORS as error:
+            raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
+        if chunk:
+            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
 
     def tables(self) -> list[str]:
         stored = [

@@ -1,0 +1,218 @@
+"""``personae segment …``, ``questions``, ``transitions`` and ``microsegments``."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from personae.cli.render import cell, console, json_default, records
+from personae.cli.workspace_option import WorkspaceOption, open_workspace
+
+segment_app = typer.Typer(help="Rule segments: add, preview, list, show.", no_args_is_help=True)
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; use YYYY-MM-DD", param_hint=option) from None
+
+
+def _json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=json_default))
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}"
+
+
+@segment_app.command("add")
+def segment_add(
+    name: Annotated[str, typer.Argument(help="Segment name (lower case, digits, _).")],
+    rule: Annotated[str, typer.Argument(help='The rule, e.g. "revenue_365d > 1000 and email_opt_in".')],
+    description: Annotated[str, typer.Option(help="What the segment is for.")] = "",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Add a rule segment, or a new version of one; members are assigned on the next run."""
+    added = open_workspace(workspace).add_segment(name, rule, description=description)
+    if added is None:
+        console.print(f"segment {name!r} is unchanged")
+    else:
+        console.print(f"[green]saved[/] segment {name!r} version {added.version}; `personae run` assigns it")
+
+
+@segment_app.command("preview")
+def segment_preview(
+    rule: Annotated[str, typer.Argument(help="The rule to try.")],
+    sample: Annotated[int, typer.Option(min=0, help="People to show.")] = 5,
+    workspace: WorkspaceOption = Path("."),
+    format: FormatOption = "table",
+) -> None:
+    """How many customers a rule selects, their share of customers and revenue, and a sample."""
+    result = open_workspace(workspace).preview_segment(rule, sample=sample)
+    if format == "json":
+        _json(result)
+        return
+    console.print(
+        f"{result['size']:,} of {result['customers']:,} customers ({_percent(result['share_of_customers'])}), "
+        f"{_percent(result['share_of_revenue'])} of revenue"
+    )
+    records("sample", result["sample"])
+
+
+@segment_app.command("list")
+def segment_list(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
+    """Every segment with its current members (rule segments with their rule and version)."""
+    listed = open_workspace(workspace).segments()
+    if format == "json":
+        _json(listed)
+        return
+    records("segments", [{"rule": "", "version": "", **entry} for entry in listed])
+
+
+@segment_app.command("show")
+def segment_show(
+    name: Annotated[str, typer.Argument(help="A rule segment.")],
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL that selects its members.")] = True,
+    dialect: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """The SQL of a rule segment, in DuckDB's or Spark's dialect."""
+    if dialect not in ("duckdb", "spark"):
+        raise typer.BadParameter("--dialect must be duckdb or spark")
+    console.print(open_workspace(workspace).segment_sql(name, dialect=dialect), soft_wrap=True, highlight=False)
+
+
+def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
+    """The lifecycle thresholds learnt from the data, with the numbers behind them."""
+    answers = open_workspace(workspace).questions()
+    if format == "json":
+        _json(answers)
+        return
+    shown = Table(title=f"what the data says (as of {answers['as_of']}, {answers['buyers']:,} buyers)")
+    for column in ("question", "answer", "how it was found"):
+        shown.add_column(column)
+    mean_gap = answers["mean_gap_days"]
+    per_buyer = answers["orders_per_buyer"]
+    shown.add_row(
+        "how often do customers buy?",
+        f"every {mean_gap:.0f} days; {per_buyer:.2f} orders per buyer" if mean_gap else "not enough repeat orders",
+        "mean gap between consecutive orders",
+    )
+    labels = {
+        "loyal_orders": "after how many orders is a customer loyal?",
+        "vip_value": "what makes a VIP?",
+        "at_risk_days": "when is a customer at risk?",
+        "dormant_days": "when is a customer dormant?",
+    }
+    for key, label in labels.items():
+        threshold = answers[key]
+        shown.add_row(label, f"{threshold['value']:,.2f} {threshold['unit']}".replace(".00 ", " "), threshold["basis"])
+    console.print(shown)
+    records(
+        "chance of another order by orders so far",
+        [{"orders": k, "people": n, "chance of another": _percent(p)} for k, n, p in answers["repeat_curve"][:12]],
+    )
+    records(
+        "share of repeat orders that came after a longer gap",
+        [{"days": d, "share": _percent(p)} for d, p in answers["gap_survival"]],
+    )
+    subscription = next((r for r in answers["segments"].values() if "trials" in r), None)
+    if subscription and subscription["trials"]:
+        lag = subscription["trial_to_paid_median_days"]
+        console.print(
+            f"subscriptions: {subscription['trials']:,} trials, {subscription['converted']:,} converted "
+            f"({_percent(subscription['conversion_rate'])}), median trial-to-paid lag "
+            f"{'n/a' if lag is None else f'{lag:.0f} days'}; at risk = {subscription['at_risk_rule']}"
+        )
+    triggers = next((r for r in answers["segments"].values() if "eligible" in r), None)
+    if triggers:
+        records(
+            f"purchase triggers (buyers with at least {triggers['min_orders']} orders: {triggers['eligible']:,})",
+            [
+                {
+                    "segment": name,
+                    "trait": item["trait"],
+                    "threshold": item["threshold"],
+                    "members": item["members"],
+                    "median among eligible": item["median_among_eligible"],
+                }
+                for name, item in triggers.items()
+                if isinstance(item, dict)
+            ],
+        )
+
+
+def models(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
+    """The saved models: as-of date, rows, parameters in brief, and validation numbers."""
+    found = open_workspace(workspace).models()
+    if format == "json":
+        _json(found)
+        return
+    shown = Table(title="models (models/*.json)")
+    for column in ("model", "as of", "rows", "parameters", "quality"):
+        shown.add_column(column)
+    for item in found:
+        shown.add_row(item["model"], cell(item["as_of"]), cell(item["rows"]), item["summary"], item["quality"])
+    console.print(shown)
+    stability = next((item["stability"] for item in found if item["model"] == "lifestyle"), None)
+    if stability:
+        records("lifestyle: choice of k", stability)
+
+
+def transitions(
+    segmentation: Annotated[str, typer.Argument(help="A core segmentation, e.g. lifecycle.")],
+    start: Annotated[str, typer.Option("--from", help="First as-of date (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Second as-of date (YYYY-MM-DD).")],
+    workspace: WorkspaceOption = Path("."),
+    format: FormatOption = "table",
+) -> None:
+    """The transition matrix between two as-of dates: counts and shares of each row."""
+    result = open_workspace(workspace).transitions(segmentation, _day(start, "--from"), _day(end, "--to"))
+    if format == "json":
+        _json(result)
+        return
+    sources = sorted({c["from"] for c in result["cells"]})
+    targets = sorted({c["to"] for c in result["cells"]})
+    found = {(c["from"], c["to"]): c for c in result["cells"]}
+    shown = Table(title=f"{segmentation}: {result['from']} → {result['to']} (count, share of the row)")
+    shown.add_column("from \\ to")
+    for target in targets:
+        shown.add_column(target, justify="right")
+    for source in sources:
+        row = [source]
+        for target in targets:
+            item = found.get((source, target))
+            row.append(f"{item['count']:,} ({_percent(item['share'])})" if item else "")
+        shown.add_row(*row)
+    console.print(shown)
+
+
+def microsegments(
+    segmentations: Annotated[list[str], typer.Argument(help="Two or more core segmentations.")],
+    min_size: Annotated[int, typer.Option(min=1, help="Cells smaller than this are folded into (other).")] = 50,
+    workspace: WorkspaceOption = Path("."),
+    format: FormatOption = "table",
+) -> None:
+    """The overlay of segmentations: size and revenue share of every combination."""
+    result = open_workspace(workspace).microsegments(segmentations, min_size=min_size)
+    if format == "json":
+        _json(result)
+        return
+    shown = Table(title=f"{' × '.join(segmentations)} ({result['customers']:,} customers, min size {min_size})")
+    for name in [*segmentations, "customers", "share", "revenue share"]:
+        shown.add_column(name)
+    for item in result["cells"]:
+        label = [cell(s) for s in item["segments"]]
+        if item["cells"] > 1:
+            label[0] = f"(other: {item['cells']} cells)"
+        shown.add_row(
+            *label, f"{item['customers']:,}", _percent(item["share_of_customers"]), _percent(item["share_of_revenue"])
+        )
+    console.print(shown)

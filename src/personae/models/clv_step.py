@@ -1,0 +1,123 @@
+"""CLV in the models step: fit BG/NBD and Gamma-Gamma on ``customer_summary``, score in batches.
+
+Time is in weeks for the fit (the summary holds days). The fit reads the four summary
+numbers of every buyer (32 bytes each); scoring reads the summary in bounded batches and
+writes ``model_scores_clv(uid, expected_orders, expected_value, clv)``; P(alive) is
+computed in SQL on the engine from the saved parameters (:meth:`BetaGeo.p_alive_sql`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.errors import ModelFitError
+from personae.models.bgnbd import BetaGeo
+from personae.models.clv import customer_lifetime_value
+from personae.models.gamma_gamma import GammaGamma
+from personae.models.scoring import score_into_table
+
+CLV_FILE = "clv.json"
+PENALIZERS = (0.0, 0.001, 0.01)
+"""Tried in turn when a fit does not converge or is singular (the penalizer used is saved)."""
+RETRIED = ("did not converge", "singular", "edge of", "Hessian")
+SCORES = "model_scores_clv"
+WEEK = 7.0
+WEEKS_PER_MONTH = 4.345
+SUMMARY_IN_WEEKS = (
+    f"SELECT uid, CAST(frequency AS DOUBLE) AS frequency, recency / {WEEK} AS recency, T / {WEEK} AS T, "
+    "CAST(monetary_value AS DOUBLE) AS monetary_value FROM customer_summary"
+)
+SCORE_SCHEMA = pa.schema(
+    [("uid", pa.string()), ("expected_orders", pa.float64()), ("expected_value", pa.float64()), ("clv", pa.float64())]
+)
+
+
+@dataclass(frozen=True)
+class ClvModels:
+    bgnbd: BetaGeo
+    gamma_gamma: GammaGamma
+
+    @property
+    def as_of_(self) -> str | None:
+        return self.bgnbd.as_of_
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": "clv", "version": 1, "bgnbd": self.bgnbd.to_dict(), "gamma_gamma": self.gamma_gamma.to_dict()}
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> ClvModels:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(BetaGeo.from_dict(data["bgnbd"]), GammaGamma.from_dict(data["gamma_gamma"]))
+
+
+def fit_clv(engine: Engine, as_of: date) -> ClvModels:
+    """Fit both models on the current customer summary (raises ModelFitError)."""
+    summary = engine.fetch_arrow(f"SELECT frequency, recency, T, monetary_value FROM ({SUMMARY_IN_WEEKS}) AS s")
+    frequency = summary.column("frequency").to_numpy()
+    recency = summary.column("recency").to_numpy()
+    age = summary.column("T").to_numpy()
+    monetary = summary.column("monetary_value").to_numpy()
+    spenders = (frequency > 0) & (monetary > 0)
+    failure: ModelFitError | None = None
+    for penalizer in PENALIZERS:
+        try:
+            bgnbd = BetaGeo(penalizer).fit(frequency, recency, age, as_of=as_of)
+            gamma_gamma = GammaGamma(penalizer).fit(frequency[spenders], monetary[spenders], as_of=as_of)
+            if gamma_gamma.params_["q"] <= 1:
+                raise ModelFitError(
+                    f"gamma_gamma: singular fit: q = {gamma_gamma.params_['q']:g} <= 1 makes the mean spend infinite"
+                )
+        except ModelFitError as error:
+            if not any(sign in str(error) for sign in RETRIED):
+                raise
+            failure = error
+            continue
+        return ClvModels(bgnbd, gamma_gamma)
+    assert failure is not None
+    raise failure
+
+
+def score_clv(engine: Engine, config: WorkspaceConfig, models: ClvModels, scratch: Path) -> int:
+    """Write ``model_scores_clv`` batch by batch; returns the rows scored."""
+    settings = config.models
+    horizon = settings.horizon_days / WEEK
+
+    def score(batch: pa.RecordBatch) -> pa.Table:
+        frequency = batch.column("frequency").to_numpy(zero_copy_only=False)
+        recency = batch.column("recency").to_numpy(zero_copy_only=False)
+        age = batch.column("T").to_numpy(zero_copy_only=False)
+        paid = np.clip(batch.column("monetary_value").to_numpy(zero_copy_only=False), 0.0, None)
+        expected = models.bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon, frequency, recency, age)
+        value = models.gamma_gamma.conditional_expected_average_profit(frequency, paid)
+        clv = customer_lifetime_value(
+            models.bgnbd,
+            models.gamma_gamma,
+            frequency,
+            recency,
+            age,
+            paid,
+            horizon_periods=settings.clv_months,
+            discount_rate=settings.monthly_discount,
+            period_length=WEEKS_PER_MONTH,
+        )
+        return pa.table({"uid": batch.column("uid"), "expected_orders": expected, "expected_value": value, "clv": clv})
+
+    return score_into_table(engine, SUMMARY_IN_WEEKS, score, SCORES, SCORE_SCHEMA, scratch=scratch)
+
+
+def p_alive_sql(models: ClvModels) -> str:
+    """``uid, p_alive`` from the customer summary, computed on the engine."""
+    expression = models.bgnbd.p_alive_sql("frequency", "recency", "T")
+    return f"SELECT uid, {expression} AS p_alive FROM ({SUMMARY_IN_WEEKS}) AS s"

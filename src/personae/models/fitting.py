@@ -1,0 +1,261 @@
+"""What the CLV estimators share: input checks, the likelihood maximiser and JSON persistence.
+
+Every estimator is fitted by maximum likelihood on the logarithms of its parameters (so they
+stay positive) with L-BFGS-B and an analytic gradient, then checked: the optimiser must
+report convergence, no parameter may sit at the edge of the search box, and the Hessian of
+the negative log-likelihood must be positive definite. A fitted model saves as JSON::
+
+    {"model": "bgnbd", "version": 1, "as_of": "1997-09-30", "penalizer": 0.0,
+     "params": {"r": 0.243, ...},
+     "fit": {"log_likelihood": -9582.4, "n": 2357, "iterations": 31, "converged": true, "seconds": 0.01}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no type hints
+
+from personae.errors import ModelFitError
+
+FloatArray = NDArray[np.float64]
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+FORMAT_VERSION = 1
+# Parameters are searched in [1e-8, 1e8]; a fit that ends on this edge is reported as singular.
+LOG_BOUND = math.log(1e8)
+_EDGE = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class FitReport:
+    """How a fit went: total log-likelihood at the optimum, rows used, optimiser iterations, wall time."""
+
+    log_likelihood: float
+    n: int
+    iterations: int
+    converged: bool
+    seconds: float
+
+
+def column(model: str, name: str, values: ArrayLike) -> FloatArray:
+    """``values`` as a 1-d float array, refusing NaN, infinite and negative entries."""
+    array = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if array.ndim != 1:
+        raise ModelFitError(f"{model}: {name} must be one-dimensional, got shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise ModelFitError(
+            f"{model}: {name} has {int(bad.sum())} NaN or infinite value(s) of {array.size}; "
+            "drop or fill those customers first"
+        )
+    negative = array < 0
+    if negative.any():
+        raise ModelFitError(
+            f"{model}: {name} has {int(negative.sum())} negative value(s) of {array.size} "
+            f"(smallest {array.min():g}); {name} must be >= 0"
+        )
+    return array
+
+
+def same_length(model: str, **arrays: FloatArray) -> int:
+    """The common length of ``arrays``; a mismatch names every input's length."""
+    sizes = {name: array.size for name, array in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{name}={size}" for name, size in sizes.items())
+        raise ModelFitError(f"{model}: inputs differ in length ({listed}); pass one value per customer")
+    return next(iter(sizes.values()))
+
+
+def require_repeat_buyers(model: str, frequency: FloatArray, needed: int) -> None:
+    """Refuse to fit on fewer than ``needed`` customers with at least one repeat purchase."""
+    have = int((frequency > 0).sum())
+    if have < needed:
+        raise ModelFitError(
+            f"{model}: too little data: {have} customer(s) with a repeat purchase (frequency > 0), "
+            f"at least {needed} needed; widen the calibration period or lower min_repeat_buyers"
+        )
+
+
+def maximise_likelihood(
+    model: str, names: Sequence[str], objective: Objective, n: int
+) -> tuple[dict[str, float], FitReport]:
+    """Minimise ``objective`` (mean negative log-likelihood and its gradient, in log-parameters).
+
+    Returns the parameters and a report whose log-likelihood is the total over ``n`` rows
+    (penalty included, as minimised). Raises :class:`ModelFitError` when the optimiser fails
+    or the optimum is singular.
+    """
+    start = time.perf_counter()
+    x0 = np.zeros(len(names))
+    # Four parameters: BLAS threads only add overhead, and on a busy machine their spinning
+    # made L-BFGS-B's tiny matrix steps 30x slower (0.004 s -> 0.12 s on CDNOW).
+    with threadpool_limits(1, user_api="blas"), np.errstate(all="ignore"):
+        result = minimize(
+            objective,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
+            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+        )
+    if not result.success:
+        raise ModelFitError(
+            f"{model}: the optimiser did not converge after {result.nit} iterations ({result.message}); "
+            "check the inputs' units or try a small penalizer such as 0.001"
+        )
+    log_params = np.asarray(result.x, dtype=np.float64)
+    params = {name: float(math.exp(value)) for name, value in zip(names, log_params, strict=True)}
+    with threadpool_limits(1, user_api="blas"):
+        _check_regular(model, params, log_params, np.asarray(result.jac, dtype=np.float64), objective)
+    seconds = time.perf_counter() - start
+    report = FitReport(
+        log_likelihood=-float(result.fun) * n,
+        n=n,
+        iterations=int(result.nit),
+        converged=True,
+        seconds=seconds,
+    )
+    return params, report
+
+
+def _check_regular(
+    model: str, params: Mapping[str, float], log_params: FloatArray, gradient: FloatArray, objective: Objective
+) -> None:
+    """Raise when a parameter is not finite, sits on the search edge, or the Hessian is not positive definite."""
+    for (name, value), log_value in zip(params.items(), log_params, strict=True):
+        if not math.isfinite(value) or abs(abs(log_value) - LOG_BOUND) < _EDGE:
+            raise ModelFitError(
+                f"{model}: singular fit: parameter {name} = {value:g} ran to the edge of [1e-8, 1e8]; "
+                "the data cannot identify it (too few customers, or no variation); try a penalizer such as 0.01"
+            )
+    step = 1e-5
+    columns = []
+    with np.errstate(all="ignore"):
+        for i in range(log_params.size):
+            shift = np.zeros_like(log_params)
+            shift[i] = step
+            columns.append((objective(log_params + shift)[1] - gradient) / step)
+    hessian = np.array(columns)
+    hessian = (hessian + hessian.T) / 2
+    if not np.all(np.isfinite(hessian)) or np.linalg.eigvalsh(hessian).min() <= 0:
+        raise ModelFitError(
+            f"{model}: singular fit: the Hessian of the log-likelihood is not positive definite at "
+            f"{dict(params)}; the parameters are not identified by these data; try a penalizer such as 0.01"
+        )
+
+
+def as_of_text(as_of: dt.date | str | None) -> str | None:
+    """The as-of date as ISO text (a ``datetime`` keeps its time), checked when given as text."""
+    if as_of is None:
+        return None
+    if isinstance(as_of, str):
+        try:
+            return (
+                dt.datetime.fromisoformat(as_of).isoformat()
+                if "T" in as_of
+                else dt.date.fromisoformat(as_of).isoformat()
+            )
+        except ValueError:
+            raise ModelFitError(f"as_of {as_of!r} is not an ISO date such as '1997-09-30'") from None
+    return as_of.isoformat()
+
+
+def write_model_file(path: str | Path, data: Mapping[str, Any]) -> None:
+    """Write a model's JSON (NaN and infinities refused: they are not JSON)."""
+    Path(path).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def read_model_file(path: str | Path, model: str) -> Mapping[str, Any]:
+    """The JSON object a model was saved as; a clear error when the file is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ModelFitError(f"{path}: not a saved {model} model (invalid JSON: {error})") from None
+    if not isinstance(data, Mapping):
+        raise ModelFitError(f"{path}: not a saved {model} model (expected a JSON object)")
+    return data
+
+
+class ParametricModel:
+    """Base of the CLV estimators: fitted state in ``params_``, persistence as JSON."""
+
+    MODEL: ClassVar[str]
+    PARAM_NAMES: ClassVar[tuple[str, ...]]
+
+    def __init__(self, penalizer: float = 0.0) -> None:
+        if not (math.isfinite(penalizer) and penalizer >= 0):
+            raise ModelFitError(f"{self.MODEL}: penalizer must be a finite number >= 0, got {penalizer!r}")
+        self.penalizer = float(penalizer)
+        self.params_: dict[str, float] = {}
+        self.fit_: FitReport | None = None
+        self.as_of_: str | None = None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value:.4g}" for name, value in self.params_.items()) or "not fitted"
+        return f"{type(self).__name__}({shown})"
+
+    def _fitted(self) -> tuple[float, ...]:
+        """The parameters in ``PARAM_NAMES`` order; raises when the model is not fitted."""
+        if not self.params_:
+            raise ModelFitError(f"{self.MODEL}: the model is not fitted; call fit(...) or load(path) first")
+        return tuple(self.params_[name] for name in self.PARAM_NAMES)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as plain JSON-ready data."""
+        self._fitted()
+        return {
+            "model": self.MODEL,
+            "version": FORMAT_VERSION,
+            "as_of": self.as_of_,
+            "penalizer": self.penalizer,
+            "params": dict(self.params_),
+            "fit": dataclasses.asdict(self.fit_) if self.fit_ is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A fitted model from :meth:`to_dict` output; refuses other models and versions."""
+        if data.get("model") != cls.MODEL:
+            raise ModelFitError(f"not a saved {cls.MODEL} model: 'model' is {data.get('model')!r}")
+        if data.get("version") != FORMAT_VERSION:
+            raise ModelFitError(
+                f"saved {cls.MODEL} model has format version {data.get('version')!r}; "
+                f"this personae reads version {FORMAT_VERSION}; refit and save again"
+            )
+        params = data.get("params")
+        if not isinstance(params, Mapping) or set(params) != set(cls.PARAM_NAMES):
+            raise ModelFitError(f"saved {cls.MODEL} model: 'params' must have exactly the keys {list(cls.PARAM_NAMES)}")
+        values = {name: float(params[name]) for name in cls.PARAM_NAMES}
+        if not all(math.isfinite(value) and value > 0 for value in values.values()):
+            raise ModelFitError(f"saved {cls.MODEL} model: every parameter must be a positive number, got {values}")
+        model = cls(penalizer=float(data.get("penalizer", 0.0)))
+        model.params_ = values
+        fit = data.get("fit")
+        fields = {field.name for field in dataclasses.fields(FitReport)}
+        if fit is not None and (not isinstance(fit, Mapping) or set(fit) != fields):
+            raise ModelFitError(
+                f"saved {cls.MODEL} model: 'fit' must be null or have exactly the keys {sorted(fields)}"
+            )
+        model.fit_ = FitReport(**fit) if fit is not None else None
+        model.as_of_ = as_of_text(data.get("as_of"))
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path`` as JSON."""
+        write_model_file(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a model written by :meth:`save`."""
+        return cls.from_dict(read_model_file(path, cls.MODEL))

@@ -1,0 +1,81 @@
+"""What the saved models say: one summary per model file in the workspace's ``models/``.
+
+Reads the JSON the models and segment steps wrote (nothing is refitted), so the CLI,
+the server and the dashboard show the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from personae.errors import WorkspaceError
+
+MODEL_FILES = ("clv", "churn", "high_value", "lifestyle", "survey")
+
+
+def _clv(data: dict[str, Any]) -> dict[str, Any]:
+    bgnbd, gamma = data["bgnbd"], data["gamma_gamma"]
+    return {
+        "as_of": bgnbd["as_of"],
+        "rows": (bgnbd.get("fit") or {}).get("n"),
+        "summary": ", ".join(f"{k} {v:.4g}" for k, v in {**bgnbd["params"], **gamma["params"]}.items()),
+        "quality": f"log-likelihood {(bgnbd.get('fit') or {}).get('log_likelihood', float('nan')):.1f}; "
+        f"penalizer {bgnbd.get('penalizer', 0)}",
+    }
+
+
+def _classifier(data: dict[str, Any]) -> dict[str, Any]:
+    report = data.get("report") or {}
+    validation = report.get("validation")
+    quality = "no validation (one class in the held-out rows)"
+    if validation:
+        top = validation["deciles"][0]
+        calibration = max(abs(d["mean_predicted"] - d["observed_rate"]) for d in validation["deciles"])
+        quality = (
+            f"AUC {validation['auc']:.3f}; top-decile lift {top['lift']:.2f}; base rate {validation['base_rate']:.3f}; "
+            f"worst decile calibration gap {calibration:.3f} (n {validation['n']})"
+        )
+    accuracy = report.get("cross_validated_accuracy")
+    if accuracy:
+        quality = (
+            f"cross-validated accuracy {accuracy['mean']:.3f} ± {accuracy['std']:.3f} over {accuracy['folds']} folds; "
+            f"majority class {report.get('majority_share', float('nan')):.3f}"
+        )
+    classes = (data.get("params") or {}).get("classes", [])
+    return {
+        "as_of": data.get("as_of"),
+        "rows": report.get("training_rows", report.get("respondents")),
+        "summary": f"{len((data.get('params') or {}).get('trees', []))} boosting rounds; classes {classes}",
+        "quality": quality,
+    }
+
+
+def _lifestyle(data: dict[str, Any]) -> dict[str, Any]:
+    report = data.get("report") or {}
+    chosen: dict[str, Any] = next((k for k in report.get("per_k", []) if k["k"] == report.get("chosen_k")), {})
+    return {
+        "as_of": data.get("as_of"),
+        "rows": report.get("rows"),
+        "summary": f"k {report.get('chosen_k')}: " + ", ".join(data["params"]["names"]),
+        "quality": f"silhouette {chosen.get('silhouette', float('nan')):.3f}; bootstrap ARI mean "
+        f"{chosen.get('ari_mean', float('nan')):.3f}, min {chosen.get('ari_min', float('nan')):.3f}; "
+        f"rule: {report.get('rule')}",
+        "stability": report.get("per_k", []),
+    }
+
+
+def model_reports(folder: Path) -> list[dict[str, Any]]:
+    """One entry per saved model: name, as-of date, rows, parameters in brief, quality."""
+    found = []
+    for name in MODEL_FILES:
+        path = folder / f"{name}.json"
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        summary = _clv(data) if name == "clv" else _lifestyle(data) if name == "lifestyle" else _classifier(data)
+        found.append({"model": name, **summary, "file": str(path)})
+    if not found:
+        raise WorkspaceError("no models saved yet: run the pipeline first (`personae run`)")
+    return found

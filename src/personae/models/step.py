@@ -1,0 +1,87 @@
+"""The models step: fit every model as of the run's date, save it as JSON, score everyone.
+
+Models: CLV (BG/NBD + Gamma-Gamma), churn and high-value propensity (gradient boosting on
+a time split), lifestyle clusters, and the survey look-alike. Each is fitted on its own;
+when one cannot be fitted (too little history, a singular fit) the step says why, scores
+with the previous saved model if there is one, and goes on with the others. The scores
+land in ``predictions`` (one row per UID), which the segment step reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.errors import ModelFitError
+from personae.models import clv_step
+from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
+from personae.models.lifestyles import fit_lifestyles
+from personae.models.lookalike import fit_lookalike
+from personae.models.propensity import fit_propensity
+from personae.profiles.build import traits_as_of
+
+PREDICTIONS = "predictions"
+
+
+def _clv(context: ModelContext, result: ModelsResult) -> str | None:
+    models = fit_or_reuse(
+        "clv",
+        context.folder / clv_step.CLV_FILE,
+        lambda: clv_step.fit_clv(context.engine, context.as_of),
+        clv_step.ClvModels.load,
+        result,
+    )
+    if models is None:
+        return None
+    result.reports["clv"] = {"bgnbd": models.bgnbd.to_dict(), "gamma_gamma": models.gamma_gamma.to_dict()}
+    clv_step.score_clv(context.engine, context.config, models, context.scratch)
+    context.engine.materialise("_p_alive", clv_step.p_alive_sql(models))
+    return (
+        "SELECT s.uid, a.p_alive, s.expected_orders, s.expected_value, s.clv "
+        f"FROM {clv_step.SCORES} AS s JOIN _p_alive AS a ON a.uid = s.uid"
+    )
+
+
+ModelPart = Callable[[ModelContext, ModelsResult], "str | None"]
+PARTS: tuple[tuple[str, ModelPart, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "clv",
+        _clv,
+        (("p_alive", "DOUBLE"), ("expected_orders", "DOUBLE"), ("expected_value", "DOUBLE"), ("clv", "DOUBLE")),
+    ),
+    ("propensity", fit_propensity, (("churn_probability", "DOUBLE"), ("high_value_probability", "DOUBLE"))),
+    ("lifestyle", fit_lifestyles, (("lifestyle", "VARCHAR"), ("lifestyle_score", "DOUBLE"))),
+    ("survey", fit_lookalike, (("survey_segment", "VARCHAR"), ("survey_confidence", "DOUBLE"))),
+)
+"""name -> (fit-and-score function returning a ``uid, <columns>`` query, its columns)."""
+
+
+def run_models(engine: Engine, config: WorkspaceConfig, as_of: date, folder: Path) -> ModelsResult:
+    traits_as_of(engine)  # raises when there are no traits to model
+    folder.mkdir(parents=True, exist_ok=True)
+    context = ModelContext(engine, config, as_of, folder)
+    result = ModelsResult()
+    select = ["p.uid"]
+    joins = []
+    for index, (name, part, outputs) in enumerate(PARTS):
+        started = time.perf_counter()
+        try:
+            query = part(context, result)
+        except ModelFitError as error:
+            result.skipped[name] = f"cannot score: {error}"
+            query = None
+        result.seconds[name] = time.perf_counter() - started
+        alias = f"m{index}"
+        if query is None:
+            select += [f"CAST(NULL AS {type_}) AS {name}" for name, type_ in outputs]
+            continue
+        engine.materialise(f"_model_{index}", query)
+        select += [f"{alias}.{name}" for name, _ in outputs]
+        joins.append(f"LEFT JOIN _model_{index} AS {alias} ON {alias}.uid = p.uid")
+    engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
+    result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
+    return result

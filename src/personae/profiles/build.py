@@ -1,0 +1,108 @@
+"""The traits step: compute every trait per UID as of a date and join them to ``profiles``.
+
+Writes ``traits`` (one row per UID: ``uid``, ``traits_as_of`` and each trait),
+``trait_shares`` (each person's split over categories and channels), ``customer_summary``
+(the CLV models' frequency, recency, T and monetary value, in days) and rewrites
+``profiles`` as the golden record followed by the traits, so rules read one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.errors import ConfigError, WorkspaceError
+from personae.profiles.computed import computed_trait_sql, trait_type
+from personae.profiles.orders import day_sql, events_with_uid_sql, lines_sql, orders_sql
+from personae.profiles.summary import customer_summary_sql
+from personae.profiles.traits import builtin_traits, shares_sql, traits_sql
+
+AS_OF_COLUMN = "traits_as_of"
+
+
+@dataclass(frozen=True)
+class TraitsResult:
+    people: int
+    buyers: int
+    orders: int
+    traits: int
+
+
+def traits_as_of(engine: Engine) -> date:
+    """The day the stored traits were computed as of; a clear error when there are none."""
+    columns = dict(engine.columns("profiles")) if engine.has_table("profiles") else {}
+    value = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if AS_OF_COLUMN in columns else None
+    if value is None:
+        raise WorkspaceError("profiles have no traits yet: run the traits step first (`personae run`)")
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def trait_columns(config: WorkspaceConfig) -> dict[str, str]:
+    """Name -> DuckDB type of every trait column, built-in then declared."""
+    columns = {name: type_ for name, (type_, _) in builtin_traits(config).items()}
+    for spec in config.traits:
+        if spec.name in columns:
+            raise ConfigError(f"traits.{spec.name}: a built-in trait has that name; pick another")
+        columns[spec.name] = trait_type(spec)
+    return columns
+
+
+PERSISTED = {"shares": "trait_shares", "summary": "customer_summary", "traits": "traits"}
+"""Where :func:`compute_traits` writes its results when asked to persist them."""
+
+
+def compute_traits(
+    engine: Engine, config: WorkspaceConfig, as_of: date, people: str, prefix: str, *, persist: bool = False
+) -> dict[str, str]:
+    """Compute every trait of the UIDs in ``people`` as of a day. Results go to temporary
+    relations ``{prefix}shares``, ``{prefix}summary`` and ``{prefix}traits`` or, with
+    ``persist``, to the tables ``trait_shares``, ``customer_summary`` and ``traits``;
+    returns the names used."""
+    names = {part: (PERSISTED[part] if persist else f"{prefix}{part}") for part in PERSISTED}
+
+    def store(part: str, sql: str) -> None:
+        if persist:
+            engine.create_table(names[part], sql)
+        else:
+            engine.materialise(names[part], sql)
+
+    orders, lines, events = (f"{prefix}{name}" for name in ("orders", "lines", "events"))
+    shares = names["shares"]
+    engine.materialise(orders, orders_sql(config, as_of))
+    engine.materialise(lines, lines_sql(config, orders))
+    engine.define(events, events_with_uid_sql(config, as_of, orders))
+    store("shares", f"{shares_sql(lines, 'category', 'revenue')} UNION ALL {shares_sql(orders, 'channel', 'orders')}")
+    store("summary", customer_summary_sql(orders, as_of))
+    base = traits_sql(config, as_of, people=people, orders=orders, shares=shares)
+    select = [f"b.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}", *(f"b.{name}" for name in builtin_traits(config))]
+    joins = []
+    for index, spec in enumerate(config.traits):
+        alias = f"c{index}"
+        value = f"{alias}.{spec.name}"
+        select.append(f"coalesce({value}, 0) AS {spec.name}" if spec.function in ("count", "unique_count") else value)
+        joins.append(f"LEFT JOIN ({computed_trait_sql(spec, as_of, events)}) AS {alias} ON {alias}.uid = b.uid")
+    store("traits", f"SELECT {', '.join(select)} FROM ({base}) AS b {' '.join(joins)}")
+    return names
+
+
+def build_traits(engine: Engine, config: WorkspaceConfig, as_of: date) -> TraitsResult:
+    if not engine.has_table("profiles"):
+        raise WorkspaceError("no profiles yet: run the identity and golden steps first (`personae run`)")
+    columns = trait_columns(config)
+    golden = [name for name, _ in engine.columns("profiles") if name not in columns and name != AS_OF_COLUMN]
+    clashes = sorted(set(golden) & {spec.name for spec in config.traits})
+    if clashes:
+        raise ConfigError(f"traits.{clashes[0]}: a golden-record attribute has that name; pick another")
+    engine.materialise("_golden", f"SELECT {', '.join(golden)} FROM profiles")
+    compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
+    trait_list = ", ".join(f"t.{name}" for name in [AS_OF_COLUMN, *columns])
+    engine.create_table(
+        "profiles",
+        f"SELECT {', '.join('g.' + name for name in golden)}, {trait_list} FROM _golden AS g "
+        "LEFT JOIN traits AS t ON t.uid = g.uid",
+    )
+    counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"
+    people, buyers, orders = engine.fetch_rows(counts)[0]
+    return TraitsResult(int(people), int(buyers), int(orders or 0), len(columns))

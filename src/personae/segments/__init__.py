@@ -1,0 +1,1 @@
+"""Segmentations: RFM, lifecycle, rule segments, memberships with history, microsegments."""

@@ -1,0 +1,103 @@
+"""Subscription and purchase-trigger segments: rules over the traits, with stated thresholds.
+
+**Subscription** (core; first match wins): ``cancelled`` (the latest subscription event is a
+cancellation); for paying subscribers ``at_risk`` (no activity for more than
+``subscription.at_risk_days`` — a rule, not a model), ``inactive`` (none for more than
+``subscription.inactive_days``: subscribed but inactive), ``converted`` (came from a trial
+and started paying in the last ``subscription.converted_days``), ``active``; then
+``trial_expired`` (a trial older than ``subscription.trial_days`` that did not convert),
+``trial`` and ``none``. The trial-to-paid lag is reported.
+
+**Triggers** (opportunistic: a buyer may be in several; needs ``triggers.min_orders``
+orders): ``promo_driven`` (share of orders on promotion ≥ ``triggers.promo_share``),
+``seasonal`` (``seasonality`` ≥ ``triggers.seasonality``: the Herfindahl concentration
+of orders over calendar months, rescaled so that chance is 0 and a single month 1), ``category_loyalist`` (top
+category's share of spend ≥ ``triggers.category_share``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.sources.readers import sql_string
+
+
+def subscription_sql(config: WorkspaceConfig, segmentation: str) -> str:
+    settings = config.subscription
+    paying = "subscription_status = 'active'"
+    started = "date_diff('day', CAST(subscribed_at AS DATE), CAST(traits_as_of AS DATE))"
+    trial_age = "date_diff('day', CAST(trial_started_at AS DATE), CAST(traits_as_of AS DATE))"
+    stage = (
+        "CASE WHEN subscription_status = 'cancelled' THEN 'cancelled' "
+        f"WHEN {paying} AND coalesce(days_since_last_seen, 0) > {settings.at_risk_days} THEN 'at_risk' "
+        f"WHEN {paying} AND coalesce(days_since_last_seen, 0) > {settings.inactive_days} THEN 'inactive' "
+        f"WHEN {paying} AND trial_started_at IS NOT NULL AND {started} <= {settings.converted_days} THEN 'converted' "
+        f"WHEN {paying} THEN 'active' WHEN subscription_status = 'trial' AND {trial_age} > {settings.trial_days} "
+        "THEN 'trial_expired' WHEN subscription_status = 'trial' THEN 'trial' ELSE 'none' END"
+    )
+    return (
+        f"SELECT uid, {sql_string(segmentation)} AS segmentation, {stage} AS segment, "
+        "CAST(days_since_last_seen AS DOUBLE) AS score FROM profiles"
+    )
+
+
+def subscription_report(engine: Engine, config: WorkspaceConfig) -> dict[str, Any]:
+    lag = "date_diff('day', CAST(trial_started_at AS DATE), CAST(subscribed_at AS DATE))"
+    converted, median, mean = engine.fetch_rows(
+        f"SELECT count(*), median({lag}), avg({lag}) FROM profiles "
+        "WHERE trial_started_at IS NOT NULL AND subscribed_at >= trial_started_at"
+    )[0]
+    trials = engine.scalar("SELECT count(*) FROM profiles WHERE trial_started_at IS NOT NULL")
+    return {
+        "trials": int(trials or 0),
+        "converted": int(converted or 0),
+        "conversion_rate": (converted / trials) if trials else None,
+        "trial_to_paid_median_days": float(median) if median is not None else None,
+        "trial_to_paid_mean_days": float(mean) if mean is not None else None,
+        "at_risk_rule": f"paying and no activity for more than {config.subscription.at_risk_days} days",
+        "inactive_rule": f"paying and no activity for more than {config.subscription.inactive_days} days",
+    }
+
+
+TRIGGERS = {
+    "promo_driven": ("promo_share", "promo_share"),
+    "seasonal": ("seasonality", "seasonality"),
+    "category_loyalist": ("top_category_share", "category_share"),
+}
+"""segment -> (trait, threshold setting)."""
+
+
+def triggers_sql(config: WorkspaceConfig, segmentation: str) -> str:
+    settings = config.triggers
+    parts = []
+    for segment, (trait, setting) in TRIGGERS.items():
+        threshold = getattr(settings, setting)
+        parts.append(
+            f"SELECT uid, {sql_string(segmentation)} AS segmentation, {sql_string(segment)} AS segment, "
+            f"CAST({trait} AS DOUBLE) AS score FROM profiles "
+            f"WHERE orders >= {settings.min_orders} AND {trait} >= {threshold!r}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def triggers_report(engine: Engine, config: WorkspaceConfig) -> dict[str, Any]:
+    settings = config.triggers
+    eligible = f"orders >= {settings.min_orders}"
+    report: dict[str, Any] = {
+        "min_orders": settings.min_orders,
+        "eligible": int(engine.scalar(f"SELECT count(*) FROM profiles WHERE {eligible}") or 0),
+    }
+    for segment, (trait, setting) in TRIGGERS.items():
+        threshold = getattr(settings, setting)
+        members, median = engine.fetch_rows(
+            f"SELECT count(*) FILTER (WHERE {trait} >= {threshold!r}), median({trait}) FROM profiles WHERE {eligible}"
+        )[0]
+        report[segment] = {
+            "trait": trait,
+            "threshold": threshold,
+            "members": int(members or 0),
+            "median_among_eligible": float(median) if median is not None else None,
+        }
+    return report

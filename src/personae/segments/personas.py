@@ -1,0 +1,360 @@
+"""Persona cards: every segment of a segmentation described against the base of all customers.
+
+A card holds the segment's size and its shares of customers and of revenue; the mean of
+each key trait in the segment and in the base with their index (100 × segment / base); the
+top categories (by share of revenue) and channels (by share of orders) with their index; a
+generated name and description; and a representative example, anonymised.
+
+The base is every customer in ``profiles``, whatever the segmentation covers. Segments may
+overlap (rule segments): each card then counts everyone in its segment, so shares can add
+up to more than one. The example is the member nearest the segment's medians on the key
+traits (each difference scaled by the base's standard deviation; a missing value counts as
+one deviation; ties by UID). It carries no name, e-mail, phone, street, postcode or UID: an
+alias, a ten-year age band, the country, and the city only when at least
+``MIN_CITY_CUSTOMERS`` customers share it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from personae.engine.base import Engine
+from personae.errors import WorkspaceError
+from personae.profiles.build import AS_OF_COLUMN
+from personae.sources.readers import sql_string
+from personae.spec import did_you_mean
+
+DEFAULT_CARD_TRAITS: tuple[str, ...] = (
+    "orders",
+    "revenue",
+    "aov",
+    "days_since_last_order",
+    "orders_365d",
+    "promo_share",
+    "gap_median_days",
+    "sessions",
+    "email_click_rate",
+    "month_concentration",
+)
+TOP = 3
+MIN_CITY_CUSTOMERS = 10
+NOTABLE = 1.2
+"""An index of at least 120 (or at most 100 / 1.2 ≈ 83) makes a trait distinctive."""
+EXAMPLE_POLICY = (
+    "no name, e-mail, phone, street, postcode or uid; age as a band; country kept; "
+    f"city kept only when at least {MIN_CITY_CUSTOMERS} customers share it"
+)
+INTEGERS = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
+NUMERIC_TYPES = frozenset((*INTEGERS, "DOUBLE", "FLOAT", "REAL", "DECIMAL", "BOOLEAN"))
+WORDS: dict[str, tuple[str, str, str]] = {
+    "orders": ("orders", "frequent", "occasional"),
+    "revenue": ("revenue", "high-spending", "low-spending"),
+    "aov": ("average order value", "big-basket", "small-basket"),
+    "days_since_last_order": ("days since the last order", "lapsed", "recent"),
+    "orders_365d": ("orders in the last year", "active", "quiet"),
+    "promo_share": ("share of orders on promotion", "deal-seeking", "full-price"),
+    "gap_median_days": ("median days between orders", "slow-return", "quick-return"),
+    "sessions": ("web sessions", "browsing", "non-browsing"),
+    "email_click_rate": ("e-mail click rate", "e-mail-engaged", "e-mail-indifferent"),
+    "month_concentration": ("concentration of orders in a few months", "seasonal", "year-round"),
+}
+MIXES = (
+    ("category", "revenue", "top_categories", "share_of_revenue"),
+    ("channel", "orders", "top_channels", "share_of_orders"),
+)
+AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
+ACRONYMS = frozenset(("vip", "clv", "rfm"))
+LOCATION = ("birth_date", "city", "country", "top_category", "top_channel")
+
+
+def members_sql(segmentation: str) -> str:
+    """``uid, segment``: the current members of each segment of a segmentation."""
+    return (
+        "SELECT DISTINCT uid, segment FROM memberships "
+        f"WHERE exited_at IS NULL AND segmentation = {sql_string(segmentation)}"
+    )
+
+
+def _means(traits: Sequence[str]) -> str:
+    return "".join(f", avg(CAST(p.{trait} AS DOUBLE)) AS mean_{i}" for i, trait in enumerate(traits))
+
+
+def segment_stats_sql(segmentation: str, traits: Sequence[str]) -> str:
+    """``segment, size, total_revenue, mean_0, mean_1, ...`` (the traits' means) of each segment."""
+    return (
+        f"SELECT m.segment, count(*) AS size, coalesce(sum(p.revenue), 0) AS total_revenue{_means(traits)} "
+        f"FROM ({members_sql(segmentation)}) AS m JOIN profiles AS p ON p.uid = m.uid GROUP BY m.segment"
+    )
+
+
+def base_stats_sql(traits: Sequence[str]) -> str:
+    """``customers, total_revenue, mean_0, mean_1, ...`` of all customers."""
+    return (
+        f"SELECT count(*) AS customers, coalesce(sum(p.revenue), 0) AS total_revenue{_means(traits)} FROM profiles AS p"
+    )
+
+
+def mix_sql(segmentation: str, dimension: str, weight: str) -> str:
+    """``segment, value, weight``: each segment's ``trait_shares`` of a dimension summed
+    (``segment`` is NULL for the base of all customers)."""
+    where = f"t.dimension = {sql_string(dimension)}"
+    return (
+        f"SELECT m.segment, t.value, sum(t.{weight}) AS weight FROM ({members_sql(segmentation)}) AS m "
+        f"JOIN trait_shares AS t ON t.uid = m.uid WHERE {where} GROUP BY m.segment, t.value "
+        f"UNION ALL SELECT CAST(NULL AS VARCHAR) AS segment, t.value, sum(t.{weight}) AS weight "
+        f"FROM trait_shares AS t WHERE {where} GROUP BY t.value"
+    )
+
+
+def example_sql(segmentation: str, traits: Sequence[str], shown: Sequence[str]) -> str:
+    """One member per segment, nearest the segment's medians: ``segment, <shown>, city_customers, <traits>``."""
+    members = members_sql(segmentation)
+    centres = ", ".join(f"median(CAST(p.{trait} AS DOUBLE)) AS c_{i}" for i, trait in enumerate(traits))
+    scales = ", ".join(f"stddev_samp(CAST({trait} AS DOUBLE)) AS s_{i}" for i, trait in enumerate(traits))
+    terms = [
+        f"CASE WHEN c.c_{i} IS NULL THEN (CASE WHEN p.{trait} IS NULL THEN 0 ELSE 1 END) "
+        f"WHEN p.{trait} IS NULL THEN 1 WHEN coalesce(s.s_{i}, 0) = 0 THEN 0 "
+        f"ELSE abs(CAST(p.{trait} AS DOUBLE) - c.c_{i}) / s.s_{i} END"
+        for i, trait in enumerate(traits)
+    ]
+    distance = " + ".join(terms) if terms else "0"
+    columns = "".join(f", p.{name}" for name in [*shown, *traits])
+    city = "count(*) OVER (PARTITION BY city, country)" if "city" in shown else "0"
+    people = f"SELECT *, {city} AS city_customers FROM profiles"
+    ranked = (
+        f"SELECT m.segment{columns}, p.city_customers, "
+        f"row_number() OVER (PARTITION BY m.segment ORDER BY {distance}, p.uid) AS position "
+        f"FROM ({members}) AS m JOIN ({people}) AS p ON p.uid = m.uid "
+        f"JOIN (SELECT m.segment, {centres or '0 AS c'} FROM ({members}) AS m JOIN profiles AS p ON p.uid = m.uid "
+        f"GROUP BY m.segment) AS c ON c.segment = m.segment "
+        f"CROSS JOIN (SELECT {scales or '0 AS s'} FROM profiles) AS s"
+    )
+    return f"SELECT * FROM ({ranked}) AS r WHERE position = 1"
+
+
+def _index(value: float | None, base: float | None) -> float | None:
+    return 100.0 * value / base if value is not None and base else None
+
+
+def _strength(index: float | None) -> float:
+    return abs(math.log(max(index, 1.0) / 100.0)) if index is not None else 0.0
+
+
+def _check(engine: Engine, segmentation: str, traits: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The usable key traits and the profile columns; errors that say what to run or type."""
+    for table, step in (("memberships", "segment"), ("profiles", "traits"), ("trait_shares", "traits")):
+        if not engine.has_table(table):
+            raise WorkspaceError(f"no {table} yet: run the {step} step first (`personae run`)")
+    known = sorted(str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT segmentation FROM memberships"))
+    if segmentation not in known:
+        raise WorkspaceError(
+            f"no segmentation {segmentation!r} in the memberships{did_you_mean(segmentation, known)} "
+            f"(segmentations are {', '.join(known) or 'none yet: run `personae run`'})"
+        )
+    columns = {name: kind.split("(")[0].upper() for name, kind in engine.columns("profiles")}
+    chosen = []
+    for trait in traits:
+        if trait not in columns:
+            if trait in DEFAULT_CARD_TRAITS:
+                continue
+            raise WorkspaceError(f"no trait {trait!r} in the profiles{did_you_mean(trait, columns)}")
+        if columns[trait] not in NUMERIC_TYPES:
+            raise WorkspaceError(f"trait {trait!r} is {columns[trait]}; persona cards compare numeric traits")
+        chosen.append(trait)
+    return chosen, columns
+
+
+def _mixes(engine: Engine, segmentation: str) -> dict[str | None, dict[str, list[dict[str, Any]]]]:
+    """Per segment (None: the base), the top values of each dimension with share and index."""
+    tops: dict[str | None, dict[str, list[dict[str, Any]]]] = {}
+    for dimension, weight, key, share_name in MIXES:
+        weights: dict[str | None, dict[str, float]] = {}
+        for segment, value, amount in engine.fetch_rows(mix_sql(segmentation, dimension, weight)):
+            weights.setdefault(segment, {})[str(value)] = float(amount or 0)
+        base = weights.get(None, {})
+        base_total = sum(base.values())
+        for segment, values in weights.items():
+            total = sum(values.values())
+            ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+            tops.setdefault(segment, {})[key] = [
+                {
+                    dimension: value,
+                    share_name: amount / total if total else 0.0,
+                    "index": _index(amount / total if total else 0.0, base[value] / base_total if base_total else None),
+                }
+                for value, amount in ranked
+            ]
+    return tops
+
+
+def _age_band(birth: Any, as_of: date | None) -> str | None:
+    if not isinstance(birth, date) or as_of is None:
+        return None
+    age = as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
+    return next((label for limit, label in AGE_BANDS if age < limit), "65+")
+
+
+def _alias(position: int) -> str:
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"Customer {letters}"
+
+
+def _examples(
+    engine: Engine, segmentation: str, traits: list[str], columns: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    shown = [name for name in LOCATION if name in columns]
+    as_of = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if AS_OF_COLUMN in columns else None
+    day = as_of if isinstance(as_of, date) else None
+    examples = {}
+    for row in engine.fetch_arrow(example_sql(segmentation, traits, shown)).to_pylist():
+        city_kept = row.get("city") is not None and int(row["city_customers"] or 0) >= MIN_CITY_CUSTOMERS
+        examples[str(row["segment"])] = {
+            "age_band": _age_band(row.get("birth_date"), day),
+            "city": row["city"] if city_kept else None,
+            "country": row.get("country"),
+            "top_category": row.get("top_category"),
+            "top_channel": row.get("top_channel"),
+            "traits": {trait: row[trait] for trait in traits},
+        }
+    return examples
+
+
+def _label(segment: str) -> str:
+    words = [word.upper() if word.lower() in ACRONYMS else word for word in segment.replace("_", " ").split(" ")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _ordered(card: dict[str, Any]) -> bool:
+    return bool(card["top_categories"] or card["top_channels"])
+
+
+def _distinctive(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Traits with an index far from 100, most extreme first (for people yet to order, the
+    traits they have none of are left out: that they have not ordered is said once)."""
+    notable = [
+        item
+        for item in card["traits"]
+        if item["index"] is not None
+        and (item["index"] >= 100 * NOTABLE or item["index"] <= 100 / NOTABLE)
+        and (_ordered(card) or item["segment_mean"])
+    ]
+    return sorted(notable, key=lambda item: (-_strength(item["index"]), item["trait"]))
+
+
+def _word(trait: str, high: bool) -> str:
+    _, up, down = WORDS.get(trait, (trait.replace("_", " "), f"high-{trait}", f"low-{trait}"))
+    return up if high else down
+
+
+def persona_name(card: dict[str, Any]) -> str:
+    """``"Champions: frequent, high-spending garden buyers"`` from the segment and its numbers."""
+    adjectives = [_word(item["trait"], item["index"] > 100) for item in _distinctive(card)[:2]]
+    categories = card["top_categories"]
+    category = categories[0]["category"] if categories and (categories[0]["index"] or 0) >= 110 else ""
+    noun = f"{category} buyers" if category else "buyers" if _ordered(card) else "customers yet to order"
+    label = _label(card["segment"])
+    if not adjectives and not category:
+        return f"{label}: typical {noun}"
+    return f"{label}: {' '.join(filter(None, [', '.join(adjectives), noun]))}"
+
+
+def _against(item: dict[str, Any]) -> str:
+    label = WORDS.get(item["trait"], (item["trait"].replace("_", " "),))[0]
+    index = item["index"]
+    if index < 5:
+        return f"{label} near zero (index {index:.0f})"
+    if index >= 200:
+        return f"{label} at {index / 100:.1f}× the average (index {index:.0f})"
+    side = "above" if index > 100 else "below"
+    return f"{label} {abs(index - 100):.0f}% {side} the average (index {index:.0f})"
+
+
+def persona_description(card: dict[str, Any]) -> str:
+    """One paragraph: size and shares, the most distinctive traits, what and where they buy."""
+    people = "customer" if card["size"] == 1 else "customers"
+    text = (
+        f"{_label(card['segment'])} is {card['size']:,} {people}, {card['share_of_customers']:.1%} of all customers, "
+        f"bringing {card['share_of_revenue']:.1%} of revenue."
+    )
+    distinctive = _distinctive(card)[:3]
+    if distinctive:
+        parts = [_against(item) for item in distinctive]
+        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        text += f" Compared with all customers they stand out by {listed}."
+    else:
+        text += " On the key traits they are close to the average customer."
+    categories, channels = card["top_categories"], card["top_channels"]
+    spend = buy = ""
+    if categories:
+        top = categories[0]
+        index = f", index {top['index']:.0f}" if top["index"] is not None else ""
+        spend = f"most of their spend goes on {top['category']} ({top['share_of_revenue']:.0%} of their revenue{index})"
+    if channels:
+        top = channels[0]
+        buy = f"they buy mostly through {top['channel']} ({top['share_of_orders']:.0%} of their orders)"
+    habits = " and ".join(part for part in (spend, buy) if part)
+    text += f" {habits[:1].upper()}{habits[1:]}." if habits else " They have not ordered yet."
+    return text
+
+
+def persona_cards(
+    engine: Engine, segmentation: str, *, traits: Sequence[str] = DEFAULT_CARD_TRAITS, examples_seed: int = 7
+) -> dict[str, Any]:
+    """The persona card of every segment of ``segmentation``, largest first (JSON-ready).
+
+    The base is all customers; boolean traits count as 0/1, so their mean is a share.
+    ``examples_seed`` does not change the result: the example is chosen deterministically
+    (nearest the segment's medians, ties by UID); it stays for callers that pass it.
+    """
+    chosen, columns = _check(engine, segmentation, traits)
+    base_row = engine.fetch_arrow(base_stats_sql(chosen)).to_pylist()[0]
+    customers, revenue = int(base_row["customers"]), float(base_row["total_revenue"] or 0)
+    stats = engine.fetch_arrow(segment_stats_sql(segmentation, chosen)).to_pylist()
+    stats.sort(key=lambda row: (-int(row["size"]), str(row["segment"])))
+    mixes = _mixes(engine, segmentation)
+    examples = _examples(engine, segmentation, chosen, columns)
+    cards = []
+    for position, row in enumerate(stats):
+        segment = str(row["segment"])
+        size, money = int(row["size"]), float(row["total_revenue"] or 0)
+        card: dict[str, Any] = {
+            "segment": segment,
+            "size": size,
+            "share_of_customers": size / customers if customers else 0.0,
+            "revenue": money,
+            "share_of_revenue": money / revenue if revenue else 0.0,
+            "traits": [
+                {
+                    "trait": trait,
+                    "segment_mean": mean,
+                    "base_mean": base_mean,
+                    "index": _index(mean, base_mean),
+                }
+                for i, trait in enumerate(chosen)
+                for mean, base_mean in [(row[f"mean_{i}"], base_row[f"mean_{i}"])]
+            ],
+            "top_categories": mixes.get(segment, {}).get("top_categories", []),
+            "top_channels": mixes.get(segment, {}).get("top_channels", []),
+        }
+        card["name"] = persona_name(card)
+        card["description"] = persona_description(card)
+        card["example"] = {"alias": _alias(position), **examples.get(segment, {})}
+        cards.append(card)
+    overlap = engine.scalar(f"SELECT count(*) - count(DISTINCT uid) FROM ({members_sql(segmentation)}) AS m")
+    return {
+        "segmentation": segmentation,
+        "customers": customers,
+        "revenue": revenue,
+        "overlapping": bool(overlap),
+        "traits": chosen,
+        "example_policy": EXAMPLE_POLICY,
+        "cards": cards,
+    }

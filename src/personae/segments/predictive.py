@@ -1,0 +1,76 @@
+"""Segments from the models step's ``predictions``: lifestyle, churn risk, likely high
+value, CLV tiers and the survey look-alike. Every UID gets one segment of each (core);
+people a model could not score are ``unknown``, and people without an order are in the
+segment that says so.
+
+- ``churn_risk``: ``low`` / ``medium`` / ``high`` by the churn probability against
+  ``models.churn_cutoffs``; ``no orders`` for people who never ordered;
+- ``high_value``: ``likely high value`` when the propensity reaches
+  ``models.high_value_cutoff``, else ``other``;
+- ``clv_tier``: ``high`` for the top ``clv_tiers[0]`` of buyers by CLV, ``medium`` for the
+  next ones up to ``clv_tiers[1]``, ``low`` for the rest (ranked by CLV, then UID);
+- ``lifestyle``: the cluster name; ``unclassified`` for buyers with too few orders;
+- ``survey``: the attitudinal segment (respondents' own answer, others' prediction when
+  confident enough), else ``unknown``.
+"""
+
+from __future__ import annotations
+
+from personae.config import WorkspaceConfig
+from personae.sources.readers import sql_string
+
+PREDICTIONS = "predictions"
+KINDS = ("lifestyle", "churn_risk", "high_value", "clv_tier", "survey")
+UNKNOWN = "unknown"
+
+
+def _segment_sql(kind: str, config: WorkspaceConfig) -> tuple[str, str]:
+    """(segment expression, score expression) over ``p`` (profiles) and ``x`` (predictions)."""
+    settings = config.models
+    if kind == "churn_risk":
+        low, high = settings.churn_cutoffs
+        segment = (
+            "CASE WHEN p.orders = 0 THEN 'no orders' WHEN x.churn_probability IS NULL THEN 'unknown' "
+            f"WHEN x.churn_probability < {low!r} THEN 'low' WHEN x.churn_probability < {high!r} THEN 'medium' "
+            "ELSE 'high' END"
+        )
+        return segment, "x.churn_probability"
+    if kind == "high_value":
+        segment = (
+            "CASE WHEN x.high_value_probability IS NULL THEN 'unknown' "
+            f"WHEN x.high_value_probability >= {settings.high_value_cutoff!r} THEN 'likely high value' "
+            "ELSE 'other' END"
+        )
+        return segment, "x.high_value_probability"
+    if kind == "clv_tier":
+        top, middle = settings.clv_tiers
+        share = "CAST(x.clv_rank AS DOUBLE) / x.clv_ranked"
+        segment = (
+            "CASE WHEN p.orders = 0 THEN 'no orders' WHEN x.clv IS NULL THEN 'unknown' "
+            f"WHEN {share} <= {top!r} THEN 'high' WHEN {share} <= {middle!r} THEN 'medium' ELSE 'low' END"
+        )
+        return segment, "x.clv"
+    if kind == "lifestyle":
+        segment = "CASE WHEN p.orders = 0 THEN 'no orders' ELSE coalesce(x.lifestyle, 'unclassified') END"
+        return segment, "x.lifestyle_score"
+    if kind == "survey":
+        return "coalesce(x.survey_segment, 'unknown')", "x.survey_confidence"
+    raise ValueError(f"no predictive segmentation kind {kind!r}; kinds are {', '.join(KINDS)}")
+
+
+def assignments_sql(kind: str, segmentation: str, config: WorkspaceConfig, *, has_predictions: bool) -> str:
+    """``uid, segmentation, segment, score`` for every profile."""
+    if not has_predictions:
+        return (
+            f"SELECT uid, {sql_string(segmentation)} AS segmentation, {sql_string(UNKNOWN)} AS segment, "
+            "CAST(NULL AS DOUBLE) AS score FROM profiles"
+        )
+    segment, score = _segment_sql(kind, config)
+    ranked = (
+        "SELECT *, row_number() OVER (ORDER BY clv DESC, uid) AS clv_rank, "
+        "count(clv) OVER () AS clv_ranked FROM predictions"
+    )
+    return (
+        f"SELECT p.uid, {sql_string(segmentation)} AS segmentation, {segment} AS segment, "
+        f"CAST({score} AS DOUBLE) AS score FROM profiles AS p LEFT JOIN ({ranked}) AS x ON x.uid = p.uid"
+    )

@@ -1,0 +1,181 @@
+"""What marketers ask of the segments: previews, transitions, microsegments, the questions.
+
+Each function reads the store through an engine and returns plain data for the CLI (and
+later the server and dashboard) to render.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from personae.engine.base import Engine
+from personae.errors import WorkspaceError
+from personae.segments.definitions import definitions
+from personae.segments.memberships import state_sql
+from personae.segments.rules import Rule
+from personae.segments.specs import RULE_SEGMENTS
+from personae.sources.readers import sql_string
+from personae.spec import did_you_mean
+
+CURRENT = "current_memberships"
+OTHER = "(other)"
+NONE = "(none)"
+SAMPLE_COLUMNS = ("uid", "orders", "revenue", "days_since_last_order", "top_category")
+
+
+def _require(engine: Engine, table: str, step: str) -> None:
+    if not engine.has_table(table):
+        raise WorkspaceError(f"no {table} yet: run the {step} step first (`personae run`)")
+
+
+def define_current(engine: Engine) -> None:
+    """Name the open memberships ``current_memberships`` for rules that use ``in_segment``."""
+    _require(engine, "memberships", "segment")
+    engine.define(CURRENT, "SELECT uid, segmentation, segment, score FROM memberships WHERE exited_at IS NULL")
+
+
+def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> dict[str, Any]:
+    """Size of a rule's segment, its share of customers and of revenue, and a sample."""
+    _require(engine, "profiles", "traits")
+    define_current(engine)
+    condition = f"coalesce(({rule.sql(as_of=as_of, memberships=CURRENT)}), false)"
+    size, people, revenue, total = engine.fetch_rows(
+        f"SELECT count(*) FILTER (WHERE {condition}), count(*), "
+        f"coalesce(sum(revenue) FILTER (WHERE {condition}), 0), coalesce(sum(revenue), 0) FROM profiles"
+    )[0]
+    columns = ", ".join(SAMPLE_COLUMNS)
+    rows = engine.fetch_arrow(
+        f"SELECT {columns} FROM profiles WHERE {condition} ORDER BY hash(uid), uid LIMIT {int(sample)}"
+    ).to_pylist()
+    return {
+        "rule": rule.text,
+        "size": int(size),
+        "customers": int(people),
+        "share_of_customers": size / people if people else 0.0,
+        "share_of_revenue": float(revenue) / float(total) if total else 0.0,
+        "sample": rows,
+    }
+
+
+def segment_list(engine: Engine) -> list[dict[str, Any]]:
+    """Every segmentation's segments and every rule segment, with current sizes."""
+    sizes: dict[tuple[str, str], int] = {}
+    if engine.has_table("memberships"):
+        for segmentation, segment, count in engine.fetch_rows(
+            "SELECT segmentation, segment, count(*) FROM memberships WHERE exited_at IS NULL GROUP BY 1, 2"
+        ):
+            sizes[(segmentation, segment)] = int(count)
+    listed = []
+    rules = {d.name: d for d in definitions(engine)}
+    for (segmentation, segment), count in sorted(sizes.items()):
+        entry: dict[str, Any] = {"segmentation": segmentation, "segment": segment, "members": count}
+        if segmentation == RULE_SEGMENTS and segment in rules:
+            entry.update(rule=rules[segment].rule, version=rules[segment].version)
+        listed.append(entry)
+    for name, definition in sorted(rules.items()):
+        if (RULE_SEGMENTS, name) not in sizes:
+            listed.append(
+                {
+                    "segmentation": RULE_SEGMENTS,
+                    "segment": name,
+                    "members": 0,
+                    "rule": definition.rule,
+                    "version": definition.version,
+                }
+            )
+    return listed
+
+
+def transitions(engine: Engine, segmentation: str, start: date, end: date) -> dict[str, Any]:
+    """Counts and row shares of people moving between segments from ``start`` to ``end``."""
+    _require(engine, "memberships", "segment")
+    before = state_sql(start, segmentation)
+    after = state_sql(end, segmentation)
+    rows = engine.fetch_rows(
+        f"SELECT coalesce(b.segment, {sql_string(NONE)}) AS source, coalesce(a.segment, {sql_string(NONE)}) AS target, "
+        f"count(*) FROM ({before}) AS b FULL OUTER JOIN ({after}) AS a ON a.uid = b.uid GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    if not rows:
+        raise WorkspaceError(
+            f"no memberships of {segmentation!r} on {start} or {end}: run `personae run --as-of` on those days first"
+        )
+    totals: dict[str, int] = {}
+    for source, _, count in rows:
+        totals[source] = totals.get(source, 0) + int(count)
+    cells = [
+        {"from": source, "to": target, "count": int(count), "share": int(count) / totals[source]}
+        for source, target, count in rows
+    ]
+    return {"segmentation": segmentation, "from": start.isoformat(), "to": end.isoformat(), "cells": cells}
+
+
+def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> dict[str, Any]:
+    """The overlay of core segmentations: each combination's size and revenue share; cells
+    smaller than ``min_size`` are folded into one ``(other)`` row."""
+    _require(engine, "memberships", "segment")
+    if len(segmentations) < 2:
+        raise WorkspaceError("name two or more segmentations to overlay, e.g. `personae microsegments lifecycle rfm`")
+    current = "SELECT DISTINCT segmentation FROM memberships WHERE exited_at IS NULL"
+    known = {row[0] for row in engine.fetch_rows(current)}
+    for name in segmentations:
+        if name not in known:
+            raise WorkspaceError(
+                f"no segmentation {name!r} in the memberships{did_you_mean(name, known)}; "
+                f"segmentations are {', '.join(sorted(known))}"
+            )
+        if name == RULE_SEGMENTS:
+            raise WorkspaceError("rule segments overlap, so they cannot be overlaid; use core segmentations")
+    joins = []
+    columns = []
+    for index, name in enumerate(segmentations):
+        alias = f"s{index}"
+        columns.append(f"coalesce({alias}.segment, {sql_string(NONE)})")
+        joins.append(
+            f"LEFT JOIN (SELECT uid, segment FROM memberships WHERE exited_at IS NULL AND segmentation = "
+            f"{sql_string(name)}) AS {alias} ON {alias}.uid = p.uid"
+        )
+    key = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
+    rows = engine.fetch_rows(
+        f"SELECT {key}, count(*), coalesce(sum(p.revenue), 0) FROM profiles AS p {' '.join(joins)} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
+    )
+    people = sum(int(row[-2]) for row in rows)
+    revenue = sum(float(row[-1]) for row in rows)
+    cells: list[dict[str, Any]] = []
+    folded_customers, folded_revenue, folded_cells = 0, 0.0, 0
+    for row in sorted(rows, key=lambda r: (-int(r[-2]), r[:-2])):
+        count, money = int(row[-2]), float(row[-1])
+        if count < min_size:
+            folded_customers += count
+            folded_revenue += money
+            folded_cells += 1
+        else:
+            cells.append({"segments": list(row[:-2]), "customers": count, "revenue": money, "cells": 1})
+    if folded_cells:
+        cells.append(
+            {
+                "segments": [OTHER] * len(segmentations),
+                "customers": folded_customers,
+                "revenue": folded_revenue,
+                "cells": folded_cells,
+            }
+        )
+    for cell in cells:
+        cell["share_of_customers"] = cell["customers"] / people if people else 0.0
+        cell["share_of_revenue"] = cell["revenue"] / revenue if revenue else 0.0
+    return {"segmentations": segmentations, "min_size": min_size, "customers": people, "cells": cells}
+
+
+def questions(models: Path) -> dict[str, Any]:
+    """The learnt lifecycle thresholds and the numbers behind them, and the subscription and
+    trigger reports (from the last run)."""
+    path = models / "lifecycle.json"
+    if not path.is_file():
+        raise WorkspaceError("no lifecycle thresholds yet: run the pipeline first (`personae run`)")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    segments = models / "segment_reports.json"
+    data["segments"] = json.loads(segments.read_text(encoding="utf-8")) if segments.is_file() else {}
+    return data

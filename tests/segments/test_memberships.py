@@ -1,0 +1,90 @@
+"""Membership history: stays open and close with the as-of days, the change feed, rewinding."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pyarrow as pa
+
+from personae.engine import Engine
+from personae.segments.memberships import apply_assignments, state_sql
+
+DAYS = (date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31))
+ASSIGNED = {
+    DAYS[0]: {"a": "new", "b": "new", "c": "lead"},
+    DAYS[1]: {"a": "active", "b": "new", "c": "lead", "d": "lead"},
+    DAYS[2]: {"a": "active", "b": "dormant", "d": "new"},
+}
+
+
+def _assign(engine: Engine, day: date) -> None:
+    people = ASSIGNED[day]
+    table = pa.table(
+        {
+            "uid": list(people),
+            "segmentation": ["lifecycle"] * len(people),
+            "segment": list(people.values()),
+            "score": [float(i) for i in range(len(people))],
+        }
+    )
+    engine.register_arrow("_given", table)
+    engine.materialise("_today", "SELECT * FROM _given")
+    apply_assignments(engine, "_today", day)
+
+
+def _state(engine: Engine, day: date) -> dict[str, str]:
+    return {row[0]: row[2] for row in engine.fetch_rows(state_sql(day, "lifecycle"))}
+
+
+def test_successive_runs_keep_one_row_per_stay(engine: Engine) -> None:
+    for day in DAYS:
+        _assign(engine, day)
+    for day in DAYS:
+        assert _state(engine, day) == ASSIGNED[day]
+    stays = sorted(engine.fetch_rows("SELECT uid, segment, entered_at, exited_at FROM memberships"))
+    assert stays == [
+        ("a", "active", datetime(2025, 2, 28), None),
+        ("a", "new", datetime(2025, 1, 31), datetime(2025, 2, 28)),
+        ("b", "dormant", datetime(2025, 3, 31), None),
+        ("b", "new", datetime(2025, 1, 31), datetime(2025, 3, 31)),
+        ("c", "lead", datetime(2025, 1, 31), datetime(2025, 3, 31)),
+        ("d", "lead", datetime(2025, 2, 28), datetime(2025, 3, 31)),
+        ("d", "new", datetime(2025, 3, 31), None),
+    ]
+
+
+def test_the_change_feed_has_increasing_sequences_and_every_entry_and_exit(engine: Engine) -> None:
+    for day in DAYS:
+        _assign(engine, day)
+    feed = engine.fetch_rows(
+        "SELECT sequence, uid, segment, change, changed_at FROM membership_changes ORDER BY sequence"
+    )
+    assert [row[0] for row in feed] == list(range(1, len(feed) + 1))
+    entered = [(uid, segment) for _, uid, segment, change, _ in feed if change == "entered"]
+    exited = [(uid, segment) for _, uid, segment, change, _ in feed if change == "exited"]
+    assert len(entered) == 3 + 2 + 2  # a, b, c; a active, d lead; b dormant, d new
+    assert sorted(exited) == [("a", "new"), ("b", "new"), ("c", "lead"), ("d", "lead")]
+    assert all(at == datetime(2025, 3, 31) for _, uid, _, change, at in feed if change == "exited" and uid != "a")
+
+
+def test_rerunning_a_day_changes_nothing(engine: Engine) -> None:
+    _assign(engine, DAYS[0])
+    _assign(engine, DAYS[1])
+    before = sorted(engine.fetch_rows("SELECT * FROM memberships"))
+    feed = engine.scalar("SELECT count(*) FROM membership_changes")
+    _assign(engine, DAYS[1])
+    assert sorted(engine.fetch_rows("SELECT * FROM memberships")) == before
+    assert engine.scalar("SELECT count(*) FROM membership_changes") == feed
+
+
+def test_a_run_before_the_latest_rewinds_history_then_replays(engine: Engine) -> None:
+    for day in DAYS:
+        _assign(engine, day)
+    _assign(engine, DAYS[0])
+    assert _state(engine, DAYS[0]) == ASSIGNED[DAYS[0]]
+    assert _state(engine, DAYS[2]) == ASSIGNED[DAYS[0]]  # nothing after the rewound day is left
+    assert engine.scalar(f"SELECT count(*) FROM memberships WHERE entered_at > TIMESTAMP '{DAYS[0]} 00:00:00'") == 0
+    for day in DAYS[1:]:
+        _assign(engine, day)
+    for day in DAYS:
+        assert _state(engine, day) == ASSIGNED[day]
