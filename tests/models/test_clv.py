@@ -209,6 +209,31 @@ def test_unidentified_parameters_are_a_singular_fit() -> None:
         BetaGeo().fit(frequency, np.full(50, 30.0), np.full(50, 30.0))
 
 
+def _same_spenders(customers: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """Every customer's orders drawn from one gamma (no heterogeneity between customers): the
+    likelihood rises forever along q, gamma -> infinity with gamma / q fixed."""
+    rng = np.random.default_rng(11)
+    frequency = rng.integers(1, 8, customers).astype(float)
+    spend = np.array([rng.gamma(8.0, 10.0, int(x)).mean() for x in frequency])
+    return frequency, spend
+
+
+def test_spend_without_heterogeneity_is_never_a_ridge_point() -> None:
+    """Unpenalised, a fit may stop anywhere on the ridge; it must say singular (or not converged),
+    never return such a point. Penalised, the same data give one answer whatever the row order
+    (the line search may end on rounding at the optimum, which depends on the order)."""
+    frequency, spend = _same_spenders()
+    rng = np.random.default_rng(0)
+    fitted = []
+    for _ in range(15):
+        order = rng.permutation(frequency.size)
+        with pytest.raises(ModelFitError, match=r"singular fit|did not converge"):
+            GammaGamma().fit(frequency[order], spend[order])
+        fitted.append(GammaGamma(0.001).fit(frequency[order], spend[order]).params_["q"])
+    assert max(fitted) == pytest.approx(min(fitted), rel=1e-6)
+    assert min(fitted) > 1
+
+
 def test_optimiser_failure_reports_its_message(cdnow: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     real = scipy.optimize.minimize
 

@@ -63,8 +63,11 @@ class ClvModels:
 
 
 def fit_clv(engine: Engine, as_of: date) -> ClvModels:
-    """Fit both models on the current customer summary (raises ModelFitError)."""
-    summary = engine.fetch_arrow(f"SELECT frequency, recency, T, monetary_value FROM ({SUMMARY_IN_WEEKS}) AS s")
+    """Fit both models on the current customer summary (raises ModelFitError). Rows come in
+    UID order so that the same data always gives the same fit (the optimiser sums in row order)."""
+    summary = engine.fetch_arrow(
+        f"SELECT frequency, recency, T, monetary_value FROM ({SUMMARY_IN_WEEKS}) AS s ORDER BY uid"
+    )
     frequency = summary.column("frequency").to_numpy()
     recency = summary.column("recency").to_numpy()
     age = summary.column("T").to_numpy()

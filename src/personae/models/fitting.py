@@ -87,6 +87,13 @@ def require_repeat_buyers(model: str, frequency: FloatArray, needed: int) -> Non
         )
 
 
+LOG_SE_LIMIT = 2.0
+"""Largest standard error of a fit's log-parameters (along the flattest direction) accepted:
+beyond it a parameter is uncertain by more than a factor of e² ≈ 7."""
+STALL_GRADIENT = 1e-6
+"""Largest gradient (mean log-likelihood, per log-parameter) accepted when L-BFGS-B stops on a failed line search."""
+
+
 def maximise_likelihood(
     model: str, names: Sequence[str], objective: Objective, n: int
 ) -> tuple[dict[str, float], FitReport]:
@@ -109,7 +116,11 @@ def maximise_likelihood(
             bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
             options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
         )
-    if not result.success:
+    # At a flat optimum the line search can fail on rounding ("ABNORMAL") with the gradient
+    # a few times above gtol; whether it does depends on the data's row order. That is an
+    # optimum, and the Hessian check below still rejects a singular one.
+    stalled_at_optimum = "ABNORMAL" in str(result.message) and np.abs(result.jac).max() < STALL_GRADIENT
+    if not (result.success or stalled_at_optimum):
         raise ModelFitError(
             f"{model}: the optimiser did not converge after {result.nit} iterations ({result.message}); "
             "check the inputs' units or try a small penalizer such as 0.001"
@@ -117,7 +128,7 @@ def maximise_likelihood(
     log_params = np.asarray(result.x, dtype=np.float64)
     params = {name: float(math.exp(value)) for name, value in zip(names, log_params, strict=True)}
     with threadpool_limits(1, user_api="blas"):
-        _check_regular(model, params, log_params, np.asarray(result.jac, dtype=np.float64), objective)
+        _check_regular(model, params, log_params, np.asarray(result.jac, dtype=np.float64), objective, n)
     seconds = time.perf_counter() - start
     report = FitReport(
         log_likelihood=-float(result.fun) * n,
@@ -130,9 +141,16 @@ def maximise_likelihood(
 
 
 def _check_regular(
-    model: str, params: Mapping[str, float], log_params: FloatArray, gradient: FloatArray, objective: Objective
+    model: str,
+    params: Mapping[str, float],
+    log_params: FloatArray,
+    gradient: FloatArray,
+    objective: Objective,
+    n: int,
 ) -> None:
-    """Raise when a parameter is not finite, sits on the search edge, or the Hessian is not positive definite."""
+    """Raise when a parameter is not finite, sits on the search edge, the Hessian is not
+    positive definite, or the likelihood is so flat along some direction that the fit is a
+    point on a ridge (its standard error on the log scale exceeds :data:`LOG_SE_LIMIT`)."""
     for (name, value), log_value in zip(params.items(), log_params, strict=True):
         if not math.isfinite(value) or abs(abs(log_value) - LOG_BOUND) < _EDGE:
             raise ModelFitError(
@@ -148,10 +166,18 @@ def _check_regular(
             columns.append((objective(log_params + shift)[1] - gradient) / step)
     hessian = np.array(columns)
     hessian = (hessian + hessian.T) / 2
-    if not np.all(np.isfinite(hessian)) or np.linalg.eigvalsh(hessian).min() <= 0:
+    if not np.all(np.isfinite(hessian)) or (flattest := float(np.linalg.eigvalsh(hessian).min())) <= 0:
         raise ModelFitError(
             f"{model}: singular fit: the Hessian of the log-likelihood is not positive definite at "
             f"{dict(params)}; the parameters are not identified by these data; try a penalizer such as 0.01"
+        )
+    # The objective is the mean over n rows, so the total's curvature is n times this.
+    standard_error = 1 / math.sqrt(n * flattest)
+    if standard_error > LOG_SE_LIMIT:
+        raise ModelFitError(
+            f"{model}: singular fit: the log-likelihood is nearly flat along a ridge through {dict(params)} "
+            f"(standard error {standard_error:.1f} on the log scale); the data cannot tell these parameters "
+            "apart (too few customers, or too little variation between them); try a penalizer such as 0.001"
         )
 
 
