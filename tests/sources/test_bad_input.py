@@ -27,6 +27,7 @@ DERIVED = {
     "traits",
     "trait_shares",
     "customer_summary",
+    "order_gaps",
     "rfm_scores",
     "memberships",
     "membership_changes",

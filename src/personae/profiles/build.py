@@ -17,7 +17,7 @@ from personae.errors import ConfigError, WorkspaceError
 from personae.profiles.computed import computed_trait_sql, trait_type
 from personae.profiles.orders import day_sql, events_with_uid_sql, lines_sql, orders_sql
 from personae.profiles.summary import customer_summary_sql
-from personae.profiles.traits import builtin_traits, shares_sql, traits_sql
+from personae.profiles.traits import builtin_traits, gaps_sql, shares_sql, traits_sql
 
 AS_OF_COLUMN = "traits_as_of"
 
@@ -49,7 +49,7 @@ def trait_columns(config: WorkspaceConfig) -> dict[str, str]:
     return columns
 
 
-PERSISTED = {"shares": "trait_shares", "summary": "customer_summary", "traits": "traits"}
+PERSISTED = {"shares": "trait_shares", "summary": "customer_summary", "traits": "traits", "gaps": "order_gaps"}
 """Where :func:`compute_traits` writes its results when asked to persist them."""
 
 
@@ -75,7 +75,10 @@ def compute_traits(
     engine.define(events, events_with_uid_sql(config, as_of, orders))
     store("shares", f"{shares_sql(lines, 'category', 'revenue')} UNION ALL {shares_sql(orders, 'channel', 'orders')}")
     store("summary", customer_summary_sql(orders, as_of))
-    base = traits_sql(config, as_of, people=people, orders=orders, shares=shares)
+    gaps = f"{prefix}gap_days"
+    engine.materialise(gaps, gaps_sql(orders))
+    store("gaps", f"SELECT gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY gap")
+    base = traits_sql(config, as_of, people=people, orders=orders, shares=shares, gaps=gaps)
     select = [f"b.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}", *(f"b.{name}" for name in builtin_traits(config))]
     joins = []
     for index, spec in enumerate(config.traits):

@@ -92,10 +92,10 @@ def gaps_sql(orders: str) -> str:
     )
 
 
-def _gap_stats_sql(orders: str) -> str:
+def _gap_stats_sql(gaps: str) -> str:
     return (
         "SELECT uid, avg(gap) AS gap_mean_days, median(gap) AS gap_median_days, stddev_samp(gap) AS gap_std_days, "
-        f"arg_max(gap, day) AS last_gap_days FROM ({gaps_sql(orders)}) AS g WHERE gap IS NOT NULL GROUP BY uid"
+        f"arg_max(gap, day) AS last_gap_days FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid"
     )
 
 
@@ -173,8 +173,9 @@ def _email_sql() -> str:
     )
 
 
-def traits_sql(config: WorkspaceConfig, as_of: date, *, people: str, orders: str, shares: str) -> str:
-    """One row per UID of ``people`` with every built-in trait (zeros for non-buyers)."""
+def traits_sql(config: WorkspaceConfig, as_of: date, *, people: str, orders: str, shares: str, gaps: str) -> str:
+    """One row per UID of ``people`` with every built-in trait (zeros for non-buyers); ``gaps``
+    names the relation :func:`gaps_sql` builds from ``orders``."""
     as_of_day = day_sql(as_of)
     counted = {"orders", "order_days", *(f"orders_{d}d" for d in config.profile.windows)}
     zero_money = {f"revenue_{d}d" for d in config.profile.windows} | {"revenue"}
@@ -207,7 +208,7 @@ def traits_sql(config: WorkspaceConfig, as_of: date, *, people: str, orders: str
     return (
         f"SELECT {', '.join(select)} FROM {people} AS p "
         f"LEFT JOIN ({_order_stats_sql(config, as_of, orders)}) AS o ON o.uid = p.uid "
-        f"LEFT JOIN ({_gap_stats_sql(orders)}) AS ga ON ga.uid = p.uid "
+        f"LEFT JOIN ({_gap_stats_sql(gaps)}) AS ga ON ga.uid = p.uid "
         f"LEFT JOIN ({_months_sql(orders)}) AS mo ON mo.uid = p.uid "
         f"LEFT JOIN ({_top_sql(shares, 'category', 'category', 'categories')}) AS ca ON ca.uid = p.uid "
         f"LEFT JOIN ({_top_sql(shares, 'channel', 'channel', 'channels')}) AS ch ON ch.uid = p.uid "

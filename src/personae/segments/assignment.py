@@ -20,7 +20,6 @@ from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
-from personae.profiles.orders import orders_sql
 from personae.segments import behaviour, lifecycle, predictive, rfm
 from personae.segments.definitions import compiled, profile_columns, sync_config_segments
 from personae.segments.memberships import MembershipResult, apply_assignments
@@ -123,8 +122,7 @@ def assign_segments(engine: Engine, config: WorkspaceConfig, as_of: date, models
             engine.create_table("rfm_scores", rfm.scores_sql("profiles"))
             core_parts.append(rfm.assignments_sql(config.rfm.cells, spec.name, "profiles", "rfm_scores"))
         elif spec.kind == "lifecycle":
-            engine.materialise("_lifecycle_orders", orders_sql(config, as_of))
-            thresholds = lifecycle.learn_thresholds(engine, config.lifecycle, as_of, "_lifecycle_orders")
+            thresholds = lifecycle.learn_thresholds(engine, config.lifecycle, as_of)
             models.mkdir(parents=True, exist_ok=True)
             (models / THRESHOLDS_FILE).write_text(json.dumps(thresholds.to_dict(), indent=2), encoding="utf-8")
             result.thresholds = thresholds

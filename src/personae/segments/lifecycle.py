@@ -1,6 +1,7 @@
 """Lifecycle stages with thresholds learnt from the data (each can be overridden).
 
-Learnt from the profiles and the orders, as of the run's date:
+Learnt from ``profiles`` and ``order_gaps`` (how many repeat order days came after each gap),
+both written by the traits step as of the run's date:
 
 - **average purchase frequency**: mean days between consecutive order days, and orders per buyer;
 - **loyalty point**: with ``p(k)`` the share of people with ``k`` orders who place another,
@@ -26,7 +27,7 @@ from itertools import pairwise
 from typing import Any
 
 from personae.engine.base import Engine
-from personae.profiles.traits import gaps_sql
+from personae.errors import WorkspaceError
 from personae.segments.specs import LifecycleSettings
 from personae.sources.readers import sql_string
 
@@ -124,15 +125,17 @@ def chosen(
     return Threshold(name, float(learnt), unit, True, basis)
 
 
-def learn_thresholds(engine: Engine, settings: LifecycleSettings, as_of: date, orders: str) -> LifecycleThresholds:
-    """Learn the thresholds from ``profiles`` and an orders relation (``uid, ts``)."""
+def learn_thresholds(
+    engine: Engine, settings: LifecycleSettings, as_of: date, histogram: str = "order_gaps"
+) -> LifecycleThresholds:
+    """Learn the thresholds from ``profiles`` and a gap histogram (``gap, repeats``)."""
+    if not engine.has_table(histogram):
+        raise WorkspaceError(f"no {histogram} table: run the traits step first (`personae run --only traits`)")
     counts = {int(k): int(n) for k, n in engine.fetch_rows("SELECT orders, count(*) FROM profiles GROUP BY orders")}
     counts.pop(0, None)
     gaps = {
         int(days): int(n)
-        for days, n in engine.fetch_rows(
-            f"SELECT gap, count(*) FROM ({gaps_sql(orders)}) AS g WHERE gap IS NOT NULL GROUP BY gap"
-        )
+        for days, n in engine.fetch_rows(f"SELECT gap, repeats FROM {histogram}")
     }
     buyers = sum(counts.values())
     curve = _repeat_curve(counts)
