@@ -67,6 +67,8 @@ def test_order_traits_match_pandas(world: tuple[World, dict[str, dict[str, Any]]
         assert got["promo_share"] == pytest.approx(group.promo.mean())
         months = group.ts.dt.month.value_counts(normalize=True)
         assert got["month_concentration"] == pytest.approx((months**2).sum())
+        busiest = group.ts.dt.month.value_counts()
+        assert got["top_month"] == min(busiest[busiest == busiest.max()].index)
         chance = 1 / 12 + (11 / 12) / len(group)
         seasonality = ((months**2).sum() - chance) / (1 - chance) if len(group) > 1 else None
         assert got["seasonality"] == (pytest.approx(seasonality) if seasonality is not None else None)
@@ -74,6 +76,23 @@ def test_order_traits_match_pandas(world: tuple[World, dict[str, dict[str, Any]]
         top = sorted(channels.items(), key=lambda item: (-item[1], item[0]))[0]
         assert (got["top_channel"], got["channels"]) == (top[0], len(channels))
         assert got["top_channel_share"] == pytest.approx(top[1] / len(group))
+
+
+def test_last_seen_counts_every_event_and_order_returned_or_not(
+    world: tuple[World, dict[str, dict[str, Any]]],
+) -> None:
+    shop, profiles = world
+    orders = shop.orders[shop.orders.ts < END]
+    assert (orders.status == "returned").any()
+    events = shop.events[shop.events.timestamp < END]
+    latest = pd.concat(
+        [orders.groupby("user").ts.max(), events.groupby("userId").timestamp.max().rename_axis("user")]
+    ).groupby(level=0).max()
+    assert len(latest) > 20
+    for user, seen in latest.items():
+        got = profiles[str(user)]
+        assert got["last_seen_at"] == seen.to_pydatetime()
+        assert got["days_since_last_seen"] == (pd.Timestamp(AS_OF) - seen.normalize()).days
 
 
 def test_category_shares_match_pandas(world: tuple[World, dict[str, dict[str, Any]]]) -> None:

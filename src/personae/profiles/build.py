@@ -15,9 +15,15 @@ from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.errors import ConfigError, WorkspaceError
 from personae.profiles.computed import computed_trait_sql, trait_type
-from personae.profiles.orders import day_sql, events_with_uid_sql, lines_sql, orders_sql
+from personae.profiles.orders import (
+    category_counts_sql,
+    counted_orders_sql,
+    day_sql,
+    events_with_uid_sql,
+    order_events_sql,
+)
 from personae.profiles.summary import customer_summary_sql
-from personae.profiles.traits import builtin_traits, gaps_sql, shares_sql, traits_sql
+from personae.profiles.traits import builtin_traits, channel_counts_sql, gaps_sql, shares_sql, traits_sql
 
 AS_OF_COLUMN = "traits_as_of"
 
@@ -68,17 +74,23 @@ def compute_traits(
         else:
             engine.materialise(names[part], sql)
 
-    orders, lines, events = (f"{prefix}{name}" for name in ("orders", "lines", "events"))
+    order_events, orders, events = (f"{prefix}{name}" for name in ("order_events", "orders", "events"))
     shares = names["shares"]
-    engine.materialise(orders, orders_sql(config, as_of))
-    engine.materialise(lines, lines_sql(config, orders))
+    engine.materialise(order_events, order_events_sql(config, as_of))
+    engine.materialise(orders, counted_orders_sql(order_events))
     engine.define(events, events_with_uid_sql(config, as_of, orders))
-    store("shares", f"{shares_sql(lines, 'category', 'revenue')} UNION ALL {shares_sql(orders, 'channel', 'orders')}")
+    store(
+        "shares",
+        f"{shares_sql(category_counts_sql(config, orders), 'category', 'revenue')} UNION ALL "
+        f"{shares_sql(channel_counts_sql(orders), 'channel', 'orders')}",
+    )
     store("summary", customer_summary_sql(orders, as_of))
     gaps = f"{prefix}gap_days"
     engine.materialise(gaps, gaps_sql(orders))
     store("gaps", f"SELECT gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY gap")
-    base = traits_sql(config, as_of, people=people, orders=orders, shares=shares, gaps=gaps)
+    base = traits_sql(
+        config, as_of, people=people, order_events=order_events, orders=orders, shares=shares, gaps=gaps
+    )
     select = [f"b.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}", *(f"b.{name}" for name in builtin_traits(config))]
     joins = []
     for index, spec in enumerate(config.traits):

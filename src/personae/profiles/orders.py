@@ -43,14 +43,28 @@ def _status_filter(config: WorkspaceConfig, alias: str) -> str:
     return f"coalesce(lower({alias}.status), '') NOT IN ({excluded})" if excluded else "true"
 
 
-def orders_sql(config: WorkspaceConfig, as_of: date) -> str:
-    """``uid, source, order_id, ts, amount, channel, promo`` of every counted order."""
+def order_events_sql(config: WorkspaceConfig, as_of: date) -> str:
+    """``uid, source, order_id, ts, amount, channel, promo, counted`` of every order of a known
+    person up to the as-of day; ``counted`` is false for an excluded status (returned, ...)."""
     return (
         "SELECT m.uid, e.source, e.order_id, e.ts, CAST(e.amount AS DOUBLE) AS amount, e.channel, "
-        "coalesce(e.promo, false) AS promo "
+        f"coalesce(e.promo, false) AS promo, {_status_filter(config, 'e')} AS counted "
         "FROM events AS e JOIN record_map AS m ON m.source = e.source AND m.record_id = e.order_id "
-        f"WHERE e.type = 'order' AND e.ts < {end_of_sql(as_of)} AND {_status_filter(config, 'e')}"
+        f"WHERE e.type = 'order' AND e.ts < {end_of_sql(as_of)}"
     )
+
+
+ORDER_COLUMNS = "uid, source, order_id, ts, amount, channel, promo"
+
+
+def counted_orders_sql(order_events: str) -> str:
+    """The counted orders of a relation built by :func:`order_events_sql`."""
+    return f"SELECT {ORDER_COLUMNS} FROM {order_events} WHERE counted"
+
+
+def orders_sql(config: WorkspaceConfig, as_of: date) -> str:
+    """``uid, source, order_id, ts, amount, channel, promo`` of every counted order."""
+    return f"SELECT {ORDER_COLUMNS} FROM ({order_events_sql(config, as_of)}) AS o WHERE counted"
 
 
 def _owner_match(config: WorkspaceConfig) -> str:
@@ -62,14 +76,19 @@ def _owner_match(config: WorkspaceConfig) -> str:
     return f"(CASE l.source {pairs} ELSE o.source END) = o.source"
 
 
-def lines_sql(config: WorkspaceConfig, orders: str) -> str:
-    """``uid, source, order_id, ts, category, product_id, quantity, amount`` of every line of
-    a counted order (``orders`` names the relation built by :func:`orders_sql`)."""
-    return (
-        "SELECT o.uid, l.source, l.order_id, o.ts, coalesce(l.category, 'unknown') AS category, l.product_id, "
-        "coalesce(l.quantity, 1) AS quantity, CAST(l.amount AS DOUBLE) AS amount "
+def category_counts_sql(config: WorkspaceConfig, orders: str) -> str:
+    """``uid, value, orders, revenue``: per person and category, the counted orders with a line
+    in it and their line revenue (``orders`` names the relation of :func:`orders_sql`). Lines
+    are summed per order and category first, so no distinct count is needed."""
+    per_order = (
+        "SELECT o.uid, o.source, o.order_id, coalesce(l.category, 'unknown') AS value, "
+        "sum(CAST(l.amount AS DOUBLE)) AS amount "
         f"FROM events AS l JOIN {orders} AS o ON o.order_id = l.order_id AND {_owner_match(config)} "
-        "WHERE l.type = 'order_item'"
+        "WHERE l.type = 'order_item' GROUP BY o.uid, o.source, o.order_id, coalesce(l.category, 'unknown')"
+    )
+    return (
+        "SELECT uid, value, count(*) AS orders, round(sum(amount), 2) AS revenue "
+        f"FROM ({per_order}) AS l GROUP BY uid, value"
     )
 
 

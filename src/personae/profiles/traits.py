@@ -68,7 +68,11 @@ def builtin_traits(config: WorkspaceConfig) -> dict[str, tuple[str, str]]:
     return {**BASE_TRAITS, **window_traits(config)}
 
 
+MONTHS = range(1, 13)
+
+
 def _order_stats_sql(config: WorkspaceConfig, as_of: date, orders: str) -> str:
+    """Counts, money, times, windows and the month profile per buyer, in one pass over the orders."""
     windows = []
     for days in config.profile.windows:
         start = since_sql(as_of, days)
@@ -76,10 +80,21 @@ def _order_stats_sql(config: WorkspaceConfig, as_of: date, orders: str) -> str:
             f"count(*) FILTER (WHERE ts >= {start}) AS orders_{days}d",
             f"coalesce(round(sum(amount) FILTER (WHERE ts >= {start}), 2), 0) AS revenue_{days}d",
         ]
-    return (
+    months = [f"count(*) FILTER (WHERE month(ts) = {month}) AS m{month}" for month in MONTHS]
+    stats = (
         "SELECT uid, count(*) AS orders, round(sum(amount), 2) AS revenue, min(ts) AS first_order_at, "
-        "max(ts) AS last_order_at, count(DISTINCT CAST(ts AS DATE)) AS order_days, "
-        f"avg(CASE WHEN promo THEN 1 ELSE 0 END) AS promo_share, {', '.join(windows)} FROM {orders} GROUP BY uid"
+        f"max(ts) AS last_order_at, avg(CASE WHEN promo THEN 1 ELSE 0 END) AS promo_share, "
+        f"{', '.join(windows + months)} FROM {orders} GROUP BY uid"
+    )
+    busiest = f"greatest({', '.join(f'm{month}' for month in MONTHS)})"
+    top_month = " ".join(f"WHEN m{month} = {busiest} THEN {month}" for month in MONTHS)
+    concentration = " + ".join(f"m{month} * m{month}" for month in MONTHS)
+    kept = ", ".join(f"s.{name}" for name in ("orders", "revenue", "first_order_at", "last_order_at", "promo_share"))
+    window_names = ", ".join(f"s.{kind}_{days}d" for days in config.profile.windows for kind in ("orders", "revenue"))
+    return (
+        f"SELECT s.uid, {kept}, {window_names}, "
+        f"CAST({concentration} AS DOUBLE) / (CAST(s.orders AS DOUBLE) * s.orders) AS month_concentration, "
+        f"CASE {top_month} END AS top_month FROM ({stats}) AS s"
     )
 
 
@@ -93,32 +108,30 @@ def gaps_sql(orders: str) -> str:
 
 
 def _gap_stats_sql(gaps: str) -> str:
+    """Order days and the gaps between them (a person's first day has no gap: NULL, skipped)."""
     return (
-        "SELECT uid, avg(gap) AS gap_mean_days, median(gap) AS gap_median_days, stddev_samp(gap) AS gap_std_days, "
-        f"arg_max(gap, day) AS last_gap_days FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid"
+        "SELECT uid, count(*) AS order_days, avg(gap) AS gap_mean_days, median(gap) AS gap_median_days, "
+        f"stddev_samp(gap) AS gap_std_days, arg_max(gap, day) AS last_gap_days FROM {gaps} GROUP BY uid"
     )
 
 
-def _months_sql(orders: str) -> str:
-    counts = f"SELECT uid, month(ts) AS month, count(*) AS n FROM {orders} GROUP BY uid, month(ts)"
-    shares = f"SELECT *, CAST(n AS DOUBLE) / sum(n) OVER (PARTITION BY uid) AS share FROM ({counts}) AS c"
-    ranked = f"SELECT *, row_number() OVER (PARTITION BY uid ORDER BY n DESC, month) AS position FROM ({shares}) AS s"
+def channel_counts_sql(orders: str) -> str:
+    """``uid, value, orders, revenue``: per person and channel, the counted orders and revenue."""
     return (
-        "SELECT uid, sum(share * share) AS month_concentration, "
-        f"max(CASE WHEN position = 1 THEN month END) AS top_month FROM ({ranked}) AS r GROUP BY uid"
+        "SELECT uid, coalesce(channel, 'unknown') AS value, count(*) AS orders, round(sum(amount), 2) AS revenue "
+        f"FROM {orders} GROUP BY uid, coalesce(channel, 'unknown')"
     )
 
 
-def shares_sql(relation: str, dimension: str, weight: str) -> str:
+def shares_sql(counts: str, dimension: str, weight: str) -> str:
     """``uid, dimension, value, orders, revenue, share``: how a person's buying splits over the
-    values of a column (``share`` by ``weight``: ``revenue`` or ``orders``)."""
-    counts = (
-        f"SELECT uid, {sql_string(dimension)} AS dimension, coalesce({dimension}, 'unknown') AS value, "
-        f"count(DISTINCT order_id) AS orders, round(sum(amount), 2) AS revenue FROM {relation} "
-        f"GROUP BY uid, coalesce({dimension}, 'unknown')"
-    )
+    values of a dimension, from a query of ``uid, value, orders, revenue`` (``share`` by
+    ``weight``: ``revenue`` or ``orders``)."""
     share = f"CAST({weight} AS DOUBLE) / nullif(sum({weight}) OVER (PARTITION BY uid), 0)"
-    return f"SELECT uid, dimension, value, orders, revenue, coalesce({share}, 0) AS share FROM ({counts}) AS c"
+    return (
+        f"SELECT uid, {sql_string(dimension)} AS dimension, value, orders, revenue, coalesce({share}, 0) AS share "
+        f"FROM ({counts}) AS c"
+    )
 
 
 def _top_sql(shares: str, dimension: str, label: str, count_name: str) -> str:
@@ -134,7 +147,8 @@ def _top_sql(shares: str, dimension: str, label: str, count_name: str) -> str:
 
 def _activity_sql(config: WorkspaceConfig, as_of: date) -> str:
     """Web activity, last seen and subscription times per UID, in one pass over the events
-    (order lines are left out: they share their order's time)."""
+    other than orders (they are in the order events already) and order lines (they share
+    their order's time)."""
     since = since_sql(as_of, 30)
     active = "e.type IN ('page', 'screen', 'track')"
     names = config.profile.subscription
@@ -152,7 +166,7 @@ def _activity_sql(config: WorkspaceConfig, as_of: date) -> str:
         f"count(*) FILTER (WHERE {active} AND e.ts >= {since}) AS web_events_30d, "
         f"max(e.ts) AS last_seen_at, {stamps} FROM events AS e "
         f"JOIN record_map AS m ON m.source = e.source AND m.record_id = {EVENT_RECORD_ID} "
-        f"WHERE e.type <> 'order_item' AND e.ts < {end_of_sql(as_of)} GROUP BY m.uid"
+        f"WHERE e.type NOT IN ('order', 'order_item') AND e.ts < {end_of_sql(as_of)} GROUP BY m.uid"
     )
 
 
@@ -173,21 +187,25 @@ def _email_sql() -> str:
     )
 
 
-def traits_sql(config: WorkspaceConfig, as_of: date, *, people: str, orders: str, shares: str, gaps: str) -> str:
-    """One row per UID of ``people`` with every built-in trait (zeros for non-buyers); ``gaps``
-    names the relation :func:`gaps_sql` builds from ``orders``."""
+def traits_sql(
+    config: WorkspaceConfig, as_of: date, *, people: str, order_events: str, orders: str, shares: str, gaps: str
+) -> str:
+    """One row per UID of ``people`` with every built-in trait (zeros for non-buyers). The
+    relations are built by :mod:`personae.profiles.orders` (``order_events``, ``orders``),
+    :func:`gaps_sql` from ``orders`` and :func:`shares_sql`."""
     as_of_day = day_sql(as_of)
+    last_seen = "greatest(w.last_seen_at, oe.last_order_event_at)"
     counted = {"orders", "order_days", *(f"orders_{d}d" for d in config.profile.windows)}
     zero_money = {f"revenue_{d}d" for d in config.profile.windows} | {"revenue"}
     select = ["p.uid"]
     for name in builtin_traits(config):
         if name in counted:
-            select.append(f"coalesce(o.{name}, 0) AS {name}")
+            select.append(f"coalesce({_owner(name)}.{name}, 0) AS {name}")
         elif name in zero_money:
             select.append(f"coalesce(o.{name}, 0.0) AS {name}")
         elif name == "seasonality":
             expected = "(CAST(1 AS DOUBLE) / 12 + CAST(11 AS DOUBLE) / 12 / o.orders)"
-            rescaled = f"(mo.month_concentration - {expected}) / (1 - {expected})"
+            rescaled = f"(o.month_concentration - {expected}) / (1 - {expected})"
             select.append(f"CASE WHEN o.orders > 1 THEN {rescaled} END AS seasonality")
         elif name == "aov":
             select.append("o.revenue / nullif(o.orders, 0) AS aov")
@@ -196,7 +214,9 @@ def traits_sql(config: WorkspaceConfig, as_of: date, *, people: str, orders: str
         elif name == "days_since_first_order":
             select.append(f"{days_between_sql('o.first_order_at', as_of_day)} AS days_since_first_order")
         elif name == "days_since_last_seen":
-            select.append(f"{days_between_sql('w.last_seen_at', as_of_day)} AS days_since_last_seen")
+            select.append(f"{days_between_sql(last_seen, as_of_day)} AS days_since_last_seen")
+        elif name == "last_seen_at":
+            select.append(f"{last_seen} AS last_seen_at")
         elif name in ("sessions", "page_views", "web_events_30d"):
             select.append(f"coalesce(w.{name}, 0) AS {name}")
         elif name == "email_click_rate":
@@ -209,28 +229,27 @@ def traits_sql(config: WorkspaceConfig, as_of: date, *, people: str, orders: str
         f"SELECT {', '.join(select)} FROM {people} AS p "
         f"LEFT JOIN ({_order_stats_sql(config, as_of, orders)}) AS o ON o.uid = p.uid "
         f"LEFT JOIN ({_gap_stats_sql(gaps)}) AS ga ON ga.uid = p.uid "
-        f"LEFT JOIN ({_months_sql(orders)}) AS mo ON mo.uid = p.uid "
         f"LEFT JOIN ({_top_sql(shares, 'category', 'category', 'categories')}) AS ca ON ca.uid = p.uid "
         f"LEFT JOIN ({_top_sql(shares, 'channel', 'channel', 'channels')}) AS ch ON ch.uid = p.uid "
         f"LEFT JOIN ({_activity_sql(config, as_of)}) AS w ON w.uid = p.uid "
+        f"LEFT JOIN (SELECT uid, max(ts) AS last_order_event_at FROM {order_events} GROUP BY uid) AS oe "
+        "ON oe.uid = p.uid "
         f"LEFT JOIN ({_email_sql()}) AS e ON e.uid = p.uid"
     )
 
 
 _OWNERS = {
+    "order_days": "ga",
     "gap_mean_days": "ga",
     "gap_median_days": "ga",
     "gap_std_days": "ga",
     "last_gap_days": "ga",
-    "month_concentration": "mo",
-    "top_month": "mo",
     "top_category": "ca",
     "top_category_share": "ca",
     "categories": "ca",
     "top_channel": "ch",
     "top_channel_share": "ch",
     "channels": "ch",
-    "last_seen_at": "w",
     "email_opens": "e",
     "email_clicks": "e",
     "trial_started_at": "w",
