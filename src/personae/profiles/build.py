@@ -22,7 +22,7 @@ from personae.profiles.orders import (
     events_with_uid_sql,
     order_events_sql,
 )
-from personae.profiles.summary import customer_summary_sql
+from personae.profiles.summary import order_days_sql, summary_from_days_sql
 from personae.profiles.traits import builtin_traits, channel_counts_sql, gaps_sql, shares_sql, traits_sql
 
 AS_OF_COLUMN = "traits_as_of"
@@ -84,9 +84,10 @@ def compute_traits(
         f"{shares_sql(category_counts_sql(config, orders), 'category', 'revenue')} UNION ALL "
         f"{shares_sql(channel_counts_sql(orders), 'channel', 'orders')}",
     )
-    store("summary", customer_summary_sql(orders, as_of))
-    gaps = f"{prefix}gap_days"
-    engine.materialise(gaps, gaps_sql(orders))
+    days, gaps = f"{prefix}order_days", f"{prefix}gap_days"
+    engine.materialise(days, order_days_sql(orders, as_of))
+    store("summary", summary_from_days_sql(days, as_of))
+    engine.materialise(gaps, gaps_sql(days))
     store("gaps", f"SELECT gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY gap")
     base = traits_sql(
         config, as_of, people=people, order_events=order_events, orders=orders, shares=shares, gaps=gaps

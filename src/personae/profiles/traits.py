@@ -98,12 +98,12 @@ def _order_stats_sql(config: WorkspaceConfig, as_of: date, orders: str) -> str:
     )
 
 
-def gaps_sql(orders: str) -> str:
-    """``uid, day, gap``: each order day with the days since the person's previous order day."""
-    days = f"SELECT DISTINCT uid, CAST(ts AS DATE) AS day FROM {orders}"
+def gaps_sql(days: str) -> str:
+    """``uid, day, gap``: each order day (from a relation of ``uid, day``, one row per day a
+    person ordered) with the days since the person's previous order day."""
     return (
         f"SELECT uid, day, {days_between_sql('lag(day) OVER (PARTITION BY uid ORDER BY day)', 'day')} AS gap "
-        f"FROM ({days}) AS d"
+        f"FROM {days}"
     )
 
 
@@ -192,7 +192,7 @@ def traits_sql(
 ) -> str:
     """One row per UID of ``people`` with every built-in trait (zeros for non-buyers). The
     relations are built by :mod:`personae.profiles.orders` (``order_events``, ``orders``),
-    :func:`gaps_sql` from ``orders`` and :func:`shares_sql`."""
+    :func:`gaps_sql` from the orders' days and :func:`shares_sql`."""
     as_of_day = day_sql(as_of)
     last_seen = "greatest(w.last_seen_at, oe.last_order_event_at)"
     counted = {"orders", "order_days", *(f"orders_{d}d" for d in config.profile.windows)}
