@@ -65,6 +65,9 @@ def test_the_change_feed_has_increasing_sequences_and_every_entry_and_exit(engin
     assert len(entered) == 3 + 2 + 2  # a, b, c; a active, d lead; b dormant, d new
     assert sorted(exited) == [("a", "new"), ("b", "new"), ("c", "lead"), ("d", "lead")]
     assert all(at == datetime(2025, 3, 31) for _, uid, _, change, at in feed if change == "exited" and uid != "a")
+    # within a run: exits before entries, then by segmentation, segment and UID
+    in_order = [(at, 0 if change == "exited" else 1, segment, uid) for _, uid, segment, change, at in feed]
+    assert in_order == sorted(in_order)
 
 
 def test_rerunning_a_day_changes_nothing(engine: Engine) -> None:

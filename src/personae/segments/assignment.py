@@ -59,12 +59,27 @@ def core_problems_sql(segmentation: str, assignments: str) -> str:
     return f"SELECT uid, segments, names FROM ({counted}) AS c WHERE segments <> 1 ORDER BY uid"
 
 
+def _suspect_segmentations(engine: Engine, names: list[str], assignments: str) -> list[str]:
+    """The segmentations among ``names`` that miss someone or put someone in two segments,
+    found by one pass over the assignments (the details are looked up only for these)."""
+    if not names:
+        return []
+    listed = ", ".join(sql_string(name) for name in names)
+    per_person = (
+        f"SELECT segmentation, uid, count(*) AS n FROM {assignments} "
+        f"WHERE segmentation IN ({listed}) GROUP BY segmentation, uid"
+    )
+    counts = f"SELECT segmentation, count(*), count(*) FILTER (WHERE n > 1) FROM ({per_person}) AS p GROUP BY 1"
+    covered = {str(name): (int(people), int(overlapping)) for name, people, overlapping in engine.fetch_rows(counts)}
+    everyone = int(engine.scalar("SELECT count(*) FROM profiles"))
+    return [name for name in names if covered.get(name, (0, 0)) != (everyone, 0)]
+
+
 def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str) -> None:
     messages = []
-    for spec in specs:
-        if not spec.core:
-            continue
-        rows = engine.fetch_rows(core_problems_sql(spec.name, assignments))
+    core = [spec.name for spec in specs if spec.core]
+    for name in _suspect_segmentations(engine, core, assignments):
+        rows = engine.fetch_rows(core_problems_sql(name, assignments))
         if not rows:
             continue
         missing = [uid for uid, count, _ in rows if count == 0]
@@ -74,7 +89,7 @@ def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str) 
             parts.append(f"{len(overlapping)} in several segments: {', '.join(overlapping[:SHOWN_UIDS])}")
         if missing:
             parts.append(f"{len(missing)} in none: {', '.join(missing[:SHOWN_UIDS])}")
-        messages.append(f"core segmentation {spec.name!r} is not exhaustive and exclusive: {'; '.join(parts)}")
+        messages.append(f"core segmentation {name!r} is not exhaustive and exclusive: {'; '.join(parts)}")
     if messages:
         raise SegmentationError(
             "\n".join(messages) + "\nfix the segment rules so each customer meets exactly one, or set core = false"

@@ -99,6 +99,23 @@ def next_memberships_sql(assignments: str, day: date) -> str:
     return f"{history} UNION ALL {kept} UNION ALL {opened}"
 
 
+def numbered_changes_sql(changes: str, start: int, at: str) -> str:
+    """The changes numbered from ``start + 1`` in the order (change descending, segmentation,
+    segment, uid). One window over every row would sort them all on one thread; numbering
+    within each (change, segmentation, segment) group and adding the group's offset gives
+    the same numbers in parallel."""
+    key = "change, segmentation, segment"
+    groups = f"SELECT {key}, count(*) AS n FROM {changes} GROUP BY {key}"
+    offsets = (
+        f"SELECT {key}, sum(n) OVER (ORDER BY change DESC, segmentation, segment) - n AS before FROM ({groups}) AS g"
+    )
+    return (
+        f"SELECT {start} + o.before + row_number() OVER (PARTITION BY c.change, c.segmentation, c.segment "
+        f"ORDER BY c.uid), c.uid, c.segmentation, c.segment, c.change, c.score, {at} FROM {changes} AS c "
+        f"JOIN ({offsets}) AS o ON o.change = c.change AND o.segmentation = c.segmentation AND o.segment = c.segment"
+    )
+
+
 def apply_assignments(engine: Engine, assignments: str, day: date) -> MembershipResult:
     """Record ``assignments`` (``uid, segmentation, segment, score``) as the state at ``day``."""
     for name, columns in MEMBERSHIP_TABLES.items():
@@ -117,8 +134,7 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
         engine.insert(
             "membership_changes",
             ["sequence", "uid", "segmentation", "segment", "change", "score", "changed_at"],
-            f"SELECT {start} + row_number() OVER (ORDER BY change DESC, segmentation, segment, uid), "
-            f"uid, segmentation, segment, change, score, {at} FROM _changes",
+            numbered_changes_sql("_changes", start, at),
         )
     entered, exited = engine.fetch_rows(
         "SELECT count(*) FILTER (WHERE change = 'entered'), count(*) FILTER (WHERE change = 'exited') FROM _changes"
