@@ -3,7 +3,7 @@
 Generates N order rows (default 10M) as CSV and as Parquet, then for each format runs,
 each in a fresh process and several times:
 
-- personae: a workspace with one `orders` source, `Workspace.run()` (map, type-check,
+- personae: a workspace with one `orders` source, `Workspace.run(only="ingest")` (map, type-check,
   normalise, quarantine, raw copy, dedupe, ledger; one transaction);
 - bare duckdb: `CREATE TABLE t AS SELECT * FROM read_csv(...)` / `read_parquet(...)`
   into a database file.
@@ -74,7 +74,7 @@ def worker(kind: str, fmt: str, data: Path, scratch: Path) -> dict[str, float]:
             tomli_w.dumps({"sources": [{**SOURCE, "path": str(data / f"orders.{fmt}")}]})
         )
         workspace = Workspace(scratch)
-        report = workspace.run()
+        report = workspace.run(only="ingest")
         assert not report.errors, report.errors
         loaded = report.sources[0].total("rows_loaded")
     seconds = time.perf_counter() - started
