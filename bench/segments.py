@@ -275,7 +275,7 @@ def summary(contender: str, data: str, as_of_text: str, sample: str) -> dict[str
     if contender in ("personae", "duckdb"):
         import duckdb
 
-        from personae.profiles.summary import customer_summary_sql
+        from personae.profiles.orders import customer_summary_sql
 
         con = duckdb.connect()
         con.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{data}')")

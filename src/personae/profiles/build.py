@@ -20,9 +20,10 @@ from personae.profiles.orders import (
     counted_orders_sql,
     day_sql,
     events_with_uid_sql,
+    order_days_sql,
     order_events_sql,
+    summary_from_days_sql,
 )
-from personae.profiles.summary import order_days_sql, summary_from_days_sql
 from personae.profiles.traits import builtin_traits, channel_counts_sql, gaps_sql, shares_sql, traits_sql
 
 AS_OF_COLUMN = "traits_as_of"
