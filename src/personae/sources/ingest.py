@@ -37,6 +37,7 @@ from personae.sources.mapping import Settings, mapped_sql, validated_identifiers
 from personae.sources.targets import (
     checked_sql,
     events_rows_sql,
+    exceptions_sql,
     malformed_identifiers_sql,
     quarantine_rows_sql,
     records_rows_sql,
@@ -181,7 +182,8 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     loaded, seen_before = _ledger(engine, spec, label, digest)
     if loaded:
         return FileReport(spec.name, label, "skipped", message="already loaded (same checksum)")
-    names = {part: f"{part}_{spec.name}" for part in ("stage", "mapped", "repeated", "checked", "rejects")}
+    parts = ("stage", "mapped", "repeated", "checked", "exceptions", "rejects")
+    names = {part: f"{part}_{spec.name}" for part in parts}
     report = FileReport(spec.name, label, "reloaded" if seen_before else "loaded")
     raw = _raw_file(context.root, spec.name, label)
     partial = raw.with_suffix(".partial")
@@ -203,16 +205,18 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
             engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
             repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
             engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
-            report.rows_quarantined = _write_quarantine(context, spec, names["checked"], label, rejects)
+            id_types = validated_identifiers(spec, columns)
+            engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types))
+            report.rows_quarantined = _write_quarantine(context, spec, names["exceptions"], label, rejects)
             report.rows_loaded = _write_target(context, spec, names["checked"])
-            _write_identifier_issues(context, spec, names["checked"], columns)
+            _write_identifier_issues(context, spec, names["exceptions"], id_types)
             report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
             _record(engine, spec, label, digest, report, context.loaded_at)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     finally:
-        for name in ("checked", "repeated", "mapped", "stage"):
+        for name in ("exceptions", "checked", "repeated", "mapped", "stage"):
             engine.drop_table(names[name])
     partial.replace(raw)
     engine.expose_folder(f"raw_{spec.name}", raw.parent)
@@ -280,11 +284,11 @@ def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
 
 
 def _write_quarantine(
-    context: IngestContext, spec: SourceSpec, checked: str, label: str, rejects: list[readers.Reject]
+    context: IngestContext, spec: SourceSpec, exceptions: str, label: str, rejects: list[readers.Reject]
 ) -> int:
     engine = context.engine
     columns = ["source", "file", "row", "line", "reason", "raw", "quarantined_at"]
-    count = engine.insert("quarantine", columns, quarantine_rows_sql(checked, spec.name, context.loaded_at))
+    count = engine.insert("quarantine", columns, quarantine_rows_sql(exceptions, spec.name, context.loaded_at))
     if rejects:
         table = pa.table(
             {
@@ -304,15 +308,14 @@ def _write_quarantine(
     return count
 
 
-def _write_identifier_issues(context: IngestContext, spec: SourceSpec, checked: str, columns: list[str]) -> int:
+def _write_identifier_issues(context: IngestContext, spec: SourceSpec, exceptions: str, id_types: list[str]) -> int:
     """Report identifier values that failed their check (the row itself still loads)."""
-    id_types = validated_identifiers(spec, columns)
     if not id_types:
         return 0
     return context.engine.insert(
         "identifier_issues",
         ["source", "file", "row", "id_type", "value", "reason", "found_at"],
-        malformed_identifiers_sql(checked, spec.name, id_types, context.loaded_at),
+        malformed_identifiers_sql(exceptions, spec.name, id_types, context.loaded_at),
     )
 
 

@@ -141,13 +141,30 @@ def quarantine_rows_sql(mapped: str, source: str, quarantined_at: str) -> str:
 ID_PROBLEMS = {"email": "not an e-mail address", "phone": "not a phone number (E.164 needs 8 to 15 digits)"}
 
 
+def _failed_check(id_type: str) -> str:
+    return f"{id_type} IS NULL AND nullif(trim(\"__rawid_{id_type}\"), '') IS NOT NULL"
+
+
+def exceptions_sql(checked: str, id_types: list[str]) -> str:
+    """In one pass, the rows that need more than loading: quarantined ones (a reason or a
+    repeated key) and loaded ones with an identifier that failed its check. The checked rows
+    are a view that parses and validates every row again at each scan; these are few."""
+    columns = "".join(f', {t}, "__rawid_{t}"' for t in id_types)
+    failed = "".join(f" OR ({_failed_check(t)})" for t in id_types)
+    return (
+        f"SELECT _file, _row, _key, _reason, _first, _first_row, _raw_json{columns} FROM {checked} "
+        f"WHERE _reason IS NOT NULL OR NOT _first{failed}"
+    )
+
+
 def malformed_identifiers_sql(checked: str, source: str, id_types: list[str], at: str) -> str:
-    """One row per identifier value that failed its check: kept raw, never used to link."""
+    """One row per identifier value that failed its check: kept raw, never used to link.
+    ``checked`` may be the checked rows or the few of :func:`exceptions_sql`."""
     parts = [
         f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, {sql_string(t)} AS id_type, "
         f'"__rawid_{t}" AS value, {sql_string(ID_PROBLEMS[t])} AS reason, '
         f"CAST({sql_string(at)} AS TIMESTAMP) AS found_at FROM {checked} "
-        f"WHERE _reason IS NULL AND {t} IS NULL AND nullif(trim(\"__rawid_{t}\"), '') IS NOT NULL"
+        f"WHERE _reason IS NULL AND {_failed_check(t)}"
         for t in id_types
     ]
     return " UNION ALL ".join(parts)
