@@ -77,7 +77,8 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
     engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
     engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
     fuzzy = fuzzy_edges(engine, settings.fuzzy, models) if settings.fuzzy.enabled else None
-    edges = graph.edges_sql("_record_nodes")
+    engine.materialise("_anchors", graph.anchors_sql("_record_nodes"))
+    edges = graph.edges_sql("_record_nodes", "_anchors")
     if fuzzy is not None:
         edges += f" UNION SELECT a, b, rank FROM {fuzzy}"
     engine.materialise("_edges", edges)
@@ -112,6 +113,10 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
     )
     kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)" if scoped else None
     engine.materialise("_map", f"{kept} UNION ALL {fresh_map}" if kept else fresh_map)
+    engine.materialise(
+        "_node_uids",
+        "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value",
+    )
     with engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
         engine.create_table("identity_map", "SELECT * FROM _map")
@@ -141,6 +146,8 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         "_shared",
         "_ids",
         "_record_nodes",
+        "_anchors",
+        "_node_uids",
         "_edges",
         "_nodes",
         "_labels",
@@ -162,16 +169,10 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
 
 
 def _record_map_sql() -> str:
-    """Each record's UID: the UID of its most trusted usable identifier.
-
-    An aggregate (arg_min over a sortable key) rather than a ranking window: at 16M record
-    identifiers it avoids sorting every partition.
-    """
-    key = graph.ORDER_KEY.format(prefix="r.")
+    """Each record's UID: the UID of its anchor, its most trusted usable identifier (joined
+    by node number, not by type and value)."""
     return (
-        f"SELECT r.source, r.record_id, arg_min(m.uid, {key}) AS uid FROM _record_nodes AS r "
-        "JOIN identity_map AS m ON m.id_type = r.id_type AND m.id_value = r.id_value "
-        "GROUP BY r.source, r.record_id"
+        "SELECT a.source, a.record_id, m.uid FROM _anchors AS a JOIN _node_uids AS m ON m.node = a.anchor"
     )
 
 
