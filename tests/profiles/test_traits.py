@@ -85,9 +85,11 @@ def test_last_seen_counts_every_event_and_order_returned_or_not(
     orders = shop.orders[shop.orders.ts < END]
     assert (orders.status == "returned").any()
     events = shop.events[shop.events.timestamp < END]
-    latest = pd.concat(
-        [orders.groupby("user").ts.max(), events.groupby("userId").timestamp.max().rename_axis("user")]
-    ).groupby(level=0).max()
+    latest = (
+        pd.concat([orders.groupby("user").ts.max(), events.groupby("userId").timestamp.max().rename_axis("user")])
+        .groupby(level=0)
+        .max()
+    )
     assert len(latest) > 20
     for user, seen in latest.items():
         got = profiles[str(user)]

@@ -108,9 +108,7 @@ def _chance(rng: np.random.Generator, name: str, count: int, factor: np.ndarray 
     return result
 
 
-def write_crm(
-    folder: Path, rng: np.random.Generator, people: People, timeline: Timeline, truth: Truth
-) -> list[Path]:
+def write_crm(folder: Path, rng: np.random.Generator, people: People, timeline: Timeline, truth: Truth) -> list[Path]:
     """Write the CRM table; returns the file written."""
     count = people.count
     member = (people.card > 0) | ((people.user > 0) & (rng.random(count) < 0.9)) | (rng.random(count) < 0.3)
@@ -155,9 +153,7 @@ def _records(
     day_of_month = (as_days - as_days.astype("datetime64[M]")).astype(np.int64) + 1
     swap = _chance(rng, "dob_day_month_swapped", size) & (day_of_month <= 12)
     month_day = pc.utf8_slice_codeunits(dob, 0, 2)
-    day_month = concat(
-        pc.utf8_slice_codeunits(dob, 3, 5), "/", month_day, "/", pc.utf8_slice_codeunits(dob, 6, 10)
-    )
+    day_month = concat(pc.utf8_slice_codeunits(dob, 3, 5), "/", month_day, "/", pc.utf8_slice_codeunits(dob, 6, 10))
     dob = pc.if_else(pa.array(swap), day_month, dob)
     dob = blank_where(dob, _chance(rng, "dob_missing", size))
 
@@ -187,7 +183,5 @@ def _records(
     low = people.active_from[person].astype(np.int64)
     day = low + (rng.random(size) * (timeline.days - low)).astype(np.int64)
     day = np.where(twin, np.minimum(day, low), day)
-    updated = timestamps(
-        timeline.first_second + day * SECONDS_PER_DAY + rng.integers(8 * 3600, 18 * 3600, size=size)
-    )
+    updated = timestamps(timeline.first_second + day * SECONDS_PER_DAY + rng.integers(8 * 3600, 18 * 3600, size=size))
     return [first, last, dob, street, city, postcode, phone, email, loyalty, updated]

@@ -142,7 +142,5 @@ def email_variants(rng: np.random.Generator, emails: pa.Array, mask: np.ndarray)
     ]
     count = len(rows)
     kind = rng.choice(len(variants), size=count, p=[0.35, 0.15, 0.2, 0.15, 0.15])
-    varied = pa.concat_arrays([v.cast(pa.string()) for v in variants]).take(
-        pa.array(kind * count + np.arange(count))
-    )
+    varied = pa.concat_arrays([v.cast(pa.string()) for v in variants]).take(pa.array(kind * count + np.arange(count)))
     return pc.replace_with_mask(emails.cast(pa.string()), pa.array(mask), varied)

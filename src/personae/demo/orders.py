@@ -139,9 +139,9 @@ def draw_items(rng: np.random.Generator, orders: Orders, people: People, catalog
         rank = (rng.beta(tier_a[segment], tier_b[segment]) * per_category).astype(np.int64)
         product = category.astype(np.int64) * per_category + np.minimum(rank, per_category - 1)
         several = stocked(category)
-        quantity = np.where(
-            several, 1 + np.minimum(rng.poisson(0.7, size), 5), 1 + (rng.random(size) < 0.08)
-        ).astype(np.int16)
+        quantity = np.where(several, 1 + np.minimum(rng.poisson(0.7, size), 5), 1 + (rng.random(size) < 0.08)).astype(
+            np.int16
+        )
         keep = 100 - orders.discount[order].astype(np.int64)
         amount = (quantity * prices[product] * keep + 50) // 100
         parts.append(

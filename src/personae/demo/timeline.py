@@ -22,9 +22,7 @@ from personae.demo.text import SECONDS_PER_DAY
 _EPOCH = date(1970, 1, 1)
 _MONTH_FACTOR = np.array([0.85, 0.85, 0.95, 0.95, 1.0, 1.0, 1.0, 1.05, 0.95, 1.0, 1.35, 1.6])
 _WEEKDAY_FACTOR = np.array([0.95, 0.9, 0.95, 1.0, 1.1, 1.3, 1.15])  # Monday first
-_STORE_HOURS = np.array(
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 7, 9, 8, 7, 7, 8, 9, 9, 7, 5, 3, 0, 0], dtype=np.float64
-)
+_STORE_HOURS = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 7, 9, 8, 7, 7, 8, 9, 9, 7, 5, 3, 0, 0], dtype=np.float64)
 _WEB_HOURS = np.array(
     [2, 1, 1, 0.5, 0.5, 0.5, 1, 2, 3, 4, 4, 4, 5, 5, 4, 4, 4, 5, 6, 7, 8, 8, 6, 4],
     dtype=np.float64,
@@ -96,9 +94,7 @@ class Timeline:
         """Seconds since the epoch at midnight (UTC) of the first day."""
         return day_number(self.start) * SECONDS_PER_DAY
 
-    def sample_days(
-        self, profile: np.ndarray, low: np.ndarray, high: np.ndarray, u: np.ndarray
-    ) -> np.ndarray:
+    def sample_days(self, profile: np.ndarray, low: np.ndarray, high: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Days in ``[low, high)`` (offsets from the start), one per row, drawn by the
         weights of calendar ``profile`` through the uniforms ``u``."""
         result = np.empty(len(u), dtype=np.int64)

@@ -167,9 +167,7 @@ def event_lines(
     size = len(rows)
     message = uuids(rng, size)
     anonymous = people.anonymous.take(pa.array(person * DEVICES + events.device[rows]))
-    user = pc.if_else(
-        pa.array(events.with_user[rows]), concat(',"userId":"', people.user_ids(person), '"'), ""
-    )
+    user = pc.if_else(pa.array(events.with_user[rows]), concat(',"userId":"', people.user_ids(person), '"'), "")
     email = email_variants(rng, pc.fill_null(people.details.emails(person), ""), rng.random(size) < 0.1)
     traits = concat(',"traits":{"email":"', email, '"}')
     product_id = pick(catalog.product_names(), events.product[rows])

@@ -171,9 +171,7 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
 def _record_map_sql() -> str:
     """Each record's UID: the UID of its anchor, its most trusted usable identifier (joined
     by node number, not by type and value)."""
-    return (
-        "SELECT a.source, a.record_id, m.uid FROM _anchors AS a JOIN _node_uids AS m ON m.node = a.anchor"
-    )
+    return "SELECT a.source, a.record_id, m.uid FROM _anchors AS a JOIN _node_uids AS m ON m.node = a.anchor"
 
 
 def _register_cuts(engine: Engine, cuts: list[tuple[int, int]]) -> None:

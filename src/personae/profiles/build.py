@@ -90,9 +90,7 @@ def compute_traits(
     store("summary", summary_from_days_sql(days, as_of))
     engine.materialise(gaps, gaps_sql(days))
     store("gaps", f"SELECT gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY gap")
-    base = traits_sql(
-        config, as_of, people=people, order_events=order_events, orders=orders, shares=shares, gaps=gaps
-    )
+    base = traits_sql(config, as_of, people=people, order_events=order_events, orders=orders, shares=shares, gaps=gaps)
     select = [f"b.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}", *(f"b.{name}" for name in builtin_traits(config))]
     joins = []
     for index, spec in enumerate(config.traits):

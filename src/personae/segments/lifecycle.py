@@ -133,10 +133,7 @@ def learn_thresholds(
         raise WorkspaceError(f"no {histogram} table: run the traits step first (`personae run --only traits`)")
     counts = {int(k): int(n) for k, n in engine.fetch_rows("SELECT orders, count(*) FROM profiles GROUP BY orders")}
     counts.pop(0, None)
-    gaps = {
-        int(days): int(n)
-        for days, n in engine.fetch_rows(f"SELECT gap, repeats FROM {histogram}")
-    }
+    gaps = {int(days): int(n) for days, n in engine.fetch_rows(f"SELECT gap, repeats FROM {histogram}")}
     buyers = sum(counts.values())
     curve = _repeat_curve(counts)
     survival = _survival(gaps) if gaps else []
