@@ -29,7 +29,6 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
@@ -39,7 +38,7 @@ from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from personae.errors import ModelFitError
-from personae.models.fitting import as_of_text, read_model_file, write_model_file
+from personae.models.fitting import SavedModel, as_of_text
 from personae.models.trees import FloatArray, Tree, export_tree, prepare
 
 MODEL = "boosted_classifier"
@@ -64,13 +63,15 @@ class BoostingSettings:
     min_class_rows: int = 5
 
 
-class BoostedClassifier:
+class BoostedClassifier(SavedModel):
     """Binary or multiclass gradient boosting; fitted state in ``params_``, persistence as JSON.
 
     ``early_stopping`` holds out ``validation_fraction`` of the rows (stratified, drawn from
     ``seed``) and stops after ``n_iter_no_change`` rounds without improvement of its log
     loss. A fit needs ``min_rows`` rows and at least two classes of ``min_class_rows`` each.
     """
+
+    MODEL = MODEL
 
     def __init__(
         self,
@@ -260,15 +261,6 @@ class BoostedClassifier:
         model.metadata_ = dict(data.get("metadata") or {})
         model.as_of_ = as_of_text(data.get("as_of"))
         return model
-
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path`` as JSON."""
-        write_model_file(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(read_model_file(path, MODEL))
 
 
 def export_params(estimator: HistGradientBoostingClassifier, names: list[str]) -> dict[str, Any]:

@@ -213,10 +213,31 @@ def read_model_file(path: str | Path, model: str) -> Mapping[str, Any]:
     return data
 
 
-class ParametricModel:
-    """Base of the CLV estimators: fitted state in ``params_``, persistence as JSON."""
+class SavedModel:
+    """Persistence as a JSON file for a model with ``to_dict`` and ``from_dict``."""
 
     MODEL: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path`` as JSON."""
+        write_model_file(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a model written by :meth:`save`."""
+        return cls.from_dict(read_model_file(path, cls.MODEL))
+
+
+class ParametricModel(SavedModel):
+    """Base of the CLV estimators: fitted state in ``params_``, persistence as JSON."""
+
     PARAM_NAMES: ClassVar[tuple[str, ...]]
 
     def __init__(self, penalizer: float = 0.0) -> None:
@@ -276,12 +297,3 @@ class ParametricModel:
         model.fit_ = FitReport(**fit) if fit is not None else None
         model.as_of_ = as_of_text(data.get("as_of"))
         return model
-
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path`` as JSON."""
-        write_model_file(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(read_model_file(path, cls.MODEL))

@@ -64,7 +64,7 @@ def counted_orders_sql(order_events: str) -> str:
 
 def orders_sql(config: WorkspaceConfig, as_of: date) -> str:
     """``uid, source, order_id, ts, amount, channel, promo`` of every counted order."""
-    return f"SELECT {ORDER_COLUMNS} FROM ({order_events_sql(config, as_of)}) AS o WHERE counted"
+    return counted_orders_sql(f"({order_events_sql(config, as_of)}) AS o")
 
 
 def _owner_match(config: WorkspaceConfig) -> str:

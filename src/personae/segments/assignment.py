@@ -59,7 +59,7 @@ def core_problems_sql(segmentation: str, assignments: str) -> str:
     return f"SELECT uid, segments, names FROM ({counted}) AS c WHERE segments <> 1 ORDER BY uid"
 
 
-def _suspect_segmentations(engine: Engine, names: list[str], assignments: str) -> list[str]:
+def _suspect_segmentations(engine: Engine, names: list[str], assignments: str, people: int) -> list[str]:
     """The segmentations among ``names`` that miss someone or put someone in two segments,
     found by one pass over the assignments (the details are looked up only for these)."""
     if not names:
@@ -70,15 +70,16 @@ def _suspect_segmentations(engine: Engine, names: list[str], assignments: str) -
         f"WHERE segmentation IN ({listed}) GROUP BY segmentation, uid"
     )
     counts = f"SELECT segmentation, count(*), count(*) FILTER (WHERE n > 1) FROM ({per_person}) AS p GROUP BY 1"
-    covered = {str(name): (int(people), int(overlapping)) for name, people, overlapping in engine.fetch_rows(counts)}
-    everyone = int(engine.scalar("SELECT count(*) FROM profiles"))
-    return [name for name in names if covered.get(name, (0, 0)) != (everyone, 0)]
+    covered = {str(name): (int(found), int(overlapping)) for name, found, overlapping in engine.fetch_rows(counts)}
+    return [name for name in names if covered.get(name, (0, 0)) != (people, 0)]
 
 
-def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str) -> None:
+def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str, people: int) -> None:
+    """Stop the run when a core segmentation misses one of the ``people`` profiles or puts
+    one in two segments, naming the UIDs."""
     messages = []
     core = [spec.name for spec in specs if spec.core]
-    for name in _suspect_segmentations(engine, core, assignments):
+    for name in _suspect_segmentations(engine, core, assignments, people):
         rows = engine.fetch_rows(core_problems_sql(name, assignments))
         if not rows:
             continue
@@ -162,7 +163,7 @@ def assign_segments(engine: Engine, config: WorkspaceConfig, as_of: date, models
         for segment, text in spec.segments.items()
     ]
     engine.materialise("_core", _union(["SELECT * FROM _built_in", *rule_parts]))
-    check_core(engine, list(config.segmentations), "_core")
+    check_core(engine, list(config.segmentations), "_core", result.people)
 
     sync_config_segments(engine, config.segments, columns)
     rules = compiled(engine, columns)

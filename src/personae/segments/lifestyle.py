@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
@@ -36,7 +35,7 @@ from numpy.typing import NDArray
 
 from personae.errors import ModelFitError
 from personae.models.clustering import TRANSFORMS, FloatArray, KChoice, fit_centroids, nearest, scan_k, transform_shares
-from personae.models.fitting import as_of_text, read_model_file, write_model_file
+from personae.models.fitting import SavedModel, as_of_text
 from personae.sources.readers import sql_string
 
 MODEL = "lifestyle"
@@ -75,7 +74,7 @@ def pivot_shares(rows: pd.DataFrame) -> pd.DataFrame:
     return matrix.sort_index(axis=1).astype(np.float64)
 
 
-class LifestyleModel:
+class LifestyleModel(SavedModel):
     """k-means lifestyles: ``LifestyleModel().fit(shares).params_`` -> k, centroids, names.
 
     ``shares`` has one row per person (index uid) and a column per category; rows are
@@ -83,6 +82,8 @@ class LifestyleModel:
     is ``"sqrt"`` (Hellinger, the default) or ``"none"``. Fewer than ``min_rows`` people or
     fewer than two categories raise :class:`~personae.errors.ModelFitError`.
     """
+
+    MODEL = MODEL
 
     def __init__(
         self,
@@ -223,15 +224,6 @@ class LifestyleModel:
         model.report_ = dict(report) if isinstance(report, Mapping) else {}
         model.as_of_ = as_of_text(data.get("as_of"))
         return model
-
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path`` as JSON."""
-        write_model_file(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(read_model_file(path, MODEL))
 
 
 def cluster_names(profiles: FloatArray, mean_shares: FloatArray, categories: list[str]) -> list[str]:
