@@ -71,7 +71,10 @@ def test_too_little_history_keeps_the_previous_model_and_the_run_goes_on(tmp_pat
 def test_models_command_reports_every_saved_model(tmp_path: Path) -> None:
     shop = build(tmp_path / "shop", customers=120, seed=3)
     workspace = Workspace(shop.root)
-    workspace.run(as_of=AS_OF)
+    report = workspace.run(as_of=AS_OF)
+    # churn.json was missing once in CI (not reproduced in 80 local runs): say why if it recurs
+    warnings = [warning for step in report.steps for warning in step.warnings]
+    assert (shop.root / "models/churn.json").is_file(), f"churn model not saved: {report.errors} {warnings}"
     found = {item["model"]: item for item in workspace.models()}
     saved = {path.stem for path in (shop.root / "models").glob("*.json")}
     assert set(found) == saved & {"clv", "churn", "high_value", "lifestyle", "survey"}
