@@ -47,6 +47,15 @@ CRM_PEOPLE_PER_RECORD = 1.3
 """People to generate per CRM record wanted (the CRM holds about 0.8 records per person)."""
 FEBRL3 = Path(__file__).resolve().parents[2] / "shared" / "data" / "febrl3.csv"
 COMPARED = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
+PHASES = {
+    "graph": "identifiers and links built from the records and events",
+    "components": "links out of the store, scipy, labels back in",
+    "uids": "per-type limits, stable UIDs, identity_map rows",
+    "write": "identity tables written (record_map among them)",
+}
+"""The identity step's own phase timings (``IdentityResult.seconds``), in step order."""
+STITCH_PHASES = ("components", "uids")
+"""The phases the issue calls stitching: edges out of the store, components, UIDs back in."""
 TIMEOUT = 3600
 """Seconds one measured process may take before the benchmark gives up."""
 
@@ -376,21 +385,27 @@ def stitch_part(out: Path, people: int, repeat: int) -> None:
         f"{counts['uids']:,}; components found by scipy: {bare['components']:,}; cuts: "
         f"{result['cuts']:,}; runs per cell: {repeat} (median time, max peak RSS)\n"
     )
-    print("| part | runner | median s | runs s | peak RSS MB | ratio to bare scipy |")
+    print("| part | runner | median s | runs s | peak RSS MB (process) | ratio to bare scipy |")
     print("|---|---|---:|---|---:|---:|")
-    rows = (
-        ("bare scipy `connected_components`", bare["seconds"], bare["all"], bare["peak_mb"]),
-        ("bare scipy `csr_matrix` build", build, builds, bare["peak_mb"]),
-        ("personae identity step, end to end", ours["seconds"], ours["all"], ours["peak_mb"]),
-    )
-    for name, seconds, runs, peak in rows:
+    phases = {name: [run["result"]["seconds"][name] for run in ours["runs"]] for name in PHASES}
+    stitched = [sum(run["result"]["seconds"][name] for name in STITCH_PHASES) for run in ours["runs"]]
+    rows = [
+        ("stitch", "bare scipy `connected_components`", bare["seconds"], bare["all"], bare["peak_mb"]),
+        ("stitch", "bare scipy `csr_matrix` build", build, builds, bare["peak_mb"]),
+        ("stitch", "personae: links out, components, UIDs back in", statistics.median(stitched), stitched, None),
+        *(("phase", f"personae `{name}`: {PHASES[name]}", statistics.median(v), v, None) for name, v in phases.items()),
+        ("step", "personae identity step, end to end", ours["seconds"], ours["all"], ours["peak_mb"]),
+    ]
+    for part, name, seconds, runs, peak in rows:
         ratio = seconds / bare["seconds"]
-        print(f"| stitch | {name} | {seconds:.3f} | {listed(runs, 3)} | {peak:,.0f} | {ratio:.1f}× |")
-    ratio = ours["seconds"] / bare["seconds"]
-    with_build = ours["seconds"] / (bare["seconds"] + build)
+        shown = "" if peak is None else f"{peak:,.0f}"
+        print(f"| {part} | {name} | {seconds:.3f} | {listed(runs, 3)} | {shown} | {ratio:.1f}× |")
+    ratio = statistics.median(stitched) / bare["seconds"]
+    whole = ours["seconds"] / bare["seconds"]
     print(
-        f"\n**Target: stitching end to end within 3× of the bare scipy call: "
-        f"{'met' if ratio <= 3 else 'not met'} ({ratio:.0f}×; {with_build:.0f}× of matrix build + components).**\n"
+        f"\n**Target: stitching end to end (links out of the store, components, UIDs back in) within "
+        f"3× of the bare scipy call: {'met' if ratio <= 3 else 'not met'} ({ratio:.1f}×). The whole "
+        f"identity step, which first builds the links from every record and event, takes {whole:.0f}×.**\n"
     )
 
 

@@ -30,7 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from personae.errors import PersonaeError
-from personae.identity.comparisons import Kind, clean_column
+from personae.identity.comparisons import Kind, clean_column, complete_untrained
 from personae.identity.fuzzy import (
     DEFAULT_COLUMNS,
     FuzzyInputError,
@@ -40,6 +40,7 @@ from personae.identity.fuzzy import (
     FuzzySettingsError,
     FuzzyTrainingError,
 )
+from personae.identity.fuzzy_settings import narrowed_rule
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 WITH_SSN = FuzzySettings(extra_columns=("soc_sec_id",))
@@ -177,12 +178,51 @@ def test_values_are_normalised_before_matching(fitted: FuzzyMatcher) -> None:
     [
         ("text", ["  Mary-Ann ", "O'Brien", "St. Kilda", "", None], ["mary ann", "obrien", "st kilda", None, None]),
         ("code", ["SW1A 1AA", " 2119", "-"], ["sw1a1aa", "2119", None]),
-        ("phone", ["+44 (20) 7946-0958"], ["+442079460958"]),
+        (
+            "phone",  # E.164 as at ingest: a national number takes the region's code (US)
+            ["+44 (20) 7946-0958", "(312) 776-1546", "1-312-776-1546", "+1 312 776 1546", "12"],
+            ["+442079460958", "+13127761546", "+13127761546", "+13127761546", None],
+        ),
         ("date", ["1972-08-12", " 1972-08-12 ", "2001-02-30", "19720812"], [date(1972, 8, 12)] * 2 + [None] * 2),
     ],
 )
 def test_columns_are_cleaned_by_kind(kind: Kind, raw: list[Any], clean: list[Any]) -> None:
     assert clean_column(pa.chunked_array([raw], pa.string()), kind).to_pylist() == clean
+
+
+def test_levels_training_left_out_are_filled_in() -> None:
+    """Never among random pairs but seen among matches: u is bounded by the rule of three."""
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "phone",
+                "comparison_levels": [
+                    {"sql_condition": "phone_l IS NULL", "is_null_level": True},
+                    {"sql_condition": "phone_l = phone_r", "m_probability": 0.7},  # u: no random pair
+                    {"sql_condition": "levenshtein(phone_l, phone_r) <= 1"},  # seen nowhere
+                    {"sql_condition": "ELSE", "m_probability": 0.3, "u_probability": 1.0},
+                ],
+            }
+        ]
+    }
+    labels = complete_untrained(model, sampled_pairs=1e6)
+    exact, typo, other = model["comparisons"][0]["comparison_levels"][1:]
+    assert len(labels) == 2
+    assert (exact["m_probability"], exact["u_probability"]) == (0.7, 3e-6)  # strong evidence kept
+    assert typo["m_probability"] == typo["u_probability"]  # neutral
+    assert (other["m_probability"], other["u_probability"]) == (0.3, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("rule", "columns", "narrowed"),
+    [
+        ("l.a = r.a and l.b = r.b", {"a", "b", "c"}, "l.a = r.a and l.b = r.b"),
+        ("l.a = r.a and l.b = r.b and l.c = r.c", {"a", "c"}, "l.a = r.a AND l.c = r.c"),
+        ("l.a = r.a and l.b = r.b", {"c"}, None),
+    ],
+)
+def test_training_rules_drop_the_terms_over_missing_columns(rule: str, columns: set[str], narrowed: str) -> None:
+    assert narrowed_rule(rule, columns) == narrowed
 
 
 def test_save_and_load_round_trip(fitted: FuzzyMatcher, tmp_path: Path) -> None:

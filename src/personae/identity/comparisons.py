@@ -25,14 +25,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import ColumnExpression, SettingsCreator
+from splink import SettingsCreator
 from splink.internals.comparison_creator import ComparisonCreator
 
 from personae.errors import PersonaeError
+from personae.sources.normalise import phone_sql
 
 Kind = Literal["text", "code", "phone", "email", "date"]
 
@@ -64,12 +66,18 @@ def birth_date_comparison(column: str) -> ComparisonCreator:
     but true duplicates almost never land there (none of Febrl's 500 pairs in febrl1), so
     their weights could not be learnt from customer-sized data.
     """
-    as_text = ColumnExpression(column).cast_to_string()
+    left, right = f'"{column}_l"', f'"{column}_r"'
+    # Damerau-Levenshtein costs six times Levenshtein in DuckDB; one edit of an ISO date
+    # leaves its year or its month and day alike, so only such pairs (a few %) pay for it.
+    one_edit = (
+        f"CASE WHEN year({left}) = year({right}) OR (month({left}) = month({right}) AND day({left}) = day({right})) "
+        f"THEN damerau_levenshtein(CAST({left} AS TEXT), CAST({right} AS TEXT)) <= 1 ELSE FALSE END"
+    )
     return cl.CustomComparison(
         [
             cll.NullLevel(column),
             cll.ExactMatchLevel(column).configure(label_for_charts="Exact match"),
-            cll.DamerauLevenshteinLevel(as_text, 1).configure(label_for_charts="One digit wrong or two digits swapped"),
+            cll.CustomLevel(one_edit, "One digit wrong or two digits swapped", base_dialect_str="duckdb"),
             cll.ElseLevel(),
         ],
         output_column_name=column,
@@ -144,27 +152,29 @@ _STRIP_PATTERN: Mapping[Kind, str] = MappingProxyType(
     {
         "text": "['\u2019.]+",  # apostrophes (straight and curly) and dots
         "code": r"[^0-9a-z]+",
-        "phone": r"[^0-9+]+",
         "email": r"\s+",
     }
 )
 _WORD_BREAKS = r"[\s\-,/]+"
 
 
-def clean_column(values: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
+def clean_column(values: pa.ChunkedArray, kind: Kind, *, phone_region: str = "US") -> pa.ChunkedArray:
     """Lower-case and trim ``values`` for ``kind``; blanks become NULL.
 
     Text keeps single spaces between words; codes keep only letters and digits; phones
-    keep digits and ``+``; dates become ``date32`` (strings must be ISO ``YYYY-MM-DD``,
-    anything unparseable becomes NULL).
+    become E.164 as at ingest (national numbers take ``phone_region``'s country code, so
+    ``(312) 776-1546`` and ``+1 312 776 1546`` agree); dates become ``date32`` (strings
+    must be ISO ``YYYY-MM-DD``, anything unparseable becomes NULL).
 
     >>> clean_column(pa.chunked_array([["  Mary-Ann ", "O'Brien", "", None]]), "text").to_pylist()
     ['mary ann', 'obrien', None, None]
-    >>> clean_column(pa.chunked_array([["+44 (20) 7946-0958"]]), "phone").to_pylist()
-    ['+442079460958']
+    >>> clean_column(pa.chunked_array([["+44 (20) 7946-0958", "312.776.1546"]]), "phone").to_pylist()
+    ['+442079460958', '+13127761546']
     """
     if kind == "date":
         return _clean_date(values)
+    if kind == "phone":
+        return _clean_phone(values, phone_region)
     text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
     text = pc.replace_substring_regex(pc.utf8_lower(text), _STRIP_PATTERN[kind], "")
     if kind == "text":
@@ -173,6 +183,16 @@ def clean_column(values: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
     blank = pc.equal(text, "")
     cleaned: pa.ChunkedArray = pc.if_else(blank, pa.scalar(None, pa.string()), text)
     return cleaned
+
+
+def _clean_phone(values: pa.ChunkedArray, region: str) -> pa.ChunkedArray:
+    """E.164 by the ingest rule (:func:`personae.sources.normalise.phone_sql`), NULL if none."""
+    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+    with duckdb.connect() as connection:
+        connection.register("phones", pa.table({"phone": text}))
+        # A bare projection keeps the rows in order (DuckDB preserves insertion order).
+        cleaned = connection.sql(f"SELECT {phone_sql('phone', region)} AS phone FROM phones").to_arrow_table()
+    return cleaned.column("phone")
 
 
 def _clean_date(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -194,7 +214,9 @@ def _clean_date(values: pa.ChunkedArray) -> pa.ChunkedArray:
     )
 
 
-def prepare_records(records: pa.Table, columns: tuple[str, ...], extra: tuple[str, ...]) -> pa.Table:
+def prepare_records(
+    records: pa.Table, columns: tuple[str, ...], extra: tuple[str, ...], *, phone_region: str = "US"
+) -> pa.Table:
     """``record_key`` and the compared columns of ``records``, cleaned for matching."""
     if not isinstance(records, pa.Table):
         raise FuzzyInputError(f"records must be a pyarrow.Table, not {type(records).__name__}")
@@ -225,7 +247,7 @@ def prepare_records(records: pa.Table, columns: tuple[str, ...], extra: tuple[st
     for column in columns:
         rule = rule_for(column, extra=column in extra)
         try:
-            cleaned[column] = clean_column(records.column(column), rule.kind)
+            cleaned[column] = clean_column(records.column(column), rule.kind, phone_region=phone_region)
         except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise FuzzyInputError(f"column {column!r} cannot be cleaned for matching: {error}") from error
     return pa.table(cleaned)
@@ -253,17 +275,25 @@ def untrained_levels(model: dict[str, Any]) -> list[str]:
     return untrained
 
 
-def neutralise_untrained(model: dict[str, Any]) -> list[str]:
-    """Give levels that training saw no data for a neutral weight (m = u); returns their labels.
+def complete_untrained(model: dict[str, Any], sampled_pairs: float) -> list[str]:
+    """Fill the ``m`` and ``u`` that training left out; returns the labels of those levels.
 
-    A level with no observed pairs (say, Jaro-Winkler 0.88 on a city column without typos)
-    says nothing about a match, so it must neither add nor remove evidence.
+    - Seen by neither (say, Jaro-Winkler 0.88 on a city column without typos): the level
+      says nothing about a match, so m = u, a neutral weight.
+    - Seen among matches but in none of the ``sampled_pairs`` random pairs (two people
+      with the same phone number): u is at most 3 / ``sampled_pairs`` (the "rule of
+      three", a 95 % upper bound). A neutral weight would throw away strong evidence.
+    - Seen among random pairs but not among matches: m = u, neutral, as EM found no
+      match there to say otherwise.
     """
     labels = untrained_levels(model)
+    unseen_u = min(1.0, 3.0 / max(sampled_pairs, 1.0))
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
+            if "m_probability" in level and "u_probability" not in level:
+                level["u_probability"] = min(unseen_u, level["m_probability"])
             known = [level[p] for p in ("m_probability", "u_probability") if p in level]
             value = known[0] if known else UNSEEN_PROBABILITY  # never seen at all: a sliver of mass
             level.setdefault("m_probability", value)

@@ -51,9 +51,9 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from personae.identity.comparisons import (
     KEY,
     FuzzyInputError,
+    complete_untrained,
     explanation,
     model_columns,
-    neutralise_untrained,
     prepare_records,
     rule_for,
     settings_for_dialect,
@@ -65,6 +65,7 @@ from personae.identity.fuzzy_settings import (
     FuzzySettings,
     FuzzySettingsError,
     FuzzyTrainingError,
+    narrowed_rule,
     rule_columns,
 )
 from personae.identity.training import Underflow, matching_prior, training_rules
@@ -162,7 +163,7 @@ class FuzzyMatcher:
     def fit(self, records: pa.Table) -> FuzzyMatcher:
         """Learn ``u`` by seeded random sampling and ``m`` by EM over the blocking rules."""
         columns = self.settings.compared_columns
-        table = prepare_records(records, columns, self.settings.extra_columns)
+        table = self._prepared(records, columns)
         if table.num_rows < MIN_RECORDS:
             raise FuzzyTrainingError(
                 f"fuzzy matching needs at least {MIN_RECORDS} records to learn from, got "
@@ -192,7 +193,8 @@ class FuzzyMatcher:
         skipped: set[str] = set()
         while True:
             with self._linker(table, creator, exact=True) as (linker, frame):
-                preferred = [r for r in self.settings.training if rule_columns(r) <= set(used) and r not in skipped]
+                narrowed = (narrowed_rule(r, set(used)) for r in self.settings.training)
+                preferred = list(dict.fromkeys(r for r in narrowed if r is not None and r not in skipped))
                 usable = training_rules(frame, preferred, table.num_rows, required=False) if preferred else []
                 if not usable:
                     usable = [r for r in training_rules(frame, rules, table.num_rows) if r not in skipped]
@@ -245,9 +247,9 @@ class FuzzyMatcher:
             ) from error
         model = linker.misc.save_model_to_json()
         model.pop("linker_uid", None)  # a random id Splink draws per linker
-        neutral = neutralise_untrained(model)
-        if neutral:
-            logger.warning("no training data for %s: given a neutral weight", "; ".join(neutral))
+        untrained = complete_untrained(model, min(self.settings.max_pairs_for_training, count * (count - 1) / 2))
+        if untrained:
+            logger.info("no training data for %s: filled in (see complete_untrained)", "; ".join(untrained))
         if deterministic:
             return model
         # Without names and birth dates the blocked pairs' match weights give the prior.
@@ -281,7 +283,7 @@ class FuzzyMatcher:
     def predict(self, records: pa.Table) -> pa.Table:
         """Scored pairs at or above the threshold, sorted by keys (``record_key_l`` < ``_r``)."""
         model = self._fitted()
-        table = prepare_records(records, model_columns(model), self.settings.extra_columns)
+        table = self._prepared(records, model_columns(model))
         threshold = self.settings.threshold
         with self._linker(table, model) as (linker, _):
             scored = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
@@ -308,7 +310,7 @@ class FuzzyMatcher:
         weights of all rows but the last add up to the last (``name == "total"``).
         """
         model = self._fitted()
-        table = prepare_records(records, model_columns(model), self.settings.extra_columns)
+        table = self._prepared(records, model_columns(model))
         keys = table.column(KEY)
         rows = {}
         for key in (key_l, key_r):
@@ -360,6 +362,10 @@ class FuzzyMatcher:
         return matcher
 
     # -- plumbing --------------------------------------------------------------------
+
+    def _prepared(self, records: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+        extra = self.settings.extra_columns
+        return prepare_records(records, columns, extra, phone_region=self.settings.phone_region)
 
     def _fitted(self) -> dict[str, Any]:
         if self.model_ is None:

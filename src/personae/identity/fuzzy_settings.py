@@ -50,10 +50,18 @@ DEFAULT_BLOCKING = (
 
 
 DEFAULT_TRAINING = (
-    "l.first_name = r.first_name and l.last_name = r.last_name",
+    "l.first_name = r.first_name and l.last_name = r.last_name and l.postcode = r.postcode and l.city = r.city",
     "l.birth_date = r.birth_date",
 )
-"""Splink's usual pair: names train dates, addresses and phones; birth dates train names."""
+"""Names in one place train birth dates, streets and phones; birth dates train the rest.
+
+Splink's usual pair blocks on the names alone. Where names are common, a names block holds
+far more namesakes than duplicates (872,809 pairs, 2,751 of them matches, in 100,000 demo
+CRM records), and EM can take "same name, same town" for the match class: it then learnt a
+birth-date exact-match m of 0.04 (the truth is 0.99) on one random seed and 0.86 on
+another. Fixing postcode *and* city keeps the block mostly matches (3,242 pairs, 79 %
+matches) and leaves no location column to learn there, since a postcode implies its city.
+A training rule's terms over columns the records lack are dropped (:func:`narrowed_rule`)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class FuzzySettings:
     """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
     seed: int = 42
     """Seed of the random sample; same data and seed give the same model."""
+    phone_region: str = "US"
+    """Region whose country code national phone numbers get (E.164, as at ingest)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -135,6 +145,7 @@ class FuzzySettings:
             "blocking": list(self.blocking),
             "max_pairs_for_training": self.max_pairs_for_training,
             "seed": self.seed,
+            "phone_region": self.phone_region,
         }
 
     @classmethod
@@ -145,6 +156,22 @@ class FuzzySettings:
             raise FuzzySettingsError(f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}")
         tuples = {k: tuple(v) for k, v in values.items() if k in ("columns", "extra_columns", "blocking")}
         return cls(**{**values, **tuples})
+
+
+def narrowed_rule(rule: str, columns: set[str]) -> str | None:
+    """``rule`` without the ``and``-ed terms over columns outside ``columns``; None if none is left.
+
+    >>> narrowed_rule("l.a = r.a and l.b = r.b and l.c = r.c", {"a", "c"})
+    'l.a = r.a AND l.c = r.c'
+    >>> narrowed_rule("l.a = r.a", {"b"}) is None
+    True
+    """
+    if rule_columns(rule) <= columns:
+        return rule
+    parsed = sqlglot.parse_one(rule)
+    terms = list(parsed.flatten()) if isinstance(parsed, exp.And) else [parsed]
+    kept = [term.sql() for term in terms if {c.name for c in term.find_all(exp.Column)} <= columns]
+    return " AND ".join(kept) if kept else None
 
 
 def rule_columns(rule: str) -> set[str]:

@@ -28,19 +28,25 @@ def records_sql(columns: tuple[str, ...]) -> str:
     return f"SELECT source || ':' || record_id AS record_key, {selected} FROM customer_records"
 
 
-def matcher_for(engine: Engine, config: FuzzyConfig, models: Path) -> FuzzyMatcher | None:
+def matcher_for(engine: Engine, config: FuzzyConfig, models: Path, phone_region: str) -> FuzzyMatcher | None:
     """The saved matcher, or a newly trained one (saved); None when there is too little data."""
     path = models / MODEL_FILE
+    settings = FuzzySettings(threshold=config.threshold, columns=config.columns, phone_region=phone_region)
     if path.exists():
         matcher = FuzzyMatcher.load(path)
-        if matcher.settings.columns == config.columns and matcher.settings.threshold == config.threshold:
+        saved = matcher.settings
+        if (saved.columns, saved.threshold, saved.phone_region) == (
+            settings.columns,
+            settings.threshold,
+            settings.phone_region,
+        ):
             return matcher
     records = engine.fetch_arrow(records_sql(config.columns))
     if records.num_rows < MIN_RECORDS:
         logger.info("fuzzy matching skipped: %d customer records, %d needed", records.num_rows, MIN_RECORDS)
         return None
     try:
-        matcher = FuzzyMatcher(FuzzySettings(threshold=config.threshold, columns=config.columns)).fit(records)
+        matcher = FuzzyMatcher(settings).fit(records)
     except FuzzyTrainingError as error:
         logger.warning("fuzzy matching skipped: %s", error)
         return None
@@ -49,9 +55,9 @@ def matcher_for(engine: Engine, config: FuzzyConfig, models: Path) -> FuzzyMatch
     return matcher
 
 
-def fuzzy_edges(engine: Engine, config: FuzzyConfig, models: Path) -> str | None:
+def fuzzy_edges(engine: Engine, config: FuzzyConfig, models: Path, phone_region: str) -> str | None:
     """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes; None when skipped."""
-    matcher = matcher_for(engine, config, models)
+    matcher = matcher_for(engine, config, models, phone_region)
     if matcher is None:
         return None
     if engine.name == "spark":  # trained on DuckDB (fast, on one machine), scored by Splink on Spark

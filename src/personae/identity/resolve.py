@@ -13,7 +13,10 @@ Tables written (DESIGN §4):
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,6 +51,19 @@ class IdentityResult:
     merges: int
     splits: int
     recomputed: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds of each phase: ``graph`` (identifiers and links from the store),
+    ``fuzzy``, ``components`` (links out of the engine, connected components, labels back
+    in), ``uids`` (limits, stable UIDs, ``identity_map`` rows) and ``write`` (the tables)."""
+
+
+@contextmanager
+def _phase(seconds: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
 
 
 def declared_types(config: WorkspaceConfig) -> list[str]:
@@ -72,19 +88,24 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
     for name, columns in IDENTITY_TABLES.items():
         engine.create_empty_table(name, columns)
     salt = workspace_salt(engine)
-    engine.materialise("_occ", graph.occurrences_sql(declared_types(config)))
-    engine.materialise("_shared", graph.shared_sql("_occ", settings))
-    engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
-    engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
-    fuzzy = fuzzy_edges(engine, settings.fuzzy, models) if settings.fuzzy.enabled else None
-    engine.materialise("_anchors", graph.anchors_sql("_record_nodes"))
-    edges = graph.edges_sql("_record_nodes", "_anchors")
-    if fuzzy is not None:
-        edges += f" UNION SELECT a, b, rank FROM {fuzzy}"
-    engine.materialise("_edges", edges)
-    engine.materialise("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
-    engine.materialise("_previous", "SELECT id_type, id_value, uid FROM identity_map")
-    engine.materialise("_edge_keys", incremental.edge_keys_sql("_edges", "_nodes"))
+    seconds: dict[str, float] = {}
+    with _phase(seconds, "graph"):
+        engine.materialise("_occ", graph.occurrences_sql(declared_types(config)))
+        engine.materialise("_shared", graph.shared_sql("_occ", settings))
+        engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
+        engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
+    with _phase(seconds, "fuzzy"):
+        region = config.workspace.phone_region
+        fuzzy = fuzzy_edges(engine, settings.fuzzy, models, region) if settings.fuzzy.enabled else None
+    with _phase(seconds, "graph"):
+        engine.materialise("_anchors", graph.anchors_sql("_record_nodes"))
+        edges = graph.edges_sql("_record_nodes", "_anchors")
+        if fuzzy is not None:
+            edges += f" UNION SELECT a, b, rank FROM {fuzzy}"
+        engine.materialise("_edges", edges)
+        engine.materialise("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
+        engine.materialise("_previous", "SELECT id_type, id_value, uid FROM identity_map")
+        engine.materialise("_edge_keys", incremental.edge_keys_sql("_edges", "_nodes"))
     scoped = (
         settings.incremental
         and engine.has_table("identity_edges")
@@ -97,27 +118,29 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         engine.materialise("_scope_edges", incremental.scope_edges_sql("_edges", "_scope_nodes"))
         engine.materialise("_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)")
         nodes, edges, previous = "_scope_nodes", "_scope_edges", "_scope_previous"
-    if engine.name == "duckdb":
-        size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
-        components_by_scipy(engine, edges, size, "_all_labels")
-        engine.materialise("_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node")
-    else:
-        components_by_sql(engine, edges, nodes, "_labels")
-    rebuilt = enforce_limits(engine, nodes, edges, "_labels", settings.limits)
-    engine.materialise("_assigned", assignment_sql(nodes, "_labels", previous, salt))
-    engine.materialise("_changes", changes_sql(nodes, "_labels", previous, "_assigned", at))
-    _register_cuts(engine, rebuilt.cuts)
-    fresh_map = (
-        f"SELECT n.id_type, n.id_value, a.uid FROM {nodes} AS n JOIN _labels AS l ON n.node = l.node "
-        "JOIN _assigned AS a ON a.component = l.component"
-    )
-    kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)" if scoped else None
-    engine.materialise("_map", f"{kept} UNION ALL {fresh_map}" if kept else fresh_map)
-    engine.materialise(
-        "_node_uids",
-        "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value",
-    )
-    with engine.transaction():
+    with _phase(seconds, "components"):
+        if engine.name == "duckdb":
+            size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
+            components_by_scipy(engine, edges, size, "_all_labels")
+            engine.materialise("_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node")
+        else:
+            components_by_sql(engine, edges, nodes, "_labels")
+    with _phase(seconds, "uids"):
+        rebuilt = enforce_limits(engine, nodes, edges, "_labels", settings.limits)
+        engine.materialise("_assigned", assignment_sql(nodes, "_labels", previous, salt))
+        engine.materialise("_changes", changes_sql(nodes, "_labels", previous, "_assigned", at))
+        _register_cuts(engine, rebuilt.cuts)
+        fresh_map = (
+            f"SELECT n.id_type, n.id_value, a.uid FROM {nodes} AS n JOIN _labels AS l ON n.node = l.node "
+            "JOIN _assigned AS a ON a.component = l.component"
+        )
+        kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)" if scoped else None
+        engine.materialise("_map", f"{kept} UNION ALL {fresh_map}" if kept else fresh_map)
+        engine.materialise(
+            "_node_uids",
+            "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value",
+        )
+    with _phase(seconds, "write"), engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
         engine.create_table("identity_map", "SELECT * FROM _map")
         engine.create_table("record_map", _record_map_sql())
@@ -140,6 +163,7 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         merges=int(changes.get("merge", 0)),
         splits=int(changes.get("split", 0)),
         recomputed=int(engine.scalar(f"SELECT count(*) FROM {nodes}")),
+        seconds=seconds,
     )
     for name in (
         "_occ",
