@@ -5,9 +5,9 @@ components, and every pair of records inside a component counts as predicted. Me
 at the default settings on the 2-core test machine (fit + predict seconds):
 
     file     with soc_sec_id as extra column          names, dates, addresses only
-    febrl1   P 1.0000  R 0.9940  F1 0.9970  (3.4 s)   P 1.0000  R 0.9880  F1 0.9940
-    febrl2   P 1.0000  R 0.9984  F1 0.9992  (4.3 s)   P 1.0000  R 0.9881  F1 0.9940
-    febrl3   P 1.0000  R 0.9988  F1 0.9994  (4.2 s)   P 0.9992  R 0.9849  F1 0.9920
+    febrl1   P 1.0000  R 0.9940  F1 0.9970  (1.9 s)   P 1.0000  R 0.9880  F1 0.9940
+    febrl2   P 1.0000  R 0.9984  F1 0.9992  (2.1 s)   P 1.0000  R 0.9881  F1 0.9940
+    febrl3   P 1.0000  R 0.9988  F1 0.9994  (1.7 s)   P 1.0000  R 0.9824  F1 0.9911
 """
 
 from __future__ import annotations
