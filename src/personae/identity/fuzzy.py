@@ -48,16 +48,7 @@ from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from personae.identity.comparisons import (
-    KEY,
-    FuzzyInputError,
-    complete_untrained,
-    explanation,
-    model_columns,
-    prepare_records,
-    rule_for,
-    settings_for_dialect,
-)
+from personae.identity.comparisons import KEY, FuzzyInputError, comparison_for, prepare_records
 from personae.identity.fuzzy_settings import (
     DEFAULT_BLOCKING,
     DEFAULT_COLUMNS,
@@ -68,6 +59,7 @@ from personae.identity.fuzzy_settings import (
     narrowed_rule,
     rule_columns,
 )
+from personae.identity.splink_model import complete_untrained, explanation, model_columns, settings_for_dialect
 from personae.identity.training import Underflow, matching_prior, training_rules
 
 __all__ = [
@@ -184,7 +176,7 @@ class FuzzyMatcher:
             )
         creator = SettingsCreator(
             link_type="dedupe_only",
-            comparisons=[rule_for(c, extra=c in self.settings.extra_columns).comparison(c) for c in used],
+            comparisons=[comparison_for(c, used, self.settings.extra_columns) for c in used],
             blocking_rules_to_generate_predictions=[{"blocking_rule": rule} for rule in rules],
             unique_id_column_name=KEY,
             retain_matching_columns=False,

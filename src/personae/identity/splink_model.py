@@ -1,0 +1,143 @@
+"""Reading a fitted Splink model: its columns, its untrained levels, its SQL for another
+backend, and the per-comparison weights that explain one pair.
+
+The model is Splink's own JSON-ready settings dict (``linker.misc.save_model_to_json()``),
+as :class:`personae.identity.fuzzy.FuzzyMatcher` keeps and saves it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from splink import SettingsCreator
+
+from personae.identity.comparisons import comparison_for
+
+
+def model_columns(model: dict[str, Any]) -> tuple[str, ...]:
+    """The record columns a fitted Splink model compares, in order."""
+    return tuple(str(c["output_column_name"]) for c in model["comparisons"])
+
+
+def untrained_levels(model: dict[str, Any]) -> list[str]:
+    """The levels of a Splink model that training left without an ``m`` or ``u``."""
+    untrained = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            lacking = [p for p in ("m_probability", "u_probability") if p not in level]
+            if lacking:
+                label = level.get("label_for_charts", level["sql_condition"])
+                untrained.append(f"{comparison['output_column_name']}: {label} (no {', '.join(lacking)})")
+    return untrained
+
+
+def complete_untrained(model: dict[str, Any], sampled_pairs: float) -> list[str]:
+    """Fill the ``m`` and ``u`` that training left out; returns the labels of those levels.
+
+    - Seen by neither (say, Jaro-Winkler 0.88 on a city column without typos): the level
+      says nothing about a match, so m = u, a neutral weight.
+    - Seen among matches but in none of the ``sampled_pairs`` random pairs (two people
+      with the same phone number): u is at most 3 / ``sampled_pairs`` (the "rule of
+      three", a 95 % upper bound). A neutral weight would throw away strong evidence.
+    - Seen among random pairs but not among matches: m = u, neutral, as EM found no
+      match there to say otherwise.
+    """
+    labels = untrained_levels(model)
+    unseen_u = min(1.0, 3.0 / max(sampled_pairs, 1.0))
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            if "m_probability" in level and "u_probability" not in level:
+                level["u_probability"] = min(unseen_u, level["m_probability"])
+            known = [level[p] for p in ("m_probability", "u_probability") if p in level]
+            value = known[0] if known else UNSEEN_PROBABILITY  # never seen at all: a sliver of mass
+            level.setdefault("m_probability", value)
+            level.setdefault("u_probability", value)
+    return labels
+
+
+UNSEEN_PROBABILITY = 1e-6
+"""m and u of a level no pair fell into: equal (no evidence) and too small to unbalance the rest."""
+
+
+def settings_for_dialect(model: dict[str, Any], dialect: str, extra: tuple[str, ...]) -> dict[str, Any]:
+    """``model`` with its SQL rendered for ``dialect`` (parameters copied level by level)."""
+    if model.get("sql_dialect") == dialect:
+        return model
+    columns = model_columns(model)
+    creator = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[comparison_for(c, columns, extra) for c in columns],
+        blocking_rules_to_generate_predictions=[
+            r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]
+        ],
+        unique_id_column_name=model["unique_id_column_name"],
+        retain_matching_columns=False,
+        probability_two_random_records_match=model["probability_two_random_records_match"],
+    )
+    rendered = creator.create_settings_dict(dialect)
+    for target, source in zip(rendered["comparisons"], model["comparisons"], strict=True):
+        for level, trained in zip(target["comparison_levels"], source["comparison_levels"], strict=True):
+            for parameter in ("m_probability", "u_probability"):
+                if parameter in trained:
+                    level[parameter] = trained[parameter]
+    return rendered
+
+
+def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The waterfall of one pair scored by Splink: prior, each comparison, total.
+
+    Splink reports each comparison's weight as ``mw_<name>`` and, for levels with a
+    term-frequency adjustment, the adjustment as ``mw_tf_adj_<name>``; both are log2
+    Bayes factors, so they add to the prior's log2 odds to give the total.
+    """
+    key = model["unique_id_column_name"]
+    prior = float(model["probability_two_random_records_match"])
+    rows: list[dict[str, Any]] = [
+        {
+            "name": "prior",
+            "level": f"probability two random records match = {prior:.3g}",
+            "match_weight": math.log2(prior / (1 - prior)),
+            "value_l": None,
+            "value_r": None,
+        }
+    ]
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        level = level_for_gamma(comparison["comparison_levels"], int(scored[f"gamma_{name}"]))
+        weight = float(scored[f"mw_{name}"]) + float(scored.get(f"mw_tf_adj_{name}") or 0.0)
+        rows.append(
+            {
+                "name": name,
+                "level": level.get("label_for_charts", level["sql_condition"]),
+                "match_weight": weight,
+                "value_l": _shown(scored.get(f"{name}_l")),
+                "value_r": _shown(scored.get(f"{name}_r")),
+            }
+        )
+    rows.append(
+        {
+            "name": "total",
+            "level": f"match probability {float(scored['match_probability']):.4f}",
+            "match_weight": float(scored["match_weight"]),
+            "value_l": scored[f"{key}_l"],
+            "value_r": scored[f"{key}_r"],
+        }
+    )
+    return rows
+
+
+def level_for_gamma(levels: list[dict[str, Any]], gamma: int) -> dict[str, Any]:
+    """The level with comparison vector value ``gamma`` (NULL level -1, else counted down)."""
+    if gamma == -1:
+        return next(lv for lv in levels if lv.get("is_null_level"))
+    ranked = [lv for lv in levels if not lv.get("is_null_level")]
+    return ranked[len(ranked) - 1 - gamma]
+
+
+def _shown(value: object) -> str | None:
+    return None if value is None else str(value)
