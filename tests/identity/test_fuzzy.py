@@ -36,6 +36,7 @@ from personae.identity.fuzzy import (
     FuzzyInputError,
     FuzzyMatcher,
     FuzzyModelError,
+    FuzzyModelOutdated,
     FuzzySettings,
     FuzzySettingsError,
     FuzzyTrainingError,
@@ -295,6 +296,36 @@ def test_load_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     path.write_text('{"hello": 1}')
     with pytest.raises(FuzzyModelError, match="not a personae fuzzy model"):
         FuzzyMatcher.load(path)
+
+
+def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
+    fitted: FuzzyMatcher, tmp_path: Path
+) -> None:
+    from personae.config import FuzzySettings as FuzzyConfig
+    from personae.engine import DuckDBEngine
+    from personae.identity.matching import MODEL_FILE, matcher_for
+
+    path = tmp_path / "models" / MODEL_FILE
+    path.parent.mkdir()
+    fitted.save(path)
+    document = json.loads(path.read_text())
+    document["format"] = "personae.fuzzy/1"
+    path.write_text(json.dumps(document))
+    with pytest.raises(FuzzyModelOutdated, match="older personae"):
+        FuzzyMatcher.load(path)
+    engine = DuckDBEngine(tmp_path / "store.duckdb")
+    try:
+        engine.register_arrow("febrl1", febrl("febrl1"))
+        columns = FuzzyConfig().columns
+        engine.materialise(
+            "customer_records",
+            f"SELECT 'crm' AS source, record_key AS record_id, {', '.join(columns)} FROM febrl1",
+        )
+        matcher = matcher_for(engine, FuzzyConfig(), path.parent, "US")
+    finally:
+        engine.close()
+    assert matcher is not None and matcher.model_ is not None
+    assert FuzzyMatcher.load(path).model_ == matcher.model_  # retrained and saved anew
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ Errors::
     ├── FuzzySettingsError (ValueError)  a FuzzySettings value is invalid
     ├── FuzzyTrainingError               too little data to learn from; what to do
     └── FuzzyModelError                  not fitted yet, or a saved model cannot be read
+        └── FuzzyModelOutdated           saved by an older personae: fit again
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from personae.identity.fuzzy_settings import (
     DEFAULT_BLOCKING,
     DEFAULT_COLUMNS,
     FuzzyModelError,
+    FuzzyModelOutdated,
     FuzzySettings,
     FuzzySettingsError,
     FuzzyTrainingError,
@@ -68,6 +70,7 @@ __all__ = [
     "FuzzyInputError",
     "FuzzyMatcher",
     "FuzzyModelError",
+    "FuzzyModelOutdated",
     "FuzzySettings",
     "FuzzySettingsError",
     "FuzzyTrainingError",
@@ -81,7 +84,8 @@ MIN_RECORDS = 20
 MAX_EM_ITERATIONS = 50
 """EM that has not settled after this many rounds is reported as not converging."""
 
-MODEL_FORMAT = "personae.fuzzy/1"
+MODEL_FORMAT = "personae.fuzzy/2"
+"""Version 2: phones as E.164, a swapped-names level, the guarded birth-date edit level."""
 
 DETERMINISTIC_RECALL = 0.7
 """Share of all matches the deterministic rules are assumed to find (Splink's usual guess)."""
@@ -338,7 +342,13 @@ class FuzzyMatcher:
             raise FuzzyModelError(f"fuzzy model {path}: no such file; fit and save a model first") from None
         except json.JSONDecodeError as error:
             raise FuzzyModelError(f"fuzzy model {path}: not JSON ({error}); re-save the model") from None
-        if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        found = document.get("format") if isinstance(document, dict) else None
+        if isinstance(found, str) and found.startswith("personae.fuzzy/") and found != MODEL_FORMAT:
+            raise FuzzyModelOutdated(
+                f"fuzzy model {path}: format {found!r} was written by an older personae ({MODEL_FORMAT!r} "
+                "now); fit the matcher again (the identity step retrains it by itself)"
+            )
+        if found != MODEL_FORMAT:
             raise FuzzyModelError(
                 f"fuzzy model {path}: not a personae fuzzy model (format {MODEL_FORMAT!r} expected); "
                 "re-save it with FuzzyMatcher.save"

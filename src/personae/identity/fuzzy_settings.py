@@ -28,6 +28,10 @@ class FuzzyModelError(PersonaeError):
     """The matcher is not fitted, or a saved model cannot be read."""
 
 
+class FuzzyModelOutdated(FuzzyModelError):
+    """A saved model was written by an older personae, whose comparisons differ: fit again."""
+
+
 DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
 
 DEFAULT_BLOCKING = (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from personae.config import FuzzySettings as FuzzyConfig
 from personae.engine.base import Engine
-from personae.identity.fuzzy import FuzzyMatcher, FuzzySettings, FuzzyTrainingError
+from personae.identity.fuzzy import FuzzyMatcher, FuzzyModelOutdated, FuzzySettings, FuzzyTrainingError
 
 MODEL_FILE = "identity_fuzzy.json"
 MIN_RECORDS = 50
@@ -32,15 +32,13 @@ def matcher_for(engine: Engine, config: FuzzyConfig, models: Path, phone_region:
     """The saved matcher, or a newly trained one (saved); None when there is too little data."""
     path = models / MODEL_FILE
     settings = FuzzySettings(threshold=config.threshold, columns=config.columns, phone_region=phone_region)
-    if path.exists():
-        matcher = FuzzyMatcher.load(path)
-        saved = matcher.settings
-        if (saved.columns, saved.threshold, saved.phone_region) == (
-            settings.columns,
-            settings.threshold,
-            settings.phone_region,
-        ):
-            return matcher
+    saved = _saved_matcher(path)
+    if saved is not None and (saved.settings.columns, saved.settings.threshold, saved.settings.phone_region) == (
+        settings.columns,
+        settings.threshold,
+        settings.phone_region,
+    ):
+        return saved
     records = engine.fetch_arrow(records_sql(config.columns))
     if records.num_rows < MIN_RECORDS:
         logger.info("fuzzy matching skipped: %d customer records, %d needed", records.num_rows, MIN_RECORDS)
@@ -53,6 +51,17 @@ def matcher_for(engine: Engine, config: FuzzyConfig, models: Path, phone_region:
     models.mkdir(parents=True, exist_ok=True)
     matcher.save(path)
     return matcher
+
+
+def _saved_matcher(path: Path) -> FuzzyMatcher | None:
+    """The model saved at ``path``; None when there is none, or an older personae wrote it."""
+    if not path.exists():
+        return None
+    try:
+        return FuzzyMatcher.load(path)
+    except FuzzyModelOutdated as outdated:
+        logger.warning("retraining the fuzzy model: %s", outdated)
+        return None
 
 
 def fuzzy_edges(engine: Engine, config: FuzzyConfig, models: Path, phone_region: str) -> str | None:
