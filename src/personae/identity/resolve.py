@@ -121,8 +121,11 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
     with _phase(seconds, "components"):
         if engine.name == "duckdb":
             size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
-            components_by_scipy(engine, edges, size, "_all_labels")
-            engine.materialise("_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node")
+            if scoped:
+                components_by_scipy(engine, edges, size, "_all_labels")
+                engine.materialise("_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node")
+            else:  # every usable identifier is a node, numbered 0 .. size - 1
+                components_by_scipy(engine, edges, size, "_labels")
         else:
             components_by_sql(engine, edges, nodes, "_labels")
     with _phase(seconds, "uids"):
@@ -136,10 +139,12 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         )
         kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)" if scoped else None
         engine.materialise("_map", f"{kept} UNION ALL {fresh_map}" if kept else fresh_map)
-        engine.materialise(
-            "_node_uids",
-            "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value",
+        node_uids = (  # a full run labels every node: join by numbers, not by type and value
+            "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value"
+            if scoped
+            else "SELECT l.node, a.uid FROM _labels AS l JOIN _assigned AS a ON a.component = l.component"
         )
+        engine.materialise("_node_uids", node_uids)
     with _phase(seconds, "write"), engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
         engine.create_table("identity_map", "SELECT * FROM _map")

@@ -39,8 +39,10 @@ def assignment_sql(nodes: str, labels: str, previous: str, salt: str) -> str:
         f"FROM ({aged}) AS a WHERE old_uid IS NOT NULL GROUP BY old_uid"
     )
     survivors = f"SELECT component, arg_min(old_uid, age) AS uid FROM ({owners}) AS o GROUP BY component"
-    founders = (
-        f"SELECT component, arg_min(id_type || ':' || id_value, age) AS founder FROM ({aged}) AS a GROUP BY component"
+    oldest = f"SELECT component, arg_min(node, age) AS node FROM ({aged}) AS a GROUP BY component"
+    founders = (  # the key text is built for one node per component, not for every node
+        f"SELECT o.component, n.id_type || ':' || n.id_value AS founder FROM ({oldest}) AS o "
+        f"JOIN {nodes} AS n ON n.node = o.node"
     )
     new_uid = f"'p' || substr(md5({sql_string(salt)} || f.founder), 1, 15)"
     return (
