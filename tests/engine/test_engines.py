@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from personae.engine import Engine
@@ -64,3 +66,29 @@ def test_fetch_batches_returns_every_row_in_bounded_batches(engine: Engine) -> N
     batches = list(engine.fetch_batches("SELECT n FROM numbers ORDER BY n", rows=1_000))
     assert all(batch.num_rows <= 1_000 for batch in batches) and len(batches) >= 3
     assert [n for batch in batches for n in batch.column("n").to_pylist()] == list(range(2_500))
+
+
+def test_staged_and_exposed_files_number_their_rows_by_position(engine: Engine, tmp_path: Path) -> None:
+    """Raw copies of CSV files carry no ``_row``; the engines give each row its position.
+
+    A folder may mix such files with files that have ``_row`` (every other format, and raw
+    copies written before): theirs is kept, and the columns come in one order.
+    """
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    unnumbered = pa.table({"v": ["a", "b", "c"], "_file": ["new.csv"] * 3, "_loaded_at": [None] * 3})
+    numbered = pa.table({"v": ["x", "y"], "_file": ["old.csv"] * 2, "_row": [7, 9], "_loaded_at": [None] * 2})
+    pq.write_table(unnumbered, folder / "new.parquet")
+    pq.write_table(numbered, folder / "old.parquet")
+    engine.stage("staged", folder / "new.parquet")
+    assert _sorted(engine, "SELECT v, _row FROM staged") == [("a", 1), ("b", 2), ("c", 3)]
+    engine.expose_folder("raw_test", folder)
+    assert [name for name, _ in engine.columns("raw_test")] == ["v", "_file", "_row", "_loaded_at"]
+    rows = _sorted(engine, "SELECT _file, v, _row FROM raw_test")
+    assert rows == [
+        ("new.csv", "a", 1),
+        ("new.csv", "b", 2),
+        ("new.csv", "c", 3),
+        ("old.csv", "x", 7),
+        ("old.csv", "y", 9),
+    ]

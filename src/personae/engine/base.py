@@ -24,6 +24,24 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+ROW_COLUMN = "_row"
+"""A raw file's row number. Raw copies of CSV files are written without it, since the only
+way to number CSV rows in DuckDB is a window that runs on one thread (about half the copy's
+time on two cores); DuckDB keeps the reading order when it writes, so a row's position in
+the copy is its number, and the engines add it when they read the copy."""
+
+
+def numbered_order(columns: list[str]) -> list[str]:
+    """``columns`` with ``_row`` just before ``_loaded_at`` (or last), the order raw files
+    show their columns in whether or not the file holds ``_row``.
+
+    >>> numbered_order(["a", "_file", "_loaded_at"])
+    ['a', '_file', '_row', '_loaded_at']
+    """
+    kept = [c for c in columns if c not in (ROW_COLUMN, "_loaded_at")]
+    return [*kept, ROW_COLUMN, *(["_loaded_at"] if "_loaded_at" in columns else [])]
+
+
 class Engine(ABC):
     """Runs DuckDB-dialect SQL and holds the workspace's tables."""
 
@@ -100,11 +118,16 @@ class Engine(ABC):
 
     @abstractmethod
     def stage(self, name: str, path: Path) -> None:
-        """Expose one Parquet file as the temporary view ``name``."""
+        """Expose one Parquet file as the temporary view ``name``.
+
+        A file without a ``_row`` column gets one: each row's position in the file, from 1
+        (see :data:`ROW_COLUMN`)."""
 
     @abstractmethod
     def expose_folder(self, name: str, folder: Path) -> None:
-        """Expose a folder of Parquet files (columns united by name) as the view ``name``."""
+        """Expose a folder of Parquet files (columns united by name) as the view ``name``.
+
+        Rows of files without ``_row`` are numbered by their position in their file."""
 
     @abstractmethod
     def materialise(self, name: str, sql: str) -> None:

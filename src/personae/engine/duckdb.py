@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from personae.engine.base import Engine, quote_identifier
+from personae.engine.base import ROW_COLUMN, Engine, numbered_order, quote_identifier
 from personae.errors import EngineError, StoreLockedError
 
 
@@ -108,12 +108,22 @@ class DuckDBEngine(Engine):
         self.connection.register(name, table)
 
     def stage(self, name: str, path: Path) -> None:
-        self.define(name, f"SELECT * FROM read_parquet({_literal(str(path))})")
+        self.define(name, self._numbered(f"read_parquet({_literal(str(path))}, file_row_number = true)"))
 
     def expose_folder(self, name: str, folder: Path) -> None:
         where = folder.relative_to(self.root) if self.root and folder.is_relative_to(self.root) else folder
         pattern = _literal(str(where / "*.parquet"))
-        self.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({pattern}, union_by_name = true)")
+        files = f"read_parquet({pattern}, union_by_name = true, file_row_number = true)"
+        self.execute(f"CREATE OR REPLACE VIEW {name} AS {self._numbered(files)}")
+
+    def _numbered(self, files: str) -> str:
+        """The rows of ``files`` (read with ``file_row_number``), ``_row`` from it where a file lacks one."""
+        columns = [row[0] for row in self.connection.execute(f"DESCRIBE SELECT * FROM {files}").fetchall()]
+        columns = [c for c in columns if c != "file_row_number"]
+        position = "file_row_number + 1"
+        row = f"coalesce({ROW_COLUMN}, {position})" if ROW_COLUMN in columns else position
+        select = [f"{row} AS {ROW_COLUMN}" if c == ROW_COLUMN else quote_identifier(c) for c in numbered_order(columns)]
+        return f"SELECT {', '.join(select)} FROM {files}"
 
     def materialise(self, name: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")

@@ -19,7 +19,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from personae.engine.base import Engine
+from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.dialects import transpile
 from personae.errors import EngineError
 
@@ -219,13 +219,13 @@ class SparkEngine(Engine):
         self.session.createDataFrame(table).createOrReplaceTempView(name)
 
     def stage(self, name: str, path: Path) -> None:
-        self.session.read.parquet(str(path)).createOrReplaceTempView(name)
+        _numbered(self.session.read.parquet(str(path))).createOrReplaceTempView(name)
 
     def expose_folder(self, name: str, folder: Path) -> None:
         files = sorted(str(path) for path in folder.glob("*.parquet"))
         if files:
             frame = self.session.read.option("mergeSchema", "true").parquet(*files)
-            frame.createOrReplaceTempView(name)
+            _numbered(frame).createOrReplaceTempView(name)
             self._folders[name] = folder
 
     def materialise(self, name: str, sql: str) -> None:
@@ -243,3 +243,16 @@ class SparkEngine(Engine):
     def close(self) -> None:
         super().close()
         shutil.rmtree(self.warehouse / "_stage", ignore_errors=True)
+
+
+def _numbered(frame: DataFrame) -> DataFrame:
+    """``frame`` with ``_row`` from each row's position in its Parquet file where it has none."""
+    from pyspark.sql import functions
+
+    position = functions.col("_metadata.row_index") + 1
+    has_row = ROW_COLUMN in frame.columns
+    row = functions.coalesce(functions.col(ROW_COLUMN), position) if has_row else position
+    columns = [
+        row.alias(ROW_COLUMN) if c == ROW_COLUMN else functions.col(f"`{c}`") for c in numbered_order(frame.columns)
+    ]
+    return frame.select(*columns)

@@ -82,9 +82,11 @@ def checksum(path: Path) -> str:
 
 
 def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str) -> str:
+    """The file's rows as text, with ``_file``. No ``_row``: the engine numbers the rows of
+    the raw copy by position when it stages it (see ``personae.engine.base.ROW_COLUMN``)."""
     options = spec.csv
     return (
-        f"SELECT *, {sql_string(label)} AS _file, row_number() OVER () AS _row "
+        f"SELECT *, {sql_string(label)} AS _file "
         f"FROM read_csv({sql_string(str(path))}, all_varchar = true, "
         f"header = {str(options.header).lower()}, delim = {sql_string(options.delimiter)}, "
         f"quote = {sql_string(options.quote)}, encoding = {sql_string(options.encoding)}, "
