@@ -54,7 +54,8 @@ class IdentityResult:
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds of each phase: ``graph`` (identifiers and links from the store),
     ``fuzzy``, ``components`` (links out of the engine, connected components, labels back
-    in), ``uids`` (limits, stable UIDs, ``identity_map`` rows) and ``write`` (the tables)."""
+    in), ``uids`` (limits, stable UIDs) and ``write`` (the tables), of which ``map`` is the
+    ``identity_map`` table's part."""
 
 
 @contextmanager
@@ -137,8 +138,11 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
             f"SELECT n.id_type, n.id_value, a.uid FROM {nodes} AS n JOIN _labels AS l ON n.node = l.node "
             "JOIN _assigned AS a ON a.component = l.component"
         )
-        kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)" if scoped else None
-        engine.materialise("_map", f"{kept} UNION ALL {fresh_map}" if kept else fresh_map)
+        if scoped:
+            kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)"
+            engine.materialise("_map", f"{kept} UNION ALL {fresh_map}")
+        else:  # read once, by the identity_map write: no second copy of every row
+            engine.define("_map", fresh_map)
         node_uids = (  # a full run labels every node: join by numbers, not by type and value
             "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value"
             if scoped
@@ -147,7 +151,8 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         engine.materialise("_node_uids", node_uids)
     with _phase(seconds, "write"), engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
-        engine.create_table("identity_map", "SELECT * FROM _map")
+        with _phase(seconds, "map"):
+            engine.create_table("identity_map", "SELECT * FROM _map")
         engine.create_table("record_map", _record_map_sql())
         engine.insert("merges", ["old_uid", "new_uid", "at", "reason"], "SELECT * FROM _changes")
         engine.create_table("identity_edges", "SELECT * FROM _edge_keys")
