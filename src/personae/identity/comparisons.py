@@ -56,10 +56,7 @@ def name_comparison(column: str) -> ComparisonCreator:
     return cl.NameComparison(column)
 
 
-SWAPPED_NAMES = '"first_name_l" = "last_name_r" AND "last_name_l" = "first_name_r"'
-
-
-def first_name_with_swap(column: str) -> ComparisonCreator:
+def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCreator:
     """:func:`name_comparison` plus a level for first and last name swapped, after exact.
 
     Only the first-name comparison has it, so a swap counts once: the last-name comparison
@@ -68,7 +65,8 @@ def first_name_with_swap(column: str) -> ComparisonCreator:
     identifier: 0.9911 to 0.9937).
     """
     levels = cl.NameComparison(column).create_comparison_levels()
-    swapped = cll.CustomLevel(SWAPPED_NAMES, "First and last name swapped", base_dialect_str="duckdb")
+    condition = f'"{column}_l" = "{last}_r" AND "{last}_l" = "{column}_r"'
+    swapped = cll.CustomLevel(condition, "First and last name swapped", base_dialect_str="duckdb")
     return cl.CustomComparison([*levels[:2], swapped, *levels[2:]], output_column_name=column)
 
 

@@ -33,11 +33,7 @@ def matcher_for(engine: Engine, config: FuzzyConfig, models: Path, phone_region:
     path = models / MODEL_FILE
     settings = FuzzySettings(threshold=config.threshold, columns=config.columns, phone_region=phone_region)
     saved = _saved_matcher(path)
-    if saved is not None and (saved.settings.columns, saved.settings.threshold, saved.settings.phone_region) == (
-        settings.columns,
-        settings.threshold,
-        settings.phone_region,
-    ):
+    if saved is not None and saved.settings == settings:
         return saved
     records = engine.fetch_arrow(records_sql(config.columns))
     if records.num_rows < MIN_RECORDS:

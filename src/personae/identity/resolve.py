@@ -134,21 +134,19 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         engine.materialise("_assigned", assignment_sql(nodes, "_labels", previous, salt))
         engine.materialise("_changes", changes_sql(nodes, "_labels", previous, "_assigned", at))
         _register_cuts(engine, rebuilt.cuts)
-        fresh_map = (
-            f"SELECT n.id_type, n.id_value, a.uid FROM {nodes} AS n JOIN _labels AS l ON n.node = l.node "
-            "JOIN _assigned AS a ON a.component = l.component"
-        )
+        # Every node's UID: the recomputed ones from their component; in a scoped run the
+        # others keep theirs (an untouched UID's identifiers are exactly the nodes left out).
+        node_uids = "SELECT l.node, a.uid FROM _labels AS l JOIN _assigned AS a ON a.component = l.component"
         if scoped:
-            kept = "SELECT * FROM _previous WHERE uid NOT IN (SELECT uid FROM _touched)"
-            engine.materialise("_map", f"{kept} UNION ALL {fresh_map}")
-        else:  # read once, by the identity_map write: no second copy of every row
-            engine.define("_map", fresh_map)
-        node_uids = (  # a full run labels every node: join by numbers, not by type and value
-            "SELECT n.node, m.uid FROM _nodes AS n JOIN _map AS m ON m.id_type = n.id_type AND m.id_value = n.id_value"
-            if scoped
-            else "SELECT l.node, a.uid FROM _labels AS l JOIN _assigned AS a ON a.component = l.component"
-        )
+            node_uids += (
+                " UNION ALL SELECT n.node, p.uid FROM _nodes AS n JOIN _previous AS p "
+                "ON p.id_type = n.id_type AND p.id_value = n.id_value WHERE p.uid NOT IN (SELECT uid FROM _touched)"
+            )
         engine.materialise("_node_uids", node_uids)
+        # read once, by the identity_map write: no second copy of every row
+        engine.define(
+            "_map", "SELECT n.id_type, n.id_value, u.uid FROM _nodes AS n JOIN _node_uids AS u ON u.node = n.node"
+        )
     with _phase(seconds, "write"), engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
         with _phase(seconds, "map"):
