@@ -43,6 +43,8 @@ def _files(root: Path) -> None:
             "created_at": pa.array([datetime(2024, 5, 1, 8), datetime(2024, 5, 2, 9), datetime(2024, 5, 2, 9), None]),
             "grand_total": [10.0, 20.25, 20.25, 3.0],
             "email": ["A@B.com", "c@d.org", "c@d.org", None],
+            "promo": [True, False, False, None],  # typed columns DuckDB maps as they are
+            "store_id": pa.array([7, 8, 8, None], pa.int64()),
         }
     )
     (root / "data/shop").mkdir(parents=True, exist_ok=True)

@@ -92,3 +92,15 @@ def test_staged_and_exposed_files_number_their_rows_by_position(engine: Engine, 
         ("old.csv", "x", 7),
         ("old.csv", "y", 9),
     ]
+
+
+def test_duckdb_connections_leave_progress_to_personae(tmp_path: Path) -> None:
+    """DuckDB's own progress bar would draw on stderr in the middle of personae's."""
+    from personae.engine.duckdb import DuckDBEngine
+
+    engine = DuckDBEngine(tmp_path / "store.duckdb")
+    try:
+        assert engine.scalar("SELECT current_setting('enable_progress_bar')") is False
+        assert engine.reader().execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
+    finally:
+        engine.close()

@@ -145,6 +145,7 @@ class Engine(ABC):
         """An in-memory DuckDB connection that reads input files (shared by every engine)."""
         if self._reader is None:
             self._reader = duckdb.connect()
+            self._reader.execute("SET enable_progress_bar = false")  # progress is personae's to show
         return self._reader
 
     @contextmanager

@@ -37,10 +37,13 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 """engine -> lower-case function name -> what the user tried to do."""
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "duckdb": frozenset({"transactions", "delete"}),
+    "duckdb": frozenset({"transactions", "delete", "typed_stage"}),
     "spark": frozenset(),
 }
-"""Engine features steps may rely on; without "delete" an engine rewrites the table."""
+"""Engine features steps may rely on; without "delete" an engine rewrites the table. With
+"typed_stage" ingest maps a Parquet input file in place, with its own column types, instead
+of its raw copy's text: the engine's text of a value is then DuckDB's, as in the raw copy
+(Spark prints doubles and timestamps its own way, so it maps the raw copy)."""
 
 
 def _spark_strptime(node: exp.Expr) -> exp.Expr:

@@ -41,6 +41,9 @@ class DuckDBEngine(Engine):
             if "lock" in str(error).lower():
                 raise StoreLockedError(f"the store {path} is open in another process: {error}") from None
             raise EngineError(f"cannot open the store {path}: {error}") from None
+        # DuckDB draws its own progress bar on stderr for long queries, even without a
+        # terminal; personae reports progress itself, so the two would interleave
+        self.connection.execute("SET enable_progress_bar = false").complete()
         self.path = path
         self.root = path.parent if path else None
         if self.root:  # views over files name them relative to the workspace, so it can move

@@ -194,10 +194,14 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     report.rows_read = rows + len(rejects)
     jsonl = spec.resolved_format == "jsonl"
     try:
-        engine.stage(names["stage"], partial)
+        typed = spec.resolved_format == "parquet" and "typed_stage" in CAPABILITIES[engine.name]
+        engine.stage(names["stage"], path if typed else partial)
+        stage_types = dict(engine.columns(names["stage"])) if typed else None
         columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else [n for n, _ in engine.columns(names["stage"])]
         settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
-        mapped = mapped_sql(_rows_sql(spec, names["stage"]), spec, columns, settings, jsonl=jsonl)
+        rows_sql = f"(SELECT *, {readers.sql_string(label)} AS _file FROM {names['stage']})" if typed else None
+        relation = rows_sql or _rows_sql(spec, names["stage"])
+        mapped = mapped_sql(relation, spec, columns, settings, jsonl=jsonl, stage_types=stage_types)
         with engine.transaction():
             if seen_before or _left_over(engine, spec, label):
                 _forget_file(engine, spec, label)

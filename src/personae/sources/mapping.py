@@ -4,10 +4,16 @@ The staged file has text columns plus ``_file`` and ``_row``. :func:`mapped_sql`
 into the source kind's canonical, typed columns, normalised identifiers, a row key and a
 ``_reason`` that is NULL for a good row and says what is wrong otherwise. The functions
 here are pure: they return DuckDB-dialect SQL that every engine runs (tested on both).
+
+A staged Parquet file may also keep its own column types (see ``stage_types``): every
+column is then read as DuckDB's text of it, exactly as the raw copy holds it, except a
+column whose type is already the canonical one (:data:`EXACT_TYPES`), which is taken as
+is: the same value without printing and parsing it again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from personae.config import SourceSpec
@@ -33,6 +39,18 @@ _TYPE_WORDS = {
     ColumnType.BOOLEAN: "true or false",
 }
 
+
+_WHOLE_NUMBERS = frozenset({"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT", "UTINYINT"})
+EXACT_TYPES: dict[ColumnType, frozenset[str]] = {
+    ColumnType.TIMESTAMP: frozenset({"TIMESTAMP"}),
+    ColumnType.DATE: frozenset({"DATE"}),
+    ColumnType.INTEGER: _WHOLE_NUMBERS,
+    ColumnType.BOOLEAN: frozenset({"BOOLEAN"}),
+    ColumnType.MONEY: _WHOLE_NUMBERS | {f"DECIMAL({p},{s})" for p in range(1, 19) for s in range(3) if s <= p},
+}
+"""Stage column types (DuckDB's names) whose values cast to a canonical type exactly as their
+text would parse. Floating point is not among them: a double's text rounds differently
+(``1.005`` is 1.01 as text, 1.00 as a double)."""
 
 VALIDATED_IDENTIFIERS = ("email", "phone")
 """Identifier types whose values are checked; a value failing its check is reported."""
@@ -123,8 +141,8 @@ def _nearest(word: str, candidates: list[str]) -> str:
 
 
 def json_object_sql(columns: list[str]) -> str:
-    """A JSON object of text columns (NULL when there are none)."""
-    pairs = ", ".join(f"{sql_string(column)}, {quote(column)}" for column in columns)
+    """A JSON object of the columns' text (NULL when there are none)."""
+    pairs = ", ".join(f"{sql_string(column)}, CAST({quote(column)} AS VARCHAR)" for column in columns)
     return f"json_object({pairs})" if pairs else "CAST(NULL AS VARCHAR)"
 
 
@@ -149,12 +167,28 @@ def key_sql(kind: SourceKind) -> str:
     return "record_id"
 
 
-def mapped_sql(relation: str, spec: SourceSpec, columns: list[str], settings: Settings, *, jsonl: bool = False) -> str:
+def _typed_column(column_type: ColumnType, raw: str, stage_type: str | None, fmt: str | None) -> str:
+    if stage_type is not None and fmt is None and stage_type in EXACT_TYPES.get(column_type, ()):
+        return f"TRY_CAST({raw} AS {column_type.value})"
+    return typed_sql(column_type, f"CAST({raw} AS VARCHAR)", fmt)
+
+
+def mapped_sql(
+    relation: str,
+    spec: SourceSpec,
+    columns: list[str],
+    settings: Settings,
+    *,
+    jsonl: bool = False,
+    stage_types: Mapping[str, str] | None = None,
+) -> str:
     """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json`` and ``_reason``.
 
     ``relation`` holds the file's rows as text ``columns`` plus ``_file`` and ``_row``
-    (and ``_json_ok`` for JSONL sources).
+    (and ``_json_ok`` for JSONL sources). ``stage_types`` (column -> DuckDB type), when
+    given, says the columns kept their own types; see the module docstring.
     """
+    types = stage_types or {}
     mapping = resolve_columns(spec, columns, "the staged file")
     region = spec.phone_region or settings.phone_region
     inner: list[str] = []
@@ -165,7 +199,7 @@ def mapped_sql(relation: str, spec: SourceSpec, columns: list[str], settings: Se
         value = mapping.get(column.name)
         raw, source_column = _source_expression(value) if value else ("NULL", None)
         label = f"{column.name} (column {source_column!r})" if source_column else column.name
-        typed = typed_sql(column.type, f"CAST({raw} AS VARCHAR)", spec.formats.get(column.name))
+        typed = _typed_column(column.type, raw, types.get(source_column or ""), spec.formats.get(column.name))
         raw_ref = quote("__raw_" + column.name)
         inner.append(f"{typed} AS {column.name}")
         inner.append(f"CAST({raw} AS VARCHAR) AS {raw_ref}")
