@@ -18,9 +18,11 @@ from personae.sources.readers import sql_string
 from personae.store_schema import RECORD_TABLES
 
 RECORD_TYPE = "record"
-ORDER_KEY = "CAST({prefix}rank AS BIGINT) * 10000000000 + {prefix}node"
+RANK_SCALE = 10_000_000_000
+ORDER_KEY = f"CAST(rank AS BIGINT) * {RANK_SCALE} + node"
 """Orders a record's identifiers by trust, then type and value (node numbers follow type
-and value), as one number: cheap to aggregate with arg_min."""
+and value), as one number that holds both: its minimum over a record names the record's
+anchor and its rank."""
 
 
 def _rank_sql(settings: IdentitySettings, column: str) -> str:
@@ -113,18 +115,20 @@ def record_nodes_sql(occurrences: str, identifiers: str) -> str:
 
 def anchors_sql(record_nodes: str) -> str:
     """Each record's anchor: its most trusted usable identifier (``anchor``, ``anchor_rank``),
-    and whether it has other identifiers (``linked``; min and max, as a distinct count costs
-    several times more).
+    and whether it has other identifiers (``linked``).
 
-    An aggregate (arg_min over a sortable key), not a ranking window: at millions of records
-    it avoids sorting every partition. The edges start from the anchors, and a record's UID
-    is its anchor's (all of a record's identifiers end in one person, its anchor's being the
+    Two plain aggregates over the order key, not a ranking window (which sorts every
+    partition) and not ``arg_min`` (23M records: 8.6–11.3 s against 5.8–7.0 s for this).
+    The smallest key holds the anchor's node and rank; a record has another identifier
+    when its largest key differs. The edges start from the anchors, and a record's UID is
+    its anchor's (all of a record's identifiers end in one person, its anchor's being the
     one the most trusted rule gives).
     """
-    key = ORDER_KEY.format(prefix="")
+    keys = f"SELECT source, record_id, min({ORDER_KEY}) AS first_key, max({ORDER_KEY}) AS last_key FROM {record_nodes}"
     return (
-        f"SELECT source, record_id, arg_min(node, {key}) AS anchor, arg_min(rank, {key}) AS anchor_rank, "
-        f"min(node) < max(node) AS linked FROM {record_nodes} GROUP BY source, record_id"
+        f"SELECT source, record_id, CAST(first_key % {RANK_SCALE} AS BIGINT) AS anchor, "
+        f"CAST(first_key // {RANK_SCALE} AS INTEGER) AS anchor_rank, first_key < last_key AS linked "
+        f"FROM ({keys} GROUP BY source, record_id) AS k"
     )
 
 

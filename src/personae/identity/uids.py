@@ -19,13 +19,13 @@ from personae.sources.readers import sql_string
 def _aged(nodes: str, labels: str, previous: str) -> str:
     """Each node with its component, old UID and ``age``, a key that orders nodes oldest first.
 
-    The age is a struct (first seen, type, value), unique per node, which ``arg_min``
-    compares directly: a global ``row_number()`` window over every node cost three times
-    as much (2.75 s against 0.82 s for 8.3M nodes).
+    The age is a struct (first seen, node), unique per node, which ``arg_min`` compares
+    directly. Node numbers follow type and value (``graph.identifiers_sql``), so it orders
+    nodes as (first seen, type, value) does, without comparing strings. A global
+    ``row_number()`` window over every node cost three times as much as the struct.
     """
     return (
-        "SELECT n.node, n.id_type, n.id_value, l.component, p.uid AS old_uid, "
-        "struct_pack(seen := n.first_seen, id_type := n.id_type, id_value := n.id_value) AS age "
+        "SELECT n.node, l.component, p.uid AS old_uid, struct_pack(seen := n.first_seen, node := n.node) AS age "
         f"FROM {nodes} AS n JOIN {labels} AS l ON n.node = l.node "
         f"LEFT JOIN {previous} AS p ON p.id_type = n.id_type AND p.id_value = n.id_value"
     )
