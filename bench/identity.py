@@ -210,6 +210,7 @@ def map_write(scratch: str, target: str) -> dict[str, Any]:
         con.execute(f"ATTACH '{Path(scratch) / 'personae.duckdb'}' AS run (READ_ONLY)")
         con.execute("CREATE TEMP TABLE rows AS SELECT id_type, id_value, uid FROM run.identity_map")
         con.execute("DETACH run")
+        con.execute("SET preserve_insertion_order = false")  # as personae's own writes run
         started = time.perf_counter()
         con.execute("BEGIN")
         written = con.execute("CREATE TABLE identity_map AS SELECT * FROM rows").fetchall()[0][0]
