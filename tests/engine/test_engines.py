@@ -104,19 +104,3 @@ def test_duckdb_connections_leave_progress_to_personae(tmp_path: Path) -> None:
         assert engine.reader().execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
     finally:
         engine.close()
-
-
-def test_duckdb_writes_drop_row_order_only_while_they_run(tmp_path: Path) -> None:
-    """Inserts may store rows in any order (faster); the connection's reads keep theirs."""
-    from personae.engine.duckdb import DuckDBEngine
-
-    engine = DuckDBEngine(tmp_path / "store.duckdb")
-    try:
-        engine.create_table("numbers", "SELECT range AS n FROM range(1000)")
-        assert engine.insert("numbers", ["n"], "SELECT range FROM range(1000, 1010)") == 10
-        with pytest.raises(EngineError):
-            engine.insert("numbers", ["n"], "SELECT 'not a number'")
-        assert engine.scalar("SELECT current_setting('preserve_insertion_order')") is True
-        assert engine.scalar("SELECT count(*) FROM numbers") == 1010
-    finally:
-        engine.close()
