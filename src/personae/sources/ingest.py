@@ -196,11 +196,14 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     try:
         typed = spec.resolved_format == "parquet" and "typed_stage" in CAPABILITIES[engine.name]
         engine.stage(names["stage"], path if typed else partial)
-        stage_types = dict(engine.columns(names["stage"])) if typed else None
-        columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else [n for n, _ in engine.columns(names["stage"])]
+        described = dict(engine.columns(names["stage"]))
+        columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else list(described)
         settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
-        rows_sql = f"(SELECT *, {readers.sql_string(label)} AS _file FROM {names['stage']})" if typed else None
-        relation = rows_sql or _rows_sql(spec, names["stage"])
+        if typed:  # the input file itself: it has no _file column, and its columns keep their types
+            relation = f"(SELECT *, {readers.sql_string(label)} AS _file FROM {names['stage']})"
+        else:
+            relation = _rows_sql(spec, names["stage"])
+        stage_types = described if typed else None
         mapped = mapped_sql(relation, spec, columns, settings, jsonl=jsonl, stage_types=stage_types)
         with engine.transaction():
             if seen_before or _left_over(engine, spec, label):
