@@ -19,10 +19,10 @@ import tomli_w
 
 from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
 from personae.engine import Engine, open_engine
+from personae.engine.sql import day_sql, literal, timestamp_sql
 from personae.errors import StoreLockedError, WorkspaceError
 from personae.pipeline import MODELS_FOLDER, RunContext, StepResult, run_steps, source_reports
 from personae.sources.ingest import RAW_FOLDER, IngestContext, Progress, SourceReport, ensure_store
-from personae.sources.readers import sql_string
 from personae.spec import did_you_mean
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
@@ -164,11 +164,11 @@ class Workspace:
             store.insert(
                 "runs",
                 ["run_id", "started_at", "finished_at", "as_of", "engine", "status", "summary"],
-                f"SELECT {run_id}, CAST({sql_string(started.isoformat(sep=' '))} AS TIMESTAMP), "
-                f"CAST({sql_string(finished.isoformat(sep=' '))} AS TIMESTAMP), "
-                f"CAST({sql_string(as_of.isoformat())} AS DATE), {sql_string(store.name)}, "
-                f"{sql_string('failed' if report.errors else 'ok')}, "
-                f"{sql_string(json.dumps(report.summary()))}",
+                f"SELECT {run_id}, {timestamp_sql(started.isoformat(sep=' '))}, "
+                f"{timestamp_sql(finished.isoformat(sep=' '))}, "
+                f"{day_sql(as_of)}, {literal(store.name)}, "
+                f"{literal('failed' if report.errors else 'ok')}, "
+                f"{literal(json.dumps(report.summary()))}",
             )
         return report
 

@@ -14,7 +14,8 @@ import pytest
 from personae.demo import DemoWorld, generate
 from personae.demo.catalog import LIFESTYLES, SEASONS
 from personae.demo.crm import NOISE
-from personae.sources.kinds import IDENTIFIER_TYPES, SourceKind, column_names
+from personae.engine.tables import IDENTIFIER_TYPES
+from personae.sources.kinds import SourceKind, column_names
 
 PEOPLE = 1_500
 MONEY = "'DECIMAL(18,2)'"

@@ -17,12 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from personae.engine.dialects import transpile
-
-
-def quote_identifier(name: str) -> str:
-    """A column or table name quoted for DuckDB-dialect SQL."""
-    return '"' + name.replace('"', '""') + '"'
-
+from personae.engine.sql import identifier
 
 ROW_COLUMN = "_row"
 """A raw file's row number. Raw copies of CSV files are written without it, since the only
@@ -93,7 +88,7 @@ class Engine(ABC):
     def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
         """Create a persistent table with the given (name, DuckDB type) columns, if missing."""
         if not self.has_table(name):
-            body = ", ".join(f"{quote_identifier(column)} {type_}" for column, type_ in columns)
+            body = ", ".join(f"{identifier(column)} {type_}" for column, type_ in columns)
             self.execute(f"CREATE TABLE {name} ({body})")
 
     @abstractmethod
@@ -102,7 +97,7 @@ class Engine(ABC):
 
     def add_columns(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
         for column, type_ in columns:
-            self.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(column)} {type_}")
+            self.execute(f"ALTER TABLE {table} ADD COLUMN {identifier(column)} {type_}")
 
     @abstractmethod
     def delete_where(self, table: str, condition: str) -> None:

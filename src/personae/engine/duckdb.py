@@ -9,12 +9,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from personae.engine.base import ROW_COLUMN, Engine, numbered_order, quote_identifier
+from personae.engine.base import ROW_COLUMN, Engine, numbered_order
+from personae.engine.sql import identifier, literal
 from personae.errors import EngineError, StoreLockedError
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class DuckDBEngine(Engine):
@@ -47,7 +44,7 @@ class DuckDBEngine(Engine):
         self.path = path
         self.root = path.parent if path else None
         if self.root:  # views over files name them relative to the workspace, so it can move
-            self.connection.execute(f"SET file_search_path = {_literal(str(self.root))}").complete()
+            self.connection.execute(f"SET file_search_path = {literal(str(self.root))}").complete()
 
     def execute(self, sql: str) -> None:
         try:
@@ -87,7 +84,7 @@ class DuckDBEngine(Engine):
         return [(row[0], row[1]) for row in rows]
 
     def insert(self, table: str, columns: list[str], sql: str) -> int:
-        names = ", ".join(quote_identifier(column) for column in columns)
+        names = ", ".join(identifier(column) for column in columns)
         statement = f"INSERT INTO {table} ({names}) {sql}"
         try:
             rows = self.connection.execute(statement).fetchall()
@@ -111,11 +108,11 @@ class DuckDBEngine(Engine):
         self.connection.register(name, table)
 
     def stage(self, name: str, path: Path) -> None:
-        self.define(name, self._numbered(f"read_parquet({_literal(str(path))}, file_row_number = true)"))
+        self.define(name, self._numbered(f"read_parquet({literal(str(path))}, file_row_number = true)"))
 
     def expose_folder(self, name: str, folder: Path) -> None:
         where = folder.relative_to(self.root) if self.root and folder.is_relative_to(self.root) else folder
-        pattern = _literal(str(where / "*.parquet"))
+        pattern = literal(str(where / "*.parquet"))
         files = f"read_parquet({pattern}, union_by_name = true, file_row_number = true)"
         self.execute(f"CREATE OR REPLACE VIEW {name} AS {self._numbered(files)}")
 
@@ -125,7 +122,7 @@ class DuckDBEngine(Engine):
         columns = [c for c in columns if c != "file_row_number"]
         position = "file_row_number + 1"
         row = f"coalesce({ROW_COLUMN}, {position})" if ROW_COLUMN in columns else position
-        select = [f"{row} AS {ROW_COLUMN}" if c == ROW_COLUMN else quote_identifier(c) for c in numbered_order(columns)]
+        select = [f"{row} AS {ROW_COLUMN}" if c == ROW_COLUMN else identifier(c) for c in numbered_order(columns)]
         return f"SELECT {', '.join(select)} FROM {files}"
 
     def materialise(self, name: str, sql: str) -> None:

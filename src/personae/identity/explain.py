@@ -7,10 +7,10 @@ from typing import Any
 
 from personae.config import FuzzySettings as FuzzyConfig
 from personae.engine.base import Engine
+from personae.engine.sql import literal
 from personae.errors import PersonaeError
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.matching import MODEL_FILE, records_sql
-from personae.sources.readers import sql_string
 
 
 class NothingToExplain(LookupError, PersonaeError):
@@ -28,7 +28,7 @@ def explain_pair(engine: Engine, models: Path, config: FuzzyConfig, first: str, 
     for key in keys:
         if ":" not in key:
             raise NothingToExplain(f"{key!r} is not SOURCE:RECORD_ID, e.g. crm:C1000316")
-    wanted = ", ".join(sql_string(key) for key in keys)
+    wanted = ", ".join(literal(key) for key in keys)
     records = engine.fetch_arrow(f"SELECT * FROM ({records_sql(config.columns)}) AS r WHERE record_key IN ({wanted})")
     found = set(records.column("record_key").to_pylist())
     missing = [key for key in keys if key not in found]

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from personae.config import IdentitySettings
-from personae.sources.kinds import IDENTIFIER_TYPES
-from personae.sources.readers import sql_string
-from personae.store_schema import RECORD_TABLES
+from personae.engine.sql import literal
+from personae.engine.tables import IDENTIFIER_TYPES, RECORD_TABLES
 
 RECORD_TYPE = "record"
 RANK_SCALE = 10_000_000_000
@@ -26,8 +25,8 @@ anchor and its rank."""
 
 
 def _rank_sql(settings: IdentitySettings, column: str) -> str:
-    cases = " ".join(f"WHEN {sql_string(id_type)} THEN {settings.rank(id_type)}" for id_type in settings.priority)
-    return f"CASE {column} {cases} WHEN {sql_string(RECORD_TYPE)} THEN 1000 ELSE {len(settings.priority)} END"
+    cases = " ".join(f"WHEN {literal(id_type)} THEN {settings.rank(id_type)}" for id_type in settings.priority)
+    return f"CASE {column} {cases} WHEN {literal(RECORD_TYPE)} THEN 1000 ELSE {len(settings.priority)} END"
 
 
 def occurrences_sql(extra_types: Sequence[str]) -> str:
@@ -46,17 +45,17 @@ def occurrences_sql(extra_types: Sequence[str]) -> str:
         ts = "coalesce(updated_at, _loaded_at)" if table == "customer_records" else ts
         for id_type in IDENTIFIER_TYPES:
             parts.append(
-                f"SELECT source, {record_id} AS record_id, {sql_string(id_type)} AS id_type, "
+                f"SELECT source, {record_id} AS record_id, {literal(id_type)} AS id_type, "
                 f"{id_type} AS id_value, {ts} AS ts FROM {table} WHERE {id_type} IS NOT NULL"
             )
         for id_type in extra_types:
-            value = f"json_extract_string(extra_ids, {sql_string('$.' + id_type)})"
+            value = f"json_extract_string(extra_ids, {literal('$.' + id_type)})"
             parts.append(
-                f"SELECT source, {record_id} AS record_id, {sql_string(id_type)} AS id_type, "
+                f"SELECT source, {record_id} AS record_id, {literal(id_type)} AS id_type, "
                 f"{value} AS id_value, {ts} AS ts FROM {table} WHERE {value} IS NOT NULL"
             )
     parts.append(
-        f"SELECT source, record_id, {sql_string(RECORD_TYPE)} AS id_type, "
+        f"SELECT source, record_id, {literal(RECORD_TYPE)} AS id_type, "
         "source || ':' || record_id AS id_value, coalesce(updated_at, _loaded_at) AS ts FROM customer_records"
     )
     return " UNION ALL ".join(parts)
@@ -64,21 +63,21 @@ def occurrences_sql(extra_types: Sequence[str]) -> str:
 
 def blocked_sql(settings: IdentitySettings, value: str = "id_value") -> str:
     """True for a value that must never link people."""
-    tests = [f"regexp_matches({value}, {sql_string('(?i)' + pattern)})" for pattern in settings.blocked_patterns]
+    tests = [f"regexp_matches({value}, {literal('(?i)' + pattern)})" for pattern in settings.blocked_patterns]
     if settings.blocked:
-        tests.append(f"lower({value}) IN ({', '.join(sql_string(v.lower()) for v in settings.blocked)})")
+        tests.append(f"lower({value}) IN ({', '.join(literal(v.lower()) for v in settings.blocked)})")
     return "(" + " OR ".join(tests) + ")" if tests else "FALSE"
 
 
 def shared_sql(occurrences: str, settings: IdentitySettings) -> str:
     """(id_type, id_value) seen with more than ``shared_max`` values of another limited type."""
-    limited = ", ".join(sql_string(id_type) for id_type in settings.limits)
+    limited = ", ".join(literal(id_type) for id_type in settings.limits)
     if not limited:
         return "SELECT CAST(NULL AS VARCHAR) AS id_type, CAST(NULL AS VARCHAR) AS id_value WHERE FALSE"
     hubs = (
         f"SELECT a.id_type, a.id_value FROM {occurrences} AS a JOIN {occurrences} AS b "
         "ON a.source = b.source AND a.record_id = b.record_id AND a.id_type <> b.id_type "
-        f"WHERE b.id_type IN ({limited}) AND a.id_type <> {sql_string(RECORD_TYPE)} "
+        f"WHERE b.id_type IN ({limited}) AND a.id_type <> {literal(RECORD_TYPE)} "
         "GROUP BY a.id_type, a.id_value, b.id_type "
         f"HAVING count(DISTINCT b.id_value) > {settings.shared_max}"
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from personae.engine.base import Engine
-from personae.sources.readers import sql_string
+from personae.engine.sql import literal
 
 
 @dataclass
@@ -30,10 +30,10 @@ def over_limit_sql(nodes: str, labels: str, limits: Mapping[str, int]) -> str:
     """Components with more distinct values of a limited type than its limit."""
     if not limits:
         return "SELECT CAST(NULL AS BIGINT) AS component WHERE FALSE"
-    cases = " ".join(f"WHEN {sql_string(t)} THEN {n}" for t, n in limits.items())
+    cases = " ".join(f"WHEN {literal(t)} THEN {n}" for t, n in limits.items())
     return (
         f"SELECT DISTINCT l.component FROM {nodes} AS n JOIN {labels} AS l ON n.node = l.node "
-        f"WHERE n.id_type IN ({', '.join(sql_string(t) for t in limits)}) "
+        f"WHERE n.id_type IN ({', '.join(literal(t) for t in limits)}) "
         f"GROUP BY l.component, n.id_type HAVING count(*) > max(CASE n.id_type {cases} END)"
     )
 

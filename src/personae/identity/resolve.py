@@ -23,20 +23,13 @@ import pyarrow as pa
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
+from personae.engine.sql import literal
+from personae.engine.tables import IDENTIFIER_TYPES, ensure_tables, step_tables
 from personae.identity import graph, incremental
 from personae.identity.components import components_by_scipy, components_by_sql
 from personae.identity.limits import enforce_limits
 from personae.identity.matching import fuzzy_edges
 from personae.identity.uids import assignment_sql, changes_sql
-from personae.sources.kinds import IDENTIFIER_TYPES
-from personae.sources.readers import sql_string
-
-IDENTITY_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "identity_map": (("id_type", "VARCHAR"), ("id_value", "VARCHAR"), ("uid", "VARCHAR")),
-    "record_map": (("source", "VARCHAR"), ("record_id", "VARCHAR"), ("uid", "VARCHAR")),
-    "merges": (("old_uid", "VARCHAR"), ("new_uid", "VARCHAR"), ("at", "TIMESTAMP"), ("reason", "VARCHAR")),
-    "workspace_settings": (("key", "VARCHAR"), ("value", "VARCHAR")),
-}
 
 
 @dataclass(frozen=True)
@@ -79,15 +72,14 @@ def workspace_salt(engine: Engine) -> str:
     if value:
         return str(value)
     salt = secrets.token_hex(16)
-    engine.insert("workspace_settings", ["key", "value"], f"SELECT 'uid_salt', {sql_string(salt)}")
+    engine.insert("workspace_settings", ["key", "value"], f"SELECT 'uid_salt', {literal(salt)}")
     return salt
 
 
 def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models: Path) -> IdentityResult:
     """Rebuild the identity tables from the store's records and events."""
     settings = config.identity
-    for name, columns in IDENTITY_TABLES.items():
-        engine.create_empty_table(name, columns)
+    ensure_tables(engine, step_tables("identity"))
     salt = workspace_salt(engine)
     seconds: dict[str, float] = {}
     with _phase(seconds, "graph"):

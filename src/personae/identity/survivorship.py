@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from personae.config import IdentitySettings
 from personae.engine.base import Engine
-from personae.sources.readers import sql_string
+from personae.engine.sql import literal
 
 DEFAULT_RULES: dict[str, str] = {
     "first_name": "most_frequent",
@@ -42,7 +42,7 @@ def _order(rule: str, settings: IdentitySettings) -> str:
     if rule == "longest":
         return "length(CAST(value AS VARCHAR)) DESC, stamp DESC, source, value"
     if rule == "source_priority":
-        cases = " ".join(f"WHEN {sql_string(s)} THEN {i}" for i, s in enumerate(settings.source_priority))
+        cases = " ".join(f"WHEN {literal(s)} THEN {i}" for i, s in enumerate(settings.source_priority))
         rank = f"CASE source {cases} ELSE {len(settings.source_priority)} END" if cases else "0"
         return f"{rank}, stamp DESC, source, value"
     if rule == "first_non_null":

@@ -13,7 +13,7 @@ Given this run's components and the previous ``identity_map``:
 
 from __future__ import annotations
 
-from personae.sources.readers import sql_string
+from personae.engine.sql import literal, timestamp_sql
 
 
 def _aged(nodes: str, labels: str, previous: str) -> str:
@@ -44,7 +44,7 @@ def assignment_sql(nodes: str, labels: str, previous: str, salt: str) -> str:
         f"SELECT o.component, n.id_type || ':' || n.id_value AS founder FROM ({oldest}) AS o "
         f"JOIN {nodes} AS n ON n.node = o.node"
     )
-    new_uid = f"'p' || substr(md5({sql_string(salt)} || f.founder), 1, 15)"
+    new_uid = f"'p' || substr(md5({literal(salt)} || f.founder), 1, 15)"
     return (
         f"SELECT f.component, coalesce(s.uid, {new_uid}) AS uid "
         f"FROM ({founders}) AS f LEFT JOIN ({survivors}) AS s ON f.component = s.component"
@@ -54,7 +54,7 @@ def assignment_sql(nodes: str, labels: str, previous: str, salt: str) -> str:
 def changes_sql(nodes: str, labels: str, previous: str, assignment: str, at: str) -> str:
     """Rows for ``merges``: (old_uid, new_uid, at, reason) for merges, splits and removals."""
     aged = _aged(nodes, labels, previous)
-    stamp = f"CAST({sql_string(at)} AS TIMESTAMP)"
+    stamp = f"{timestamp_sql(at)}"
     moved = (
         "SELECT DISTINCT a.old_uid, s.uid AS new_uid FROM "
         f"({aged}) AS a JOIN {assignment} AS s ON a.component = s.component "

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from personae.engine.base import Engine
+from personae.engine.sql import literal
 from personae.errors import PersonaeError
 from personae.identity.graph import RECORD_TYPE
 from personae.sources.normalise import identifier_sql
-from personae.sources.readers import sql_string
 
 RECENT_EVENTS = 10
 REPORT_ROWS = 10
@@ -29,12 +29,12 @@ def parse_identifier(text: str) -> tuple[str, str]:
 
 
 def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
-    normalised = engine.scalar(f"SELECT {identifier_sql(id_type, sql_string(value), region)}")
+    normalised = engine.scalar(f"SELECT {identifier_sql(id_type, literal(value), region)}")
     if normalised is None:
         raise PersonNotFound(f"{id_type}:{value} is not a valid {id_type}")
     uid = engine.scalar(
-        f"SELECT max(uid) FROM identity_map WHERE id_type = {sql_string(id_type)} "
-        f"AND id_value = {sql_string(str(normalised))}"
+        f"SELECT max(uid) FROM identity_map WHERE id_type = {literal(id_type)} "
+        f"AND id_value = {literal(str(normalised))}"
     )
     if uid is None:
         known = [row[0] for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
@@ -49,7 +49,7 @@ def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
     """Golden record with the source of each value, identifiers, records per source, recent events."""
     id_type, value = parse_identifier(identifier)
     uid = _uid_of(engine, id_type, value, region)
-    key = sql_string(uid)
+    key = literal(uid)
     profile = engine.fetch_arrow(f"SELECT * FROM profiles WHERE uid = {key}").to_pylist()
     golden: dict[str, Any] = {}
     for column, cell in (profile[0] if profile else {}).items():
@@ -60,7 +60,7 @@ def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
     identifiers = engine.fetch_arrow(
         "SELECT m.id_type, m.id_value, i.first_seen, i.last_seen, i.records FROM identity_map AS m "
         "JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
-        f"WHERE m.uid = {key} AND m.id_type <> {sql_string(RECORD_TYPE)} ORDER BY m.id_type, m.id_value"
+        f"WHERE m.uid = {key} AND m.id_type <> {literal(RECORD_TYPE)} ORDER BY m.id_type, m.id_value"
     ).to_pylist()
     records = dict(engine.fetch_rows(f"SELECT source, count(*) FROM record_map WHERE uid = {key} GROUP BY 1"))
     events = engine.fetch_arrow(
@@ -76,7 +76,7 @@ def report(engine: Engine) -> dict[str, Any]:
     """Suspicious identity components: the largest people, cut links, shared and blocked values."""
     largest = engine.fetch_arrow(
         "SELECT uid, count(*) AS identifiers, count(DISTINCT id_type) AS types FROM identity_map "
-        f"WHERE id_type <> {sql_string(RECORD_TYPE)} GROUP BY uid ORDER BY identifiers DESC, uid LIMIT {REPORT_ROWS}"
+        f"WHERE id_type <> {literal(RECORD_TYPE)} GROUP BY uid ORDER BY identifiers DESC, uid LIMIT {REPORT_ROWS}"
     ).to_pylist()
     cuts = engine.fetch_arrow(f"SELECT * FROM identity_cuts ORDER BY 1, 2, 3, 4 LIMIT {REPORT_ROWS}").to_pylist()
     shared = engine.fetch_arrow(

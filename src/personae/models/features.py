@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from personae.engine.base import Engine, quote_identifier
-from personae.sources.readers import sql_string
+from personae.engine.base import Engine
+from personae.engine.sql import identifier, literal
 
 NUMERIC_TYPES = ("BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "DECIMAL", "SMALLINT", "BOOLEAN")
 LEFT_OUT = frozenset({"uid", "traits_as_of", "top_month"})
@@ -39,9 +39,9 @@ def top_categories(engine: Engine, shares: str, limit: int = TOP_CATEGORIES) -> 
 
 def features_sql(traits: str, shares: str, numeric: Sequence[str], categories: Sequence[str]) -> str:
     """``uid`` and one DOUBLE column per feature for every row of ``traits``."""
-    columns = [f"CAST(t.{quote_identifier(name)} AS DOUBLE) AS {quote_identifier(name)}" for name in numeric]
+    columns = [f"CAST(t.{identifier(name)} AS DOUBLE) AS {identifier(name)}" for name in numeric]
     pivot = ", ".join(
-        f"max(CASE WHEN value = {sql_string(category)} THEN share END) AS {category_column(category)}"
+        f"max(CASE WHEN value = {literal(category)} THEN share END) AS {category_column(category)}"
         for category in categories
     )
     if not categories:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from personae.engine.sql import literal
 from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
 from personae.models.features import category_column
 from personae.models.scoring import score_into_table
 from personae.segments.lifestyle import LifestyleModel, pivot_shares, share_matrix_sql
-from personae.sources.readers import sql_string
 
 LIFESTYLE_FILE = "lifestyle.json"
 SCORES = "model_scores_lifestyle"
@@ -23,7 +23,7 @@ MIN_ORDERS = 2
 
 def _wide_sql(categories: list[str]) -> str:
     columns = ", ".join(
-        f"coalesce(max(CASE WHEN category = {sql_string(c)} THEN share END), 0.0) AS {category_column(c)}"
+        f"coalesce(max(CASE WHEN category = {literal(c)} THEN share END), 0.0) AS {category_column(c)}"
         for c in categories
     )
     return f"SELECT uid, {columns} FROM ({share_matrix_sql(MIN_ORDERS)}) AS s GROUP BY uid"

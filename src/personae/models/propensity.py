@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from personae.engine.sql import end_of_sql
 from personae.errors import ModelFitError
 from personae.models.boosting import BoostedClassifier
 from personae.models.context import ModelContext, ModelsResult
@@ -24,7 +25,7 @@ from personae.models.evaluation import binary_report
 from personae.models.features import feature_names, features_sql, numeric_traits, top_categories
 from personae.models.scoring import score_into_table
 from personae.profiles.build import compute_traits, trait_columns
-from personae.profiles.orders import end_of_sql, orders_sql
+from personae.profiles.orders import orders_sql
 
 SCORES = "model_scores_propensity"
 TARGETS = {"churn": "churned", "high_value": "high_value"}

@@ -13,12 +13,12 @@ from datetime import date
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
+from personae.engine.sql import day_sql
 from personae.errors import ConfigError, WorkspaceError
 from personae.profiles.computed import computed_trait_sql, trait_type
 from personae.profiles.orders import (
     category_counts_sql,
     counted_orders_sql,
-    day_sql,
     events_with_uid_sql,
     order_days_sql,
     order_events_sql,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from personae.profiles.orders import since_sql
+from personae.engine.sql import literal, since_sql
 from personae.profiles.specs import EVENT_COLUMNS, PROPERTY_PREFIX, TraitSpec
-from personae.sources.readers import sql_string
 
 NUMERIC_FUNCTIONS = ("sum", "avg")
 
@@ -23,7 +22,7 @@ def value_sql(spec: TraitSpec) -> str:
         return "1"
     if spec.property.startswith(PROPERTY_PREFIX):
         path = "$." + spec.property.removeprefix(PROPERTY_PREFIX)
-        value = f"json_extract_string(properties, {sql_string(path)})"
+        value = f"json_extract_string(properties, {literal(path)})"
         return f"TRY_CAST({value} AS DOUBLE)" if spec.function in NUMERIC_FUNCTIONS else value
     if spec.function in NUMERIC_FUNCTIONS:
         return f"CAST({spec.property} AS DOUBLE)"
@@ -44,9 +43,9 @@ def filter_sql(spec: TraitSpec, as_of: date) -> str:
     """The conditions an event meets to count for a trait."""
     conditions = ["true"]
     if spec.event is not None:
-        conditions.append(f"name = {sql_string(spec.event)}")
+        conditions.append(f"name = {literal(spec.event)}")
     if spec.type is not None:
-        conditions.append(f"type = {sql_string(spec.type)}")
+        conditions.append(f"type = {literal(spec.type)}")
     if spec.window_days is not None:
         conditions.append(f"ts >= {since_sql(as_of, spec.window_days)}")
     if spec.where is not None:

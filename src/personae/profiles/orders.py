@@ -9,37 +9,18 @@ Orders with an excluded status (returned, cancelled, ...) do not count.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from personae.config import WorkspaceConfig
+from personae.engine.sql import day_sql, days_between_sql, end_of_sql, literal
 from personae.sources.kinds import SourceKind
-from personae.sources.readers import sql_string
 
 EVENT_RECORD_ID = "CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END"
 """The record id an event has in ``record_map`` (see identity/graph.py)."""
 
 
-def day_sql(day: date) -> str:
-    return f"DATE {sql_string(day.isoformat())}"
-
-
-def end_of_sql(as_of: date) -> str:
-    """The first instant after the as-of day: events before it count."""
-    return f"TIMESTAMP {sql_string((as_of + timedelta(days=1)).isoformat() + ' 00:00:00')}"
-
-
-def since_sql(as_of: date, days: int) -> str:
-    """The first instant of a window of ``days`` days ending with the as-of day."""
-    return f"TIMESTAMP {sql_string((as_of - timedelta(days=days - 1)).isoformat() + ' 00:00:00')}"
-
-
-def days_between_sql(earlier: str, later: str) -> str:
-    """Whole calendar days from one date or timestamp expression to another."""
-    return f"date_diff('day', CAST({earlier} AS DATE), CAST({later} AS DATE))"
-
-
 def _status_filter(config: WorkspaceConfig, alias: str) -> str:
-    excluded = ", ".join(sql_string(status.lower()) for status in config.profile.excluded_statuses)
+    excluded = ", ".join(literal(status.lower()) for status in config.profile.excluded_statuses)
     return f"coalesce(lower({alias}.status), '') NOT IN ({excluded})" if excluded else "true"
 
 
@@ -72,7 +53,7 @@ def _owner_match(config: WorkspaceConfig) -> str:
     named = {s.name: s.orders for s in config.sources if s.kind == SourceKind.ORDER_ITEMS and s.orders}
     if not named:
         return "true"
-    pairs = " ".join(f"WHEN {sql_string(items)} THEN {sql_string(owner)}" for items, owner in named.items())
+    pairs = " ".join(f"WHEN {literal(items)} THEN {literal(owner)}" for items, owner in named.items())
     return f"(CASE l.source {pairs} ELSE o.source END) = o.source"
 
 

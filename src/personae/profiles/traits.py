@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import date
 
 from personae.config import WorkspaceConfig
-from personae.profiles.orders import EVENT_RECORD_ID, day_sql, days_between_sql, end_of_sql, since_sql
-from personae.sources.readers import sql_string
+from personae.engine.sql import day_sql, days_between_sql, end_of_sql, literal, since_sql
+from personae.profiles.orders import EVENT_RECORD_ID
 
 BASE_TRAITS: dict[str, tuple[str, str]] = {
     "orders": ("BIGINT", "orders up to the as-of day"),
@@ -129,7 +129,7 @@ def shares_sql(counts: str, dimension: str, weight: str) -> str:
     ``weight``: ``revenue`` or ``orders``)."""
     share = f"CAST({weight} AS DOUBLE) / nullif(sum({weight}) OVER (PARTITION BY uid), 0)"
     return (
-        f"SELECT uid, {sql_string(dimension)} AS dimension, value, orders, revenue, coalesce({share}, 0) AS share "
+        f"SELECT uid, {literal(dimension)} AS dimension, value, orders, revenue, coalesce({share}, 0) AS share "
         f"FROM ({counts}) AS c"
     )
 
@@ -137,7 +137,7 @@ def shares_sql(counts: str, dimension: str, weight: str) -> str:
 def _top_sql(shares: str, dimension: str, label: str, count_name: str) -> str:
     ranked = (
         "SELECT *, row_number() OVER (PARTITION BY uid ORDER BY share DESC, value) AS position, "
-        f"count(*) OVER (PARTITION BY uid) AS distinct_values FROM {shares} WHERE dimension = {sql_string(dimension)}"
+        f"count(*) OVER (PARTITION BY uid) AS distinct_values FROM {shares} WHERE dimension = {literal(dimension)}"
     )
     return (
         f"SELECT uid, value AS top_{label}, share AS top_{label}_share, distinct_values AS {count_name} "
@@ -153,7 +153,7 @@ def _activity_sql(config: WorkspaceConfig, as_of: date) -> str:
     active = "e.type IN ('page', 'screen', 'track')"
     names = config.profile.subscription
     stamps = ", ".join(
-        f"max(CASE WHEN e.type = 'track' AND e.name = {sql_string(name)} THEN e.ts END) AS {column}"
+        f"max(CASE WHEN e.type = 'track' AND e.name = {literal(name)} THEN e.ts END) AS {column}"
         for column, name in (
             ("trial_started_at", names.trial),
             ("subscribed_at", names.start),

@@ -18,6 +18,7 @@ from typing import Any
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
+from personae.engine.sql import literal
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
 from personae.segments import behaviour, lifecycle, predictive, rfm
@@ -25,7 +26,6 @@ from personae.segments.definitions import compiled, profile_columns, sync_config
 from personae.segments.memberships import MembershipResult, apply_assignments
 from personae.segments.rules import Rule, parse_rule
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec
-from personae.sources.readers import sql_string
 
 THRESHOLDS_FILE = "lifecycle.json"
 REPORTS_FILE = "segment_reports.json"
@@ -44,7 +44,7 @@ class SegmentResult:
 def _rule_part(segmentation: str, segment: str, rule: Rule, as_of: date, memberships: str) -> str:
     condition = rule.sql(as_of=as_of, memberships=memberships)
     return (
-        f"SELECT uid, {sql_string(segmentation)} AS segmentation, {sql_string(segment)} AS segment, "
+        f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(segment)} AS segment, "
         f"CAST(NULL AS DOUBLE) AS score FROM profiles WHERE coalesce(({condition}), false)"
     )
 
@@ -53,7 +53,7 @@ def core_problems_sql(segmentation: str, assignments: str) -> str:
     """UIDs of ``profiles`` with no segment or several in ``segmentation``, with their segments."""
     counted = (
         "SELECT p.uid, count(a.segment) AS segments, string_agg(a.segment, ', ' ORDER BY a.segment) AS names "
-        f"FROM profiles AS p LEFT JOIN (SELECT * FROM {assignments} WHERE segmentation = {sql_string(segmentation)}) "
+        f"FROM profiles AS p LEFT JOIN (SELECT * FROM {assignments} WHERE segmentation = {literal(segmentation)}) "
         "AS a ON a.uid = p.uid GROUP BY p.uid"
     )
     return f"SELECT uid, segments, names FROM ({counted}) AS c WHERE segments <> 1 ORDER BY uid"
@@ -64,7 +64,7 @@ def _suspect_segmentations(engine: Engine, names: list[str], assignments: str, p
     found by one pass over the assignments (the details are looked up only for these)."""
     if not names:
         return []
-    listed = ", ".join(sql_string(name) for name in names)
+    listed = ", ".join(literal(name) for name in names)
     per_person = (
         f"SELECT segmentation, uid, count(*) AS n FROM {assignments} "
         f"WHERE segmentation IN ({listed}) GROUP BY segmentation, uid"

@@ -21,7 +21,7 @@ from typing import Any
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
-from personae.sources.readers import sql_string
+from personae.engine.sql import literal
 
 
 def subscription_sql(config: WorkspaceConfig, segmentation: str) -> str:
@@ -38,7 +38,7 @@ def subscription_sql(config: WorkspaceConfig, segmentation: str) -> str:
         "THEN 'trial_expired' WHEN subscription_status = 'trial' THEN 'trial' ELSE 'none' END"
     )
     return (
-        f"SELECT uid, {sql_string(segmentation)} AS segmentation, {stage} AS segment, "
+        f"SELECT uid, {literal(segmentation)} AS segmentation, {stage} AS segment, "
         "CAST(days_since_last_seen AS DOUBLE) AS score FROM profiles"
     )
 
@@ -75,7 +75,7 @@ def triggers_sql(config: WorkspaceConfig, segmentation: str) -> str:
     for segment, (trait, setting) in TRIGGERS.items():
         threshold = getattr(settings, setting)
         parts.append(
-            f"SELECT uid, {sql_string(segmentation)} AS segmentation, {sql_string(segment)} AS segment, "
+            f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(segment)} AS segment, "
             f"CAST({trait} AS DOUBLE) AS score FROM profiles "
             f"WHERE orders >= {settings.min_orders} AND {trait} >= {threshold!r}"
         )

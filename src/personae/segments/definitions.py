@@ -13,18 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from personae.engine.base import Engine
+from personae.engine.sql import literal, timestamp_sql
+from personae.engine.tables import columns_of, ensure_tables
 from personae.segments.rules import Rule, parse_rule
 from personae.segments.specs import SegmentSpec
-from personae.sources.readers import sql_string
-
-DEFINITION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", "VARCHAR"),
-    ("version", "BIGINT"),
-    ("rule", "VARCHAR"),
-    ("description", "VARCHAR"),
-    ("origin", "VARCHAR"),
-    ("created_at", "TIMESTAMP"),
-)
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ def history(engine: Engine, name: str) -> list[SegmentDefinition]:
         return []
     rows = engine.fetch_rows(
         "SELECT name, version, rule, description, origin, created_at FROM segment_definitions "
-        f"WHERE name = {sql_string(name)} ORDER BY version"
+        f"WHERE name = {literal(name)} ORDER BY version"
     )
     return [SegmentDefinition(*row) for row in rows]
 
@@ -75,7 +67,7 @@ def add_definition(
 ) -> SegmentDefinition | None:
     """Store a new version of a segment (None when it is unchanged). Raises ``InvalidRule``."""
     parse_rule(rule_text, columns if columns is not None else profile_columns(engine), name=name)
-    engine.create_empty_table("segment_definitions", DEFINITION_COLUMNS)
+    ensure_tables(engine, ["segment_definitions"])
     current = {d.name: d for d in definitions(engine)}.get(name)
     if current is not None and current.rule == rule_text and current.description == description:
         return None
@@ -83,9 +75,9 @@ def add_definition(
     now = datetime.now(UTC).replace(tzinfo=None)
     engine.insert(
         "segment_definitions",
-        [column for column, _ in DEFINITION_COLUMNS],
-        f"SELECT {sql_string(name)}, {version}, {sql_string(rule_text)}, {sql_string(description)}, "
-        f"{sql_string(origin)}, CAST({sql_string(now.isoformat(sep=' '))} AS TIMESTAMP)",
+        [column for column, _ in columns_of("segment_definitions")],
+        f"SELECT {literal(name)}, {version}, {literal(rule_text)}, {literal(description)}, "
+        f"{literal(origin)}, {timestamp_sql(now.isoformat(sep=' '))}",
     )
     return SegmentDefinition(name, version, rule_text, description, origin, now)
 

@@ -27,9 +27,9 @@ from itertools import pairwise
 from typing import Any
 
 from personae.engine.base import Engine
+from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.segments.specs import LifecycleSettings
-from personae.sources.readers import sql_string
 
 STAGES = ("lead", "dormant", "at_risk", "reactivated", "vip", "loyal", "new", "active")
 MIN_SUPPORT = 30
@@ -202,6 +202,6 @@ def assignments_sql(thresholds: LifecycleThresholds, segmentation: str, people: 
         "WHEN orders = 1 THEN 'new' ELSE 'active' END"
     )
     return (
-        f"SELECT uid, {sql_string(segmentation)} AS segmentation, {stage} AS segment, "
+        f"SELECT uid, {literal(segmentation)} AS segmentation, {stage} AS segment, "
         f"CAST(days_since_last_order AS DOUBLE) AS score FROM {people}"
     )

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from personae.engine.sql import literal
 from personae.errors import ModelFitError
 from personae.models.clustering import TRANSFORMS, FloatArray, KChoice, fit_centroids, nearest, scan_k, transform_shares
 from personae.models.fitting import SavedModel, as_of_text
-from personae.sources.readers import sql_string
 
 MODEL = "lifestyle"
 FORMAT_VERSION = 1
@@ -61,7 +61,7 @@ def share_matrix_sql(min_orders: int = 2, *, shares: str = "trait_shares", peopl
     return (
         f"SELECT s.uid, s.value AS category, s.share FROM {shares} AS s "
         f"JOIN {people} AS p ON p.uid = s.uid "
-        f"WHERE s.dimension = {sql_string('category')} AND p.orders >= {int(min_orders)} AND s.share > 0 "
+        f"WHERE s.dimension = {literal('category')} AND p.orders >= {int(min_orders)} AND s.share > 0 "
         "ORDER BY s.uid, s.value"
     )
 

@@ -14,28 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from personae.engine.base import Engine
-from personae.profiles.orders import day_sql
-from personae.sources.readers import sql_string
+from personae.engine.sql import day_sql, literal
+from personae.engine.tables import ensure_tables
 
-MEMBERSHIP_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "memberships": (
-        ("uid", "VARCHAR"),
-        ("segmentation", "VARCHAR"),
-        ("segment", "VARCHAR"),
-        ("score", "DOUBLE"),
-        ("entered_at", "TIMESTAMP"),
-        ("exited_at", "TIMESTAMP"),
-    ),
-    "membership_changes": (
-        ("sequence", "BIGINT"),
-        ("uid", "VARCHAR"),
-        ("segmentation", "VARCHAR"),
-        ("segment", "VARCHAR"),
-        ("change", "VARCHAR"),
-        ("score", "DOUBLE"),
-        ("changed_at", "TIMESTAMP"),
-    ),
-}
 KEY = "o.uid = a.uid AND o.segmentation = a.segmentation AND o.segment = a.segment"
 
 
@@ -56,7 +37,7 @@ def state_sql(day: date, segmentation: str | None = None) -> str:
     at = stamp_sql(day)
     where = f"entered_at <= {at} AND (exited_at IS NULL OR exited_at > {at})"
     if segmentation is not None:
-        where += f" AND segmentation = {sql_string(segmentation)}"
+        where += f" AND segmentation = {literal(segmentation)}"
     return f"SELECT uid, segmentation, segment, score FROM memberships WHERE {where}"
 
 
@@ -118,8 +99,7 @@ def numbered_changes_sql(changes: str, start: int, at: str) -> str:
 
 def apply_assignments(engine: Engine, assignments: str, day: date) -> MembershipResult:
     """Record ``assignments`` (``uid, segmentation, segment, score``) as the state at ``day``."""
-    for name, columns in MEMBERSHIP_TABLES.items():
-        engine.create_empty_table(name, columns)
+    ensure_tables(engine, ["memberships", "membership_changes"])
     at = stamp_sql(day)
     later = engine.scalar(f"SELECT count(*) FROM memberships WHERE entered_at > {at} OR exited_at > {at}")
     with engine.transaction():

@@ -22,9 +22,9 @@ from datetime import date
 from typing import Any
 
 from personae.engine.base import Engine
+from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.profiles.build import AS_OF_COLUMN
-from personae.sources.readers import sql_string
 from personae.spec import did_you_mean
 
 DEFAULT_CARD_TRAITS: tuple[str, ...] = (
@@ -74,7 +74,7 @@ def members_sql(segmentation: str) -> str:
     """``uid, segment``: the current members of each segment of a segmentation."""
     return (
         "SELECT DISTINCT uid, segment FROM memberships "
-        f"WHERE exited_at IS NULL AND segmentation = {sql_string(segmentation)}"
+        f"WHERE exited_at IS NULL AND segmentation = {literal(segmentation)}"
     )
 
 
@@ -100,7 +100,7 @@ def base_stats_sql(traits: Sequence[str]) -> str:
 def mix_sql(segmentation: str, dimension: str, weight: str) -> str:
     """``segment, value, weight``: each segment's ``trait_shares`` of a dimension summed
     (``segment`` is NULL for the base of all customers)."""
-    where = f"t.dimension = {sql_string(dimension)}"
+    where = f"t.dimension = {literal(dimension)}"
     return (
         f"SELECT m.segment, t.value, sum(t.{weight}) AS weight FROM ({members_sql(segmentation)}) AS m "
         f"JOIN trait_shares AS t ON t.uid = m.uid WHERE {where} GROUP BY m.segment, t.value "

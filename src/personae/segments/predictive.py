@@ -17,7 +17,7 @@ segment that says so.
 from __future__ import annotations
 
 from personae.config import WorkspaceConfig
-from personae.sources.readers import sql_string
+from personae.engine.sql import literal
 
 PREDICTIONS = "predictions"
 KINDS = ("lifestyle", "churn_risk", "high_value", "clv_tier", "survey")
@@ -62,7 +62,7 @@ def assignments_sql(kind: str, segmentation: str, config: WorkspaceConfig, *, ha
     """``uid, segmentation, segment, score`` for every profile."""
     if not has_predictions:
         return (
-            f"SELECT uid, {sql_string(segmentation)} AS segmentation, {sql_string(UNKNOWN)} AS segment, "
+            f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(UNKNOWN)} AS segment, "
             "CAST(NULL AS DOUBLE) AS score FROM profiles"
         )
     segment, score = _segment_sql(kind, config)
@@ -71,6 +71,6 @@ def assignments_sql(kind: str, segmentation: str, config: WorkspaceConfig, *, ha
         "count(clv) OVER () AS clv_ranked FROM predictions"
     )
     return (
-        f"SELECT p.uid, {sql_string(segmentation)} AS segmentation, {segment} AS segment, "
+        f"SELECT p.uid, {literal(segmentation)} AS segmentation, {segment} AS segment, "
         f"CAST({score} AS DOUBLE) AS score FROM profiles AS p LEFT JOIN ({ranked}) AS x ON x.uid = p.uid"
     )

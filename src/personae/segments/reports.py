@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from personae.engine.base import Engine
+from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.segments.definitions import definitions
 from personae.segments.memberships import state_sql
 from personae.segments.rules import Rule
 from personae.segments.specs import RULE_SEGMENTS
-from personae.sources.readers import sql_string
 from personae.spec import did_you_mean
 
 CURRENT = "current_memberships"
@@ -95,7 +95,7 @@ def transitions(engine: Engine, segmentation: str, start: date, end: date) -> di
     before = state_sql(start, segmentation)
     after = state_sql(end, segmentation)
     rows = engine.fetch_rows(
-        f"SELECT coalesce(b.segment, {sql_string(NONE)}) AS source, coalesce(a.segment, {sql_string(NONE)}) AS target, "
+        f"SELECT coalesce(b.segment, {literal(NONE)}) AS source, coalesce(a.segment, {literal(NONE)}) AS target, "
         f"count(*) FROM ({before}) AS b FULL OUTER JOIN ({after}) AS a ON a.uid = b.uid GROUP BY 1, 2 ORDER BY 1, 2"
     )
     if not rows:
@@ -132,10 +132,10 @@ def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> di
     columns = []
     for index, name in enumerate(segmentations):
         alias = f"s{index}"
-        columns.append(f"coalesce({alias}.segment, {sql_string(NONE)})")
+        columns.append(f"coalesce({alias}.segment, {literal(NONE)})")
         joins.append(
             f"LEFT JOIN (SELECT uid, segment FROM memberships WHERE exited_at IS NULL AND segmentation = "
-            f"{sql_string(name)}) AS {alias} ON {alias}.uid = p.uid"
+            f"{literal(name)}) AS {alias} ON {alias}.uid = p.uid"
         )
     key = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
     rows = engine.fetch_rows(

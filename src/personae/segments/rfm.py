@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from personae.engine.sql import literal
 from personae.segments.specs import PROSPECT, RfmCell
-from personae.sources.readers import sql_string
 
 RECENCY = "days_since_last_order DESC"
 FREQUENCY = "orders ASC"
@@ -46,7 +46,7 @@ def cell_sql(cells: Sequence[RfmCell], recency: str = "r", frequency_monetary: s
     """A CASE naming the cell of an (R, FM) pair."""
     whens = " ".join(
         f"WHEN {recency} BETWEEN {cell.recency[0]} AND {cell.recency[1]} AND {frequency_monetary} "
-        f"BETWEEN {cell.frequency_monetary[0]} AND {cell.frequency_monetary[1]} THEN {sql_string(cell.name)}"
+        f"BETWEEN {cell.frequency_monetary[0]} AND {cell.frequency_monetary[1]} THEN {literal(cell.name)}"
         for cell in cells
     )
     return f"CASE {whens} END"
@@ -55,8 +55,8 @@ def cell_sql(cells: Sequence[RfmCell], recency: str = "r", frequency_monetary: s
 def assignments_sql(cells: Sequence[RfmCell], segmentation: str, people: str, scores: str) -> str:
     """``uid, segmentation, segment, score`` for everyone in ``people`` (score = R·100 + F·10 + M)."""
     return (
-        f"SELECT p.uid, {sql_string(segmentation)} AS segmentation, "
-        f"coalesce({cell_sql(cells, 's.r', 's.fm')}, {sql_string(PROSPECT)}) AS segment, "
+        f"SELECT p.uid, {literal(segmentation)} AS segmentation, "
+        f"coalesce({cell_sql(cells, 's.r', 's.fm')}, {literal(PROSPECT)}) AS segment, "
         "CAST(s.r * 100 + s.f * 10 + s.m AS DOUBLE) AS score "
         f"FROM {people} AS p LEFT JOIN {scores} AS s ON s.uid = p.uid"
     )

@@ -30,6 +30,8 @@ import pyarrow as pa
 from personae.config import SourceSpec, WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
+from personae.engine.sql import literal, timestamp_sql
+from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, SourceError
 from personae.sources import postgres, readers
 from personae.sources.kinds import TARGET_TABLE, SourceKind
@@ -45,7 +47,6 @@ from personae.sources.targets import (
     replaced_records_condition,
     target_fields,
 )
-from personae.store_schema import STORE_TABLES
 
 Progress = Callable[[str, int, int], None]
 """progress(label, done, total)."""
@@ -88,8 +89,7 @@ class IngestContext:
 
 
 def ensure_store(engine: Engine) -> None:
-    for name, columns in STORE_TABLES.items():
-        engine.create_empty_table(name, columns)
+    ensure_tables(engine, [*step_tables("ingest"), *step_tables("run")])
 
 
 def ingest(context: IngestContext) -> list[SourceReport]:
@@ -122,14 +122,13 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
 
 def _ledger(engine: Engine, spec: SourceSpec, label: str, digest: str) -> tuple[bool, bool]:
     """(already loaded with this content, path loaded before with other content)."""
-    source = readers.sql_string(spec.name)
+    source = literal(spec.name)
     same = engine.scalar(
         f"SELECT count(*) FROM loaded_files WHERE source = {source} "
-        f"AND checksum = {readers.sql_string(digest)} AND status = 'loaded'"
+        f"AND checksum = {literal(digest)} AND status = 'loaded'"
     )
     before = engine.scalar(
-        f"SELECT count(*) FROM loaded_files WHERE source = {source} "
-        f"AND file = {readers.sql_string(label)} AND status = 'loaded'"
+        f"SELECT count(*) FROM loaded_files WHERE source = {source} AND file = {literal(label)} AND status = 'loaded'"
     )
     return bool(same), bool(before)
 
@@ -200,7 +199,7 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
         columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else list(described)
         settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
         if typed:  # the input file itself: it has no _file column, and its columns keep their types
-            relation = f"(SELECT *, {readers.sql_string(label)} AS _file FROM {names['stage']})"
+            relation = f"(SELECT *, {literal(label)} AS _file FROM {names['stage']})"
         else:
             relation = _rows_sql(spec, names["stage"])
         stage_types = described if typed else None
@@ -238,10 +237,10 @@ def _write_raw(
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         scan = _scan_sql(spec, path, label, reader, rejects)
-        stamp = f"CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) AS _loaded_at"
+        stamp = f"{timestamp_sql(context.loaded_at)} AS _loaded_at"
         stamped = f"SELECT *, {stamp} FROM ({scan})"
         copied = reader.execute(
-            f"COPY ({stamped}) TO {readers.sql_string(str(partial))} (FORMAT parquet, COMPRESSION snappy)"
+            f"COPY ({stamped}) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION snappy)"
         ).fetchall()
     except duckdb.Error as error:
         partial.unlink(missing_ok=True)
@@ -266,7 +265,7 @@ def _fail_file(context: IngestContext, spec: SourceSpec, label: str, digest: str
             "quarantine",
             ["source", "file", "row", "line", "reason", "raw", "quarantined_at"],
             "SELECT source, file, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), reason, "
-            f"CAST(NULL AS VARCHAR), CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) "
+            f"CAST(NULL AS VARCHAR), {timestamp_sql(context.loaded_at)} "
             "FROM failed_file",
         )
         _record(context.engine, spec, label, digest, report, context.loaded_at)
@@ -277,13 +276,13 @@ def _left_over(engine: Engine, spec: SourceSpec, label: str) -> bool:
     """On an engine without transactions, rows an interrupted earlier load of this file left."""
     if "transactions" in CAPABILITIES[engine.name]:
         return False
-    condition = f"source = {readers.sql_string(spec.name)} AND _file = {readers.sql_string(label)}"
+    condition = f"source = {literal(spec.name)} AND _file = {literal(label)}"
     return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
 
 
 def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
     """Remove what an earlier version of this file loaded (its raw file is replaced on commit)."""
-    source, file = readers.sql_string(spec.name), readers.sql_string(label)
+    source, file = literal(spec.name), literal(label)
     target = TARGET_TABLE[spec.kind]
     engine.delete_where(target, f"source = {source} AND _file = {file}")
     engine.delete_where("quarantine", f"source = {source} AND file = {file}")
@@ -308,9 +307,9 @@ def _write_quarantine(
         count += engine.insert(
             "quarantine",
             columns,
-            f"SELECT {readers.sql_string(spec.name)}, {readers.sql_string(label)}, "
+            f"SELECT {literal(spec.name)}, {literal(label)}, "
             "CAST(NULL AS BIGINT), line, reason, raw, "
-            f"CAST({readers.sql_string(context.loaded_at)} AS TIMESTAMP) FROM rejects_{spec.name}",
+            f"{timestamp_sql(context.loaded_at)} FROM rejects_{spec.name}",
         )
     return count
 
@@ -338,7 +337,7 @@ def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int
 
 
 def _record(engine: Engine, spec: SourceSpec, label: str, digest: str, report: FileReport, loaded_at: str) -> None:
-    source, file = readers.sql_string(spec.name), readers.sql_string(label)
+    source, file = literal(spec.name), literal(label)
     status = "failed" if report.status == "failed" else "loaded"
     replaced = "" if status == "loaded" else " AND status = 'failed'"
     engine.delete_where("loaded_files", f"source = {source} AND file = {file}{replaced}")
@@ -355,10 +354,10 @@ def _record(engine: Engine, spec: SourceSpec, label: str, digest: str, report: F
             "rows_duplicate",
             "loaded_at",
         ],
-        f"SELECT {source}, {file}, {readers.sql_string(digest)}, "
-        f"{readers.sql_string(status)}, "
+        f"SELECT {source}, {file}, {literal(digest)}, "
+        f"{literal(status)}, "
         f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, "
-        f"{report.rows_duplicate}, CAST({readers.sql_string(loaded_at)} AS TIMESTAMP)",
+        f"{report.rows_duplicate}, {timestamp_sql(loaded_at)}",
     )
 
 

@@ -37,16 +37,6 @@ class Column:
     doc: str = ""
 
 
-IDENTIFIER_TYPES: tuple[str, ...] = (
-    "user_id",
-    "anonymous_id",
-    "email",
-    "phone",
-    "loyalty_id",
-    "crm_id",
-)
-"""Identifier types with a column of their own; any other declared type goes to ``extra_ids``."""
-
 _TS = Column("ts", ColumnType.TIMESTAMP, True, "when it happened (UTC)")
 
 KIND_COLUMNS: dict[SourceKind, tuple[Column, ...]] = {

@@ -17,16 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from personae.config import SourceSpec
+from personae.engine.sql import literal
+from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import MappingError
 from personae.sources.kinds import (
-    IDENTIFIER_TYPES,
     KIND_COLUMNS,
     SEGMENT_EVENT_TYPES,
     ColumnType,
     SourceKind,
 )
 from personae.sources.normalise import identifier_sql, text_sql
-from personae.sources.readers import sql_string
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
@@ -75,7 +75,7 @@ class Settings:
 
 
 def _words(values: tuple[str, ...]) -> str:
-    return ", ".join(sql_string(value) for value in values)
+    return ", ".join(literal(value) for value in values)
 
 
 def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
@@ -85,11 +85,11 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
         return text
     if column_type is ColumnType.TIMESTAMP:
         if fmt:
-            return f"try_strptime({text}, {sql_string(fmt)})"
+            return f"try_strptime({text}, {literal(fmt)})"
         return f"TRY_CAST({text} AS TIMESTAMP)"
     if column_type is ColumnType.DATE:
         if fmt:
-            return f"CAST(try_strptime({text}, {sql_string(fmt)}) AS DATE)"
+            return f"CAST(try_strptime({text}, {literal(fmt)}) AS DATE)"
         return f"TRY_CAST({text} AS DATE)"
     if column_type is ColumnType.MONEY:
         return f"TRY_CAST({text} AS DECIMAL(18,2))"
@@ -105,7 +105,7 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
 def _source_expression(value: str) -> tuple[str, str | None]:
     """(SQL for a mapping value, the stage column it reads or None for a constant)."""
     if len(value) >= 2 and value[0] == value[-1] == "'":
-        return sql_string(value[1:-1]), None
+        return literal(value[1:-1]), None
     return quote(value), value
 
 
@@ -142,7 +142,7 @@ def _nearest(word: str, candidates: list[str]) -> str:
 
 def json_object_sql(columns: list[str]) -> str:
     """A JSON object of the columns' text (NULL when there are none)."""
-    pairs = ", ".join(f"{sql_string(column)}, CAST({quote(column)} AS VARCHAR)" for column in columns)
+    pairs = ", ".join(f"{literal(column)}, CAST({quote(column)} AS VARCHAR)" for column in columns)
     return f"json_object({pairs})" if pairs else "CAST(NULL AS VARCHAR)"
 
 
@@ -211,13 +211,13 @@ def mapped_sql(
         if column.required:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NULL "
-                f"THEN {sql_string('missing ' + label)} END"
+                f"THEN {literal('missing ' + label)} END"
             )
         if column.type in _TYPE_WORDS:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NOT NULL "
-                f"THEN {sql_string(label + ': ')} || '''' || {raw_ref} || '''' || "
-                f"{sql_string(' is not ' + _TYPE_WORDS[column.type])} END"
+                f"THEN {literal(label + ': ')} || '''' || {raw_ref} || '''' || "
+                f"{literal(' is not ' + _TYPE_WORDS[column.type])} END"
             )
     extra: list[str] = []
     for key, value in mapping.items():
@@ -232,7 +232,7 @@ def mapped_sql(
         if id_type in IDENTIFIER_TYPES:
             inner.append(f"{expression} AS {id_type}")
         else:
-            extra.extend([sql_string(id_type), expression])
+            extra.extend([literal(id_type), expression])
     for id_type in IDENTIFIER_TYPES:
         if f"id:{id_type}" not in mapping:
             inner.append(f"CAST(NULL AS VARCHAR) AS {id_type}")

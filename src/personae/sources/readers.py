@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from personae.config import SourceSpec
+from personae.engine.sql import literal
 from personae.errors import SourceNotFound
 
 CHECKSUM_CHUNK = 1 << 20
@@ -49,10 +50,6 @@ class Reject:
     line: int | None
     reason: str
     raw: str
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def list_files(root: Path, spec: SourceSpec) -> list[Path]:
@@ -86,34 +83,32 @@ def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str) -> str:
     the raw copy by position when it stages it (see ``personae.engine.base.ROW_COLUMN``)."""
     options = spec.csv
     return (
-        f"SELECT *, {sql_string(label)} AS _file "
-        f"FROM read_csv({sql_string(str(path))}, all_varchar = true, "
-        f"header = {str(options.header).lower()}, delim = {sql_string(options.delimiter)}, "
-        f"quote = {sql_string(options.quote)}, encoding = {sql_string(options.encoding)}, "
-        f"store_rejects = true, rejects_table = {sql_string(rejects)}, "
-        f"rejects_scan = {sql_string(rejects + '_scan')})"
+        f"SELECT *, {literal(label)} AS _file "
+        f"FROM read_csv({literal(str(path))}, all_varchar = true, "
+        f"header = {str(options.header).lower()}, delim = {literal(options.delimiter)}, "
+        f"quote = {literal(options.quote)}, encoding = {literal(options.encoding)}, "
+        f"store_rejects = true, rejects_table = {literal(rejects)}, "
+        f"rejects_scan = {literal(rejects + '_scan')})"
     )
 
 
 def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str) -> str:
-    source = f"read_parquet({sql_string(str(path))}, file_row_number = true)"
+    source = f"read_parquet({literal(str(path))}, file_row_number = true)"
     described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     columns = [f'CAST("{name}" AS VARCHAR) AS "{name}"' for name, *_ in described if name != "file_row_number"]
-    return f"SELECT {', '.join(columns)}, {sql_string(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
+    return f"SELECT {', '.join(columns)}, {literal(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
 
 
 def jsonl_scan_sql(path: Path, rejects: str, label: str) -> str:
     """One text line per row (``_raw``), numbered; blank lines are counted but not kept."""
     lines = (
         f"SELECT line AS _raw, row_number() OVER () AS _row "
-        f"FROM read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
+        f"FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
         "delim = '\x1e', quote = '', escape = '', auto_detect = false, "
-        f"store_rejects = true, rejects_table = {sql_string(rejects)}, "
-        f"rejects_scan = {sql_string(rejects + '_scan')})"
+        f"store_rejects = true, rejects_table = {literal(rejects)}, "
+        f"rejects_scan = {literal(rejects + '_scan')})"
     )
-    return (
-        f"SELECT _raw, {sql_string(label)} AS _file, _row FROM ({lines}) AS lines WHERE trim(coalesce(_raw, '')) <> ''"
-    )
+    return f"SELECT _raw, {literal(label)} AS _file, _row FROM ({lines}) AS lines WHERE trim(coalesce(_raw, '')) <> ''"
 
 
 def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
@@ -123,7 +118,7 @@ def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
     """
     fields = dict(SEGMENT_FIELDS)
     for column, json_path in extra_paths.items():
-        fields[column] = f"_raw ->> {sql_string('$.' + json_path)}"
+        fields[column] = f"_raw ->> {literal('$.' + json_path)}"
     extracted = ", ".join(
         f'CASE WHEN _json_ok THEN {expression} END AS "{column}"' for column, expression in fields.items()
     )

@@ -10,15 +10,15 @@ row with the same (source, record_id).
 
 from __future__ import annotations
 
-from personae.sources.kinds import IDENTIFIER_TYPES, TARGET_TABLE, SourceKind, column_names
-from personae.sources.readers import sql_string
-from personae.store_schema import STORE_TABLES
+from personae.engine.sql import literal, timestamp_sql
+from personae.engine.tables import IDENTIFIER_TYPES, columns_of
+from personae.sources.kinds import TARGET_TABLE, SourceKind, column_names
 
 LINEAGE = ("_file", "_row", "_loaded_at")
 
 
 def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str]:
-    prefix = sql_string(source + ":")
+    prefix = literal(source + ":")
     ids = {id_type: id_type for id_type in (*IDENTIFIER_TYPES, "extra_ids")}
     if kind is SourceKind.EVENTS:
         return {
@@ -28,7 +28,7 @@ def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str
             "ts": "ts",
             **ids,
             "amount": "amount",
-            "currency": sql_string(currency),
+            "currency": literal(currency),
             "category": "category",
             "product_id": "product_id",
             "channel": "coalesce(channel, 'web')",
@@ -40,7 +40,7 @@ def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str
         **ids,
         "order_id": "order_id",
         "amount": "amount",
-        "currency": f"coalesce(currency, {sql_string(currency)})",
+        "currency": f"coalesce(currency, {literal(currency)})",
         "channel": "channel",
         "promo": "promo",
     }
@@ -64,15 +64,15 @@ def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str
 
 def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) -> dict[str, str]:
     """Target column -> expression over ``mapped``, for the kind's target table."""
-    stamp = f"CAST({sql_string(loaded_at)} AS TIMESTAMP)"
+    stamp = f"{timestamp_sql(loaded_at)}"
     if TARGET_TABLE[kind] == "events":
-        fields = {"source": sql_string(source), **_event_fields(kind, source, currency)}
+        fields = {"source": literal(source), **_event_fields(kind, source, currency)}
         fields["received_at"] = stamp
     else:
-        fields = {"source": sql_string(source)}
+        fields = {"source": literal(source)}
         fields.update({name: name for name in column_names(kind)})
         fields.update({id_type: id_type for id_type in (*IDENTIFIER_TYPES, "extra_ids")})
-        if "attributes" in dict(STORE_TABLES[TARGET_TABLE[kind]]):
+        if "attributes" in dict(columns_of(TARGET_TABLE[kind])):
             fields["attributes"] = "_attributes"
     fields.update({"_file": "_file", "_row": "_row", "_loaded_at": stamp})
     return fields
@@ -119,8 +119,7 @@ def records_rows_sql(mapped: str, fields: dict[str, str]) -> str:
 def replaced_records_condition(table: str, mapped: str, source: str) -> str:
     """Stored records that a good row of this file replaces."""
     return (
-        f"{table}.source = {sql_string(source)} AND {table}.record_id IN "
-        f"(SELECT _key FROM {mapped} WHERE _reason IS NULL)"
+        f"{table}.source = {literal(source)} AND {table}.record_id IN (SELECT _key FROM {mapped} WHERE _reason IS NULL)"
     )
 
 
@@ -131,9 +130,9 @@ def quarantine_rows_sql(mapped: str, source: str, quarantined_at: str) -> str:
         "CAST(_first_row AS VARCHAR) || ')' ELSE _reason END"
     )
     return (
-        f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, "
+        f"SELECT {literal(source)} AS source, _file AS file, _row AS row, "
         f"CAST(NULL AS BIGINT) AS line, {reason} AS reason, _raw_json AS raw, "
-        f"CAST({sql_string(quarantined_at)} AS TIMESTAMP) AS quarantined_at "
+        f"{timestamp_sql(quarantined_at)} AS quarantined_at "
         f"FROM {mapped} WHERE _reason IS NOT NULL OR NOT _first"
     )
 
@@ -161,9 +160,9 @@ def malformed_identifiers_sql(checked: str, source: str, id_types: list[str], at
     """One row per identifier value that failed its check: kept raw, never used to link.
     ``checked`` may be the checked rows or the few of :func:`exceptions_sql`."""
     parts = [
-        f"SELECT {sql_string(source)} AS source, _file AS file, _row AS row, {sql_string(t)} AS id_type, "
-        f'"__rawid_{t}" AS value, {sql_string(ID_PROBLEMS[t])} AS reason, '
-        f"CAST({sql_string(at)} AS TIMESTAMP) AS found_at FROM {checked} "
+        f"SELECT {literal(source)} AS source, _file AS file, _row AS row, {literal(t)} AS id_type, "
+        f'"__rawid_{t}" AS value, {literal(ID_PROBLEMS[t])} AS reason, '
+        f"{timestamp_sql(at)} AS found_at FROM {checked} "
         f"WHERE _reason IS NULL AND {_failed_check(t)}"
         for t in id_types
     ]

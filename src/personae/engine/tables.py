@@ -1,0 +1,283 @@
+"""The store's tables, declared once (DESIGN §4): name, writer, columns and what they hold.
+
+Every persistent table a step writes is declared here, so that the store can be created,
+listed, documented and checked from one place (a test runs the pipeline and compares the
+store with these declarations). Tables with ``columns`` are created empty before their
+step first writes them (:func:`ensure_tables`); tables without are computed as a whole by
+their step (``CREATE TABLE … AS``), their columns following the configuration (the traits,
+the models). ``raw_<source>`` views over each source's raw Parquet files are not tables and
+are not listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from personae.engine.base import Engine
+
+Columns = tuple[tuple[str, str], ...]
+
+IDENTIFIER_TYPES: tuple[str, ...] = (
+    "user_id",
+    "anonymous_id",
+    "email",
+    "phone",
+    "loyalty_id",
+    "crm_id",
+)
+"""Identifier types with a column of their own in the store; any other declared type goes to ``extra_ids``."""
+
+_IDS: Columns = (*((id_type, "VARCHAR") for id_type in IDENTIFIER_TYPES), ("extra_ids", "VARCHAR"))
+_LINEAGE: Columns = (("_file", "VARCHAR"), ("_row", "BIGINT"), ("_loaded_at", "TIMESTAMP"))
+
+
+@dataclass(frozen=True)
+class Table:
+    """A persistent table of the store."""
+
+    name: str
+    step: str
+    """The step that writes it."""
+    doc: str
+    columns: Columns | None = None
+    """Name and DuckDB type of each column; None when the step derives them (``CREATE TABLE … AS``)."""
+
+
+def _table(name: str, step: str, doc: str, *columns: tuple[str, str]) -> Table:
+    return Table(name, step, doc, tuple(columns) or None)
+
+
+TABLES: tuple[Table, ...] = (
+    # ingest
+    _table(
+        "events",
+        "ingest",
+        "every behavioural record in one shape, keyed by event_id",
+        ("event_id", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("type", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("received_at", "TIMESTAMP"),
+        *_IDS,
+        ("order_id", "VARCHAR"),
+        ("amount", "DECIMAL(18,2)"),
+        ("currency", "VARCHAR"),
+        ("quantity", "BIGINT"),
+        ("category", "VARCHAR"),
+        ("product_id", "VARCHAR"),
+        ("channel", "VARCHAR"),
+        ("store_id", "VARCHAR"),
+        ("promo", "BOOLEAN"),
+        ("status", "VARCHAR"),
+        ("properties", "VARCHAR"),
+        *_LINEAGE,
+    ),
+    _table(
+        "customer_records",
+        "ingest",
+        "one row per record of a customer system, keyed by (source, record_id)",
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("updated_at", "TIMESTAMP"),
+        *_IDS,
+        ("first_name", "VARCHAR"),
+        ("last_name", "VARCHAR"),
+        ("birth_date", "DATE"),
+        ("gender", "VARCHAR"),
+        ("street", "VARCHAR"),
+        ("city", "VARCHAR"),
+        ("postcode", "VARCHAR"),
+        ("country", "VARCHAR"),
+        ("email_opt_in", "BOOLEAN"),
+        ("sms_opt_in", "BOOLEAN"),
+        ("email_opens", "BIGINT"),
+        ("email_clicks", "BIGINT"),
+        ("attributes", "VARCHAR"),
+        *_LINEAGE,
+    ),
+    _table(
+        "survey_responses",
+        "ingest",
+        "survey answers, keyed by (source, record_id)",
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        *_IDS,
+        ("segment", "VARCHAR"),
+        ("attributes", "VARCHAR"),
+        *_LINEAGE,
+    ),
+    _table(
+        "imported_memberships",
+        "ingest",
+        "segment memberships kept by other systems, keyed by (source, record_id)",
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        *_IDS,
+        ("segmentation", "VARCHAR"),
+        ("segment", "VARCHAR"),
+        *_LINEAGE,
+    ),
+    _table(
+        "quarantine",
+        "ingest",
+        "rejected rows with their reason and raw content",
+        ("source", "VARCHAR"),
+        ("file", "VARCHAR"),
+        ("row", "BIGINT"),
+        ("line", "BIGINT"),
+        ("reason", "VARCHAR"),
+        ("raw", "VARCHAR"),
+        ("quarantined_at", "TIMESTAMP"),
+    ),
+    _table(
+        "identifier_issues",
+        "ingest",
+        "identifier values that failed their check (the row itself loaded)",
+        ("source", "VARCHAR"),
+        ("file", "VARCHAR"),
+        ("row", "BIGINT"),
+        ("id_type", "VARCHAR"),
+        ("value", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("found_at", "TIMESTAMP"),
+    ),
+    _table(
+        "loaded_files",
+        "ingest",
+        "every file loaded or failed, with its checksum and counts",
+        ("source", "VARCHAR"),
+        ("file", "VARCHAR"),
+        ("checksum", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("rows_read", "BIGINT"),
+        ("rows_loaded", "BIGINT"),
+        ("rows_quarantined", "BIGINT"),
+        ("rows_duplicate", "BIGINT"),
+        ("loaded_at", "TIMESTAMP"),
+    ),
+    _table(
+        "runs",
+        "run",
+        "every run with its as-of day, engine, status and summary",
+        ("run_id", "BIGINT"),
+        ("started_at", "TIMESTAMP"),
+        ("finished_at", "TIMESTAMP"),
+        ("as_of", "DATE"),
+        ("engine", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("summary", "VARCHAR"),
+    ),
+    # identity
+    _table("identifiers", "identity", "every (type, value) seen, with its status and node"),
+    _table(
+        "identity_map",
+        "identity",
+        "(type, value) -> uid for the usable identifiers",
+        ("id_type", "VARCHAR"),
+        ("id_value", "VARCHAR"),
+        ("uid", "VARCHAR"),
+    ),
+    _table(
+        "record_map",
+        "identity",
+        "the person behind each record and event",
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("uid", "VARCHAR"),
+    ),
+    _table(
+        "merges",
+        "identity",
+        "merges, splits and removals of UIDs, appended",
+        ("old_uid", "VARCHAR"),
+        ("new_uid", "VARCHAR"),
+        ("at", "TIMESTAMP"),
+        ("reason", "VARCHAR"),
+    ),
+    _table(
+        "workspace_settings",
+        "identity",
+        "settings the store keeps (the UID salt)",
+        ("key", "VARCHAR"),
+        ("value", "VARCHAR"),
+    ),
+    _table("identity_edges", "identity", "the links of the last run, for incremental runs"),
+    _table("identity_cuts", "identity", "links cut to keep a per-type limit"),
+    # golden, traits
+    _table("profiles", "golden", "one row per uid: golden record with lineage, then the traits"),
+    _table("traits", "traits", "one row per uid: every trait as of a day"),
+    _table("trait_shares", "traits", "each person's split over categories and channels"),
+    _table("customer_summary", "traits", "frequency, recency, T and monetary value per buyer"),
+    _table("order_gaps", "traits", "how many repeat orders came after each gap in days"),
+    # models
+    _table("predictions", "models", "one row per uid: every model's scores"),
+    _table("model_scores_clv", "models", "CLV scores before they join predictions"),
+    _table("model_scores_propensity", "models", "churn and high-value scores before they join predictions"),
+    _table("model_scores_lifestyle", "models", "lifestyle clusters before they join predictions"),
+    _table("model_scores_survey", "models", "survey look-alike scores before they join predictions"),
+    # segment
+    _table("rfm_scores", "segment", "R, F and M scores per buyer"),
+    _table(
+        "segment_definitions",
+        "segment",
+        "rule segments, versioned",
+        ("name", "VARCHAR"),
+        ("version", "BIGINT"),
+        ("rule", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("origin", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+    ),
+    _table(
+        "memberships",
+        "segment",
+        "one row per stay of a person in a segment",
+        ("uid", "VARCHAR"),
+        ("segmentation", "VARCHAR"),
+        ("segment", "VARCHAR"),
+        ("score", "DOUBLE"),
+        ("entered_at", "TIMESTAMP"),
+        ("exited_at", "TIMESTAMP"),
+    ),
+    _table(
+        "membership_changes",
+        "segment",
+        "entries and exits in sequence: the feed destinations consume",
+        ("sequence", "BIGINT"),
+        ("uid", "VARCHAR"),
+        ("segmentation", "VARCHAR"),
+        ("segment", "VARCHAR"),
+        ("change", "VARCHAR"),
+        ("score", "DOUBLE"),
+        ("changed_at", "TIMESTAMP"),
+    ),
+)
+
+TABLE: dict[str, Table] = {table.name: table for table in TABLES}
+RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships")
+"""Tables keyed by (source, record_id): a newer row replaces the stored one."""
+
+
+def columns_of(name: str) -> Columns:
+    """The declared columns of a table created empty (a KeyError names a derived table)."""
+    columns = TABLE[name].columns
+    if columns is None:
+        raise KeyError(f"table {name!r} is derived by its step; it declares no columns")
+    return columns
+
+
+def ensure_tables(engine: Engine, names: Iterable[str]) -> None:
+    """Create the named tables, empty, where they do not exist yet."""
+    for name in names:
+        engine.create_empty_table(name, columns_of(name))
+
+
+def step_tables(step: str) -> list[str]:
+    """The tables with declared columns that a step writes (created before it runs)."""
+    return [table.name for table in TABLES if table.step == step and table.columns is not None]
