@@ -211,9 +211,9 @@ class Workspace:
     def preview_segment(self, rule: str, *, sample: int = 5) -> dict[str, Any]:
         """Size, share of customers and of revenue, and a sample of the people a rule selects."""
         from personae.profiles.build import traits_as_of
+        from personae.rules import parse_rule
         from personae.segments.definitions import profile_columns
         from personae.segments.reports import preview
-        from personae.segments.rules import parse_rule
 
         with self.engine(write=False) as store:
             checked = parse_rule(rule, profile_columns(store))
@@ -229,9 +229,9 @@ class Workspace:
         """The SQL that selects a rule segment's members, in an engine's dialect."""
         from personae.engine.dialects import transpile
         from personae.profiles.build import traits_as_of
+        from personae.rules import parse_rule
         from personae.segments.definitions import definitions, profile_columns
         from personae.segments.reports import CURRENT
-        from personae.segments.rules import parse_rule
 
         with self.engine(write=False) as store:
             found = {d.name: d for d in definitions(store)}

@@ -12,6 +12,7 @@ from datetime import date
 
 from personae.engine.sql import literal, since_sql
 from personae.profiles.specs import EVENT_COLUMNS, PROPERTY_PREFIX, TraitSpec
+from personae.rules import parse_rule
 
 NUMERIC_FUNCTIONS = ("sum", "avg")
 
@@ -49,8 +50,6 @@ def filter_sql(spec: TraitSpec, as_of: date) -> str:
     if spec.window_days is not None:
         conditions.append(f"ts >= {since_sql(as_of, spec.window_days)}")
     if spec.where is not None:
-        from personae.segments.rules import parse_rule
-
         rule = parse_rule(spec.where, EVENT_COLUMNS, name=f"traits.{spec.name}.where")
         conditions.append(f"coalesce(({rule.sql(as_of=as_of)}), false)")
     if spec.property is not None:

@@ -21,10 +21,10 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
+from personae.rules import Rule, parse_rule
 from personae.segments import behaviour, lifecycle, predictive, rfm
 from personae.segments.definitions import compiled, profile_columns, sync_config_segments
 from personae.segments.memberships import MembershipResult, apply_assignments
-from personae.segments.rules import Rule, parse_rule
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec
 
 THRESHOLDS_FILE = "lifecycle.json"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from personae.engine.base import Engine
 from personae.engine.sql import literal, timestamp_sql
 from personae.engine.tables import columns_of, ensure_tables
-from personae.segments.rules import Rule, parse_rule
+from personae.rules import Rule, parse_rule
 from personae.segments.specs import SegmentSpec
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import WorkspaceError
+from personae.rules import Rule
 from personae.segments.definitions import definitions
 from personae.segments.memberships import state_sql
-from personae.segments.rules import Rule
 from personae.segments.specs import RULE_SEGMENTS
 from personae.spec import did_you_mean
 

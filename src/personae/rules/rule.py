@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from personae.segments.rule_check import check_tree, column_kind
-from personae.segments.rule_eval import coerce, evaluate_tree
-from personae.segments.rule_syntax import DIALECT, RuleText, parse_text
+from personae.rules.check import check_tree, column_kind
+from personae.rules.evaluate import coerce, evaluate_tree
+from personae.rules.syntax import DIALECT, RuleText, parse_text
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 _NO_SEGMENTS: Mapping[str, Collection[str]] = {}

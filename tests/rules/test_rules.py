@@ -11,8 +11,8 @@ import pytest
 import sqlglot
 
 from personae.errors import InvalidRule
-from personae.segments import rules
-from personae.segments.rules import Rule, parse_rule
+from personae.rules import Rule, parse_rule
+from personae.rules import rule as rules
 
 AS_OF = date(2024, 3, 1)
 COLUMNS = {

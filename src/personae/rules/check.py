@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from sqlglot import exp
 
-from personae.segments.rule_syntax import RuleText
+from personae.rules.syntax import RuleText
 
 NUMBER_KINDS = frozenset({"integer", "decimal", "double"})
 TEMPORAL_KINDS = frozenset({"date", "timestamp"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from personae.errors import InvalidRule, PersonaeError
-from personae.segments.rules import parse_rule
+from personae.rules import parse_rule
 
 COLUMNS = {
     "uid": "VARCHAR",

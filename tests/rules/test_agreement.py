@@ -24,7 +24,7 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personae.segments.rules import parse_rule
+from personae.rules import parse_rule
 
 AS_OF = date(2024, 6, 30)
 COLUMNS = {
