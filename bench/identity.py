@@ -238,7 +238,8 @@ def stitch_scipy(edges: str) -> dict[str, Any]:
 def fuzzy(runner: str, dataset: str, extra: list[str], threshold: float) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from personae.identity.fuzzy import FuzzyMatcher, FuzzySettings, FuzzyTrainingError
+    from personae.errors import FuzzyTrainingError
+    from personae.identity.fuzzy import FuzzyMatcher, FuzzySettings
 
     table = pq.read_table(dataset)
     truth = table.column("person").to_pylist()

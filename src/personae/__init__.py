@@ -1,7 +1,8 @@
 """personae: one view of every customer, and segments every system can use."""
 
-from personae.config import SourceSpec, WorkspaceConfig, load_config
+from personae.config import WorkspaceConfig, load_config
 from personae.errors import PersonaeError
+from personae.sources.specs import SourceSpec
 from personae.workspace import RunReport, Workspace, WorkspaceStatus
 
 __version__ = "0.1.0"

@@ -8,197 +8,41 @@ with the key, the file and the nearest valid name.
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from personae.engine.specs import EngineName, EngineSettings
+from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import ConfigError
-from personae.profiles.specs import ProfileSettings, TraitSpec
+from personae.identity.specs import IdentitySettings
+from personae.models.specs import ModelSettings
+from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
 from personae.segments.specs import (
     DEFAULT_SEGMENTATIONS,
     LifecycleSettings,
-    ModelSettings,
     RfmSettings,
     SegmentationSpec,
+    SegmentConfig,
     SegmentSpec,
     SubscriptionSettings,
     TriggerSettings,
     check_segments,
 )
-from personae.sources.kinds import SourceKind, column_names
-from personae.spec import NAME_PATTERN, Spec
+from personae.sources.kinds import SourceKind
+from personae.sources.specs import IngestSettings, SourceSpec
+from personae.spec import Spec
 from personae.spec import did_you_mean as _did_you_mean
 
 CONFIG_FILE = "personae.toml"
-SourceFormat = Literal["csv", "parquet", "jsonl", "postgres"]
-_SUFFIX_FORMATS: dict[str, SourceFormat] = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".parquet": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
 
 
 class WorkspaceSettings(Spec):
     name: str = "personae"
     currency: str = Field("USD", min_length=3, max_length=3)
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: EngineName = "duckdb"
     phone_region: str = Field("US", min_length=2, max_length=2)
-
-
-class DuckDBSettings(Spec):
-    path: str = "personae.duckdb"
-    memory_limit: str | None = None
-    threads: int | None = Field(None, ge=1)
-
-
-class SparkSettings(Spec):
-    master: str = "local[2]"
-    warehouse: str = "spark-warehouse"
-    shuffle_partitions: int = Field(4, ge=1)
-    conf: dict[str, str] = Field(default_factory=dict)
-
-
-class EngineSettings(Spec):
-    duckdb: DuckDBSettings = DuckDBSettings()
-    spark: SparkSettings = SparkSettings()
-
-
-class CsvOptions(Spec):
-    delimiter: str = Field(",", min_length=1, max_length=1)
-    header: bool = True
-    quote: str = Field('"', max_length=1)
-    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
-
-
-class SourceSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN)
-    kind: SourceKind
-    format: SourceFormat | None = None
-    path: str | None = None
-    table: str | None = None
-    query: str | None = None
-    dsn: str | None = None
-    dsn_env: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
-    identifiers: dict[str, str] = Field(default_factory=dict)
-    formats: dict[str, str] = Field(default_factory=dict)
-    csv: CsvOptions = CsvOptions()
-    phone_region: str | None = Field(None, min_length=2, max_length=2)
-    orders: str | None = None
-    description: str = ""
-
-    @field_validator("identifiers")
-    @classmethod
-    def _identifier_types_are_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for id_type in value:
-            if not PurePosixPath(id_type).name.isidentifier() or id_type != id_type.lower():
-                raise ValueError(f"identifier type {id_type!r} must be a lower-case name")
-        return value
-
-    @model_validator(mode="after")
-    def _check(self) -> SourceSpec:
-        if self.format is None:
-            object.__setattr__(self, "format", _infer_format(self))
-        if self.format == "postgres":
-            if not (self.table or self.query):
-                raise ValueError(f"source {self.name!r}: a postgres source needs 'table' or 'query'")
-            if not (self.dsn or self.dsn_env):
-                raise ValueError(f"source {self.name!r}: a postgres source needs 'dsn' or 'dsn_env'")
-        elif not self.path:
-            raise ValueError(f"source {self.name!r}: a {self.format} source needs 'path'")
-        allowed = column_names(self.kind)
-        for target in [*self.columns, *self.formats]:
-            if target not in allowed:
-                raise ValueError(
-                    f"source {self.name!r}: {self.kind.value} sources have no column {target!r}"
-                    f"{_did_you_mean(target, allowed)}; columns are {', '.join(allowed)}"
-                )
-        return self
-
-    @property
-    def resolved_format(self) -> SourceFormat:
-        assert self.format is not None  # set by the validator
-        return self.format
-
-
-def _infer_format(spec: SourceSpec) -> SourceFormat:
-    if spec.table or spec.query:
-        return "postgres"
-    suffix = PurePosixPath(spec.path or "").suffix.lower()
-    if suffix in _SUFFIX_FORMATS:
-        return _SUFFIX_FORMATS[suffix]
-    raise ValueError(
-        f"source {spec.name!r}: cannot tell the format of {spec.path!r} from its suffix; "
-        f'set format = "csv", "parquet" or "jsonl"'
-    )
-
-
-DEFAULT_PRIORITY = ("user_id", "crm_id", "email", "loyalty_id", "phone", "anonymous_id")
-DEFAULT_BLOCKED_PATTERNS = (
-    "^(null|none|nil|n/?a|unknown|undefined|test|-|0+)$",
-    "^test@",
-    "^(noreply|no-reply|donotreply)@",
-    "@example[.](com|org|net)$",
-)
-"""RE2 patterns (case-insensitive) for junk identifier values; phones made of one digit
-repeated are already dropped by normalisation."""
-
-
-class FuzzySettings(Spec):
-    enabled: bool = True
-    threshold: float = Field(0.95, gt=0, lt=1)
-    columns: tuple[str, ...] = (
-        "first_name",
-        "last_name",
-        "birth_date",
-        "street",
-        "city",
-        "postcode",
-        "phone",
-    )
-
-
-class IdentitySettings(Spec):
-    priority: tuple[str, ...] = DEFAULT_PRIORITY
-    limits: dict[str, int] = Field(default_factory=lambda: {"user_id": 1, "crm_id": 3, "loyalty_id": 2})
-    blocked: tuple[str, ...] = ()
-    blocked_patterns: tuple[str, ...] = DEFAULT_BLOCKED_PATTERNS
-    shared_max: int = Field(5, ge=1)
-    incremental: bool = True
-    fuzzy: FuzzySettings = FuzzySettings()
-    survivorship: dict[str, str] = Field(default_factory=dict)
-    source_priority: tuple[str, ...] = ()
-
-    @field_validator("limits")
-    @classmethod
-    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
-        for id_type, limit in value.items():
-            if limit < 1:
-                raise ValueError(f"limits.{id_type} = {limit}: a limit is at least 1")
-        return value
-
-    @field_validator("survivorship")
-    @classmethod
-    def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
-        for attribute, rule in value.items():
-            if rule not in SURVIVORSHIP_RULES:
-                raise ValueError(
-                    f"survivorship.{attribute} = {rule!r}{_did_you_mean(rule, SURVIVORSHIP_RULES)}; "
-                    f"rules are {', '.join(SURVIVORSHIP_RULES)}"
-                )
-        return value
-
-    def rank(self, id_type: str) -> int:
-        """Priority rank of an identifier type (0 = most trusted; unlisted types come last)."""
-        return self.priority.index(id_type) if id_type in self.priority else len(self.priority)
-
-
-SURVIVORSHIP_RULES = ("most_recent", "source_priority", "most_frequent", "longest", "first_non_null")
 
 
 class WorkspaceConfig(Spec):
@@ -249,6 +93,29 @@ class WorkspaceConfig(Spec):
                 return source
         names = [source.name for source in self.sources]
         raise ConfigError(f"no source named {name!r}{_did_you_mean(name, names)}")
+
+    # -- each wing's own settings, assembled from the file ----------------------------------
+    def ingest_settings(self) -> IngestSettings:
+        return IngestSettings(self.workspace.currency, self.workspace.phone_region)
+
+    def extra_identifier_types(self) -> list[str]:
+        """Identifier types the sources declare beyond the built-in ones."""
+        return sorted({t for source in self.sources for t in source.identifiers if t not in IDENTIFIER_TYPES})
+
+    def traits_config(self) -> TraitsConfig:
+        lines = {s.name: s.orders for s in self.sources if s.kind == SourceKind.ORDER_ITEMS and s.orders}
+        return TraitsConfig(profile=self.profile, traits=self.traits, line_orders=lines)
+
+    def segment_config(self) -> SegmentConfig:
+        return SegmentConfig(
+            segmentations=self.segmentations,
+            segments=self.segments,
+            rfm=self.rfm,
+            lifecycle=self.lifecycle,
+            models=self.models,
+            triggers=self.triggers,
+            subscription=self.subscription,
+        )
 
     def to_toml_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)

@@ -1,17 +1,29 @@
 """Errors raised by personae.
 
 Every error is a :class:`PersonaeError`; each message names the input, what is wrong and
-how to fix it. The CLI turns them into one-line messages, the server into HTTP statuses.
+how to fix it. The CLI turns them into one-line messages (exit 2), the server into HTTP
+statuses; both do it in one place. A test walks this tree and checks that every class is
+drawn here and is raised by something a user can do.
 
     PersonaeError
     ├── ConfigError (ValueError)        personae.toml is missing, malformed or invalid
-    ├── WorkspaceError                  the workspace folder is missing or not initialised
+    │   └── FuzzySettingsError          fuzzy-matching settings or arguments are invalid
+    ├── UsageError (ValueError)         a command or call got an argument it cannot use
+    ├── WorkspaceError                  the workspace folder is missing, not initialised or not writable
     ├── StoreLockedError                another process holds the store for writing
     ├── InvalidRule (ValueError)        a segment rule does not parse or uses what rules may not
     ├── SegmentationError               a core segmentation is not exhaustive and exclusive
+    ├── NotFound (LookupError)          what was asked for is not in the store
+    │   ├── PersonNotFound              no person holds the identifier asked for
+    │   └── NothingToExplain            a record to explain is not in the store
     ├── EngineError                     SQL failed on an engine (carries the SQL)
     │   └── UnsupportedFeature          the engine lacks a feature the step needs
-    ├── ModelFitError                   a CLV model cannot be fitted, applied or restored
+    ├── ModelFitError                   a model cannot be fitted, applied or restored
+    ├── FuzzyError                      probabilistic record matching cannot go on
+    │   ├── FuzzyInputError (ValueError)    the records given to the matcher are unusable
+    │   ├── FuzzyTrainingError              too few or too uniform records to learn from
+    │   └── FuzzyModelError                 the matcher is not fitted, or its file unreadable
+    │       └── FuzzyModelOutdated          a saved model was written by an older personae
     └── SourceError                     a source cannot be read at all
         ├── SourceNotFound (FileNotFoundError)
         ├── MappingError (ValueError)   a mapping names a column the source does not have
@@ -29,8 +41,16 @@ class ConfigError(ValueError, PersonaeError):
     """``personae.toml`` is missing, malformed or invalid."""
 
 
+class FuzzySettingsError(ConfigError):
+    """Fuzzy-matching settings or matcher arguments are invalid (names the field and the fix)."""
+
+
+class UsageError(ValueError, PersonaeError):
+    """A command or a call got an argument it cannot use (an unknown step, an empty query, ...)."""
+
+
 class WorkspaceError(PersonaeError):
-    """The workspace folder is missing or not initialised."""
+    """The workspace folder is missing, not initialised, or cannot be written."""
 
 
 class StoreLockedError(PersonaeError):
@@ -43,6 +63,18 @@ class InvalidRule(ValueError, PersonaeError):
 
 class SegmentationError(PersonaeError):
     """A core segmentation leaves people out or puts them in two segments (names the UIDs)."""
+
+
+class NotFound(LookupError, PersonaeError):
+    """What was asked for is not in the store."""
+
+
+class PersonNotFound(NotFound):
+    """No person holds the identifier asked for."""
+
+
+class NothingToExplain(NotFound):
+    """A customer record to explain a match for is not in the store."""
 
 
 class EngineError(PersonaeError):
@@ -58,11 +90,31 @@ class UnsupportedFeature(EngineError):
 
 
 class ModelFitError(PersonaeError):
-    """A CLV model cannot be fitted, applied to its inputs, or restored from a file.
+    """A model cannot be fitted, applied to its inputs, or restored from a file.
 
     Raised for too little data, NaN or negative inputs, an optimiser that did not converge
     and a singular fit; the message names the input or quotes the optimiser.
     """
+
+
+class FuzzyError(PersonaeError):
+    """Probabilistic record matching cannot go on."""
+
+
+class FuzzyInputError(ValueError, FuzzyError):
+    """The records given to the fuzzy matcher are unusable (names the column and the fix)."""
+
+
+class FuzzyTrainingError(FuzzyError):
+    """The records are too few or too uniform to learn a matching model from."""
+
+
+class FuzzyModelError(FuzzyError):
+    """The matcher is not fitted, or a saved model cannot be read."""
+
+
+class FuzzyModelOutdated(FuzzyModelError):
+    """A saved model was written by an older personae, whose comparisons differ: fit again."""
 
 
 class SourceError(PersonaeError):

@@ -21,9 +21,11 @@ from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_con
 from personae.engine import Engine, open_engine
 from personae.engine.sql import day_sql, literal, timestamp_sql
 from personae.errors import StoreLockedError, WorkspaceError
-from personae.pipeline import MODELS_FOLDER, RunContext, StepResult, run_steps, source_reports
-from personae.sources.ingest import RAW_FOLDER, IngestContext, Progress, SourceReport, ensure_store
+from personae.pipeline import run_steps
+from personae.progress import Progress, silent
+from personae.sources.ingest import RAW_FOLDER, SourceReport, ensure_store
 from personae.spec import did_you_mean
+from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ class RunReport:
 
     @property
     def sources(self) -> list[SourceReport]:
-        return source_reports(self.steps)
+        return next((list(s.details["sources"]) for s in self.steps if s.name == "ingest"), [])
 
     @property
     def errors(self) -> list[str]:
@@ -124,7 +126,7 @@ class Workspace:
             if read_only and not (self.root / self.config.engine.duckdb.path).exists():
                 raise WorkspaceError(f"{self.root}: the store is empty; run `personae run` first")
             try:
-                engine = open_engine(self.root, self.config, chosen, read_only=read_only)
+                engine = open_engine(self.root, self.config.engine, chosen, read_only=read_only)
             except StoreLockedError:
                 raise StoreLockedError(
                     f"workspace {self.root} is held for writing by "
@@ -155,8 +157,7 @@ class Workspace:
             ensure_store(store)
             run_id = int(store.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
             context = RunContext(
-                IngestContext(self.root, self.config, store, started.isoformat(sep=" "), self.env, progress),
-                as_of,
+                self.root, self.config, store, as_of, started.isoformat(sep=" "), self.env, progress or silent
             )
             steps = run_steps(context, only)
             finished = datetime.now(UTC).replace(tzinfo=None)

@@ -29,18 +29,16 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from personae.errors import PersonaeError
-from personae.identity.comparisons import Kind, clean_column
-from personae.identity.fuzzy import (
-    DEFAULT_COLUMNS,
+from personae.errors import (
     FuzzyInputError,
-    FuzzyMatcher,
     FuzzyModelError,
     FuzzyModelOutdated,
-    FuzzySettings,
     FuzzySettingsError,
     FuzzyTrainingError,
+    PersonaeError,
 )
+from personae.identity.comparisons import Kind, clean_column
+from personae.identity.fuzzy import DEFAULT_COLUMNS, FuzzyMatcher, FuzzySettings
 from personae.identity.fuzzy_settings import narrowed_rule
 from personae.identity.splink_model import complete_untrained
 
@@ -301,7 +299,6 @@ def test_load_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
 def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
     fitted: FuzzyMatcher, tmp_path: Path
 ) -> None:
-    from personae.config import FuzzySettings as FuzzyConfig
     from personae.engine import DuckDBEngine
     from personae.identity.matching import MODEL_FILE, matcher_for
 
@@ -316,16 +313,18 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
     engine = DuckDBEngine(tmp_path / "store.duckdb")
     try:
         engine.register_arrow("febrl1", febrl("febrl1"))
-        columns = FuzzyConfig().columns
+        columns = FuzzySettings().columns
         engine.materialise(
             "customer_records",
             f"SELECT 'crm' AS source, record_key AS record_id, {', '.join(columns)} FROM febrl1",
         )
-        matcher = matcher_for(engine, FuzzyConfig(), path.parent, "US")
+        warnings: list[str] = []
+        matcher = matcher_for(engine, FuzzySettings(), path.parent, "US", warnings)
     finally:
         engine.close()
     assert matcher is not None and matcher.model_ is not None
     assert FuzzyMatcher.load(path).model_ == matcher.model_  # retrained and saved anew
+    assert warnings and "retraining the fuzzy model" in warnings[0]
 
 
 @pytest.mark.parametrize(
@@ -339,7 +338,7 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
     ],
 )
 def test_invalid_settings_are_rejected(changes: dict[str, Any], message: str) -> None:
-    with pytest.raises(FuzzySettingsError, match=message):
+    with pytest.raises(ValueError, match=message):  # pydantic's ValidationError, or ConfigError from personae.toml
         FuzzySettings(**changes)
 
 

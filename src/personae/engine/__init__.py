@@ -4,35 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.dialects import transpile
 from personae.engine.duckdb import DuckDBEngine
-
-ENGINES = ("duckdb", "spark")
+from personae.engine.specs import ENGINES, EngineSettings
+from personae.errors import ConfigError
+from personae.spec import did_you_mean
 
 __all__ = ["ENGINES", "DuckDBEngine", "Engine", "open_engine", "transpile"]
 
 
-def open_engine(root: Path, config: WorkspaceConfig, name: str | None = None, *, read_only: bool = False) -> Engine:
-    """Open the engine a workspace is configured for (or ``name``, overriding it)."""
-    chosen = name or config.workspace.engine
-    if chosen == "duckdb":
-        settings = config.engine.duckdb
+def open_engine(root: Path, settings: EngineSettings, name: str, *, read_only: bool = False) -> Engine:
+    """Open the engine ``name`` over the store in the workspace folder ``root``."""
+    if name == "duckdb":
+        duckdb = settings.duckdb
         return DuckDBEngine(
-            root / settings.path,
+            root / duckdb.path,
             read_only=read_only,
-            memory_limit=settings.memory_limit,
-            threads=settings.threads,
+            memory_limit=duckdb.memory_limit,
+            threads=duckdb.threads,
         )
-    if chosen == "spark":
+    if name == "spark":
         from personae.engine.spark import SparkEngine
 
-        spark = config.engine.spark
+        spark = settings.spark
         return SparkEngine(
             root / spark.warehouse,
             master=spark.master,
             shuffle_partitions=spark.shuffle_partitions,
             conf=spark.conf,
         )
-    raise ValueError(f"unknown engine {chosen!r}; engines are {', '.join(ENGINES)}")
+    raise ConfigError(f"unknown engine {name!r}{did_you_mean(name, ENGINES)}; engines are {', '.join(ENGINES)}")

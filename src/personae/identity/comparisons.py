@@ -30,17 +30,13 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink.internals.comparison_creator import ComparisonCreator
 
-from personae.errors import PersonaeError
+from personae.errors import FuzzyInputError
 from personae.sources.normalise import phone_sql
 
 Kind = Literal["text", "code", "phone", "email", "date"]
 
 KEY = "record_key"
 """The column that identifies each record given to the matcher (unique strings)."""
-
-
-class FuzzyInputError(ValueError, PersonaeError):
-    """The records given to the fuzzy matcher are unusable (names the column and the fix)."""
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from personae.config import FuzzySettings as FuzzyConfig
 from personae.engine.base import Engine
 from personae.engine.sql import literal
-from personae.errors import PersonaeError
+from personae.errors import NothingToExplain
 from personae.identity.fuzzy import FuzzyMatcher
+from personae.identity.fuzzy_settings import FuzzySettings
 from personae.identity.matching import MODEL_FILE, records_sql
 
 
-class NothingToExplain(LookupError, PersonaeError):
-    """There is no fuzzy model yet, or a record asked for does not exist."""
-
-
-def explain_pair(engine: Engine, models: Path, config: FuzzyConfig, first: str, second: str) -> list[dict[str, Any]]:
+def explain_pair(
+    engine: Engine, models: Path, settings: FuzzySettings, first: str, second: str
+) -> list[dict[str, Any]]:
     path = models / MODEL_FILE
     if not path.exists():
         raise NothingToExplain(
@@ -29,7 +27,9 @@ def explain_pair(engine: Engine, models: Path, config: FuzzyConfig, first: str, 
         if ":" not in key:
             raise NothingToExplain(f"{key!r} is not SOURCE:RECORD_ID, e.g. crm:C1000316")
     wanted = ", ".join(literal(key) for key in keys)
-    records = engine.fetch_arrow(f"SELECT * FROM ({records_sql(config.columns)}) AS r WHERE record_key IN ({wanted})")
+    records = engine.fetch_arrow(
+        f"SELECT * FROM ({records_sql(settings.compared_columns)}) AS r WHERE record_key IN ({wanted})"
+    )
     found = set(records.column("record_key").to_pylist())
     missing = [key for key in keys if key not in found]
     if missing:

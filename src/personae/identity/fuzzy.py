@@ -19,14 +19,8 @@ Values are cleaned first (:mod:`personae.identity.comparisons`), so callers can 
 raw-ish values. Training runs DuckDB on one thread, so the same data and seed give the
 same parameters to the last bit. The Splink backend is chosen in :func:`database_api`.
 
-Errors::
-
-    PersonaeError
-    ├── FuzzyInputError (ValueError)     records are unusable (names the column and fix)
-    ├── FuzzySettingsError (ValueError)  a FuzzySettings value is invalid
-    ├── FuzzyTrainingError               too little data to learn from; what to do
-    └── FuzzyModelError                  not fitted yet, or a saved model cannot be read
-        └── FuzzyModelOutdated           saved by an older personae: fit again
+Errors are :class:`~personae.errors.FuzzyError` subclasses and
+:class:`~personae.errors.FuzzySettingsError` (drawn in :mod:`personae.errors`).
 """
 
 from __future__ import annotations
@@ -43,38 +37,32 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import ValidationError
 from splink import Linker, SettingsCreator
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from personae.identity.comparisons import KEY, FuzzyInputError, comparison_for, prepare_records
+from personae.errors import (
+    FuzzyInputError,
+    FuzzyModelError,
+    FuzzyModelOutdated,
+    FuzzySettingsError,
+    FuzzyTrainingError,
+)
+from personae.identity.comparisons import KEY, comparison_for, prepare_records
 from personae.identity.fuzzy_settings import (
     DEFAULT_BLOCKING,
     DEFAULT_COLUMNS,
-    FuzzyModelError,
-    FuzzyModelOutdated,
     FuzzySettings,
-    FuzzySettingsError,
-    FuzzyTrainingError,
     narrowed_rule,
     rule_columns,
 )
 from personae.identity.splink_model import complete_untrained, explanation, model_columns, settings_for_dialect
 from personae.identity.training import Underflow, matching_prior, training_rules
 
-__all__ = [
-    "DEFAULT_BLOCKING",
-    "DEFAULT_COLUMNS",
-    "FuzzyInputError",
-    "FuzzyMatcher",
-    "FuzzyModelError",
-    "FuzzyModelOutdated",
-    "FuzzySettings",
-    "FuzzySettingsError",
-    "FuzzyTrainingError",
-]
+__all__ = ["DEFAULT_BLOCKING", "DEFAULT_COLUMNS", "FuzzyMatcher", "FuzzySettings"]
 
 Backend = Literal["duckdb", "spark"]
 
@@ -142,6 +130,7 @@ class FuzzyMatcher:
         *,
         backend: Backend = "duckdb",
         spark: Any = None,
+        phone_region: str = "US",
     ) -> None:
         if backend not in ("duckdb", "spark"):
             raise FuzzySettingsError(f"unknown fuzzy backend {backend!r}; use 'duckdb' or 'spark'")
@@ -150,6 +139,8 @@ class FuzzyMatcher:
                 "backend 'spark' needs a SparkSession: FuzzyMatcher(backend='spark', spark=session)"
             )
         self.settings = settings if settings is not None else FuzzySettings()
+        self.phone_region = phone_region
+        """Region whose country code national phone numbers get (E.164, as at ingest)."""
         self.backend: Backend = backend
         self.spark = spark
         self.model_: dict[str, Any] | None = None
@@ -328,7 +319,7 @@ class FuzzyMatcher:
             "format": MODEL_FORMAT,
             "personae_version": version("personae"),
             "splink_version": version("splink"),
-            "settings": self.settings.to_dict(),
+            "settings": {**self.settings.to_dict(), "phone_region": self.phone_region},
             "splink_model": self._fitted(),
         }
         Path(path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -354,10 +345,12 @@ class FuzzyMatcher:
                 "re-save it with FuzzyMatcher.save"
             )
         try:
-            matcher = cls(FuzzySettings.from_dict(document["settings"]), backend=backend, spark=spark)
+            saved = dict(document["settings"])
+            region = str(saved.pop("phone_region", "US"))
+            matcher = cls(FuzzySettings.model_validate(saved), backend=backend, spark=spark, phone_region=region)
             matcher.model_ = dict(document["splink_model"])
             model_columns(matcher.model_)
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, ValidationError) as error:
             raise FuzzyModelError(
                 f"fuzzy model {path}: missing or malformed entry ({error!r}); re-save it with FuzzyMatcher.save"
             ) from None
@@ -367,7 +360,7 @@ class FuzzyMatcher:
 
     def _prepared(self, records: pa.Table, columns: tuple[str, ...]) -> pa.Table:
         extra = self.settings.extra_columns
-        return prepare_records(records, columns, extra, phone_region=self.settings.phone_region)
+        return prepare_records(records, columns, extra, phone_region=self.phone_region)
 
     def _fitted(self) -> dict[str, Any]:
         if self.model_ is None:

@@ -1,36 +1,21 @@
 """What the fuzzy matcher compares, how it finds pairs, and where the link threshold lies.
 
-Frozen, validated settings (and the matcher's errors), separate from the Splink machinery
-in :mod:`personae.identity.fuzzy`.
+One frozen, validated spec: ``[identity.fuzzy]`` in ``personae.toml`` and the settings of
+:class:`~personae.identity.fuzzy.FuzzyMatcher` in Python are the same class. It is separate
+from the Splink machinery in :mod:`personae.identity.fuzzy`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlglot
+from pydantic import model_validator
 from sqlglot import exp
 
-from personae.errors import PersonaeError
+from personae.errors import FuzzySettingsError
 from personae.identity.comparisons import COLUMN_RULES, KEY
-
-
-class FuzzySettingsError(ValueError, PersonaeError):
-    """A :class:`FuzzySettings` value is invalid (names the field and the fix)."""
-
-
-class FuzzyTrainingError(PersonaeError):
-    """The records are too few or too uniform to learn a matching model from."""
-
-
-class FuzzyModelError(PersonaeError):
-    """The matcher is not fitted, or a saved model cannot be read."""
-
-
-class FuzzyModelOutdated(FuzzyModelError):
-    """A saved model was written by an older personae, whose comparisons differ: fit again."""
-
+from personae.spec import Spec
 
 DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
 
@@ -68,13 +53,14 @@ matches) and leaves no location column to learn there, since a postcode implies 
 A training rule's terms over columns the records lack are dropped (:func:`narrowed_rule`)."""
 
 
-@dataclass(frozen=True)
-class FuzzySettings:
+class FuzzySettings(Spec):
     """What to compare, how pairs are found, and where the link threshold lies.
 
     The defaults reach F1 ≥ 0.99 on the Febrl 3 benchmark (tests/identity/test_fuzzy.py).
     """
 
+    enabled: bool = True
+    """Whether the identity step matches customer records at all."""
     threshold: float = 0.95
     """Match probability at or above which a pair is a link."""
     columns: tuple[str, ...] = DEFAULT_COLUMNS
@@ -93,29 +79,26 @@ class FuzzySettings:
     """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
     seed: int = 42
     """Seed of the random sample; same data and seed give the same model."""
-    phone_region: str = "US"
-    """Region whose country code national phone numbers get (E.164, as at ingest)."""
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> FuzzySettings:
         if not 0.0 < self.threshold < 1.0:
-            raise FuzzySettingsError(f"fuzzy threshold {self.threshold} must lie strictly between 0 and 1")
+            raise ValueError(f"fuzzy threshold {self.threshold} must lie strictly between 0 and 1")
         if self.max_pairs_for_training < 1000:
-            raise FuzzySettingsError(
+            raise ValueError(
                 f"max_pairs_for_training {self.max_pairs_for_training:g} is too few to learn from; use ≥ 1e5"
             )
         unknown = [c for c in self.columns if c not in COLUMN_RULES]
         if unknown:
-            raise FuzzySettingsError(
+            raise ValueError(
                 f"no comparison is defined for column(s) {unknown}; known columns are "
                 f"{sorted(COLUMN_RULES)}. Compare other columns with extra_columns=(...)"
             )
         compared = self.compared_columns
         if len(set(compared)) != len(compared) or KEY in compared:
-            raise FuzzySettingsError(
-                f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once"
-            )
+            raise ValueError(f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once")
         if not self.all_blocking:
-            raise FuzzySettingsError(
+            raise ValueError(
                 "no blocking rules: give at least one, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
             )
         known = {*COLUMN_RULES, *self.extra_columns}
@@ -124,10 +107,11 @@ class FuzzySettings:
             # the default rules suit any choice of columns; an unknown name is a typo.
             stray = rule_columns(rule) - known
             if stray:
-                raise FuzzySettingsError(
+                raise ValueError(
                     f"blocking rule {rule!r} uses unknown column(s) {sorted(stray)}; use compared "
                     "columns, or add the column to extra_columns"
                 )
+        return self
 
     @property
     def compared_columns(self) -> tuple[str, ...]:
@@ -141,7 +125,7 @@ class FuzzySettings:
         return (*self.blocking, *(rule for rule in extra if rule not in self.blocking))
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready values."""
+        """The settings a saved model records (what it was trained with)."""
         return {
             "threshold": self.threshold,
             "columns": list(self.columns),
@@ -149,17 +133,7 @@ class FuzzySettings:
             "blocking": list(self.blocking),
             "max_pairs_for_training": self.max_pairs_for_training,
             "seed": self.seed,
-            "phone_region": self.phone_region,
         }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FuzzySettings:
-        """Settings from :meth:`to_dict` output; unknown keys are an error."""
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise FuzzySettingsError(f"unknown fuzzy setting(s) {unknown}; known: {[f.name for f in fields(cls)]}")
-        tuples = {k: tuple(v) for k, v in values.items() if k in ("columns", "extra_columns", "blocking")}
-        return cls(**{**values, **tuples})
 
 
 def narrowed_rule(rule: str, columns: set[str]) -> str | None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from personae.config import IdentitySettings
 from personae.engine.sql import literal
 from personae.engine.tables import IDENTIFIER_TYPES, RECORD_TABLES
+from personae.identity.specs import IdentitySettings
 
 RECORD_TYPE = "record"
 RANK_SCALE = 10_000_000_000

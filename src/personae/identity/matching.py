@@ -4,23 +4,21 @@ The matcher (:mod:`personae.identity.fuzzy`, Splink) is trained once, on DuckDB,
 as JSON in the workspace's ``models/`` folder; later runs load it and only predict, with
 Splink's Spark backend when the workspace runs on Spark. Delete the file
 (or change the compared columns) to retrain. Too few records to train is not an error:
-the run goes on with deterministic links only, and says so in its log.
+the run goes on with deterministic links only, and says so in its warnings.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from personae.config import FuzzySettings as FuzzyConfig
 from personae.engine.base import Engine
-from personae.identity.fuzzy import FuzzyMatcher, FuzzyModelOutdated, FuzzySettings, FuzzyTrainingError
+from personae.errors import FuzzyModelOutdated, FuzzyTrainingError
+from personae.identity.fuzzy import FuzzyMatcher
+from personae.identity.fuzzy_settings import FuzzySettings
 
 MODEL_FILE = "identity_fuzzy.json"
 MIN_RECORDS = 50
 LINK_RANK = 1000  # fuzzy links are the least trusted: cut first when a limit is broken
-
-logger = logging.getLogger(__name__)
 
 
 def records_sql(columns: tuple[str, ...]) -> str:
@@ -28,46 +26,53 @@ def records_sql(columns: tuple[str, ...]) -> str:
     return f"SELECT source || ':' || record_id AS record_key, {selected} FROM customer_records"
 
 
-def matcher_for(engine: Engine, config: FuzzyConfig, models: Path, phone_region: str) -> FuzzyMatcher | None:
-    """The saved matcher, or a newly trained one (saved); None when there is too little data."""
+def matcher_for(
+    engine: Engine, settings: FuzzySettings, models: Path, phone_region: str, warnings: list[str]
+) -> FuzzyMatcher | None:
+    """The saved matcher, or a newly trained one (saved); None when there is too little data
+    (the reason is added to ``warnings``)."""
     path = models / MODEL_FILE
-    settings = FuzzySettings(threshold=config.threshold, columns=config.columns, phone_region=phone_region)
-    saved = _saved_matcher(path)
-    if saved is not None and saved.settings == settings:
+    saved = _saved_matcher(path, warnings)
+    if saved is not None and saved.settings == settings and saved.phone_region == phone_region:
         return saved
-    records = engine.fetch_arrow(records_sql(config.columns))
+    records = engine.fetch_arrow(records_sql(settings.compared_columns))
     if records.num_rows < MIN_RECORDS:
-        logger.info("fuzzy matching skipped: %d customer records, %d needed", records.num_rows, MIN_RECORDS)
+        if records.num_rows:
+            warnings.append(f"fuzzy matching skipped: {records.num_rows} customer records, {MIN_RECORDS} needed")
         return None
     try:
-        matcher = FuzzyMatcher(settings).fit(records)
+        matcher = FuzzyMatcher(settings, phone_region=phone_region).fit(records)
     except FuzzyTrainingError as error:
-        logger.warning("fuzzy matching skipped: %s", error)
+        warnings.append(f"fuzzy matching skipped: {error}")
         return None
     models.mkdir(parents=True, exist_ok=True)
     matcher.save(path)
     return matcher
 
 
-def _saved_matcher(path: Path) -> FuzzyMatcher | None:
+def _saved_matcher(path: Path, warnings: list[str]) -> FuzzyMatcher | None:
     """The model saved at ``path``; None when there is none, or an older personae wrote it."""
     if not path.exists():
         return None
     try:
         return FuzzyMatcher.load(path)
     except FuzzyModelOutdated as outdated:
-        logger.warning("retraining the fuzzy model: %s", outdated)
+        warnings.append(f"retraining the fuzzy model: {outdated}")
         return None
 
 
-def fuzzy_edges(engine: Engine, config: FuzzyConfig, models: Path, phone_region: str) -> str | None:
-    """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes; None when skipped."""
-    matcher = matcher_for(engine, config, models, phone_region)
+def fuzzy_edges(
+    engine: Engine, settings: FuzzySettings, models: Path, phone_region: str
+) -> tuple[str | None, list[str]]:
+    """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes; returns its name (None
+    when matching was skipped) and warnings for the run report."""
+    warnings: list[str] = []
+    matcher = matcher_for(engine, settings, models, phone_region, warnings)
     if matcher is None:
-        return None
+        return None, warnings
     if engine.name == "spark":  # trained on DuckDB (fast, on one machine), scored by Splink on Spark
         matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=getattr(engine, "session", None))
-    pairs = matcher.predict(engine.fetch_arrow(records_sql(config.columns)))
+    pairs = matcher.predict(engine.fetch_arrow(records_sql(settings.compared_columns)))
     engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))
     engine.materialise(
         "_fuzzy_edges",
@@ -75,4 +80,4 @@ def fuzzy_edges(engine: Engine, config: FuzzyConfig, models: Path, phone_region:
         "JOIN _ids AS l ON l.id_type = 'record' AND l.id_value = p.record_key_l AND l.status = 'ok' "
         "JOIN _ids AS r ON r.id_type = 'record' AND r.id_value = p.record_key_r AND r.status = 'ok'",
     )
-    return "_fuzzy_edges"
+    return "_fuzzy_edges", warnings

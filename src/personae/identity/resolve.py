@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.sql import literal
-from personae.engine.tables import IDENTIFIER_TYPES, ensure_tables, step_tables
+from personae.engine.tables import ensure_tables, step_tables
 from personae.identity import graph, incremental
 from personae.identity.components import components_by_scipy, components_by_sql
 from personae.identity.limits import enforce_limits
 from personae.identity.matching import fuzzy_edges
+from personae.identity.specs import IdentitySettings
 from personae.identity.uids import assignment_sql, changes_sql
 
 
@@ -49,6 +49,8 @@ class IdentityResult:
     ``fuzzy``, ``components`` (links out of the engine, connected components, labels back
     in), ``uids`` (limits, stable UIDs) and ``write`` (the tables), of which ``map`` is the
     ``identity_map`` table's part."""
+    warnings: tuple[str, ...] = ()
+    """What the run should tell the user (fuzzy matching skipped, a model retrained)."""
 
 
 @contextmanager
@@ -58,12 +60,6 @@ def _phase(seconds: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
-
-
-def declared_types(config: WorkspaceConfig) -> list[str]:
-    """Identifier types the sources declare beyond the built-in ones."""
-    found = {t for source in config.sources for t in source.identifiers if t not in IDENTIFIER_TYPES}
-    return sorted(found)
 
 
 def workspace_salt(engine: Engine) -> str:
@@ -76,20 +72,29 @@ def workspace_salt(engine: Engine) -> str:
     return salt
 
 
-def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models: Path) -> IdentityResult:
-    """Rebuild the identity tables from the store's records and events."""
-    settings = config.identity
+def resolve_identities(
+    engine: Engine,
+    settings: IdentitySettings,
+    *,
+    extra_types: Sequence[str],
+    phone_region: str,
+    at: str,
+    models: Path,
+) -> IdentityResult:
+    """Rebuild the identity tables from the store's records and events. ``extra_types`` are the
+    identifier types the sources declare beyond the built-in ones; ``at`` stamps the merges."""
     ensure_tables(engine, step_tables("identity"))
     salt = workspace_salt(engine)
     seconds: dict[str, float] = {}
     with _phase(seconds, "graph"):
-        engine.materialise("_occ", graph.occurrences_sql(declared_types(config)))
+        engine.materialise("_occ", graph.occurrences_sql(extra_types))
         engine.materialise("_shared", graph.shared_sql("_occ", settings))
         engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
         engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
     with _phase(seconds, "fuzzy"):
-        region = config.workspace.phone_region
-        fuzzy = fuzzy_edges(engine, settings.fuzzy, models, region) if settings.fuzzy.enabled else None
+        fuzzy, warnings = (
+            fuzzy_edges(engine, settings.fuzzy, models, phone_region) if settings.fuzzy.enabled else (None, [])
+        )
     with _phase(seconds, "graph"):
         engine.materialise("_anchors", graph.anchors_sql("_record_nodes"))
         edges = graph.edges_sql("_record_nodes", "_anchors")
@@ -164,6 +169,7 @@ def resolve_identities(engine: Engine, config: WorkspaceConfig, at: str, models:
         splits=int(changes.get("split", 0)),
         recomputed=int(engine.scalar(f"SELECT count(*) FROM {nodes}")),
         seconds=seconds,
+        warnings=tuple(warnings),
     )
     for name in (
         "_occ",

@@ -14,8 +14,8 @@ from scipy import special
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from personae.errors import FuzzyTrainingError
 from personae.identity.comparisons import KEY
-from personae.identity.fuzzy_settings import FuzzyTrainingError
 
 MIN_TRAINING_PAIRS = 100
 """A blocking rule must find this many pairs to be used for EM training."""

@@ -6,16 +6,12 @@ from typing import Any
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
-from personae.errors import PersonaeError
+from personae.errors import PersonNotFound
 from personae.identity.graph import RECORD_TYPE
 from personae.sources.normalise import identifier_sql
 
 RECENT_EVENTS = 10
 REPORT_ROWS = 10
-
-
-class PersonNotFound(LookupError, PersonaeError):
-    """No person holds the identifier asked for."""
 
 
 def parse_identifier(text: str) -> tuple[str, str]:

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.errors import ModelFitError
 from personae.models.bgnbd import BetaGeo
 from personae.models.clv import customer_lifetime_value
 from personae.models.gamma_gamma import GammaGamma
 from personae.models.scoring import score_into_table
+from personae.models.specs import ModelSettings
 
 CLV_FILE = "clv.json"
 PENALIZERS = (0.0, 0.001, 0.01)
@@ -92,9 +92,8 @@ def fit_clv(engine: Engine, as_of: date) -> ClvModels:
     raise failure
 
 
-def score_clv(engine: Engine, config: WorkspaceConfig, models: ClvModels, scratch: Path) -> int:
+def score_clv(engine: Engine, settings: ModelSettings, models: ClvModels, scratch: Path) -> int:
     """Write ``model_scores_clv`` batch by batch; returns the rows scored."""
-    settings = config.models
     horizon = settings.horizon_days / WEEK
 
     def score(batch: pa.RecordBatch) -> pa.Table:

@@ -10,9 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.errors import ModelFitError
+from personae.models.specs import ModelSettings
+from personae.profiles.specs import TraitsConfig
 
 
 @dataclass
@@ -32,7 +33,8 @@ class ModelsResult:
 @dataclass(frozen=True)
 class ModelContext:
     engine: Engine
-    config: WorkspaceConfig
+    settings: ModelSettings
+    traits: TraitsConfig
     as_of: date
     folder: Path
 

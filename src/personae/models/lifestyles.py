@@ -30,7 +30,7 @@ def _wide_sql(categories: list[str]) -> str:
 
 
 def fit_lifestyles(context: ModelContext, result: ModelsResult) -> str | None:
-    engine, settings = context.engine, context.config.models
+    engine, settings = context.engine, context.settings
 
     def fit() -> LifestyleModel:
         sample = (

@@ -33,7 +33,7 @@ ANSWERS = (
 
 
 def _fit(context: ModelContext, features: str, names: list[str]) -> BoostedClassifier:
-    settings = context.config.models
+    settings = context.settings
     if not context.engine.has_table("survey_responses"):
         raise ModelFitError("no survey responses loaded: add a source of kind 'survey' with a segment column")
     frame = context.engine.fetch_arrow(
@@ -57,7 +57,7 @@ def _fit(context: ModelContext, features: str, names: list[str]) -> BoostedClass
 
 def fit_lookalike(context: ModelContext, result: ModelsResult) -> str | None:
     """Fit (or reuse) the survey classifier; a ``uid, survey_segment, survey_confidence`` query."""
-    columns = trait_columns(context.config)
+    columns = trait_columns(context.traits)
     numeric = numeric_traits(columns, list(columns))
     categories = top_categories(context.engine, "trait_shares")
 
@@ -74,7 +74,7 @@ def fit_lookalike(context: ModelContext, result: ModelsResult) -> str | None:
     current = features_sql(
         "traits", "trait_shares", list(model.metadata_["numeric"]), list(model.metadata_["categories"])
     )
-    threshold = context.config.models.survey_confidence
+    threshold = context.settings.survey_confidence
 
     def score(batch: pa.RecordBatch) -> pa.Table:
         labels, confidence = confident_labels(model.predict_proba(batch.to_pandas()), model.classes_, threshold)

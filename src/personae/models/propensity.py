@@ -37,10 +37,10 @@ SCHEMA = pa.schema(
 
 def training_sql(context: ModelContext, features: str) -> str:
     """Features as of ``T − h`` of that day's buyers, with both labels from ``(T − h, T]``."""
-    settings = context.config.models
+    settings = context.settings
     past = context.as_of - timedelta(days=settings.horizon_days)
     window = (
-        f"SELECT uid, count(*) AS orders, sum(amount) AS revenue FROM ({orders_sql(context.config, context.as_of)}) "
+        f"SELECT uid, count(*) AS orders, sum(amount) AS revenue FROM ({orders_sql(context.traits, context.as_of)}) "
         f"AS o WHERE ts >= {end_of_sql(past)} GROUP BY uid"
     )
     labelled = (
@@ -54,10 +54,10 @@ def training_sql(context: ModelContext, features: str) -> str:
 
 def _fit(context: ModelContext, result: ModelsResult, numeric: list[str]) -> dict[str, BoostedClassifier]:
     """Fit both classifiers on the time split; raises ModelFitError when they cannot be."""
-    engine, settings = context.engine, context.config.models
+    engine, settings = context.engine, context.settings
     past = context.as_of - timedelta(days=settings.horizon_days)
     engine.materialise("_people", "SELECT uid FROM profiles")
-    compute_traits(engine, context.config, past, "_people", "_past_")
+    compute_traits(engine, context.traits, past, "_people", "_past_")
     categories = top_categories(engine, "_past_shares")
     names = feature_names(numeric, categories)
     features = features_sql("_past_traits", "_past_shares", numeric, categories)
@@ -82,7 +82,7 @@ def _fit(context: ModelContext, result: ModelsResult, numeric: list[str]) -> dic
 
 def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
     """Fit (or reuse) both classifiers, score the current buyers; a ``uid, probabilities`` query."""
-    columns = trait_columns(context.config)
+    columns = trait_columns(context.traits)
     numeric = numeric_traits(columns, list(columns))
     try:
         models = _fit(context, result, numeric)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.errors import ModelFitError
 from personae.models import clv_step
@@ -22,7 +21,9 @@ from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
 from personae.models.lifestyles import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
 from personae.models.propensity import fit_propensity
+from personae.models.specs import ModelSettings
 from personae.profiles.build import traits_as_of
+from personae.profiles.specs import TraitsConfig
 
 PREDICTIONS = "predictions"
 
@@ -38,7 +39,7 @@ def _clv(context: ModelContext, result: ModelsResult) -> str | None:
     if models is None:
         return None
     result.reports["clv"] = {"bgnbd": models.bgnbd.to_dict(), "gamma_gamma": models.gamma_gamma.to_dict()}
-    clv_step.score_clv(context.engine, context.config, models, context.scratch)
+    clv_step.score_clv(context.engine, context.settings, models, context.scratch)
     context.engine.materialise("_p_alive", clv_step.p_alive_sql(models))
     return (
         "SELECT s.uid, a.p_alive, s.expected_orders, s.expected_value, s.clv "
@@ -60,10 +61,13 @@ PARTS: tuple[tuple[str, ModelPart, tuple[tuple[str, str], ...]], ...] = (
 """name -> (fit-and-score function returning a ``uid, <columns>`` query, its columns)."""
 
 
-def run_models(engine: Engine, config: WorkspaceConfig, as_of: date, folder: Path) -> ModelsResult:
+def fit_models(
+    engine: Engine, settings: ModelSettings, traits: TraitsConfig, as_of: date, folder: Path
+) -> ModelsResult:
+    """Fit (or reuse) every model as of a day, save each under ``folder``, and write ``predictions``."""
     traits_as_of(engine)  # raises when there are no traits to model
     folder.mkdir(parents=True, exist_ok=True)
-    context = ModelContext(engine, config, as_of, folder)
+    context = ModelContext(engine, settings, traits, as_of, folder)
     result = ModelsResult()
     select = ["p.uid"]
     joins = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.sql import day_sql
 from personae.errors import ConfigError, WorkspaceError
@@ -24,6 +23,7 @@ from personae.profiles.orders import (
     order_events_sql,
     summary_from_days_sql,
 )
+from personae.profiles.specs import TraitsConfig
 from personae.profiles.traits import builtin_traits, channel_counts_sql, gaps_sql, shares_sql, traits_sql
 
 AS_OF_COLUMN = "traits_as_of"
@@ -46,7 +46,7 @@ def traits_as_of(engine: Engine) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def trait_columns(config: WorkspaceConfig) -> dict[str, str]:
+def trait_columns(config: TraitsConfig) -> dict[str, str]:
     """Name -> DuckDB type of every trait column, built-in then declared."""
     columns = {name: type_ for name, (type_, _) in builtin_traits(config).items()}
     for spec in config.traits:
@@ -61,7 +61,7 @@ PERSISTED = {"shares": "trait_shares", "summary": "customer_summary", "traits": 
 
 
 def compute_traits(
-    engine: Engine, config: WorkspaceConfig, as_of: date, people: str, prefix: str, *, persist: bool = False
+    engine: Engine, config: TraitsConfig, as_of: date, people: str, prefix: str, *, persist: bool = False
 ) -> dict[str, str]:
     """Compute every trait of the UIDs in ``people`` as of a day. Results go to temporary
     relations ``{prefix}shares``, ``{prefix}summary`` and ``{prefix}traits`` or, with
@@ -102,7 +102,7 @@ def compute_traits(
     return names
 
 
-def build_traits(engine: Engine, config: WorkspaceConfig, as_of: date) -> TraitsResult:
+def build_traits(engine: Engine, config: TraitsConfig, as_of: date) -> TraitsResult:
     if not engine.has_table("profiles"):
         raise WorkspaceError("no profiles yet: run the identity and golden steps first (`personae run`)")
     columns = trait_columns(config)

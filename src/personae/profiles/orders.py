@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from personae.config import WorkspaceConfig
 from personae.engine.sql import day_sql, days_between_sql, end_of_sql, literal
-from personae.sources.kinds import SourceKind
+from personae.profiles.specs import TraitsConfig
 
 EVENT_RECORD_ID = "CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END"
 """The record id an event has in ``record_map`` (see identity/graph.py)."""
 
 
-def _status_filter(config: WorkspaceConfig, alias: str) -> str:
+def _status_filter(config: TraitsConfig, alias: str) -> str:
     excluded = ", ".join(literal(status.lower()) for status in config.profile.excluded_statuses)
     return f"coalesce(lower({alias}.status), '') NOT IN ({excluded})" if excluded else "true"
 
 
-def order_events_sql(config: WorkspaceConfig, as_of: date) -> str:
+def order_events_sql(config: TraitsConfig, as_of: date) -> str:
     """``uid, source, order_id, ts, amount, channel, promo, counted`` of every order of a known
     person up to the as-of day; ``counted`` is false for an excluded status (returned, ...)."""
     return (
@@ -43,21 +42,21 @@ def counted_orders_sql(order_events: str) -> str:
     return f"SELECT {ORDER_COLUMNS} FROM {order_events} WHERE counted"
 
 
-def orders_sql(config: WorkspaceConfig, as_of: date) -> str:
+def orders_sql(config: TraitsConfig, as_of: date) -> str:
     """``uid, source, order_id, ts, amount, channel, promo`` of every counted order."""
     return counted_orders_sql(f"({order_events_sql(config, as_of)}) AS o")
 
 
-def _owner_match(config: WorkspaceConfig) -> str:
+def _owner_match(config: TraitsConfig) -> str:
     """Lines (``l``) belong to an order (``o``) of the orders source their source names."""
-    named = {s.name: s.orders for s in config.sources if s.kind == SourceKind.ORDER_ITEMS and s.orders}
+    named = config.line_orders
     if not named:
         return "true"
     pairs = " ".join(f"WHEN {literal(items)} THEN {literal(owner)}" for items, owner in named.items())
     return f"(CASE l.source {pairs} ELSE o.source END) = o.source"
 
 
-def category_counts_sql(config: WorkspaceConfig, orders: str) -> str:
+def category_counts_sql(config: TraitsConfig, orders: str) -> str:
     """``uid, value, orders, revenue``: per person and category, the counted orders with a line
     in it and their line revenue (``orders`` names the relation of :func:`orders_sql`). Lines
     are summed per order and category first, so no distinct count is needed."""
@@ -79,7 +78,7 @@ EVENT_COLUMNS = (
 )
 
 
-def events_with_uid_sql(config: WorkspaceConfig, as_of: date, orders: str) -> str:
+def events_with_uid_sql(config: TraitsConfig, as_of: date, orders: str) -> str:
     """Every event up to the as-of day with its UID (``uid``, ``ts`` and the columns of
     :data:`EVENT_COLUMNS`); order lines take their order's UID and, lacking one, its time."""
     names = [column.strip() for column in EVENT_COLUMNS.split(",")]

@@ -84,3 +84,12 @@ class TraitSpec(Spec):
             if not key or not all(part.replace("_", "a").isalnum() for part in key.split(".")):
                 raise ValueError(f"trait {self.name!r}: property {self.property!r} must be 'properties.<name>'")
         return self
+
+
+class TraitsConfig(Spec):
+    """What the traits wing reads of ``personae.toml``: ``[profile]``, the ``[[traits]]``, and
+    the orders source each ``order_items`` source names (its lines take that order's UID)."""
+
+    profile: ProfileSettings = ProfileSettings()
+    traits: tuple[TraitSpec, ...] = ()
+    line_orders: dict[str, str] = Field(default_factory=dict)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from personae.config import WorkspaceConfig
 from personae.engine.sql import day_sql, days_between_sql, end_of_sql, literal, since_sql
 from personae.profiles.orders import EVENT_RECORD_ID
+from personae.profiles.specs import TraitsConfig
 
 BASE_TRAITS: dict[str, tuple[str, str]] = {
     "orders": ("BIGINT", "orders up to the as-of day"),
@@ -55,7 +55,7 @@ BASE_TRAITS: dict[str, tuple[str, str]] = {
 }
 
 
-def window_traits(config: WorkspaceConfig) -> dict[str, tuple[str, str]]:
+def window_traits(config: TraitsConfig) -> dict[str, tuple[str, str]]:
     traits: dict[str, tuple[str, str]] = {}
     for days in config.profile.windows:
         traits[f"orders_{days}d"] = ("BIGINT", f"orders in the last {days} days")
@@ -63,7 +63,7 @@ def window_traits(config: WorkspaceConfig) -> dict[str, tuple[str, str]]:
     return traits
 
 
-def builtin_traits(config: WorkspaceConfig) -> dict[str, tuple[str, str]]:
+def builtin_traits(config: TraitsConfig) -> dict[str, tuple[str, str]]:
     """Name -> (DuckDB type, description) of every built-in trait, in column order."""
     return {**BASE_TRAITS, **window_traits(config)}
 
@@ -71,7 +71,7 @@ def builtin_traits(config: WorkspaceConfig) -> dict[str, tuple[str, str]]:
 MONTHS = range(1, 13)
 
 
-def _order_stats_sql(config: WorkspaceConfig, as_of: date, orders: str) -> str:
+def _order_stats_sql(config: TraitsConfig, as_of: date, orders: str) -> str:
     """Counts, money, times, windows and the month profile per buyer, in one pass over the orders."""
     windows = []
     for days in config.profile.windows:
@@ -145,7 +145,7 @@ def _top_sql(shares: str, dimension: str, label: str, count_name: str) -> str:
     )
 
 
-def _activity_sql(config: WorkspaceConfig, as_of: date) -> str:
+def _activity_sql(config: TraitsConfig, as_of: date) -> str:
     """Web activity, last seen and subscription times per UID, in one pass over the events
     other than orders (they are in the order events already) and order lines (they share
     their order's time)."""
@@ -188,7 +188,7 @@ def _email_sql() -> str:
 
 
 def traits_sql(
-    config: WorkspaceConfig, as_of: date, *, people: str, order_events: str, orders: str, shares: str, gaps: str
+    config: TraitsConfig, as_of: date, *, people: str, order_events: str, orders: str, shares: str, gaps: str
 ) -> str:
     """One row per UID of ``people`` with every built-in trait (zeros for non-buyers). The
     relations are built by :mod:`personae.profiles.orders` (``order_events``, ``orders``),

@@ -9,14 +9,11 @@ before anything is written and the message names the UIDs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import SegmentationError, WorkspaceError
@@ -25,10 +22,8 @@ from personae.rules import Rule, parse_rule
 from personae.segments import behaviour, lifecycle, predictive, rfm
 from personae.segments.definitions import compiled, profile_columns, sync_config_segments
 from personae.segments.memberships import MembershipResult, apply_assignments
-from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec
+from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec, SegmentConfig
 
-THRESHOLDS_FILE = "lifecycle.json"
-REPORTS_FILE = "segment_reports.json"
 SHOWN_UIDS = 10
 
 
@@ -123,7 +118,11 @@ def _union(parts: list[str]) -> str:
     return " UNION ALL ".join(parts) if parts else empty
 
 
-def assign_segments(engine: Engine, config: WorkspaceConfig, as_of: date, models: Path) -> SegmentResult:
+def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> SegmentResult:
+    """Assign every segmentation and rule segment as of a day and record the memberships.
+
+    Returns the sizes, the membership changes, the learnt lifecycle thresholds and each
+    segmentation's report; the step keeps the last two as files beside the models."""
     columns = profile_columns(engine)
     stored = traits_as_of(engine)
     if stored != as_of:
@@ -139,22 +138,19 @@ def assign_segments(engine: Engine, config: WorkspaceConfig, as_of: date, models
             core_parts.append(rfm.assignments_sql(config.rfm.cells, spec.name, "profiles", "rfm_scores"))
         elif spec.kind == "lifecycle":
             thresholds = lifecycle.learn_thresholds(engine, config.lifecycle, as_of)
-            models.mkdir(parents=True, exist_ok=True)
-            (models / THRESHOLDS_FILE).write_text(json.dumps(thresholds.to_dict(), indent=2), encoding="utf-8")
             result.thresholds = thresholds
             core_parts.append(lifecycle.assignments_sql(thresholds, spec.name))
         elif spec.kind in predictive.KINDS:
             has_predictions = engine.has_table(predictive.PREDICTIONS)
-            core_parts.append(predictive.assignments_sql(spec.kind, spec.name, config, has_predictions=has_predictions))
+            core_parts.append(
+                predictive.assignments_sql(spec.kind, spec.name, config.models, has_predictions=has_predictions)
+            )
         elif spec.kind == "subscription":
-            core_parts.append(behaviour.subscription_sql(config, spec.name))
-            result.reports[spec.name] = behaviour.subscription_report(engine, config)
+            core_parts.append(behaviour.subscription_sql(config.subscription, spec.name))
+            result.reports[spec.name] = behaviour.subscription_report(engine, config.subscription)
         elif spec.kind == "triggers":
-            core_parts.append(behaviour.triggers_sql(config, spec.name))
-            result.reports[spec.name] = behaviour.triggers_report(engine, config)
-    if result.reports:
-        models.mkdir(parents=True, exist_ok=True)
-        (models / REPORTS_FILE).write_text(json.dumps(result.reports, indent=2), encoding="utf-8")
+            core_parts.append(behaviour.triggers_sql(config.triggers, spec.name))
+            result.reports[spec.name] = behaviour.triggers_report(engine, config.triggers)
     engine.materialise("_built_in", _union(core_parts))
     rule_parts = [
         _rule_part(spec.name, segment, parse_rule(text, columns, name=f"{spec.name}.{segment}"), as_of, "_built_in")

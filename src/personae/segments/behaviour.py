@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.sql import literal
+from personae.segments.specs import SubscriptionSettings, TriggerSettings
 
 
-def subscription_sql(config: WorkspaceConfig, segmentation: str) -> str:
-    settings = config.subscription
+def subscription_sql(settings: SubscriptionSettings, segmentation: str) -> str:
     paying = "subscription_status = 'active'"
     started = "date_diff('day', CAST(subscribed_at AS DATE), CAST(traits_as_of AS DATE))"
     trial_age = "date_diff('day', CAST(trial_started_at AS DATE), CAST(traits_as_of AS DATE))"
@@ -43,7 +42,7 @@ def subscription_sql(config: WorkspaceConfig, segmentation: str) -> str:
     )
 
 
-def subscription_report(engine: Engine, config: WorkspaceConfig) -> dict[str, Any]:
+def subscription_report(engine: Engine, settings: SubscriptionSettings) -> dict[str, Any]:
     lag = "date_diff('day', CAST(trial_started_at AS DATE), CAST(subscribed_at AS DATE))"
     converted, median, mean = engine.fetch_rows(
         f"SELECT count(*), median({lag}), avg({lag}) FROM profiles "
@@ -56,8 +55,8 @@ def subscription_report(engine: Engine, config: WorkspaceConfig) -> dict[str, An
         "conversion_rate": (converted / trials) if trials else None,
         "trial_to_paid_median_days": float(median) if median is not None else None,
         "trial_to_paid_mean_days": float(mean) if mean is not None else None,
-        "at_risk_rule": f"paying and no activity for more than {config.subscription.at_risk_days} days",
-        "inactive_rule": f"paying and no activity for more than {config.subscription.inactive_days} days",
+        "at_risk_rule": f"paying and no activity for more than {settings.at_risk_days} days",
+        "inactive_rule": f"paying and no activity for more than {settings.inactive_days} days",
     }
 
 
@@ -69,8 +68,7 @@ TRIGGERS = {
 """segment -> (trait, threshold setting)."""
 
 
-def triggers_sql(config: WorkspaceConfig, segmentation: str) -> str:
-    settings = config.triggers
+def triggers_sql(settings: TriggerSettings, segmentation: str) -> str:
     parts = []
     for segment, (trait, setting) in TRIGGERS.items():
         threshold = getattr(settings, setting)
@@ -82,8 +80,7 @@ def triggers_sql(config: WorkspaceConfig, segmentation: str) -> str:
     return " UNION ALL ".join(parts)
 
 
-def triggers_report(engine: Engine, config: WorkspaceConfig) -> dict[str, Any]:
-    settings = config.triggers
+def triggers_report(engine: Engine, settings: TriggerSettings) -> dict[str, Any]:
     eligible = f"orders >= {settings.min_orders}"
     report: dict[str, Any] = {
         "min_orders": settings.min_orders,

@@ -16,17 +16,16 @@ segment that says so.
 
 from __future__ import annotations
 
-from personae.config import WorkspaceConfig
 from personae.engine.sql import literal
+from personae.models.specs import ModelSettings
 
 PREDICTIONS = "predictions"
 KINDS = ("lifestyle", "churn_risk", "high_value", "clv_tier", "survey")
 UNKNOWN = "unknown"
 
 
-def _segment_sql(kind: str, config: WorkspaceConfig) -> tuple[str, str]:
+def _segment_sql(kind: str, settings: ModelSettings) -> tuple[str, str]:
     """(segment expression, score expression) over ``p`` (profiles) and ``x`` (predictions)."""
-    settings = config.models
     if kind == "churn_risk":
         low, high = settings.churn_cutoffs
         segment = (
@@ -58,14 +57,14 @@ def _segment_sql(kind: str, config: WorkspaceConfig) -> tuple[str, str]:
     raise ValueError(f"no predictive segmentation kind {kind!r}; kinds are {', '.join(KINDS)}")
 
 
-def assignments_sql(kind: str, segmentation: str, config: WorkspaceConfig, *, has_predictions: bool) -> str:
+def assignments_sql(kind: str, segmentation: str, settings: ModelSettings, *, has_predictions: bool) -> str:
     """``uid, segmentation, segment, score`` for every profile."""
     if not has_predictions:
         return (
             f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(UNKNOWN)} AS segment, "
             "CAST(NULL AS DOUBLE) AS score FROM profiles"
         )
-    segment, score = _segment_sql(kind, config)
+    segment, score = _segment_sql(kind, settings)
     ranked = (
         "SELECT *, row_number() OVER (ORDER BY clv DESC, uid) AS clv_rank, "
         "count(clv) OVER () AS clv_ranked FROM predictions"

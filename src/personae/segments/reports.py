@@ -21,6 +21,9 @@ from personae.segments.specs import RULE_SEGMENTS
 from personae.spec import did_you_mean
 
 CURRENT = "current_memberships"
+THRESHOLDS_FILE = "lifecycle.json"
+REPORTS_FILE = "segment_reports.json"
+"""The files (beside the models) where the segment step keeps the lifecycle thresholds and the reports."""
 OTHER = "(other)"
 NONE = "(none)"
 SAMPLE_COLUMNS = ("uid", "orders", "revenue", "days_since_last_order", "top_category")
@@ -172,10 +175,10 @@ def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> di
 def questions(models: Path) -> dict[str, Any]:
     """The learnt lifecycle thresholds and the numbers behind them, and the subscription and
     trigger reports (from the last run)."""
-    path = models / "lifecycle.json"
+    path = models / THRESHOLDS_FILE
     if not path.is_file():
         raise WorkspaceError("no lifecycle thresholds yet: run the pipeline first (`personae run`)")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    segments = models / "segment_reports.json"
+    segments = models / REPORTS_FILE
     data["segments"] = json.loads(segments.read_text(encoding="utf-8")) if segments.is_file() else {}
     return data

@@ -20,22 +20,23 @@ had stored changes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from personae.config import SourceSpec, WorkspaceConfig
 from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
 from personae.engine.sql import literal, timestamp_sql
 from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, SourceError
+from personae.progress import Progress, silent
 from personae.sources import postgres, readers
-from personae.sources.kinds import TARGET_TABLE, SourceKind
-from personae.sources.mapping import Settings, mapped_sql, validated_identifiers
+from personae.sources.kinds import TARGET_TABLE
+from personae.sources.mapping import mapped_sql, validated_identifiers
+from personae.sources.specs import IngestSettings, SourceSpec
 from personae.sources.targets import (
     checked_sql,
     events_rows_sql,
@@ -47,9 +48,6 @@ from personae.sources.targets import (
     replaced_records_condition,
     target_fields,
 )
-
-Progress = Callable[[str, int, int], None]
-"""progress(label, done, total)."""
 
 SNAPSHOTS = Path(".personae") / "snapshots"
 RAW_FOLDER = "raw"
@@ -81,27 +79,26 @@ class SourceReport:
 @dataclass(frozen=True)
 class IngestContext:
     root: Path
-    config: WorkspaceConfig
+    sources: tuple[SourceSpec, ...]
+    settings: IngestSettings
     engine: Engine
     loaded_at: str
     env: Mapping[str, str]
-    progress: Progress | None = None
+    progress: Progress = silent
 
 
 def ensure_store(engine: Engine) -> None:
     ensure_tables(engine, [*step_tables("ingest"), *step_tables("run")])
 
 
-def ingest(context: IngestContext) -> list[SourceReport]:
+def ingest_sources(context: IngestContext) -> list[SourceReport]:
     """Load every configured source; returns one report per source."""
     ensure_store(context.engine)
     reports = []
-    for index, spec in enumerate(context.config.sources):
-        if context.progress:
-            context.progress(f"ingest {spec.name}", index, len(context.config.sources))
+    for index, spec in enumerate(context.sources):
+        context.progress(f"ingest {spec.name}", index, len(context.sources))
         reports.append(ingest_source(context, spec))
-    if context.progress:
-        context.progress("ingest", len(context.config.sources), len(context.config.sources))
+    context.progress("ingest", len(context.sources), len(context.sources))
     return reports
 
 
@@ -197,13 +194,12 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
         engine.stage(names["stage"], path if typed else partial)
         described = dict(engine.columns(names["stage"]))
         columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else list(described)
-        settings = Settings(context.config.workspace.currency, context.config.workspace.phone_region)
         if typed:  # the input file itself: it has no _file column, and its columns keep their types
             relation = f"(SELECT *, {literal(label)} AS _file FROM {names['stage']})"
         else:
             relation = _rows_sql(spec, names["stage"])
         stage_types = described if typed else None
-        mapped = mapped_sql(relation, spec, columns, settings, jsonl=jsonl, stage_types=stage_types)
+        mapped = mapped_sql(relation, spec, columns, context.settings, jsonl=jsonl, stage_types=stage_types)
         with engine.transaction():
             if seen_before or _left_over(engine, spec, label):
                 _forget_file(engine, spec, label)
@@ -329,7 +325,7 @@ def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int
     """Insert the good rows; returns how many (events already stored are skipped)."""
     engine = context.engine
     table = TARGET_TABLE[spec.kind]
-    fields = target_fields(spec.kind, spec.name, context.config.workspace.currency, context.loaded_at)
+    fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
     if table == "events":
         return engine.insert(table, list(fields), events_rows_sql(checked, fields))
     engine.delete_where(table, replaced_records_condition(table, checked, spec.name))
@@ -361,4 +357,4 @@ def _record(engine: Engine, spec: SourceSpec, label: str, digest: str, report: F
     )
 
 
-__all__ = ["FileReport", "IngestContext", "SourceKind", "SourceReport", "ensure_store", "ingest"]
+__all__ = ["FileReport", "IngestContext", "SourceReport", "ensure_store", "ingest_sources"]

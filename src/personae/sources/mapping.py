@@ -14,10 +14,8 @@ is: the same value without printing and parsing it again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from personae.config import SourceSpec
-from personae.engine.sql import literal
+from personae.engine.sql import identifier, literal, literals
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import MappingError
 from personae.sources.kinds import (
@@ -27,6 +25,7 @@ from personae.sources.kinds import (
     SourceKind,
 )
 from personae.sources.normalise import identifier_sql, text_sql
+from personae.sources.specs import IngestSettings, SourceSpec
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
@@ -62,22 +61,6 @@ def validated_identifiers(spec: SourceSpec, columns: list[str]) -> list[str]:
     return [t for t in VALIDATED_IDENTIFIERS if f"id:{t}" in mapping]
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Workspace-wide defaults the mapping needs."""
-
-    currency: str = "USD"
-    phone_region: str = "US"
-
-
-def _words(values: tuple[str, ...]) -> str:
-    return ", ".join(literal(value) for value in values)
-
-
 def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     """A text expression cast to a canonical type; NULL when it does not parse."""
     text = text_sql(raw)
@@ -97,8 +80,8 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
         return f"TRY_CAST({text} AS BIGINT)"
     lowered = f"lower({text})"
     return (
-        f"CASE WHEN {lowered} IN ({_words(TRUE_WORDS)}) THEN TRUE "
-        f"WHEN {lowered} IN ({_words(FALSE_WORDS)}) THEN FALSE END"
+        f"CASE WHEN {lowered} IN ({literals(TRUE_WORDS)}) THEN TRUE "
+        f"WHEN {lowered} IN ({literals(FALSE_WORDS)}) THEN FALSE END"
     )
 
 
@@ -106,7 +89,7 @@ def _source_expression(value: str) -> tuple[str, str | None]:
     """(SQL for a mapping value, the stage column it reads or None for a constant)."""
     if len(value) >= 2 and value[0] == value[-1] == "'":
         return literal(value[1:-1]), None
-    return quote(value), value
+    return identifier(value), value
 
 
 def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> dict[str, str]:
@@ -142,7 +125,7 @@ def _nearest(word: str, candidates: list[str]) -> str:
 
 def json_object_sql(columns: list[str]) -> str:
     """A JSON object of the columns' text (NULL when there are none)."""
-    pairs = ", ".join(f"{literal(column)}, CAST({quote(column)} AS VARCHAR)" for column in columns)
+    pairs = ", ".join(f"{literal(column)}, CAST({identifier(column)} AS VARCHAR)" for column in columns)
     return f"json_object({pairs})" if pairs else "CAST(NULL AS VARCHAR)"
 
 
@@ -177,7 +160,7 @@ def mapped_sql(
     relation: str,
     spec: SourceSpec,
     columns: list[str],
-    settings: Settings,
+    settings: IngestSettings,
     *,
     jsonl: bool = False,
     stage_types: Mapping[str, str] | None = None,
@@ -200,7 +183,7 @@ def mapped_sql(
         raw, source_column = _source_expression(value) if value else ("NULL", None)
         label = f"{column.name} (column {source_column!r})" if source_column else column.name
         typed = _typed_column(column.type, raw, types.get(source_column or ""), spec.formats.get(column.name))
-        raw_ref = quote("__raw_" + column.name)
+        raw_ref = identifier("__raw_" + column.name)
         inner.append(f"{typed} AS {column.name}")
         inner.append(f"CAST({raw} AS VARCHAR) AS {raw_ref}")
         outer.append(column.name)
@@ -227,8 +210,8 @@ def mapped_sql(
         raw_id = f"CAST({_source_expression(value)[0]} AS VARCHAR)"
         expression = identifier_sql(id_type, raw_id, region)
         if id_type in VALIDATED_IDENTIFIERS:
-            inner.append(f"{raw_id} AS {quote('__rawid_' + id_type)}")
-            outer.append(quote("__rawid_" + id_type))
+            inner.append(f"{raw_id} AS {identifier('__rawid_' + id_type)}")
+            outer.append(identifier("__rawid_" + id_type))
         if id_type in IDENTIFIER_TYPES:
             inner.append(f"{expression} AS {id_type}")
         else:
@@ -242,9 +225,9 @@ def mapped_sql(
     inner.append(f"{json_object_sql(attributes)} AS _attributes")
     outer.extend([*IDENTIFIER_TYPES, "extra_ids", "_raw_json", "_attributes", "_file", "_row"])
     if jsonl:
-        checks.append(f"type IN ({_words(SEGMENT_EVENT_TYPES)})")
+        checks.append(f"type IN ({literals(SEGMENT_EVENT_TYPES)})")
         reasons.append(
-            f"CASE WHEN _json_ok AND type IS NOT NULL AND type NOT IN ({_words(SEGMENT_EVENT_TYPES)}) "
+            f"CASE WHEN _json_ok AND type IS NOT NULL AND type NOT IN ({literals(SEGMENT_EVENT_TYPES)}) "
             "THEN 'type: ''' || type || ''' is not a Segment call (identify, track, page, screen, "
             "group, alias)' END"
         )

@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from personae.config import SourceSpec
 from personae.errors import ConfigError, SourceUnreachable
+from personae.sources.specs import SourceSpec
 
 CONNECT_TIMEOUT_SECONDS = 10
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-from personae.config import SourceSpec
 from personae.engine.sql import literal
 from personae.errors import SourceNotFound
+from personae.sources.specs import SourceSpec
 
 CHECKSUM_CHUNK = 1 << 20
 

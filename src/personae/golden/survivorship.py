@@ -16,9 +16,13 @@ outvoted); address, contact details and consent are ``most_recent`` (they change
 
 from __future__ import annotations
 
-from personae.config import IdentitySettings
+from collections.abc import Mapping, Sequence
+
 from personae.engine.base import Engine
 from personae.engine.sql import literal
+
+SURVIVORSHIP_RULES = ("most_recent", "source_priority", "most_frequent", "longest", "first_non_null")
+"""How one value survives among a person's records (see the module docstring)."""
 
 DEFAULT_RULES: dict[str, str] = {
     "first_name": "most_frequent",
@@ -36,21 +40,21 @@ DEFAULT_RULES: dict[str, str] = {
 }
 
 
-def _order(rule: str, settings: IdentitySettings) -> str:
+def _order(rule: str, source_priority: Sequence[str]) -> str:
     if rule == "most_frequent":
         return "freq DESC, stamp DESC, source, value"
     if rule == "longest":
         return "length(CAST(value AS VARCHAR)) DESC, stamp DESC, source, value"
     if rule == "source_priority":
-        cases = " ".join(f"WHEN {literal(s)} THEN {i}" for i, s in enumerate(settings.source_priority))
-        rank = f"CASE source {cases} ELSE {len(settings.source_priority)} END" if cases else "0"
+        cases = " ".join(f"WHEN {literal(s)} THEN {i}" for i, s in enumerate(source_priority))
+        rank = f"CASE source {cases} ELSE {len(source_priority)} END" if cases else "0"
         return f"{rank}, stamp DESC, source, value"
     if rule == "first_non_null":
         return "stamp, source, value"
     return "stamp DESC, source, value"
 
 
-def attribute_sql(attribute: str, rule: str, settings: IdentitySettings) -> str:
+def attribute_sql(attribute: str, rule: str, source_priority: Sequence[str] = ()) -> str:
     """(uid, value, source, at) of the surviving value of one attribute per UID."""
     candidates = (
         f"SELECT m.uid, c.{attribute} AS value, c.source, coalesce(c.updated_at, c._loaded_at) AS stamp "
@@ -59,15 +63,15 @@ def attribute_sql(attribute: str, rule: str, settings: IdentitySettings) -> str:
     )
     counted = f"SELECT *, count(*) OVER (PARTITION BY uid, value) AS freq FROM ({candidates}) AS c"
     ranked = (
-        f"SELECT *, row_number() OVER (PARTITION BY uid ORDER BY {_order(rule, settings)}) AS position "
+        f"SELECT *, row_number() OVER (PARTITION BY uid ORDER BY {_order(rule, source_priority)}) AS position "
         f"FROM ({counted}) AS f"
     )
     return f"SELECT uid, value, source, stamp FROM ({ranked}) AS r WHERE position = 1"
 
 
-def profiles_sql(settings: IdentitySettings) -> str:
+def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str] = ()) -> str:
     """One row per UID: golden attributes with their source and time, and identifier counts."""
-    rules = {**DEFAULT_RULES, **settings.survivorship}
+    rules = {**DEFAULT_RULES, **survivorship}
     people = (
         "SELECT m.uid, count(*) AS identifiers, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen "
         "FROM identity_map AS m JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
@@ -82,11 +86,12 @@ def profiles_sql(settings: IdentitySettings) -> str:
             f"{alias}.source AS {attribute}_source",
             f"{alias}.stamp AS {attribute}_at",
         ]
-        joins.append(f"LEFT JOIN ({attribute_sql(attribute, rule, settings)}) AS {alias} ON {alias}.uid = p.uid")
+        joins.append(f"LEFT JOIN ({attribute_sql(attribute, rule, source_priority)}) AS {alias} ON {alias}.uid = p.uid")
     return f"SELECT {', '.join(columns)} FROM ({people}) AS p {' '.join(joins)}"
 
 
-def build_profiles(engine: Engine, settings: IdentitySettings) -> int:
-    """Rebuild ``profiles``; returns the number of people."""
-    engine.create_table("profiles", profiles_sql(settings))
+def build_golden_records(engine: Engine, survivorship: Mapping[str, str], source_priority: Sequence[str] = ()) -> int:
+    """Rebuild ``profiles`` with the rules of ``survivorship`` (attribute -> rule) over the defaults;
+    returns the number of people."""
+    engine.create_table("profiles", profiles_sql(survivorship, source_priority))
     return int(engine.scalar("SELECT count(*) FROM profiles"))

@@ -1,0 +1,54 @@
+"""What every step runs over, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.progress import Progress, silent
+
+MODELS_FOLDER = "models"
+"""Where fitted models and the segment step's reports are kept, inside the workspace."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run: the workspace folder and its config, the open engine, the as-of day."""
+
+    root: Path
+    config: WorkspaceConfig
+    engine: Engine
+    as_of: date
+    started: str
+    """When the run started (UTC, ISO text): stamps loaded rows and identity changes."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The environment, for database sources whose DSN is named by ``dsn_env``."""
+    progress: Progress = silent
+
+    @property
+    def models(self) -> Path:
+        return self.root / MODELS_FOLDER
+
+
+@dataclass
+class StepResult:
+    name: str
+    rows_in: int
+    rows_out: int
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def nobody_yet(context: RunContext, step: str) -> StepResult | None:
+    """A skipped result when there is nobody to profile yet (no source has loaded a row)."""
+    engine = context.engine
+    if engine.has_table("profiles") and int(engine.scalar("SELECT count(*) FROM profiles")) > 0:
+        return None
+    return StepResult(step, rows_in=0, rows_out=0, warnings=[f"{step}: skipped, there are no people yet"])

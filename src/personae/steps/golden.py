@@ -1,0 +1,12 @@
+"""The golden step: one golden record per UID by the survivorship rules (see :mod:`personae.golden.survivorship`)."""
+
+from __future__ import annotations
+
+from personae.golden.survivorship import build_golden_records
+from personae.steps.context import RunContext, StepResult
+
+
+def run(context: RunContext) -> StepResult:
+    identity = context.config.identity
+    people = build_golden_records(context.engine, identity.survivorship, identity.source_priority)
+    return StepResult("golden", rows_in=people, rows_out=people)

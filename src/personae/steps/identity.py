@@ -1,0 +1,25 @@
+"""The identity step: identifiers → graph → components → stable UIDs (see :mod:`personae.identity.resolve`)."""
+
+from __future__ import annotations
+
+from personae.identity.resolve import resolve_identities
+from personae.steps.context import RunContext, StepResult
+
+
+def run(context: RunContext) -> StepResult:
+    config = context.config
+    result = resolve_identities(
+        context.engine,
+        config.identity,
+        extra_types=config.extra_identifier_types(),
+        phone_region=config.workspace.phone_region,
+        at=context.started,
+        models=context.models,
+    )
+    return StepResult(
+        "identity",
+        rows_in=result.identifiers,
+        rows_out=result.people,
+        details={"identity": result},
+        warnings=list(result.warnings),
+    )

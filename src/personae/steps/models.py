@@ -1,0 +1,22 @@
+"""The models step: fit, save and score every model (see :mod:`personae.models.step`)."""
+
+from __future__ import annotations
+
+from personae.models.step import fit_models
+from personae.steps.context import RunContext, StepResult, nobody_yet
+
+
+def run(context: RunContext) -> StepResult:
+    if skipped := nobody_yet(context, "models"):
+        return skipped
+    config = context.config
+    if not config.models.enabled:
+        return StepResult("models", rows_in=0, rows_out=0, warnings=["models are disabled ([models] enabled = false)"])
+    result = fit_models(context.engine, config.models, config.traits_config(), context.as_of, context.models)
+    return StepResult(
+        "models",
+        rows_in=result.people,
+        rows_out=len(result.fitted),
+        details={"models": result},
+        warnings=result.warnings,
+    )
