@@ -19,6 +19,7 @@ from personae.errors import ConfigError
 from personae.identity.specs import IdentitySettings
 from personae.models.specs import ModelSettings
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
+from personae.segments.kinds import segmentation_kind
 from personae.segments.specs import (
     DEFAULT_SEGMENTATIONS,
     LifecycleSettings,
@@ -85,6 +86,11 @@ class WorkspaceConfig(Spec):
         if repeated:
             raise ValueError(f"two traits are named {repeated[0]!r}; names must be unique")
         check_segments(self.segmentations, self.segments)
+        for spec in self.segmentations:
+            try:
+                segmentation_kind(spec.kind)
+            except ConfigError as error:
+                raise ValueError(f"segmentation {spec.name!r}: {error}") from None
         return self
 
     def source(self, name: str) -> SourceSpec:

@@ -18,10 +18,10 @@ import pyarrow as pa
 import tomli_w
 
 from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
-from personae.engine import Engine, open_engine
+from personae.engine import Engine, check_engine, open_engine
 from personae.engine.sql import day_sql, literal, timestamp_sql
-from personae.errors import StoreLockedError, WorkspaceError
-from personae.pipeline import run_steps
+from personae.errors import StoreLockedError, UsageError, WorkspaceError
+from personae.pipeline import check_step, run_steps
 from personae.progress import Progress, silent
 from personae.sources.ingest import RAW_FOLDER, SourceReport, ensure_store
 from personae.spec import did_you_mean
@@ -79,7 +79,7 @@ class Workspace:
             raise WorkspaceError(f"{self.root}: no such workspace; create it with `personae init {path}`")
         self.config: WorkspaceConfig = load_config(self.root / CONFIG_FILE)
         self.env: Mapping[str, str] = env or {}
-        self.engine_name = engine or self.config.workspace.engine
+        self.engine_name = check_engine(engine or self.config.workspace.engine)
 
     # -- creation ------------------------------------------------------------------------
     @classmethod
@@ -117,7 +117,7 @@ class Workspace:
     @contextmanager
     def engine(self, *, write: bool, name: str | None = None) -> Iterator[Engine]:
         """The store's engine; writers hold the workspace lock for as long as they use it."""
-        chosen = name or self.engine_name
+        chosen = check_engine(name) if name else self.engine_name
         lock = StoreLock(self.root) if write else None
         if lock:
             lock.acquire()
@@ -151,6 +151,8 @@ class Workspace:
         progress: Progress | None = None,
     ) -> RunReport:
         """Run the pipeline (all steps, or ``only`` one) as of a date (default: today, UTC)."""
+        if only is not None:
+            check_step(only)
         started = datetime.now(UTC).replace(tzinfo=None)
         as_of = as_of or started.date()
         with self.engine(write=True, name=engine) as store:
@@ -175,6 +177,8 @@ class Workspace:
 
     def sql(self, query: str, *, engine: str | None = None) -> pa.Table:
         """Run a read-only query against the store."""
+        if not query.strip():
+            raise UsageError("the query is empty; write one, e.g. `select count(*) from profiles`")
         with self.engine(write=False, name=engine) as store:
             return store.fetch_arrow(query)
 

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from personae import __version__
 from personae.cli import render
 from personae.cli.identity import identity_app, profile
 from personae.cli.personas import personas
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
+from personae.pipeline import STEP_NAMES
 from personae.workspace import Workspace
 
 app = typer.Typer(
@@ -22,6 +24,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        render.console.print(f"personae {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """One view of every customer, and segments every system can use."""
+
 
 app.add_typer(identity_app, name="identity")
 app.command()(profile)
@@ -53,7 +71,7 @@ def run(
         str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD); default today.")
     ] = None,
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
-    only: Annotated[str | None, typer.Option(help="Run just this step.")] = None,
+    only: Annotated[str | None, typer.Option(help=f"Run just this step: {', '.join(STEP_NAMES)}.")] = None,
 ) -> None:
     """Run the pipeline: ingest, identity, golden records, traits, segments."""
     day = _parse_date(as_of) if as_of else None

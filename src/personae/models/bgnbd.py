@@ -24,12 +24,12 @@ from personae.errors import ModelFitError
 from personae.models.fitting import (
     FloatArray,
     ParametricModel,
-    as_of_text,
     column,
     maximise_likelihood,
     require_repeat_buyers,
     same_length,
 )
+from personae.models.saved import as_of_text
 
 MODEL = "bgnbd"
 XLevels = tuple[FloatArray, NDArray[np.intp]]

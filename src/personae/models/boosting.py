@@ -38,7 +38,7 @@ from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from personae.errors import ModelFitError
-from personae.models.fitting import SavedModel, as_of_text
+from personae.models.saved import SavedModel, as_of_text
 from personae.models.trees import FloatArray, Tree, export_tree, prepare
 
 MODEL = "boosted_classifier"
@@ -72,6 +72,7 @@ class BoostedClassifier(SavedModel):
     """
 
     MODEL = MODEL
+    FORMAT_VERSION = FORMAT_VERSION
 
     def __init__(
         self,
@@ -222,12 +223,8 @@ class BoostedClassifier(SavedModel):
         for batch in batches:
             yield self.predict_proba(batch)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted model as plain JSON-ready data."""
+    def _payload(self) -> dict[str, Any]:
         return {
-            "model": MODEL,
-            "version": FORMAT_VERSION,
-            "as_of": self.as_of_,
             "settings": dataclasses.asdict(self.settings),
             "params": self._fitted(),
             "fit": self.fit_,
@@ -236,15 +233,7 @@ class BoostedClassifier(SavedModel):
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A fitted model from :meth:`to_dict` output; refuses other models and versions."""
-        if data.get("model") != MODEL:
-            raise ModelFitError(f"not a saved {MODEL} model: 'model' is {data.get('model')!r}")
-        if data.get("version") != FORMAT_VERSION:
-            raise ModelFitError(
-                f"saved {MODEL} model has format version {data.get('version')!r}; "
-                f"this personae reads version {FORMAT_VERSION}; refit and save again"
-            )
+    def _from_payload(cls, data: Mapping[str, Any]) -> Self:
         settings = data.get("settings") or {}
         fields = {field.name for field in dataclasses.fields(BoostingSettings)}
         if not isinstance(settings, Mapping) or not set(settings) <= fields:
@@ -259,7 +248,6 @@ class BoostedClassifier(SavedModel):
         model.fit_ = data.get("fit")
         model.report_ = dict(data.get("report") or {})
         model.metadata_ = dict(data.get("metadata") or {})
-        model.as_of_ = as_of_text(data.get("as_of"))
         return model
 
 

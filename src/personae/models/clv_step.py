@@ -8,8 +8,7 @@ computed in SQL on the engine from the saved parameters (:meth:`BetaGeo.p_alive_
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from personae.errors import ModelFitError
 from personae.models.bgnbd import BetaGeo
 from personae.models.clv import customer_lifetime_value
 from personae.models.gamma_gamma import GammaGamma
+from personae.models.saved import SavedModel
 from personae.models.scoring import score_into_table
 from personae.models.specs import ModelSettings
 
@@ -41,25 +41,27 @@ SCORE_SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class ClvModels:
-    bgnbd: BetaGeo
-    gamma_gamma: GammaGamma
+class ClvModels(SavedModel):
+    """BG/NBD and Gamma-Gamma, fitted together and saved in one file."""
 
-    @property
-    def as_of_(self) -> str | None:
-        return self.bgnbd.as_of_
+    MODEL = "clv"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": "clv", "version": 1, "bgnbd": self.bgnbd.to_dict(), "gamma_gamma": self.gamma_gamma.to_dict()}
+    def __init__(self, bgnbd: BetaGeo, gamma_gamma: GammaGamma) -> None:
+        self.bgnbd = bgnbd
+        self.gamma_gamma = gamma_gamma
+        self.as_of_ = bgnbd.as_of_
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+    def _payload(self) -> dict[str, Any]:
+        return {"bgnbd": self.bgnbd.to_dict(), "gamma_gamma": self.gamma_gamma.to_dict()}
 
     @classmethod
-    def load(cls, path: Path) -> ClvModels:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(BetaGeo.from_dict(data["bgnbd"]), GammaGamma.from_dict(data["gamma_gamma"]))
+    def _from_payload(cls, data: Mapping[str, Any]) -> ClvModels:
+        try:
+            return cls(BetaGeo.from_dict(data["bgnbd"]), GammaGamma.from_dict(data["gamma_gamma"]))
+        except (KeyError, TypeError) as error:
+            raise ModelFitError(
+                f"saved clv model: missing or malformed part ({error!r}); refit and save again"
+            ) from None
 
 
 def fit_clv(engine: Engine, as_of: date) -> ClvModels:

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from personae.engine.base import Engine
 from personae.errors import ModelFitError
+from personae.models.saved import SavedModel
 from personae.models.specs import ModelSettings
 from personae.profiles.specs import TraitsConfig
 
@@ -42,13 +43,6 @@ class ModelContext:
     def scratch(self) -> Path:
         """Where scores spill before they are loaded (inside the models folder)."""
         return self.folder / "scratch"
-
-
-class SavedModel(Protocol):
-    @property
-    def as_of_(self) -> str | None: ...
-
-    def save(self, path: Path) -> None: ...
 
 
 Model = TypeVar("Model", bound=SavedModel)

@@ -13,12 +13,9 @@ the negative log-likelihood must be positive definite. A fitted model saves as J
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -27,11 +24,11 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no type hints
 
 from personae.errors import ModelFitError
+from personae.models.saved import SavedModel
 
 FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
 
-FORMAT_VERSION = 1
 # Parameters are searched in [1e-8, 1e8]; a fit that ends on this edge is reported as singular.
 LOG_BOUND = math.log(1e8)
 _EDGE = 1e-6
@@ -181,60 +178,6 @@ def _check_regular(
         )
 
 
-def as_of_text(as_of: dt.date | str | None) -> str | None:
-    """The as-of date as ISO text (a ``datetime`` keeps its time), checked when given as text."""
-    if as_of is None:
-        return None
-    if isinstance(as_of, str):
-        try:
-            return (
-                dt.datetime.fromisoformat(as_of).isoformat()
-                if "T" in as_of
-                else dt.date.fromisoformat(as_of).isoformat()
-            )
-        except ValueError:
-            raise ModelFitError(f"as_of {as_of!r} is not an ISO date such as '1997-09-30'") from None
-    return as_of.isoformat()
-
-
-def write_model_file(path: str | Path, data: Mapping[str, Any]) -> None:
-    """Write a model's JSON (NaN and infinities refused: they are not JSON)."""
-    Path(path).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-
-
-def read_model_file(path: str | Path, model: str) -> Mapping[str, Any]:
-    """The JSON object a model was saved as; a clear error when the file is not one."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ModelFitError(f"{path}: not a saved {model} model (invalid JSON: {error})") from None
-    if not isinstance(data, Mapping):
-        raise ModelFitError(f"{path}: not a saved {model} model (expected a JSON object)")
-    return data
-
-
-class SavedModel:
-    """Persistence as a JSON file for a model with ``to_dict`` and ``from_dict``."""
-
-    MODEL: ClassVar[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        raise NotImplementedError
-
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path`` as JSON."""
-        write_model_file(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(read_model_file(path, cls.MODEL))
-
-
 class ParametricModel(SavedModel):
     """Base of the CLV estimators: fitted state in ``params_``, persistence as JSON."""
 
@@ -258,28 +201,16 @@ class ParametricModel(SavedModel):
             raise ModelFitError(f"{self.MODEL}: the model is not fitted; call fit(...) or load(path) first")
         return tuple(self.params_[name] for name in self.PARAM_NAMES)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted model as plain JSON-ready data."""
+    def _payload(self) -> dict[str, Any]:
         self._fitted()
         return {
-            "model": self.MODEL,
-            "version": FORMAT_VERSION,
-            "as_of": self.as_of_,
             "penalizer": self.penalizer,
             "params": dict(self.params_),
             "fit": dataclasses.asdict(self.fit_) if self.fit_ is not None else None,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A fitted model from :meth:`to_dict` output; refuses other models and versions."""
-        if data.get("model") != cls.MODEL:
-            raise ModelFitError(f"not a saved {cls.MODEL} model: 'model' is {data.get('model')!r}")
-        if data.get("version") != FORMAT_VERSION:
-            raise ModelFitError(
-                f"saved {cls.MODEL} model has format version {data.get('version')!r}; "
-                f"this personae reads version {FORMAT_VERSION}; refit and save again"
-            )
+    def _from_payload(cls, data: Mapping[str, Any]) -> Self:
         params = data.get("params")
         if not isinstance(params, Mapping) or set(params) != set(cls.PARAM_NAMES):
             raise ModelFitError(f"saved {cls.MODEL} model: 'params' must have exactly the keys {list(cls.PARAM_NAMES)}")
@@ -295,5 +226,4 @@ class ParametricModel(SavedModel):
                 f"saved {cls.MODEL} model: 'fit' must be null or have exactly the keys {sorted(fields)}"
             )
         model.fit_ = FitReport(**fit) if fit is not None else None
-        model.as_of_ = as_of_text(data.get("as_of"))
         return model

@@ -18,7 +18,7 @@ from personae.engine.base import Engine
 from personae.errors import ModelFitError
 from personae.models import clv_step
 from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
-from personae.models.lifestyles import fit_lifestyles
+from personae.models.lifestyle import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
 from personae.models.propensity import fit_propensity
 from personae.models.specs import ModelSettings

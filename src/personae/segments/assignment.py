@@ -1,15 +1,15 @@
 """The segment step: every segmentation assigns every customer, then memberships are diffed.
 
-Order: the built-in core segmentations (RFM, lifecycle) first, then ``kind = "rules"``
-segmentations (their rules may use ``in_segment`` on the former), then the opportunistic
-rule segments in dependency order (a rule may use ``in_segment('rules', …)`` on another).
+Order: the kinds that read no segments first (RFM, lifecycle, the predictive ones, ...:
+see :mod:`personae.segments.kinds`), then those that do (``kind = "rules"``, whose rules
+may use ``in_segment`` on the former), then the opportunistic rule segments in dependency
+order (a rule may use ``in_segment('rules', …)`` on another).
 A core segmentation must give each UID exactly one segment; if it does not, the run stops
 before anything is written and the message names the UIDs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,10 +18,11 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
-from personae.rules import Rule, parse_rule
-from personae.segments import behaviour, lifecycle, predictive, rfm
 from personae.segments.definitions import compiled, profile_columns, sync_config_segments
+from personae.segments.kinds import segmentation_kind
 from personae.segments.memberships import MembershipResult, apply_assignments
+from personae.segments.rule_segments import rule_levels, rule_part_sql, union_sql
+from personae.segments.segmentation import SegmentationContext
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec, SegmentConfig
 
 SHOWN_UIDS = 10
@@ -32,16 +33,10 @@ class SegmentResult:
     people: int
     segmentations: dict[str, dict[str, int]] = field(default_factory=dict)
     memberships: MembershipResult | None = None
-    thresholds: lifecycle.LifecycleThresholds | None = None
-    reports: dict[str, Any] = field(default_factory=dict)
-
-
-def _rule_part(segmentation: str, segment: str, rule: Rule, as_of: date, memberships: str) -> str:
-    condition = rule.sql(as_of=as_of, memberships=memberships)
-    return (
-        f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(segment)} AS segment, "
-        f"CAST(NULL AS DOUBLE) AS score FROM profiles WHERE coalesce(({condition}), false)"
-    )
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Segmentation -> what its kind learnt or counted (lifecycle thresholds, trigger counts, ...)."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Segmentation -> its kind."""
 
 
 def core_problems_sql(segmentation: str, assignments: str) -> str:
@@ -92,32 +87,6 @@ def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str, 
         )
 
 
-def _rule_levels(rules: Mapping[str, Rule]) -> list[list[str]]:
-    """Rule segment names in dependency order (each level uses only earlier levels)."""
-    pending = dict(rules)
-    levels: list[list[str]] = []
-    done: set[str] = set()
-    while pending:
-        level = sorted(
-            name
-            for name, rule in pending.items()
-            if all(seg in done for segmentation, seg in rule.segments if segmentation == RULE_SEGMENTS)
-        )
-        if not level:
-            raise SegmentationError(f"rule segments depend on each other in a cycle: {', '.join(sorted(pending))}")
-        levels.append(level)
-        done.update(level)
-        for name in level:
-            del pending[name]
-    return levels
-
-
-def _union(parts: list[str]) -> str:
-    empty = "SELECT CAST(NULL AS VARCHAR) AS uid, CAST(NULL AS VARCHAR) AS segmentation, "
-    empty += "CAST(NULL AS VARCHAR) AS segment, CAST(NULL AS DOUBLE) AS score WHERE false"
-    return " UNION ALL ".join(parts) if parts else empty
-
-
 def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> SegmentResult:
     """Assign every segmentation and rule segment as of a day and record the memberships.
 
@@ -131,42 +100,30 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
             "(or `--only traits` first)"
         )
     result = SegmentResult(people=int(engine.scalar("SELECT count(*) FROM profiles")))
-    core_parts: list[str] = []
-    for spec in config.segmentations:
-        if spec.kind == "rfm":
-            engine.create_table("rfm_scores", rfm.scores_sql("profiles"))
-            core_parts.append(rfm.assignments_sql(config.rfm.cells, spec.name, "profiles", "rfm_scores"))
-        elif spec.kind == "lifecycle":
-            thresholds = lifecycle.learn_thresholds(engine, config.lifecycle, as_of)
-            result.thresholds = thresholds
-            core_parts.append(lifecycle.assignments_sql(thresholds, spec.name))
-        elif spec.kind in predictive.KINDS:
-            has_predictions = engine.has_table(predictive.PREDICTIONS)
-            core_parts.append(
-                predictive.assignments_sql(spec.kind, spec.name, config.models, has_predictions=has_predictions)
-            )
-        elif spec.kind == "subscription":
-            core_parts.append(behaviour.subscription_sql(config.subscription, spec.name))
-            result.reports[spec.name] = behaviour.subscription_report(engine, config.subscription)
-        elif spec.kind == "triggers":
-            core_parts.append(behaviour.triggers_sql(config.triggers, spec.name))
-            result.reports[spec.name] = behaviour.triggers_report(engine, config.triggers)
-    engine.materialise("_built_in", _union(core_parts))
-    rule_parts = [
-        _rule_part(spec.name, segment, parse_rule(text, columns, name=f"{spec.name}.{segment}"), as_of, "_built_in")
-        for spec in config.segmentations
-        if spec.kind == "rules"
-        for segment, text in spec.segments.items()
-    ]
-    engine.materialise("_core", _union(["SELECT * FROM _built_in", *rule_parts]))
+    context = SegmentationContext(engine, config, as_of, columns, assigned="_built_in")
+    kinds = [(spec, segmentation_kind(spec.kind)) for spec in config.segmentations]
+    for reading in (False, True):  # kinds that read segments see the others' assignments
+        parts = []
+        for spec, kind in kinds:
+            if kind.reads_segments != reading:
+                continue
+            assigned = kind.assign(context, spec)
+            parts.append(assigned.sql)
+            result.kinds[spec.name] = spec.kind
+            if assigned.report is not None:
+                result.reports[spec.name] = assigned.report
+        if not reading:
+            engine.materialise("_built_in", union_sql(parts))
+        else:
+            engine.materialise("_core", union_sql(["SELECT * FROM _built_in", *parts]))
     check_core(engine, list(config.segmentations), "_core", result.people)
 
     sync_config_segments(engine, config.segments, columns)
     rules = compiled(engine, columns)
     known = "_core"
-    for index, level in enumerate(_rule_levels(rules)):
-        parts = [_rule_part(RULE_SEGMENTS, name, rules[name], as_of, known) for name in level]
-        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {_union(parts)}")
+    for index, level in enumerate(rule_levels(rules)):
+        parts = [rule_part_sql(RULE_SEGMENTS, name, rules[name], as_of, known) for name in level]
+        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {union_sql(parts)}")
         known = f"_level{index}"
     engine.materialise("_assignments", f"SELECT * FROM {known}")
     for segmentation, segment, count in engine.fetch_rows(

@@ -21,7 +21,8 @@ from typing import Any
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
-from personae.segments.specs import SubscriptionSettings, TriggerSettings
+from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
+from personae.segments.specs import SegmentationSpec, SubscriptionSettings, TriggerSettings
 
 
 def subscription_sql(settings: SubscriptionSettings, segmentation: str) -> str:
@@ -36,10 +37,7 @@ def subscription_sql(settings: SubscriptionSettings, segmentation: str) -> str:
         f"WHEN {paying} THEN 'active' WHEN subscription_status = 'trial' AND {trial_age} > {settings.trial_days} "
         "THEN 'trial_expired' WHEN subscription_status = 'trial' THEN 'trial' ELSE 'none' END"
     )
-    return (
-        f"SELECT uid, {literal(segmentation)} AS segmentation, {stage} AS segment, "
-        "CAST(days_since_last_seen AS DOUBLE) AS score FROM profiles"
-    )
+    return assignment_sql(segmentation, stage, "days_since_last_seen", "profiles")
 
 
 def subscription_report(engine: Engine, settings: SubscriptionSettings) -> dict[str, Any]:
@@ -72,11 +70,8 @@ def triggers_sql(settings: TriggerSettings, segmentation: str) -> str:
     parts = []
     for segment, (trait, setting) in TRIGGERS.items():
         threshold = getattr(settings, setting)
-        parts.append(
-            f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(segment)} AS segment, "
-            f"CAST({trait} AS DOUBLE) AS score FROM profiles "
-            f"WHERE orders >= {settings.min_orders} AND {trait} >= {threshold!r}"
-        )
+        where = f"profiles WHERE orders >= {settings.min_orders} AND {trait} >= {threshold!r}"
+        parts.append(assignment_sql(segmentation, literal(segment), trait, where))
     return " UNION ALL ".join(parts)
 
 
@@ -98,3 +93,27 @@ def triggers_report(engine: Engine, settings: TriggerSettings) -> dict[str, Any]
             "median_among_eligible": float(median) if median is not None else None,
         }
     return report
+
+
+class Subscription:
+    """The ``subscription`` kind: the stage of each customer's subscription, and the trial-to-paid report."""
+
+    reads_segments = False
+
+    def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
+        settings = context.config.subscription
+        return Assignment(subscription_sql(settings, spec.name), report=subscription_report(context.engine, settings))
+
+
+class Triggers:
+    """The ``triggers`` kind (overlapping): promo-driven, seasonal and category-loyal buyers."""
+
+    reads_segments = False
+
+    def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
+        settings = context.config.triggers
+        return Assignment(triggers_sql(settings, spec.name), report=triggers_report(context.engine, settings))
+
+
+SUBSCRIPTION = Subscription()
+TRIGGERS_KIND = Triggers()

@@ -27,9 +27,9 @@ from itertools import pairwise
 from typing import Any
 
 from personae.engine.base import Engine
-from personae.engine.sql import literal
 from personae.errors import WorkspaceError
-from personae.segments.specs import LifecycleSettings
+from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
+from personae.segments.specs import LifecycleSettings, SegmentationSpec
 
 STAGES = ("lead", "dormant", "at_risk", "reactivated", "vip", "loyal", "new", "active")
 MIN_SUPPORT = 30
@@ -201,7 +201,17 @@ def assignments_sql(thresholds: LifecycleThresholds, segmentation: str, people: 
         f"WHEN orders >= {int(thresholds.loyal_orders.value)} THEN 'loyal' "
         "WHEN orders = 1 THEN 'new' ELSE 'active' END"
     )
-    return (
-        f"SELECT uid, {literal(segmentation)} AS segmentation, {stage} AS segment, "
-        f"CAST(days_since_last_order AS DOUBLE) AS score FROM {people}"
-    )
+    return assignment_sql(segmentation, stage, "days_since_last_order", people)
+
+
+class Lifecycle:
+    """The ``lifecycle`` kind: thresholds learnt from the data (reported), then the stages."""
+
+    reads_segments = False
+
+    def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
+        thresholds = learn_thresholds(context.engine, context.config.lifecycle, context.as_of)
+        return Assignment(assignments_sql(thresholds, spec.name), report=thresholds.to_dict())
+
+
+SEGMENTATION = Lifecycle()

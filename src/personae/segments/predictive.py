@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from personae.engine.sql import literal
 from personae.models.specs import ModelSettings
+from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
+from personae.segments.specs import SegmentationSpec
 
 PREDICTIONS = "predictions"
 KINDS = ("lifestyle", "churn_risk", "high_value", "clv_tier", "survey")
@@ -60,16 +62,32 @@ def _segment_sql(kind: str, settings: ModelSettings) -> tuple[str, str]:
 def assignments_sql(kind: str, segmentation: str, settings: ModelSettings, *, has_predictions: bool) -> str:
     """``uid, segmentation, segment, score`` for every profile."""
     if not has_predictions:
-        return (
-            f"SELECT uid, {literal(segmentation)} AS segmentation, {literal(UNKNOWN)} AS segment, "
-            "CAST(NULL AS DOUBLE) AS score FROM profiles"
-        )
+        return assignment_sql(segmentation, literal(UNKNOWN), "NULL", "profiles")
     segment, score = _segment_sql(kind, settings)
     ranked = (
         "SELECT *, row_number() OVER (ORDER BY clv DESC, uid) AS clv_rank, "
         "count(clv) OVER () AS clv_ranked FROM predictions"
     )
-    return (
-        f"SELECT p.uid, {literal(segmentation)} AS segmentation, {segment} AS segment, "
-        f"CAST({score} AS DOUBLE) AS score FROM profiles AS p LEFT JOIN ({ranked}) AS x ON x.uid = p.uid"
+    return assignment_sql(
+        segmentation, segment, score, f"profiles AS p LEFT JOIN ({ranked}) AS x ON x.uid = p.uid", uid="p.uid"
     )
+
+
+class Predicted:
+    """A kind read from the models step's ``predictions`` (``unknown`` where a model could not score)."""
+
+    reads_segments = False
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
+        scored = context.engine.has_table(PREDICTIONS)
+        return Assignment(assignments_sql(self.kind, spec.name, context.config.models, has_predictions=scored))
+
+
+LIFESTYLE = Predicted("lifestyle")
+CHURN_RISK = Predicted("churn_risk")
+HIGH_VALUE = Predicted("high_value")
+CLV_TIER = Predicted("clv_tier")
+SURVEY = Predicted("survey")

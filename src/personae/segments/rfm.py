@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from personae.engine.sql import literal
-from personae.segments.specs import PROSPECT, RfmCell
+from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
+from personae.segments.specs import PROSPECT, RfmCell, SegmentationSpec
 
 RECENCY = "days_since_last_order DESC"
 FREQUENCY = "orders ASC"
@@ -54,9 +55,23 @@ def cell_sql(cells: Sequence[RfmCell], recency: str = "r", frequency_monetary: s
 
 def assignments_sql(cells: Sequence[RfmCell], segmentation: str, people: str, scores: str) -> str:
     """``uid, segmentation, segment, score`` for everyone in ``people`` (score = R·100 + F·10 + M)."""
-    return (
-        f"SELECT p.uid, {literal(segmentation)} AS segmentation, "
-        f"coalesce({cell_sql(cells, 's.r', 's.fm')}, {literal(PROSPECT)}) AS segment, "
-        "CAST(s.r * 100 + s.f * 10 + s.m AS DOUBLE) AS score "
-        f"FROM {people} AS p LEFT JOIN {scores} AS s ON s.uid = p.uid"
+    return assignment_sql(
+        segmentation,
+        f"coalesce({cell_sql(cells, 's.r', 's.fm')}, {literal(PROSPECT)})",
+        "s.r * 100 + s.f * 10 + s.m",
+        f"{people} AS p LEFT JOIN {scores} AS s ON s.uid = p.uid",
+        uid="p.uid",
     )
+
+
+class Rfm:
+    """The ``rfm`` kind: quintile scores over the buyers, then the cell map."""
+
+    reads_segments = False
+
+    def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
+        context.engine.create_table("rfm_scores", scores_sql("profiles"))
+        return Assignment(assignments_sql(context.config.rfm.cells, spec.name, "profiles", "rfm_scores"))
+
+
+SEGMENTATION = Rfm()

@@ -7,25 +7,12 @@ it. Rule segments (``[[segments]]``) are opportunistic: they may overlap.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from pydantic import Field, model_validator
 
 from personae.models.specs import ModelSettings
 from personae.spec import NAME_PATTERN, Spec
 
-SegmentationKind = Literal[
-    "rfm",
-    "lifecycle",
-    "rules",
-    "lifestyle",
-    "churn_risk",
-    "high_value",
-    "clv_tier",
-    "subscription",
-    "triggers",
-    "survey",
-]
 RULE_SEGMENTS = "rules"
 """The segmentation that holds the ``[[segments]]`` (opportunistic rule segments)."""
 SCORES = range(1, 6)
@@ -132,7 +119,8 @@ class SegmentationSpec(Spec):
     """A segmentation; ``kind = "rules"`` ones list their segments as name = rule."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: SegmentationKind
+    kind: str = Field(min_length=1)
+    """One of :data:`personae.segments.kinds.SEGMENTATIONS` (checked when the workspace config is assembled)."""
     core: bool = True
     segments: dict[str, str] = Field(default_factory=dict)
     description: str = ""

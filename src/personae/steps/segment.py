@@ -22,9 +22,11 @@ def run(context: RunContext) -> StepResult:
     if skipped := nobody_yet(context, "segment"):
         return skipped
     result = assign_segments(context.engine, context.config.segment_config(), context.as_of)
-    if result.thresholds is not None:
-        _keep(context.models / THRESHOLDS_FILE, result.thresholds.to_dict())
-    if result.reports:
-        _keep(context.models / REPORTS_FILE, result.reports)
+    lifecycle = {name: report for name, report in result.reports.items() if result.kinds[name] == "lifecycle"}
+    for report in lifecycle.values():
+        _keep(context.models / THRESHOLDS_FILE, report)
+    others = {name: report for name, report in result.reports.items() if name not in lifecycle}
+    if others:
+        _keep(context.models / REPORTS_FILE, others)
     changes = result.memberships.entered + result.memberships.exited if result.memberships else 0
     return StepResult("segment", rows_in=result.people, rows_out=changes, details={"segments": result})

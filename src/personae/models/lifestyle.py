@@ -1,4 +1,5 @@
-"""Lifestyle segments: clusters of what people buy, from their category shares.
+"""Lifestyles: clusters of what people buy, from their category shares (the estimator and
+its part in the models step; the ``lifestyle`` segmentation reads its scores from ``predictions``).
 
 Each buyer with enough orders is a vector of category shares (share of line revenue per
 category, summing to 1). :class:`LifestyleModel` clusters the vectors with k-means after a
@@ -31,12 +32,16 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from personae.engine.sql import literal
 from personae.errors import ModelFitError
 from personae.models.clustering import TRANSFORMS, FloatArray, KChoice, fit_centroids, nearest, scan_k, transform_shares
-from personae.models.fitting import SavedModel, as_of_text
+from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
+from personae.models.features import category_column
+from personae.models.saved import SavedModel, as_of_text
+from personae.models.scoring import score_into_table
 
 MODEL = "lifestyle"
 FORMAT_VERSION = 1
@@ -84,6 +89,7 @@ class LifestyleModel(SavedModel):
     """
 
     MODEL = MODEL
+    FORMAT_VERSION = FORMAT_VERSION
 
     def __init__(
         self,
@@ -194,26 +200,14 @@ class LifestyleModel(SavedModel):
             raise ModelFitError(f"{MODEL}: the model is not fitted; call fit(...) or load(path) first")
         return self.params_
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted model as plain JSON-ready data."""
+    def _payload(self) -> dict[str, Any]:
         return {
-            "model": MODEL,
-            "version": FORMAT_VERSION,
-            "as_of": self.as_of_,
             "params": dict(self._fitted()),
             "report": dict(self.report_),
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A fitted model from :meth:`to_dict` output; refuses other models, versions and malformed parameters."""
-        if data.get("model") != MODEL:
-            raise ModelFitError(f"not a saved {MODEL} model: 'model' is {data.get('model')!r}")
-        if data.get("version") != FORMAT_VERSION:
-            raise ModelFitError(
-                f"saved {MODEL} model has format version {data.get('version')!r}; "
-                f"this personae reads version {FORMAT_VERSION}; refit and save again"
-            )
+    def _from_payload(cls, data: Mapping[str, Any]) -> Self:
         params = data.get("params")
         if not isinstance(params, Mapping) or set(params) != PARAM_KEYS:
             raise ModelFitError(f"saved {MODEL} model: 'params' must have exactly the keys {sorted(PARAM_KEYS)}")
@@ -222,7 +216,6 @@ class LifestyleModel(SavedModel):
         model.params_ = dict(params)
         report = data.get("report")
         model.report_ = dict(report) if isinstance(report, Mapping) else {}
-        model.as_of_ = as_of_text(data.get("as_of"))
         return model
 
 
@@ -307,3 +300,48 @@ def _check_params(params: Mapping[str, Any]) -> None:
         )
     if not all(math.isfinite(v) for array in arrays.values() for v in array.ravel()):
         raise ModelFitError(f"saved {MODEL} model: centroids and profiles must be finite numbers")
+
+
+# -- in the models step: fit on buyers' shares, assign everyone in bounded batches --------
+
+LIFESTYLE_FILE = "lifestyle.json"
+SCORES = "model_scores_lifestyle"
+SCHEMA = pa.schema([("uid", pa.string()), ("lifestyle", pa.string()), ("lifestyle_score", pa.float64())])
+MIN_ORDERS = 2
+
+
+def _wide_sql(categories: list[str]) -> str:
+    columns = ", ".join(
+        f"coalesce(max(CASE WHEN category = {literal(c)} THEN share END), 0.0) AS {category_column(c)}"
+        for c in categories
+    )
+    return f"SELECT uid, {columns} FROM ({share_matrix_sql(MIN_ORDERS)}) AS s GROUP BY uid"
+
+
+def fit_lifestyles(context: ModelContext, result: ModelsResult) -> str | None:
+    engine, settings = context.engine, context.settings
+
+    def fit() -> LifestyleModel:
+        sample = (
+            f"SELECT s.* FROM ({share_matrix_sql(MIN_ORDERS)}) AS s JOIN (SELECT DISTINCT uid FROM profiles "
+            f"WHERE orders >= {MIN_ORDERS} ORDER BY uid LIMIT {settings.max_training_rows}) AS u ON u.uid = s.uid"
+        )
+        shares = pivot_shares(engine.fetch_arrow(sample).to_pandas())
+        return LifestyleModel().fit(shares, seed=settings.seed, as_of=context.as_of)
+
+    model = fit_or_reuse("lifestyle", context.folder / LIFESTYLE_FILE, fit, LifestyleModel.load, result)
+    if model is None:
+        return None
+    result.reports["lifestyle"] = {"names": model.names_, **model.report_} if model.report_ else {"names": model.names_}
+    categories = list(model.params_["categories"])
+    renamed = {category_column(c): c for c in categories}
+
+    def score(batch: pa.RecordBatch) -> pa.Table:
+        frame = batch.to_pandas().set_index("uid").rename(columns=renamed)
+        assigned = model.assign(frame)
+        return pa.table(
+            {"uid": assigned["uid"], "lifestyle": assigned["segment"], "lifestyle_score": assigned["score"]}
+        )
+
+    score_into_table(engine, _wide_sql(categories), score, SCORES, SCHEMA, scratch=context.scratch)
+    return f"SELECT uid, lifestyle, lifestyle_score FROM {SCORES}"

@@ -20,7 +20,7 @@ from sklearn.metrics import adjusted_rand_score
 from personae import Workspace
 from personae.engine.dialects import transpile
 from personae.errors import ModelFitError
-from personae.segments.lifestyle import (
+from personae.models.lifestyle import (
     GENERALISTS,
     UNCLASSIFIED,
     LifestyleModel,
