@@ -438,6 +438,31 @@ def test_rollover_and_seal_never_change_sealed_files(tmp_path: Path) -> None:
         assert ids([line for _, line in journal.read(after=halfway)]) == keys[31:]
 
 
+def test_a_crash_between_sealing_and_the_next_segment_is_completed_on_open(tmp_path: Path) -> None:
+    folder = tmp_path / "journal"
+    with Journal(folder) as journal:
+        journal.append([record("one")])
+        sealed = journal.seal()
+    assert sealed is not None
+    files.segment_path(folder, 2, active=True).unlink()  # as if killed after the rename
+    before = digest(sealed)
+    with Journal(folder) as journal:
+        assert journal.append([record("two")]).segment == 2
+        assert ids([line for _, line in journal.read()]) == ["one", "two"]
+    assert digest(sealed) == before
+
+
+def test_an_active_segment_older_than_a_sealed_one_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "journal"
+    Journal(folder).close()
+    files.segment_path(folder, 1, active=True).rename(files.segment_path(folder, 3))
+    files.segment_path(folder, 2, active=True).write_bytes(b"")
+    with pytest.raises(JournalError, match="only the newest segment may be active"):
+        Journal(folder)
+    with pytest.raises(JournalError, match="only the newest segment may be active"):  # not locked: released
+        Journal(folder)
+
+
 def test_a_follower_sees_every_record_once_in_order(tmp_path: Path) -> None:
     total = 300
     seen: list[bytes] = []
