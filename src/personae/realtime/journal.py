@@ -152,8 +152,8 @@ class Journal:
         self._queued = _Batch()
         self._pending = 0
         self._committed = Position(self._sequence, self._offset)
-        self._counts = dict.fromkeys(("appends", "records", "bytes", "commits", "fsyncs", "failed_commits"), 0)
-        self._counts["busy_refusals"] = 0
+        counted = ("appends", "records", "bytes", "commits", "fsyncs", "failed_commits", "busy_refusals")
+        self._counts = dict.fromkeys(counted, 0)
         self._writer = threading.Thread(target=self._run, name=f"journal writer {self.folder}", daemon=True)
         self._writer.start()
 
