@@ -168,19 +168,17 @@ def acknowledgement(line: str) -> tuple[list[str], int, int]:
 def test_acknowledged_records_survive_kill_9(tmp_path: Path) -> None:
     folder = tmp_path / "journal"
     environment = {**os.environ, "PYTHONPATH": str(Path(personae.__file__).parents[1])}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(folder)], stdout=subprocess.PIPE, env=environment, text=True
-    )
-    assert child.stdout is not None
     acknowledged: list[tuple[list[str], int, int]] = []  # keys, segment, first line
-    for line in child.stdout:
-        acknowledged.append(acknowledgement(line))
-        if len(acknowledged) == 400:
-            child.send_signal(signal.SIGKILL)  # mid-stream: four threads are still appending
-            break
-    rest = child.stdout.read()
-    child.wait()
-    assert child.returncode == -signal.SIGKILL
+    command = [sys.executable, "-c", CHILD, str(folder)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=environment, text=True) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            acknowledged.append(acknowledgement(line))
+            if len(acknowledged) == 400:
+                child.send_signal(signal.SIGKILL)  # mid-stream: four threads are still appending
+                break
+        rest = child.stdout.read()
+    assert child.returncode == -signal.SIGKILL, "the child ended before it was killed"
     acknowledged += [acknowledgement(line) for line in rest.splitlines(keepends=True) if line.endswith("\n")]
 
     with Journal(folder) as journal:
