@@ -24,10 +24,13 @@ drawn here and is raised by something a user can do.
     │   ├── FuzzyTrainingError              too few or too uniform records to learn from
     │   └── FuzzyModelError                 the matcher is not fitted, or its file unreadable
     │       └── FuzzyModelOutdated          a saved model was written by an older personae
-    └── SourceError                     a source cannot be read at all
-        ├── SourceNotFound (FileNotFoundError)
-        ├── MappingError (ValueError)   a mapping names a column the source does not have
-        └── SourceUnreachable (ConnectionError)   a database source cannot be reached
+    ├── SourceError                     a source cannot be read at all
+    │   ├── SourceNotFound (FileNotFoundError)
+    │   ├── MappingError (ValueError)   a mapping names a column the source does not have
+    │   └── SourceUnreachable (ConnectionError)   a database source cannot be reached
+    ├── JournalError                    the event journal cannot store (disk full, read-only, closed)
+    ├── JournalBusy                     too many bytes wait for a commit; nothing stored, retry later
+    └── InvalidRecord (ValueError)      a journal record is not one line holding a JSON object
 """
 
 from __future__ import annotations
@@ -131,3 +134,18 @@ class MappingError(ValueError, SourceError):
 
 class SourceUnreachable(ConnectionError, SourceError):
     """A database source cannot be reached."""
+
+
+class JournalError(PersonaeError):
+    """The event journal cannot store records: its disk is full, its folder read-only or it is closed.
+
+    Nothing of the failed append was acknowledged; the message names the path and the fix.
+    """
+
+
+class JournalBusy(PersonaeError):
+    """Too many bytes already wait for a journal commit; the append was refused, not queued."""
+
+
+class InvalidRecord(ValueError, PersonaeError):
+    """A journal record is not one line holding a JSON object (or an append is larger than the bound)."""

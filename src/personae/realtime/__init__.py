@@ -1,0 +1,1 @@
+"""Real time: the durable event journal that tracking calls are acknowledged from."""
