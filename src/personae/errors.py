@@ -12,6 +12,7 @@ how to fix it. The CLI turns them into one-line messages, the server into HTTP s
     ├── EngineError                     SQL failed on an engine (carries the SQL)
     │   └── UnsupportedFeature          the engine lacks a feature the step needs
     ├── ModelFitError                   a CLV model cannot be fitted, applied or restored
+    ├── InvalidMessage (ValueError)     a tracking API request body is refused (HTTP 400/413/415)
     └── SourceError                     a source cannot be read at all
         ├── SourceNotFound (FileNotFoundError)
         ├── MappingError (ValueError)   a mapping names a column the source does not have
@@ -79,3 +80,18 @@ class MappingError(ValueError, SourceError):
 
 class SourceUnreachable(ConnectionError, SourceError):
     """A database source cannot be reached."""
+
+
+class InvalidMessage(ValueError, PersonaeError):
+    """A tracking API request body is refused; nothing of the request is kept.
+
+    ``status`` is the HTTP status the server answers: 400 (malformed or invalid), 413 (over
+    a size limit, or a gzip body that inflates past it), 415 (a content encoding other than
+    gzip). ``index`` is the position of the offending message in a batch (``None`` for the
+    body as a whole). The message names the message, the field or limit, and the fix.
+    """
+
+    def __init__(self, message: str, *, status: int = 400, index: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.index = index
