@@ -116,7 +116,7 @@ def event_time(original: Any, sent_at: Any, received_at: datetime, policy: TimeP
         return EventTime(received_at, tuple(flags))
     held = timedelta(0) if sent is None else sent - client  # as the client clock measured it
     try:
-        moment = received_at - held
+        moment: datetime | None = client if sent is None else received_at - held
     except OverflowError:  # before year 1 or after 9999
         moment = None
     if moment is None:
