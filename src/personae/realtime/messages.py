@@ -200,6 +200,12 @@ class _Normaliser:
         if not isinstance(item, dict):
             raise InvalidMessage(f"{where} is a JSON {_json_type(item)}, not an object", index=index)
         if kind is None:
+            kind = item.get("type")
+            if kind not in KINDS:
+                raise InvalidMessage(f"{where} has type {kind!r}; expected one of {', '.join(KINDS)}", index=index)
+        flags = set(self.shared_flags)
+        item = self._clean(item, where, None, flags, index)
+        if index is not None:  # measured once clean: what is written, never more than what was sent
             size = len(encode_json(item))
             if size > self.limits.event_bytes:
                 raise InvalidMessage(
@@ -208,11 +214,6 @@ class _Normaliser:
                     status=413,
                     index=index,
                 )
-            kind = item.get("type")
-            if kind not in KINDS:
-                raise InvalidMessage(f"{where} has type {kind!r}; expected one of {', '.join(KINDS)}", index=index)
-        flags = set(self.shared_flags)
-        item = self._clean(item, where, None, flags, index)
         return self._message(item, kind, where, index, flags)
 
     def _clean(
