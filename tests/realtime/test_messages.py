@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ def call(kind: str, document: Any, **options: Any) -> Call:
     return parse_call(kind, body, received_at=RECEIVED, **options)
 
 
-def one(kind: str, document: dict[str, Any]) -> Message:
+def one(kind: str, document: dict[str, Any] | bytes) -> Message:
     (message,) = call(kind, document).messages
     return message
 
@@ -103,6 +103,16 @@ def test_batch_with_mixed_types_keeps_order_and_types() -> None:
 )
 def test_malformed_bodies_are_400(document: bytes, says: str) -> None:
     assert says in str(refused("track", document))
+
+
+def test_the_surrogate_fallback_decoder_refuses_and_converts_as_orjson_does() -> None:
+    lone = '"\\ud83d"'
+    assert "nested too deeply" in str(refused("track", ("[" * 5000 + lone + "]" * 5000).encode()))
+    assert "out of range" in str(refused("track", f'{{"userId": {lone}, "event": "E", "n": 1e400}}'.encode()))
+    assert "NaN is not a JSON value" in str(refused("track", f'{{"userId": {lone}, "event": "E", "n": NaN}}'.encode()))
+    huge = one("track", f'{{"userId": {lone}, "event": "E", "n": 123456789012345678901234567890}}'.encode())
+    assert huge.fields["n"] == 1.2345678901234568e29 and huge.user_id == "\ufffd"
+    assert b"1.2345678901234568e+29" in journal_line(huge, source="web")
 
 
 def test_a_utf8_byte_order_mark_is_tolerated() -> None:
@@ -432,3 +442,10 @@ def test_module_docstring_examples_run() -> None:
     import doctest
 
     assert doctest.testmod(messages, raise_on_error=True).attempted >= 1
+
+
+def test_a_server_clock_in_another_zone_is_written_in_utc() -> None:
+    paris = RECEIVED.astimezone(timezone(timedelta(hours=1)))
+    (message,) = parse_call("track", orjson.dumps(REQUIRED["track"]), content_encoding=None, received_at=paris).messages
+    assert message.fields["receivedAt"] == message.fields["timestamp"] == "2025-03-04T12:00:00.000Z"
+    assert message.timestamp.utcoffset() == timedelta(0)

@@ -76,6 +76,6 @@ def gunzip(body: bytes, *, limit: int, what: str) -> bytes:
 def _too_large(what: str, limit: int, found: str) -> InvalidMessage:
     return InvalidMessage(
         f"{what} may hold at most {limit} bytes of JSON (Segment's limit) and this one {found}; "
-        "send fewer or smaller events per request",
+        "send smaller events, or fewer per batch",
         status=413,
     )

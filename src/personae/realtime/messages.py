@@ -51,7 +51,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from personae.errors import InvalidMessage
@@ -115,6 +115,7 @@ def parse_call(
         raise ValueError(f"unknown call {kind!r}; expected one of {', '.join(CALLS)}")
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware (the server clock in UTC)")
+    received_at = received_at.astimezone(UTC)
     batch = kind == "batch"
     raw = decoded_body(
         body,
