@@ -22,8 +22,11 @@ Rules, after Segment's HTTP API docs ("Max request size", "Errors", "Batch"):
   the batches ``segment-analytics-python`` builds (it stops adding events past 475 000
   bytes, so a batch can reach about 508 000) would be refused. An event in a batch is
   measured as compact UTF-8 JSON, never more than the ``json.dumps`` size the SDKs check,
-  so any event an SDK accepts passes. Segment answers 400 to an oversized request; we
-  answer 413, which is what it is and which neither SDK retries either.
+  so any event a Segment SDK accepts passes. Segment answers 400 to an oversized request;
+  we answer 413, which is what it is and which neither SDK retries either.
+  ``rudder-sdk-python`` allows 4 MiB per event and per batch (its ``MAX_MSG_SIZE``), so
+  with these limits its larger batches are refused and dropped by the SDK: a server that
+  serves RudderStack clients raises :class:`Limits` for their sources.
 - ``type`` (in a batch) is one of identify, track, page, screen, group, alias; a single
   call's type is its endpoint.
 - every message but ``alias`` has ``userId`` or ``anonymousId`` (Segment's
@@ -32,10 +35,11 @@ Rules, after Segment's HTTP API docs ("Max request size", "Errors", "Batch"):
   ``integrations`` are objects.
 - ids (``messageId``, ``userId``, ``anonymousId``, ``previousId``, ``groupId``) given as
   numbers become strings as JavaScript writes them (``42`` and ``42.0`` -> ``"42"``,
-  ``1.5`` -> ``"1.5"``), as the SDKs' ``stringify_id`` and analytics.js do; an empty
-  string is no id; booleans, objects and arrays are refused (``true`` would link everyone
-  who sent it). ``messageId`` is at most 100 characters (Segment's dedup key limit); a
-  missing one is generated (UUID 4).
+  ``1.5`` -> ``"1.5"``), as analytics.js does (the Python SDKs send strings already, their
+  ``stringify_id``); an empty string is no id; booleans, objects and arrays are refused
+  (``true`` would link everyone who sent it). ``messageId`` has fewer than 100 characters
+  (Segment's dedup key, per its docs); a missing one is generated (UUID 4), as Segment
+  does, so a client that retries without one can be counted twice: the SDKs always set it.
 - nesting past 32 levels (the message being level 1) is refused, naming the path.
 - the batch's ``context`` and ``integrations`` are merged under each message's own (the
   message wins, key by key), and its ``sentAt`` applies to messages without one.
@@ -79,7 +83,7 @@ class Limits:
     batch_bytes: int = 500 * 1024
     batch_events: int = 2500
     depth: int = 32
-    message_id_chars: int = 100
+    message_id_chars: int = 99
     time: TimePolicy = field(default_factory=TimePolicy)
 
 
@@ -238,7 +242,8 @@ class _Normaliser:
         message_id = ids["messageId"] or str(uuid.uuid4())
         if len(message_id) > self.limits.message_id_chars:
             raise InvalidMessage(
-                f"{where}: messageId has {len(message_id)} characters; at most {self.limits.message_id_chars}",
+                f"{where}: messageId has {len(message_id)} characters; at most {self.limits.message_id_chars}; "
+                "send a shorter unique id (a UUID)",
                 index=index,
             )
         missing = _missing(kind, ids, item)
