@@ -3,7 +3,7 @@
 JSON library: orjson, chosen by measurement. ``bench/messages.py`` parses, validates and
 serialises a 100-event batch as ``segment-analytics-python`` sends it (547 bytes per event),
 the Python checks being personae's own for every contender (CPU time, median of 11 x 100,
-on a shared 2-core machine; two runs agreed within 7%):
+on a shared 2-core machine; two runs agreed within 8%):
 
     | contender             | keeps unknown keys | µs per batch | speed vs stdlib |
     |-----------------------|--------------------|-------------:|----------------:|
