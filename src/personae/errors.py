@@ -28,6 +28,7 @@ drawn here and is raised by something a user can do.
     │   ├── SourceNotFound (FileNotFoundError)
     │   ├── MappingError (ValueError)   a mapping names a column the source does not have
     │   └── SourceUnreachable (ConnectionError)   a database source cannot be reached
+    ├── InvalidMessage (ValueError)     a tracking API request body is refused (HTTP 400/413/415)
     ├── JournalError                    the event journal cannot store (disk full, read-only, closed)
     ├── JournalBusy                     too many bytes wait for a commit; nothing stored, retry later
     └── InvalidRecord (ValueError)      a journal record is not one line holding a JSON object
@@ -149,3 +150,18 @@ class JournalBusy(PersonaeError):
 
 class InvalidRecord(ValueError, PersonaeError):
     """A journal record is not one line holding a JSON object (or an append is larger than the bound)."""
+
+
+class InvalidMessage(ValueError, PersonaeError):
+    """A tracking API request body is refused; nothing of the request is kept.
+
+    ``status`` is the HTTP status the server answers: 400 (malformed or invalid), 413 (over
+    a size limit, or a gzip body that inflates past it), 415 (a content encoding other than
+    gzip). ``index`` is the position of the offending message in a batch (``None`` for the
+    body as a whole). The message names the message, the field or limit, and the fix.
+    """
+
+    def __init__(self, message: str, *, status: int = 400, index: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.index = index

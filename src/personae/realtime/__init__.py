@@ -1,1 +1,1 @@
-"""Real time: the durable event journal that tracking calls are acknowledged from."""
+"""Real time (DESIGN §8): Segment-compatible intake, the durable event journal, live profiles and the change feed."""
