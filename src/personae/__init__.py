@@ -3,7 +3,8 @@
 from personae.config import WorkspaceConfig, load_config
 from personae.errors import PersonaeError
 from personae.sources.specs import SourceSpec
-from personae.workspace import RunReport, Workspace, WorkspaceStatus
+from personae.status import WorkspaceStatus
+from personae.workspace import RunReport, Workspace
 
 __version__ = "0.1.0"
 

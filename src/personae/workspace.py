@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,11 +25,23 @@ from personae.pipeline import check_step, run_steps
 from personae.progress import Progress, silent
 from personae.sources.ingest import RAW_FOLDER, SourceReport, ensure_store
 from personae.spec import did_you_mean
+from personae.status import WorkspaceStatus, workspace_status
 from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
 if TYPE_CHECKING:
+    from personae.identity.splink_model import MatchWeight
+    from personae.identity.views import IdentityReport, PersonView
+    from personae.models.reports import ModelSummary
     from personae.segments.definitions import SegmentDefinition
+    from personae.segments.personas import Personas
+    from personae.segments.reports import (
+        Microsegments,
+        Questions,
+        SegmentPreview,
+        SegmentSummary,
+        Transitions,
+    )
 
 
 @dataclass
@@ -61,13 +73,6 @@ class RunReport:
             "errors": self.errors,
             "warnings": [warning for step in self.steps for warning in step.warnings],
         }
-
-
-@dataclass
-class WorkspaceStatus:
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    tables: dict[str, int] = field(default_factory=dict)
-    last_run: dict[str, Any] | None = None
 
 
 class Workspace:
@@ -182,21 +187,21 @@ class Workspace:
         with self.engine(write=False, name=engine) as store:
             return store.fetch_arrow(query)
 
-    def profile(self, identifier: str) -> dict[str, Any]:
+    def profile(self, identifier: str) -> PersonView:
         """One person's 360° view, found by any identifier (``email:jane@example.com``)."""
         from personae.identity.views import person
 
         with self.engine(write=False) as store:
             return person(store, identifier, self.config.workspace.phone_region)
 
-    def identity_report(self) -> dict[str, Any]:
+    def identity_report(self) -> IdentityReport:
         """Suspicious identity components: largest people, cut links, shared values."""
         from personae.identity.views import report
 
         with self.engine(write=False) as store:
             return report(store)
 
-    def explain_match(self, first: str, second: str) -> list[dict[str, Any]]:
+    def explain_match(self, first: str, second: str) -> list[MatchWeight]:
         """Match weights of two customer records (``SOURCE:RECORD`` each) under the fuzzy model."""
         from personae.identity.explain import explain_pair
 
@@ -213,7 +218,7 @@ class Workspace:
         with self.engine(write=True) as store:
             return add_definition(store, name, rule, description=description)
 
-    def preview_segment(self, rule: str, *, sample: int = 5) -> dict[str, Any]:
+    def preview_segment(self, rule: str, *, sample: int = 5) -> SegmentPreview:
         """Size, share of customers and of revenue, and a sample of the people a rule selects."""
         from personae.profiles.build import traits_as_of
         from personae.rules import parse_rule
@@ -224,7 +229,7 @@ class Workspace:
             checked = parse_rule(rule, profile_columns(store))
             return preview(store, checked, traits_as_of(store), sample)
 
-    def segments(self) -> list[dict[str, Any]]:
+    def segments(self) -> list[SegmentSummary]:
         from personae.segments.reports import segment_list
 
         with self.engine(write=False) as store:
@@ -247,30 +252,30 @@ class Workspace:
         sql = f"SELECT uid FROM profiles WHERE coalesce(({rule.sql(as_of=as_of, memberships=CURRENT)}), false)"
         return transpile(sql, dialect) if dialect != "duckdb" else sql
 
-    def questions(self) -> dict[str, Any]:
+    def questions(self) -> Questions:
         from personae.segments.reports import questions
 
         return questions(self.root / MODELS_FOLDER)
 
-    def models(self) -> list[dict[str, Any]]:
+    def models(self) -> list[ModelSummary]:
         """The saved models with their as-of date, parameters in brief and validation numbers."""
         from personae.models.reports import model_reports
 
         return model_reports(self.root / MODELS_FOLDER)
 
-    def transitions(self, segmentation: str, start: date, end: date) -> dict[str, Any]:
+    def transitions(self, segmentation: str, start: date, end: date) -> Transitions:
         from personae.segments.reports import transitions
 
         with self.engine(write=False) as store:
             return transitions(store, segmentation, start, end)
 
-    def microsegments(self, segmentations: list[str], *, min_size: int = 50) -> dict[str, Any]:
+    def microsegments(self, segmentations: list[str], *, min_size: int = 50) -> Microsegments:
         from personae.segments.reports import microsegments
 
         with self.engine(write=False) as store:
             return microsegments(store, segmentations, min_size)
 
-    def personas(self, segmentation: str) -> dict[str, Any]:
+    def personas(self, segmentation: str) -> Personas:
         """Persona cards of a segmentation's segments: size, shares, traits against the base, a name, an example."""
         from personae.segments.personas import persona_cards
 
@@ -278,45 +283,6 @@ class Workspace:
             return persona_cards(store, segmentation)
 
     def status(self) -> WorkspaceStatus:
-        status = WorkspaceStatus()
+        """Sources with their files, rows loaded and quarantined; the last run; table sizes."""
         with self.engine(write=False) as store:
-            tables = set(store.tables())
-            for name in sorted(tables):
-                status.tables[name] = int(store.scalar(f"SELECT count(*) FROM {name}"))
-            ledger = _by_source(
-                store,
-                tables,
-                "loaded_files",
-                "SELECT source, count(*), sum(rows_loaded), max(loaded_at) "
-                "FROM loaded_files WHERE status = 'loaded' GROUP BY source",
-            )
-            quarantined = _by_source(
-                store, tables, "quarantine", "SELECT source, count(*) FROM quarantine GROUP BY source"
-            )
-            for spec in self.config.sources:
-                files, rows, last = ledger.get(spec.name, (0, 0, None))
-                status.sources.append(
-                    {
-                        "name": spec.name,
-                        "kind": spec.kind.value,
-                        "files": files,
-                        "rows_loaded": rows or 0,
-                        "quarantined": quarantined.get(spec.name, (0,))[0],
-                        "last_loaded": last,
-                    }
-                )
-            if "runs" in tables:
-                rows = store.fetch_rows(
-                    "SELECT run_id, started_at, as_of, engine, status FROM runs ORDER BY run_id DESC LIMIT 1"
-                )
-                if rows:
-                    keys = ("run_id", "started_at", "as_of", "engine", "status")
-                    status.last_run = dict(zip(keys, rows[0], strict=True))
-        return status
-
-
-def _by_source(store: Engine, tables: set[str], table: str, sql: str) -> dict[str, tuple[Any, ...]]:
-    """Rows of a per-source query keyed by source (empty when ``table`` does not exist yet)."""
-    if table not in tables:
-        return {}
-    return {row[0]: tuple(row[1:]) for row in store.fetch_rows(sql)}
+            return workspace_status(store, self.config.sources)

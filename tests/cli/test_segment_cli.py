@@ -80,8 +80,9 @@ def test_questions_table_and_json(shop: Path) -> None:
     table = _invoke("questions", "-w", str(shop))
     assert "dormant" in table and "VIP" in table and "loyal" in table
     answers = json.loads(_invoke("questions", "-w", str(shop), "--format", "json"))
-    assert answers["as_of"] == AS_OF.isoformat()
-    assert answers["at_risk_days"]["value"] < answers["dormant_days"]["value"]
+    learnt = answers["lifecycle"]
+    assert learnt["as_of"] == AS_OF.isoformat()
+    assert learnt["at_risk_days"]["value"] < learnt["dormant_days"]["value"]
 
 
 def test_transitions_matrix(shop: Path) -> None:
@@ -89,7 +90,7 @@ def test_transitions_matrix(shop: Path) -> None:
         _invoke("transitions", "lifecycle", "--from", EARLIER, "--to", AS_OF.isoformat(), "-w", str(shop), "-f", "json")
     )
     people = Workspace(shop).sql("SELECT count(*) AS n FROM profiles").column("n")[0].as_py()
-    assert sum(cell["count"] for cell in result["cells"] if cell["to"] != "(none)") == people
+    assert sum(cell["count"] for cell in result["cells"] if cell["target"] != "(none)") == people
     table = _invoke("transitions", "lifecycle", "--from", EARLIER, "--to", AS_OF.isoformat(), "-w", str(shop))
     assert "share of the row" in table and "dormant" in table
 

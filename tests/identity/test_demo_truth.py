@@ -85,8 +85,8 @@ def test_explain_shows_the_weights_of_a_duplicate_pair(resolved: Workspace) -> N
             "WHERE source = 'crm' GROUP BY person_id HAVING count(*) = 2 ORDER BY 1 LIMIT 1"
         )[0]
     rows = resolved.explain_match(f"crm:{first}", f"crm:{second}")
-    names = [row["comparison"] if "comparison" in row else row.get("name") for row in rows]
+    names = [row.name for row in rows]
     assert "first_name" in names and "birth_date" in names
-    weights = [row["match_weight"] for row in rows]
+    weights = [row.match_weight for row in rows]
     assert abs(sum(weights[:-1]) - weights[-1]) < 1e-6
     assert weights[-1] > 0

@@ -241,17 +241,17 @@ def test_save_and_load_round_trip(fitted: FuzzyMatcher, tmp_path: Path) -> None:
 def test_explain_weights_add_up_to_the_total(fitted: FuzzyMatcher) -> None:
     records = febrl("febrl1")
     rows = fitted.explain(records, "rec-0-org", "rec-0-dup-0")
-    names = [row["name"] for row in rows]
+    names = [row.name for row in rows]
     assert names[0] == "prior" and names[-1] == "total"
     model = fitted.model_
     assert model is not None
     assert names[1:-1] == [c["output_column_name"] for c in model["comparisons"]]
-    assert sum(row["match_weight"] for row in rows[:-1]) == pytest.approx(rows[-1]["match_weight"])
-    assert all(isinstance(row["level"], str) and row["level"] for row in rows)
+    assert sum(row.match_weight for row in rows[:-1]) == pytest.approx(rows[-1].match_weight)
+    assert all(isinstance(row.level, str) and row.level for row in rows)
     link = fitted.predict(records).filter(pc.equal(pc.field("record_key_l"), "rec-0-dup-0"))
-    assert rows[-1]["match_weight"] == pytest.approx(link.column("match_weight")[0].as_py())
+    assert rows[-1].match_weight == pytest.approx(link.column("match_weight")[0].as_py())
     different = fitted.explain(records, "rec-0-org", "rec-1-org")
-    assert different[-1]["match_weight"] < 0
+    assert different[-1].match_weight < 0
 
 
 # -- errors ---------------------------------------------------------------------------

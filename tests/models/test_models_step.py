@@ -75,10 +75,10 @@ def test_models_command_reports_every_saved_model(tmp_path: Path) -> None:
     # churn.json was missing once in CI (not reproduced in 80 local runs): say why if it recurs
     warnings = [warning for step in report.steps for warning in step.warnings]
     assert (shop.root / "models/churn.json").is_file(), f"churn model not saved: {report.errors} {warnings}"
-    found = {item["model"]: item for item in workspace.models()}
+    found = {item.model: item for item in workspace.models()}
     saved = {path.stem for path in (shop.root / "models").glob("*.json")}
     assert set(found) == saved & {"clv", "churn", "high_value", "lifestyle", "survey"}
-    assert "clv" in found and found["clv"]["as_of"] == AS_OF.isoformat()
+    assert "clv" in found and found["clv"].as_of == AS_OF.isoformat()
     churn = json.loads((shop.root / "models/churn.json").read_text())
-    assert f"AUC {churn['report']['validation']['auc']:.3f}" in found["churn"]["quality"]
-    assert found["churn"]["rows"] == churn["report"]["training_rows"]
+    assert f"AUC {churn['report']['validation']['auc']:.3f}" in found["churn"].quality
+    assert found["churn"].rows == churn["report"]["training_rows"]

@@ -129,12 +129,12 @@ def test_lifecycle_thresholds_and_counts_match_pandas(cdnow: tuple[pd.DataFrame,
     loyal = _loyalty_point(customers.orders, settings.loyalty_gain)
     vip = customers.loc[customers.orders_365d > 0, "revenue_365d"].quantile(1 - settings.vip_share)
     answers = workspace.questions()
-    assert answers["dormant_days"]["value"] == dormant
-    assert answers["at_risk_days"]["value"] == at_risk
-    assert answers["loyal_orders"]["value"] == loyal
-    assert answers["vip_value"]["value"] == pytest.approx(vip)
-    assert answers["mean_gap_days"] == pytest.approx(gaps.mean())
-    assert answers["buyers"] == len(customers)
+    assert answers.lifecycle.dormant_days.value == dormant
+    assert answers.lifecycle.at_risk_days.value == at_risk
+    assert answers.lifecycle.loyal_orders.value == loyal
+    assert answers.lifecycle.vip_value.value == pytest.approx(vip)
+    assert answers.lifecycle.mean_gap_days == pytest.approx(gaps.mean())
+    assert answers.lifecycle.buyers == len(customers)
 
     last_gap = visits.groupby("card").gap.last()
     stage = np.select(

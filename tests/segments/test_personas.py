@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -82,26 +83,26 @@ def test_sizes_shares_and_indexes_match_pandas(shop: Path, segmentation: str) ->
     profiles, joined = _frames(workspace, segmentation)
     sizes = joined.groupby("segment").size()
     revenue = joined.groupby("segment")["revenue"].sum()
-    assert result["customers"] == len(profiles) and result["revenue"] == pytest.approx(profiles["revenue"].sum())
-    assert [card["segment"] for card in result["cards"]] == sorted(sizes.index, key=lambda s: (-sizes[s], s))
-    for card in result["cards"]:
-        segment = card["segment"]
-        assert card["size"] == sizes[segment]
-        assert card["share_of_customers"] == pytest.approx(sizes[segment] / len(profiles))
-        assert card["share_of_revenue"] == pytest.approx(revenue[segment] / profiles["revenue"].sum())
+    assert result.customers == len(profiles) and result.revenue == pytest.approx(profiles["revenue"].sum())
+    assert [card.segment for card in result.cards] == sorted(sizes.index, key=lambda s: (-sizes[s], s))
+    for card in result.cards:
+        segment = card.segment
+        assert card.size == sizes[segment]
+        assert card.share_of_customers == pytest.approx(sizes[segment] / len(profiles))
+        assert card.share_of_revenue == pytest.approx(revenue[segment] / profiles["revenue"].sum())
         people = joined[joined["segment"] == segment]
-        for item in card["traits"]:
-            trait = item["trait"]
+        for item in card.traits:
+            trait = item.trait
             mine, base = people[trait].astype(float).mean(), profiles[trait].astype(float).mean()
             if pd.isna(mine) or not base:
-                assert item["index"] is None
+                assert item.index is None
                 continue
-            assert item["segment_mean"] == pytest.approx(mine) and item["base_mean"] == pytest.approx(base)
-            assert item["index"] == pytest.approx(100 * mine / base)
-        assert card["name"].startswith(segment.replace("_", " ")[:1].upper())
-        assert f"{card['size']:,} customer" in card["description"]
-    assert [item["trait"] for item in result["cards"][0]["traits"]] == list(DEFAULT_CARD_TRAITS)
-    assert result["overlapping"] is (segmentation == "rules")
+            assert item.segment_mean == pytest.approx(mine) and item.base_mean == pytest.approx(base)
+            assert item.index == pytest.approx(100 * mine / base)
+        assert card.name.startswith(segment.replace("_", " ")[:1].upper())
+        assert f"{card.size:,} customer" in card.description
+    assert [item.trait for item in result.cards[0].traits] == list(DEFAULT_CARD_TRAITS)
+    assert result.overlapping is (segmentation == "rules")
 
 
 def test_top_categories_are_revenue_shares_with_an_index(shop: Path) -> None:
@@ -111,17 +112,17 @@ def test_top_categories_are_revenue_shares_with_an_index(shop: Path) -> None:
         "SELECT uid, segment FROM memberships WHERE exited_at IS NULL AND segmentation = 'lifecycle'"
     ).to_pandas()
     base = shares.groupby("value")["revenue"].sum() / shares["revenue"].sum()
-    for card in workspace.personas("lifecycle")["cards"]:
-        mine = shares[shares["uid"].isin(members[members["segment"] == card["segment"]]["uid"])]
+    for card in workspace.personas("lifecycle").cards:
+        mine = shares[shares["uid"].isin(members[members["segment"] == card.segment]["uid"])]
         expected = (mine.groupby("value")["revenue"].sum() / mine["revenue"].sum()).sort_values(ascending=False)
-        assert len(card["top_categories"]) == min(3, len(expected))
-        for item in card["top_categories"]:
-            assert item["share_of_revenue"] == pytest.approx(expected[item["category"]])
-            assert item["index"] == pytest.approx(100 * expected[item["category"]] / base[item["category"]])
-        if card["top_categories"]:
-            assert card["top_categories"][0]["share_of_revenue"] == pytest.approx(expected.iloc[0])
+        assert len(card.top_categories) == min(3, len(expected))
+        for item in card.top_categories:
+            assert item.share == pytest.approx(expected[item.value])
+            assert item.index == pytest.approx(100 * expected[item.value] / base[item.value])
+        if card.top_categories:
+            assert card.top_categories[0].share == pytest.approx(expected.iloc[0])
         if mine.empty:
-            assert card["top_channels"] == [] and "have not ordered yet" in card["description"]
+            assert card.top_channels == [] and "have not ordered yet" in card.description
 
 
 def test_the_example_is_an_anonymous_member_of_its_segment(shop: Path) -> None:
@@ -130,13 +131,13 @@ def test_the_example_is_an_anonymous_member_of_its_segment(shop: Path) -> None:
     profiles, joined = _frames(workspace, "rfm")
     secrets = {str(value) for column in PRIVATE for value in profiles[column].dropna()}
     assert secrets and any(name.startswith("Fname") for name in secrets)
-    for position, card in enumerate(result["cards"]):
-        example = card["example"]
+    for position, card in enumerate(result.cards):
+        example = dataclasses.asdict(card.example)
         shown = json.dumps(example)
         assert not [secret for secret in secrets if secret in shown]
         assert not set(example) & set(PRIVATE)
         assert example["alias"] == f"Customer {'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[position]}"
-        people = joined[joined["segment"] == card["segment"]]
+        people = joined[joined["segment"] == card.segment]
         matches = people
         for trait, value in example["traits"].items():
             matches = matches[matches[trait].isna()] if value is None else matches[matches[trait] == value]
@@ -153,12 +154,12 @@ def test_the_example_is_an_anonymous_member_of_its_segment(shop: Path) -> None:
 def test_rule_segments_overlap_and_the_base_is_everyone(shop: Path) -> None:
     workspace = Workspace(shop)
     result = workspace.personas("rules")
-    cards = {card["segment"]: card for card in result["cards"]}
-    assert set(cards) == {"big", "regular"} and result["overlapping"] is True
+    cards = {card.segment: card for card in result.cards}
+    assert set(cards) == {"big", "regular"} and result.overlapping is True
     both = workspace.sql("SELECT count(*) AS n FROM profiles WHERE revenue > 300 AND orders >= 4").column("n")[0]
     everyone = workspace.sql("SELECT count(*) AS n FROM profiles").column("n")[0].as_py()
-    assert both.as_py() > 0 and result["customers"] == everyone
-    assert cards["big"]["size"] + cards["regular"]["size"] > len(set(_frames(workspace, "rules")[1]["uid"]))
+    assert both.as_py() > 0 and result.customers == everyone
+    assert cards["big"].size + cards["regular"].size > len(set(_frames(workspace, "rules")[1]["uid"]))
 
 
 def test_unknown_segmentation_and_traits_say_what_to_do(shop: Path) -> None:
@@ -174,7 +175,7 @@ def test_unknown_segmentation_and_traits_say_what_to_do(shop: Path) -> None:
         with pytest.raises(WorkspaceError, match=r"trait 'top_category' is VARCHAR"):
             persona_cards(store, "rfm", traits=["top_category"])
         custom = persona_cards(store, "rfm", traits=["orders", "email_opt_in"])
-    assert [item["trait"] for item in custom["cards"][0]["traits"]] == ["orders", "email_opt_in"]
+    assert [item.trait for item in custom.cards[0].traits] == ["orders", "email_opt_in"]
 
 
 def test_the_sql_transpiles_to_spark() -> None:
@@ -196,8 +197,8 @@ def test_cli_json_and_table(shop: Path) -> None:
     assert sorted(card["segment"] for card in data["cards"]) == sorted(segments.column("segment").to_pylist())
     table = runner.invoke(app, ["personas", "rfm", "-w", str(shop)])
     assert table.exit_code == 0, table.output
-    for card in Workspace(shop).personas("rfm")["cards"]:
-        assert card["segment"] in table.output
+    for card in Workspace(shop).personas("rfm").cards:
+        assert card.segment in table.output
     assert "Customer A" in table.output and "examples are anonymised" in table.output
 
 

@@ -94,9 +94,9 @@ def test_rule_segments_are_versioned_and_may_use_other_segments(tmp_path: Path) 
     workspace.run(as_of=AS_OF)
     expected = workspace.sql("SELECT uid FROM profiles WHERE revenue > 150").column("uid").to_pylist()
     assert _members(workspace, "rules", "mid") == set(expected)
-    listed = {entry["segment"]: entry for entry in workspace.segments() if entry["segmentation"] == "rules"}
-    assert listed["mid"]["version"] == 2 and listed["mid"]["members"] == len(expected)
-    assert listed["big"]["version"] == 1
+    listed = {entry.segment: entry for entry in workspace.segments() if entry.segmentation == "rules"}
+    assert listed["mid"].version == 2 and listed["mid"].members == len(expected)
+    assert listed["big"].version == 1
 
 
 def test_a_bad_rule_is_refused_before_it_is_stored(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_a_bad_rule_is_refused_before_it_is_stored(tmp_path: Path) -> None:
     workspace.run(as_of=AS_OF)
     with pytest.raises(InvalidRule, match="did you mean 'revenue_365d'"):
         workspace.add_segment("bad", "revenue_356d > 3")
-    assert all(entry["segment"] != "bad" for entry in workspace.segments())
+    assert all(entry.segment != "bad" for entry in workspace.segments())
 
 
 def test_preview_counts_and_shares(tmp_path: Path) -> None:
@@ -121,9 +121,9 @@ def test_preview_counts_and_shares(tmp_path: Path) -> None:
         .to_pylist()[0]
         .values()
     )
-    assert (result["size"], result["customers"]) == (size, total)
-    assert result["share_of_revenue"] == pytest.approx(revenue / all_revenue)
-    assert len(result["sample"]) == 3 and all(row["orders"] >= 3 for row in result["sample"])
+    assert (result.size, result.customers) == (size, total)
+    assert result.share_of_revenue == pytest.approx(revenue / all_revenue)
+    assert len(result.sample) == 3 and all(row["orders"] >= 3 for row in result.sample)
 
 
 def test_transitions_between_two_as_of_dates(tmp_path: Path) -> None:
@@ -140,9 +140,9 @@ def test_transitions_between_two_as_of_dates(tmp_path: Path) -> None:
     for uid in set(before) | set(after):
         key = (before.get(uid, "(none)"), after.get(uid, "(none)"))
         counted[key] = counted.get(key, 0) + 1
-    assert {(c["from"], c["to"]): c["count"] for c in result["cells"]} == counted
-    for source in {c["from"] for c in result["cells"]}:
-        assert sum(c["share"] for c in result["cells"] if c["from"] == source) == pytest.approx(1.0)
+    assert {(c.source, c.target): c.count for c in result.cells} == counted
+    for source in {c.source for c in result.cells}:
+        assert sum(c.share for c in result.cells if c.source == source) == pytest.approx(1.0)
     with pytest.raises(WorkspaceError, match="no memberships of 'lifecycle'"):
         workspace.transitions("lifecycle", date(2020, 1, 1), date(2020, 2, 1))
 
@@ -155,12 +155,12 @@ def test_microsegments_fold_small_cells(tmp_path: Path) -> None:
     folded = workspace.microsegments(["lifecycle", "rfm"], min_size=3)
     people = workspace.sql("SELECT count(*) AS n FROM profiles").column("n")[0].as_py()
     for result in (full, folded):
-        assert sum(cell["customers"] for cell in result["cells"]) == people
-        assert sum(cell["share_of_revenue"] for cell in result["cells"]) == pytest.approx(1.0)
-    small = [cell for cell in full["cells"] if cell["customers"] < 3]
+        assert sum(cell.customers for cell in result.cells) == people
+        assert sum(cell.share_of_revenue for cell in result.cells) == pytest.approx(1.0)
+    small = [cell for cell in full.cells if cell.customers < 3]
     assert small, "the small shop has cells below 3"
-    other = folded["cells"][-1]
-    assert other["segments"] == ["(other)", "(other)"] and other["cells"] == len(small)
-    assert other["customers"] == sum(cell["customers"] for cell in small)
+    other = folded.cells[-1]
+    assert other.segments == ["(other)", "(other)"] and other.cells == len(small)
+    assert other.customers == sum(cell.customers for cell in small)
     with pytest.raises(WorkspaceError, match="no segmentation 'lifestyles'"):
         workspace.microsegments(["lifecycle", "lifestyles"], min_size=1)

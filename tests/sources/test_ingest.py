@@ -177,4 +177,4 @@ def test_malformed_identifiers_are_kept_raw_reported_and_the_row_loads(tmp_path:
         },
     ]
     report = workspace.identity_report()
-    assert {(row["id_type"], row["occurrences"]) for row in report["malformed"]} == {("email", 1), ("phone", 1)}
+    assert {(row["id_type"], row["occurrences"]) for row in report.malformed} == {("email", 1), ("phone", 1)}

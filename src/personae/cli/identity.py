@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from personae.cli.render import cell, console, json_default, records
+from personae.cli.render import cell, console, print_json, records
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
+from personae.identity.views import Lineage
 
 identity_app = typer.Typer(help="Identity resolution: the report, and why two records match.", no_args_is_help=True)
 
@@ -20,13 +20,13 @@ def identity_report(workspace: WorkspaceOption = Path(".")) -> None:
     """Suspicious components: the largest people, links cut by limits, shared values."""
     report = open_workspace(workspace).identity_report()
     console.print(
-        f"people: {report['people']:,}  identifiers: {report['identifiers']}  changes: {report['changes']}  "
-        f"cut links: {report['cuts']:,}"
+        f"people: {report.people:,}  identifiers: {report.identifiers}  changes: {report.changes}  "
+        f"cut links: {report.cuts:,}"
     )
-    records("largest people", report["largest"])
-    records("links cut to keep a per-type limit", report["cut_links"])
-    records("shared values (never used to link)", report["shared_values"])
-    records("malformed identifiers (kept raw in raw_<source>, never used to link)", report["malformed"])
+    records("largest people", report.largest)
+    records("links cut to keep a per-type limit", report.cut_links)
+    records("shared values (never used to link)", report.shared_values)
+    records("malformed identifiers (kept raw in raw_<source>, never used to link)", report.malformed)
 
 
 @identity_app.command("explain")
@@ -47,17 +47,17 @@ def profile(
     """One person's 360° view: golden record with sources, identifiers, records, recent events."""
     view = open_workspace(workspace).profile(identifier)
     if format == "json":
-        console.print_json(json.dumps(view, default=json_default))
+        print_json(view)
         return
-    golden = Table(title=f"person {view['uid']}")
+    golden = Table(title=f"person {view.uid}")
     for column in ("attribute", "value", "source", "as of"):
         golden.add_column(column)
-    for name, value in view["golden"].items():
-        if isinstance(value, dict):
-            golden.add_row(name, cell(value["value"]), cell(value["source"]), cell(value["at"]))
+    for name, value in view.golden.items():
+        if isinstance(value, Lineage):
+            golden.add_row(name, cell(value.value), cell(value.source), cell(value.at))
         else:
             golden.add_row(name, cell(value), "", "")
     console.print(golden)
-    records("identifiers", view["identifiers"])
-    console.print("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view["records"].items())))
-    records("recent events", view["events"])
+    records("identifiers", view.identifiers)
+    console.print("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view.records.items())))
+    records("recent events", view.events)

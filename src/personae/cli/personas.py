@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +11,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from personae.cli.render import console, json_default
+from personae.cli.render import console, print_json
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
+from personae.segments.personas import MixShare, PersonaCard, PersonaExample
 
 FORMATS = ("table", "json")
 
@@ -35,55 +35,54 @@ def _index(index: float | None) -> Text:
     return Text(f"{index:.0f}", style=style)
 
 
-def _traits(card: dict[str, Any]) -> Table:
+def _traits(card: PersonaCard) -> Table:
     shown = Table(title="traits against all customers", title_justify="left")
     for column in ("trait", "segment", "all customers", "index"):
         shown.add_column(column, justify="left" if column == "trait" else "right")
-    for item in card["traits"]:
-        shown.add_row(item["trait"], _number(item["segment_mean"]), _number(item["base_mean"]), _index(item["index"]))
+    for item in card.traits:
+        shown.add_row(item.trait, _number(item.segment_mean), _number(item.base_mean), _index(item.index))
     return shown
 
 
-def _mix(title: str, items: list[dict[str, Any]], key: str, share: str) -> Table | Text:
+def _mix(title: str, items: list[MixShare], key: str, share: str) -> Table | Text:
     if not items:
         return Text(f"{title}: none")
     shown = Table(title=title, title_justify="left")
-    for column in (key, share.replace("_", " "), "index"):
+    for column in (key, share, "index"):
         shown.add_column(column, justify="left" if column == key else "right")
     for item in items:
-        shown.add_row(item[key], f"{item[share]:.1%}", _index(item["index"]))
+        shown.add_row(item.value, f"{item.share:.1%}", _index(item.index))
     return shown
 
 
-def _example(example: dict[str, Any]) -> Text:
-    place = ", ".join(str(part) for part in (example.get("city"), example.get("country")) if part)
-    about = [example.get("age_band") or "age unknown", place or "place unknown"]
-    if example.get("top_category"):
-        about.append(f"buys mostly {example['top_category']}")
-    if example.get("top_channel"):
-        about.append(f"through {example['top_channel']}")
-    values = ", ".join(f"{trait} {_number(value)}" for trait, value in example.get("traits", {}).items())
-    text = Text.assemble(("example: ", "bold"), f"{example['alias']} ({'; '.join(about)})")
+def _example(example: PersonaExample) -> Text:
+    place = ", ".join(str(part) for part in (example.city, example.country) if part)
+    about = [example.age_band or "age unknown", place or "place unknown"]
+    if example.top_category:
+        about.append(f"buys mostly {example.top_category}")
+    if example.top_channel:
+        about.append(f"through {example.top_channel}")
+    values = ", ".join(f"{trait} {_number(value)}" for trait, value in example.traits.items())
+    text = Text.assemble(("example: ", "bold"), f"{example.alias} ({'; '.join(about)})")
     if values:
         text.append(f"\n{values}")
     return text
 
 
-def _card(card: dict[str, Any]) -> Panel:
+def _card(card: PersonaCard) -> Panel:
     sizes = (
-        f"{card['size']:,} customers · {card['share_of_customers']:.1%} of customers · "
-        f"{card['share_of_revenue']:.1%} of revenue"
+        f"{card.size:,} customers · {card.share_of_customers:.1%} of customers · {card.share_of_revenue:.1%} of revenue"
     )
     body = Group(
-        Text(card["name"], style="bold"),
+        Text(card.name, style="bold"),
         Text(sizes),
-        Text(card["description"]),
+        Text(card.description),
         _traits(card),
-        _mix("top categories", card["top_categories"], "category", "share_of_revenue"),
-        _mix("top channels", card["top_channels"], "channel", "share_of_orders"),
-        _example(card["example"]),
+        _mix("top categories", card.top_categories, "category", "share of revenue"),
+        _mix("top channels", card.top_channels, "channel", "share of orders"),
+        _example(card.example),
     )
-    return Panel(body, title=card["segment"], title_align="left")
+    return Panel(body, title=card.segment, title_align="left")
 
 
 def personas(
@@ -96,12 +95,12 @@ def personas(
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     result = open_workspace(workspace).personas(segmentation)
     if format == "json":
-        console.print_json(json.dumps(result, default=json_default))
+        print_json(result)
         return
-    overlap = "; segments overlap, so shares may add up to more than 100%" if result["overlapping"] else ""
+    overlap = "; segments overlap, so shares may add up to more than 100%" if result.overlapping else ""
     console.print(
-        f"{segmentation}: {len(result['cards'])} segments, {result['customers']:,} customers{overlap}", highlight=False
+        f"{segmentation}: {len(result.cards)} segments, {result.customers:,} customers{overlap}", highlight=False
     )
-    for card in result["cards"]:
+    for card in result.cards:
         console.print(_card(card))
-    console.print(f"examples are anonymised: {result['example_policy']}", highlight=False)
+    console.print(f"examples are anonymised: {result.example_policy}", highlight=False)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,7 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from personae.workspace import RunReport, Workspace, WorkspaceStatus
+from personae.status import WorkspaceStatus
+from personae.workspace import RunReport, Workspace
 
 FORMATS = ("table", "csv", "json")
 MAX_TABLE_ROWS = 1_000
@@ -109,6 +111,20 @@ def table(result: pa.Table, fmt: str) -> None:
         console.print(f"({len(rows):,} rows; showing {MAX_TABLE_ROWS:,}; use --format csv for all)")
 
 
+def plain(data: Any) -> Any:
+    """Results as plain data for JSON: dataclasses (and lists of them) become dicts."""
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        return dataclasses.asdict(data)
+    if isinstance(data, list):
+        return [plain(item) for item in data]
+    return data
+
+
+def print_json(data: Any) -> None:
+    """Any result as indented JSON on stdout (dates as ISO text, decimals as text)."""
+    console.print_json(json.dumps(plain(data), default=json_default))
+
+
 def json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -123,19 +139,18 @@ def workspace_status(state: WorkspaceStatus) -> None:
         sources.add_column(column)
     for source in state.sources:
         sources.add_row(
-            source["name"],
-            source["kind"],
-            f"{source['files']}",
-            f"{int(source['rows_loaded']):,}",
-            f"{source['quarantined']:,}",
-            cell(source["last_loaded"]),
+            source.name,
+            source.kind,
+            f"{source.files}",
+            f"{source.rows_loaded:,}",
+            f"{source.quarantined:,}",
+            cell(source.last_loaded),
         )
     console.print(sources)
     if state.last_run:
         run = state.last_run
         console.print(
-            f"last run: {run['run_id']} at {cell(run['started_at'])}, as of {cell(run['as_of'])}, "
-            f"{run['engine']}, {run['status']}"
+            f"last run: {run.run_id} at {cell(run.started_at)}, as of {cell(run.as_of)}, {run.engine}, {run.status}"
         )
     else:
         console.print("last run: none yet")
@@ -147,8 +162,9 @@ def workspace_status(state: WorkspaceStatus) -> None:
     console.print(sizes)
 
 
-def records(title: str, rows: list[dict[str, Any]]) -> None:
-    """A titled table of dicts (one column per key of the first)."""
+def records(title: str, rows: Sequence[Any]) -> None:
+    """A titled table of dicts or dataclasses (one column per key of the first)."""
+    rows = [plain(row) for row in rows]
     if not rows:
         console.print(f"{title}: none")
         return

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from personae.cli.render import cell, console, json_default, records
+from personae.cli.render import cell, console, print_json, records
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
 segment_app = typer.Typer(help="Rule segments: add, preview, list, show.", no_args_is_help=True)
@@ -22,10 +21,6 @@ def _day(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a date; use YYYY-MM-DD", param_hint=option) from None
-
-
-def _json(data: Any) -> None:
-    console.print_json(json.dumps(data, default=json_default))
 
 
 def _percent(share: float) -> str:
@@ -57,13 +52,13 @@ def segment_preview(
     """How many customers a rule selects, their share of customers and revenue, and a sample."""
     result = open_workspace(workspace).preview_segment(rule, sample=sample)
     if format == "json":
-        _json(result)
+        print_json(result)
         return
     console.print(
-        f"{result['size']:,} of {result['customers']:,} customers ({_percent(result['share_of_customers'])}), "
-        f"{_percent(result['share_of_revenue'])} of revenue"
+        f"{result.size:,} of {result.customers:,} customers ({_percent(result.share_of_customers)}), "
+        f"{_percent(result.share_of_revenue)} of revenue"
     )
-    records("sample", result["sample"])
+    records("sample", result.sample)
 
 
 @segment_app.command("list")
@@ -71,9 +66,9 @@ def segment_list(workspace: WorkspaceOption = Path("."), format: FormatOption = 
     """Every segment with its current members (rule segments with their rule and version)."""
     listed = open_workspace(workspace).segments()
     if format == "json":
-        _json(listed)
+        print_json(listed)
         return
-    records("segments", [{"rule": "", "version": "", **entry} for entry in listed])
+    records("segments", listed)
 
 
 @segment_app.command("show")
@@ -93,37 +88,37 @@ def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "ta
     """The lifecycle thresholds learnt from the data, with the numbers behind them."""
     answers = open_workspace(workspace).questions()
     if format == "json":
-        _json(answers)
+        print_json(answers)
         return
-    shown = Table(title=f"what the data says (as of {answers['as_of']}, {answers['buyers']:,} buyers)")
+    learnt = answers.lifecycle
+    shown = Table(title=f"what the data says (as of {learnt.as_of}, {learnt.buyers:,} buyers)")
     for column in ("question", "answer", "how it was found"):
         shown.add_column(column)
-    mean_gap = answers["mean_gap_days"]
-    per_buyer = answers["orders_per_buyer"]
+    mean_gap = learnt.mean_gap_days
+    per_buyer = learnt.orders_per_buyer or 0.0
     shown.add_row(
         "how often do customers buy?",
         f"every {mean_gap:.0f} days; {per_buyer:.2f} orders per buyer" if mean_gap else "not enough repeat orders",
         "mean gap between consecutive orders",
     )
     labels = {
-        "loyal_orders": "after how many orders is a customer loyal?",
-        "vip_value": "what makes a VIP?",
-        "at_risk_days": "when is a customer at risk?",
-        "dormant_days": "when is a customer dormant?",
+        "after how many orders is a customer loyal?": learnt.loyal_orders,
+        "what makes a VIP?": learnt.vip_value,
+        "when is a customer at risk?": learnt.at_risk_days,
+        "when is a customer dormant?": learnt.dormant_days,
     }
-    for key, label in labels.items():
-        threshold = answers[key]
-        shown.add_row(label, f"{threshold['value']:,.2f} {threshold['unit']}".replace(".00 ", " "), threshold["basis"])
+    for label, threshold in labels.items():
+        shown.add_row(label, f"{threshold.value:,.2f} {threshold.unit}".replace(".00 ", " "), threshold.basis)
     console.print(shown)
     records(
         "chance of another order by orders so far",
-        [{"orders": k, "people": n, "chance of another": _percent(p)} for k, n, p in answers["repeat_curve"][:12]],
+        [{"orders": k, "people": n, "chance of another": _percent(p)} for k, n, p in learnt.repeat_curve[:12]],
     )
     records(
         "share of repeat orders that came after a longer gap",
-        [{"days": d, "share": _percent(p)} for d, p in answers["gap_survival"]],
+        [{"days": d, "share": _percent(p)} for d, p in learnt.gap_survival],
     )
-    subscription = next((r for r in answers["segments"].values() if "trials" in r), None)
+    subscription = next((r for r in answers.reports.values() if "trials" in r), None)
     if subscription and subscription["trials"]:
         lag = subscription["trial_to_paid_median_days"]
         console.print(
@@ -131,7 +126,7 @@ def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "ta
             f"({_percent(subscription['conversion_rate'])}), median trial-to-paid lag "
             f"{'n/a' if lag is None else f'{lag:.0f} days'}; at risk = {subscription['at_risk_rule']}"
         )
-    triggers = next((r for r in answers["segments"].values() if "eligible" in r), None)
+    triggers = next((r for r in answers.reports.values() if "eligible" in r), None)
     if triggers:
         records(
             f"purchase triggers (buyers with at least {triggers['min_orders']} orders: {triggers['eligible']:,})",
@@ -153,15 +148,15 @@ def models(workspace: WorkspaceOption = Path("."), format: FormatOption = "table
     """The saved models: as-of date, rows, parameters in brief, and validation numbers."""
     found = open_workspace(workspace).models()
     if format == "json":
-        _json(found)
+        print_json(found)
         return
     shown = Table(title="models (models/*.json)")
     for column in ("model", "as of", "rows", "parameters", "quality"):
         shown.add_column(column)
     for item in found:
-        shown.add_row(item["model"], cell(item["as_of"]), cell(item["rows"]), item["summary"], item["quality"])
+        shown.add_row(item.model, cell(item.as_of), cell(item.rows), item.summary, item.quality)
     console.print(shown)
-    stability = next((item["stability"] for item in found if item["model"] == "lifestyle"), None)
+    stability = next((item.stability for item in found if item.model == "lifestyle"), None)
     if stability:
         records("lifestyle: choice of k", stability)
 
@@ -176,12 +171,12 @@ def transitions(
     """The transition matrix between two as-of dates: counts and shares of each row."""
     result = open_workspace(workspace).transitions(segmentation, _day(start, "--from"), _day(end, "--to"))
     if format == "json":
-        _json(result)
+        print_json(result)
         return
-    sources = sorted({c["from"] for c in result["cells"]})
-    targets = sorted({c["to"] for c in result["cells"]})
-    found = {(c["from"], c["to"]): c for c in result["cells"]}
-    shown = Table(title=f"{segmentation}: {result['from']} → {result['to']} (count, share of the row)")
+    sources = sorted({c.source for c in result.cells})
+    targets = sorted({c.target for c in result.cells})
+    found = {(c.source, c.target): c for c in result.cells}
+    shown = Table(title=f"{segmentation}: {result.start} → {result.end} (count, share of the row)")
     shown.add_column("from \\ to")
     for target in targets:
         shown.add_column(target, justify="right")
@@ -189,7 +184,7 @@ def transitions(
         row = [source]
         for target in targets:
             item = found.get((source, target))
-            row.append(f"{item['count']:,} ({_percent(item['share'])})" if item else "")
+            row.append(f"{item.count:,} ({_percent(item.share)})" if item else "")
         shown.add_row(*row)
     console.print(shown)
 
@@ -203,16 +198,14 @@ def microsegments(
     """The overlay of segmentations: size and revenue share of every combination."""
     result = open_workspace(workspace).microsegments(segmentations, min_size=min_size)
     if format == "json":
-        _json(result)
+        print_json(result)
         return
-    shown = Table(title=f"{' × '.join(segmentations)} ({result['customers']:,} customers, min size {min_size})")
+    shown = Table(title=f"{' × '.join(segmentations)} ({result.customers:,} customers, min size {min_size})")
     for name in [*segmentations, "customers", "share", "revenue share"]:
         shown.add_column(name)
-    for item in result["cells"]:
-        label = [cell(s) for s in item["segments"]]
-        if item["cells"] > 1:
-            label[0] = f"(other: {item['cells']} cells)"
-        shown.add_row(
-            *label, f"{item['customers']:,}", _percent(item["share_of_customers"]), _percent(item["share_of_revenue"])
-        )
+    for item in result.cells:
+        label = [cell(s) for s in item.segments]
+        if item.cells > 1:
+            label[0] = f"(other: {item.cells} cells)"
+        shown.add_row(*label, f"{item.customers:,}", _percent(item.share_of_customers), _percent(item.share_of_revenue))
     console.print(shown)

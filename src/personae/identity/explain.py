@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
@@ -11,11 +10,10 @@ from personae.errors import NothingToExplain
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_settings import FuzzySettings
 from personae.identity.matching import MODEL_FILE, records_sql
+from personae.identity.splink_model import MatchWeight
 
 
-def explain_pair(
-    engine: Engine, models: Path, settings: FuzzySettings, first: str, second: str
-) -> list[dict[str, Any]]:
+def explain_pair(engine: Engine, models: Path, settings: FuzzySettings, first: str, second: str) -> list[MatchWeight]:
     path = models / MODEL_FILE
     if not path.exists():
         raise NothingToExplain(

@@ -59,7 +59,13 @@ from personae.identity.fuzzy_settings import (
     narrowed_rule,
     rule_columns,
 )
-from personae.identity.splink_model import complete_untrained, explanation, model_columns, settings_for_dialect
+from personae.identity.splink_model import (
+    MatchWeight,
+    complete_untrained,
+    explanation,
+    model_columns,
+    settings_for_dialect,
+)
 from personae.identity.training import Underflow, matching_prior, training_rules
 
 __all__ = ["DEFAULT_BLOCKING", "DEFAULT_COLUMNS", "FuzzyMatcher", "FuzzySettings"]
@@ -289,7 +295,7 @@ class FuzzyMatcher:
         )
         return result.sort_by([(f"{KEY}_l", "ascending"), (f"{KEY}_r", "ascending")])
 
-    def explain(self, records: pa.Table, key_l: str, key_r: str) -> list[dict[str, Any]]:
+    def explain(self, records: pa.Table, key_l: str, key_r: str) -> list[MatchWeight]:
         """Why two records score as they do: the prior, one row per comparison, the total.
 
         Each row has ``name``, ``level`` (the comparison level's label) and

@@ -8,6 +8,7 @@ as :class:`personae.identity.fuzzy.FuzzyMatcher` keeps and saves it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from splink import SettingsCreator
@@ -88,7 +89,20 @@ def settings_for_dialect(model: dict[str, Any], dialect: str, extra: tuple[str, 
     return rendered
 
 
-def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class MatchWeight:
+    """One line of a pair's match-weight waterfall: the prior, a comparison, or the total."""
+
+    name: str
+    level: str
+    """The comparison level the pair falls in (or what the prior and total are)."""
+    match_weight: float
+    """log2 Bayes factor (for the prior: log2 odds); the lines before the total add up to it."""
+    value_l: str | None
+    value_r: str | None
+
+
+def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[MatchWeight]:
     """The waterfall of one pair scored by Splink: prior, each comparison, total.
 
     Splink reports each comparison's weight as ``mw_<name>`` and, for levels with a
@@ -97,36 +111,21 @@ def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[dict[str,
     """
     key = model["unique_id_column_name"]
     prior = float(model["probability_two_random_records_match"])
-    rows: list[dict[str, Any]] = [
-        {
-            "name": "prior",
-            "level": f"probability two random records match = {prior:.3g}",
-            "match_weight": math.log2(prior / (1 - prior)),
-            "value_l": None,
-            "value_r": None,
-        }
+    rows = [
+        MatchWeight(
+            "prior", f"probability two random records match = {prior:.3g}", math.log2(prior / (1 - prior)), None, None
+        )
     ]
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
         level = level_for_gamma(comparison["comparison_levels"], int(scored[f"gamma_{name}"]))
         weight = float(scored[f"mw_{name}"]) + float(scored.get(f"mw_tf_adj_{name}") or 0.0)
-        rows.append(
-            {
-                "name": name,
-                "level": level.get("label_for_charts", level["sql_condition"]),
-                "match_weight": weight,
-                "value_l": _shown(scored.get(f"{name}_l")),
-                "value_r": _shown(scored.get(f"{name}_r")),
-            }
-        )
+        label = str(level.get("label_for_charts", level["sql_condition"]))
+        rows.append(MatchWeight(name, label, weight, _shown(scored.get(f"{name}_l")), _shown(scored.get(f"{name}_r"))))
+    probability = float(scored["match_probability"])
+    total = float(scored["match_weight"])
     rows.append(
-        {
-            "name": "total",
-            "level": f"match probability {float(scored['match_probability']):.4f}",
-            "match_weight": float(scored["match_weight"]),
-            "value_l": scored[f"{key}_l"],
-            "value_r": scored[f"{key}_r"],
-        }
+        MatchWeight("total", f"match probability {probability:.4f}", total, scored[f"{key}_l"], scored[f"{key}_r"])
     )
     return rows
 

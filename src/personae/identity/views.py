@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from personae.engine.base import Engine
@@ -12,6 +14,46 @@ from personae.sources.normalise import identifier_sql
 
 RECENT_EVENTS = 10
 REPORT_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A golden-record value with the source and time of the record it came from."""
+
+    value: Any
+    source: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """One person's 360° view."""
+
+    uid: str
+    golden: dict[str, Any]
+    """Attribute -> its value: a :class:`Lineage` for values chosen among records, else plain."""
+    identifiers: list[dict[str, Any]]
+    """Rows: id_type, id_value, first_seen, last_seen, records."""
+    records: dict[str, int]
+    """Source -> how many of its records and events are this person's."""
+    events: list[dict[str, Any]]
+    """The latest events, newest first: ts, source, type, name, amount, category, channel."""
+
+
+@dataclass(frozen=True)
+class IdentityReport:
+    """What deserves a look in identity resolution."""
+
+    people: int
+    identifiers: dict[str, int]
+    """Status (ok, blocked, shared) -> identifiers."""
+    changes: dict[str, int]
+    """Reason (merge, split, removed) -> UID changes recorded."""
+    cuts: int
+    largest: list[dict[str, Any]]
+    cut_links: list[dict[str, Any]]
+    shared_values: list[dict[str, Any]]
+    malformed: list[dict[str, Any]]
 
 
 def parse_identifier(text: str) -> tuple[str, str]:
@@ -41,7 +83,7 @@ def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
     return str(uid)
 
 
-def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
+def person(engine: Engine, identifier: str, region: str) -> PersonView:
     """Golden record with the source of each value, identifiers, records per source, recent events."""
     id_type, value = parse_identifier(identifier)
     uid = _uid_of(engine, id_type, value, region)
@@ -52,7 +94,7 @@ def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
         if column.endswith(("_source", "_at")) or column in ("uid",):
             continue
         source = profile[0].get(f"{column}_source")
-        golden[column] = {"value": cell, "source": source, "at": profile[0].get(f"{column}_at")} if source else cell
+        golden[column] = Lineage(cell, source, profile[0].get(f"{column}_at")) if source else cell
     identifiers = engine.fetch_arrow(
         "SELECT m.id_type, m.id_value, i.first_seen, i.last_seen, i.records FROM identity_map AS m "
         "JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
@@ -65,10 +107,10 @@ def person(engine: Engine, identifier: str, region: str) -> dict[str, Any]:
         "AND m.record_id = CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END "
         f"WHERE m.uid = {key} ORDER BY e.ts DESC LIMIT {RECENT_EVENTS}"
     ).to_pylist()
-    return {"uid": uid, "golden": golden, "identifiers": identifiers, "records": records, "events": events}
+    return PersonView(uid, golden, identifiers, {str(k): int(v) for k, v in records.items()}, events)
 
 
-def report(engine: Engine) -> dict[str, Any]:
+def report(engine: Engine) -> IdentityReport:
     """Suspicious identity components: the largest people, cut links, shared and blocked values."""
     largest = engine.fetch_arrow(
         "SELECT uid, count(*) AS identifiers, count(DISTINCT id_type) AS types FROM identity_map "
@@ -85,13 +127,13 @@ def report(engine: Engine) -> dict[str, Any]:
     ).to_pylist()
     totals = dict(engine.fetch_rows("SELECT status, count(*) FROM identifiers GROUP BY status"))
     changes = dict(engine.fetch_rows("SELECT reason, count(*) FROM merges GROUP BY reason"))
-    return {
-        "people": engine.scalar("SELECT count(DISTINCT uid) FROM identity_map"),
-        "identifiers": totals,
-        "changes": changes,
-        "cuts": int(engine.scalar("SELECT count(*) FROM identity_cuts")),
-        "largest": largest,
-        "cut_links": cuts,
-        "shared_values": shared,
-        "malformed": malformed,
-    }
+    return IdentityReport(
+        people=int(engine.scalar("SELECT count(DISTINCT uid) FROM identity_map")),
+        identifiers={str(k): int(v) for k, v in totals.items()},
+        changes={str(k): int(v) for k, v in changes.items()},
+        cuts=int(engine.scalar("SELECT count(*) FROM identity_cuts")),
+        largest=largest,
+        cut_links=cuts,
+        shared_values=shared,
+        malformed=malformed,
+    )

@@ -7,6 +7,7 @@ the server and the dashboard show the same numbers.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,23 @@ def _lifestyle(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def model_reports(folder: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ModelSummary:
+    """A saved model in brief: what it was fitted on and how good it is."""
+
+    model: str
+    as_of: str | None
+    rows: int | None
+    summary: str
+    """The parameters in brief."""
+    quality: str
+    """The validation numbers in brief."""
+    file: str
+    stability: list[dict[str, Any]] = field(default_factory=list)
+    """Lifestyle only: each k tried, with its silhouette and bootstrap stability."""
+
+
+def model_reports(folder: Path) -> list[ModelSummary]:
     """One entry per saved model: name, as-of date, rows, parameters in brief, quality."""
     found = []
     for name in MODEL_FILES:
@@ -75,7 +92,7 @@ def model_reports(folder: Path) -> list[dict[str, Any]]:
             continue
         data = json.loads(path.read_text(encoding="utf-8"))
         summary = _clv(data) if name == "clv" else _lifestyle(data) if name == "lifestyle" else _classifier(data)
-        found.append({"model": name, **summary, "file": str(path)})
+        found.append(ModelSummary(model=name, file=str(path), **summary))
     if not found:
         raise WorkspaceError("no models saved yet: run the pipeline first (`personae run`)")
     return found

@@ -21,6 +21,7 @@ Stages, first match wins: ``lead`` (known, no order), ``dormant``, ``at_risk``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from itertools import pairwise
@@ -31,7 +32,6 @@ from personae.errors import WorkspaceError
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
 from personae.segments.specs import LifecycleSettings, SegmentationSpec
 
-STAGES = ("lead", "dormant", "at_risk", "reactivated", "vip", "loyal", "new", "active")
 MIN_SUPPORT = 30
 """People needed at an order count before its repeat chance is trusted."""
 
@@ -62,6 +62,19 @@ class LifecycleThresholds:
         data = asdict(self)
         data["as_of"] = self.as_of.isoformat()
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LifecycleThresholds:
+        """Thresholds from :meth:`to_dict` output (as the segment step keeps them)."""
+        return cls(
+            as_of=date.fromisoformat(str(data["as_of"])),
+            mean_gap_days=data["mean_gap_days"],
+            orders_per_buyer=data["orders_per_buyer"],
+            buyers=int(data["buyers"]),
+            **{key: Threshold(**data[key]) for key in ("dormant_days", "at_risk_days", "loyal_orders", "vip_value")},
+            repeat_curve=[(int(k), int(n), float(p)) for k, n, p in data["repeat_curve"]],
+            gap_survival=[(int(d), float(p)) for d, p in data["gap_survival"]],
+        )
 
 
 def _repeat_curve(counts: dict[int, int]) -> list[tuple[int, int, float]]:

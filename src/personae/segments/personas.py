@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -61,10 +62,8 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "email_click_rate": ("e-mail click rate", "e-mail-engaged", "e-mail-indifferent"),
     "month_concentration": ("concentration of orders in a few months", "seasonal", "year-round"),
 }
-MIXES = (
-    ("category", "revenue", "top_categories", "share_of_revenue"),
-    ("channel", "orders", "top_channels", "share_of_orders"),
-)
+MIXES = (("category", "revenue"), ("channel", "orders"))
+"""Each mix: the dimension of ``trait_shares`` and what its share is of."""
 AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
 ACRONYMS = frozenset(("vip", "clv", "rfm"))
 LOCATION = ("birth_date", "city", "country", "top_category", "top_channel")
@@ -135,6 +134,81 @@ def example_sql(segmentation: str, traits: Sequence[str], shown: Sequence[str]) 
     return f"SELECT * FROM ({ranked}) AS r WHERE position = 1"
 
 
+@dataclass(frozen=True)
+class TraitIndex:
+    """A key trait's mean in the segment and in the base, and their index (100 = the base)."""
+
+    trait: str
+    segment_mean: float | None
+    base_mean: float | None
+    index: float | None
+
+
+@dataclass(frozen=True)
+class MixShare:
+    """One of a segment's top categories or channels: its share and index against the base."""
+
+    value: str
+    share: float
+    """Share of the segment's revenue (categories) or orders (channels)."""
+    index: float | None
+
+
+@dataclass(frozen=True)
+class PersonaExample:
+    """A representative member, anonymised (see :data:`EXAMPLE_POLICY`)."""
+
+    alias: str
+    age_band: str | None = None
+    city: str | None = None
+    country: str | None = None
+    top_category: str | None = None
+    top_channel: str | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PersonaCard:
+    segment: str
+    name: str
+    description: str
+    size: int
+    share_of_customers: float
+    revenue: float
+    share_of_revenue: float
+    traits: list[TraitIndex]
+    top_categories: list[MixShare]
+    top_channels: list[MixShare]
+    example: PersonaExample
+
+
+@dataclass(frozen=True)
+class Personas:
+    """The cards of one segmentation, largest segment first."""
+
+    segmentation: str
+    customers: int
+    revenue: float
+    overlapping: bool
+    """Segments overlap (rule segments): shares may add up to more than one."""
+    traits: list[str]
+    example_policy: str
+    cards: list[PersonaCard]
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a card says before it is named and described."""
+
+    segment: str
+    size: int
+    share_of_customers: float
+    share_of_revenue: float
+    traits: list[TraitIndex]
+    top_categories: list[MixShare]
+    top_channels: list[MixShare]
+
+
 def _index(value: float | None, base: float | None) -> float | None:
     return 100.0 * value / base if value is not None and base else None
 
@@ -167,10 +241,10 @@ def _check(engine: Engine, segmentation: str, traits: Sequence[str]) -> tuple[li
     return chosen, columns
 
 
-def _mixes(engine: Engine, segmentation: str) -> dict[str | None, dict[str, list[dict[str, Any]]]]:
+def _mixes(engine: Engine, segmentation: str) -> dict[str | None, dict[str, list[MixShare]]]:
     """Per segment (None: the base), the top values of each dimension with share and index."""
-    tops: dict[str | None, dict[str, list[dict[str, Any]]]] = {}
-    for dimension, weight, key, share_name in MIXES:
+    tops: dict[str | None, dict[str, list[MixShare]]] = {}
+    for dimension, weight in MIXES:
         weights: dict[str | None, dict[str, float]] = {}
         for segment, value, amount in engine.fetch_rows(mix_sql(segmentation, dimension, weight)):
             weights.setdefault(segment, {})[str(value)] = float(amount or 0)
@@ -179,12 +253,12 @@ def _mixes(engine: Engine, segmentation: str) -> dict[str | None, dict[str, list
         for segment, values in weights.items():
             total = sum(values.values())
             ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))[:TOP]
-            tops.setdefault(segment, {})[key] = [
-                {
-                    dimension: value,
-                    share_name: amount / total if total else 0.0,
-                    "index": _index(amount / total if total else 0.0, base[value] / base_total if base_total else None),
-                }
+            tops.setdefault(segment, {})[dimension] = [
+                MixShare(
+                    value,
+                    amount / total if total else 0.0,
+                    _index(amount / total if total else 0.0, base[value] / base_total if base_total else None),
+                )
                 for value, amount in ranked
             ]
     return tops
@@ -209,6 +283,7 @@ def _alias(position: int) -> str:
 def _examples(
     engine: Engine, segmentation: str, traits: list[str], columns: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
+    """Per segment, the example's anonymised fields (without its alias)."""
     shown = [name for name in LOCATION if name in columns]
     as_of = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if AS_OF_COLUMN in columns else None
     day = as_of if isinstance(as_of, date) else None
@@ -232,21 +307,21 @@ def _label(segment: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _ordered(card: dict[str, Any]) -> bool:
-    return bool(card["top_categories"] or card["top_channels"])
+def _ordered(card: _Facts) -> bool:
+    return bool(card.top_categories or card.top_channels)
 
 
-def _distinctive(card: dict[str, Any]) -> list[dict[str, Any]]:
+def _distinctive(card: _Facts) -> list[TraitIndex]:
     """Traits with an index far from 100, most extreme first (for people yet to order, the
     traits they have none of are left out: that they have not ordered is said once)."""
     notable = [
         item
-        for item in card["traits"]
-        if item["index"] is not None
-        and (item["index"] >= 100 * NOTABLE or item["index"] <= 100 / NOTABLE)
-        and (_ordered(card) or item["segment_mean"])
+        for item in card.traits
+        if item.index is not None
+        and (item.index >= 100 * NOTABLE or item.index <= 100 / NOTABLE)
+        and (_ordered(card) or item.segment_mean)
     ]
-    return sorted(notable, key=lambda item: (-_strength(item["index"]), item["trait"]))
+    return sorted(notable, key=lambda item: (-_strength(item.index), item.trait))
 
 
 def _word(trait: str, high: bool) -> str:
@@ -254,21 +329,21 @@ def _word(trait: str, high: bool) -> str:
     return up if high else down
 
 
-def persona_name(card: dict[str, Any]) -> str:
+def persona_name(card: _Facts) -> str:
     """``"Champions: frequent, high-spending garden buyers"`` from the segment and its numbers."""
-    adjectives = [_word(item["trait"], item["index"] > 100) for item in _distinctive(card)[:2]]
-    categories = card["top_categories"]
-    category = categories[0]["category"] if categories and (categories[0]["index"] or 0) >= 110 else ""
+    adjectives = [_word(item.trait, (item.index or 0) > 100) for item in _distinctive(card)[:2]]
+    categories = card.top_categories
+    category = categories[0].value if categories and (categories[0].index or 0) >= 110 else ""
     noun = f"{category} buyers" if category else "buyers" if _ordered(card) else "customers yet to order"
-    label = _label(card["segment"])
+    label = _label(card.segment)
     if not adjectives and not category:
         return f"{label}: typical {noun}"
     return f"{label}: {' '.join(filter(None, [', '.join(adjectives), noun]))}"
 
 
-def _against(item: dict[str, Any]) -> str:
-    label = WORDS.get(item["trait"], (item["trait"].replace("_", " "),))[0]
-    index = item["index"]
+def _against(item: TraitIndex) -> str:
+    label = WORDS.get(item.trait, (item.trait.replace("_", " "),))[0]
+    index = item.index or 0.0
     if index < 5:
         return f"{label} near zero (index {index:.0f})"
     if index >= 200:
@@ -277,12 +352,12 @@ def _against(item: dict[str, Any]) -> str:
     return f"{label} {abs(index - 100):.0f}% {side} the average (index {index:.0f})"
 
 
-def persona_description(card: dict[str, Any]) -> str:
+def persona_description(card: _Facts) -> str:
     """One paragraph: size and shares, the most distinctive traits, what and where they buy."""
-    people = "customer" if card["size"] == 1 else "customers"
+    people = "customer" if card.size == 1 else "customers"
     text = (
-        f"{_label(card['segment'])} is {card['size']:,} {people}, {card['share_of_customers']:.1%} of all customers, "
-        f"bringing {card['share_of_revenue']:.1%} of revenue."
+        f"{_label(card.segment)} is {card.size:,} {people}, {card.share_of_customers:.1%} of all customers, "
+        f"bringing {card.share_of_revenue:.1%} of revenue."
     )
     distinctive = _distinctive(card)[:3]
     if distinctive:
@@ -291,15 +366,15 @@ def persona_description(card: dict[str, Any]) -> str:
         text += f" Compared with all customers they stand out by {listed}."
     else:
         text += " On the key traits they are close to the average customer."
-    categories, channels = card["top_categories"], card["top_channels"]
+    categories, channels = card.top_categories, card.top_channels
     spend = buy = ""
     if categories:
         top = categories[0]
-        index = f", index {top['index']:.0f}" if top["index"] is not None else ""
-        spend = f"most of their spend goes on {top['category']} ({top['share_of_revenue']:.0%} of their revenue{index})"
+        index = f", index {top.index:.0f}" if top.index is not None else ""
+        spend = f"most of their spend goes on {top.value} ({top.share:.0%} of their revenue{index})"
     if channels:
-        top = channels[0]
-        buy = f"they buy mostly through {top['channel']} ({top['share_of_orders']:.0%} of their orders)"
+        channel = channels[0]
+        buy = f"they buy mostly through {channel.value} ({channel.share:.0%} of their orders)"
     habits = " and ".join(part for part in (spend, buy) if part)
     text += f" {habits[:1].upper()}{habits[1:]}." if habits else " They have not ordered yet."
     return text
@@ -307,8 +382,8 @@ def persona_description(card: dict[str, Any]) -> str:
 
 def persona_cards(
     engine: Engine, segmentation: str, *, traits: Sequence[str] = DEFAULT_CARD_TRAITS, examples_seed: int = 7
-) -> dict[str, Any]:
-    """The persona card of every segment of ``segmentation``, largest first (JSON-ready).
+) -> Personas:
+    """The persona card of every segment of ``segmentation``, largest first.
 
     The base is all customers; boolean traits count as 0/1, so their mean is a share.
     ``examples_seed`` does not change the result: the example is chosen deterministically
@@ -325,36 +400,33 @@ def persona_cards(
     for position, row in enumerate(stats):
         segment = str(row["segment"])
         size, money = int(row["size"]), float(row["total_revenue"] or 0)
-        card: dict[str, Any] = {
-            "segment": segment,
-            "size": size,
-            "share_of_customers": size / customers if customers else 0.0,
-            "revenue": money,
-            "share_of_revenue": money / revenue if revenue else 0.0,
-            "traits": [
-                {
-                    "trait": trait,
-                    "segment_mean": mean,
-                    "base_mean": base_mean,
-                    "index": _index(mean, base_mean),
-                }
+        facts = _Facts(
+            segment=segment,
+            size=size,
+            share_of_customers=size / customers if customers else 0.0,
+            share_of_revenue=money / revenue if revenue else 0.0,
+            traits=[
+                TraitIndex(trait, mean, base_mean, _index(mean, base_mean))
                 for i, trait in enumerate(chosen)
                 for mean, base_mean in [(row[f"mean_{i}"], base_row[f"mean_{i}"])]
             ],
-            "top_categories": mixes.get(segment, {}).get("top_categories", []),
-            "top_channels": mixes.get(segment, {}).get("top_channels", []),
-        }
-        card["name"] = persona_name(card)
-        card["description"] = persona_description(card)
-        card["example"] = {"alias": _alias(position), **examples.get(segment, {})}
-        cards.append(card)
+            top_categories=mixes.get(segment, {}).get("category", []),
+            top_channels=mixes.get(segment, {}).get("channel", []),
+        )
+        cards.append(
+            PersonaCard(
+                segment=segment,
+                name=persona_name(facts),
+                description=persona_description(facts),
+                size=size,
+                share_of_customers=facts.share_of_customers,
+                revenue=money,
+                share_of_revenue=facts.share_of_revenue,
+                traits=facts.traits,
+                top_categories=facts.top_categories,
+                top_channels=facts.top_channels,
+                example=PersonaExample(alias=_alias(position), **examples.get(segment, {})),
+            )
+        )
     overlap = engine.scalar(f"SELECT count(*) - count(DISTINCT uid) FROM ({members_sql(segmentation)}) AS m")
-    return {
-        "segmentation": segmentation,
-        "customers": customers,
-        "revenue": revenue,
-        "overlapping": bool(overlap),
-        "traits": chosen,
-        "example_policy": EXAMPLE_POLICY,
-        "cards": cards,
-    }
+    return Personas(segmentation, customers, revenue, bool(overlap), chosen, EXAMPLE_POLICY, cards)

@@ -7,6 +7,7 @@ later the server and dashboard) to render.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.rules import Rule
 from personae.segments.definitions import definitions
+from personae.segments.lifecycle import LifecycleThresholds
 from personae.segments.memberships import state_sql
 from personae.segments.specs import RULE_SEGMENTS
 from personae.spec import did_you_mean
@@ -29,6 +31,76 @@ NONE = "(none)"
 SAMPLE_COLUMNS = ("uid", "orders", "revenue", "days_since_last_order", "top_category")
 
 
+@dataclass(frozen=True)
+class SegmentPreview:
+    """What a rule would select: size, shares of customers and revenue, a few members."""
+
+    rule: str
+    size: int
+    customers: int
+    share_of_customers: float
+    share_of_revenue: float
+    sample: list[dict[str, Any]]
+    """Rows of ``profiles`` (uid, orders, revenue, days since the last order, top category)."""
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    segmentation: str
+    segment: str
+    members: int
+    rule: str | None = None
+    """The rule of a rule segment (None for other kinds)."""
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class TransitionCell:
+    source: str
+    """The segment on the first day (``(none)`` when the person had none)."""
+    target: str
+    count: int
+    share: float
+    """Of the people who were in ``source`` on the first day."""
+
+
+@dataclass(frozen=True)
+class Transitions:
+    segmentation: str
+    start: date
+    end: date
+    cells: list[TransitionCell]
+
+
+@dataclass(frozen=True)
+class MicroCell:
+    segments: list[str]
+    """One segment per overlaid segmentation (``(other)`` for the folded cells)."""
+    customers: int
+    revenue: float
+    cells: int
+    """How many combinations the row stands for (more than one when small ones are folded)."""
+    share_of_customers: float = 0.0
+    share_of_revenue: float = 0.0
+
+
+@dataclass(frozen=True)
+class Microsegments:
+    segmentations: list[str]
+    min_size: int
+    customers: int
+    cells: list[MicroCell]
+
+
+@dataclass(frozen=True)
+class Questions:
+    """What the segment step learnt: the lifecycle thresholds with the numbers behind them,
+    and each other segmentation's report (subscription conversion, trigger counts)."""
+
+    lifecycle: LifecycleThresholds
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 def _require(engine: Engine, table: str, step: str) -> None:
     if not engine.has_table(table):
         raise WorkspaceError(f"no {table} yet: run the {step} step first (`personae run`)")
@@ -40,7 +112,7 @@ def define_current(engine: Engine) -> None:
     engine.define(CURRENT, "SELECT uid, segmentation, segment, score FROM memberships WHERE exited_at IS NULL")
 
 
-def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> dict[str, Any]:
+def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> SegmentPreview:
     """Size of a rule's segment, its share of customers and of revenue, and a sample."""
     _require(engine, "profiles", "traits")
     define_current(engine)
@@ -53,17 +125,17 @@ def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> dict[st
     rows = engine.fetch_arrow(
         f"SELECT {columns} FROM profiles WHERE {condition} ORDER BY hash(uid), uid LIMIT {int(sample)}"
     ).to_pylist()
-    return {
-        "rule": rule.text,
-        "size": int(size),
-        "customers": int(people),
-        "share_of_customers": size / people if people else 0.0,
-        "share_of_revenue": float(revenue) / float(total) if total else 0.0,
-        "sample": rows,
-    }
+    return SegmentPreview(
+        rule=rule.text,
+        size=int(size),
+        customers=int(people),
+        share_of_customers=size / people if people else 0.0,
+        share_of_revenue=float(revenue) / float(total) if total else 0.0,
+        sample=rows,
+    )
 
 
-def segment_list(engine: Engine) -> list[dict[str, Any]]:
+def segment_list(engine: Engine) -> list[SegmentSummary]:
     """Every segmentation's segments and every rule segment, with current sizes."""
     sizes: dict[tuple[str, str], int] = {}
     if engine.has_table("memberships"):
@@ -74,25 +146,23 @@ def segment_list(engine: Engine) -> list[dict[str, Any]]:
     listed = []
     rules = {d.name: d for d in definitions(engine)}
     for (segmentation, segment), count in sorted(sizes.items()):
-        entry: dict[str, Any] = {"segmentation": segmentation, "segment": segment, "members": count}
-        if segmentation == RULE_SEGMENTS and segment in rules:
-            entry.update(rule=rules[segment].rule, version=rules[segment].version)
-        listed.append(entry)
+        definition = rules.get(segment) if segmentation == RULE_SEGMENTS else None
+        listed.append(
+            SegmentSummary(
+                segmentation,
+                segment,
+                count,
+                definition.rule if definition else None,
+                definition.version if definition else None,
+            )
+        )
     for name, definition in sorted(rules.items()):
         if (RULE_SEGMENTS, name) not in sizes:
-            listed.append(
-                {
-                    "segmentation": RULE_SEGMENTS,
-                    "segment": name,
-                    "members": 0,
-                    "rule": definition.rule,
-                    "version": definition.version,
-                }
-            )
+            listed.append(SegmentSummary(RULE_SEGMENTS, name, 0, definition.rule, definition.version))
     return listed
 
 
-def transitions(engine: Engine, segmentation: str, start: date, end: date) -> dict[str, Any]:
+def transitions(engine: Engine, segmentation: str, start: date, end: date) -> Transitions:
     """Counts and row shares of people moving between segments from ``start`` to ``end``."""
     _require(engine, "memberships", "segment")
     before = state_sql(start, segmentation)
@@ -109,13 +179,13 @@ def transitions(engine: Engine, segmentation: str, start: date, end: date) -> di
     for source, _, count in rows:
         totals[source] = totals.get(source, 0) + int(count)
     cells = [
-        {"from": source, "to": target, "count": int(count), "share": int(count) / totals[source]}
+        TransitionCell(str(source), str(target), int(count), int(count) / totals[source])
         for source, target, count in rows
     ]
-    return {"segmentation": segmentation, "from": start.isoformat(), "to": end.isoformat(), "cells": cells}
+    return Transitions(segmentation, start, end, cells)
 
 
-def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> dict[str, Any]:
+def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> Microsegments:
     """The overlay of core segmentations: each combination's size and revenue share; cells
     smaller than ``min_size`` are folded into one ``(other)`` row."""
     _require(engine, "memberships", "segment")
@@ -147,7 +217,7 @@ def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> di
     )
     people = sum(int(row[-2]) for row in rows)
     revenue = sum(float(row[-1]) for row in rows)
-    cells: list[dict[str, Any]] = []
+    kept: list[tuple[list[str], int, float, int]] = []
     folded_customers, folded_revenue, folded_cells = 0, 0.0, 0
     for row in sorted(rows, key=lambda r: (-int(r[-2]), r[:-2])):
         count, money = int(row[-2]), float(row[-1])
@@ -156,29 +226,31 @@ def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> di
             folded_revenue += money
             folded_cells += 1
         else:
-            cells.append({"segments": list(row[:-2]), "customers": count, "revenue": money, "cells": 1})
+            kept.append(([str(value) for value in row[:-2]], count, money, 1))
     if folded_cells:
-        cells.append(
-            {
-                "segments": [OTHER] * len(segmentations),
-                "customers": folded_customers,
-                "revenue": folded_revenue,
-                "cells": folded_cells,
-            }
+        kept.append(([OTHER] * len(segmentations), folded_customers, folded_revenue, folded_cells))
+    cells = [
+        MicroCell(
+            segments,
+            count,
+            money,
+            combined,
+            count / people if people else 0.0,
+            money / revenue if revenue else 0.0,
         )
-    for cell in cells:
-        cell["share_of_customers"] = cell["customers"] / people if people else 0.0
-        cell["share_of_revenue"] = cell["revenue"] / revenue if revenue else 0.0
-    return {"segmentations": segmentations, "min_size": min_size, "customers": people, "cells": cells}
+        for segments, count, money, combined in kept
+    ]
+    return Microsegments(list(segmentations), min_size, people, cells)
 
 
-def questions(models: Path) -> dict[str, Any]:
+def questions(models: Path) -> Questions:
     """The learnt lifecycle thresholds and the numbers behind them, and the subscription and
     trigger reports (from the last run)."""
     path = models / THRESHOLDS_FILE
     if not path.is_file():
         raise WorkspaceError("no lifecycle thresholds yet: run the pipeline first (`personae run`)")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    segments = models / REPORTS_FILE
-    data["segments"] = json.loads(segments.read_text(encoding="utf-8")) if segments.is_file() else {}
-    return data
+    reports = models / REPORTS_FILE
+    return Questions(
+        LifecycleThresholds.from_dict(json.loads(path.read_text(encoding="utf-8"))),
+        json.loads(reports.read_text(encoding="utf-8")) if reports.is_file() else {},
+    )

@@ -14,8 +14,6 @@ from personae.engine.sql import literal, timestamp_sql
 from personae.engine.tables import IDENTIFIER_TYPES, columns_of
 from personae.sources.kinds import TARGET_TABLE, SourceKind, column_names
 
-LINEAGE = ("_file", "_row", "_loaded_at")
-
 
 def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str]:
     prefix = literal(source + ":")
