@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -218,10 +217,6 @@ def test_long_rule_is_shortened_in_the_label() -> None:
     label = str(caught.value).split(": ", 1)[0]
     assert label.endswith("...'") and len(label) < 80
     assert "    " + text in str(caught.value), "the full rule is shown above the caret line"
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(rules, raise_on_error=True).attempted >= 3
 
 
 def test_rule_type_is_exported_from_the_module() -> None:

@@ -14,6 +14,11 @@ from personae.engine.sql import identifier, literal
 from personae.errors import EngineError, StoreLockedError
 
 
+def _failed(error: duckdb.Error, sql: str) -> EngineError:
+    """DuckDB's message on one line (it spreads hints and carets over several), with the SQL kept."""
+    return EngineError("duckdb failed: " + " ".join(str(error).split()), sql=sql)
+
+
 class DuckDBEngine(Engine):
     """Runs SQL on a DuckDB database file (or in memory when ``path`` is None)."""
 
@@ -50,19 +55,19 @@ class DuckDBEngine(Engine):
         try:
             self.connection.execute(sql).complete()
         except duckdb.Error as error:
-            raise EngineError(f"duckdb failed: {error}", sql=sql) from error
+            raise _failed(error, sql) from error
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         try:
             return self.connection.sql(sql).to_arrow_table()
         except duckdb.Error as error:
-            raise EngineError(f"duckdb failed: {error}", sql=sql) from error
+            raise _failed(error, sql) from error
 
     def fetch_batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         try:
             reader = self.connection.sql(sql).to_arrow_reader(rows)
         except duckdb.Error as error:
-            raise EngineError(f"duckdb failed: {error}", sql=sql) from error
+            raise _failed(error, sql) from error
         yield from reader
 
     def tables(self) -> list[str]:
@@ -89,7 +94,7 @@ class DuckDBEngine(Engine):
         try:
             rows = self.connection.execute(statement).fetchall()
         except duckdb.Error as error:
-            raise EngineError(f"duckdb failed: {error}", sql=statement) from error
+            raise _failed(error, statement) from error
         return int(rows[0][0]) if rows else 0
 
     def delete_where(self, table: str, condition: str) -> None:

@@ -6,12 +6,12 @@ the server and the dashboard show the same numbers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from personae.errors import WorkspaceError
+from personae.models.saved import read_model_file
 
 MODEL_FILES = ("clv", "churn", "high_value", "lifestyle", "survey")
 
@@ -90,7 +90,7 @@ def model_reports(folder: Path) -> list[ModelSummary]:
         path = folder / f"{name}.json"
         if not path.is_file():
             continue
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = dict(read_model_file(path, name))
         summary = _clv(data) if name == "clv" else _lifestyle(data) if name == "lifestyle" else _classifier(data)
         found.append(ModelSummary(model=name, file=str(path), **summary))
     if not found:

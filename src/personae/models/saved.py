@@ -44,9 +44,13 @@ def read_model_file(path: str | Path, model: str) -> Mapping[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ModelFitError(f"{path}: not a saved {model} model (invalid JSON: {error})") from None
+        raise ModelFitError(
+            f"{path}: not a saved {model} model (invalid JSON: {error}); delete it and run `personae run` again"
+        ) from None
     if not isinstance(data, Mapping):
-        raise ModelFitError(f"{path}: not a saved {model} model (expected a JSON object)")
+        raise ModelFitError(
+            f"{path}: not a saved {model} model (expected a JSON object); delete it and run `personae run` again"
+        )
     return data
 
 

@@ -83,7 +83,7 @@ def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str, 
         messages.append(f"core segmentation {name!r} is not exhaustive and exclusive: {'; '.join(parts)}")
     if messages:
         raise SegmentationError(
-            "\n".join(messages) + "\nfix the segment rules so each customer meets exactly one, or set core = false"
+            "; ".join(messages) + "; fix the segment rules so each customer meets exactly one, or set core = false"
         )
 
 

@@ -6,7 +6,6 @@ later the server and dashboard) to render.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
-from personae.errors import WorkspaceError
+from personae.errors import ModelFitError, WorkspaceError
+from personae.models.saved import read_model_file
 from personae.rules import Rule
 from personae.segments.definitions import definitions
 from personae.segments.lifecycle import LifecycleThresholds
@@ -250,7 +250,8 @@ def questions(models: Path) -> Questions:
     if not path.is_file():
         raise WorkspaceError("no lifecycle thresholds yet: run the pipeline first (`personae run`)")
     reports = models / REPORTS_FILE
-    return Questions(
-        LifecycleThresholds.from_dict(json.loads(path.read_text(encoding="utf-8"))),
-        json.loads(reports.read_text(encoding="utf-8")) if reports.is_file() else {},
-    )
+    try:
+        thresholds = LifecycleThresholds.from_dict(read_model_file(path, "lifecycle thresholds"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFitError(f"{path}: malformed ({error!r}); delete it and run `personae run` again") from None
+    return Questions(thresholds, dict(read_model_file(reports, "segment reports")) if reports.is_file() else {})
