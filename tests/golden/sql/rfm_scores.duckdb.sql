@@ -1,0 +1,18 @@
+SELECT
+  *,
+  CAST(FLOOR((
+    f + m + 1
+  ) / 2) AS BIGINT) AS fm
+FROM (
+  SELECT
+    uid,
+    days_since_last_order AS recency_days,
+    orders AS frequency,
+    revenue AS monetary,
+    CAST(NTILE(5) OVER (ORDER BY days_since_last_order DESC, orders ASC, revenue ASC, uid) AS BIGINT) AS r,
+    CAST(NTILE(5) OVER (ORDER BY orders ASC, revenue ASC, days_since_last_order DESC, uid) AS BIGINT) AS f,
+    CAST(NTILE(5) OVER (ORDER BY revenue ASC, orders ASC, days_since_last_order DESC, uid) AS BIGINT) AS m
+  FROM profiles
+  WHERE
+    orders > 0
+) AS s

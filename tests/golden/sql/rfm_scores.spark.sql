@@ -1,0 +1,24 @@
+SELECT
+  *,
+  CAST(FLOOR((
+    f + m + 1
+  ) / 2) AS BIGINT) AS fm
+FROM (
+  SELECT
+    uid,
+    days_since_last_order AS recency_days,
+    orders AS frequency,
+    revenue AS monetary,
+    CAST(NTILE(5) OVER (
+      ORDER BY days_since_last_order DESC, orders ASC NULLS LAST, revenue ASC NULLS LAST, uid NULLS LAST
+    ) AS BIGINT) AS r,
+    CAST(NTILE(5) OVER (
+      ORDER BY orders ASC NULLS LAST, revenue ASC NULLS LAST, days_since_last_order DESC, uid NULLS LAST
+    ) AS BIGINT) AS f,
+    CAST(NTILE(5) OVER (
+      ORDER BY revenue ASC NULLS LAST, orders ASC NULLS LAST, days_since_last_order DESC, uid NULLS LAST
+    ) AS BIGINT) AS m
+  FROM profiles
+  WHERE
+    orders > 0
+) AS s
