@@ -35,10 +35,16 @@ def describe_holder(path: Path) -> str:
 
 
 class StoreLock:
-    """Hold the workspace's write lock for the life of a ``with`` block or until release()."""
+    """Hold the workspace's write lock for the life of a ``with`` block or until release().
 
-    def __init__(self, root: Path, command: str | None = None) -> None:
-        self.path = root / LOCK_FILE
+    ``file`` and ``what`` let another folder of the workspace (the event journal) hold a
+    lock of its own with the same guarantees and messages."""
+
+    def __init__(
+        self, root: Path, command: str | None = None, *, file: str = LOCK_FILE, what: str = "workspace"
+    ) -> None:
+        self.path = root / file
+        self.what = what
         self.command = command or " ".join(["personae", *sys.argv[1:]])
         self._handle: IO[str] | None = None
 
@@ -49,7 +55,7 @@ class StoreLock:
         except BlockingIOError:
             handle.close()
             raise StoreLockedError(
-                f"workspace {self.path.parent} is held for writing by {describe_holder(self.path)}; "
+                f"{self.what} {self.path.parent} is held for writing by {describe_holder(self.path)}; "
                 "wait for it to finish or stop it, then try again"
             ) from None
         handle.seek(0)

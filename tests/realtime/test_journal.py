@@ -408,7 +408,7 @@ def test_second_journal_on_the_folder_gets_the_lock_error(tmp_path: Path) -> Non
         with pytest.raises(StoreLockedError) as caught:
             Journal(folder)
         message = str(caught.value)
-        assert f"journal {folder} is held by pid {os.getpid()}" in message and "personae serve" in message
+        assert f"journal {folder} is held for writing by pid {os.getpid()}" in message and "personae serve" in message
     Journal(folder).close()  # released on close
 
 

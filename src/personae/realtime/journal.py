@@ -36,11 +36,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 from personae.errors import InvalidRecord, JournalBusy, JournalError
 from personae.realtime import journal_files as files
 from personae.realtime.journal_files import Position, Receipt, Recovery
+from personae.store_lock import StoreLock
 
 SEGMENT_BYTES = 64 << 20
 MAX_PENDING_BYTES = 32 << 20
@@ -138,12 +138,12 @@ class Journal:
             self._sequence, self.recovery = files.recover(self.folder)
             self._fd: int | None = files.open_segment(self.folder, self._sequence)
         except OSError as error:
-            files.unlock_folder(held)
+            held.release()
             raise JournalError(files.failure("recover the active segment", self.folder, error)) from error
         except BaseException:
-            files.unlock_folder(held)
+            held.release()
             raise
-        self._held: IO[str] | None = held
+        self._held: StoreLock | None = held
         self._offset, self._lines = self.recovery.size, self.recovery.records
         self._fault = ""
         self._closed = ""
@@ -388,7 +388,7 @@ class Journal:
                 os.close(self._fd)
                 self._fd = None
             if self._held is not None:
-                files.unlock_folder(self._held)
+                self._held.release()
                 self._held = None
 
     def __enter__(self) -> Journal:

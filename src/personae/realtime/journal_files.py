@@ -15,18 +15,14 @@ since every record was checked on append — are moved to ``torn/<segment>-<offs
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
-import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
-from personae.errors import InvalidRecord, JournalError, StoreLockedError
-from personae.store_lock import describe_holder
+from personae.errors import InvalidRecord, JournalError
+from personae.store_lock import StoreLock
 
 DIGITS = 12
 SEALED = ".jsonl"
@@ -168,39 +164,16 @@ def seal_segment(folder: Path, sequence: int) -> None:
     os.rename(segment_path(folder, sequence, active=True), segment_path(folder, sequence))
 
 
-def lock_folder(folder: Path, command: str) -> IO[str]:
+def lock_folder(folder: Path, command: str) -> StoreLock:
     """Hold the journal folder exclusively (released when the process ends, even by a crash)."""
-    path = folder / LOCK_FILE
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):  # else a lock file left there would open and hide it
             code = errno.EROFS if os.statvfs(folder).f_flag & os.ST_RDONLY else errno.EACCES
             raise OSError(code, os.strerror(code), str(folder))
-        handle = path.open("a+", encoding="utf-8")
+        return StoreLock(folder, command, file=LOCK_FILE, what="journal").acquire()
     except OSError as error:
         raise JournalError(failure("open the journal folder for writing", folder, error)) from error
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise StoreLockedError(
-            f"journal {folder} is held by {describe_holder(path)}; "
-            "stop that process (or give this one another workspace), then try again"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    since = datetime.now(UTC).isoformat(timespec="seconds")
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": since}
-    handle.write(json.dumps(holder))
-    handle.flush()
-    return handle
-
-
-def unlock_folder(handle: IO[str]) -> None:
-    handle.seek(0)
-    handle.truncate()
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    handle.close()
 
 
 def _reject_constant(name: str) -> None:
