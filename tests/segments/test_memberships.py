@@ -1,4 +1,4 @@
-"""Membership history: stays open and close with the as-of days, the change feed, rewinding."""
+"""Membership history: stays open and close with the as-of days, the change feed, days recorded out of order."""
 
 from __future__ import annotations
 
@@ -80,14 +80,53 @@ def test_rerunning_a_day_changes_nothing(engine: Engine) -> None:
     assert engine.scalar("SELECT count(*) FROM membership_changes") == feed
 
 
-def test_a_run_before_the_latest_rewinds_history_then_replays(engine: Engine) -> None:
-    for day in DAYS:
+def test_a_run_before_the_latest_adds_its_day_and_keeps_the_later_ones(engine: Engine) -> None:
+    for day in (DAYS[0], DAYS[2]):
         _assign(engine, day)
-    _assign(engine, DAYS[0])
-    assert _state(engine, DAYS[0]) == ASSIGNED[DAYS[0]]
-    assert _state(engine, DAYS[2]) == ASSIGNED[DAYS[0]]  # nothing after the rewound day is left
-    assert engine.scalar(f"SELECT count(*) FROM memberships WHERE entered_at > TIMESTAMP '{DAYS[0]} 00:00:00'") == 0
-    for day in DAYS[1:]:
-        _assign(engine, day)
+    feed = engine.scalar("SELECT count(*) FROM membership_changes")
+    _assign(engine, DAYS[1])  # a backfill: the day between the two recorded ones
     for day in DAYS:
         assert _state(engine, day) == ASSIGNED[day]
+    assert engine.scalar("SELECT count(*) FROM membership_changes") == feed  # the latest state did not change
+    _assign(engine, DAYS[0])  # and again, out of order: nothing moves
+    for day in DAYS:
+        assert _state(engine, day) == ASSIGNED[day]
+    stays = sorted(engine.fetch_rows("SELECT uid, segment, entered_at, exited_at FROM memberships"))
+    in_order = sorted(_stays_in_order(engine))
+    assert stays == in_order
+
+
+def _stays_in_order(engine: Engine) -> list[tuple[object, ...]]:
+    """The stays the same days give when recorded in order, in a fresh store."""
+    from personae.engine import DuckDBEngine
+
+    fresh = DuckDBEngine()
+    try:
+        for day in DAYS:
+            _assign(fresh, day)
+        return fresh.fetch_rows("SELECT uid, segment, entered_at, exited_at FROM memberships")
+    finally:
+        fresh.close()
+
+
+def test_a_changed_past_day_is_a_new_stay_between_recorded_days(engine: Engine) -> None:
+    for day in (DAYS[0], DAYS[2]):
+        _assign(engine, day)
+    ASSIGNED_ONCE = {"a": "vip", "b": "new", "c": "lead"}
+    table = pa.table(
+        {
+            "uid": list(ASSIGNED_ONCE),
+            "segmentation": ["lifecycle"] * 3,
+            "segment": list(ASSIGNED_ONCE.values()),
+            "score": [0.0, 1.0, 2.0],
+        }
+    )
+    engine.register_arrow("_given", table)
+    engine.materialise("_today", "SELECT * FROM _given")
+    result = apply_assignments(engine, "_today", DAYS[1])
+    assert result.backfill and (result.entered, result.exited) == (0, 0)
+    assert _state(engine, DAYS[0]) == ASSIGNED[DAYS[0]]
+    assert _state(engine, DAYS[1]) == ASSIGNED_ONCE
+    assert _state(engine, DAYS[2]) == ASSIGNED[DAYS[2]]
+    vip = engine.fetch_rows("SELECT entered_at, exited_at FROM memberships WHERE uid = 'a' AND segment = 'vip'")
+    assert vip == [(datetime(2025, 2, 28), datetime(2025, 3, 31))]

@@ -143,8 +143,25 @@ def test_transitions_between_two_as_of_dates(tmp_path: Path) -> None:
     assert {(c.source, c.target): c.count for c in result.cells} == counted
     for source in {c.source for c in result.cells}:
         assert sum(c.share for c in result.cells if c.source == source) == pytest.approx(1.0)
-    with pytest.raises(WorkspaceError, match="no memberships of 'lifecycle'"):
+    with pytest.raises(
+        WorkspaceError, match=r"no segment state was recorded on 2020-01-01; states exist for 2025-01-31"
+    ):
         workspace.transitions("lifecycle", date(2020, 1, 1), date(2020, 2, 1))
+
+
+def test_transitions_survive_runs_out_of_order(tmp_path: Path) -> None:
+    """Run at the later day first, then the earlier one: the later state is not rewound."""
+    earlier = date(2025, 1, 31)
+    backwards = Workspace(build(tmp_path / "backwards").root)
+    backwards.run(as_of=AS_OF)
+    backwards.run(as_of=earlier)
+    forwards = Workspace(build(tmp_path / "forwards").root)
+    forwards.run(as_of=earlier)
+    forwards.run(as_of=AS_OF)
+    got = backwards.transitions("lifecycle", earlier, AS_OF).cells
+    expected = forwards.transitions("lifecycle", earlier, AS_OF).cells
+    assert got == expected
+    assert any(cell.source != cell.target for cell in got)  # the shop's customers do move
 
 
 def test_microsegments_fold_small_cells(tmp_path: Path) -> None:

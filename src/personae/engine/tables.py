@@ -245,6 +245,7 @@ TABLES: tuple[Table, ...] = (
         ("entered_at", "TIMESTAMP"),
         ("exited_at", "TIMESTAMP"),
     ),
+    _table("membership_days", "segment", "every as-of day whose segment state the history holds", ("as_of", "DATE")),
     _table(
         "membership_changes",
         "segment",

@@ -1,11 +1,21 @@
 """Segment memberships with history, and the change feed destinations consume.
 
 ``memberships(uid, segmentation, segment, score, entered_at, exited_at)`` holds one row per
-stay in a segment: a run as of day ``D`` closes the stays its assignments no longer hold
-(``exited_at = D``) and opens the new ones (``entered_at = D``). Every entry and exit is
-appended to ``membership_changes`` with an increasing ``sequence``. A run as of a day
-before the latest recorded one first rewinds the history to that day, so runs can be
-replayed in any order and the table always reads as the timeline of the as-of days.
+stay in a segment, and ``membership_days`` every as-of day whose state was recorded: the
+history is a timeline that changes only on those days. Recording the assignments of day
+``D`` replaces the state at ``D`` and nothing else, whatever order days come in:
+
+- a key (person, segmentation, segment) in the state before ``D`` but not in the new one
+  leaves at ``D`` and, when a later day is recorded, comes back at the next recorded day
+  ``N`` (the state there is unchanged);
+- a key new at ``D`` stays from ``D`` until ``N`` (or on, when ``D`` is the latest day),
+  joined to a stay that ended at ``D`` or began at ``N``.
+
+So a backfill run at a past day adds that day's state to the timeline without rewinding
+what later runs recorded, and ``transitions`` between any two recorded days reads states
+that no replay destroyed. Only a change to the latest state (``D`` at or after the latest
+recorded day) goes to ``membership_changes``, with an increasing ``sequence``: a backfill
+does not flip destinations back to the past.
 """
 
 from __future__ import annotations
@@ -18,66 +28,120 @@ from personae.engine.sql import day_sql, literal
 from personae.engine.tables import ensure_tables
 
 KEY = "o.uid = a.uid AND o.segmentation = a.segmentation AND o.segment = a.segment"
+STAY = "uid, segmentation, segment, score, entered_at, exited_at"
 
 
 @dataclass(frozen=True)
 class MembershipResult:
     members: int
+    """People-segment memberships in the latest state."""
     entered: int
     exited: int
-    rewound: bool
+    """Entries and exits of the latest state (0 for a backfill of a past day)."""
+    backfill: bool
+    """The day came before the latest recorded one: its state joined the timeline, the feed is unchanged."""
 
 
 def stamp_sql(day: date) -> str:
     return f"CAST({day_sql(day)} AS TIMESTAMP)"
 
 
+def held_sql(day: date, columns: str = STAY) -> str:
+    """The stays that held at the end of a day."""
+    at = stamp_sql(day)
+    return f"SELECT {columns} FROM memberships WHERE entered_at <= {at} AND (exited_at IS NULL OR exited_at > {at})"
+
+
 def state_sql(day: date, segmentation: str | None = None) -> str:
     """The memberships that held at the end of a day: ``uid, segmentation, segment, score``."""
-    at = stamp_sql(day)
-    where = f"entered_at <= {at} AND (exited_at IS NULL OR exited_at > {at})"
-    if segmentation is not None:
-        where += f" AND segmentation = {literal(segmentation)}"
-    return f"SELECT uid, segmentation, segment, score FROM memberships WHERE {where}"
+    held = held_sql(day, "uid, segmentation, segment, score")
+    return f"{held} AND segmentation = {literal(segmentation)}" if segmentation is not None else held
 
 
-def rewind_sql(day: date) -> str:
-    """The history as it stood at the end of ``day``: later stays dropped, later exits undone."""
+_ENDS = (
+    "SELECT DISTINCT CAST(day AS DATE) AS as_of FROM (SELECT entered_at AS day FROM memberships "
+    "UNION SELECT exited_at FROM memberships) AS e WHERE day IS NOT NULL"
+)
+"""A store from before the days were kept: the days its stays begin and end on."""
+
+
+def recorded_days(engine: Engine) -> list[date]:
+    """The as-of days whose state the history holds, in order (reads only)."""
+    if engine.has_table("membership_days"):
+        source = "membership_days"
+    elif engine.has_table("memberships"):
+        source = f"({_ENDS}) AS e"
+    else:
+        return []
+    return [row[0] for row in engine.fetch_rows(f"SELECT DISTINCT as_of FROM {source} ORDER BY 1")]
+
+
+def _keep_days(engine: Engine) -> None:
+    """Create ``membership_days`` (from the stays' ends when the history predates it)."""
+    if not engine.has_table("membership_days"):
+        upgrading = engine.has_table("memberships")
+        ensure_tables(engine, ["membership_days"])
+        if upgrading:
+            engine.insert("membership_days", ["as_of"], _ENDS)
+
+
+def next_stays_sql(assignments: str, day: date, following: date | None) -> str:
+    """Every stay after recording ``assignments`` as the state at ``day``; ``following`` is
+    the next recorded day after it (None when ``day`` is the latest). Reads ``_old`` (the
+    stays that held at ``day``) and ``_changes``."""
     at = stamp_sql(day)
-    return (
-        "SELECT uid, segmentation, segment, score, entered_at, "
-        f"CASE WHEN exited_at > {at} THEN NULL ELSE exited_at END AS exited_at "
-        f"FROM memberships WHERE entered_at <= {at}"
+    n = stamp_sql(following) if following else "CAST(NULL AS TIMESTAMP)"
+    left = f"SELECT * FROM memberships WHERE exited_at = {at}"
+    right = f"SELECT * FROM memberships WHERE entered_at = {n}" if following else f"{left} AND false"
+    touched = (
+        "SELECT o.uid, o.segmentation, o.segment, o.entered_at FROM memberships AS o "
+        "JOIN _changes AS a ON " + KEY + " WHERE "
+        f"(a.change = 'exited' AND o.entered_at <= {at} AND (o.exited_at IS NULL OR o.exited_at > {at})) "
+        f"OR (a.change = 'entered' AND (o.exited_at = {at} OR o.entered_at = {n}))"
     )
+    kept = (
+        f"SELECT o.uid, o.segmentation, o.segment, o.score, o.entered_at, o.exited_at FROM memberships AS o "
+        f"LEFT JOIN ({touched}) AS t ON t.uid = o.uid AND t.segmentation = o.segmentation "
+        "AND t.segment = o.segment AND t.entered_at = o.entered_at WHERE t.uid IS NULL"
+    )
+    if following is None:  # the latest state: the scores of stays that go on are the new ones
+        kept = (
+            "SELECT k.uid, k.segmentation, k.segment, CASE WHEN k.exited_at IS NULL THEN coalesce(a.score, k.score) "
+            f"ELSE k.score END AS score, k.entered_at, k.exited_at FROM ({kept}) AS k "
+            f"LEFT JOIN {assignments} AS a ON a.uid = k.uid AND a.segmentation = k.segmentation "
+            "AND a.segment = k.segment"
+        )
+    before = (  # a leaver's stay up to the day
+        f"SELECT o.uid, o.segmentation, o.segment, o.score, o.entered_at, {at} AS exited_at "
+        f"FROM _old AS o JOIN _changes AS a ON {KEY} WHERE a.change = 'exited' AND o.entered_at < {at}"
+    )
+    after = (  # and back from the next recorded day, where the state is unchanged
+        f"SELECT o.uid, o.segmentation, o.segment, o.score, {n} AS entered_at, o.exited_at "
+        f"FROM _old AS o JOIN _changes AS a ON {KEY} WHERE a.change = 'exited' "
+        f"AND {n} IS NOT NULL AND (o.exited_at IS NULL OR o.exited_at > {n})"
+    )
+    joined = (  # an entrant's stay from the day (or from an earlier stay that ended on it) to the next day
+        "SELECT a.uid, a.segmentation, a.segment, a.score, coalesce(l.entered_at, "
+        f"{at}) AS entered_at, CASE WHEN r.uid IS NOT NULL THEN r.exited_at ELSE {n} END AS exited_at "
+        f"FROM _changes AS a LEFT JOIN ({left}) AS l ON l.uid = a.uid AND l.segmentation = a.segmentation "
+        f"AND l.segment = a.segment LEFT JOIN ({right}) AS r ON r.uid = a.uid AND r.segmentation = a.segmentation "
+        "AND r.segment = a.segment WHERE a.change = 'entered'"
+    )
+    return f"{kept} UNION ALL {before} UNION ALL {after} UNION ALL {joined}"
 
 
 def changes_sql(assignments: str) -> str:
-    """``uid, segmentation, segment, change, score`` between the open stays and ``assignments``."""
+    """``uid, segmentation, segment, change, score`` between the stays that held at the day
+    (``_old``) and ``assignments``."""
     exited = (
-        "SELECT o.uid, o.segmentation, o.segment, 'exited' AS change, o.score FROM _open AS o "
+        "SELECT o.uid, o.segmentation, o.segment, 'exited' AS change, o.score FROM _old AS o "
         f"LEFT JOIN {assignments} AS a ON {KEY} WHERE a.uid IS NULL"
     )
     entered = (
         "SELECT a.uid, a.segmentation, a.segment, 'entered' AS change, a.score "
-        f"FROM {assignments} AS a LEFT JOIN _open AS o ON {KEY} WHERE o.uid IS NULL"
+        f"FROM {assignments} AS a LEFT JOIN _old AS o ON {KEY} WHERE o.uid IS NULL"
     )
     return f"{exited} UNION ALL {entered}"
-
-
-def next_memberships_sql(assignments: str, day: date) -> str:
-    at = stamp_sql(day)
-    history = (
-        "SELECT uid, segmentation, segment, score, entered_at, exited_at FROM memberships WHERE exited_at IS NOT NULL"
-    )
-    kept = (
-        "SELECT o.uid, o.segmentation, o.segment, coalesce(a.score, o.score) AS score, o.entered_at, "
-        f"CASE WHEN a.uid IS NULL THEN {at} END AS exited_at FROM _open AS o LEFT JOIN {assignments} AS a ON {KEY}"
-    )
-    opened = (
-        f"SELECT uid, segmentation, segment, score, {at} AS entered_at, CAST(NULL AS TIMESTAMP) AS exited_at "
-        "FROM _changes WHERE change = 'entered'"
-    )
-    return f"{history} UNION ALL {kept} UNION ALL {opened}"
 
 
 def numbered_changes_sql(changes: str, start: int, at: str) -> str:
@@ -99,25 +163,29 @@ def numbered_changes_sql(changes: str, start: int, at: str) -> str:
 
 def apply_assignments(engine: Engine, assignments: str, day: date) -> MembershipResult:
     """Record ``assignments`` (``uid, segmentation, segment, score``) as the state at ``day``."""
+    _keep_days(engine)
     ensure_tables(engine, ["memberships", "membership_changes"])
+    later = [recorded for recorded in recorded_days(engine) if recorded > day]
+    following = later[0] if later else None
     at = stamp_sql(day)
-    later = engine.scalar(f"SELECT count(*) FROM memberships WHERE entered_at > {at} OR exited_at > {at}")
     with engine.transaction():
-        if later:
-            engine.materialise("_rewound", rewind_sql(day))
-            engine.create_table("memberships", "SELECT * FROM _rewound")
-        engine.materialise("_open", "SELECT * FROM memberships WHERE exited_at IS NULL")
+        engine.materialise("_old", held_sql(day))
         engine.materialise("_changes", changes_sql(assignments))
-        engine.materialise("_next", next_memberships_sql(assignments, day))
-        engine.create_table("memberships", "SELECT * FROM _next")
-        start = int(engine.scalar("SELECT coalesce(max(sequence), 0) FROM membership_changes"))
-        engine.insert(
-            "membership_changes",
-            ["sequence", "uid", "segmentation", "segment", "change", "score", "changed_at"],
-            numbered_changes_sql("_changes", start, at),
-        )
+        engine.materialise("_next", next_stays_sql(assignments, day, following))
+        engine.create_table("memberships", f"SELECT {STAY} FROM _next")
+        engine.delete_where("membership_days", f"as_of = {day_sql(day)}")
+        engine.insert("membership_days", ["as_of"], f"SELECT {day_sql(day)}")
+        if following is None:
+            start = int(engine.scalar("SELECT coalesce(max(sequence), 0) FROM membership_changes"))
+            engine.insert(
+                "membership_changes",
+                ["sequence", "uid", "segmentation", "segment", "change", "score", "changed_at"],
+                numbered_changes_sql("_changes", start, at),
+            )
     entered, exited = engine.fetch_rows(
         "SELECT count(*) FILTER (WHERE change = 'entered'), count(*) FILTER (WHERE change = 'exited') FROM _changes"
     )[0]
     members = int(engine.scalar("SELECT count(*) FROM memberships WHERE exited_at IS NULL"))
-    return MembershipResult(members, int(entered), int(exited), bool(later))
+    if following is not None:
+        entered = exited = 0
+    return MembershipResult(members, int(entered), int(exited), following is not None)

@@ -18,7 +18,7 @@ from personae.models.saved import read_model_file
 from personae.rules import Rule
 from personae.segments.definitions import definitions
 from personae.segments.lifecycle import LifecycleThresholds
-from personae.segments.memberships import state_sql
+from personae.segments.memberships import recorded_days, state_sql
 from personae.segments.specs import RULE_SEGMENTS
 from personae.spec import did_you_mean
 
@@ -165,6 +165,15 @@ def segment_list(engine: Engine) -> list[SegmentSummary]:
 def transitions(engine: Engine, segmentation: str, start: date, end: date) -> Transitions:
     """Counts and row shares of people moving between segments from ``start`` to ``end``."""
     _require(engine, "memberships", "segment")
+    days = recorded_days(engine)
+    missing = [day for day in (start, end) if day not in days]
+    if missing:
+        shown = ", ".join(day.isoformat() for day in days[-12:]) or "none"
+        raise WorkspaceError(
+            f"no segment state was recorded on {missing[0]}; states exist for {shown}"
+            + (f" (and {len(days) - 12} earlier days)" if len(days) > 12 else "")
+            + f"; run `personae run --as-of {missing[0]}` to record it"
+        )
     before = state_sql(start, segmentation)
     after = state_sql(end, segmentation)
     rows = engine.fetch_rows(
