@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(BIN)/personae init $(DEMO_DIR) --demo --customers $(DEMO_CUSTOMERS)
-	$(BIN)/personae run --workspace $(DEMO_DIR) --as-of $$(sed -n 's/^# demo data runs up to \([0-9-]*\).*/\1/p' $(DEMO_DIR)/personae.toml)
+	$(BIN)/personae run --workspace $(DEMO_DIR)
 	$(BIN)/personae status --workspace $(DEMO_DIR)
 
 test: $(STAMP) java postgres

@@ -37,7 +37,6 @@ random). Before timing counts, the outputs of 300 sampled customers are compared
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import resource
@@ -84,14 +83,13 @@ RULES = (
 
 
 def demo_as_of(config: Path) -> date:
-    """The demo's last day: the comment ``Workspace.init`` writes, else the generator's default."""
-    first = config.read_text().splitlines()[0]
-    if first.startswith("# demo data runs up to "):
-        return date.fromisoformat(first.removeprefix("# demo data runs up to ").split(":")[0].strip())
-    from personae.demo import generate
+    """The demo's last day: ``[workspace] as_of``, which ``Workspace.init(demo=True)`` sets."""
+    from personae.config import load_config
 
-    default: date = inspect.signature(generate).parameters["end"].default
-    return default
+    as_of = load_config(config).workspace.as_of
+    if as_of is None:
+        raise SystemExit(f"{config}: no [workspace] as_of; make the workspace with `personae init DIR --demo`")
+    return as_of
 
 
 # -- data ----------------------------------------------------------------------------

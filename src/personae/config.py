@@ -8,6 +8,7 @@ with the key, the file and the nearest valid name.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class WorkspaceSettings(Spec):
     currency: str = Field("USD", min_length=3, max_length=3)
     engine: EngineName = "duckdb"
     phone_region: str = Field("US", min_length=2, max_length=2)
+    as_of: date | None = None
+    """The day runs compute as of when no ``--as-of`` is given (default: today, UTC)."""
 
 
 class WorkspaceConfig(Spec):

@@ -109,12 +109,11 @@ class Workspace:
 
             world = generate(root, customers=customers, seed=seed)
             data["sources"] = [dict(source) for source in world.sources]
-            data.setdefault("workspace", {})["as_of"] = world.as_of.isoformat()
-        as_of = data.get("workspace", {}).pop("as_of", None)
+            data.setdefault("workspace", {})["as_of"] = world.as_of
         parse_config(data, root / CONFIG_FILE)  # never write an invalid file
         text = tomli_w.dumps(data)
-        if as_of:
-            text = f"# demo data runs up to {as_of}: personae run --as-of {as_of}\n" + text
+        if demo:
+            text = f"# the demo data runs up to {world.as_of}: runs compute as of that day (workspace.as_of)\n" + text
         (root / CONFIG_FILE).write_text(text, encoding="utf-8")
         return cls(root)
 
@@ -155,11 +154,12 @@ class Workspace:
         only: str | None = None,
         progress: Progress | None = None,
     ) -> RunReport:
-        """Run the pipeline (all steps, or ``only`` one) as of a date (default: today, UTC)."""
+        """Run the pipeline (all steps, or ``only`` one) as of a date (default: ``[workspace] as_of``,
+        else today, UTC)."""
         if only is not None:
             check_step(only)
         started = datetime.now(UTC).replace(tzinfo=None)
-        as_of = as_of or started.date()
+        as_of = as_of or self.config.workspace.as_of or started.date()
         with self.engine(write=True, name=engine) as store:
             ensure_store(store)
             run_id = int(store.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))

@@ -68,7 +68,8 @@ def init(
 def run(
     workspace: WorkspaceOption = Path("."),
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD); default today.")
+        str | None,
+        typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD); default: [workspace] as_of, else today."),
     ] = None,
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
     only: Annotated[str | None, typer.Option(help=f"Run just this step: {', '.join(STEP_NAMES)}.")] = None,

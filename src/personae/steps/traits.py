@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from personae.profiles.build import build_traits
 from personae.steps.context import RunContext, StepResult, nobody_yet
+
+STALE_DAYS = 90
+"""An as-of day this long after the newest event makes every customer look lapsed."""
+
+
+def stale_as_of(context: RunContext) -> str | None:
+    """One line when the run's as-of day lies far past the newest event (a demo run as of today)."""
+    newest = (
+        context.engine.scalar("SELECT CAST(max(ts) AS DATE) FROM events")
+        if context.engine.has_table("events")
+        else None
+    )
+    if not isinstance(newest, date) or (context.as_of - newest).days <= STALE_DAYS:
+        return None
+    return (
+        f"as of {context.as_of} is {(context.as_of - newest).days} days after the newest event ({newest}), so "
+        f"customers look lapsed; set as_of = {newest} under [workspace] in personae.toml or pass --as-of {newest}"
+    )
 
 
 def run(context: RunContext) -> StepResult:
     if skipped := nobody_yet(context, "traits"):
         return skipped
     result = build_traits(context.engine, context.config.traits_config(), context.as_of)
-    return StepResult("traits", rows_in=result.orders, rows_out=result.people, details={"traits": result})
+    warning = stale_as_of(context)
+    return StepResult(
+        "traits",
+        rows_in=result.orders,
+        rows_out=result.people,
+        details={"traits": result},
+        warnings=[warning] if warning else [],
+    )
