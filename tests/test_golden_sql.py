@@ -72,7 +72,8 @@ BUILDERS: dict[str, Callable[[], str]] = {
     "rfm_assignments": lambda: rfm.assignments_sql(DEFAULT_RFM_CELLS, "rfm", "profiles", "rfm_scores"),
     "lifecycle_assignments": lambda: lifecycle.assignments_sql(_thresholds(), "lifecycle"),
     "membership_changes": lambda: memberships.changes_sql("_assignments"),
-    "memberships_next": lambda: memberships.next_memberships_sql("_assignments", AS_OF),
+    "memberships_next": lambda: memberships.next_stays_sql("_assignments", AS_OF, None),
+    "memberships_backfill": lambda: memberships.next_stays_sql("_assignments", AS_OF, date(2026, 1, 31)),
     "rule": lambda: (
         "SELECT uid FROM profiles WHERE "
         + parse_rule(

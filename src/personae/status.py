@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from personae.engine.base import Engine
+from personae.golden.survivorship import KNOWN
 from personae.sources.specs import SourceSpec
 
 
@@ -35,6 +36,10 @@ class WorkspaceStatus:
     sources: list[SourceStatus] = field(default_factory=list)
     tables: dict[str, int] = field(default_factory=dict)
     last_run: RunSummary | None = None
+    customers: int = 0
+    """Known customers: people with an identifier other than an anonymous id."""
+    anonymous: int = 0
+    """Profiles seen only through anonymous ids."""
 
 
 def _by_source(store: Engine, tables: set[str], table: str, sql: str) -> dict[str, tuple[Any, ...]]:
@@ -61,6 +66,11 @@ def workspace_status(store: Engine, sources: tuple[SourceSpec, ...]) -> Workspac
         files, rows, last = ledger.get(spec.name, (0, 0, None))
         count = quarantined.get(spec.name, (0,))[0]
         status.sources.append(SourceStatus(spec.name, spec.kind.value, int(files), int(rows or 0), int(count), last))
+    if "profiles" in tables and KNOWN in dict(store.columns("profiles")):
+        known, unknown = store.fetch_rows(
+            f"SELECT count(*) FILTER (WHERE {KNOWN}), count(*) FILTER (WHERE NOT {KNOWN}) FROM profiles"
+        )[0]
+        status.customers, status.anonymous = int(known), int(unknown)
     if "runs" in tables:
         rows = store.fetch_rows(
             "SELECT run_id, started_at, as_of, engine, status FROM runs ORDER BY run_id DESC LIMIT 1"

@@ -98,8 +98,10 @@ def personas(
         print_json(result)
         return
     overlap = "; segments overlap, so shares may add up to more than 100%" if result.overlapping else ""
+    left_out = f" ({result.anonymous:,} anonymous profiles left out)" if result.anonymous else ""
     console.print(
-        f"{segmentation}: {len(result.cards)} segments, {result.customers:,} customers{overlap}", highlight=False
+        f"{segmentation}: {len(result.cards)} segments, {result.customers:,} known customers{left_out}{overlap}",
+        highlight=False,
     )
     for card in result.cards:
         console.print(_card(card))

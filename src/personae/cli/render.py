@@ -79,7 +79,8 @@ def run_summary(report: RunReport) -> None:
         )
     console.print(table)
     for step in report.steps:
-        console.print(f"{step.name}: {step.rows_in:,} rows in, {step.rows_out:,} out, {step.seconds:.1f}s")
+        note = f" ({step.note})" if step.note else ""
+        console.print(f"{step.name}: {step.rows_in:,} rows in, {step.rows_out:,} out, {step.seconds:.1f}s{note}")
     for source in report.sources:
         for file in source.files:
             if file.status == "failed":
@@ -154,6 +155,8 @@ def workspace_status(state: WorkspaceStatus) -> None:
         )
     else:
         console.print("last run: none yet")
+    if state.customers or state.anonymous:
+        console.print(f"people: {state.customers:,} known customers, {state.anonymous:,} anonymous profiles")
     sizes = Table(title="tables")
     sizes.add_column("table")
     sizes.add_column("rows", justify="right")

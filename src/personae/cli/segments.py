@@ -55,8 +55,9 @@ def segment_preview(
         print_json(result)
         return
     console.print(
-        f"{result.size:,} of {result.customers:,} customers ({_percent(result.share_of_customers)}), "
+        f"{result.size:,} of {result.customers:,} known customers ({_percent(result.share_of_customers)}), "
         f"{_percent(result.share_of_revenue)} of revenue"
+        + (f"; it also selects {result.anonymous:,} anonymous profiles, not counted" if result.anonymous else "")
     )
     records("sample", result.sample)
 
@@ -200,7 +201,7 @@ def microsegments(
     if format == "json":
         print_json(result)
         return
-    shown = Table(title=f"{' × '.join(segmentations)} ({result.customers:,} customers, min size {min_size})")
+    shown = Table(title=f"{' × '.join(segmentations)} ({result.customers:,} known customers, min size {min_size})")
     for name in [*segmentations, "customers", "share", "revenue share"]:
         shown.add_column(name)
     for item in result.cells:

@@ -17,9 +17,19 @@ outvoted); address, contact details and consent are ``most_recent`` (they change
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
+
+KNOWN = "known_customer"
+"""The ``profiles`` column that says a person is a known customer: they have an identifier
+other than an anonymous id (a user id, an e-mail, a phone, a card, a customer record, ...).
+People seen only through anonymous ids (web visitors never identified) are profiles, not
+customers: counts, shares and personas are of known customers and say so."""
+ANONYMOUS_TYPE = "anonymous_id"
+CUSTOMERS = f"(SELECT * FROM profiles WHERE {KNOWN})"
+"""The known customers, as a relation to read instead of ``profiles``."""
 
 SURVIVORSHIP_RULES = ("most_recent", "source_priority", "most_frequent", "longest", "first_non_null")
 """How one value survives among a person's records (see the module docstring)."""
@@ -73,11 +83,12 @@ def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str]
     """One row per UID: golden attributes with their source and time, and identifier counts."""
     rules = {**DEFAULT_RULES, **survivorship}
     people = (
-        "SELECT m.uid, count(*) AS identifiers, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen "
+        "SELECT m.uid, count(*) AS identifiers, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen, "
+        f"coalesce(bool_or(m.id_type <> {literal(ANONYMOUS_TYPE)}), false) AS {KNOWN} "
         "FROM identity_map AS m JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
         "GROUP BY m.uid"
     )
-    columns = ["p.uid", "p.identifiers", "p.first_seen", "p.last_seen"]
+    columns = ["p.uid", "p.identifiers", "p.first_seen", "p.last_seen", f"p.{KNOWN}"]
     joins = []
     for index, (attribute, rule) in enumerate(rules.items()):
         alias = f"a{index}"
@@ -90,8 +101,21 @@ def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str]
     return f"SELECT {', '.join(columns)} FROM ({people}) AS p {' '.join(joins)}"
 
 
-def build_golden_records(engine: Engine, survivorship: Mapping[str, str], source_priority: Sequence[str] = ()) -> int:
-    """Rebuild ``profiles`` with the rules of ``survivorship`` (attribute -> rule) over the defaults;
-    returns the number of people."""
+@dataclass(frozen=True)
+class GoldenResult:
+    people: int
+    known: int
+    """People with an identifier other than an anonymous id: the customers every count is of."""
+
+    @property
+    def anonymous(self) -> int:
+        return self.people - self.known
+
+
+def build_golden_records(
+    engine: Engine, survivorship: Mapping[str, str], source_priority: Sequence[str] = ()
+) -> GoldenResult:
+    """Rebuild ``profiles`` with the rules of ``survivorship`` (attribute -> rule) over the defaults."""
     engine.create_table("profiles", profiles_sql(survivorship, source_priority))
-    return int(engine.scalar("SELECT count(*) FROM profiles"))
+    people, known = engine.fetch_rows(f"SELECT count(*), count(*) FILTER (WHERE {KNOWN}) FROM profiles")[0]
+    return GoldenResult(int(people), int(known))

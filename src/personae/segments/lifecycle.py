@@ -29,9 +29,12 @@ from typing import Any
 
 from personae.engine.base import Engine
 from personae.errors import WorkspaceError
+from personae.golden.survivorship import KNOWN
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
 from personae.segments.specs import LifecycleSettings, SegmentationSpec
 
+ANONYMOUS = "anonymous"
+"""The stage of people seen only through anonymous ids: visitors, not leads (a lead is a known contact)."""
 MIN_SUPPORT = 30
 """People needed at an order count before its repeat chance is trusted."""
 
@@ -206,7 +209,7 @@ def assignments_sql(thresholds: LifecycleThresholds, segmentation: str, people: 
     dormant = int(thresholds.dormant_days.value)
     at_risk = int(thresholds.at_risk_days.value)
     stage = (
-        "CASE WHEN orders = 0 THEN 'lead' "
+        f"CASE WHEN NOT {KNOWN} THEN '{ANONYMOUS}' WHEN orders = 0 THEN 'lead' "
         f"WHEN days_since_last_order > {dormant} THEN 'dormant' "
         f"WHEN days_since_last_order > {at_risk} THEN 'at_risk' "
         f"WHEN orders >= 2 AND last_gap_days > {dormant} THEN 'reactivated' "

@@ -5,7 +5,8 @@ each key trait in the segment and in the base with their index (100 × segment /
 top categories (by share of revenue) and channels (by share of orders) with their index; a
 generated name and description; and a representative example, anonymised.
 
-The base is every customer in ``profiles``, whatever the segmentation covers. Segments may
+The base is every known customer in ``profiles`` (people with an identifier other than an
+anonymous id), whatever the segmentation covers; anonymous profiles are counted apart. Segments may
 overlap (rule segments): each card then counts everyone in its segment, so shares can add
 up to more than one. The example is the member nearest the segment's medians on the key
 traits (each difference scaled by the base's standard deviation; a missing value counts as
@@ -25,6 +26,7 @@ from typing import Any
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import WorkspaceError
+from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.profiles.build import AS_OF_COLUMN
 from personae.spec import did_you_mean
 
@@ -72,8 +74,8 @@ LOCATION = ("birth_date", "city", "country", "top_category", "top_channel")
 def members_sql(segmentation: str) -> str:
     """``uid, segment``: the current members of each segment of a segmentation."""
     return (
-        "SELECT DISTINCT uid, segment FROM memberships "
-        f"WHERE exited_at IS NULL AND segmentation = {literal(segmentation)}"
+        f"SELECT DISTINCT m.uid, m.segment FROM memberships AS m JOIN {CUSTOMERS} AS c ON c.uid = m.uid "
+        f"WHERE m.exited_at IS NULL AND m.segmentation = {literal(segmentation)}"
     )
 
 
@@ -90,9 +92,14 @@ def segment_stats_sql(segmentation: str, traits: Sequence[str]) -> str:
 
 
 def base_stats_sql(traits: Sequence[str]) -> str:
-    """``customers, total_revenue, mean_0, mean_1, ...`` of all customers."""
+    """``customers, total_revenue, anonymous, mean_0, mean_1, ...`` of all known customers, and how
+    many anonymous profiles are left out."""
     return (
-        f"SELECT count(*) AS customers, coalesce(sum(p.revenue), 0) AS total_revenue{_means(traits)} FROM profiles AS p"
+        f"SELECT count(*) FILTER (WHERE p.{KNOWN}) AS customers, "
+        f"coalesce(sum(p.revenue) FILTER (WHERE p.{KNOWN}), 0) AS total_revenue, "
+        f"count(*) FILTER (WHERE NOT p.{KNOWN}) AS anonymous"
+        + "".join(f", avg(CAST(p.{t} AS DOUBLE)) FILTER (WHERE p.{KNOWN}) AS mean_{i}" for i, t in enumerate(traits))
+        + " FROM profiles AS p"
     )
 
 
@@ -104,7 +111,7 @@ def mix_sql(segmentation: str, dimension: str, weight: str) -> str:
         f"SELECT m.segment, t.value, sum(t.{weight}) AS weight FROM ({members_sql(segmentation)}) AS m "
         f"JOIN trait_shares AS t ON t.uid = m.uid WHERE {where} GROUP BY m.segment, t.value "
         f"UNION ALL SELECT CAST(NULL AS VARCHAR) AS segment, t.value, sum(t.{weight}) AS weight "
-        f"FROM trait_shares AS t WHERE {where} GROUP BY t.value"
+        f"FROM trait_shares AS t JOIN {CUSTOMERS} AS c ON c.uid = t.uid WHERE {where} GROUP BY t.value"
     )
 
 
@@ -122,14 +129,14 @@ def example_sql(segmentation: str, traits: Sequence[str], shown: Sequence[str]) 
     distance = " + ".join(terms) if terms else "0"
     columns = "".join(f", p.{name}" for name in [*shown, *traits])
     city = "count(*) OVER (PARTITION BY city, country)" if "city" in shown else "0"
-    people = f"SELECT *, {city} AS city_customers FROM profiles"
+    people = f"SELECT *, {city} AS city_customers FROM {CUSTOMERS} AS c"
     ranked = (
         f"SELECT m.segment{columns}, p.city_customers, "
         f"row_number() OVER (PARTITION BY m.segment ORDER BY {distance}, p.uid) AS position "
         f"FROM ({members}) AS m JOIN ({people}) AS p ON p.uid = m.uid "
         f"JOIN (SELECT m.segment, {centres or '0 AS c'} FROM ({members}) AS m JOIN profiles AS p ON p.uid = m.uid "
         f"GROUP BY m.segment) AS c ON c.segment = m.segment "
-        f"CROSS JOIN (SELECT {scales or '0 AS s'} FROM profiles) AS s"
+        f"CROSS JOIN (SELECT {scales or '0 AS s'} FROM {CUSTOMERS} AS c) AS s"
     )
     return f"SELECT * FROM ({ranked}) AS r WHERE position = 1"
 
@@ -188,6 +195,9 @@ class Personas:
 
     segmentation: str
     customers: int
+    """Known customers: the base every share and index is of."""
+    anonymous: int
+    """Profiles seen only through anonymous ids, left out of the cards."""
     revenue: float
     overlapping: bool
     """Segments overlap (rule segments): shares may add up to more than one."""
@@ -429,4 +439,5 @@ def persona_cards(
             )
         )
     overlap = engine.scalar(f"SELECT count(*) - count(DISTINCT uid) FROM ({members_sql(segmentation)}) AS m")
-    return Personas(segmentation, customers, revenue, bool(overlap), chosen, EXAMPLE_POLICY, cards)
+    anonymous = int(base_row["anonymous"])
+    return Personas(segmentation, customers, anonymous, revenue, bool(overlap), chosen, EXAMPLE_POLICY, cards)

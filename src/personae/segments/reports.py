@@ -14,6 +14,7 @@ from typing import Any
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import ModelFitError, WorkspaceError
+from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.models.saved import read_model_file
 from personae.rules import Rule
 from personae.segments.definitions import definitions
@@ -37,7 +38,11 @@ class SegmentPreview:
 
     rule: str
     size: int
+    """Known customers the rule selects."""
     customers: int
+    """Known customers in all (the base of the shares)."""
+    anonymous: int
+    """Anonymous profiles the rule also selects, not counted in the size or shares."""
     share_of_customers: float
     share_of_revenue: float
     sample: list[dict[str, Any]]
@@ -49,6 +54,9 @@ class SegmentSummary:
     segmentation: str
     segment: str
     members: int
+    """Known customers in the segment."""
+    anonymous: int = 0
+    """Anonymous profiles in the segment too."""
     rule: str | None = None
     """The rule of a rule segment (None for other kinds)."""
     version: int | None = None
@@ -117,18 +125,21 @@ def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> Segment
     _require(engine, "profiles", "traits")
     define_current(engine)
     condition = f"coalesce(({rule.sql(as_of=as_of, memberships=CURRENT)}), false)"
-    size, people, revenue, total = engine.fetch_rows(
-        f"SELECT count(*) FILTER (WHERE {condition}), count(*), "
-        f"coalesce(sum(revenue) FILTER (WHERE {condition}), 0), coalesce(sum(revenue), 0) FROM profiles"
+    known = f"{condition} AND {KNOWN}"
+    size, people, revenue, total, anonymous = engine.fetch_rows(
+        f"SELECT count(*) FILTER (WHERE {known}), count(*) FILTER (WHERE {KNOWN}), "
+        f"coalesce(sum(revenue) FILTER (WHERE {known}), 0), coalesce(sum(revenue) FILTER (WHERE {KNOWN}), 0), "
+        f"count(*) FILTER (WHERE {condition} AND NOT {KNOWN}) FROM profiles"
     )[0]
     columns = ", ".join(SAMPLE_COLUMNS)
     rows = engine.fetch_arrow(
-        f"SELECT {columns} FROM profiles WHERE {condition} ORDER BY hash(uid), uid LIMIT {int(sample)}"
+        f"SELECT {columns} FROM profiles WHERE {known} ORDER BY hash(uid), uid LIMIT {int(sample)}"
     ).to_pylist()
     return SegmentPreview(
         rule=rule.text,
         size=int(size),
         customers=int(people),
+        anonymous=int(anonymous),
         share_of_customers=size / people if people else 0.0,
         share_of_revenue=float(revenue) / float(total) if total else 0.0,
         sample=rows,
@@ -138,11 +149,15 @@ def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> Segment
 def segment_list(engine: Engine) -> list[SegmentSummary]:
     """Every segmentation's segments and every rule segment, with current sizes."""
     sizes: dict[tuple[str, str], int] = {}
+    anonymous: dict[tuple[str, str], int] = {}
     if engine.has_table("memberships"):
-        for segmentation, segment, count in engine.fetch_rows(
-            "SELECT segmentation, segment, count(*) FROM memberships WHERE exited_at IS NULL GROUP BY 1, 2"
+        for segmentation, segment, count, unknown in engine.fetch_rows(
+            f"SELECT m.segmentation, m.segment, count(*) FILTER (WHERE p.{KNOWN}), "
+            f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
+            "WHERE m.exited_at IS NULL GROUP BY 1, 2"
         ):
             sizes[(segmentation, segment)] = int(count)
+            anonymous[(segmentation, segment)] = int(unknown)
     listed = []
     rules = {d.name: d for d in definitions(engine)}
     for (segmentation, segment), count in sorted(sizes.items()):
@@ -152,18 +167,19 @@ def segment_list(engine: Engine) -> list[SegmentSummary]:
                 segmentation,
                 segment,
                 count,
+                anonymous[(segmentation, segment)],
                 definition.rule if definition else None,
                 definition.version if definition else None,
             )
         )
     for name, definition in sorted(rules.items()):
         if (RULE_SEGMENTS, name) not in sizes:
-            listed.append(SegmentSummary(RULE_SEGMENTS, name, 0, definition.rule, definition.version))
+            listed.append(SegmentSummary(RULE_SEGMENTS, name, 0, 0, definition.rule, definition.version))
     return listed
 
 
 def transitions(engine: Engine, segmentation: str, start: date, end: date) -> Transitions:
-    """Counts and row shares of people moving between segments from ``start`` to ``end``."""
+    """Counts and row shares of known customers moving between segments from ``start`` to ``end``."""
     _require(engine, "memberships", "segment")
     days = recorded_days(engine)
     missing = [day for day in (start, end) if day not in days]
@@ -174,8 +190,9 @@ def transitions(engine: Engine, segmentation: str, start: date, end: date) -> Tr
             + (f" (and {len(days) - 12} earlier days)" if len(days) > 12 else "")
             + f"; run `personae run --as-of {missing[0]}` to record it"
         )
-    before = state_sql(start, segmentation)
-    after = state_sql(end, segmentation)
+    known = f"uid IN (SELECT uid FROM {CUSTOMERS} AS c)"
+    before = f"{state_sql(start, segmentation)} AND {known}"
+    after = f"{state_sql(end, segmentation)} AND {known}"
     rows = engine.fetch_rows(
         f"SELECT coalesce(b.segment, {literal(NONE)}) AS source, coalesce(a.segment, {literal(NONE)}) AS target, "
         f"count(*) FROM ({before}) AS b FULL OUTER JOIN ({after}) AS a ON a.uid = b.uid GROUP BY 1, 2 ORDER BY 1, 2"
@@ -195,8 +212,8 @@ def transitions(engine: Engine, segmentation: str, start: date, end: date) -> Tr
 
 
 def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> Microsegments:
-    """The overlay of core segmentations: each combination's size and revenue share; cells
-    smaller than ``min_size`` are folded into one ``(other)`` row."""
+    """The overlay of core segmentations over the known customers: each combination's size and
+    revenue share; cells smaller than ``min_size`` are folded into one ``(other)`` row."""
     _require(engine, "memberships", "segment")
     if len(segmentations) < 2:
         raise WorkspaceError("name two or more segmentations to overlay, e.g. `personae microsegments lifecycle rfm`")
@@ -221,7 +238,7 @@ def microsegments(engine: Engine, segmentations: list[str], min_size: int) -> Mi
         )
     key = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
     rows = engine.fetch_rows(
-        f"SELECT {key}, count(*), coalesce(sum(p.revenue), 0) FROM profiles AS p {' '.join(joins)} "
+        f"SELECT {key}, count(*), coalesce(sum(p.revenue), 0) FROM {CUSTOMERS} AS p {' '.join(joins)} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}"
     )
     people = sum(int(row[-2]) for row in rows)

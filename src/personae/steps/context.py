@@ -44,6 +44,8 @@ class StepResult:
     details: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    note: str = ""
+    """What the user should read of the step beyond its row counts."""
 
 
 def nobody_yet(context: RunContext, step: str) -> StepResult | None:

@@ -8,5 +8,11 @@ from personae.steps.context import RunContext, StepResult
 
 def run(context: RunContext) -> StepResult:
     identity = context.config.identity
-    people = build_golden_records(context.engine, identity.survivorship, identity.source_priority)
-    return StepResult("golden", rows_in=people, rows_out=people)
+    result = build_golden_records(context.engine, identity.survivorship, identity.source_priority)
+    return StepResult(
+        "golden",
+        rows_in=result.people,
+        rows_out=result.people,
+        details={"golden": result},
+        note=f"{result.known:,} known customers, {result.anonymous:,} anonymous profiles",
+    )

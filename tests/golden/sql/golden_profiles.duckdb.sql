@@ -3,6 +3,7 @@ SELECT
   p.identifiers,
   p.first_seen,
   p.last_seen,
+  p.known_customer,
   a0.value AS first_name,
   a0.source AS first_name_source,
   a0.stamp AS first_name_at,
@@ -44,7 +45,8 @@ FROM (
     m.uid,
     COUNT(*) AS identifiers,
     MIN(i.first_seen) AS first_seen,
-    MAX(i.last_seen) AS last_seen
+    MAX(i.last_seen) AS last_seen,
+    COALESCE(BOOL_OR(CAST(m.id_type <> 'anonymous_id' AS BOOLEAN)), FALSE) AS known_customer
   FROM identity_map AS m
   JOIN identifiers AS i
     ON i.id_type = m.id_type AND i.id_value = m.id_value

@@ -2,6 +2,8 @@ SELECT
   uid,
   'lifecycle' AS segmentation,
   CASE
+    WHEN NOT known_customer
+    THEN 'anonymous'
     WHEN orders = 0
     THEN 'lead'
     WHEN days_since_last_order > 180

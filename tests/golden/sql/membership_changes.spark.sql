@@ -4,7 +4,7 @@ SELECT
   o.segment,
   'exited' AS change,
   o.score
-FROM _open AS o
+FROM _old AS o
 LEFT JOIN _assignments AS a
   ON o.uid = a.uid AND o.segmentation = a.segmentation AND o.segment = a.segment
 WHERE
@@ -17,7 +17,7 @@ SELECT
   'entered' AS change,
   a.score
 FROM _assignments AS a
-LEFT JOIN _open AS o
+LEFT JOIN _old AS o
   ON o.uid = a.uid AND o.segmentation = a.segmentation AND o.segment = a.segment
 WHERE
   o.uid IS NULL
