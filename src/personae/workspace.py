@@ -238,9 +238,10 @@ class Workspace:
     def segment_sql(self, name: str, *, dialect: str = "duckdb") -> str:
         """The SQL that selects a rule segment's members, in an engine's dialect."""
         from personae.engine.dialects import transpile
+        from personae.models.step import PREDICTION_COLUMNS
         from personae.profiles.build import traits_as_of
         from personae.rules import parse_rule
-        from personae.segments.definitions import definitions, profile_columns
+        from personae.segments.definitions import definitions, people_sql, profile_columns
         from personae.segments.reports import CURRENT
 
         with self.engine(write=False) as store:
@@ -249,7 +250,10 @@ class Workspace:
                 raise WorkspaceError(f"no segment named {name!r}{did_you_mean(name, found)}")
             rule = parse_rule(found[name].rule, profile_columns(store), name=name)
             as_of = traits_as_of(store)
-        sql = f"SELECT uid FROM profiles WHERE coalesce(({rule.sql(as_of=as_of, memberships=CURRENT)}), false)"
+            scored = bool(rule.columns & set(PREDICTION_COLUMNS))  # the scores are joined only when read
+            people = f"({people_sql(store)}) AS profiles" if scored else "profiles"
+        condition = rule.sql(as_of=as_of, memberships=CURRENT)
+        sql = f"SELECT uid FROM {people} WHERE coalesce(({condition}), false)"
         return transpile(sql, dialect) if dialect != "duckdb" else sql
 
     def questions(self) -> Questions:

@@ -89,3 +89,7 @@ def fit_models(
     engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
     result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
     return result
+
+
+PREDICTION_COLUMNS: dict[str, str] = {name: type_ for _, _, outputs in PARTS for name, type_ in outputs}
+"""Every column of ``predictions`` but ``uid``, with its type: what rules read of the models."""

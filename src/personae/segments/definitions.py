@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from personae.engine.base import Engine
 from personae.engine.sql import literal, timestamp_sql
 from personae.engine.tables import columns_of, ensure_tables
+from personae.models.step import PREDICTION_COLUMNS
 from personae.rules import Rule, parse_rule
 from personae.segments.specs import SegmentSpec
 
@@ -29,9 +30,28 @@ class SegmentDefinition:
     created_at: datetime
 
 
+PEOPLE = "_scored_profiles"
+"""What rules read: ``profiles`` (golden record and traits) with the models' scores."""
+
+
+def people_sql(engine: Engine) -> str:
+    """``profiles`` joined to the scores in ``predictions`` (NULL where no model has scored yet)."""
+    stored = dict(engine.columns("predictions")) if engine.has_table("predictions") else {}
+    scores = ", ".join(
+        f"x.{name}" if name in stored else f"CAST(NULL AS {type_}) AS {name}"
+        for name, type_ in PREDICTION_COLUMNS.items()
+    )
+    joined = "LEFT JOIN predictions AS x ON x.uid = p.uid" if stored else ""
+    return f"SELECT p.*, {scores} FROM profiles AS p {joined}"
+
+
 def profile_columns(engine: Engine) -> dict[str, str]:
-    """Name -> type of the columns a rule may read."""
-    return dict(engine.columns("profiles")) if engine.has_table("profiles") else {}
+    """Name -> type of the columns a rule may read; names them ``_scored_profiles`` for the statements
+    that follow (empty when there are no profiles yet)."""
+    if not engine.has_table("profiles"):
+        return {}
+    engine.define(PEOPLE, people_sql(engine))
+    return dict(engine.columns(PEOPLE))
 
 
 def definitions(engine: Engine) -> list[SegmentDefinition]:

@@ -17,7 +17,7 @@ from personae.errors import ModelFitError, WorkspaceError
 from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.models.saved import read_model_file
 from personae.rules import Rule
-from personae.segments.definitions import definitions
+from personae.segments.definitions import PEOPLE, definitions
 from personae.segments.lifecycle import LifecycleThresholds
 from personae.segments.memberships import recorded_days, state_sql
 from personae.segments.specs import RULE_SEGMENTS
@@ -129,11 +129,11 @@ def preview(engine: Engine, rule: Rule, as_of: date, sample: int = 5) -> Segment
     size, people, revenue, total, anonymous = engine.fetch_rows(
         f"SELECT count(*) FILTER (WHERE {known}), count(*) FILTER (WHERE {KNOWN}), "
         f"coalesce(sum(revenue) FILTER (WHERE {known}), 0), coalesce(sum(revenue) FILTER (WHERE {KNOWN}), 0), "
-        f"count(*) FILTER (WHERE {condition} AND NOT {KNOWN}) FROM profiles"
+        f"count(*) FILTER (WHERE {condition} AND NOT {KNOWN}) FROM {PEOPLE}"
     )[0]
     columns = ", ".join(SAMPLE_COLUMNS)
     rows = engine.fetch_arrow(
-        f"SELECT {columns} FROM profiles WHERE {known} ORDER BY hash(uid), uid LIMIT {int(sample)}"
+        f"SELECT {columns} FROM {PEOPLE} WHERE {known} ORDER BY hash(uid), uid LIMIT {int(sample)}"
     ).to_pylist()
     return SegmentPreview(
         rule=rule.text,

@@ -14,14 +14,16 @@ from datetime import date
 from personae.engine.sql import literal
 from personae.errors import SegmentationError
 from personae.rules import Rule, parse_rule
+from personae.segments.definitions import PEOPLE
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec
 
 
 def rule_part_sql(segmentation: str, segment: str, rule: Rule, as_of: date, memberships: str) -> str:
-    """``uid, segmentation, segment, score`` of the profiles a rule selects (score NULL)."""
+    """``uid, segmentation, segment, score`` of the people a rule selects (score NULL); reads
+    ``_scored_profiles`` (see :func:`personae.segments.definitions.profile_columns`)."""
     condition = rule.sql(as_of=as_of, memberships=memberships)
-    return assignment_sql(segmentation, literal(segment), "NULL", f"profiles WHERE coalesce(({condition}), false)")
+    return assignment_sql(segmentation, literal(segment), "NULL", f"{PEOPLE} WHERE coalesce(({condition}), false)")
 
 
 def union_sql(parts: list[str]) -> str:
