@@ -11,7 +11,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from personae import Workspace
-from tests.workspaces import CRM_CSV, CRM_SOURCE, POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
+from tests.workspaces import (
+    CRM_CSV,
+    CRM_IDENTITY,
+    CRM_SOURCE,
+    POS_CSV,
+    POS_SOURCE,
+    WEB_JSONL,
+    WEB_SOURCE,
+    write_workspace,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -74,7 +83,9 @@ def test_ingest_gives_identical_tables_on_duckdb_and_spark(tmp_path: Path) -> No
     files = {"data/pos/2024.csv": bad_pos, "data/web/jan.jsonl": bad_web, "data/crm.csv": CRM_CSV}
     results = {}
     for engine in ("duckdb", "spark"):
-        root = write_workspace(tmp_path / engine, [POS_SOURCE, WEB_SOURCE, CRM_SOURCE, shop], files)
+        root = write_workspace(
+            tmp_path / engine, [POS_SOURCE, WEB_SOURCE, CRM_SOURCE, shop], files, identity=CRM_IDENTITY
+        )
         _files(root)
         workspace = Workspace(root)
         report = workspace.run(as_of=date(2024, 6, 1), engine=engine, only="ingest")

@@ -17,7 +17,16 @@ from personae import errors
 from personae.cli import main
 from personae.errors import PersonaeError
 from personae.store_lock import StoreLock
-from tests.workspaces import CRM_CSV, CRM_SOURCE, POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
+from tests.workspaces import (
+    CRM_CSV,
+    CRM_IDENTITY,
+    CRM_SOURCE,
+    POS_CSV,
+    POS_SOURCE,
+    WEB_JSONL,
+    WEB_SOURCE,
+    write_workspace,
+)
 
 AS_OF = date(2024, 3, 1)
 NOT_A_CLI_MISTAKE = {
@@ -110,7 +119,7 @@ def _corrupt_model(shop: Path, tmp: Path) -> list[str]:
 
 
 def _corrupt_fuzzy_model(shop: Path, tmp: Path) -> list[str]:
-    root = write_workspace(tmp / "fuzzy", [CRM_SOURCE], {"data/crm.csv": CRM_CSV})
+    root = write_workspace(tmp / "fuzzy", [CRM_SOURCE], {"data/crm.csv": CRM_CSV}, identity=CRM_IDENTITY)
     personae.Workspace(root).run(as_of=AS_OF)
     (root / "models").mkdir(exist_ok=True)
     (root / "models/identity_fuzzy.json").write_text('{"format": "something else"}')

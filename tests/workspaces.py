@@ -80,6 +80,9 @@ CRM_SOURCE: dict[str, Any] = {
     "formats": {"birth_date": "%d/%m/%Y"},
 }
 
+CRM_IDENTITY: dict[str, Any] = {"custom_types": ["member_no"]}
+"""The ``[identity]`` section a workspace with :data:`CRM_SOURCE` needs: it maps the type of its own ``member_no``."""
+
 CRM_CSV = """id,first,last,dob,mail,member,vip
 K1,Jane,Doe,03/04/1980,jane@example.com,M-1,yes
 K2,Bob,Smith,31/12/1975,,M-2,no

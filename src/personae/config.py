@@ -17,10 +17,14 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from personae.engine.specs import EngineName, EngineSettings
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import ConfigError
+from personae.golden.survivorship import golden_columns
 from personae.identity.specs import IdentitySettings
 from personae.models.specs import ModelSettings
+from personae.models.step import PREDICTION_COLUMNS
+from personae.profiles.build import AS_OF_COLUMN, trait_columns
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
-from personae.segments.kinds import segmentation_kind
+from personae.rules import parse_rule
+from personae.segments.kinds import check_references, known_segments, segmentation_kind
 from personae.segments.specs import (
     DEFAULT_SEGMENTATIONS,
     LifecycleSettings,
@@ -95,6 +99,49 @@ class WorkspaceConfig(Spec):
             except ConfigError as error:
                 raise ValueError(f"segmentation {spec.name!r}: {error}") from None
         return self
+
+    @model_validator(mode="after")
+    def _identifier_types(self) -> WorkspaceConfig:
+        """Every identifier type named anywhere is built in or declared in ``identity.custom_types``."""
+        known = self.identity.known_types()
+        named = [(f"source {s.name!r}: identifiers", t) for s in self.sources for t in s.identifiers]
+        named += [("identity.priority", t) for t in self.identity.priority]
+        named += [("identity.limits", t) for t in self.identity.limits]
+        for where, id_type in named:
+            if id_type not in known:
+                raise ValueError(
+                    f"{where}: unknown identifier type {id_type!r}{_did_you_mean(id_type, known)}; types are "
+                    f"{', '.join(known)}; a type of your own is declared with [identity] custom_types = [{id_type!r}]"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _rules(self) -> WorkspaceConfig:
+        """Every rule of personae.toml is checked now, not after a whole run: its columns, and the
+        segmentations and segments its ``in_segment`` names."""
+        columns = self.rule_columns()
+        known = known_segments(self.segment_config())
+        rules = [(spec.name, spec.rule) for spec in self.segments]
+        rules += [
+            (f"{s.name}.{seg}", text)
+            for s in self.segmentations
+            if s.kind == "rules"
+            for seg, text in s.segments.items()
+        ]
+        for name, text in rules:
+            check_references(parse_rule(text, columns, name=name), known)
+        return self
+
+    def rule_columns(self) -> dict[str, str]:
+        """Name -> type of every column a rule may read: the golden record, the traits, the models' scores."""
+        columns = golden_columns(self.identity.survivorship)
+        traits = {AS_OF_COLUMN: "DATE", **trait_columns(self.traits_config())}
+        for name in traits:
+            if name in columns or name in PREDICTION_COLUMNS:
+                raise ValueError(
+                    f"traits.{name}: a golden-record attribute or a model score has that name; pick another"
+                )
+        return {**columns, **traits, **PREDICTION_COLUMNS}
 
     def source(self, name: str) -> SourceSpec:
         for source in self.sources:

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from personae import Workspace
 from tests.workspaces import (
     CRM_CSV,
+    CRM_IDENTITY,
     CRM_SOURCE,
     POS_CSV,
     POS_SOURCE,
@@ -26,6 +27,7 @@ def _workspace(tmp_path: Path) -> Workspace:
         tmp_path / "ws",
         [POS_SOURCE, WEB_SOURCE, CRM_SOURCE],
         {"data/pos/2024.csv": POS_CSV, "data/web/jan.jsonl": WEB_JSONL, "data/crm.csv": CRM_CSV},
+        identity=CRM_IDENTITY,
     )
     return Workspace(root)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
+from personae.engine.tables import columns_of
 
 KNOWN = "known_customer"
 """The ``profiles`` column that says a person is a known customer: they have an identifier
@@ -99,6 +100,18 @@ def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str]
         ]
         joins.append(f"LEFT JOIN ({attribute_sql(attribute, rule, source_priority)}) AS {alias} ON {alias}.uid = p.uid")
     return f"SELECT {', '.join(columns)} FROM ({people}) AS p {' '.join(joins)}"
+
+
+def golden_columns(survivorship: Mapping[str, str]) -> dict[str, str]:
+    """Name -> DuckDB type of the columns :func:`profiles_sql` gives, known without a store."""
+    records = dict(columns_of("customer_records"))
+    columns = {"uid": "VARCHAR", "identifiers": "BIGINT", "first_seen": "TIMESTAMP", "last_seen": "TIMESTAMP"}
+    columns[KNOWN] = "BOOLEAN"
+    for attribute in {**DEFAULT_RULES, **survivorship}:
+        columns[attribute] = records[attribute]
+        columns[f"{attribute}_source"] = "VARCHAR"
+        columns[f"{attribute}_at"] = "TIMESTAMP"
+    return columns
 
 
 @dataclass(frozen=True)

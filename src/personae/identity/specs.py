@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from personae.engine.tables import IDENTIFIER_TYPES
 from personae.golden.survivorship import SURVIVORSHIP_RULES
 from personae.identity.fuzzy_settings import FuzzySettings
 from personae.spec import Spec, did_you_mean
@@ -29,6 +30,24 @@ class IdentitySettings(Spec):
     fuzzy: FuzzySettings = FuzzySettings()
     survivorship: dict[str, str] = Field(default_factory=dict)
     source_priority: tuple[str, ...] = ()
+    custom_types: tuple[str, ...] = ()
+    """Identifier types of the workspace's own (a membership number, a customer card of a
+    partner): a source may map only the built-in types and these, so a typo such as
+    ``emial`` is an error, not a new type that links nobody."""
+
+    @field_validator("custom_types")
+    @classmethod
+    def _custom_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for id_type in value:
+            if not id_type.isidentifier() or id_type != id_type.lower():
+                raise ValueError(f"custom_types: {id_type!r} must be a lower-case name such as 'member_no'")
+            if id_type in IDENTIFIER_TYPES:
+                raise ValueError(f"custom_types: {id_type!r} is a built-in identifier type; leave it out")
+        return value
+
+    def known_types(self) -> tuple[str, ...]:
+        """The identifier types sources may map: the built-in ones and the declared ones."""
+        return (*IDENTIFIER_TYPES, *self.custom_types)
 
     @field_validator("limits")
     @classmethod

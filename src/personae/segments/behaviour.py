@@ -22,7 +22,7 @@ from typing import Any
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
-from personae.segments.specs import SegmentationSpec, SubscriptionSettings, TriggerSettings
+from personae.segments.specs import SegmentationSpec, SegmentConfig, SubscriptionSettings, TriggerSettings
 
 
 def subscription_sql(settings: SubscriptionSettings, segmentation: str) -> str:
@@ -57,6 +57,10 @@ def subscription_report(engine: Engine, settings: SubscriptionSettings) -> dict[
         "inactive_rule": f"paying and no activity for more than {settings.inactive_days} days",
     }
 
+
+SUBSCRIPTION_STAGES = frozenset(
+    {"cancelled", "at_risk", "inactive", "converted", "active", "trial_expired", "trial", "none"}
+)
 
 TRIGGERS = {
     "promo_driven": ("promo_share", "promo_share"),
@@ -104,6 +108,9 @@ class Subscription:
         settings = context.config.subscription
         return Assignment(subscription_sql(settings, spec.name), report=subscription_report(context.engine, settings))
 
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        return SUBSCRIPTION_STAGES
+
 
 class Triggers:
     """The ``triggers`` kind (overlapping): promo-driven, seasonal and category-loyal buyers."""
@@ -113,6 +120,9 @@ class Triggers:
     def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
         settings = context.config.triggers
         return Assignment(triggers_sql(settings, spec.name), report=triggers_report(context.engine, settings))
+
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        return frozenset(TRIGGERS)
 
 
 SUBSCRIPTION = Subscription()

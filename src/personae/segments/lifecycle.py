@@ -31,10 +31,11 @@ from personae.engine.base import Engine
 from personae.errors import WorkspaceError
 from personae.golden.survivorship import KNOWN
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
-from personae.segments.specs import LifecycleSettings, SegmentationSpec
+from personae.segments.specs import LifecycleSettings, SegmentationSpec, SegmentConfig
 
 ANONYMOUS = "anonymous"
 """The stage of people seen only through anonymous ids: visitors, not leads (a lead is a known contact)."""
+STAGES = frozenset({ANONYMOUS, "lead", "new", "active", "loyal", "vip", "at_risk", "dormant", "reactivated"})
 MIN_SUPPORT = 30
 """People needed at an order count before its repeat chance is trusted."""
 
@@ -228,6 +229,9 @@ class Lifecycle:
     def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
         thresholds = learn_thresholds(context.engine, context.config.lifecycle, context.as_of)
         return Assignment(assignments_sql(thresholds, spec.name), report=thresholds.to_dict())
+
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        return STAGES
 
 
 SEGMENTATION = Lifecycle()

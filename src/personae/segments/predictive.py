@@ -19,7 +19,7 @@ from __future__ import annotations
 from personae.engine.sql import literal
 from personae.models.specs import ModelSettings
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
-from personae.segments.specs import SegmentationSpec
+from personae.segments.specs import SegmentationSpec, SegmentConfig
 
 PREDICTIONS = "predictions"
 KINDS = ("lifestyle", "churn_risk", "high_value", "clv_tier", "survey")
@@ -78,16 +78,20 @@ class Predicted:
 
     reads_segments = False
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, names: frozenset[str] | None) -> None:
         self.kind = kind
+        self.names = names
+
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        return self.names
 
     def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
         scored = context.engine.has_table(PREDICTIONS)
         return Assignment(assignments_sql(self.kind, spec.name, context.config.models, has_predictions=scored))
 
 
-LIFESTYLE = Predicted("lifestyle")
-CHURN_RISK = Predicted("churn_risk")
-HIGH_VALUE = Predicted("high_value")
-CLV_TIER = Predicted("clv_tier")
-SURVEY = Predicted("survey")
+LIFESTYLE = Predicted("lifestyle", None)  # the clusters the data gives
+CHURN_RISK = Predicted("churn_risk", frozenset({"no orders", UNKNOWN, "low", "medium", "high"}))
+HIGH_VALUE = Predicted("high_value", frozenset({UNKNOWN, "likely high value", "other"}))
+CLV_TIER = Predicted("clv_tier", frozenset({"no orders", UNKNOWN, "high", "medium", "low"}))
+SURVEY = Predicted("survey", None)  # the answers the survey gives

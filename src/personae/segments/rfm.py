@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from personae.engine.sql import literal
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
-from personae.segments.specs import PROSPECT, RfmCell, SegmentationSpec
+from personae.segments.specs import PROSPECT, RfmCell, SegmentationSpec, SegmentConfig
 
 RECENCY = "days_since_last_order DESC"
 FREQUENCY = "orders ASC"
@@ -72,6 +72,9 @@ class Rfm:
     def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
         context.engine.create_table("rfm_scores", scores_sql("profiles"))
         return Assignment(assignments_sql(context.config.rfm.cells, spec.name, "profiles", "rfm_scores"))
+
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        return frozenset({*(cell.name for cell in config.rfm.cells), PROSPECT})
 
 
 SEGMENTATION = Rfm()

@@ -16,7 +16,7 @@ from personae.errors import SegmentationError
 from personae.rules import Rule, parse_rule
 from personae.segments.definitions import PEOPLE
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
-from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec
+from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec, SegmentConfig
 
 
 def rule_part_sql(segmentation: str, segment: str, rule: Rule, as_of: date, memberships: str) -> str:
@@ -70,6 +70,9 @@ class Rules:
             for segment, text in spec.segments.items()
         ]
         return Assignment(union_sql(parts))
+
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        return frozenset(spec.segments)
 
 
 SEGMENTATION = Rules()

@@ -50,6 +50,11 @@ class Segmentation(Protocol):
         """The segment (and score) of each customer in the segmentation ``spec`` names."""
         ...
 
+    def segment_names(self, config: SegmentConfig, spec: SegmentationSpec) -> frozenset[str] | None:
+        """Every segment the segmentation can assign, known before a run; None when the data
+        decides them (lifestyle clusters, survey answers)."""
+        ...
+
 
 def assignment_sql(segmentation: str, segment: str, score: str, source: str, *, uid: str = "uid") -> str:
     """``uid, segmentation, segment, score`` from ``source`` (a FROM clause, with joins and a
