@@ -24,7 +24,8 @@ from personae.models.step import PREDICTION_COLUMNS
 from personae.profiles.build import AS_OF_COLUMN, trait_columns
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
 from personae.rules import parse_rule
-from personae.segments.kinds import check_references, known_segments, segmentation_kind
+from personae.segments.kinds import segmentation_kind
+from personae.segments.references import check_references, known_segments
 from personae.segments.specs import (
     DEFAULT_SEGMENTATIONS,
     LifecycleSettings,

@@ -210,19 +210,42 @@ class Workspace:
 
     # -- segments ------------------------------------------------------------------------
     def add_segment(self, name: str, rule: str, *, description: str = "") -> SegmentDefinition | None:
-        """Store a new version of a rule segment (None when unchanged); it is assigned on the next run."""
-        from personae.segments.definitions import add_definition
+        """Store a new version of a rule segment (None when unchanged); it is assigned on the next run.
 
+        The name, the rule's columns and the segments its ``in_segment`` names are checked now."""
+        from personae.segments.definitions import add_definition, check_name, definitions
+        from personae.segments.people import profile_columns
+        from personae.segments.references import known_segments
+
+        check_name(name)
         if any(spec.name == name for spec in self.config.segments):
             raise WorkspaceError(f"segment {name!r} is defined in {self.root / 'personae.toml'}; change its rule there")
         with self.engine(write=True) as store:
-            return add_definition(store, name, rule, description=description)
+            columns = profile_columns(store) or self.config.rule_columns()
+            assigned: dict[str, set[str]] = {}
+            if store.has_table("memberships"):
+                for segmentation, segment in store.fetch_rows(
+                    "SELECT DISTINCT segmentation, segment FROM memberships WHERE exited_at IS NULL"
+                ):
+                    assigned.setdefault(str(segmentation), set()).add(str(segment))
+            rules = [*(d.name for d in definitions(store)), *(s.name for s in self.config.segments), name]
+            known = known_segments(self.config.segment_config(), assigned, rules)
+            return add_definition(store, name, rule, description=description, columns=columns, known=known)
+
+    def remove_segment(self, name: str) -> SegmentDefinition:
+        """Take a rule segment added with ``add_segment`` out of force; its members leave it on the next run."""
+        from personae.segments.definitions import remove_definition
+
+        if any(spec.name == name for spec in self.config.segments):
+            raise WorkspaceError(f"segment {name!r} is defined in {self.root / 'personae.toml'}; remove it there")
+        with self.engine(write=True) as store:
+            return remove_definition(store, name)
 
     def preview_segment(self, rule: str, *, sample: int = 5) -> SegmentPreview:
         """Size, share of customers and of revenue, and a sample of the people a rule selects."""
         from personae.profiles.build import traits_as_of
         from personae.rules import parse_rule
-        from personae.segments.definitions import profile_columns
+        from personae.segments.people import profile_columns
         from personae.segments.reports import preview
 
         with self.engine(write=False) as store:
@@ -241,7 +264,8 @@ class Workspace:
         from personae.models.step import PREDICTION_COLUMNS
         from personae.profiles.build import traits_as_of
         from personae.rules import parse_rule
-        from personae.segments.definitions import definitions, people_sql, profile_columns
+        from personae.segments.definitions import definitions
+        from personae.segments.people import people_sql, profile_columns
         from personae.segments.reports import CURRENT
 
         with self.engine(write=False) as store:

@@ -12,7 +12,7 @@ from rich.table import Table
 from personae.cli.render import cell, console, print_json, records
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
-segment_app = typer.Typer(help="Rule segments: add, preview, list, show.", no_args_is_help=True)
+segment_app = typer.Typer(help="Rule segments: add, remove, preview, list, show.", no_args_is_help=True)
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 
 
@@ -40,6 +40,16 @@ def segment_add(
         console.print(f"segment {name!r} is unchanged")
     else:
         console.print(f"[green]saved[/] segment {name!r} version {added.version}; `personae run` assigns it")
+
+
+@segment_app.command("remove")
+def segment_remove(
+    name: Annotated[str, typer.Argument(help="A rule segment added with `personae segment add`.")],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Take a rule segment out of force; its members leave it on the next run (its history stays)."""
+    removed = open_workspace(workspace).remove_segment(name)
+    console.print(f"[green]removed[/] segment {removed.name!r} (version {removed.version}); `personae run` closes it")
 
 
 @segment_app.command("preview")

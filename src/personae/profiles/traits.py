@@ -94,7 +94,7 @@ def _order_stats_sql(config: TraitsConfig, as_of: date, orders: str) -> str:
     return (
         f"SELECT s.uid, {kept}, {window_names}, "
         f"CAST({concentration} AS DOUBLE) / (CAST(s.orders AS DOUBLE) * s.orders) AS month_concentration, "
-        f"CASE {top_month} END AS top_month FROM ({stats}) AS s"
+        f"CAST(CASE {top_month} END AS BIGINT) AS top_month FROM ({stats}) AS s"
     )
 
 

@@ -18,9 +18,10 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
-from personae.segments.definitions import compiled, profile_columns, sync_config_segments
+from personae.segments.definitions import compiled, sync_config_segments
 from personae.segments.kinds import segmentation_kind
 from personae.segments.memberships import MembershipResult, apply_assignments
+from personae.segments.people import profile_columns
 from personae.segments.rule_segments import rule_levels, rule_part_sql, union_sql
 from personae.segments.segmentation import SegmentationContext
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec, SegmentConfig

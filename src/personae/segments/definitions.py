@@ -8,6 +8,7 @@ stored, so a stored definition always compiles.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +16,12 @@ from datetime import UTC, datetime
 from personae.engine.base import Engine
 from personae.engine.sql import literal, timestamp_sql
 from personae.engine.tables import columns_of, ensure_tables
-from personae.models.step import PREDICTION_COLUMNS
+from personae.errors import InvalidRule, NotFound
 from personae.rules import Rule, parse_rule
+from personae.segments.people import profile_columns
+from personae.segments.references import check_references
 from personae.segments.specs import SegmentSpec
+from personae.spec import NAME_PATTERN, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -30,40 +34,29 @@ class SegmentDefinition:
     created_at: datetime
 
 
-PEOPLE = "_scored_profiles"
-"""What rules read: ``profiles`` (golden record and traits) with the models' scores."""
-
-
-def people_sql(engine: Engine) -> str:
-    """``profiles`` joined to the scores in ``predictions`` (NULL where no model has scored yet)."""
-    stored = dict(engine.columns("predictions")) if engine.has_table("predictions") else {}
-    scores = ", ".join(
-        f"x.{name}" if name in stored else f"CAST(NULL AS {type_}) AS {name}"
-        for name, type_ in PREDICTION_COLUMNS.items()
-    )
-    joined = "LEFT JOIN predictions AS x ON x.uid = p.uid" if stored else ""
-    return f"SELECT p.*, {scores} FROM profiles AS p {joined}"
-
-
-def profile_columns(engine: Engine) -> dict[str, str]:
-    """Name -> type of the columns a rule may read; names them ``_scored_profiles`` for the statements
-    that follow (empty when there are no profiles yet)."""
-    if not engine.has_table("profiles"):
-        return {}
-    engine.define(PEOPLE, people_sql(engine))
-    return dict(engine.columns(PEOPLE))
+REMOVED = "removed"
+"""The origin of the version that removes a segment: its history stays, it is no longer in force."""
 
 
 def definitions(engine: Engine) -> list[SegmentDefinition]:
-    """The latest version of every segment, by name."""
+    """The latest version of every segment in force, by name."""
     if not engine.has_table("segment_definitions"):
         return []
     rows = engine.fetch_rows(
         "SELECT name, version, rule, description, origin, created_at FROM ("
         "SELECT *, row_number() OVER (PARTITION BY name ORDER BY version DESC) AS position "
-        "FROM segment_definitions) AS d WHERE position = 1 ORDER BY name"
+        f"FROM segment_definitions) AS d WHERE position = 1 AND origin <> {literal(REMOVED)} ORDER BY name"
     )
     return [SegmentDefinition(*row) for row in rows]
+
+
+def check_name(name: str) -> str:
+    """A segment's name: lower-case letters, digits and ``_``, starting with a letter."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")
+        hint = f"; e.g. {suggestion!r}" if suggestion and re.fullmatch(NAME_PATTERN, suggestion) else ""
+        raise InvalidRule(f"segment name {name!r}: use lower-case letters, digits and _, starting with a letter{hint}")
+    return name
 
 
 def history(engine: Engine, name: str) -> list[SegmentDefinition]:
@@ -84,29 +77,59 @@ def add_definition(
     description: str = "",
     origin: str = "cli",
     columns: Mapping[str, str] | None = None,
+    known: Mapping[str, frozenset[str] | None] | None = None,
 ) -> SegmentDefinition | None:
-    """Store a new version of a segment (None when it is unchanged). Raises ``InvalidRule``."""
-    parse_rule(rule_text, columns if columns is not None else profile_columns(engine), name=name)
+    """Store a new version of a segment (None when it is unchanged). Raises ``InvalidRule`` for a
+    bad name or rule, or (given ``known``: segmentation -> its segments) an ``in_segment`` of a
+    segment that does not exist."""
+    check_name(name)
+    rule = parse_rule(rule_text, columns if columns is not None else profile_columns(engine), name=name)
+    if known is not None:
+        check_references(rule, known)
     ensure_tables(engine, ["segment_definitions"])
     current = {d.name: d for d in definitions(engine)}.get(name)
     if current is not None and current.rule == rule_text and current.description == description:
         return None
     version = (current.version if current else 0) + 1
     now = datetime.now(UTC).replace(tzinfo=None)
+    return _version(engine, SegmentDefinition(name, version, rule_text, description, origin, now))
+
+
+def _version(engine: Engine, definition: SegmentDefinition) -> SegmentDefinition:
     engine.insert(
         "segment_definitions",
         [column for column, _ in columns_of("segment_definitions")],
-        f"SELECT {literal(name)}, {version}, {literal(rule_text)}, {literal(description)}, "
-        f"{literal(origin)}, {timestamp_sql(now.isoformat(sep=' '))}",
+        f"SELECT {literal(definition.name)}, {definition.version}, {literal(definition.rule)}, "
+        f"{literal(definition.description)}, {literal(definition.origin)}, "
+        f"{timestamp_sql(definition.created_at.isoformat(sep=' '))}",
     )
-    return SegmentDefinition(name, version, rule_text, description, origin, now)
+    return definition
+
+
+def remove_definition(engine: Engine, name: str) -> SegmentDefinition:
+    """Take a segment out of force (a version that says so; its history stays). Its members
+    leave it on the next run. Raises ``NotFound`` for a segment that is not in force."""
+    current = {d.name: d for d in definitions(engine)}
+    if name not in current:
+        raise NotFound(
+            f"no rule segment {name!r}{did_you_mean(name, current)}; segments are {', '.join(current) or 'none yet'}"
+        )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    kept = current[name]
+    return _version(engine, SegmentDefinition(name, kept.version + 1, kept.rule, kept.description, REMOVED, now))
 
 
 def sync_config_segments(engine: Engine, segments: tuple[SegmentSpec, ...], columns: Mapping[str, str]) -> int:
-    """Record the ``[[segments]]`` of the config as definitions; returns how many changed."""
+    """Record the ``[[segments]]`` of the config as definitions, and take out of force the ones
+    that were in the config before but are no longer; returns how many changed."""
     changed = 0
     for spec in segments:
         if add_definition(engine, spec.name, spec.rule, description=spec.description, origin="config", columns=columns):
+            changed += 1
+    named = {spec.name for spec in segments}
+    for definition in definitions(engine):
+        if definition.origin == "config" and definition.name not in named:
+            remove_definition(engine, definition.name)
             changed += 1
     return changed
 

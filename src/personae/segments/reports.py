@@ -17,9 +17,10 @@ from personae.errors import ModelFitError, WorkspaceError
 from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.models.saved import read_model_file
 from personae.rules import Rule
-from personae.segments.definitions import PEOPLE, definitions
+from personae.segments.definitions import definitions
 from personae.segments.lifecycle import LifecycleThresholds
 from personae.segments.memberships import recorded_days, state_sql
+from personae.segments.people import PEOPLE
 from personae.segments.specs import RULE_SEGMENTS
 from personae.spec import did_you_mean
 

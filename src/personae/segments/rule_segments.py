@@ -14,7 +14,7 @@ from datetime import date
 from personae.engine.sql import literal
 from personae.errors import SegmentationError
 from personae.rules import Rule, parse_rule
-from personae.segments.definitions import PEOPLE
+from personae.segments.people import PEOPLE
 from personae.segments.segmentation import Assignment, SegmentationContext, assignment_sql
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec, SegmentConfig
 

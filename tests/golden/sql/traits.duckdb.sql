@@ -85,7 +85,7 @@ LEFT JOIN (
     CAST(m1 * m1 + m2 * m2 + m3 * m3 + m4 * m4 + m5 * m5 + m6 * m6 + m7 * m7 + m8 * m8 + m9 * m9 + m10 * m10 + m11 * m11 + m12 * m12 AS DOUBLE) / (
       CAST(s.orders AS DOUBLE) * s.orders
     ) AS month_concentration,
-    CASE
+    CAST(CASE
       WHEN m1 = GREATEST(m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12)
       THEN 1
       WHEN m2 = GREATEST(m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12)
@@ -110,7 +110,7 @@ LEFT JOIN (
       THEN 11
       WHEN m12 = GREATEST(m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12)
       THEN 12
-    END AS top_month
+    END AS BIGINT) AS top_month
   FROM (
     SELECT
       uid,
