@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 import personae
+from personae import Workspace
 from personae.cli.app import app
 from personae.config import WorkspaceConfig
 from personae.sources.kinds import KIND_COLUMNS
@@ -70,3 +73,35 @@ def test_every_built_in_trait_is_documented() -> None:
     names = list(builtin_traits(WorkspaceConfig()))
     assert "revenue_365d" in names
     assert [name for name in names if f"| `{name}` |" not in text] == []
+
+
+RULE_BLOCK = re.compile(r"```rule\n(.*?)```", re.S)
+
+
+def _rule_examples() -> list[tuple[str, str]]:
+    """Every line of every ```rule block in the README and docs/, with the page it is on."""
+    pages = [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]
+    return [
+        (page.name, line.strip())
+        for page in pages
+        for block in RULE_BLOCK.findall(page.read_text(encoding="utf-8"))
+        for line in block.splitlines()
+        if line.strip()
+    ]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    workspace = Workspace.init(tmp_path_factory.mktemp("docs") / "demo", demo=True, customers=400, seed=5)
+    assert workspace.run().errors == []
+    return workspace
+
+
+def test_the_docs_have_rule_examples() -> None:
+    assert len(_rule_examples()) >= 5
+
+
+@pytest.mark.parametrize(("page", "rule"), _rule_examples())
+def test_every_rule_example_runs_on_the_demo(demo: Workspace, page: str, rule: str) -> None:
+    preview = demo.preview_segment(rule, sample=1)  # checks columns and in_segment, then counts
+    assert 0 <= preview.size <= preview.customers, f"{page}: {rule}"

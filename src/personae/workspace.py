@@ -213,23 +213,15 @@ class Workspace:
         """Store a new version of a rule segment (None when unchanged); it is assigned on the next run.
 
         The name, the rule's columns and the segments its ``in_segment`` names are checked now."""
-        from personae.segments.definitions import add_definition, check_name, definitions
+        from personae.segments.definitions import add_definition, check_name, stored_segments
         from personae.segments.people import profile_columns
-        from personae.segments.references import known_segments
 
         check_name(name)
         if any(spec.name == name for spec in self.config.segments):
             raise WorkspaceError(f"segment {name!r} is defined in {self.root / 'personae.toml'}; change its rule there")
         with self.engine(write=True) as store:
             columns = profile_columns(store) or self.config.rule_columns()
-            assigned: dict[str, set[str]] = {}
-            if store.has_table("memberships"):
-                for segmentation, segment in store.fetch_rows(
-                    "SELECT DISTINCT segmentation, segment FROM memberships WHERE exited_at IS NULL"
-                ):
-                    assigned.setdefault(str(segmentation), set()).add(str(segment))
-            rules = [*(d.name for d in definitions(store)), *(s.name for s in self.config.segments), name]
-            known = known_segments(self.config.segment_config(), assigned, rules)
+            known = stored_segments(store, self.config.segment_config(), [name])
             return add_definition(store, name, rule, description=description, columns=columns, known=known)
 
     def remove_segment(self, name: str) -> SegmentDefinition:
@@ -245,11 +237,14 @@ class Workspace:
         """Size, share of customers and of revenue, and a sample of the people a rule selects."""
         from personae.profiles.build import traits_as_of
         from personae.rules import parse_rule
+        from personae.segments.definitions import stored_segments
         from personae.segments.people import profile_columns
+        from personae.segments.references import check_references
         from personae.segments.reports import preview
 
         with self.engine(write=False) as store:
             checked = parse_rule(rule, profile_columns(store))
+            check_references(checked, stored_segments(store, self.config.segment_config()))
             return preview(store, checked, traits_as_of(store), sample)
 
     def segments(self) -> list[SegmentSummary]:

@@ -9,7 +9,7 @@ stored, so a stored definition always compiles.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,8 +19,8 @@ from personae.engine.tables import columns_of, ensure_tables
 from personae.errors import InvalidRule, NotFound
 from personae.rules import Rule, parse_rule
 from personae.segments.people import profile_columns
-from personae.segments.references import check_references
-from personae.segments.specs import SegmentSpec
+from personae.segments.references import check_references, known_segments
+from personae.segments.specs import SegmentConfig, SegmentSpec
 from personae.spec import NAME_PATTERN, did_you_mean
 
 
@@ -137,3 +137,18 @@ def sync_config_segments(engine: Engine, segments: tuple[SegmentSpec, ...], colu
 def compiled(engine: Engine, columns: Mapping[str, str]) -> dict[str, Rule]:
     """Every segment in force, parsed against the current profile columns."""
     return {d.name: parse_rule(d.rule, columns, name=d.name) for d in definitions(engine)}
+
+
+def stored_segments(
+    engine: Engine, config: SegmentConfig, more_rules: Iterable[str] = ()
+) -> dict[str, frozenset[str] | None]:
+    """:func:`known_segments` with what the store knows: the segments assigned now (for kinds
+    the data decides) and the rule segments in force, with ``more_rules`` (a segment being
+    added may name itself or one added with it)."""
+    assigned: dict[str, set[str]] = {}
+    if engine.has_table("memberships"):
+        rows = engine.fetch_rows("SELECT DISTINCT segmentation, segment FROM memberships WHERE exited_at IS NULL")
+        for segmentation, segment in rows:
+            assigned.setdefault(str(segmentation), set()).add(str(segment))
+    rules = [*(d.name for d in definitions(engine)), *(spec.name for spec in config.segments), *more_rules]
+    return known_segments(config, assigned, rules)
