@@ -60,4 +60,9 @@ def profile(
     console.print(golden)
     records("identifiers", view.identifiers)
     console.print("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view.records.items())))
+    records("segments", view.segments)
+    if view.scores:
+        console.print(
+            "scores: " + ", ".join(f"{name} {cell(value)}" for name, value in view.scores.items()), highlight=False
+        )
     records("recent events", view.events)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,10 @@ class PersonView:
     """Source -> how many of its records and events are this person's."""
     events: list[dict[str, Any]]
     """The latest events, newest first: ts, source, type, name, amount, category, channel."""
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    """The segments the person is in now: segmentation, segment, score, entered_at."""
+    scores: dict[str, Any] = field(default_factory=dict)
+    """The models' scores and predictions (churn probability, CLV, P(alive), ...)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,22 @@ def person(engine: Engine, identifier: str, region: str) -> PersonView:
         "AND m.record_id = CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END "
         f"WHERE m.uid = {key} ORDER BY e.ts DESC LIMIT {RECENT_EVENTS}"
     ).to_pylist()
-    return PersonView(uid, golden, identifiers, {str(k): int(v) for k, v in records.items()}, events)
+    segments = (
+        engine.fetch_arrow(
+            "SELECT segmentation, segment, score, entered_at FROM memberships "
+            f"WHERE uid = {key} AND exited_at IS NULL ORDER BY segmentation, segment"
+        ).to_pylist()
+        if engine.has_table("memberships")
+        else []
+    )
+    predicted = (
+        engine.fetch_arrow(f"SELECT * FROM predictions WHERE uid = {key}").to_pylist()
+        if engine.has_table("predictions")
+        else []
+    )
+    scores = {name: cell for name, cell in (predicted[0] if predicted else {}).items() if name != "uid"}
+    counted = {str(k): int(v) for k, v in records.items()}
+    return PersonView(uid, golden, identifiers, counted, events, segments, scores)
 
 
 def report(engine: Engine) -> IdentityReport:

@@ -1,4 +1,4 @@
-"""The as-of day of a run: the workspace's own (`[workspace] as_of`), and a warning when it is stale."""
+"""A run's as-of day (`[workspace] as_of`, a warning when stale), and what `personae profile` shows."""
 
 from __future__ import annotations
 
@@ -41,3 +41,30 @@ def test_the_demo_runs_as_of_its_data_and_a_stale_day_warns(tmp_path: Path) -> N
         "as of 2026-12-02 is 336 days after the newest event (2025-12-31), so customers look lapsed; "
         "set as_of = 2025-12-31 under [workspace] in personae.toml or pass --as-of 2025-12-31"
     ]
+
+
+def test_profile_shows_segments_and_scores_and_rules_read_scores(tmp_path: Path) -> None:
+    """`personae profile` shows the person's segments and the models' scores, and a rule may
+    read a score (`churn_probability`)."""
+    workspace = Workspace.init(tmp_path / "shop", demo=True, customers=300, seed=2)
+    workspace.run()
+    person = workspace.sql(
+        "SELECT m.id_type || ':' || m.id_value AS key, x.uid, x.clv FROM predictions AS x "
+        "JOIN identity_map AS m ON m.uid = x.uid WHERE x.clv IS NOT NULL AND m.id_type = 'email' LIMIT 1"
+    ).to_pylist()[0]
+    view = workspace.profile(person["key"])
+    assert view.scores["clv"] == person["clv"] and "churn_probability" in view.scores
+    assert {row["segmentation"] for row in view.segments} >= {"rfm", "lifecycle"}
+    shown = runner.invoke(app, ["profile", person["key"], "-w", str(workspace.root)])
+    assert shown.exit_code == 0, shown.output
+    assert "scores:" in shown.output and "lifecycle" in shown.output
+    likely = workspace.preview_segment("clv > 0 and coalesce(churn_probability, 1) >= 0")
+    expected = (
+        workspace.sql(
+            "SELECT count(*) AS n FROM predictions AS x JOIN profiles AS p ON p.uid = x.uid "
+            "WHERE x.clv > 0 AND p.known_customer"
+        )
+        .column("n")[0]
+        .as_py()
+    )
+    assert likely.size == expected > 0
