@@ -7,8 +7,9 @@ or Parquet tables under ``spark-warehouse/`` on Spark) and the user's data files
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import tomli_w
 
 from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
 from personae.engine import Engine, check_engine, open_engine
+from personae.engine.dialects import has
 from personae.engine.sql import day_sql, literal, timestamp_sql
 from personae.errors import StoreLockedError, UsageError, WorkspaceError
 from personae.pipeline import check_step, run_steps
@@ -85,6 +87,9 @@ class Workspace:
         self.config: WorkspaceConfig = load_config(self.root / CONFIG_FILE)
         self.env: Mapping[str, str] = env or {}
         self.engine_name = check_engine(engine or self.config.workspace.engine)
+        self._held: Engine | None = None
+        self._writes = threading.Lock()
+        """Held open, writes in this process take turns (DuckDB would refuse concurrent ones)."""
 
     # -- creation ------------------------------------------------------------------------
     @classmethod
@@ -119,14 +124,61 @@ class Workspace:
 
     # -- engine access -------------------------------------------------------------------
     @contextmanager
+    def open(self, *, command: str | None = None) -> Iterator[Workspace]:
+        """Hold the store for as long as the block runs: the engine and the writer lock (and,
+        for the server, the live state kept beside them).
+
+        Every verb called meanwhile, from any thread, uses the held store (each thread through
+        a connection of its own; writes take turns). A second writer, in another process or
+        through another ``open``, gets the lock error naming this one.
+        """
+        if self._held is not None:
+            raise WorkspaceError(f"workspace {self.root} is already open in this process")
+        lock = StoreLock(self.root, command).acquire()
+        try:
+            engine = open_engine(self.root, self.config.engine, self.engine_name)
+            try:
+                ensure_store(engine)
+                self._expose_raw(engine)
+                self._held = engine
+                yield self
+            finally:
+                self._held = None
+                engine.close()
+        finally:
+            lock.release()
+
+    @property
+    def is_open(self) -> bool:
+        return self._held is not None
+
+    def _expose_raw(self, engine: Engine) -> None:
+        """Declare the ``raw_<source>`` views on an engine that does not keep them."""
+        if not has(engine.name, "persistent_views"):
+            for folder in sorted((self.root / RAW_FOLDER).glob("*")):
+                engine.expose_folder(f"raw_{folder.name}", folder)
+
+    @contextmanager
     def engine(self, *, write: bool, name: str | None = None) -> Iterator[Engine]:
-        """The store's engine; writers hold the workspace lock for as long as they use it."""
+        """The store's engine; writers hold the workspace lock for as long as they use it (or,
+        while the workspace is held open, take turns on the held store)."""
         chosen = check_engine(name) if name else self.engine_name
+        if self._held is not None:
+            if chosen != self._held.name:
+                raise WorkspaceError(f"workspace {self.root} is open on {self._held.name}, not {chosen}")
+            connection = self._held.cursor()
+            try:
+                with self._writes if write else nullcontext():
+                    yield connection
+            finally:
+                if connection is not self._held:
+                    connection.close()
+            return
         lock = StoreLock(self.root) if write else None
         if lock:
             lock.acquire()
         try:
-            read_only = not write and chosen == "duckdb"
+            read_only = not write and has(chosen, "read_only_open")
             if read_only and not (self.root / self.config.engine.duckdb.path).exists():
                 raise WorkspaceError(f"{self.root}: the store is empty; run `personae run` first")
             try:
@@ -137,9 +189,7 @@ class Workspace:
                     f"{describe_holder(self.root / LOCK_FILE)}; wait for it to finish or stop it"
                 ) from None
             with engine:
-                if chosen != "duckdb":  # DuckDB keeps its raw_* views; other engines are told each time
-                    for folder in sorted((self.root / RAW_FOLDER).glob("*")):
-                        engine.expose_folder(f"raw_{folder.name}", folder)
+                self._expose_raw(engine)
                 yield engine
         finally:
             if lock:

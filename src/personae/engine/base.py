@@ -148,6 +148,11 @@ class Engine(ABC):
         """All or nothing where the engine can; engines without transactions run as is."""
         yield
 
+    def cursor(self) -> Engine:
+        """An engine over the same store for use in another thread (closing it leaves this one
+        open). Engines whose connection is safe to share return themselves."""
+        return self
+
     def close(self) -> None:
         """Release the engine's resources."""
         if self._reader is not None:

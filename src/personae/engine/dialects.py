@@ -37,13 +37,30 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 """engine -> lower-case function name -> what the user tried to do."""
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "duckdb": frozenset({"transactions", "delete", "typed_stage"}),
-    "spark": frozenset(),
+    "duckdb": frozenset(
+        {"transactions", "delete", "typed_stage", "persistent_views", "read_only_open", "local_components"}
+    ),
+    "spark": frozenset({"splink_scoring"}),
 }
-"""Engine features steps may rely on; without "delete" an engine rewrites the table. With
-"typed_stage" ingest maps a Parquet input file in place, with its own column types, instead
-of its raw copy's text: the engine's text of a value is then DuckDB's, as in the raw copy
-(Spark prints doubles and timestamps its own way, so it maps the raw copy)."""
+"""Engine features steps may rely on, so no code outside ``engine/`` branches on an engine's name:
+
+- ``transactions``: all-or-nothing writes; ``delete``: delete rows in place (without it an
+  engine rewrites the table);
+- ``typed_stage``: ingest maps a Parquet input file in place, with its own column types,
+  instead of its raw copy's text: the engine's text of a value is then DuckDB's, as in the
+  raw copy (Spark prints doubles and timestamps its own way, so it maps the raw copy);
+- ``persistent_views``: views (``raw_<source>``) persist in the store; without it they are
+  declared again each time the engine opens;
+- ``read_only_open``: the store can be opened read-only, so readers need no lock;
+- ``local_components``: links can be pulled into this process for scipy's connected
+  components (an embedded store); without it components run in SQL on the engine;
+- ``splink_scoring``: Splink scores record pairs on this engine itself (a model trained on
+  DuckDB is loaded into Splink's backend of the engine's name)."""
+
+
+def has(engine: str, capability: str) -> bool:
+    """Whether the engine named ``engine`` has a declared capability."""
+    return capability in CAPABILITIES[engine]
 
 
 def _spark_strptime(node: exp.Expr) -> exp.Expr:

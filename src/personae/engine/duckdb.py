@@ -51,6 +51,17 @@ class DuckDBEngine(Engine):
         if self.root:  # views over files name them relative to the workspace, so it can move
             self.connection.execute(f"SET file_search_path = {literal(str(self.root))}").complete()
 
+    def cursor(self) -> DuckDBEngine:
+        """A connection of its own to the same database, for another thread: DuckDB's
+        connections are not thread-safe, its database is (one process may hold one open)."""
+        other = DuckDBEngine.__new__(DuckDBEngine)
+        other.connection = self.connection.cursor()
+        other.connection.execute("SET enable_progress_bar = false").complete()
+        other.path, other.root = self.path, self.root
+        if self.root:
+            other.connection.execute(f"SET file_search_path = {literal(str(self.root))}").complete()
+        return other
+
     def execute(self, sql: str) -> None:
         try:
             self.connection.execute(sql).complete()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from personae.engine.base import Engine
+from personae.engine.dialects import has
 from personae.errors import FuzzyModelOutdated, FuzzyTrainingError
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_settings import FuzzySettings
@@ -70,7 +71,7 @@ def fuzzy_edges(
     matcher = matcher_for(engine, settings, models, phone_region, warnings)
     if matcher is None:
         return None, warnings
-    if engine.name == "spark":  # trained on DuckDB (fast, on one machine), scored by Splink on Spark
+    if has(engine.name, "splink_scoring"):  # trained on DuckDB (fast, on one machine), scored on the engine
         matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=getattr(engine, "session", None))
     pairs = matcher.predict(engine.fetch_arrow(records_sql(settings.compared_columns)))
     engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))

@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from personae.engine.base import Engine
+from personae.engine.dialects import has
 from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
 from personae.identity import graph, incremental
@@ -117,7 +118,7 @@ def resolve_identities(
         engine.materialise("_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)")
         nodes, edges, previous = "_scope_nodes", "_scope_edges", "_scope_previous"
     with _phase(seconds, "components"):
-        if engine.name == "duckdb":
+        if has(engine.name, "local_components"):
             size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
             if scoped:
                 components_by_scipy(engine, edges, size, "_all_labels")
