@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import tomli_w
 
+from personae.access import AccessKey, KeyRing
 from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
 from personae.engine import Engine, check_engine, open_engine
 from personae.engine.dialects import has
@@ -194,6 +195,18 @@ class Workspace:
         finally:
             if lock:
                 lock.release()
+
+    # -- access keys -------------------------------------------------------------------------
+    @property
+    def key_ring(self) -> KeyRing:
+        """The workspace's access keys (write keys of the tracking API, read and admin tokens)."""
+        return KeyRing(self.root)
+
+    def create_key(self, scope: str, *, name: str = "", source: str | None = None) -> tuple[AccessKey, str]:
+        """Make an access key; returns it and its secret, shown this once and kept nowhere."""
+        if source is not None:
+            self.config.source(source)  # a write key's source must exist
+        return self.key_ring.create(scope, name=name, source=source)
 
     # -- the verbs -------------------------------------------------------------------------
     def run(

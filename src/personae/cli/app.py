@@ -11,6 +11,7 @@ import typer
 from personae import __version__
 from personae.cli import render
 from personae.cli.identity import identity_app, profile
+from personae.cli.keys import keys_app
 from personae.cli.personas import personas
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
@@ -42,6 +43,7 @@ def _options(
 
 
 app.add_typer(identity_app, name="identity")
+app.add_typer(keys_app, name="keys")
 app.command()(profile)
 app.add_typer(segment_app, name="segment")
 app.command()(questions)

@@ -11,6 +11,8 @@ from pydantic import Field, field_validator, model_validator
 from personae.sources.kinds import SourceKind, column_names
 from personae.spec import NAME_PATTERN, Spec, did_you_mean
 
+JOURNAL_FOLDER = "journal"
+"""Where ``personae serve`` keeps each live source's events, one folder per source."""
 SourceFormat = Literal["csv", "parquet", "jsonl", "postgres"]
 _SUFFIX_FORMATS: dict[str, SourceFormat] = {
     ".csv": "csv",
@@ -45,6 +47,9 @@ class SourceSpec(Spec):
     csv: CsvOptions = CsvOptions()
     phone_region: str | None = Field(None, min_length=2, max_length=2)
     orders: str | None = None
+    live: bool = False
+    """Events sent to ``personae serve`` for this source (its write keys): the server keeps
+    them in the journal ``journal/<name>/``, which is this source's path."""
     description: str = ""
 
     @field_validator("identifiers")
@@ -57,6 +62,15 @@ class SourceSpec(Spec):
 
     @model_validator(mode="after")
     def _check(self) -> SourceSpec:
+        if self.live:
+            if self.kind != SourceKind.EVENTS:
+                raise ValueError(f"source {self.name!r}: only events sources are live (sent to personae serve)")
+            if self.path is not None or self.format not in (None, "jsonl"):
+                raise ValueError(
+                    f"source {self.name!r}: a live source's path is its journal; leave out path and format"
+                )
+            object.__setattr__(self, "path", f"{JOURNAL_FOLDER}/{self.name}/*.jsonl")
+            object.__setattr__(self, "format", "jsonl")
         if self.format is None:
             object.__setattr__(self, "format", _infer_format(self))
         if self.format == "postgres":
