@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -89,6 +89,8 @@ class Workspace:
         self.env: Mapping[str, str] = env or {}
         self.engine_name = check_engine(engine or self.config.workspace.engine)
         self._held: Engine | None = None
+        self.journal_sealer: Callable[[str], None] | None = None
+        """Set by a server that holds the live sources' journals: a run asks it to seal them."""
         self._writes = threading.Lock()
         """Held open, writes in this process take turns (DuckDB would refuse concurrent ones)."""
 
@@ -227,7 +229,14 @@ class Workspace:
             ensure_store(store)
             run_id = int(store.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
             context = RunContext(
-                self.root, self.config, store, as_of, started.isoformat(sep=" "), self.env, progress or silent
+                self.root,
+                self.config,
+                store,
+                as_of,
+                started.isoformat(sep=" "),
+                self.env,
+                progress or silent,
+                self.journal_sealer,
             )
             steps = run_steps(context, only)
             finished = datetime.now(UTC).replace(tzinfo=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,6 +29,9 @@ class RunContext:
     env: Mapping[str, str] = field(default_factory=dict)
     """The environment, for database sources whose DSN is named by ``dsn_env``."""
     progress: Progress = silent
+    seal: Callable[[str], None] | None = None
+    """Seals the journal of a live source (by name) so a run loads every acknowledged event;
+    the server gives its own (it holds the journals open), else the ingest step opens each."""
 
     @property
     def models(self) -> Path:

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from personae.realtime.journal import Journal
 from personae.sources.ingest import IngestContext, ingest_sources
+from personae.sources.specs import JOURNAL_FOLDER, SourceSpec
 from personae.steps.context import RunContext, StepResult
+
+
+def _seal(root: Path, source: str) -> None:
+    """Seal a live source's journal when no server holds it (a torn tail is set aside first)."""
+    folder = root / JOURNAL_FOLDER / source
+    if folder.is_dir():
+        with Journal(folder, command="personae run (sealing the journal)") as journal:
+            journal.seal()
+
+
+def _live_sources(context: RunContext) -> tuple[SourceSpec, ...]:
+    """The sources to load: a live source whose journal holds no sealed segment yet has nothing."""
+    kept = []
+    for spec in context.config.sources:
+        if spec.live:
+            (context.seal or (lambda name: _seal(context.root, name)))(spec.name)
+            if not any((context.root / JOURNAL_FOLDER / spec.name).glob("*.jsonl")):
+                continue
+        kept.append(spec)
+    return tuple(kept)
 
 
 def run(context: RunContext) -> StepResult:
     config = context.config
     ingest = IngestContext(
         context.root,
-        config.sources,
+        _live_sources(context),
         config.ingest_settings(),
         context.engine,
         context.started,
