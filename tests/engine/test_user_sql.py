@@ -64,6 +64,7 @@ def _refused(workspace: Workspace, query: str) -> str:
         ("RESET lock_configuration", "SET"),
         ("SELECT 1; COPY (SELECT 1) TO '{out}/y.csv'", "one query"),
         ("CREATE TEMP TABLE t AS SELECT 1", "CREATE"),
+        ("SELECT * FROM (PIVOT raw_pos ON promo USING count(*))", "IN ('a', 'b')"),
     ],
 )
 def test_statements_other_than_a_query_are_refused(shop: Workspace, outside: Path, query: str, expected: str) -> None:
@@ -105,6 +106,8 @@ def test_the_store_and_its_raw_views_still_answer(shop: Workspace) -> None:
     assert shop.sql(join).equals(expected) and expected.num_rows == 3  # R4 holds no valid identifier
     assert "profiles" in shop.sql("SHOW TABLES").column("name").to_pylist()
     assert shop.sql("WITH t AS (SELECT 1 AS a) SELECT a FROM t;").to_pylist() == [{"a": 1}]
+    pivoted = shop.sql("PIVOT raw_pos ON promo IN ('yes', 'no') USING count(*) GROUP BY card ORDER BY card")
+    assert pivoted.column_names == ["card", "yes", "no"]
 
 
 def test_raw_views_number_rows_as_the_pipeline_does(shop: Workspace) -> None:

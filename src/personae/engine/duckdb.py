@@ -116,7 +116,8 @@ class DuckDBEngine(Engine):
             connection.execute("SET lock_configuration = true")
         except duckdb.Error as error:
             connection.close()
-            raise EngineError(f"cannot open the store {self.path} for user SQL: {error}") from None
+            reason = " ".join(str(error).split())
+            raise EngineError(f"cannot open the store {self.path} for user SQL: {reason}") from None
         return connection
 
     def tables(self) -> list[str]:
