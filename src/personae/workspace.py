@@ -253,11 +253,18 @@ class Workspace:
         return report
 
     def sql(self, query: str, *, engine: str | None = None) -> pa.Table:
-        """Run a read-only query against the store."""
+        """Run one read-only query a user wrote: the store's tables and views, and the raw copies
+        behind ``raw_<source>``, but no other file, and nothing that writes or configures.
+
+        ``personae sql`` comes here, and so will the server's read tokens: one path, so one
+        set of limits (:meth:`personae.engine.Engine.user_sql`).
+        """
         if not query.strip():
             raise UsageError("the query is empty; write one, e.g. `select count(*) from profiles`")
+        raw = self.root / RAW_FOLDER
+        folders = {f"raw_{folder.name}": folder for folder in sorted(raw.glob("*")) if any(folder.glob("*.parquet"))}
         with self.engine(write=False, name=engine) as store:
-            return store.fetch_arrow(query)
+            return store.user_sql(query, folders)
 
     def profile(self, identifier: str) -> PersonView:
         """One person's 360° view, found by any identifier (``email:jane@example.com``)."""

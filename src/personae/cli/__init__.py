@@ -4,7 +4,10 @@ Each command group lives in a module of its own; errors become one-line messages
 in :func:`main`, and nowhere else: a :class:`~personae.errors.PersonaeError`, a bad
 argument or option, and a file the operating system refuses (a read-only folder, a full
 disk) each print ``error: …`` on one line and exit with 2. Warnings that library code
-logs reach the user on stderr.
+logs reach the user on stderr. Messages and warnings quote what the user typed and what
+the data holds, so they are shown as they are (:func:`personae.cli.render.line`): no Rich
+markup or emoji codes interpreted, control characters (a newline too) escaped, so an
+error stays on its one line.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.highlighter import NullHighlighter
 from rich.logging import RichHandler
-from rich.markup import escape
 from typer._click import exceptions as click_errors  # typer ≥ 0.29 vendors click here
 
 from personae.cli.app import app
+from personae.cli.render import line, visible
 from personae.errors import PersonaeError
 
 EXIT_ERROR = 2
@@ -26,7 +30,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(line(("error:", "bold red"), " ", message), soft_wrap=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -37,10 +41,26 @@ def _os_message(error: OSError) -> str:
     return f"cannot write or read{path}: {reason}; check the folder's permissions and free space"
 
 
+class _VisibleFormatter(logging.Formatter):
+    """A log message with its control characters escaped, like every message the CLI shows."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
+
+
+def warnings_handler(console: Console) -> logging.Handler:
+    """The handler that shows library warnings on ``console``: text as it is (no markup,
+    highlighting or keyword colours; control characters escaped)."""
+    handler = RichHandler(
+        console=console, show_time=False, show_path=False, markup=False, highlighter=NullHighlighter(), keywords=[]
+    )
+    handler.setFormatter(_VisibleFormatter("%(message)s"))
+    return handler
+
+
 def main() -> None:
     """Entry point of the ``personae`` command."""
-    handler = RichHandler(console=Console(stderr=True), show_time=False, show_path=False, markup=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, handlers=[warnings_handler(Console(stderr=True))])
     try:
         code = app(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as error:
@@ -54,9 +74,9 @@ def main() -> None:
     except OSError as error:
         _fail(_os_message(error))
     except (KeyboardInterrupt, typer.Abort):
-        Console(stderr=True).print("[yellow]interrupted[/]")
+        Console(stderr=True).print(line(("interrupted", "yellow")))
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "warnings_handler"]

@@ -10,6 +10,7 @@ import typer
 
 from personae import __version__
 from personae.cli import render
+from personae.cli.format_option import FormatOption, RowsFormatOption
 from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
 from personae.cli.personas import personas
@@ -29,7 +30,7 @@ app = typer.Typer(
 
 def _version(shown: bool) -> None:
     if shown:
-        render.console.print(f"personae {__version__}", highlight=False)
+        render.say(f"personae {__version__}")
         raise typer.Exit()
 
 
@@ -75,35 +76,41 @@ def run(
     ] = None,
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
     only: Annotated[str | None, typer.Option(help=f"Run just this step: {', '.join(STEP_NAMES)}.")] = None,
+    format: FormatOption = "table",
 ) -> None:
     """Run the pipeline: ingest, identity, golden records, traits, segments."""
     day = _parse_date(as_of) if as_of else None
     target = open_workspace(workspace, engine)
     with render.progress() as progress:
         report = target.run(as_of=day, engine=engine, only=only, progress=progress)
-    render.run_summary(report)
+    if format == "json":
+        render.run_json(report)
+    else:
+        render.run_summary(report)
     if report.errors:
         raise typer.Exit(1)
 
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query (DuckDB dialect).")],
+    query: Annotated[str, typer.Argument(help="One read-only query (DuckDB dialect).")],
     workspace: WorkspaceOption = Path("."),
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    format: RowsFormatOption = "table",
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
 ) -> None:
-    """Query the store."""
-    if format not in render.FORMATS:
-        raise typer.BadParameter(f"--format must be one of {', '.join(render.FORMATS)}")
+    """Query the store: its tables and views, raw_<source> included; no other file."""
     result = open_workspace(workspace, engine).sql(query, engine=engine)
     render.table(result, format)
 
 
 @app.command()
-def status(workspace: WorkspaceOption = Path(".")) -> None:
+def status(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
     """Sources, rows loaded and quarantined, the last run, and table sizes."""
-    render.workspace_status(open_workspace(workspace).status())
+    state = open_workspace(workspace).status()
+    if format == "json":
+        render.print_json(state)
+    else:
+        render.workspace_status(state)
 
 
 def _parse_date(text: str) -> date:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from personae.cli.render import cell, console, print_json, records
+from personae.cli.format_option import FormatOption
+from personae.cli.render import add_row, console, new_table, print_json, records, say
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 from personae.identity.views import Lineage
 
@@ -16,10 +16,13 @@ identity_app = typer.Typer(help="Identity resolution: the report, and why two re
 
 
 @identity_app.command("report")
-def identity_report(workspace: WorkspaceOption = Path(".")) -> None:
+def identity_report(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
     """Suspicious components: the largest people, links cut by limits, shared values."""
     report = open_workspace(workspace).identity_report()
-    console.print(
+    if format == "json":
+        print_json(report)
+        return
+    say(
         f"people: {report.people:,}  identifiers: {report.identifiers}  changes: {report.changes}  "
         f"cut links: {report.cuts:,}"
     )
@@ -34,35 +37,36 @@ def identity_explain(
     first: Annotated[str, typer.Argument(help="SOURCE:RECORD_ID of a customer record.")],
     second: Annotated[str, typer.Argument(help="SOURCE:RECORD_ID of another.")],
     workspace: WorkspaceOption = Path("."),
+    format: FormatOption = "table",
 ) -> None:
     """The match weight of each comparison for a pair of customer records."""
-    records(f"{first} vs {second}", open_workspace(workspace).explain_match(first, second))
+    weights = open_workspace(workspace).explain_match(first, second)
+    if format == "json":
+        print_json(weights)
+        return
+    records(f"{first} vs {second}", weights)
 
 
 def profile(
     identifier: Annotated[str, typer.Argument(help="TYPE:VALUE, e.g. email:jane@example.com")],
     workspace: WorkspaceOption = Path("."),
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    format: FormatOption = "table",
 ) -> None:
     """One person's 360° view: golden record with sources, identifiers, records, recent events."""
     view = open_workspace(workspace).profile(identifier)
     if format == "json":
         print_json(view)
         return
-    golden = Table(title=f"person {view.uid}")
-    for column in ("attribute", "value", "source", "as of"):
-        golden.add_column(column)
+    golden = new_table(f"person {view.uid}", ("attribute", "value", "source", "as of"))
     for name, value in view.golden.items():
         if isinstance(value, Lineage):
-            golden.add_row(name, cell(value.value), cell(value.source), cell(value.at))
+            add_row(golden, [name, value.value, value.source, value.at])
         else:
-            golden.add_row(name, cell(value), "", "")
+            add_row(golden, [name, value, None, None])
     console.print(golden)
     records("identifiers", view.identifiers)
-    console.print("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view.records.items())))
+    say("records per source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(view.records.items())))
     records("segments", view.segments)
     if view.scores:
-        console.print(
-            "scores: " + ", ".join(f"{name} {cell(value)}" for name, value in view.scores.items()), highlight=False
-        )
+        say("scores: " + ", ".join(f"{name} {value}" for name, value in view.scores.items()))
     records("recent events", view.events)

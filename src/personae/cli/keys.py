@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from personae.cli.render import console, records
+from personae.cli.render import records, say
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
 keys_app = typer.Typer(help="Access keys: write keys for tracking, read and admin tokens.", no_args_is_help=True)
@@ -22,8 +22,8 @@ def keys_create(
 ) -> None:
     """Make a key and print its secret, once: personae keeps only its SHA-256."""
     key, secret = open_workspace(workspace).create_key(scope, name=name, source=source)
-    console.print(f"[green]created[/] {key.scope} key {key.id} ({key.name}); its secret, shown this once:")
-    console.print(secret, highlight=False, markup=False, soft_wrap=True)
+    say(("created", "green"), f" {key.scope} key {key.id} ({key.name}); its secret, shown this once:")
+    say(secret)
 
 
 @keys_app.command("list")
@@ -50,4 +50,4 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: it stops working at once, also in a running server."""
     key = open_workspace(workspace).key_ring.revoke(key_id)
-    console.print(f"[green]revoked[/] key {key.id} ({key.name}) at {key.revoked_at}")
+    say(("revoked", "green"), f" key {key.id} ({key.name}) at {key.revoked_at}")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
-from rich.table import Table
 
-from personae.cli.render import cell, console, print_json, records
+from personae.cli.format_option import FormatOption
+from personae.cli.render import add_row, cell, console, new_table, print_json, records, say
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
 segment_app = typer.Typer(help="Rule segments: add, remove, preview, list, show.", no_args_is_help=True)
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 
 
 def _day(text: str, option: str) -> date:
@@ -37,9 +36,9 @@ def segment_add(
     """Add a rule segment, or a new version of one; members are assigned on the next run."""
     added = open_workspace(workspace).add_segment(name, rule, description=description)
     if added is None:
-        console.print(f"segment {name!r} is unchanged")
+        say(f"segment {name!r} is unchanged")
     else:
-        console.print(f"[green]saved[/] segment {name!r} version {added.version}; `personae run` assigns it")
+        say(("saved", "green"), f" segment {name!r} version {added.version}; `personae run` assigns it")
 
 
 @segment_app.command("remove")
@@ -49,7 +48,7 @@ def segment_remove(
 ) -> None:
     """Take a rule segment out of force; its members leave it on the next run (its history stays)."""
     removed = open_workspace(workspace).remove_segment(name)
-    console.print(f"[green]removed[/] segment {removed.name!r} (version {removed.version}); `personae run` closes it")
+    say(("removed", "green"), f" segment {removed.name!r} (version {removed.version}); `personae run` closes it")
 
 
 @segment_app.command("preview")
@@ -64,7 +63,7 @@ def segment_preview(
     if format == "json":
         print_json(result)
         return
-    console.print(
+    say(
         f"{result.size:,} of {result.customers:,} known customers ({_percent(result.share_of_customers)}), "
         f"{_percent(result.share_of_revenue)} of revenue"
         + (f"; it also selects {result.anonymous:,} anonymous profiles, not counted" if result.anonymous else "")
@@ -86,13 +85,16 @@ def segment_list(workspace: WorkspaceOption = Path("."), format: FormatOption = 
 def segment_show(
     name: Annotated[str, typer.Argument(help="A rule segment.")],
     sql: Annotated[bool, typer.Option("--sql", help="Print the SQL that selects its members.")] = True,
-    dialect: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    dialect: Annotated[Literal["duckdb", "spark"], typer.Option(help="duckdb or spark.")] = "duckdb",
     workspace: WorkspaceOption = Path("."),
+    format: FormatOption = "table",
 ) -> None:
     """The SQL of a rule segment, in DuckDB's or Spark's dialect."""
-    if dialect not in ("duckdb", "spark"):
-        raise typer.BadParameter("--dialect must be duckdb or spark")
-    console.print(open_workspace(workspace).segment_sql(name, dialect=dialect), soft_wrap=True, highlight=False)
+    members_sql = open_workspace(workspace).segment_sql(name, dialect=dialect)
+    if format == "json":
+        print_json({"segment": name, "dialect": dialect, "sql": members_sql})
+        return
+    console.print(cell(members_sql), soft_wrap=True)
 
 
 def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
@@ -102,15 +104,17 @@ def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "ta
         print_json(answers)
         return
     learnt = answers.lifecycle
-    shown = Table(title=f"what the data says (as of {learnt.as_of}, {learnt.buyers:,} buyers)")
-    for column in ("question", "answer", "how it was found"):
-        shown.add_column(column)
+    title = f"what the data says (as of {learnt.as_of}, {learnt.buyers:,} buyers)"
+    shown = new_table(title, ("question", "answer", "how it was found"))
     mean_gap = learnt.mean_gap_days
     per_buyer = learnt.orders_per_buyer or 0.0
-    shown.add_row(
-        "how often do customers buy?",
-        f"every {mean_gap:.0f} days; {per_buyer:.2f} orders per buyer" if mean_gap else "not enough repeat orders",
-        "mean gap between consecutive orders",
+    add_row(
+        shown,
+        [
+            "how often do customers buy?",
+            f"every {mean_gap:.0f} days; {per_buyer:.2f} orders per buyer" if mean_gap else "not enough repeat orders",
+            "mean gap between consecutive orders",
+        ],
     )
     labels = {
         "after how many orders is a customer loyal?": learnt.loyal_orders,
@@ -119,7 +123,7 @@ def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "ta
         "when is a customer dormant?": learnt.dormant_days,
     }
     for label, threshold in labels.items():
-        shown.add_row(label, f"{threshold.value:,.2f} {threshold.unit}".replace(".00 ", " "), threshold.basis)
+        add_row(shown, [label, f"{threshold.value:,.2f} {threshold.unit}".replace(".00 ", " "), threshold.basis])
     console.print(shown)
     records(
         "chance of another order by orders so far",
@@ -132,7 +136,7 @@ def questions(workspace: WorkspaceOption = Path("."), format: FormatOption = "ta
     subscription = next((r for r in answers.reports.values() if "trials" in r), None)
     if subscription and subscription["trials"]:
         lag = subscription["trial_to_paid_median_days"]
-        console.print(
+        say(
             f"subscriptions: {subscription['trials']:,} trials, {subscription['converted']:,} converted "
             f"({_percent(subscription['conversion_rate'])}), median trial-to-paid lag "
             f"{'n/a' if lag is None else f'{lag:.0f} days'}; at risk = {subscription['at_risk_rule']}"
@@ -161,11 +165,9 @@ def models(workspace: WorkspaceOption = Path("."), format: FormatOption = "table
     if format == "json":
         print_json(found)
         return
-    shown = Table(title="models (models/*.json)")
-    for column in ("model", "as of", "rows", "parameters", "quality"):
-        shown.add_column(column)
+    shown = new_table("models (models/*.json)", ("model", "as of", "rows", "parameters", "quality"))
     for item in found:
-        shown.add_row(item.model, cell(item.as_of), cell(item.rows), item.summary, item.quality)
+        add_row(shown, [item.model, item.as_of, item.rows, item.summary, item.quality])
     console.print(shown)
     stability = next((item.stability for item in found if item.model == "lifestyle"), None)
     if stability:
@@ -187,16 +189,14 @@ def transitions(
     sources = sorted({c.source for c in result.cells})
     targets = sorted({c.target for c in result.cells})
     found = {(c.source, c.target): c for c in result.cells}
-    shown = Table(title=f"{segmentation}: {result.start} → {result.end} (count, share of the row)")
-    shown.add_column("from \\ to")
-    for target in targets:
-        shown.add_column(target, justify="right")
+    title = f"{segmentation}: {result.start} → {result.end} (count, share of the row)"
+    shown = new_table(title, ["from \\ to", *targets], right=targets)
     for source in sources:
         row = [source]
         for target in targets:
             item = found.get((source, target))
             row.append(f"{item.count:,} ({_percent(item.share)})" if item else "")
-        shown.add_row(*row)
+        add_row(shown, row)
     console.print(shown)
 
 
@@ -211,12 +211,12 @@ def microsegments(
     if format == "json":
         print_json(result)
         return
-    shown = Table(title=f"{' × '.join(segmentations)} ({result.customers:,} known customers, min size {min_size})")
-    for name in [*segmentations, "customers", "share", "revenue share"]:
-        shown.add_column(name)
+    title = f"{' × '.join(segmentations)} ({result.customers:,} known customers, min size {min_size})"
+    shown = new_table(title, [*segmentations, "customers", "share", "revenue share"])
     for item in result.cells:
-        label = [cell(s) for s in item.segments]
+        label: list[object] = list(item.segments)
         if item.cells > 1:
             label[0] = f"(other: {item.cells} cells)"
-        shown.add_row(*label, f"{item.customers:,}", _percent(item.share_of_customers), _percent(item.share_of_revenue))
+        shares = (_percent(item.share_of_customers), _percent(item.share_of_revenue))
+        add_row(shown, [*label, f"{item.customers:,}", *shares])
     console.print(shown)

@@ -8,7 +8,7 @@ SQL as written; other engines receive it transpiled by sqlglot, with the gaps de
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,20 @@ import pyarrow as pa
 
 from personae.engine.dialects import transpile
 from personae.engine.sql import identifier
+from personae.errors import EngineError, UsageError
 
 ROW_COLUMN = "_row"
 """A raw file's row number. Raw copies of CSV files are written without it, since the only
 way to number CSV rows in DuckDB is a window that runs on one thread (about half the copy's
 time on two cores); DuckDB keeps the reading order when it writes, so a row's position in
 the copy is its number, and the engines add it when they read the copy."""
+
+
+USER_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+"""What SQL a user writes may be, by DuckDB's statement type: a query (``WITH``, ``FROM``,
+``VALUES``, ``DESCRIBE``, ``SHOW`` and ``SUMMARIZE`` are SELECTs to DuckDB) or its plan.
+Everything else either changes something (COPY and EXPORT write files, ATTACH opens them,
+INSTALL/LOAD fetch code, SET/RESET would undo the limits below) or has no business there."""
 
 
 def numbered_order(columns: list[str]) -> list[str]:
@@ -135,6 +143,37 @@ class Engine(ABC):
         Engines that stream (DuckDB) keep it as a view, recomputed where it is used and
         never held in memory; the others may materialise it.
         """
+
+    def user_sql(self, query: str, folders: Mapping[str, Path]) -> pa.Table:
+        """Run one read-only query a user wrote: ``personae sql``, and the server's read tokens.
+
+        ``folders`` names the Parquet folders the query may read, each as the view over it
+        (``raw_<source>`` -> ``raw/<source>/``). The text must hold one query
+        (:meth:`user_query`). This default runs it as the engine runs any query, so its
+        SQL could still name files; engines that can confine file access (DuckDB) override it.
+        """
+        return self.fetch_arrow(self.user_query(query))
+
+    def user_query(self, query: str) -> str:
+        """The one query ``query`` holds, as DuckDB's parser splits it; a one-line UsageError
+        naming what else it holds (a second statement, a COPY, a SET, …)."""
+        try:
+            statements = self.reader().extract_statements(query)
+        except duckdb.Error as error:
+            raise EngineError("duckdb failed: " + " ".join(str(error).split()), sql=query) from None
+        if not statements:
+            raise UsageError("the query is empty; write one, e.g. `select count(*) from profiles`")
+        if len(statements) > 1:
+            raise UsageError(f"write one query; this text holds {len(statements)} statements")
+        kind = statements[0].type.name
+        if kind == "MULTI":  # DuckDB makes a PIVOT without its values into CREATE TYPE + SELECT
+            raise UsageError("a PIVOT runs here with its values listed: PIVOT … ON column IN ('a', 'b') USING …")
+        if kind not in USER_STATEMENTS:
+            raise UsageError(
+                f"a {kind} statement cannot run here: user SQL is one read-only query "
+                "(SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN) over the store"
+            )
+        return str(statements[0].query)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection that reads input files (shared by every engine)."""

@@ -1,9 +1,20 @@
-"""The embedded default engine: one DuckDB file in the workspace."""
+"""The embedded default engine: one DuckDB file in the workspace.
+
+SQL a user writes runs on a database of its own (:meth:`DuckDBEngine.user_sql`): DuckDB's
+file-access settings belong to a database, not a connection, so turning them off on the
+pipeline's database would take its own reading away. That database is in memory, attaches
+the store read-only, allows just the raw copies' folders (``allowed_directories``), turns
+external access off (no other file, no ``COPY``/``EXPORT``/``ATTACH`` of a file, no
+extension, no scan of Python variables) and locks its configuration so no ``SET`` can undo
+it. Allowed folders can be written to as well as read, so the statement check in
+:meth:`Engine.user_query` (one query, nothing that writes) is what keeps them unchanged.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -11,7 +22,7 @@ import pyarrow as pa
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.sql import identifier, literal
-from personae.errors import EngineError, StoreLockedError
+from personae.errors import EngineError, StoreLockedError, UsageError
 
 
 def _failed(error: duckdb.Error, sql: str) -> EngineError:
@@ -37,6 +48,7 @@ class DuckDBEngine(Engine):
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
+        self._config = config
         try:
             self.connection = duckdb.connect(str(path) if path else ":memory:", read_only=read_only, config=config)
         except duckdb.IOException as error:
@@ -80,6 +92,44 @@ class DuckDBEngine(Engine):
         except duckdb.Error as error:
             raise _failed(error, sql) from error
         yield from reader
+
+    def user_sql(self, query: str, folders: Mapping[str, Path]) -> pa.Table:
+        statement = self.user_query(query)
+        with closing(self._user_database(folders)) as connection:
+            try:
+                return connection.sql(statement).to_arrow_table()
+            except duckdb.PermissionException as error:
+                raise UsageError(
+                    f"user SQL cannot read or write files ({' '.join(str(error).split())}); "
+                    "it reads the store's tables and views, raw_<source> for the rows as loaded"
+                ) from None
+            except duckdb.Error as error:
+                raise _failed(error, query) from error
+
+    def _user_database(self, folders: Mapping[str, Path]) -> duckdb.DuckDBPyConnection:
+        """An in-memory database over the store, read-only, reading no file but ``folders``'
+        (each exposed as its view, under absolute paths: the store's own ``raw_*`` views name
+        them relative to the workspace, which ``allowed_directories`` does not match)."""
+        if self.path is None:
+            raise EngineError("user SQL runs over a store file; this engine is in memory")
+        connection = duckdb.connect(":memory:", config=self._config)
+        try:
+            connection.execute("SET enable_progress_bar = false")
+            connection.execute(f"ATTACH {literal(str(self.path))} AS store (READ_ONLY)")
+            connection.execute("USE store")
+            allowed = ", ".join(literal(f"{folder.resolve()}{os.sep}") for folder in folders.values())
+            connection.execute(f"SET allowed_directories = [{allowed}]")
+            for name, folder in folders.items():
+                files = f"read_parquet({literal(str(folder.resolve() / '*.parquet'))}, union_by_name = true, "
+                files += "file_row_number = true)"
+                connection.execute(f"CREATE TEMP VIEW {identifier(name)} AS {self._numbered(files, connection)}")
+            connection.execute("SET enable_external_access = false")
+            connection.execute("SET lock_configuration = true")
+        except duckdb.Error as error:
+            connection.close()
+            reason = " ".join(str(error).split())
+            raise EngineError(f"cannot open the store {self.path} for user SQL: {reason}") from None
+        return connection
 
     def tables(self) -> list[str]:
         rows = self.connection.execute(
@@ -132,9 +182,10 @@ class DuckDBEngine(Engine):
         files = f"read_parquet({pattern}, union_by_name = true, file_row_number = true)"
         self.execute(f"CREATE OR REPLACE VIEW {name} AS {self._numbered(files)}")
 
-    def _numbered(self, files: str) -> str:
+    def _numbered(self, files: str, connection: duckdb.DuckDBPyConnection | None = None) -> str:
         """The rows of ``files`` (read with ``file_row_number``), ``_row`` from it where a file lacks one."""
-        columns = [row[0] for row in self.connection.execute(f"DESCRIBE SELECT * FROM {files}").fetchall()]
+        described = (connection or self.connection).execute(f"DESCRIBE SELECT * FROM {files}").fetchall()
+        columns = [row[0] for row in described]
         columns = [c for c in columns if c != "file_row_number"]
         position = "file_row_number + 1"
         row = f"coalesce({ROW_COLUMN}, {position})" if ROW_COLUMN in columns else position

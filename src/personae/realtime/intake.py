@@ -63,9 +63,7 @@ class Intake:
     def health(self) -> IntakeHealth:
         faults = {name: journal.fault for name, journal in self.journals.items() if not journal.healthy}
         stats = [journal.stats() for journal in self.journals.values()]
-        return IntakeHealth(
-            not faults, faults, sum(s.records for s in stats), sum(s.fsyncs for s in stats)
-        )
+        return IntakeHealth(not faults, faults, sum(s.records for s in stats), sum(s.fsyncs for s in stats))
 
     def close(self) -> None:
         for journal in self.journals.values():

@@ -48,7 +48,9 @@ async def _body(request: Request, limit: int) -> bytes:
     try:
         await asyncio.wait_for(read(), BODY_SECONDS)
     except TimeoutError:
-        raise InvalidMessage(f"the body did not arrive within {BODY_SECONDS:.0f} s; send it at once", status=408) from None
+        raise InvalidMessage(
+            f"the body did not arrive within {BODY_SECONDS:.0f} s; send it at once", status=408
+        ) from None
     return b"".join(chunks)
 
 
