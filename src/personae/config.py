@@ -23,6 +23,7 @@ from personae.models.specs import ModelSettings
 from personae.models.step import PREDICTION_COLUMNS
 from personae.profiles.build import AS_OF_COLUMN, trait_columns
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
+from personae.realtime.specs import ServerSettings
 from personae.rules import parse_rule
 from personae.segments.kinds import segmentation_kind
 from personae.segments.references import check_references, known_segments
@@ -70,6 +71,7 @@ class WorkspaceConfig(Spec):
     models: ModelSettings = ModelSettings()
     triggers: TriggerSettings = TriggerSettings()
     subscription: SubscriptionSettings = SubscriptionSettings()
+    server: ServerSettings = ServerSettings()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:

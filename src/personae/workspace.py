@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from personae.identity.views import IdentityReport, PersonView
     from personae.models.reports import ModelSummary
     from personae.segments.definitions import SegmentDefinition
+    from personae.segments.memberships import MembershipChange
     from personae.segments.personas import Personas
     from personae.segments.reports import (
         Microsegments,
@@ -325,6 +326,27 @@ class Workspace:
             checked = parse_rule(rule, profile_columns(store))
             check_references(checked, stored_segments(store, self.config.segment_config()))
             return preview(store, checked, traits_as_of(store), sample)
+
+    def changes(self, after: int = 0, *, segmentation: str | None = None, limit: int = 1000) -> list[MembershipChange]:
+        """The membership change feed after sequence ``after`` (entries and exits, in order)."""
+        from personae.segments.memberships import changes_after
+
+        with self.engine(write=False) as store:
+            return changes_after(store, after, segmentation=segmentation, limit=limit)
+
+    def members(self, segmentation: str, segment: str, *, after: str = "", limit: int = 1000) -> list[str]:
+        """The UIDs in a segment now, in order, after the UID ``after`` (for paging)."""
+        from personae.engine.sql import literal
+
+        with self.engine(write=False) as store:
+            if not store.has_table("memberships"):
+                return []
+            rows = store.fetch_rows(
+                "SELECT DISTINCT uid FROM memberships WHERE exited_at IS NULL "
+                f"AND segmentation = {literal(segmentation)} AND segment = {literal(segment)} "
+                f"AND uid > {literal(after)} ORDER BY uid LIMIT {int(limit)}"
+            )
+        return [str(row[0]) for row in rows]
 
     def segments(self) -> list[SegmentSummary]:
         from personae.segments.reports import segment_list

@@ -15,6 +15,7 @@ from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
 from personae.cli.personas import personas
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
+from personae.cli.serve import serve
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 from personae.pipeline import STEP_NAMES
 from personae.workspace import Workspace
@@ -45,6 +46,7 @@ def _options(
 
 app.add_typer(identity_app, name="identity")
 app.add_typer(keys_app, name="keys")
+app.command()(serve)
 app.command()(profile)
 app.add_typer(segment_app, name="segment")
 app.command()(questions)

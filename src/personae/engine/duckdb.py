@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
+from personae.engine.guard import refusal
 from personae.engine.sql import identifier, literal
 from personae.errors import EngineError, StoreLockedError, UsageError
 
@@ -67,6 +68,8 @@ class DuckDBEngine(Engine):
         """A connection of its own to the same database, for another thread: DuckDB's
         connections are not thread-safe, its database is (one process may hold one open)."""
         other = DuckDBEngine.__new__(DuckDBEngine)
+        other._config = self._config
+        other._shared = True
         other.connection = self.connection.cursor()
         other.connection.execute("SET enable_progress_bar = false").complete()
         other.path, other.root = self.path, self.root
@@ -93,8 +96,13 @@ class DuckDBEngine(Engine):
             raise _failed(error, sql) from error
         yield from reader
 
+    _shared = False
+    """A connection of a store this process holds open (see :meth:`cursor`)."""
+
     def user_sql(self, query: str, folders: Mapping[str, Path]) -> pa.Table:
         statement = self.user_query(query)
+        if self._shared:  # the file cannot be attached twice in one process: the query is checked instead
+            return self._guarded(statement)
         with closing(self._user_database(folders)) as connection:
             try:
                 return connection.sql(statement).to_arrow_table()
@@ -105,6 +113,16 @@ class DuckDBEngine(Engine):
                 ) from None
             except duckdb.Error as error:
                 raise _failed(error, query) from error
+
+    def _guarded(self, statement: str) -> pa.Table:
+        serialized = self.connection.execute("SELECT json_serialize_sql(?)", [statement]).fetchall()[0][0]
+        why = refusal(serialized, set(self.tables()))
+        if why is not None:
+            raise UsageError(f"{why}; it reads the store's tables and views, raw_<source> for the rows as loaded")
+        try:
+            return self.connection.sql(statement).to_arrow_table()
+        except duckdb.Error as error:
+            raise _failed(error, statement) from error
 
     def _user_database(self, folders: Mapping[str, Path]) -> duckdb.DuckDBPyConnection:
         """An in-memory database over the store, read-only, reading no file but ``folders``'

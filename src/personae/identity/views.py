@@ -42,6 +42,8 @@ class PersonView:
     """The segments the person is in now: segmentation, segment, score, entered_at."""
     scores: dict[str, Any] = field(default_factory=dict)
     """The models' scores and predictions (churn probability, CLV, P(alive), ...)."""
+    merges: list[dict[str, Any]] = field(default_factory=list)
+    """The person's UID changes: the UIDs merged into theirs or split from it (old_uid, new_uid, at, reason)."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,16 @@ def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
     return str(uid)
 
 
+def _known_uid(engine: Engine, uid: str) -> str:
+    if not engine.scalar(f"SELECT count(*) FROM identity_map WHERE uid = {literal(uid)}"):
+        raise PersonNotFound(f"no person has the UID {uid!r}; a UID looks like 'p' and 15 hexadecimal digits")
+    return uid
+
+
 def person(engine: Engine, identifier: str, region: str) -> PersonView:
     """Golden record with the source of each value, identifiers, records per source, recent events."""
     id_type, value = parse_identifier(identifier)
-    uid = _uid_of(engine, id_type, value, region)
+    uid = _known_uid(engine, value) if id_type == "uid" else _uid_of(engine, id_type, value, region)
     key = literal(uid)
     profile = engine.fetch_arrow(f"SELECT * FROM profiles WHERE uid = {key}").to_pylist()
     golden: dict[str, Any] = {}
@@ -125,8 +133,11 @@ def person(engine: Engine, identifier: str, region: str) -> PersonView:
         else []
     )
     scores = {name: cell for name, cell in (predicted[0] if predicted else {}).items() if name != "uid"}
+    merges = engine.fetch_arrow(
+        f'SELECT old_uid, new_uid, "at", reason FROM merges WHERE new_uid = {key} OR old_uid = {key} ORDER BY 3, 1'
+    ).to_pylist()
     counted = {str(k): int(v) for k, v in records.items()}
-    return PersonView(uid, golden, identifiers, counted, events, segments, scores)
+    return PersonView(uid, golden, identifiers, counted, events, segments, scores, merges)
 
 
 def report(engine: Engine) -> IdentityReport:

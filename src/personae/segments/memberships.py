@@ -21,7 +21,7 @@ does not flip destinations back to the past.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from personae.engine.base import Engine
 from personae.engine.sql import day_sql, literal
@@ -189,3 +189,33 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
     if following is not None:
         entered = exited = 0
     return MembershipResult(members, int(entered), int(exited), following is not None)
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """One entry or exit of the feed destinations and ``GET /v1/changes`` read."""
+
+    sequence: int
+    uid: str
+    segmentation: str
+    segment: str
+    change: str
+    """``entered`` or ``exited``."""
+    score: float | None
+    changed_at: datetime
+
+
+def changes_after(
+    engine: Engine, after: int = 0, *, segmentation: str | None = None, limit: int = 1000
+) -> list[MembershipChange]:
+    """The feed after sequence ``after``, in order, at most ``limit`` entries."""
+    if not engine.has_table("membership_changes"):
+        return []
+    where = f"sequence > {int(after)}"
+    if segmentation is not None:
+        where += f" AND segmentation = {literal(segmentation)}"
+    rows = engine.fetch_rows(
+        "SELECT sequence, uid, segmentation, segment, change, score, changed_at FROM membership_changes "
+        f"WHERE {where} ORDER BY sequence LIMIT {int(limit)}"
+    )
+    return [MembershipChange(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], r[6]) for r in rows]

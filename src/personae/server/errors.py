@@ -4,7 +4,9 @@ is wrong and what to do, and ``Retry-After`` where waiting helps."""
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from personae import errors
 
@@ -35,6 +37,21 @@ def answer(status: int, message: str, *, code: str | None = None) -> JSONRespons
     headers = {"Retry-After": RETRY_AFTER[status]} if status in RETRY_AFTER else None
     body = {"success": False, "error": message, "code": code or str(status)}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def http_error(request: Request, error: Exception) -> JSONResponse:
+    """Exception handler for the framework's own refusals (401, 403, 404 of an unknown path,
+    422 of a body that is not the model), in the same shape as personae's."""
+    assert isinstance(error, StarletteHTTPException)
+    response = answer(error.status_code, str(error.detail))
+    response.headers.update(getattr(error, "headers", None) or {})
+    return response
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors())
+    return answer(422, problems)
 
 
 async def personae_error(request: Request, error: Exception) -> JSONResponse:

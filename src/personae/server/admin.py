@@ -1,0 +1,63 @@
+"""Admin calls: start a batch run (and see the runs), the workspace's status, and read-only
+SQL (the same sandbox as ``personae sql``: the store's tables and views, no files)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+
+from personae.server.auth import bearer, caller
+from personae.server.state import ServerState
+
+router = APIRouter(tags=["admin"], prefix="/v1/admin")
+SQL_ROWS = 10_000
+
+
+class RunRequest(BaseModel):
+    as_of: date | None = None
+    only: str | None = None
+
+
+class SqlRequest(BaseModel):
+    query: str
+
+
+def _admin(request: Request) -> ServerState:
+    state: ServerState = request.app.state.personae
+    caller(state.keys, bearer(request), "admin", local=state.local_token)
+    return state
+
+
+@router.post("/runs", status_code=202, summary="Start a batch run in the server")
+def start_run(body: RunRequest, request: Request) -> dict[str, Any]:
+    """The run goes on in the background (live processing waits for it); ``GET /v1/admin/runs`` shows it."""
+    state = _admin(request)
+    if not state.runs.start(body.as_of, body.only):
+        raise HTTPException(409, "a run is already going on; wait for it (GET /v1/admin/runs)")
+    return {"started": True, "as_of": body.as_of, "only": body.only}
+
+
+@router.get("/runs", summary="The latest runs, and the one going on")
+def runs(request: Request, limit: int = 20) -> dict[str, Any]:
+    state = _admin(request)
+    rows = state.workspace.sql(
+        f"SELECT run_id, started_at, finished_at, as_of, engine, status, summary FROM runs "
+        f"ORDER BY run_id DESC LIMIT {min(max(limit, 1), 1000)}"
+    ).to_pylist()
+    return {"running": state.runs.running, "last_error": state.runs.last_error, "runs": rows}
+
+
+@router.get("/status", summary="Sources, people, the last run and table sizes")
+def status(request: Request) -> dict[str, Any]:
+    return asdict(_admin(request).workspace.status())
+
+
+@router.post("/sql", summary="A read-only query over the store")
+def sql(body: SqlRequest, request: Request) -> dict[str, Any]:
+    table = _admin(request).workspace.sql(body.query)
+    rows = table.slice(0, SQL_ROWS).to_pylist()
+    return {"columns": table.column_names, "rows": rows, "truncated": table.num_rows > SQL_ROWS}

@@ -1,0 +1,142 @@
+"""What the running server holds: the open workspace, the live sources' journals, the keys,
+the local admin token for the CLI of this machine, and its counters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from personae.access import KeyRing
+from personae.errors import PersonaeError
+from personae.realtime.intake import Intake
+from personae.workspace import Workspace
+
+SERVER_FILE = Path(".personae") / "server.json"
+"""Where a running server says where it listens and gives the CLI of this machine its token."""
+
+
+class Feed:
+    """Wakes the change-feed streams when changes are written (from any thread)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event = asyncio.Event()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def notify(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Whether changes were written within ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass
+class Counters:
+    started: float = field(default_factory=time.monotonic)
+    events: int = 0
+    _recent: list[tuple[float, int]] = field(default_factory=list)
+
+    def add(self, count: int) -> None:
+        now = time.monotonic()
+        self.events += count
+        self._recent.append((now, count))
+        while self._recent and self._recent[0][0] < now - 60:
+            self._recent.pop(0)
+
+    def per_second(self) -> float:
+        """Events per second over the last minute."""
+        now = time.monotonic()
+        window = min(60.0, max(now - self.started, 1e-9))
+        return sum(count for at, count in self._recent if at >= now - 60) / window
+
+
+class Runs:
+    """At most one batch run at a time, in a thread of its own."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, as_of: date | None, only: str | None) -> bool:
+        if self.running:
+            return False
+        self._thread = threading.Thread(target=self._run, args=(as_of, only), name="personae-run", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self, as_of: date | None, only: str | None) -> None:
+        try:
+            report = self.state.workspace.run(as_of=as_of, only=only)
+            self.last_error = "; ".join(report.errors) or None
+        except PersonaeError as error:
+            self.last_error = str(error)
+        finally:
+            self.state.feed.notify()
+
+
+class ServerState:
+    def __init__(self, workspace: Workspace, intake: Intake, url: str) -> None:
+        if not workspace.is_open:
+            raise RuntimeError("the server needs an open workspace: `with workspace.open(): ...`")
+        self.workspace = workspace
+        self.intake = intake
+        self.keys = KeyRing(workspace.root)
+        self.local_token = "pl_" + secrets.token_urlsafe(32)
+        self.url = url
+        self.counters = Counters()
+        self.feed = Feed()
+        self.runs = Runs(self)
+        self._schedule = threading.Event()
+        every = workspace.config.server.run_every_hours
+        if every:
+            threading.Thread(target=self._scheduled, args=(every,), name="personae-schedule", daemon=True).start()
+        self._lock = threading.Lock()
+        workspace.journal_sealer = intake.seal
+
+    def count_events(self, count: int) -> None:
+        with self._lock:
+            self.counters.add(count)
+
+    def announce(self) -> Path:
+        """Write ``.personae/server.json`` (0600): the URL and the local admin token."""
+        path = self.workspace.root / SERVER_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as handle:
+            json.dump({"url": self.url, "pid": os.getpid(), "token": self.local_token}, handle)
+        return path
+
+    def _scheduled(self, hours: float) -> None:
+        """A batch run every ``hours`` (skipped while one is going on), until the server stops."""
+        while not self._schedule.wait(hours * 3600):
+            self.runs.start(None, None)
+
+    def close(self) -> None:
+        self._schedule.set()
+        self.workspace.journal_sealer = None
+        (self.workspace.root / SERVER_FILE).unlink(missing_ok=True)
+        self.intake.close()
