@@ -29,11 +29,11 @@ BODY_SECONDS = 10.0
 OK = b'{"success":true}'
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def _body(request: Request, limit: int, what: str) -> bytes:
     """The raw body, refused past ``limit`` bytes or ``BODY_SECONDS`` seconds."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise InvalidMessage(f"the body is {int(declared):,} bytes, over the {limit:,} bytes allowed", status=413)
+        raise InvalidMessage(f"the body is {int(declared):,} bytes, over the {limit:,} bytes {what} may be", status=413)
     chunks: list[bytes] = []
     size = 0
 
@@ -42,7 +42,7 @@ async def _body(request: Request, limit: int) -> bytes:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise InvalidMessage(f"the body is over the {limit:,} bytes allowed", status=413)
+                raise InvalidMessage(f"the body is over the {limit:,} bytes {what} may be", status=413)
             chunks.append(chunk)
 
     try:
@@ -61,7 +61,9 @@ async def _track(kind: str, request: Request) -> Response:
     if header_key is not None:  # refuse a bad key before reading the body
         caller(state.keys, header_key, "write")
     limit = LIMITS.batch_bytes if kind == "batch" else LIMITS.event_bytes
-    body = await _body(request, limit + limit // 10 + 1024)  # gzip may grow a little; the JSON is checked after
+    if request.headers.get("content-encoding"):
+        limit += limit // 10 + 1024  # compressing incompressible data grows it a little; the JSON is checked after
+    body = await _body(request, limit, "a batch" if kind == "batch" else f"a {kind} call")
     call = parse_call(kind, body, content_encoding=request.headers.get("content-encoding"), received_at=received)
     who = caller(state.keys, header_key or call.write_key, "write")
     assert who.source is not None  # a write key names its source

@@ -31,7 +31,10 @@ SEGMENT_FIELDS: dict[str, str] = {
     "name": "coalesce(_raw ->> '$.event', _raw ->> '$.name')",
     "ts": "coalesce(_raw ->> '$.timestamp', _raw ->> '$.sentAt', _raw ->> '$.receivedAt')",
     "user_id": "coalesce(_raw ->> '$.userId', _raw ->> '$.user_id')",
-    "anonymous_id": "coalesce(_raw ->> '$.anonymousId', _raw ->> '$.anonymous_id')",
+    "anonymous_id": (  # an alias links its previousId (usually the anonymous id) to its userId
+        "coalesce(_raw ->> '$.anonymousId', _raw ->> '$.anonymous_id', "
+        "CASE WHEN _raw ->> '$.type' = 'alias' THEN _raw ->> '$.previousId' END)"
+    ),
     "email": "coalesce(_raw ->> '$.traits.email', _raw ->> '$.context.traits.email', _raw ->> '$.properties.email')",
     "phone": "coalesce(_raw ->> '$.traits.phone', _raw ->> '$.context.traits.phone')",
     "properties": "CAST(coalesce(json_extract(_raw, '$.properties'), json_extract(_raw, '$.traits')) AS VARCHAR)",
