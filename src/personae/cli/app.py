@@ -14,6 +14,7 @@ from personae.cli.format_option import FormatOption, RowsFormatOption
 from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
 from personae.cli.personas import personas
+from personae.cli.remote import Remote
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.serve import serve
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
@@ -101,14 +102,18 @@ def sql(
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
 ) -> None:
     """Query the store: its tables and views, raw_<source> included; no other file."""
-    result = open_workspace(workspace, engine).sql(query, engine=engine)
+    target = open_workspace(workspace, engine)
+    remote = Remote.of(target.root) if engine is None else None
+    result = remote.sql(query) if remote else target.sql(query, engine=engine)
     render.table(result, format)
 
 
 @app.command()
 def status(workspace: WorkspaceOption = Path("."), format: FormatOption = "table") -> None:
     """Sources, rows loaded and quarantined, the last run, and table sizes."""
-    state = open_workspace(workspace).status()
+    target = open_workspace(workspace)
+    remote = Remote.of(target.root)
+    state = remote.status() if remote else target.status()
     if format == "json":
         render.print_json(state)
     else:

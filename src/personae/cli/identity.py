@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from personae.cli.format_option import FormatOption
+from personae.cli.remote import Remote
 from personae.cli.render import add_row, console, new_table, print_json, records, say
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 from personae.identity.views import Lineage
@@ -53,7 +54,9 @@ def profile(
     format: FormatOption = "table",
 ) -> None:
     """One person's 360° view: golden record with sources, identifiers, records, recent events."""
-    view = open_workspace(workspace).profile(identifier)
+    target = open_workspace(workspace)
+    remote = Remote.of(target.root)
+    view = remote.profile(identifier) if remote else target.profile(identifier)
     if format == "json":
         print_json(view)
         return
