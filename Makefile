@@ -26,6 +26,11 @@ demo: $(STAMP)
 	$(BIN)/personae init $(DEMO_DIR) --demo --customers $(DEMO_CUSTOMERS)
 	$(BIN)/personae run --workspace $(DEMO_DIR)
 	$(BIN)/personae status --workspace $(DEMO_DIR)
+	@echo ""
+	@echo "Serve it (tracking API, profiles, change feed; API docs at http://127.0.0.1:8000/docs) and send an event:"
+	@echo "  KEY=\$$($(BIN)/personae keys create --scope write --source app -w $(DEMO_DIR) | tail -1)"
+	@echo "  $(BIN)/personae serve -w $(DEMO_DIR) &"
+	@echo "  curl -u \"\$$KEY:\" -H 'Content-Type: application/json' -d '{\"userId\": \"u1\", \"event\": \"Signed Up\"}' http://127.0.0.1:8000/v1/track"
 
 test: $(STAMP) java postgres
 	$(BIN)/ruff check src tests bench

@@ -79,6 +79,14 @@ class RunReport:
         }
 
 
+DEMO_LIVE_SOURCE: dict[str, Any] = {
+    "name": "app",
+    "kind": "events",
+    "live": True,
+    "description": "events the demo's app sends to personae serve (empty until it does)",
+}
+
+
 class Workspace:
     """A personae workspace folder; validates its ``personae.toml`` on construction."""
 
@@ -118,6 +126,7 @@ class Workspace:
 
             world = generate(root, customers=customers, seed=seed)
             data["sources"] = [dict(source) for source in world.sources]
+            data["sources"].append(DEMO_LIVE_SOURCE)
             data.setdefault("workspace", {})["as_of"] = world.as_of
         parse_config(data, root / CONFIG_FILE)  # never write an invalid file
         text = tomli_w.dumps(data)
