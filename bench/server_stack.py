@@ -54,6 +54,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import defaultdict
@@ -304,6 +305,57 @@ def run_wrk(cell: Cell, port: int, duration: float, env: dict[str, str]) -> dict
     return result
 
 
+class OtherLoad:
+    """Samples the CPU used by every process outside this script's tree (other users of the machine).
+
+    Reported as cores (1.0 = one core busy) averaged over the measured run, so a run that shared
+    the machine with someone's test suite shows it. Process CPU only: softirq time spent in the
+    kernel's loopback networking is charged to no process and is not counted here or in the
+    server/wrk CPU columns.
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self._interval = interval
+        self._stop = threading.Event()
+        self._seconds = 0.0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.monotonic()
+
+    def __enter__(self) -> OtherLoad:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def cores(self) -> float:
+        return self._seconds / max(time.monotonic() - self._started, 1e-9)
+
+    def _sample(self) -> dict[int, float]:
+        me = psutil.Process()
+        mine = {me.pid, *(child.pid for child in me.children(recursive=True))}
+        times: dict[int, float] = {}
+        for proc in psutil.process_iter():
+            if proc.pid in mine:
+                continue
+            try:
+                cpu = proc.cpu_times()
+            except psutil.Error:
+                continue
+            times[proc.pid] = cpu.user + cpu.system
+        return times
+
+    def _run(self) -> None:
+        previous = self._sample()
+        while not self._stop.wait(self._interval):
+            current = self._sample()
+            self._seconds += sum(t - previous[pid] for pid, t in current.items() if pid in previous)
+            previous = current
+
+
 def measure(cell: Cell, port: int, duration: float, warmup: float, server: psutil.Process) -> dict[str, Any]:
     env = dict(os.environ)
     if warmup > 0:
@@ -312,8 +364,10 @@ def measure(cell: Cell, port: int, duration: float, warmup: float, server: psuti
     before = get_json(port, "/stats") if durable else {}
     cpu_before = process_cpu_seconds(server)
     started = time.monotonic()
-    result = run_wrk(cell, port, duration, env)
+    with OtherLoad() as other:
+        result = run_wrk(cell, port, duration, env)
     wall = time.monotonic() - started
+    result["other_cpu"] = other.cores
     result["server_cpu"] = (process_cpu_seconds(server) - cpu_before) / wall
     if durable:
         after = get_json(port, "/stats")
@@ -376,6 +430,14 @@ def _fmt_ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}×"
 
 
+def paired_ratio(row: dict[str, Any], base: dict[str, Any] | None) -> float | None:
+    """Median over repetitions of row/base measured in the same repetition (noise shared in time)."""
+    if base is None:
+        return None
+    ratios = [v / base["rps_by_rep"][rep] for rep, v in row["rps_by_rep"].items() if rep in base["rps_by_rep"]]
+    return statistics.median(ratios) if ratios else None
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str, str, int, bool], dict[str, Any]]:
     by_cell: dict[tuple[str, str, str, str, int, bool], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
@@ -392,6 +454,10 @@ def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str, str, int,
             "n": len(cell_runs),
             "rps": statistics.median(rps),
             "rps_runs": rps,
+            "rps_by_rep": {r["rep"]: v for r, v in zip(cell_runs, rps, strict=True)},
+            "other_cpu": statistics.median(others)
+            if (others := [r["other_cpu"] for r in cell_runs if "other_cpu" in r])
+            else None,
             "p50": statistics.median(r["p50_us"] / 1000 for r in cell_runs),
             "p99": statistics.median(r["p99_us"] / 1000 for r in cell_runs),
             "errors": errors,
@@ -450,10 +516,10 @@ def report(runs: list[dict[str, Any]]) -> str:
         lines.append(f"### {title}\n")
         lines.append(
             "| framework | server | endpoint | conns | pinned | req/s | events/s | p50 ms | p99 ms "
-            "| vs bare (same stack) | vs raw/uvicorn bare | server CPU | wrk CPU | errors | fsync/s "
+            "| vs bare (same stack) | vs raw/uvicorn bare | server CPU | wrk CPU | other load | errors | fsync/s "
             "| requests/fsync | ms/fsync | runs req/s |"
         )
-        lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         order = {name: i for i, name in enumerate(ENDPOINTS)}
         fw_order = {name: i for i, name in enumerate([*FRAMEWORKS, "nginx"])}
         srv_order = {name: i for i, name in enumerate(["uvicorn", *GRANIAN_VARIANTS, "nginx"])}
@@ -464,8 +530,9 @@ def report(runs: list[dict[str, Any]]) -> str:
             events = ENDPOINTS[endpoint].events
             own = same_stack_bare(key) if part != "ceiling" else None
             top = ceiling(key) if part != "ceiling" else None
-            vs_own = row["rps"] / own["rps"] if own else None
-            vs_top = row["rps"] / top["rps"] if top else None
+            vs_own = paired_ratio(row, own)
+            vs_top = paired_ratio(row, top)
+            other = "" if row["other_cpu"] is None else f"{row['other_cpu']:.2f}"
             fsync = (
                 f"{row['fsync_rate']:,.0f} | {row['group']:.1f} | {row['fsync_ms']:.2f}"
                 if "fsync_rate" in row
@@ -476,7 +543,7 @@ def report(runs: list[dict[str, Any]]) -> str:
                 f"| {framework} | {server} | {endpoint} | {connections} | {'yes' if pinned else 'no'} "
                 f"| {row['rps']:,.0f} | {row['rps'] * events:,.0f} | {row['p50']:.2f} | {row['p99']:.2f} "
                 f"| {_fmt_ratio(vs_own)} | {_fmt_ratio(vs_top)} | {row['server_cpu']:.2f} | {row['wrk_cpu']:.2f} "
-                f"| {row['errors']} | {fsync} | {runs_text} |"
+                f"| {other} | {row['errors']} | {fsync} | {runs_text} |"
             )
         lines.append("")
     return "\n".join(lines)
