@@ -34,6 +34,14 @@ Parts (``--parts``, comma-separated):
 - ``ceiling``: the load generator's own ceiling: wrk against nginx (Debian's, one worker process,
   ``return 200``; no Python anywhere), bare GET and POST, pinned and unpinned.
 
+Columns: req/s and latency percentiles are wrk's (medians over the runs); events/s = req/s × events
+per request (100 for batch); "vs bare" ratios are taken run by run within the same repetition (the
+same stack's bare endpoint with the same body, or raw ASGI on uvicorn's), then the median; "server
+CPU" is the cores the server process tree used (user + system), "server CPU µs/req" its CPU per
+request, the figure least moved by other load; "wrk CPU" the generator's; "other load" the cores
+used by processes outside this script's tree (someone else's tests, on a shared machine); fsync/s,
+requests/fsync (the mean group size) and ms/fsync come from the journal's counters.
+
 Raw runs are appended to ``OUT/runs.jsonl``; at the end the script prints the Markdown tables for
 every run in that file (``--report-only`` prints them without running anything).
 
@@ -462,6 +470,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str, str, int,
             "p99": statistics.median(r["p99_us"] / 1000 for r in cell_runs),
             "errors": errors,
             "server_cpu": statistics.median(r["server_cpu"] for r in cell_runs),
+            "cpu_us": statistics.median(1e6 * r["server_cpu"] / v for r, v in zip(cell_runs, rps, strict=True)),
             "wrk_cpu": statistics.median(r["wrk_cpu"] for r in cell_runs),
         }
         journals = [r["journal"] for r in cell_runs if "journal" in r]
@@ -516,10 +525,11 @@ def report(runs: list[dict[str, Any]]) -> str:
         lines.append(f"### {title}\n")
         lines.append(
             "| framework | server | endpoint | conns | pinned | req/s | events/s | p50 ms | p99 ms "
-            "| vs bare (same stack) | vs raw/uvicorn bare | server CPU | wrk CPU | other load | errors | fsync/s "
+            "| vs bare (same stack) | vs raw/uvicorn bare | server CPU | server CPU µs/req | wrk CPU | other load "
+            "| errors | fsync/s "
             "| requests/fsync | ms/fsync | runs req/s |"
         )
-        lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         order = {name: i for i, name in enumerate(ENDPOINTS)}
         fw_order = {name: i for i, name in enumerate([*FRAMEWORKS, "nginx"])}
         srv_order = {name: i for i, name in enumerate(["uvicorn", *GRANIAN_VARIANTS, "nginx"])}
@@ -542,7 +552,8 @@ def report(runs: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {framework} | {server} | {endpoint} | {connections} | {'yes' if pinned else 'no'} "
                 f"| {row['rps']:,.0f} | {row['rps'] * events:,.0f} | {row['p50']:.2f} | {row['p99']:.2f} "
-                f"| {_fmt_ratio(vs_own)} | {_fmt_ratio(vs_top)} | {row['server_cpu']:.2f} | {row['wrk_cpu']:.2f} "
+                f"| {_fmt_ratio(vs_own)} | {_fmt_ratio(vs_top)} | {row['server_cpu']:.2f} | {row['cpu_us']:.1f} "
+                f"| {row['wrk_cpu']:.2f} "
                 f"| {other} | {row['errors']} | {fsync} | {runs_text} |"
             )
         lines.append("")
