@@ -23,6 +23,8 @@ Endpoints (all stacks; the handlers are shared, only the plumbing differs):
 - ``GET /stats``: the journal's counters (fsyncs, bodies, events, bytes, seconds in fsync).
 
 The journal is the file named by ``BENCH_JOURNAL`` (default: ``journal.jsonl`` in the temp dir).
+``BENCH_SWITCH_INTERVAL`` (seconds), when set, is passed to ``sys.setswitchinterval``: how long the
+event loop's thread may keep the GIL while the committer thread, back from ``os.fsync``, waits for it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -455,5 +458,7 @@ fastapi_app = _make_fastapi()
 fastapi_route_app = _make_fastapi_route()
 fastapi_front_app = _make_fastapi_front()
 
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 if os.environ.get("BENCH_PROFILES") == "1":
     profiles()

@@ -30,7 +30,10 @@ Parts (``--parts``, comma-separated):
 - ``sweep``: raw ASGI's durable endpoint at 1 and 8 connections (64 is in ``matrix``), pinned;
 - ``unpinned``: bare and durable POSTs at 64 connections without pinning (raw ASGI on every main
   server, ``fastapi-front`` on uvicorn and granian);
-- ``profile``: paced profile lookups (~1,000 requests/s), pinned;
+- ``profile``: paced profile lookups (at most 1,000 requests/s: 20 connections, each waiting 20 ms
+  before each request), pinned;
+- ``switch``: raw ASGI's durable endpoint with the GIL switch interval at Python's default (5 ms)
+  and at 0.5 ms (server names ending in ``+si``), pinned, 64 connections;
 - ``ceiling``: the load generator's own ceiling: wrk against nginx (Debian's, one worker process,
   ``return 200``; no Python anywhere), bare GET and POST, pinned and unpinned.
 
@@ -190,7 +193,11 @@ def part_cells(part: str, granian: str) -> list[Cell]:
     elif part == "profile":
         for server in servers:
             for framework in ("raw", "fastapi"):
-                cells.append(Cell(part, framework, server, "profile", 10, True))
+                cells.append(Cell(part, framework, server, "profile", 20, True))
+    elif part == "switch":
+        for server in servers:
+            for variant in (server, f"{server}+si"):
+                cells += [Cell(part, "raw", variant, e, 64, True) for e in ("durable track", "durable batch")]
     elif part == "ceiling":
         for pinned in (True, False):
             cells += [Cell(part, "nginx", "nginx", e, 64, pinned) for e in ("GET bare", "POST bare track")]
@@ -228,7 +235,13 @@ http {{
 """
 
 
+SWITCH_SUFFIX = "+si"
+"""A server name ending in this runs the app with ``sys.setswitchinterval(SWITCH_INTERVAL)``."""
+SWITCH_INTERVAL = "0.0005"
+
+
 def server_argv(framework: str, server: str, port: int, out: Path) -> list[str]:
+    server = server.removesuffix(SWITCH_SUFFIX)
     if server == "nginx":
         conf = out / f"nginx-{port}.conf"
         conf.write_text(NGINX_CONF.format(out=out, port=port))
@@ -298,6 +311,8 @@ def run_wrk(cell: Cell, port: int, duration: float, env: dict[str, str]) -> dict
     if cell.pinned:
         argv = ["taskset", "-c", WRK_CORE, *argv]
     started = time.monotonic()
+    # profile.lua paces each connection: C connections waiting C ms each ask for at most 1,000 requests/s.
+    env = dict(env, WRK_DELAY_MS=str(cell.connections))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None and proc.stderr is not None
     out = proc.stdout.read().decode()
@@ -408,6 +423,8 @@ def run_part(part: str, args: argparse.Namespace, out: Path) -> None:
             journal = out / f"journal-{os.getpid()}-{port}.jsonl"
             env = dict(os.environ, PYTHONPATH=str(BENCH), BENCH_JOURNAL=str(journal))
             env["BENCH_PROFILES"] = "1" if any(c.endpoint == "profile" for c in group) else "0"
+            if server.endswith(SWITCH_SUFFIX):
+                env["BENCH_SWITCH_INTERVAL"] = SWITCH_INTERVAL
             argv = server_argv(framework, server, port, out)
             if pinned:
                 argv = ["taskset", "-c", SERVER_CORE, *argv]
@@ -489,7 +506,8 @@ PART_TITLES = {
     "hybrid": "FastAPI hybrids (OpenAPI kept for the rest) on the hot endpoints, 64 connections, pinned",
     "sweep": "Durable endpoint at 1 and 8 connections, pinned",
     "unpinned": "Unpinned (server and wrk share both cores), 64 connections",
-    "profile": "Profile lookup, paced (10 connections × 1 request / 10 ms ≈ 1,000 requests/s), pinned",
+    "profile": "Profile lookup, paced (C connections, each waits C ms before each request: ≤ 1,000 req/s), pinned",
+    "switch": "GIL switch interval: default 5 ms vs 0.5 ms (`+si`), raw ASGI durable endpoint, pinned",
     "ceiling": "Load generator ceiling: wrk against nginx (1 worker process, `return 200`, no Python)",
 }
 
@@ -532,7 +550,9 @@ def report(runs: list[dict[str, Any]]) -> str:
         lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         order = {name: i for i, name in enumerate(ENDPOINTS)}
         fw_order = {name: i for i, name in enumerate([*FRAMEWORKS, "nginx"])}
-        srv_order = {name: i for i, name in enumerate(["uvicorn", *GRANIAN_VARIANTS, "nginx"])}
+        servers = ["uvicorn", *GRANIAN_VARIANTS]
+        servers = [name for server in servers for name in (server, server + SWITCH_SUFFIX)]
+        srv_order = {name: i for i, name in enumerate([*servers, "nginx"])}
         keys.sort(key=lambda k: (not k[5], srv_order[k[2]], fw_order[k[1]], order[k[3]], k[4]))
         for key in keys:
             row = summary[key]
