@@ -1,4 +1,4 @@
-"""A real ``personae serve`` for tests: the app on uvicorn, on a free port of 127.0.0.1, in a
+"""A real ``personae serve`` for tests: the app on its HTTP server, on a free port of 127.0.0.1, in a
 thread (or, for crash tests, in a process of its own)."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from personae import Workspace
 from personae.server import create_app
+from personae.server.front import Front
+from personae.server.serving import HttpServer, Serving
 from tests.workspaces import write_workspace
 
 LIVE_SOURCE: dict[str, Any] = {"name": "web", "kind": "events", "live": True}
@@ -102,26 +102,39 @@ def keys(workspace: Workspace) -> tuple[str, str, str]:
 
 
 @contextmanager
-def serving(workspace: Workspace) -> Iterator[Served]:
-    """The app on uvicorn in a thread, over the workspace held open; stopped on leaving."""
+def serving(workspace: Workspace, *, http_server: HttpServer = "granian", front: bool = True) -> Iterator[Served]:
+    """The app as ``personae serve`` runs it (granian, unless told; without the front that
+    answers tracking calls if ``front`` is false), in a thread, over the workspace held
+    open; stopped on leaving."""
     write, admin, reader = keys(workspace)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with workspace.open(command=f"personae serve ({url})"):
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(workspace, url=url), host="127.0.0.1", port=port, log_level="warning")
-        )
+        app = create_app(workspace, url=url)
+        server = Serving(app if front else Front(app.app, route=False), "127.0.0.1", port, http_server=http_server)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.05)
+        _wait_for(url, thread)
         try:
             yield Served(url, workspace, write, admin, reader)
         finally:
-            server.should_exit = True
+            server.stop()
             thread.join(timeout=30)
+            assert not thread.is_alive(), "the server did not stop"
+
+
+def _wait_for(url: str, thread: threading.Thread) -> None:
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if not thread.is_alive():
+                raise AssertionError("the server stopped while starting") from None
+            time.sleep(0.05)
+    raise AssertionError("the server did not start")
 
 
 def serve_process(root: Path, port: int) -> subprocess.Popen[bytes]:

@@ -39,3 +39,20 @@ def test_readers_go_through_the_server(
         assert code == 2 and err.startswith("error: ") and "nowhere" in err
         code, _, err = _cli(monkeypatch, capsys, "run", "-w", root)
         assert code == 2 and "held for writing by" in err and "personae serve" in err
+
+
+def test_serve_on_a_taken_port_says_so_and_lets_the_store_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    workspace = live_workspace(tmp_path / "shop")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, out, err = _cli(monkeypatch, capsys, "serve", "-w", str(workspace.root), "--port", port)
+    assert code == 2 and f"port {port} on 127.0.0.1 is in use" in err and "--port" in err
+    assert "serving" not in out
+    code, _, err = _cli(monkeypatch, capsys, "status", "-w", str(workspace.root))
+    assert code == 0, err  # the lock went with the failed server

@@ -250,3 +250,41 @@ def test_the_change_feed_streams_and_resumes(served: Served) -> None:
     assert [item["id"] for item in first] == list(range(1, total + 1))
     assert {item["change"] for item in first} == {"entered"}
     assert read(total - 1, 1)[0]["id"] == total  # resumed after the last one seen
+
+
+def _answers(served: Served) -> list[tuple[int, Any]]:
+    """What a fixed set of tracking calls gets back (the good ones stored)."""
+    calls: list[tuple[str, bytes | dict[str, Any], str | None]] = [
+        ("/v1/track", {"userId": "u1", "event": "Order Completed", "messageId": "m1"}, served.write_key),
+        (
+            "/v1/batch",
+            {"batch": [{"type": "identify", "userId": "u2", "traits": {"email": "a@b.org"}}]},
+            served.write_key,
+        ),
+        ("/v1/track", b"{not json", served.write_key),
+        ("/v1/identify", {"traits": {}}, served.write_key),
+        ("/v1/page", {"userId": "u1"}, None),
+        ("/v1/track", {"userId": "u1", "event": "x"}, "pw_nope"),
+        ("/v1/screen", {"userId": "u", "name": "s", "properties": {"p": "y" * 40_000}}, served.write_key),
+    ]
+    answers = []
+    for path, body, key in calls:
+        status, answer, headers = served.call(path, body, basic=key)
+        answers.append((status, answer, headers.get("WWW-Authenticate")))
+    return [(status, (answer, challenge)) for status, answer, challenge in answers]
+
+
+def test_every_http_server_and_both_paths_answer_alike(tmp_path: Path) -> None:
+    """granian with the front (what ``personae serve`` runs), uvicorn with the front, and
+    granian with FastAPI's own tracking routes give the same answers and store the same."""
+    seen = []
+    for number, (http_server, front) in enumerate([("granian", True), ("uvicorn", True), ("granian", False)]):
+        with serving(live_workspace(tmp_path / f"shop{number}"), http_server=http_server, front=front) as server:
+            answers = _answers(server)
+            stored = [(line["type"], line.get("userId")) for line in _journal_lines(server)]
+        seen.append((answers, stored))
+    statuses = [status for status, _ in seen[0][0]]
+    assert statuses == [200, 200, 400, 400, 401, 401, 413]
+    assert seen[0][1] == [("track", "u1"), ("identify", "u2")]
+    assert seen[1] == seen[0]
+    assert seen[2] == seen[0]

@@ -17,9 +17,8 @@ def serve(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: [server] port, 8000).")] = None,
 ) -> None:
     """Serve the workspace: Segment-compatible tracking, profiles, the change feed, admin."""
-    import uvicorn
-
     from personae.server import create_app
+    from personae.server.serving import Serving
 
     target = open_workspace(workspace)
     settings = target.config.server
@@ -27,8 +26,10 @@ def serve(
     url = f"http://{host}:{port}"
     live = [spec.name for spec in target.config.sources if spec.live]
     with target.open(command=f"personae serve ({url})"):
-        app = create_app(target, url=url)
+        serving = Serving(create_app(target, url=url), host, port, http_server=settings.http_server)
+        serving.check_address()
         say(("serving", "green"), f" {target.root} on {url} (API docs: {url}/docs); Ctrl-C stops")
         if not live:
             say('no live source yet: add one to personae.toml ([[sources]] kind = "events", live = true)')
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+        serving.run()
+    say("stopped")

@@ -15,17 +15,24 @@ from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
 from personae.server import admin, reading, tracking
 from personae.server.errors import http_error, personae_error, validation_error
+from personae.server.front import Front
 from personae.server.state import ServerState
 from personae.workspace import Workspace
 
 
-def create_app(workspace: Workspace, *, url: str = "http://127.0.0.1:8000") -> FastAPI:
+def create_app(workspace: Workspace, *, url: str = "http://127.0.0.1:8000") -> Front:
     """The server's app over ``workspace``, which must be open (``workspace.open()``) for as
-    long as the app runs; the app opens the live sources' journals while it runs."""
+    long as the app runs; the app opens the live sources' journals while it runs. The
+    tracking calls are answered by the :class:`~personae.server.front.Front`, the rest by
+    FastAPI behind it (``create_app(...).app``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = ServerState(workspace, Intake(workspace.root, workspace.config.sources), url)
+        try:
+            state = ServerState(workspace, Intake(workspace.root, workspace.config.sources), url)
+        except PersonaeError as error:  # the server that runs the app raises it once it has stopped
+            app.state.startup_error = error
+            raise
         app.state.personae = state
         state.feed.bind(asyncio.get_running_loop())
         state.announce()
@@ -46,4 +53,4 @@ def create_app(workspace: Workspace, *, url: str = "http://127.0.0.1:8000") -> F
     app.include_router(tracking.router)
     app.include_router(reading.router)
     app.include_router(admin.router)
-    return app
+    return Front(app)
