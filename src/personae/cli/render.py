@@ -63,15 +63,18 @@ def cell(value: Any) -> str:
 
 def run_summary(report: RunReport) -> None:
     table = Table(title=f"run {report.run_id} · as of {report.as_of} · {report.engine}")
-    for column in ("source", "kind", "files", "skipped", "rows read", "loaded", "quarantined", "duplicates"):
+    columns = ("source", "kind", "files", "skipped", "failed", "rows read", "loaded", "quarantined", "duplicates")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("source", "kind") else "right")
     for source in report.sources:
         skipped = sum(1 for file in source.files if file.status == "skipped")
+        failed = sum(1 for file in source.files if file.status == "failed")
         table.add_row(
             source.name,
             source.kind,
             f"{len(source.files)}",
             f"{skipped}",
+            f"{failed}",
             f"{source.total('rows_read'):,}",
             f"{source.total('rows_loaded'):,}",
             f"{source.total('rows_quarantined'):,}",
@@ -80,10 +83,6 @@ def run_summary(report: RunReport) -> None:
     console.print(table)
     for step in report.steps:
         console.print(f"{step.name}: {step.rows_in:,} rows in, {step.rows_out:,} out, {step.seconds:.1f}s")
-    for source in report.sources:
-        for file in source.files:
-            if file.status == "failed":
-                console.print(f"[yellow]file quarantined[/] {file.file}: {file.message}")
     for step in report.steps:
         for warning in step.warnings:
             console.print(f"[yellow]warning[/] {warning}", highlight=False)
