@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from personae.cli import main
 from personae.cli.app import app
+from tests.sources import disks
 from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
 
 runner = CliRunner()
@@ -43,7 +45,7 @@ def test_run_prints_a_summary_per_source(workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
     cells = [cell.strip() for cell in lines["pos"].split("│")[1:-1]]
-    assert cells == ["pos", "orders", "2", "1", "4", "4", "0", "0"]
+    assert cells == ["pos", "orders", "2", "1", "0", "4", "4", "0", "0"]
 
 
 def test_sql_csv_and_json(workspace: Path) -> None:
@@ -119,3 +121,51 @@ def test_profile_and_identity_report(tmp_path: Path) -> None:
     report = runner.invoke(app, ["identity", "report", "--workspace", str(root)])
     assert report.exit_code == 0, report.output
     assert "largest people" in report.output
+
+
+def test_a_file_that_cannot_be_parsed_fails_the_run_and_the_summary_names_it(workspace: Path) -> None:
+    (workspace / "data/pos/b.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    result = runner.invoke(app, ["run", "--workspace", str(workspace), "--as-of", "2024-03-01"])
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "error pos: data/pos/b.csv: unreadable csv file: its first line is not utf-8 text" in output
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
+    cells = [cell.strip() for cell in lines["pos"].split("│")[1:-1]]
+    assert cells == ["pos", "orders", "2", "1", "1", "0", "0", "0", "0"]
+
+
+@pytest.fixture
+def read_only(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A folder on a read-only tmpfs holding a loaded workspace ``ws``."""
+    folder = disks.mount_tmpfs(tmp_path / "disk", "8m")
+    request.addfinalizer(lambda: disks.unmount(folder))
+    root = write_workspace(folder / "ws", [POS_SOURCE], {"data/pos/a.csv": POS_CSV})
+    assert runner.invoke(app, ["run", "--workspace", str(root), "--as-of", "2024-03-01"]).exit_code == 0
+    disks.remount_read_only(folder)
+    return folder
+
+
+def _one_error_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    monkeypatch.setattr(sys, "argv", ["personae", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_init_into_a_read_only_folder_is_one_line_naming_it(
+    read_only: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _one_error_line(monkeypatch, capsys, "init", str(read_only / "shop"))
+    assert str(read_only / "shop") in line and "Read-only file system" in line
+
+
+def test_segment_add_in_a_read_only_workspace_is_one_line_naming_it(
+    read_only: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _one_error_line(monkeypatch, capsys, "segment", "add", "big", "revenue > 50", "-w", str(read_only / "ws"))
+    assert str(read_only / "ws") in line and "Read-only file system" in line

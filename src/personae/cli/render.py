@@ -147,22 +147,20 @@ def created(workspace: Workspace) -> None:
 
 
 def run_summary(report: RunReport) -> None:
-    columns = ("source", "kind", "files", "skipped", "rows read", "loaded", "quarantined", "duplicates")
+    columns = ("source", "kind", "files", "skipped", "failed", "rows read", "loaded", "quarantined", "duplicates")
     table = new_table(f"run {report.run_id} · as of {report.as_of} · {report.engine}", columns, right=columns[2:])
     for source in report.sources:
         skipped = sum(1 for file in source.files if file.status == "skipped")
+        failed = sum(1 for file in source.files if file.status == "failed")
         totals = ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate")
         add_row(
-            table, [source.name, source.kind, len(source.files), skipped, *(f"{source.total(t):,}" for t in totals)]
+            table,
+            [source.name, source.kind, len(source.files), skipped, failed, *(f"{source.total(t):,}" for t in totals)],
         )
     console.print(table)
     for step in report.steps:
         note = f" ({step.note})" if step.note else ""
         say(f"{step.name}: {step.rows_in:,} rows in, {step.rows_out:,} out, {step.seconds:.1f}s{note}")
-    for source in report.sources:
-        for file in source.files:
-            if file.status == "failed":
-                say(("file quarantined", "yellow"), f" {file.file}: {file.message}")
     for step in report.steps:
         for warning in step.warnings:
             say(("warning", "yellow"), f" {warning}")

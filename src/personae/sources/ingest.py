@@ -2,47 +2,52 @@
 
 For each file of each source:
 
-1. its checksum is looked up in ``loaded_files``: a file already loaded is skipped, a file
-   whose path was loaded with other content is reloaded (its old rows are removed in the
-   same transaction that loads the new ones, so there are no duplicates);
-2. DuckDB scans it as text (see :mod:`personae.sources.readers`) and the engine stages it;
+1. the ledger (:mod:`personae.sources.ledger`) says whether it is new, changed or
+   already loaded; a file already loaded is skipped, a file whose path was loaded with
+   other content is reloaded (its old rows are removed in the same transaction that loads
+   the new ones, so there are no duplicates);
+2. its raw copy is written as text (:mod:`personae.sources.raw_copy`) and the engine
+   stages it;
 3. :func:`~personae.sources.mapping.mapped_sql` maps, types and checks every row;
-4. in one transaction: the file's rows go to ``raw_<source>``, good rows to the kind's
-   table, bad rows (with their reason and raw content) to ``quarantine``, and the file to
-   ``loaded_files``.
+4. in one transaction: good rows go to the kind's table, bad rows (with their reason and
+   raw content) to ``quarantine``, and the file to ``loaded_files``; then the raw copy is
+   renamed into ``raw_<source>``.
 
-A file that cannot be read at all (a corrupt Parquet file, say) is quarantined as a whole
-and the rest go on; a source whose files are missing, whose mapping names an unknown
-column, or whose database cannot be reached is reported with its error and nothing it
-had stored changes.
+One file's problem is that file's alone. A file that cannot be read at all, or whose
+columns do not fit the source's mapping, is recorded as failed with one quarantine row
+giving the reason, and reported as an error of the run naming the file (``personae run``
+then exits 1); the source's other files go on. An empty file is recorded as empty. A
+source whose files are missing or whose database cannot be reached is reported with its
+error. A disk that refuses a write (full, read-only) ends the run with an ``OSError``
+naming the file, since every later file would fail the same way; nothing is left
+half-written: the ``.partial`` copy is removed and the store's transaction rolled back.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
-from personae.engine.sql import literal, timestamp_sql
+from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
-from personae.errors import ConfigError, SourceError
+from personae.errors import ConfigError, EngineError, MappingError, SourceError
 from personae.progress import Progress, silent
-from personae.sources import postgres, readers
+from personae.sources import ledger, postgres, raw_copy, readers
 from personae.sources.kinds import TARGET_TABLE
+from personae.sources.ledger import Entry, FileReport
 from personae.sources.mapping import mapped_sql, validated_identifiers
+from personae.sources.raw_copy import RAW_FOLDER, RawCopy, raw_folder
 from personae.sources.specs import IngestSettings, SourceSpec
 from personae.sources.targets import (
     checked_sql,
     events_rows_sql,
     exceptions_sql,
-    malformed_identifiers_sql,
-    quarantine_rows_sql,
     records_rows_sql,
     repeated_keys_sql,
     replaced_records_condition,
@@ -50,19 +55,7 @@ from personae.sources.targets import (
 )
 
 SNAPSHOTS = Path(".personae") / "snapshots"
-RAW_FOLDER = "raw"
-
-
-@dataclass
-class FileReport:
-    source: str
-    file: str
-    status: str  # loaded | reloaded | skipped | failed
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    rows_duplicate: int = 0
-    message: str = ""
+STAGE_PARTS = ("stage", "mapped", "repeated", "checked", "exceptions")
 
 
 @dataclass
@@ -74,6 +67,12 @@ class SourceReport:
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(report, attribute)) for report in self.files)
+
+    @property
+    def errors(self) -> list[str]:
+        """The source's error, or one per file that failed, each naming the source and the file."""
+        failed = [f"{self.name}: {file.file}: {file.message}" for file in self.files if file.status == "failed"]
+        return [f"{self.name}: {self.error}", *failed] if self.error else failed
 
 
 @dataclass(frozen=True)
@@ -117,17 +116,22 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
     return report
 
 
-def _ledger(engine: Engine, spec: SourceSpec, label: str, digest: str) -> tuple[bool, bool]:
-    """(already loaded with this content, path loaded before with other content)."""
-    source = literal(spec.name)
-    same = engine.scalar(
-        f"SELECT count(*) FROM loaded_files WHERE source = {source} "
-        f"AND checksum = {literal(digest)} AND status = 'loaded'"
-    )
-    before = engine.scalar(
-        f"SELECT count(*) FROM loaded_files WHERE source = {source} AND file = {literal(label)} AND status = 'loaded'"
-    )
-    return bool(same), bool(before)
+@contextlib.contextmanager
+def _refused_as_os_error() -> Iterator[None]:
+    """A store write the disk refuses (full, read-only) as the ``OSError`` it is, naming the file.
+
+    DuckDB reports a full disk at COMMIT as a ``FatalException`` that also invalidates the
+    database (measured on a full tmpfs); the engine does not wrap COMMIT, so any DuckDB
+    error here becomes an ``EngineError`` at least, never a traceback."""
+    try:
+        yield
+    except (duckdb.Error, EngineError) as error:
+        refused = raw_copy.refusal(error)
+        if refused is not None:
+            raise refused from error
+        if isinstance(error, EngineError):
+            raise
+        raise EngineError("duckdb failed: " + " ".join(str(error).split())) from error
 
 
 def _label(context: IngestContext, spec: SourceSpec, path: Path) -> str:
@@ -139,15 +143,6 @@ def _label(context: IngestContext, spec: SourceSpec, path: Path) -> str:
         return str(path)
 
 
-def _scan_sql(spec: SourceSpec, path: Path, label: str, reader: duckdb.DuckDBPyConnection, rejects: str) -> str:
-    fmt = spec.resolved_format
-    if fmt == "parquet":
-        return readers.parquet_scan_sql(reader, path, label)
-    if fmt == "jsonl":
-        return readers.jsonl_scan_sql(path, rejects, label)
-    return readers.csv_scan_sql(spec, path, rejects, label)
-
-
 def _rows_sql(spec: SourceSpec, stage: str) -> str:
     """The staged file's rows (with the Segment fields extracted, for JSONL)."""
     if spec.resolved_format != "jsonl":
@@ -157,40 +152,56 @@ def _rows_sql(spec: SourceSpec, stage: str) -> str:
     return f"({readers.segment_fields_sql(stage, paths)})"
 
 
-class _Unreadable(Exception):
-    """The file could not be read; carries the reader's error."""
-
-
-def raw_folder(root: Path, source: str) -> Path:
-    """Where a source's raw files are kept, one Parquet file per input file."""
-    return root / RAW_FOLDER / source
-
-
-def _raw_file(root: Path, source: str, label: str) -> Path:
-    digest = hashlib.blake2b(label.encode(), digest_size=8).hexdigest()
-    return raw_folder(root, source) / f"{digest}.parquet"
-
-
 def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileReport:
     engine = context.engine
     label = _label(context, spec, path)
-    digest = readers.checksum(path)
-    loaded, seen_before = _ledger(engine, spec, label, digest)
-    if loaded:
+    try:
+        digest = readers.checksum(path)
+    except OSError as error:
+        return _fail(context, spec, label, "", f"cannot read the file: {error.strerror}")
+    known = ledger.entry(engine, spec.name, label, digest)
+    if known.done:
         return FileReport(spec.name, label, "skipped", message="already loaded (same checksum)")
-    parts = ("stage", "mapped", "repeated", "checked", "exceptions", "rejects")
-    names = {part: f"{part}_{spec.name}" for part in parts}
-    report = FileReport(spec.name, label, "reloaded" if seen_before else "loaded")
-    raw = _raw_file(context.root, spec.name, label)
+    raw = raw_copy.raw_file(context.root, spec.name, label)
     partial = raw.with_suffix(".partial")
     try:
-        rows, rejects = _write_raw(context, spec, path, label, partial, names["rejects"])
-    except _Unreadable as error:
-        return _fail_file(context, spec, label, digest, error)
-    report.rows_read = rows + len(rejects)
-    jsonl = spec.resolved_format == "jsonl"
+        copy = raw_copy.copy_file(engine.reader(), spec, path, label, partial, context.loaded_at)
+    except raw_copy.Unreadable as error:
+        return _fail(context, spec, label, digest, str(error))
+    if copy.empty or (copy.rows == 0 and not copy.rejects):
+        partial.unlink(missing_ok=True)
+        return _empty(context, spec, label, digest, known)
     try:
-        typed = spec.resolved_format == "parquet" and "typed_stage" in CAPABILITIES[engine.name]
+        report = _load(context, spec, path, label, digest, known, copy, partial)
+    except MappingError as error:
+        partial.unlink(missing_ok=True)
+        return _fail(context, spec, label, digest, str(error).removeprefix(f"source {spec.name!r}: "))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(raw)
+    with _refused_as_os_error():
+        engine.expose_folder(f"raw_{spec.name}", raw.parent)
+    return report
+
+
+def _load(
+    context: IngestContext,
+    spec: SourceSpec,
+    path: Path,
+    label: str,
+    digest: str,
+    known: Entry,
+    copy: RawCopy,
+    partial: Path,
+) -> FileReport:
+    """Stage, map and store the file's rows in one transaction; returns its report."""
+    engine = context.engine
+    names = {part: f"{part}_{spec.name}" for part in STAGE_PARTS}
+    report = FileReport(spec.name, label, "reloaded" if known.loaded else "loaded", copy.rows + len(copy.rejects))
+    jsonl = spec.resolved_format == "jsonl"
+    typed = spec.resolved_format == "parquet" and "typed_stage" in CAPABILITIES[engine.name]
+    try:
         engine.stage(names["stage"], path if typed else partial)
         described = dict(engine.columns(names["stage"]))
         columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else list(described)
@@ -198,73 +209,77 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
             relation = f"(SELECT *, {literal(label)} AS _file FROM {names['stage']})"
         else:
             relation = _rows_sql(spec, names["stage"])
-        stage_types = described if typed else None
-        mapped = mapped_sql(relation, spec, columns, context.settings, jsonl=jsonl, stage_types=stage_types)
-        with engine.transaction():
-            if seen_before or _left_over(engine, spec, label):
-                _forget_file(engine, spec, label)
-            engine.define(names["mapped"], mapped)
-            engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
-            repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
-            engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
-            id_types = validated_identifiers(spec, columns)
-            engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types))
-            report.rows_quarantined = _write_quarantine(context, spec, names["exceptions"], label, rejects)
-            report.rows_loaded = _write_target(context, spec, names["checked"])
-            _write_identifier_issues(context, spec, names["exceptions"], id_types)
-            report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
-            _record(engine, spec, label, digest, report, context.loaded_at)
+        try:
+            stage_types = described if typed else None
+            mapped = mapped_sql(
+                relation, spec, columns, context.settings, jsonl=jsonl, stage_types=stage_types, file="the file"
+            )
+        except MappingError as error:
+            hint = readers.delimiter_hint(columns, spec.csv.delimiter) if spec.resolved_format == "csv" else ""
+            raise MappingError(f"{error}{hint}") from None
+        with _refused_as_os_error(), engine.transaction():
+            if known.loaded or _left_over(engine, spec, label):
+                ledger.forget_file(engine, spec.name, label, TARGET_TABLE[spec.kind])
+            elif known.failed:
+                ledger.forget_failure(engine, spec.name, label)
+            _store_rows(context, spec, label, names, mapped, columns, copy, report)
+            ledger.record(engine, report, digest, context.loaded_at)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(duckdb.Error, EngineError):  # a store a full disk invalidated cannot drop them
+            _drop_stage(engine, names)
         raise
-    finally:
-        for name in ("exceptions", "checked", "repeated", "mapped", "stage"):
-            engine.drop_table(names[name])
-    partial.replace(raw)
-    engine.expose_folder(f"raw_{spec.name}", raw.parent)
+    _drop_stage(engine, names)
     return report
 
 
-def _write_raw(
-    context: IngestContext, spec: SourceSpec, path: Path, label: str, partial: Path, rejects: str
-) -> tuple[int, list[readers.Reject]]:
-    """Copy the file, as text with its file and row, to a Parquet file; returns (rows, rejects)."""
-    reader = context.engine.reader()
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        scan = _scan_sql(spec, path, label, reader, rejects)
-        stamp = f"{timestamp_sql(context.loaded_at)} AS _loaded_at"
-        stamped = f"SELECT *, {stamp} FROM ({scan})"
-        copied = reader.execute(
-            f"COPY ({stamped}) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION snappy)"
-        ).fetchall()
-    except duckdb.Error as error:
-        partial.unlink(missing_ok=True)
-        readers.fetch_rejects(reader, rejects)
-        raise _Unreadable(str(error)) from error
-    return int(copied[0][0]), readers.fetch_rejects(reader, rejects)
-
-
-def _fail_file(context: IngestContext, spec: SourceSpec, label: str, digest: str, error: Exception) -> FileReport:
-    reason = f"unreadable {spec.resolved_format} file: {str(error).splitlines()[0]}"
-    report = FileReport(spec.name, label, "failed", message=reason)
-    row = pa.table(
-        {
-            "source": [spec.name],
-            "file": [label],
-            "reason": [reason],
-        }
+def _store_rows(
+    context: IngestContext,
+    spec: SourceSpec,
+    label: str,
+    names: dict[str, str],
+    mapped: str,
+    columns: list[str],
+    copy: RawCopy,
+    report: FileReport,
+) -> None:
+    """Good rows to the kind's table, bad ones to quarantine, failed identifiers reported."""
+    engine = context.engine
+    engine.define(names["mapped"], mapped)
+    engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
+    repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
+    engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
+    id_types = validated_identifiers(spec, columns, "the file")
+    engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types))
+    report.rows_quarantined = ledger.quarantine_rows(
+        engine, spec.name, label, names["exceptions"], copy.rejects, context.loaded_at
     )
-    with context.engine.transaction():
-        context.engine.register_arrow("failed_file", row)
-        context.engine.insert(
-            "quarantine",
-            ["source", "file", "row", "line", "reason", "raw", "quarantined_at"],
-            "SELECT source, file, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), reason, "
-            f"CAST(NULL AS VARCHAR), {timestamp_sql(context.loaded_at)} "
-            "FROM failed_file",
-        )
-        _record(context.engine, spec, label, digest, report, context.loaded_at)
+    report.rows_loaded = _write_target(context, spec, names["checked"])
+    ledger.identifier_issues(engine, spec.name, names["exceptions"], id_types, context.loaded_at)
+    report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
+
+
+def _drop_stage(engine: Engine, names: dict[str, str]) -> None:
+    for part in reversed(STAGE_PARTS):
+        engine.drop_table(names[part])
+
+
+def _fail(context: IngestContext, spec: SourceSpec, label: str, digest: str, reason: str) -> FileReport:
+    """Record a file that cannot be loaded: one quarantine row with the reason, replacing an earlier one."""
+    report = FileReport(spec.name, label, "failed", message=reason)
+    with _refused_as_os_error(), context.engine.transaction():
+        ledger.quarantine_file(context.engine, report, context.loaded_at)
+        ledger.record(context.engine, report, digest, context.loaded_at)
+    return report
+
+
+def _empty(context: IngestContext, spec: SourceSpec, label: str, digest: str, known: Entry) -> FileReport:
+    """Record a file with nothing in it; an earlier version's rows stay (see the ledger)."""
+    kept = "; the rows of its previous version are kept" if known.loaded else ""
+    report = FileReport(spec.name, label, "empty", message=f"empty file, nothing to load{kept}")
+    with _refused_as_os_error(), context.engine.transaction():
+        if known.failed:
+            ledger.forget_failure(context.engine, spec.name, label)
+        ledger.record(context.engine, report, digest, context.loaded_at)
     return report
 
 
@@ -274,51 +289,6 @@ def _left_over(engine: Engine, spec: SourceSpec, label: str) -> bool:
         return False
     condition = f"source = {literal(spec.name)} AND _file = {literal(label)}"
     return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
-
-
-def _forget_file(engine: Engine, spec: SourceSpec, label: str) -> None:
-    """Remove what an earlier version of this file loaded (its raw file is replaced on commit)."""
-    source, file = literal(spec.name), literal(label)
-    target = TARGET_TABLE[spec.kind]
-    engine.delete_where(target, f"source = {source} AND _file = {file}")
-    engine.delete_where("quarantine", f"source = {source} AND file = {file}")
-    engine.delete_where("identifier_issues", f"source = {source} AND file = {file}")
-
-
-def _write_quarantine(
-    context: IngestContext, spec: SourceSpec, exceptions: str, label: str, rejects: list[readers.Reject]
-) -> int:
-    engine = context.engine
-    columns = ["source", "file", "row", "line", "reason", "raw", "quarantined_at"]
-    count = engine.insert("quarantine", columns, quarantine_rows_sql(exceptions, spec.name, context.loaded_at))
-    if rejects:
-        table = pa.table(
-            {
-                "line": pa.array([reject.line for reject in rejects], pa.int64()),
-                "reason": [reject.reason for reject in rejects],
-                "raw": [reject.raw for reject in rejects],
-            }
-        )
-        engine.register_arrow(f"rejects_{spec.name}", table)
-        count += engine.insert(
-            "quarantine",
-            columns,
-            f"SELECT {literal(spec.name)}, {literal(label)}, "
-            "CAST(NULL AS BIGINT), line, reason, raw, "
-            f"{timestamp_sql(context.loaded_at)} FROM rejects_{spec.name}",
-        )
-    return count
-
-
-def _write_identifier_issues(context: IngestContext, spec: SourceSpec, exceptions: str, id_types: list[str]) -> int:
-    """Report identifier values that failed their check (the row itself still loads)."""
-    if not id_types:
-        return 0
-    return context.engine.insert(
-        "identifier_issues",
-        ["source", "file", "row", "id_type", "value", "reason", "found_at"],
-        malformed_identifiers_sql(exceptions, spec.name, id_types, context.loaded_at),
-    )
 
 
 def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int:
@@ -332,29 +302,12 @@ def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int
     return engine.insert(table, list(fields), records_rows_sql(checked, fields))
 
 
-def _record(engine: Engine, spec: SourceSpec, label: str, digest: str, report: FileReport, loaded_at: str) -> None:
-    source, file = literal(spec.name), literal(label)
-    status = "failed" if report.status == "failed" else "loaded"
-    replaced = "" if status == "loaded" else " AND status = 'failed'"
-    engine.delete_where("loaded_files", f"source = {source} AND file = {file}{replaced}")
-    engine.insert(
-        "loaded_files",
-        [
-            "source",
-            "file",
-            "checksum",
-            "status",
-            "rows_read",
-            "rows_loaded",
-            "rows_quarantined",
-            "rows_duplicate",
-            "loaded_at",
-        ],
-        f"SELECT {source}, {file}, {literal(digest)}, "
-        f"{literal(status)}, "
-        f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, "
-        f"{report.rows_duplicate}, {timestamp_sql(loaded_at)}",
-    )
-
-
-__all__ = ["FileReport", "IngestContext", "SourceReport", "ensure_store", "ingest_sources"]
+__all__ = [
+    "RAW_FOLDER",
+    "FileReport",
+    "IngestContext",
+    "SourceReport",
+    "ensure_store",
+    "ingest_sources",
+    "raw_folder",
+]

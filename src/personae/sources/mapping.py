@@ -55,9 +55,9 @@ VALIDATED_IDENTIFIERS = ("email", "phone")
 """Identifier types whose values are checked; a value failing its check is reported."""
 
 
-def validated_identifiers(spec: SourceSpec, columns: list[str]) -> list[str]:
+def validated_identifiers(spec: SourceSpec, columns: list[str], file: str = "the staged file") -> list[str]:
     """The checked identifier types this source maps (their raw values are kept as ``__rawid_<type>``)."""
-    mapping = resolve_columns(spec, columns, "the staged file")
+    mapping = resolve_columns(spec, columns, file)
     return [t for t in VALIDATED_IDENTIFIERS if f"id:{t}" in mapping]
 
 
@@ -164,15 +164,17 @@ def mapped_sql(
     *,
     jsonl: bool = False,
     stage_types: Mapping[str, str] | None = None,
+    file: str = "the staged file",
 ) -> str:
     """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json`` and ``_reason``.
 
     ``relation`` holds the file's rows as text ``columns`` plus ``_file`` and ``_row``
     (and ``_json_ok`` for JSONL sources). ``stage_types`` (column -> DuckDB type), when
-    given, says the columns kept their own types; see the module docstring.
+    given, says the columns kept their own types; see the module docstring. ``file`` is how
+    a :class:`~personae.errors.MappingError` names the file whose columns do not fit.
     """
     types = stage_types or {}
-    mapping = resolve_columns(spec, columns, "the staged file")
+    mapping = resolve_columns(spec, columns, file)
     region = spec.phone_region or settings.phone_region
     inner: list[str] = []
     outer: list[str] = []

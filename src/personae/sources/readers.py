@@ -5,10 +5,16 @@ sits whole in Python memory); the engine then stages the scan. Columns arrive as
 that a bad value becomes a quarantined row with its reason instead of a failed load.
 
 - CSV: ``read_csv`` with every column as text; malformed lines are kept by DuckDB's
-  rejects table with their line number and raw text.
+  rejects table with their line number and raw text. A file DuckDB refuses whole, or in
+  which a stray quote swallowed the lines after it, is read again by
+  :mod:`personae.sources.lenient_csv`.
 - Parquet: ``read_parquet`` with the file's row number.
 - JSONL (Segment spec): each line is read as one text value, so invalid JSON is kept with
   its line number; the Segment fields are extracted from valid lines.
+
+Before any of these, :func:`first_look` reads the file's first bytes: a file with nothing
+in it is empty (nothing to read, nothing to map), a byte-order mark names the encoding,
+and a text format whose first line holds NUL bytes is a binary file, not text.
 """
 
 from __future__ import annotations
@@ -24,6 +30,17 @@ from personae.errors import SourceNotFound
 from personae.sources.specs import SourceSpec
 
 CHECKSUM_CHUNK = 1 << 20
+LOOK_BYTES = 1 << 16
+"""How much of a file :func:`first_look` reads: enough for a header line, little enough to be free."""
+BYTE_ORDER_MARKS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+"""A mark at the start of a file and the encoding it names (DuckDB skips the mark itself).
+DuckDB's ``utf-16`` is little-endian only: a big-endian file read with it gave no row and
+no error (DuckDB 2.0), so a big-endian mark is refused instead (see :func:`first_look`)."""
+DELIMITERS = (";", "\t", "|", ",")
 
 SEGMENT_FIELDS: dict[str, str] = {
     "event_id": "coalesce(_raw ->> '$.messageId', _raw ->> '$.message_id')",
@@ -53,6 +70,63 @@ class Reject:
     line: int | None
     reason: str
     raw: str
+    kind: str = ""
+    """DuckDB's error type, lower case (``unquoted value``, ``too many columns``, ...)."""
+
+    @property
+    def swallows_lines(self) -> bool:
+        """Whether the reader may have taken the lines after this one for part of it.
+
+        An unclosed quote makes DuckDB read on to the end of the file (or of its line
+        buffer) as one value: every later line is then lost inside one reject."""
+        return self.kind == "unquoted value" or "\n" in self.raw.rstrip("\r\n")
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    """What a file's first bytes say (see :func:`first_look`)."""
+
+    empty: bool = False
+    encoding: str = "utf-8"
+    problem: str | None = None
+    """Why the file cannot be read at all, or None."""
+
+
+def first_look(path: Path, fmt: str, declared: str = "utf-8") -> FirstLook:
+    """Empty, binary or text, and in which encoding, from the file's first bytes.
+
+    A file of only white space is empty whatever its format (a Parquet file of 0 bytes
+    too): there is nothing to load, and nothing to check a mapping against. A byte-order
+    mark wins over the declared encoding, since it cannot be misread; JSONL has no
+    declared encoding, so without a mark it is UTF-8. NUL bytes in the first line of a
+    text format (outside UTF-16) mean the file is binary: reading it line by line would
+    quarantine garbage.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(LOOK_BYTES)
+        whole = len(head) < LOOK_BYTES
+    if fmt == "parquet":
+        return FirstLook(empty=not head)
+    encoding = next((name for mark, name in BYTE_ORDER_MARKS if head.startswith(mark)), declared)
+    if whole and not head.decode(encoding, errors="replace").lstrip("\ufeff").strip():
+        return FirstLook(empty=True, encoding=encoding)
+    if encoding == "utf-16-be":
+        return FirstLook(encoding=encoding, problem="UTF-16 big-endian text, which cannot be read: save it as UTF-8")
+    first_line = head.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n").split(b"\n", 1)[0]
+    if encoding != "utf-16" and b"\x00" in first_line:
+        problem = f"not a text file: its first line holds NUL bytes (is it a {fmt} file at all?)"
+        return FirstLook(encoding=encoding, problem=problem)
+    return FirstLook(encoding=encoding)
+
+
+def delimiter_hint(columns: list[str], delimiter: str) -> str:
+    """The setting that reads a file whose header came out as one column holding another delimiter."""
+    names = [column for column in columns if not column.startswith("_")]
+    found = [mark for mark in DELIMITERS if len(names) == 1 and mark != delimiter and mark in names[0]]
+    if not found:
+        return ""
+    shown = found[0].replace("\t", "\\t")
+    return f"; its header is split by '{shown}', not {delimiter!r}: set csv.delimiter = \"{shown}\" for this source"
 
 
 def list_files(root: Path, spec: SourceSpec) -> list[Path]:
@@ -81,15 +155,16 @@ def checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str) -> str:
+def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str, encoding: str | None = None) -> str:
     """The file's rows as text, with ``_file``. No ``_row``: the engine numbers the rows of
-    the raw copy by position when it stages it (see ``personae.engine.base.ROW_COLUMN``)."""
+    the raw copy by position when it stages it (see ``personae.engine.base.ROW_COLUMN``).
+    ``encoding`` overrides the declared one (a byte-order mark names it)."""
     options = spec.csv
     return (
         f"SELECT *, {literal(label)} AS _file "
         f"FROM read_csv({literal(str(path))}, all_varchar = true, "
         f"header = {str(options.header).lower()}, delim = {literal(options.delimiter)}, "
-        f"quote = {literal(options.quote)}, encoding = {literal(options.encoding)}, "
+        f"quote = {literal(options.quote)}, encoding = {literal(encoding or options.encoding)}, "
         f"store_rejects = true, rejects_table = {literal(rejects)}, "
         f"rejects_scan = {literal(rejects + '_scan')})"
     )
@@ -102,12 +177,12 @@ def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str) 
     return f"SELECT {', '.join(columns)}, {literal(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
 
 
-def jsonl_scan_sql(path: Path, rejects: str, label: str) -> str:
+def jsonl_scan_sql(path: Path, rejects: str, label: str, encoding: str = "utf-8") -> str:
     """One text line per row (``_raw``), numbered; blank lines are counted but not kept."""
     lines = (
         f"SELECT line AS _raw, row_number() OVER () AS _row "
         f"FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
-        "delim = '\x1e', quote = '', escape = '', auto_detect = false, "
+        f"delim = '\x1e', quote = '', escape = '', auto_detect = false, encoding = {literal(encoding)}, "
         f"store_rejects = true, rejects_table = {literal(rejects)}, "
         f"rejects_scan = {literal(rejects + '_scan')})"
     )
@@ -134,16 +209,23 @@ def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
 
 
 def fetch_rejects(reader: duckdb.DuckDBPyConnection, rejects: str) -> list[Reject]:
-    """Lines DuckDB's CSV reader could not parse, with their reason and raw text."""
+    """Lines DuckDB's CSV reader could not parse, with their reason and raw text.
+
+    A line's first error (by column) names it; errors of the whole line (a line over
+    ``max_line_size``) have no column, so they sort first rather than vanish."""
     present = reader.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [rejects]).fetchall()[0][0]
     if not present:
         return []
+    first = "coalesce(column_idx, -1)"
     rows = reader.execute(
-        "SELECT line, arg_min(error_type::VARCHAR, column_idx), arg_min(error_message, column_idx), "
-        f"arg_min(csv_line, column_idx) FROM {rejects} GROUP BY line ORDER BY line"
+        f"SELECT line, arg_min(error_type::VARCHAR, {first}), arg_min(error_message, {first}), "
+        f"arg_min(csv_line, {first}) FROM {rejects} GROUP BY line ORDER BY line"
     ).fetchall()
     reader.execute(f"DROP TABLE IF EXISTS {rejects}").complete()
     reader.execute(f"DROP TABLE IF EXISTS {rejects}_scan").complete()
     return [
-        Reject(line=row[0], reason=f"malformed line: {row[1].lower()} ({row[2]})", raw=row[3] or "") for row in rows
+        Reject(
+            line=row[0], reason=f"malformed line: {row[1].lower()} ({row[2]})", raw=row[3] or "", kind=row[1].lower()
+        )
+        for row in rows
     ]

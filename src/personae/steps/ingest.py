@@ -1,4 +1,8 @@
-"""The ingest step: load every source's new and changed files (see :mod:`personae.sources.ingest`)."""
+"""The ingest step: load every source's new and changed files (see :mod:`personae.sources.ingest`).
+
+A source that cannot be read, and every file of a source that failed whole, is an error
+of the run: the other sources and files load, and ``personae run`` exits 1. An empty file
+is a warning."""
 
 from __future__ import annotations
 
@@ -47,5 +51,11 @@ def run(context: RunContext) -> StepResult:
         rows_in=sum(report.total("rows_read") for report in reports),
         rows_out=sum(report.total("rows_loaded") for report in reports),
         details={"sources": reports},
-        errors=[f"{report.name}: {report.error}" for report in reports if report.error],
+        errors=[error for report in reports for error in report.errors],
+        warnings=[
+            f"{report.name}: {file.file}: {file.message}"
+            for report in reports
+            for file in report.files
+            if file.status == "empty"
+        ],
     )

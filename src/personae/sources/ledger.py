@@ -1,0 +1,154 @@
+"""What the store records about each input file: ``loaded_files`` (the ledger) and ``quarantine``.
+
+The ledger decides what a run does with a file, so that a rerun changes nothing:
+
+- a checksum already loaded is skipped (wherever it sits in the source), and so is a
+  path found empty with this same content;
+- a path loaded before with other content is reloaded: its earlier rows are removed in
+  the transaction that loads the new ones;
+- a path that failed before is tried again, and its earlier whole-file quarantine row
+  (``row`` and ``line`` NULL) is replaced, never appended to.
+
+A file's status is ``loaded``, ``empty`` (nothing to load; an earlier version's rows stay,
+since a file emptied by an export that died is no reason to delete them) or ``failed`` (it
+cannot be read at all, or its columns do not fit the source's mapping; an earlier
+version's rows stay, and the next run tries again).
+
+Every function writes inside the caller's transaction; none commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from personae.engine.base import Engine
+from personae.engine.sql import literal, timestamp_sql
+from personae.sources.readers import Reject
+from personae.sources.targets import malformed_identifiers_sql, quarantine_rows_sql
+
+QUARANTINE_COLUMNS = ["source", "file", "row", "line", "reason", "raw", "quarantined_at"]
+LEDGER_COLUMNS = [
+    "source",
+    "file",
+    "checksum",
+    "status",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "rows_duplicate",
+    "loaded_at",
+]
+WHOLE_FILE = "row IS NULL AND line IS NULL"
+"""The quarantine row of a file that failed whole."""
+
+
+@dataclass
+class FileReport:
+    source: str
+    file: str
+    status: str  # loaded | reloaded | skipped | empty | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    message: str = ""
+    """Why the file failed, was skipped or is empty; never its name (``file`` holds that)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the ledger knows of a file before it is read."""
+
+    done: bool
+    """This content was loaded before (anywhere in the source), or found empty at this path."""
+    loaded: bool
+    """An earlier version of this path was loaded: the new one replaces its rows."""
+    failed: bool
+    """An earlier try of this path failed: its whole-file quarantine row is replaced."""
+
+
+def entry(engine: Engine, source: str, file: str, checksum: str) -> Entry:
+    name, path, digest = literal(source), literal(file), literal(checksum)
+    rows = engine.fetch_rows(
+        f"SELECT status, file = {path} AS here, checksum = {digest} AS same FROM loaded_files WHERE source = {name} "
+        f"AND (file = {path} OR (checksum = {digest} AND status = 'loaded'))"
+    )
+    done = any(same and (status == "loaded" or (status == "empty" and here)) for status, here, same in rows)
+    loaded = any(status == "loaded" and here for status, here, _ in rows)
+    return Entry(done=done, loaded=loaded, failed=any(status == "failed" and here for status, here, _ in rows))
+
+
+def record(engine: Engine, report: FileReport, checksum: str, loaded_at: str) -> None:
+    """The file's row in ``loaded_files``: a load replaces every earlier row of its path, a
+    failure or an empty file only the earlier failures and empties (a loaded version stays)."""
+    status = report.status if report.status in ("failed", "empty") else "loaded"
+    where = f"source = {literal(report.source)} AND file = {literal(report.file)}"
+    engine.delete_where("loaded_files", where if status == "loaded" else f"{where} AND status IN ('failed', 'empty')")
+    engine.insert(
+        "loaded_files",
+        LEDGER_COLUMNS,
+        f"SELECT {literal(report.source)}, {literal(report.file)}, {literal(checksum)}, {literal(status)}, "
+        f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, {report.rows_duplicate}, "
+        f"{timestamp_sql(loaded_at)}",
+    )
+
+
+def forget_failure(engine: Engine, source: str, file: str) -> None:
+    """Remove the whole-file quarantine row an earlier failure of this path left."""
+    engine.delete_where("quarantine", f"source = {literal(source)} AND file = {literal(file)} AND {WHOLE_FILE}")
+
+
+def forget_file(engine: Engine, source: str, file: str, target: str) -> None:
+    """Remove what an earlier version of this file loaded (its raw file is replaced on commit)."""
+    where = f"source = {literal(source)} AND {{column}} = {literal(file)}"
+    engine.delete_where(target, where.format(column="_file"))
+    engine.delete_where("quarantine", where.format(column="file"))
+    engine.delete_where("identifier_issues", where.format(column="file"))
+
+
+def quarantine_file(engine: Engine, report: FileReport, at: str) -> None:
+    """One quarantine row for a file that failed whole, replacing the one an earlier try left."""
+    forget_failure(engine, report.source, report.file)
+    engine.register_arrow(
+        "failed_file", pa.table({"source": [report.source], "file": [report.file], "reason": [report.message]})
+    )
+    engine.insert(
+        "quarantine",
+        QUARANTINE_COLUMNS,
+        "SELECT source, file, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), reason, "
+        f"CAST(NULL AS VARCHAR), {timestamp_sql(at)} FROM failed_file",
+    )
+
+
+def quarantine_rows(engine: Engine, source: str, file: str, exceptions: str, rejects: list[Reject], at: str) -> int:
+    """The file's bad rows (with their reason) and the lines the reader rejected; returns how many."""
+    count = engine.insert("quarantine", QUARANTINE_COLUMNS, quarantine_rows_sql(exceptions, source, at))
+    if rejects:
+        table = pa.table(
+            {
+                "line": pa.array([reject.line for reject in rejects], pa.int64()),
+                "reason": [reject.reason for reject in rejects],
+                "raw": [reject.raw for reject in rejects],
+            }
+        )
+        engine.register_arrow(f"rejects_{source}", table)
+        count += engine.insert(
+            "quarantine",
+            QUARANTINE_COLUMNS,
+            f"SELECT {literal(source)}, {literal(file)}, CAST(NULL AS BIGINT), line, reason, raw, "
+            f"{timestamp_sql(at)} FROM rejects_{source}",
+        )
+    return count
+
+
+def identifier_issues(engine: Engine, source: str, exceptions: str, id_types: list[str], at: str) -> int:
+    """Report identifier values that failed their check (the row itself still loads)."""
+    if not id_types:
+        return 0
+    return engine.insert(
+        "identifier_issues",
+        ["source", "file", "row", "id_type", "value", "reason", "found_at"],
+        malformed_identifiers_sql(exceptions, source, id_types, at),
+    )
