@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from personae.access import AccessKey
 from personae.identity.splink_model import MatchWeight
 from personae.identity.views import IdentityReport, Lineage, PersonView
 from personae.models.reports import ModelSummary
@@ -113,7 +114,17 @@ class NastyWorkspace:
         return SegmentDefinition(name, 1, rule, description, "cli", AT)
 
     def preview_segment(self, rule: str, *, sample: int = 5) -> SegmentPreview:
-        return SegmentPreview(NASTY, 1, 2, 0.5, 0.5, [{"uid": NASTY, NASTY: NASTY}])
+        return SegmentPreview(NASTY, 1, 2, 1, 0.5, 0.5, [{"uid": NASTY, NASTY: NASTY}])
+
+    def remove_segment(self, name: str) -> SegmentDefinition:
+        return SegmentDefinition(NASTY, 2, NASTY, NASTY, "cli", AT)
+
+    def create_key(self, scope: str, *, name: str = "", source: str | None = None) -> tuple[AccessKey, str]:
+        return _key(), NASTY
+
+    @property
+    def key_ring(self) -> NastyKeys:
+        return NastyKeys()
 
     def segments(self) -> list[SegmentSummary]:
         return [SegmentSummary(NASTY, NASTY, 1, NASTY, 1)]
@@ -167,7 +178,19 @@ class NastyWorkspace:
         card = PersonaCard(
             NASTY, NASTY, NASTY, 1, 0.5, 1.0, 0.5, [TraitIndex(NASTY, 1.0, 2.0, 50.0)], [share], [share], example
         )
-        return Personas(NASTY, 2, 2.0, False, [NASTY], NASTY, [card])
+        return Personas(NASTY, 2, 1, 2.0, False, [NASTY], NASTY, [card])
+
+
+def _key() -> AccessKey:
+    return AccessKey(NASTY, NASTY, "write", NASTY, NASTY, NASTY, NASTY)
+
+
+class NastyKeys:
+    def entries(self) -> list[AccessKey]:
+        return [_key()]
+
+    def revoke(self, key_id: str) -> AccessKey:
+        return _key()
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,6 +210,10 @@ def arguments(path: str) -> list[str]:
         "identity report": [],
         "identity explain": [f"a:{NASTY}", "b:2"],
         "segment add": [NASTY, "orders > 1"],
+        "segment remove": [NASTY],
+        "keys create": ["--scope", "write", "--source", "web", "--name", NASTY],
+        "keys list": [],
+        "keys revoke": [NASTY],
         "segment preview": ["orders > 1"],
         "segment list": [],
         "segment show": ["x"],

@@ -26,7 +26,10 @@ from tests.cli.nasty_world import NASTY, assert_shown
 from tests.workspaces import POS_CSV, POS_SOURCE, write_workspace
 
 runner = CliRunner()
-NOT_DATA = {"init": "prints the folder it created, which the user named"}
+NOT_DATA = {
+    "init": "prints the folder it created, which the user named",
+    "serve": "prints the folder and address the user gave, then serves (tests/server runs it for real)",
+}
 
 
 @pytest.fixture
