@@ -7,6 +7,7 @@ since) so a second writer gets a message naming the holder instead of a driver e
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -58,19 +59,22 @@ class StoreLock:
                 f"{self.what} {self.path.parent} is held for writing by {describe_holder(self.path)}; "
                 "wait for it to finish or stop it, then try again"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "command": self.command,
-                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            )
-        )
-        handle.flush()
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(holder))
+            handle.flush()
+        except OSError as error:  # a full disk: say which file, and hold nothing
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            with contextlib.suppress(OSError):  # closing flushes the same unwritable bytes again
+                handle.close()
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
         self._handle = handle
         return self
 

@@ -17,6 +17,7 @@ import pytest
 from personae import Workspace
 from personae.cli import main
 from personae.sources import ingest as ingest_module
+from personae.store_lock import LOCK_FILE
 from tests.sources import disks
 from tests.workspaces import POS_CSV, POS_SOURCE, snapshot, write_workspace
 
@@ -165,3 +166,16 @@ def test_a_refusal_is_read_back_from_duckdbs_words(case: tuple[str, Path | None,
     message, path, expected = case
     refused = ingest_module.raw_copy.refusal(RuntimeError(message), path)
     assert ((refused.errno, refused.filename) if refused else None) == expected
+
+
+def test_a_disk_too_full_for_the_lock_file_names_it_and_holds_nothing(
+    disk: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = _loaded_workspace(disk / "ws")
+    lock = workspace.root / LOCK_FILE  # empty between holders: writing the holder needs a page
+    disks.fill(disk, leave=0)
+    code, err = _cli(monkeypatch, capsys, "run", "--only", "ingest", "-w", str(workspace.root), "--as-of", "2024-03-01")
+    assert code == 2 and str(lock) in _one_line(err), err
+    disks.empty_filler(disk)
+    (workspace.root / "data/pos/b.csv").unlink()  # too big for this disk without the filler, too
+    assert workspace.run(as_of=AS_OF, only="ingest").errors == []  # nothing was left held

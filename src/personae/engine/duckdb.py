@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -222,9 +222,13 @@ class DuckDBEngine(Engine):
         try:
             yield
         except BaseException:
-            self.connection.execute("ROLLBACK").complete()
+            with suppress(duckdb.Error):  # a fatal error (a full disk) ends the transaction itself
+                self.connection.execute("ROLLBACK").complete()
             raise
-        self.connection.execute("COMMIT").complete()
+        try:
+            self.connection.execute("COMMIT").complete()
+        except duckdb.Error as error:  # a full disk at COMMIT; nothing of the transaction is kept
+            raise EngineError("the store could not commit: " + " ".join(str(error).split())) from error
 
     def close(self) -> None:
         super().close()
