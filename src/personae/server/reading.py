@@ -80,7 +80,7 @@ async def changes(request: Request, after: int = 0, segmentation: str | None = N
     async def stream() -> AsyncIterator[bytes]:
         last = start
         waited = 0.0
-        while not await request.is_disconnected():
+        while True:  # the response ends the stream when the client goes away
             found = await asyncio.to_thread(state.workspace.changes, last, segmentation=segmentation)
             for change in found:
                 data = json.dumps(asdict(change), default=str)

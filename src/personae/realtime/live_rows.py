@@ -1,0 +1,85 @@
+"""Journal lines as the ``events`` rows batch ingest will store for them, by the same SQL.
+
+Live processing must see exactly what the next batch run will load: the same Segment
+fields, types, identifier normalisation, quarantine decisions and first-of-key rule. So
+instead of a second reader in Python, :class:`LiveRows` runs ingest's own SQL
+(:func:`~personae.sources.readers.segment_fields_sql`,
+:func:`~personae.sources.mapping.mapped_sql`, :func:`~personae.sources.targets.checked_sql`,
+:func:`~personae.sources.targets.target_fields`) over a micro-batch of lines held in an
+in-memory DuckDB, a few milliseconds a batch. Lines batch would quarantine are dropped
+here (the batch run quarantines them with their reason); the check against the events
+already stored is left to the consumers, which know each person's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from personae.engine.tables import columns_of
+from personae.sources import readers
+from personae.sources.mapping import mapped_sql
+from personae.sources.specs import IngestSettings, SourceSpec
+from personae.sources.targets import checked_sql, repeated_keys_sql, target_fields
+
+STAGE = "_live_lines"
+RAW_COLUMNS = [*readers.SEGMENT_FIELDS, "_raw"]
+LINEAGE = ("_file", "_row", "_loaded_at", "received_at")
+"""Columns that say where and when batch loaded a row; live rows have none of them."""
+
+
+class LiveRows:
+    """Maps micro-batches of one live source's journal lines to ``events`` rows.
+
+    Not thread-safe: one processor thread owns it (it holds its own DuckDB connection).
+    """
+
+    def __init__(self, spec: SourceSpec, settings: IngestSettings) -> None:
+        self.spec = spec
+        self._connection = duckdb.connect(":memory:", config={"threads": 1})
+        stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        fields = target_fields(spec.kind, spec.name, settings.currency, stamp)
+        self._fields = {
+            name: fields.get(name, f"CAST(NULL AS {column_type})")
+            for name, column_type in columns_of("events")
+            if name not in LINEAGE
+        }
+        values = [*spec.columns.values(), *spec.identifiers.values()]
+        paths = {v: v for v in values if not v.startswith("'") and v not in readers.SEGMENT_FIELDS}
+        relation = f"({readers.segment_fields_sql(STAGE, paths)})"
+        self._mapped = mapped_sql(relation, spec, RAW_COLUMNS, settings, jsonl=True, file=f"journal/{spec.name}")
+        self._select = ", ".join(f"{expression} AS {name}" for name, expression in self._fields.items())
+
+    def rows(self, lines: Sequence[bytes]) -> list[dict[str, Any]]:
+        """The rows batch would load from ``lines`` (in order; bad lines and later repeats of an
+        ``event_id`` left out), as dicts of the ``events`` columns."""
+        if not lines:
+            return []
+        stage = pa.table(
+            {
+                "_raw": pa.array([line.decode("utf-8") for line in lines], pa.string()),
+                "_file": pa.array([f"journal/{self.spec.name}"] * len(lines), pa.string()),
+                "_row": pa.array(range(1, len(lines) + 1), pa.int64()),
+            }
+        )
+        connection = self._connection
+        connection.register(STAGE, stage)
+        try:
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS {self._mapped}").complete()
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE _repeated AS {repeated_keys_sql('_mapped')}").complete()
+            repeated = connection.execute("SELECT count(*) FROM _repeated").fetchall()
+            checked = checked_sql("_mapped", "_repeated" if repeated[0][0] else None)
+            result = connection.sql(
+                f"SELECT {self._select} FROM ({checked}) AS c WHERE _reason IS NULL AND _first ORDER BY _row"
+            ).to_arrow_table()
+        finally:
+            connection.unregister(STAGE)
+        rows: list[dict[str, Any]] = result.to_pylist()
+        return rows
+
+    def close(self) -> None:
+        self._connection.close()
