@@ -1,7 +1,8 @@
 """Segments from the models step's ``predictions``: lifestyle, churn risk, likely high
 value, CLV tiers and the survey look-alike. Every UID gets one segment of each (core);
-people a model could not score are ``unknown``, and people without an order are in the
-segment that says so.
+people a model could not score are ``unknown``, and so is everyone a model would score when
+that model does not beat its baseline (:mod:`personae.models.verdict`: its scores are NULL);
+people without an order are in the segment that says so.
 
 - ``churn_risk``: ``low`` / ``medium`` / ``high`` by the churn probability against
   ``models.churn_cutoffs``; ``no orders`` for people who never ordered;
@@ -9,7 +10,8 @@ segment that says so.
   ``models.high_value_cutoff``, else ``other``;
 - ``clv_tier``: ``high`` for the top ``clv_tiers[0]`` of buyers by CLV, ``medium`` for the
   next ones up to ``clv_tiers[1]``, ``low`` for the rest (ranked by CLV, then UID);
-- ``lifestyle``: the cluster name; ``unclassified`` for buyers with too few orders;
+- ``lifestyle``: the cluster name; ``unclassified`` for buyers with too few orders; ``unknown``
+  for buyers when there is no lifestyle model, or it is not stable enough to be used;
 - ``survey``: the attitudinal segment (respondents' own answer, others' prediction when
   confident enough), else ``unknown``.
 """
@@ -52,7 +54,7 @@ def _segment_sql(kind: str, settings: ModelSettings) -> tuple[str, str]:
         )
         return segment, "x.clv"
     if kind == "lifestyle":
-        segment = "CASE WHEN p.orders = 0 THEN 'no orders' ELSE coalesce(x.lifestyle, 'unclassified') END"
+        segment = "CASE WHEN p.orders = 0 THEN 'no orders' ELSE coalesce(x.lifestyle, 'unknown') END"
         return segment, "x.lifestyle_score"
     if kind == "survey":
         return "coalesce(x.survey_segment, 'unknown')", "x.survey_confidence"
