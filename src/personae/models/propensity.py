@@ -127,7 +127,7 @@ def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
     numeric = numeric_traits(columns, list(columns))
 
     @cache
-    def training() -> Training:  # built once, and only when a model is not reused
+    def training() -> Training:  # built once for both models: their digests read it too
         return _training(context, numeric)
 
     models: dict[str, BoostedClassifier] = {}
