@@ -74,6 +74,16 @@ def _sizes(workspace: Workspace) -> dict[str, dict[str, int]]:
     return sizes
 
 
+def _members(workspace: Workspace) -> set[tuple[str, str, str]]:
+    """(person key, segmentation, segment) of every open predictive membership: the key names
+    the person in both twins, where their UIDs differ."""
+    rows = workspace.sql(
+        "SELECT x.person_key, m.segmentation, m.segment FROM memberships AS m JOIN predictions AS x ON x.uid = m.uid "
+        f"WHERE m.exited_at IS NULL AND m.segmentation IN ({', '.join(repr(kind) for kind in KINDS)})"
+    ).to_pylist()
+    return {(row["person_key"], row["segmentation"], row["segment"]) for row in rows}
+
+
 def test_same_data_and_seed_give_the_same_models_and_segments(twins: tuple[Workspace, Workspace]) -> None:
     one, two = twins
     salts = [w.sql("SELECT value FROM workspace_settings WHERE key = 'uid_salt'").column(0)[0].as_py() for w in twins]
@@ -83,6 +93,9 @@ def test_same_data_and_seed_give_the_same_models_and_segments(twins: tuple[Works
     assert all(model["input_digest"] for model in models.values())
     assert {"churn_risk", "high_value", "survey", "lifestyle", "clv_tier"} <= set(_sizes(one))
     assert _sizes(one) == _sizes(two)
+    members = _members(one)
+    assert len({key for key, _, _ in members}) == one.sql("SELECT count(*) FROM profiles").column(0)[0].as_py()
+    assert members == _members(two)  # each person in the same segments, ties in CLV included
 
 
 def test_a_real_model_still_assigns_segments(twins: tuple[Workspace, Workspace]) -> None:

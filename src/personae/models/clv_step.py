@@ -113,10 +113,11 @@ def score_clv(engine: Engine, settings: ModelSettings, models: ClvModels, scratc
     horizon = settings.horizon_days / WEEK
 
     def score(batch: pa.RecordBatch) -> pa.Table:
-        frequency = batch.column("frequency").to_numpy(zero_copy_only=False)
-        recency = batch.column("recency").to_numpy(zero_copy_only=False)
-        age = batch.column("T").to_numpy(zero_copy_only=False)
-        paid = np.clip(batch.column("monetary_value").to_numpy(zero_copy_only=False), 0.0, None)
+        frame = steady_frame(batch)  # as the fit reads them: a sum's adding order must not reorder the tiers
+        frequency = frame["frequency"].to_numpy(dtype=np.float64)
+        recency = frame["recency"].to_numpy(dtype=np.float64)
+        age = frame["T"].to_numpy(dtype=np.float64)
+        paid = np.clip(frame["monetary_value"].to_numpy(dtype=np.float64), 0.0, None)
         expected = models.bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon, frequency, recency, age)
         value = models.gamma_gamma.conditional_expected_average_profit(frequency, paid)
         clv = customer_lifetime_value(

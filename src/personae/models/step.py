@@ -7,8 +7,8 @@ a model whose inputs have not changed since its saved fit is reused, not refitte
 singular fit) the step says why, scores with the previous saved model if there is one, and
 goes on with the others; one that does not beat its baseline scores nothing
 (:mod:`personae.models.verdict`). Rows are sampled and ordered by a salt-free person key
-(:mod:`personae.models.features`). The scores land in ``predictions`` (one row per UID),
-which the segment step reads.
+(:mod:`personae.models.features`). The scores land in ``predictions`` (one row per UID,
+with the person key), which the segment step reads.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from personae.engine.base import Engine
 from personae.errors import ModelFitError
 from personae.models import clv_step
 from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
-from personae.models.features import build_person_keys
+from personae.models.features import KEY, PERSON_KEYS, build_person_keys
 from personae.models.lifestyle import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
 from personae.models.propensity import fit_propensity
@@ -118,6 +118,9 @@ def fit_models(
             select += [f"{alias}.{column}" for column, _ in outputs]
             joins.append(f"LEFT JOIN _model_{index} AS {alias} ON {alias}.uid = p.uid")
         progress("models: predictions", len(PARTS), len(PARTS))
+        # The person key goes along, so the segments break ties between equal scores by data, not by the salt.
+        select.insert(1, f"k.{KEY}")
+        joins.insert(0, f"LEFT JOIN {PERSON_KEYS} AS k ON k.uid = p.uid")
         engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
     result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
     return result
