@@ -17,19 +17,38 @@ in ``predictions``) and the model's quality numbers. Peak RSS is the child's
 ``ru_maxrss`` read right after the models step (before the segment step).
 
     .venv/bin/python bench/models_step.py [--people 1000000] [--repeat 3] [--out bench/out]
+
+Two more measurements, on a workspace the CLI built (``personae init W --demo --customers
+20000``, then ``personae run --workspace W --as-of D``):
+
+``--threads W``: one HistGradientBoosting fit (the buyers' features of ``traits``, label
+"no order for 120 days") and one scan of k-means (k 2–10, ``n_init`` 10, on at most
+10,000 buyers' square-rooted category shares) at 1 and at 2 OpenMP/BLAS threads
+(``threadpoolctl``), wall and CPU seconds, medians of ``--repeat`` in one process; then
+again with a busy loop pinned to core 1 (``taskset -c 1 python -c "while True: pass"``).
+
+``--cli W --code NAME=SRC ...``: ``python -m personae run --workspace COPY --as-of D --only
+models`` with ``PYTHONPATH=SRC``, in a fresh copy of W (without the five model files, so
+every model is fitted; not timed) per run, for each code tree, with the machine as it is
+and with the busy loop; then, for each tree, a second run on the same copy (where
+unchanged models may be reused). Medians of ``--repeat``, wall and the child's user+system
+CPU seconds; the load average is printed with each run, since the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -157,7 +176,57 @@ def models(source: str, target: str, as_of_text: str, segment: bool) -> dict[str
     return result
 
 
-WORKERS = {"prepare_base": prepare_base, "models": models}
+def fit_threads(workspace: str, repeat: int) -> dict[str, Any]:
+    """Wall and CPU seconds of one boosting fit and one k-means scan at 1 and 2 native threads."""
+    import duckdb
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    from personae.models.features import feature_names, features_sql, numeric_traits
+
+    with duckdb.connect(str(Path(workspace) / "personae.duckdb"), read_only=True) as con:
+        columns = {row[0]: row[1] for row in con.execute("DESCRIBE traits").fetchall()}
+        numeric = numeric_traits(columns, list(columns))
+        rows = con.execute(  # the models step's top categories (features.top_categories), on a read-only store
+            "SELECT value, sum(revenue) AS r FROM trait_shares WHERE dimension = 'category' "
+            "GROUP BY value ORDER BY r DESC, value LIMIT 12"
+        ).fetchall()
+        categories = [str(row[0]) for row in rows]
+        frame = con.sql(
+            f"SELECT f.* FROM ({features_sql('traits', 'trait_shares', numeric, categories)}) AS f "
+            "JOIN traits AS t ON t.uid = f.uid WHERE t.orders > 0 ORDER BY f.uid"
+        ).to_df()
+        shares = con.sql(
+            "SELECT uid, value, share FROM trait_shares WHERE dimension = 'category' ORDER BY uid, value"
+        ).to_df()
+    features = frame[feature_names(numeric, categories)].to_numpy(dtype=np.float64)
+    label = (frame["days_since_last_order"].to_numpy() > 120).astype(int)
+    points = np.sqrt(shares.pivot_table(index="uid", columns="value", values="share", fill_value=0.0).to_numpy())
+    points = points[:10_000]
+
+    def boosting() -> None:
+        HistGradientBoostingClassifier(max_iter=200, random_state=7).fit(features, label)
+
+    def kmeans() -> None:
+        for k in range(2, 11):
+            KMeans(n_clusters=k, n_init=10, random_state=7).fit(points)
+
+    result: dict[str, Any] = {"boosting_rows": features.shape, "kmeans_rows": points.shape}
+    for name, work in (("boosting", boosting), ("kmeans", kmeans)):
+        for threads in (1, 2):
+            runs = []
+            for _ in range(repeat):
+                with threadpool_limits(threads):
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    work()
+                    runs.append((time.perf_counter() - wall, time.process_time() - cpu, os.getloadavg()[0]))
+            result[f"{name}/{threads}"] = runs
+    return result
+
+
+WORKERS = {"prepare_base": prepare_base, "models": models, "fit_threads": fit_threads}
 
 
 # -- driving ----------------------------------------------------------------------------
@@ -235,11 +304,120 @@ def quality(part: str, reports: dict[str, Any], run: dict[str, Any]) -> str:
     return "–"
 
 
+@contextlib.contextmanager
+def busy(on: bool) -> Iterator[None]:
+    """A busy loop pinned to core 1 while the block runs (when ``on``)."""
+    if not on:
+        yield
+        return
+    loop = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1)
+        yield
+    finally:
+        loop.terminate()
+        loop.wait()
+
+
+def threads_table(workspace: Path, repeat: int) -> None:
+    print(f"\n### Native threads: 1 vs 2 (`{workspace}`; medians of {repeat}, wall / CPU seconds, load average)\n")
+    print("| work | machine | 1 thread wall s | 1 thread CPU s | 2 threads wall s | 2 threads CPU s | load |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for loaded in (False, True):
+        with busy(loaded):
+            done = spawn("fit_threads", workspace, repeat)
+        if "error" in done:
+            raise SystemExit(done["error"])
+        for work in ("boosting", "kmeans"):
+            cells, loads = [], []
+            for threads in (1, 2):
+                runs = done[f"{work}/{threads}"]
+                cells += [
+                    f"{statistics.median(r[0] for r in runs):.2f}",
+                    f"{statistics.median(r[1] for r in runs):.2f}",
+                ]
+                loads += [f"{r[2]:.1f}" for r in runs]
+            rows = done["boosting_rows"] if work == "boosting" else done["kmeans_rows"]
+            shown = f"{work} ({rows[0]:,} x {rows[1]})"
+            machine = "busy loop on core 1" if loaded else "as it is"
+            print(f"| {shown} | {machine} | {' | '.join(cells)} | {', '.join(loads)} |")
+
+
+def cli_run(source: Path, workspace: Path, as_of: str) -> dict[str, Any]:
+    """``personae run --only models`` on ``workspace`` with the code of ``source``; wall and child CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    command = [
+        sys.executable,
+        "-m",
+        "personae",
+        "run",
+        "--workspace",
+        str(workspace),
+        "--as-of",
+        as_of,
+        "--only",
+        "models",
+    ]
+    done = subprocess.run(
+        command, env={**os.environ, "PYTHONPATH": str(source)}, capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    step = next((line for line in done.stdout.splitlines() if line.startswith("models:")), "")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "load": load, "step": step.strip()}
+
+
+def fresh_copy(workspace: Path, target: Path) -> Path:
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(workspace, target, ignore=shutil.ignore_patterns("scratch"))
+    for name in ("clv", "churn", "high_value", "lifestyle", "survey"):
+        (target / "models" / f"{name}.json").unlink(missing_ok=True)
+    return target
+
+
+def cli_table(workspace: Path, codes: list[str], repeat: int, out: Path) -> None:
+    as_of = demo_as_of(workspace / "personae.toml").isoformat()
+    scratch = out / "models_step" / "cli"
+    print(f"\n### `personae run --only models` on `{workspace}` (as of {as_of}; medians of {repeat})\n")
+    print("| code | machine | run | median wall s | runs wall s | median CPU s | load at start | step line |")
+    print("|---|---|---|---:|---|---:|---|---|")
+    for loaded in (False, True):
+        for code in codes:
+            name, source = code.split("=", 1)
+            first, second = [], []
+            for _ in range(repeat):
+                copy = fresh_copy(workspace, scratch / name)
+                with busy(loaded):
+                    first.append(cli_run(Path(source), copy, as_of))
+                    if not loaded:
+                        second.append(cli_run(Path(source), copy, as_of))
+            for kind, runs in (("fresh fit", first), ("rerun, same data", second)):
+                if not runs:
+                    continue
+                walls = ", ".join(f"{r['wall']:.1f}" for r in runs)
+                loads = ", ".join(f"{r['load']:.1f}" for r in runs)
+                machine = "busy loop on core 1" if loaded else "as it is"
+                print(
+                    f"| {name} | {machine} | {kind} | {statistics.median(r['wall'] for r in runs):.1f} | [{walls}] | "
+                    f"{statistics.median(r['cpu'] for r in runs):.1f} | {loads} | {runs[-1]['step']} |",
+                    flush=True,
+                )
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--threads", type=Path, help="a CLI-built workspace: time fits at 1 and 2 native threads")
+    parser.add_argument("--cli", type=Path, help="a CLI-built workspace: time `personae run --only models`")
+    parser.add_argument("--code", action="append", default=[], help="NAME=SRC: a source tree for --cli")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -247,6 +425,12 @@ def main() -> None:
         print(json.dumps(WORKERS[kind](*arguments)))
         return
     out = args.out.resolve()
+    if args.threads:
+        threads_table(args.threads.resolve(), args.repeat)
+        return
+    if args.cli:
+        cli_table(args.cli.resolve(), args.code, args.repeat, out)
+        return
     base, facts = base_store(out, args.people)
     if args.repeat < 1:  # prepare only
         print(json.dumps(facts))

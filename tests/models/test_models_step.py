@@ -1,17 +1,26 @@
-"""The models step in a run: CLV fitted and saved, P(alive) computed in SQL, and too little
-history reported without failing the run (the previous model is kept)."""
+"""The models step in a run: CLV fitted and saved, P(alive) computed in SQL, too little
+history reported without failing the run (the previous model is kept), progress for every
+part, fits on capped native threads and scoring while no DuckDB query runs."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute
 import pytest
+from threadpoolctl import threadpool_info  # type: ignore[import-untyped]  # ships no type hints
 
 from personae import Workspace
+from personae.engine import DuckDBEngine
+from personae.models.boosting import BoostedClassifier
 from personae.models.clv_step import ClvModels
+from personae.models.scoring import native_threads, score_into_table
+from personae.models.step import LABELS, PARTS
 from tests.profiles.small_world import AS_OF, build
 
 
@@ -82,3 +91,57 @@ def test_models_command_reports_every_saved_model(tmp_path: Path) -> None:
     churn = json.loads((shop.root / "models/churn.json").read_text())
     assert f"AUC {churn['report']['validation']['auc']:.3f}" in found["churn"].quality
     assert found["churn"].rows == churn["report"]["training_rows"]
+
+
+def test_the_models_step_reports_progress_for_every_part(tmp_path: Path) -> None:
+    shop = build(tmp_path / "shop", customers=120, seed=3)
+    heard: list[tuple[str, int, int]] = []
+
+    def hear(label: str, done: int, total: int) -> None:
+        heard.append((label, done, total))
+
+    report = Workspace(shop.root).run(as_of=AS_OF, progress=hear)
+    assert report.errors == []
+    parts = [(label, done, total) for label, done, total in heard if label.startswith("models")]
+    assert [label for label, _, _ in parts] == [f"models: {LABELS[name]}" for name, _, _ in PARTS] + [
+        "models: predictions"
+    ]
+    assert [done for _, done, _ in parts] == list(range(len(PARTS) + 1))
+    assert {total for _, _, total in parts} == {len(PARTS)}
+
+
+def test_fits_run_on_capped_native_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shop = build(tmp_path / "shop", customers=120, seed=3)
+    seen: list[int] = []
+    fit = BoostedClassifier.fit
+
+    def counting(self: BoostedClassifier, *args: Any, **kwargs: Any) -> BoostedClassifier:
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp")
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(BoostedClassifier, "fit", counting)
+    assert Workspace(shop.root).run(as_of=AS_OF).errors == []
+    assert seen and set(seen) == {native_threads()}
+
+
+def test_scores_are_computed_while_no_query_runs(tmp_path: Path) -> None:
+    """A streaming reader is a running query: scoring beside one would share the cores with
+    DuckDB's threads, and DuckDB refuses another statement on the connection meanwhile."""
+    engine = DuckDBEngine(tmp_path / "store.duckdb")
+    engine.execute("CREATE TABLE people AS SELECT 'u' || range AS uid, range AS x FROM range(2500)")
+    counts: list[int] = []
+
+    def score(batch: pa.RecordBatch) -> pa.Table:
+        counts.append(int(engine.scalar("SELECT count(*) FROM people")))  # fails while a query runs
+        return pa.table({"uid": batch.column("uid"), "y": pa.compute.multiply(batch.column("x"), 2)})
+
+    schema = pa.schema([("uid", pa.string()), ("y", pa.int64())])
+    written = score_into_table(engine, "SELECT * FROM people", score, "scores", schema, scratch=tmp_path, rows=1000)
+    assert written == 2500 and counts == [2500, 2500, 2500]
+    assert engine.fetch_rows("SELECT count(*), sum(y) FROM scores") == [(2500, 2 * sum(range(2500)))]
+    engine.close()
+
+
+def test_native_threads_leave_a_core_and_respect_duckdb_threads() -> None:
+    assert [native_threads(cores=cores) for cores in (1, 2, 4, 16)] == [1, 1, 3, 15]
+    assert native_threads(2, cores=16) == 1 and native_threads(8, cores=4) == 3

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from personae.engine.base import Engine
 from personae.errors import ModelFitError
 from personae.models.bgnbd import BetaGeo
 from personae.models.clv import customer_lifetime_value
+from personae.models.context import Plan, input_digest
+from personae.models.features import keyed_sql, steady_frame
 from personae.models.gamma_gamma import GammaGamma
 from personae.models.saved import SavedModel
 from personae.models.scoring import score_into_table
@@ -64,16 +68,26 @@ class ClvModels(SavedModel):
             ) from None
 
 
-def fit_clv(engine: Engine, as_of: date) -> ClvModels:
-    """Fit both models on the current customer summary (raises ModelFitError). Rows come in
-    UID order so that the same data always gives the same fit (the optimiser sums in row order)."""
-    summary = engine.fetch_arrow(
-        f"SELECT frequency, recency, T, monetary_value FROM ({SUMMARY_IN_WEEKS}) AS s ORDER BY uid"
+def clv_plan(engine: Engine, settings: ModelSettings, as_of: date) -> Plan[ClvModels]:
+    """Both models' fit on the current customer summary, keyed by its rows. Rows come in
+    person-key order (:mod:`personae.models.features`), not UID order: the optimiser sums
+    in row order, and the UID order changes with the workspace's salt."""
+    summary = steady_frame(
+        engine.fetch_arrow(f"SELECT frequency, recency, T, monetary_value FROM ({keyed_sql(SUMMARY_IN_WEEKS)}) AS s")
     )
-    frequency = summary.column("frequency").to_numpy()
-    recency = summary.column("recency").to_numpy()
-    age = summary.column("T").to_numpy()
-    monetary = summary.column("monetary_value").to_numpy()
+    digest = input_digest(
+        summary, {"model": "clv", "models": settings.model_dump(mode="json"), "penalizers": PENALIZERS}
+    )
+    return Plan(digest, partial(fit_clv, summary, as_of))
+
+
+def fit_clv(summary: pd.DataFrame, as_of: date) -> ClvModels:
+    """Fit both models on ``frequency, recency, T, monetary_value`` (weeks), trying each of
+    :data:`PENALIZERS` in turn; raises ModelFitError when none gives a regular fit."""
+    frequency = summary["frequency"].to_numpy(dtype=np.float64)
+    recency = summary["recency"].to_numpy(dtype=np.float64)
+    age = summary["T"].to_numpy(dtype=np.float64)
+    monetary = summary["monetary_value"].to_numpy(dtype=np.float64)
     spenders = (frequency > 0) & (monetary > 0)
     failure: ModelFitError | None = None
     for penalizer in PENALIZERS:
@@ -99,10 +113,11 @@ def score_clv(engine: Engine, settings: ModelSettings, models: ClvModels, scratc
     horizon = settings.horizon_days / WEEK
 
     def score(batch: pa.RecordBatch) -> pa.Table:
-        frequency = batch.column("frequency").to_numpy(zero_copy_only=False)
-        recency = batch.column("recency").to_numpy(zero_copy_only=False)
-        age = batch.column("T").to_numpy(zero_copy_only=False)
-        paid = np.clip(batch.column("monetary_value").to_numpy(zero_copy_only=False), 0.0, None)
+        frame = steady_frame(batch)  # as the fit reads them: a sum's adding order must not reorder the tiers
+        frequency = frame["frequency"].to_numpy(dtype=np.float64)
+        recency = frame["recency"].to_numpy(dtype=np.float64)
+        age = frame["T"].to_numpy(dtype=np.float64)
+        paid = np.clip(frame["monetary_value"].to_numpy(dtype=np.float64), 0.0, None)
         expected = models.bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon, frequency, recency, age)
         value = models.gamma_gamma.conditional_expected_average_profit(frequency, paid)
         clv = customer_lifetime_value(

@@ -1,9 +1,31 @@
-"""Features for the classifiers: numeric traits plus category shares, as SQL on the engine.
+"""What the models learn from: features as SQL on the engine, and which rows, in what
+order, decided by the data and ``models.seed``, never by the UID salt.
 
-Every numeric trait (counts, money, days, shares; booleans as 0/1) is a feature; times and
-text are left out (their information is in the ``days_since_*`` traits). The top
-categories by revenue add one ``share_<category>`` column each. Missing values stay NULL
-(gradient boosting handles them).
+**Features.** Every numeric trait (counts, money, days, shares; booleans as 0/1) is a
+feature; times and text are left out (their information is in the ``days_since_*``
+traits). The top categories by revenue add one ``share_<category>`` column each. Missing
+values stay NULL (gradient boosting handles them).
+
+**Values.** The store's money sums are DOUBLE, added in an order that depends on DuckDB's
+threads and hash groups, so one person's ``monetary_value`` was 67.27499999999999 in one
+copy of a small test world and 67.275 in another (18 of 101 buyers differed so). Models
+read every float rounded to :data:`SIGNIFICANT` digits (:func:`steady_frame`), for fitting
+and scoring alike, so such noise neither changes a model nor its input digest.
+
+**Rows.** UIDs are a salted hash of a person's founding identifier, with a random salt per
+workspace (:mod:`personae.identity.uids`). Everything the models step used to key on the
+UID (the propensity holdout of UIDs ending in 0–2, the training samples ``ORDER BY uid
+LIMIT n``, the order the CLV optimiser and the classifiers' early-stopping and
+cross-validation splits see the rows in) was therefore a random draw per workspace: two
+workspaces built from the same 2,000-customer demo world and seed gave different models
+and segments (issue 11: the survey segment ``convenience`` held 25 people in one and 84 in
+the other). Each person instead gets a **person key**: the md5 of ``models.seed`` and the
+smallest ``source:record_id`` of their records. ``record_map`` holds every record and
+event with its person, so every person has one, and it names data that two copies of a
+workspace share. Rows are ordered by the key; a sample is the first ``n`` rows by key,
+uniform because md5 spreads evenly; the holdout is the people whose key starts with 0, 1
+or 2 (3/16). Another seed gives another sample and split; a person whose smallest record
+changes (a merge) may change sides, as the data changed.
 """
 
 from __future__ import annotations
@@ -11,12 +33,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
 from personae.engine.base import Engine
-from personae.engine.sql import identifier, literal
+from personae.engine.sql import identifier, literal, literals
 
 NUMERIC_TYPES = ("BIGINT", "INTEGER", "DOUBLE", "FLOAT", "HUGEINT", "DECIMAL", "SMALLINT", "BOOLEAN")
 LEFT_OUT = frozenset({"uid", "traits_as_of", "top_month"})
 TOP_CATEGORIES = 12
+PERSON_KEYS = "_person_keys"
+"""The temporary table ``uid, person_key`` the models step builds once per run."""
+KEY = "person_key"
+HOLDOUT_DIGITS = ("0", "1", "2")
+SIGNIFICANT = 12
+"""Significant digits a model sees of a float: sums of DOUBLE money in the store differ in
+their last bits between runs (DuckDB adds in whatever order its threads and hash groups
+give), which rounding to 12 of float64's 15–16 digits removes."""
 
 
 def numeric_traits(columns: Mapping[str, str], traits: Sequence[str]) -> list[str]:
@@ -56,3 +90,64 @@ def features_sql(traits: str, shares: str, numeric: Sequence[str], categories: S
 
 def feature_names(numeric: Sequence[str], categories: Sequence[str]) -> list[str]:
     return [*numeric, *(category_column(c) for c in categories)]
+
+
+def person_keys_sql(seed: int) -> str:
+    """``uid, person_key`` for every person in ``record_map``: md5 of the seed and their smallest record.
+
+    >>> person_keys_sql(7)
+    "SELECT uid, md5('7:' || min(source || ':' || record_id)) AS person_key FROM record_map GROUP BY uid"
+    """
+    return (
+        f"SELECT uid, md5({literal(f'{int(seed)}:')} || min(source || ':' || record_id)) AS {KEY} "
+        "FROM record_map GROUP BY uid"
+    )
+
+
+def build_person_keys(engine: Engine, seed: int) -> None:
+    """Materialise :data:`PERSON_KEYS` for the statements of this run."""
+    engine.materialise(PERSON_KEYS, person_keys_sql(seed))
+
+
+def holdout_sql(key: str = KEY) -> str:
+    """True for the held-out people (key starting with 0–2).
+
+    >>> holdout_sql("k.person_key")
+    "substr(k.person_key, 1, 1) IN ('0', '1', '2')"
+    """
+    return f"substr({key}, 1, 1) IN ({literals(HOLDOUT_DIGITS)})"
+
+
+def keyed_sql(sql: str, *, limit: int | None = None, holdout: bool = False) -> str:
+    """The rows of ``sql`` (which has a ``uid`` column) in person-key order, with their
+    ``person_key``; the first ``limit`` of them when given, and a boolean ``holdout`` column
+    when asked. Needs :data:`PERSON_KEYS` (see :func:`build_person_keys`).
+    """
+    split = f", {holdout_sql(f'k.{KEY}')} AS holdout" if holdout else ""
+    cut = f" LIMIT {int(limit)}" if limit is not None else ""
+    return (
+        f"SELECT q.*, k.{KEY}{split} FROM ({sql}) AS q JOIN {PERSON_KEYS} AS k ON k.uid = q.uid ORDER BY k.{KEY}{cut}"
+    )
+
+
+def steady_frame(table: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """``table`` as pandas, every float column rounded to :data:`SIGNIFICANT` significant digits
+    (zeros, NaN and infinities kept), so the last bits of a sum's adding order are gone.
+
+    >>> steady_frame(pa.table({"x": [67.27499999999999, 67.275, 0.0, None], "n": [1, 2, 3, 4]})).x.tolist()
+    [67.275, 67.275, 0.0, nan]
+    """
+    frame: pd.DataFrame = table.to_pandas()
+    for name in frame.columns:
+        if frame[name].dtype.kind != "f":
+            continue
+        values = frame[name].to_numpy(dtype=np.float64)
+        scaled = np.isfinite(values) & (values != 0)
+        if not scaled.any():
+            continue
+        exponent = np.floor(np.log10(np.abs(values[scaled])))
+        scale = 10.0 ** np.clip(SIGNIFICANT - 1 - exponent, -300, 300)
+        steady = values.copy()
+        steady[scaled] = np.round(values[scaled] * scale) / scale
+        frame[name] = steady
+    return frame

@@ -10,7 +10,13 @@ than a big one going from 60 to 65 %, as compositional data need. k is chosen fr
 2. its stability is the mean adjusted Rand index (ARI) between the clusterings of
    ``bootstraps`` bootstrap resamples, compared pairwise on the rows both resamples hold;
 3. the chosen k has the best silhouette among those whose mean ARI reaches
-   ``stability_threshold``; when none does, the most stable k is chosen and the report says so.
+   ``stability_threshold``; when none does, the most stable k is chosen and the report says so,
+   and in the models step such a model is saved but not used: its clusters change with the
+   sample, so nobody gets a lifestyle from it (``unknown``, see :mod:`personae.models.verdict`).
+
+In the models step the buyers are taken in person-key order (:mod:`personae.models.features`),
+so the sample, the bootstrap resamples and k-means's starts depend on the data and the seed,
+not on the UID salt.
 
 The final centroids are refitted on every row. Clusters are numbered largest first and
 named from their distinctive categories: those whose mean share in the cluster most
@@ -28,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Self
 
 import numpy as np
@@ -38,10 +45,11 @@ from numpy.typing import NDArray
 from personae.engine.sql import literal
 from personae.errors import ModelFitError
 from personae.models.clustering import TRANSFORMS, FloatArray, KChoice, fit_centroids, nearest, scan_k, transform_shares
-from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
-from personae.models.features import category_column
+from personae.models.context import ModelContext, ModelsResult, Plan, fit_or_reuse, input_digest
+from personae.models.features import KEY, category_column, keyed_sql, steady_frame
 from personae.models.saved import SavedModel, as_of_text
 from personae.models.scoring import score_into_table
+from personae.models.verdict import Verdict, stability_verdict
 
 MODEL = "lifestyle"
 FORMAT_VERSION = 1
@@ -318,30 +326,62 @@ def _wide_sql(categories: list[str]) -> str:
     return f"SELECT uid, {columns} FROM ({share_matrix_sql(MIN_ORDERS)}) AS s GROUP BY uid"
 
 
-def fit_lifestyles(context: ModelContext, result: ModelsResult) -> str | None:
-    engine, settings = context.engine, context.settings
+def _plan(context: ModelContext) -> Plan[LifestyleModel]:
+    """The shares of the buyers with enough orders (the first by person key), keyed, and the fit on them."""
+    settings = context.settings
+    buyers = keyed_sql(f"SELECT uid FROM profiles WHERE orders >= {MIN_ORDERS}", limit=settings.max_training_rows)
+    rows = steady_frame(
+        context.engine.fetch_arrow(
+            f"SELECT s.*, b.{KEY} FROM ({share_matrix_sql(MIN_ORDERS)}) AS s JOIN ({buyers}) AS b ON b.uid = s.uid"
+        )
+    )
+    # pivot_shares sorts people by UID, a salted hash: put them back in person-key order, which
+    # the sample inside the fit, its bootstrap resamples and k-means's starts all depend on.
+    order = rows.drop_duplicates("uid").sort_values(KEY)["uid"]
+    shares = pivot_shares(rows.drop(columns=KEY)).loc[order]
+    estimator = LifestyleModel()
+    digest = input_digest(
+        shares,
+        {
+            "model": MODEL,
+            "models": settings.model_dump(mode="json"),
+            "lifestyle": {key: value for key, value in vars(estimator).items() if not key.endswith("_")},
+        },
+    )
 
     def fit() -> LifestyleModel:
-        sample = (
-            f"SELECT s.* FROM ({share_matrix_sql(MIN_ORDERS)}) AS s JOIN (SELECT DISTINCT uid FROM profiles "
-            f"WHERE orders >= {MIN_ORDERS} ORDER BY uid LIMIT {settings.max_training_rows}) AS u ON u.uid = s.uid"
-        )
-        shares = pivot_shares(engine.fetch_arrow(sample).to_pandas())
-        return LifestyleModel().fit(shares, seed=settings.seed, as_of=context.as_of)
+        model = estimator.fit(shares, seed=settings.seed, as_of=context.as_of)
+        model.report_["verdict"] = stability_verdict(model.report_).to_dict()
+        return model
 
-    model = fit_or_reuse("lifestyle", context.folder / LIFESTYLE_FILE, fit, LifestyleModel.load, result)
+    return Plan(digest, fit)
+
+
+def fit_lifestyles(context: ModelContext, result: ModelsResult) -> str | None:
+    """Fit (or reuse) the lifestyles; a ``uid, lifestyle, lifestyle_score`` query over every buyer
+    (``unclassified`` for buyers the model cannot place), or None when there is no used model."""
+    model = fit_or_reuse(
+        "lifestyle", context.folder / LIFESTYLE_FILE, partial(_plan, context), LifestyleModel.load, result
+    )
     if model is None:
         return None
     result.reports["lifestyle"] = {"names": model.names_, **model.report_} if model.report_ else {"names": model.names_}
+    verdict = Verdict.of(model.report_) or stability_verdict(model.report_)
+    if not verdict.used:
+        result.unused["lifestyle"] = verdict.why
+        return None
     categories = list(model.params_["categories"])
     renamed = {category_column(c): c for c in categories}
 
     def score(batch: pa.RecordBatch) -> pa.Table:
-        frame = batch.to_pandas().set_index("uid").rename(columns=renamed)
+        frame = steady_frame(batch).set_index("uid").rename(columns=renamed)
         assigned = model.assign(frame)
         return pa.table(
             {"uid": assigned["uid"], "lifestyle": assigned["segment"], "lifestyle_score": assigned["score"]}
         )
 
-    score_into_table(engine, _wide_sql(categories), score, SCORES, SCHEMA, scratch=context.scratch)
-    return f"SELECT uid, lifestyle, lifestyle_score FROM {SCORES}"
+    score_into_table(context.engine, _wide_sql(categories), score, SCORES, SCHEMA, scratch=context.scratch)
+    return (
+        f"SELECT p.uid, coalesce(s.lifestyle, {literal(UNCLASSIFIED)}) AS lifestyle, s.lifestyle_score "
+        f"FROM profiles AS p LEFT JOIN {SCORES} AS s ON s.uid = p.uid WHERE p.orders > 0"
+    )

@@ -5,34 +5,48 @@ trait and the top category shares as of ``T − h`` (computed by the traits SQL 
 day); the labels come from ``(T − h, T]``: **churned** = no order in the window, **high
 value** = window revenue in the top ``models.high_value_share`` of the buyers of ``T − h``
 (and above zero). The training rows are the buyers of ``T − h`` (at most
-``models.max_training_rows``, a uniform sample by UID); UIDs ending in 0–2 (3/16) are held
-out for the validation report (AUC, calibration and lift by decile). The model is then
-applied to the buyers of ``T`` with their traits as of ``T``, in bounded batches.
+``models.max_training_rows``, the first by person key: a uniform sample that depends on
+the data and the seed, see :mod:`personae.models.features`); people whose key starts with
+0–2 (3/16) are held out for the validation report (AUC, calibration and lift by decile),
+which also decides whether the model is used (:mod:`personae.models.verdict`). The two
+models are fitted, reused and judged one by one: a high-value label too rare to fit no
+longer takes the churn model down with it. A used model is applied to the buyers of ``T``
+with their traits as of ``T``, in bounded batches; an unused one scores NULL.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
+from functools import cache, partial
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
 from personae.engine.sql import end_of_sql
 from personae.errors import ModelFitError
 from personae.models.boosting import BoostedClassifier
-from personae.models.context import ModelContext, ModelsResult
+from personae.models.context import ModelContext, ModelsResult, Plan, fit_or_reuse, input_digest
 from personae.models.evaluation import binary_report
-from personae.models.features import feature_names, features_sql, numeric_traits, top_categories
+from personae.models.features import (
+    feature_names,
+    features_sql,
+    keyed_sql,
+    numeric_traits,
+    steady_frame,
+    top_categories,
+)
 from personae.models.scoring import score_into_table
+from personae.models.verdict import Verdict, binary_verdict
 from personae.profiles.build import compute_traits, trait_columns
 from personae.profiles.orders import orders_sql
 
 SCORES = "model_scores_propensity"
 TARGETS = {"churn": "churned", "high_value": "high_value"}
-HOLDOUT = "substr(uid, -1) IN ('0', '1', '2')"
-SCHEMA = pa.schema(
-    [("uid", pa.string()), ("churn_probability", pa.float64()), ("high_value_probability", pa.float64())]
-)
+COLUMNS = {"churn": "churn_probability", "high_value": "high_value_probability"}
+SCHEMA = pa.schema([("uid", pa.string()), *((column, pa.float64()) for column in COLUMNS.values())])
 
 
 def training_sql(context: ModelContext, features: str) -> str:
@@ -52,69 +66,104 @@ def training_sql(context: ModelContext, features: str) -> str:
     return f"SELECT *, CASE WHEN future > 0 AND future >= {line} THEN 1 ELSE 0 END AS high_value FROM ({labelled}) AS l"
 
 
-def _fit(context: ModelContext, result: ModelsResult, numeric: list[str]) -> dict[str, BoostedClassifier]:
-    """Fit both classifiers on the time split; raises ModelFitError when they cannot be."""
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """The training frame (buyers of ``T − h`` in person-key order) and what it was built from."""
+
+    frame: pd.DataFrame
+    names: list[str]
+    categories: list[str]
+    numeric: list[str]
+
+
+def _training(context: ModelContext, numeric: list[str]) -> Training:
+    """Features as of ``T − h`` with both labels and the holdout flag; raises when nobody bought before ``T − h``."""
     engine, settings = context.engine, context.settings
     past = context.as_of - timedelta(days=settings.horizon_days)
     engine.materialise("_people", "SELECT uid FROM profiles")
     compute_traits(engine, context.traits, past, "_people", "_past_")
     categories = top_categories(engine, "_past_shares")
-    names = feature_names(numeric, categories)
     features = features_sql("_past_traits", "_past_shares", numeric, categories)
     engine.materialise("_training", training_sql(context, features))
-    frame = engine.fetch_arrow(
-        f"SELECT *, {HOLDOUT} AS holdout FROM _training ORDER BY uid LIMIT {settings.max_training_rows}"
-    ).to_pandas()
+    training = keyed_sql("SELECT * FROM _training", limit=settings.max_training_rows, holdout=True)
+    frame = steady_frame(engine.fetch_arrow(training))
     if frame.empty:
         raise ModelFitError(f"no buyers before {past} to learn from: the history is shorter than the horizon")
-    train, held = frame[~frame.holdout], frame[frame.holdout]
-    fitted = {}
-    for name, label in TARGETS.items():
-        model = BoostedClassifier(seed=settings.seed).fit(train[names], train[label].to_numpy(), as_of=context.as_of)
+    return Training(frame, feature_names(numeric, categories), categories, numeric)
+
+
+def _plan(context: ModelContext, built: Callable[[], Training], name: str) -> Plan[BoostedClassifier]:
+    """The fit of one target on the training rows, keyed by its inputs."""
+    settings, label, training = context.settings, TARGETS[name], built()
+    frame, names = training.frame, training.names
+    make = BoostedClassifier(seed=settings.seed)
+    digest = input_digest(
+        frame[[*names, label, "holdout"]],
+        {"model": name, "models": settings.model_dump(mode="json"), "boosting": dataclasses.asdict(make.settings)},
+    )
+
+    def fit() -> BoostedClassifier:
+        train, held = frame[~frame.holdout], frame[frame.holdout]
+        model = make.fit(train[names], train[label].to_numpy(), as_of=context.as_of)
+        past = context.as_of - timedelta(days=settings.horizon_days)
         report: dict[str, Any] = {"training_rows": len(train), "features_as_of": past.isoformat()}
         if len(held) and held[label].nunique() == 2:
             report["validation"] = binary_report(held[label].to_numpy(), model.predict_proba(held[names])[:, 1])
+        report["verdict"] = binary_verdict(report.get("validation"), settings).to_dict()
         model.report_ = report
-        model.metadata_ = {"categories": categories, "numeric": numeric, "horizon_days": settings.horizon_days}
-        fitted[name] = model
-    return fitted
+        model.metadata_ = {
+            "categories": training.categories,
+            "numeric": training.numeric,
+            "horizon_days": settings.horizon_days,
+        }
+        return model
+
+    return Plan(digest, fit)
 
 
 def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
-    """Fit (or reuse) both classifiers, score the current buyers; a ``uid, probabilities`` query."""
+    """Fit (or reuse) both classifiers, score the current buyers with the used ones; a ``uid, probabilities`` query."""
     columns = trait_columns(context.traits)
     numeric = numeric_traits(columns, list(columns))
-    try:
-        models = _fit(context, result, numeric)
-        for name, model in models.items():
-            model.save(context.folder / f"{name}.json")
-            result.fitted.append(name)
-    except ModelFitError as error:
-        paths = {name: context.folder / f"{name}.json" for name in TARGETS}
-        if not all(path.is_file() for path in paths.values()):
-            for name in TARGETS:
-                result.skipped[name] = str(error)
-            return None
-        models = {name: BoostedClassifier.load(path) for name, path in paths.items()}
-        for name, model in models.items():
-            result.reused.append(name)
-            result.skipped[name] = f"{error}; scoring with the model saved on {model.as_of_}"
-    for name, model in models.items():
+
+    @cache
+    def training() -> Training:  # built once for both models: their digests read it too
+        return _training(context, numeric)
+
+    models: dict[str, BoostedClassifier] = {}
+    for name in TARGETS:
+        model = fit_or_reuse(
+            name,
+            context.folder / f"{name}.json",
+            partial(_plan, context, training, name),
+            BoostedClassifier.load,
+            result,
+        )
+        if model is None:
+            continue
         result.reports[name] = model.report_
-    churn, high_value = models["churn"], models["high_value"]
-    saved = churn.metadata_
-    current = features_sql("traits", "trait_shares", list(saved["numeric"]), list(saved["categories"]))
+        verdict = Verdict.of(model.report_) or binary_verdict(model.report_.get("validation"), context.settings)
+        if verdict.used:
+            models[name] = model
+        else:
+            result.unused[name] = verdict.why
+    if not models:
+        return None
+    needed = [model.metadata_ for model in models.values()]
+    current = features_sql(
+        "traits",
+        "trait_shares",
+        list(dict.fromkeys(name for saved in needed for name in saved["numeric"])),
+        list(dict.fromkeys(category for saved in needed for category in saved["categories"])),
+    )
 
     def score(batch: pa.RecordBatch) -> pa.Table:
-        frame = batch.to_pandas()
-        return pa.table(
-            {
-                "uid": batch.column("uid"),
-                "churn_probability": churn.predict_proba(frame)[:, 1],
-                "high_value_probability": high_value.predict_proba(frame)[:, 1],
-            }
-        )
+        frame = steady_frame(batch)
+        scores = {column: pa.nulls(len(frame), pa.float64()) for column in COLUMNS.values()}
+        for name, model in models.items():
+            scores[COLUMNS[name]] = pa.array(model.predict_proba(frame)[:, 1], pa.float64())
+        return pa.table({"uid": batch.column("uid"), **scores})
 
     buyers = f"SELECT f.* FROM ({current}) AS f JOIN traits AS t ON t.uid = f.uid WHERE t.orders > 0"
     score_into_table(context.engine, buyers, score, SCORES, SCHEMA, scratch=context.scratch)
-    return f"SELECT uid, churn_probability, high_value_probability FROM {SCORES}"
+    return f"SELECT uid, {', '.join(COLUMNS.values())} FROM {SCORES}"

@@ -12,6 +12,7 @@ from typing import Any
 
 from personae.errors import WorkspaceError
 from personae.models.saved import read_model_file
+from personae.models.verdict import Verdict
 
 MODEL_FILES = ("clv", "churn", "high_value", "lifestyle", "survey")
 
@@ -67,6 +68,16 @@ def _lifestyle(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _verdict(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``used`` and ``why`` from the verdict saved with the model; an unused model's ``quality`` says so too."""
+    if name == "clv":
+        return {"used": True, "why": "CLV tiers rank buyers by expected value; no baseline check"}
+    verdict = Verdict.of(data.get("report") or {})
+    if verdict is None:
+        return {"used": True, "why": "saved before personae checked models against a baseline; run again to check it"}
+    return {"used": verdict.used, "why": verdict.why}
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     """A saved model in brief: what it was fitted on and how good it is."""
@@ -79,6 +90,11 @@ class ModelSummary:
     quality: str
     """The validation numbers in brief."""
     file: str
+    used: bool = True
+    """Whether the model assigns segments: it beat its baseline on held-out data
+    (:mod:`personae.models.verdict`). CLV has no baseline check and is always used."""
+    why: str = ""
+    """The verdict's reason: the held-out number against the baseline and the margin asked."""
     stability: list[dict[str, Any]] = field(default_factory=list)
     """Lifestyle only: each k tried, with its silhouette and bootstrap stability."""
 
@@ -92,6 +108,9 @@ def model_reports(folder: Path) -> list[ModelSummary]:
             continue
         data = dict(read_model_file(path, name))
         summary = _clv(data) if name == "clv" else _lifestyle(data) if name == "lifestyle" else _classifier(data)
+        summary.update(_verdict(name, data))
+        if not summary["used"]:
+            summary["quality"] = f"NOT USED: {summary['why']} ({summary['quality']})"
         found.append(ModelSummary(model=name, file=str(path), **summary))
     if not found:
         raise WorkspaceError("no models saved yet: run the pipeline first (`personae run`)")

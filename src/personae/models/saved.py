@@ -1,6 +1,8 @@
 """A fitted model kept as a JSON file: one envelope, written and checked in one place.
 
-Every saved model is ``{"model": NAME, "version": N, "as_of": DATE, ...its payload}``. A
+Every saved model is ``{"model": NAME, "version": N, "as_of": DATE, "input_digest": KEY,
+...its payload}``, where ``input_digest`` keys the inputs it was fitted on (see
+:func:`personae.models.context.input_digest`; null when fitted outside the models step). A
 subclass names itself (``MODEL``, ``FORMAT_VERSION``) and turns its fitted state into a
 payload and back (:meth:`SavedModel._payload`, :meth:`SavedModel._from_payload`); reading
 refuses another model's file or another format version before the payload is looked at.
@@ -60,6 +62,7 @@ class SavedModel:
     MODEL: ClassVar[str]
     FORMAT_VERSION: ClassVar[int] = 1
     as_of_: str | None = None
+    input_digest_: str | None = None
 
     def _payload(self) -> dict[str, Any]:
         """The fitted state as JSON-ready data (everything but the envelope)."""
@@ -72,7 +75,13 @@ class SavedModel:
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted model as plain JSON-ready data."""
-        return {"model": self.MODEL, "version": self.FORMAT_VERSION, "as_of": self.as_of_, **self._payload()}
+        return {
+            "model": self.MODEL,
+            "version": self.FORMAT_VERSION,
+            "as_of": self.as_of_,
+            "input_digest": self.input_digest_,
+            **self._payload(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -87,6 +96,8 @@ class SavedModel:
         model = cls._from_payload(data)
         if "as_of" in data:
             model.as_of_ = as_of_text(data["as_of"])
+        digest = data.get("input_digest")
+        model.input_digest_ = digest if isinstance(digest, str) else None
         return model
 
     def save(self, path: str | Path) -> None:

@@ -8,7 +8,10 @@ from personae.spec import Spec
 
 
 class ModelSettings(Spec):
-    """The models step: CLV, churn and high-value propensity, survey look-alike."""
+    """The models step: CLV, churn and high-value propensity, survey look-alike.
+
+    The defaults of the three lift settings are argued in :mod:`personae.models.verdict`.
+    """
 
     enabled: bool = True
     seed: int = 7
@@ -21,6 +24,13 @@ class ModelSettings(Spec):
     clv_tiers: tuple[float, float] = (0.2, 0.5)
     survey_confidence: float = Field(0.6, gt=0, lt=1)
     max_training_rows: int = Field(200_000, ge=100)
+    min_auc_lift: float = Field(0.05, ge=0, lt=0.5)
+    """A churn or high-value model assigns segments only when its held-out AUC reaches 0.5 plus this."""
+    min_accuracy_lift: float = Field(0.05, ge=0, lt=1)
+    """The survey look-alike assigns segments only when its cross-validated accuracy reaches the
+    majority class's share plus this."""
+    lift_confidence: float = Field(0.95, ge=0.5, lt=1)
+    """And only when that lift over the baseline is significant at this one-sided confidence."""
 
     @model_validator(mode="after")
     def _ordered(self) -> ModelSettings:

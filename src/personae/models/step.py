@@ -2,9 +2,13 @@
 
 Models: CLV (BG/NBD + Gamma-Gamma), churn and high-value propensity (gradient boosting on
 a time split), lifestyle clusters, and the survey look-alike. Each is fitted on its own;
-when one cannot be fitted (too little history, a singular fit) the step says why, scores
-with the previous saved model if there is one, and goes on with the others. The scores
-land in ``predictions`` (one row per UID), which the segment step reads.
+a model whose inputs have not changed since its saved fit is reused, not refitted
+(:mod:`personae.models.context`); when one cannot be fitted (too little history, a
+singular fit) the step says why, scores with the previous saved model if there is one, and
+goes on with the others; one that does not beat its baseline scores nothing
+(:mod:`personae.models.verdict`). Rows are sampled and ordered by a salt-free person key
+(:mod:`personae.models.features`). The scores land in ``predictions`` (one row per UID,
+with the person key), which the segment step reads.
 """
 
 from __future__ import annotations
@@ -12,18 +16,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from personae.engine.base import Engine
 from personae.errors import ModelFitError
 from personae.models import clv_step
 from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
+from personae.models.features import KEY, PERSON_KEYS, build_person_keys
 from personae.models.lifestyle import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
 from personae.models.propensity import fit_propensity
+from personae.models.scoring import native_pools, native_threads
 from personae.models.specs import ModelSettings
 from personae.profiles.build import traits_as_of
 from personae.profiles.specs import TraitsConfig
+from personae.progress import Progress, silent
 
 PREDICTIONS = "predictions"
 
@@ -32,7 +40,7 @@ def _clv(context: ModelContext, result: ModelsResult) -> str | None:
     models = fit_or_reuse(
         "clv",
         context.folder / clv_step.CLV_FILE,
-        lambda: clv_step.fit_clv(context.engine, context.as_of),
+        partial(clv_step.clv_plan, context.engine, context.settings, context.as_of),
         clv_step.ClvModels.load,
         result,
     )
@@ -59,34 +67,61 @@ PARTS: tuple[tuple[str, ModelPart, tuple[tuple[str, str], ...]], ...] = (
     ("survey", fit_lookalike, (("survey_segment", "VARCHAR"), ("survey_confidence", "DOUBLE"))),
 )
 """name -> (fit-and-score function returning a ``uid, <columns>`` query, its columns)."""
+LABELS = {
+    "clv": "CLV (BG/NBD and Gamma-Gamma)",
+    "propensity": "churn and high value",
+    "lifestyle": "lifestyles",
+    "survey": "survey look-alike",
+}
+"""What the progress callback is told each part is."""
 
 
 def fit_models(
-    engine: Engine, settings: ModelSettings, traits: TraitsConfig, as_of: date, folder: Path
+    engine: Engine,
+    settings: ModelSettings,
+    traits: TraitsConfig,
+    as_of: date,
+    folder: Path,
+    *,
+    progress: Progress = silent,
+    duckdb_threads: int | None = None,
 ) -> ModelsResult:
-    """Fit (or reuse) every model as of a day, save each under ``folder``, and write ``predictions``."""
+    """Fit (or reuse) every model as of a day, save each under ``folder``, and write ``predictions``.
+
+    ``progress`` hears of each part as it starts (``models: churn and high value``, 1 of 4)
+    and of the end. Native thread pools are capped for the whole step
+    (:func:`~personae.models.scoring.native_threads`, at most ``duckdb_threads`` when the
+    DuckDB engine has that setting).
+    """
     traits_as_of(engine)  # raises when there are no traits to model
     folder.mkdir(parents=True, exist_ok=True)
     context = ModelContext(engine, settings, traits, as_of, folder)
     result = ModelsResult()
     select = ["p.uid"]
     joins = []
-    for index, (name, part, outputs) in enumerate(PARTS):
-        started = time.perf_counter()
-        try:
-            query = part(context, result)
-        except ModelFitError as error:
-            result.skipped[name] = f"cannot score: {error}"
-            query = None
-        result.seconds[name] = time.perf_counter() - started
-        alias = f"m{index}"
-        if query is None:
-            select += [f"CAST(NULL AS {type_}) AS {name}" for name, type_ in outputs]
-            continue
-        engine.materialise(f"_model_{index}", query)
-        select += [f"{alias}.{name}" for name, _ in outputs]
-        joins.append(f"LEFT JOIN _model_{index} AS {alias} ON {alias}.uid = p.uid")
-    engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
+    with native_pools(native_threads(duckdb_threads)):
+        build_person_keys(engine, settings.seed)
+        for index, (name, part, outputs) in enumerate(PARTS):
+            progress(f"models: {LABELS[name]}", index, len(PARTS))
+            started = time.perf_counter()
+            try:
+                query = part(context, result)
+            except ModelFitError as error:
+                result.skipped[name] = f"cannot score: {error}"
+                query = None
+            result.seconds[name] = time.perf_counter() - started
+            alias = f"m{index}"
+            if query is None:
+                select += [f"CAST(NULL AS {type_}) AS {column}" for column, type_ in outputs]
+                continue
+            engine.materialise(f"_model_{index}", query)
+            select += [f"{alias}.{column}" for column, _ in outputs]
+            joins.append(f"LEFT JOIN _model_{index} AS {alias} ON {alias}.uid = p.uid")
+        progress("models: predictions", len(PARTS), len(PARTS))
+        # The person key goes along, so the segments break ties between equal scores by data, not by the salt.
+        select.insert(1, f"k.{KEY}")
+        joins.insert(0, f"LEFT JOIN {PERSON_KEYS} AS k ON k.uid = p.uid")
+        engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
     result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
     return result
 

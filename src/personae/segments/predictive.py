@@ -1,15 +1,17 @@
 """Segments from the models step's ``predictions``: lifestyle, churn risk, likely high
 value, CLV tiers and the survey look-alike. Every UID gets one segment of each (core);
-people a model could not score are ``unknown``, and people without an order are in the
-segment that says so.
+people a model could not score are ``unknown``, and so is everyone a model would score when
+that model does not beat its baseline (:mod:`personae.models.verdict`: its scores are NULL);
+people without an order are in the segment that says so.
 
 - ``churn_risk``: ``low`` / ``medium`` / ``high`` by the churn probability against
   ``models.churn_cutoffs``; ``no orders`` for people who never ordered;
 - ``high_value``: ``likely high value`` when the propensity reaches
   ``models.high_value_cutoff``, else ``other``;
 - ``clv_tier``: ``high`` for the top ``clv_tiers[0]`` of buyers by CLV, ``medium`` for the
-  next ones up to ``clv_tiers[1]``, ``low`` for the rest (ranked by CLV, then UID);
-- ``lifestyle``: the cluster name; ``unclassified`` for buyers with too few orders;
+  next ones up to ``clv_tiers[1]``, ``low`` for the rest (ranked by CLV, then person key);
+- ``lifestyle``: the cluster name; ``unclassified`` for buyers with too few orders; ``unknown``
+  for buyers when there is no lifestyle model, or it is not stable enough to be used;
 - ``survey``: the attitudinal segment (respondents' own answer, others' prediction when
   confident enough), else ``unknown``.
 """
@@ -52,20 +54,28 @@ def _segment_sql(kind: str, settings: ModelSettings) -> tuple[str, str]:
         )
         return segment, "x.clv"
     if kind == "lifestyle":
-        segment = "CASE WHEN p.orders = 0 THEN 'no orders' ELSE coalesce(x.lifestyle, 'unclassified') END"
+        segment = "CASE WHEN p.orders = 0 THEN 'no orders' ELSE coalesce(x.lifestyle, 'unknown') END"
         return segment, "x.lifestyle_score"
     if kind == "survey":
         return "coalesce(x.survey_segment, 'unknown')", "x.survey_confidence"
     raise ValueError(f"no predictive segmentation kind {kind!r}; kinds are {', '.join(KINDS)}")
 
 
-def assignments_sql(kind: str, segmentation: str, settings: ModelSettings, *, has_predictions: bool) -> str:
-    """``uid, segmentation, segment, score`` for every profile."""
+def assignments_sql(
+    kind: str, segmentation: str, settings: ModelSettings, *, has_predictions: bool, keyed: bool = True
+) -> str:
+    """``uid, segmentation, segment, score`` for every profile.
+
+    Equal CLVs (people who bought once on the same day are many) are ranked by the person
+    key the models step writes (``keyed``), so two copies of a workspace put the same people
+    in each tier; the UID, a salted hash, breaks the ties of predictions written without one.
+    """
     if not has_predictions:
         return assignment_sql(segmentation, literal(UNKNOWN), "NULL", "profiles")
     segment, score = _segment_sql(kind, settings)
+    ties = "person_key, uid" if keyed else "uid"
     ranked = (
-        "SELECT *, row_number() OVER (ORDER BY clv DESC, uid) AS clv_rank, "
+        f"SELECT *, row_number() OVER (ORDER BY clv DESC, {ties}) AS clv_rank, "
         "count(clv) OVER () AS clv_ranked FROM predictions"
     )
     return assignment_sql(
@@ -87,7 +97,9 @@ class Predicted:
 
     def assign(self, context: SegmentationContext, spec: SegmentationSpec) -> Assignment:
         scored = context.engine.has_table(PREDICTIONS)
-        return Assignment(assignments_sql(self.kind, spec.name, context.config.models, has_predictions=scored))
+        keyed = scored and "person_key" in {name for name, _ in context.engine.columns(PREDICTIONS)}
+        sql = assignments_sql(self.kind, spec.name, context.config.models, has_predictions=scored, keyed=keyed)
+        return Assignment(sql)
 
 
 LIFESTYLE = Predicted("lifestyle", None)  # the clusters the data gives

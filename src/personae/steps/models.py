@@ -12,11 +12,20 @@ def run(context: RunContext) -> StepResult:
     config = context.config
     if not config.models.enabled:
         return StepResult("models", rows_in=0, rows_out=0, warnings=["models are disabled ([models] enabled = false)"])
-    result = fit_models(context.engine, config.models, config.traits_config(), context.as_of, context.models)
+    threads = config.engine.duckdb.threads if context.engine.name == "duckdb" else None
+    result = fit_models(
+        context.engine,
+        config.models,
+        config.traits_config(),
+        context.as_of,
+        context.models,
+        progress=context.progress,
+        duckdb_threads=threads,
+    )
     return StepResult(
         "models",
         rows_in=result.people,
-        rows_out=len(result.fitted),
+        rows_out=len(result.fitted) + len(result.reused),
         details={"models": result},
         warnings=result.warnings,
     )
