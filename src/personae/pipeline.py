@@ -35,11 +35,13 @@ def run_steps(context: RunContext, only: str | None = None) -> list[StepResult]:
     if only is not None:
         check_step(only)
     results = []
-    for name, step in STEPS:
-        if only is not None and name != only:
-            continue
+    chosen = [(name, step) for name, step in STEPS if only is None or name == only]
+    for index, (name, step) in enumerate(chosen):
+        context.progress(name, index, len(chosen))  # steps with parts of their own say more
         started = time.perf_counter()
         result = step(context)
         result.seconds = time.perf_counter() - started
         results.append(result)
+    if chosen:
+        context.progress("done", len(chosen), len(chosen))
     return results

@@ -25,9 +25,6 @@ APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523
 LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 DOCUMENTS = ["README.md", *sorted(str(path.relative_to(REPO)) for path in (REPO / "docs").glob("*.md"))]
-OUTSIDE = {
-    "docs/architecture.md": "links ../../shared/DESIGN.md, outside the repository; not this branch's file to edit",
-}
 
 
 def test_the_declared_licence_ships_as_the_standard_apache_2_text() -> None:
@@ -57,13 +54,7 @@ def _relative_links(document: Path) -> list[str]:
     return [target for target in targets if target and not re.match(r"[a-z]+:", target)]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=OUTSIDE[name])) if name in OUTSIDE else name
-        for name in DOCUMENTS
-    ],
-)
+@pytest.mark.parametrize("name", DOCUMENTS)
 def test_every_relative_link_is_a_file_of_the_repository(name: str) -> None:
     document = REPO / name
     links = _relative_links(document)

@@ -165,10 +165,13 @@ def models(workspace: WorkspaceOption = Path("."), format: FormatOption = "table
     if format == "json":
         print_json(found)
         return
-    shown = new_table("models (models/*.json)", ("model", "as of", "rows", "parameters", "quality"))
+    shown = new_table("models (models/*.json)", ("model", "as of", "rows", "used", "parameters", "quality"))
     for item in found:
-        add_row(shown, [item.model, item.as_of, item.rows, item.summary, item.quality])
+        add_row(shown, [item.model, item.as_of, item.rows, "yes" if item.used else "no", item.summary, item.quality])
     console.print(shown)
+    for item in found:
+        if not item.used:
+            say(("not used", "yellow"), f" {item.model}: {item.why}")
     stability = next((item.stability for item in found if item.model == "lifestyle"), None)
     if stability:
         records("lifestyle: choice of k", stability)

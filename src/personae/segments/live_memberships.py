@@ -86,11 +86,11 @@ def record_changes(engine: Engine, changes: Sequence[LiveChange], day: date, at:
     engine.register_arrow(STAGED, staged)
     exits = f"(SELECT * FROM {STAGED} WHERE change = 'exited')"
     entries = f"(SELECT * FROM {STAGED} WHERE change = 'entered')"
-    engine.execute(
-        f"DELETE FROM memberships AS m USING {exits} AS c WHERE {KEY} AND m.exited_at IS NULL AND m.entered_at = {stamp}"
-    )
-    engine.execute(f"UPDATE memberships AS m SET exited_at = {stamp} FROM {exits} AS c WHERE {KEY} AND m.exited_at IS NULL")
-    engine.execute(f"UPDATE memberships AS m SET exited_at = NULL FROM {entries} AS c WHERE {KEY} AND m.exited_at = {stamp}")
+    open_stay = f"{KEY} AND m.exited_at IS NULL"
+    engine.execute(f"DELETE FROM memberships AS m USING {exits} AS c WHERE {open_stay} AND m.entered_at = {stamp}")
+    engine.execute(f"UPDATE memberships AS m SET exited_at = {stamp} FROM {exits} AS c WHERE {open_stay}")
+    cut_today = f"{KEY} AND m.exited_at = {stamp}"
+    engine.execute(f"UPDATE memberships AS m SET exited_at = NULL FROM {entries} AS c WHERE {cut_today}")
     engine.insert(
         "memberships",
         ["uid", "segmentation", "segment", "score", "entered_at", "exited_at"],

@@ -1,10 +1,10 @@
 """RFM: recency, frequency and monetary scores of 1–5 and the named cells, as SQL.
 
-Scores are quintiles (``NTILE(5)``) over the buyers (people with an order by the as-of
-day), so each score holds a fifth of them. Ties are broken deterministically, first by
-the other two measures and then by UID: among people with equally many orders, the one
-who spent more scores F at least as high. Recency ranks the longest-ago order first
-(score 1).
+Scores are quintiles over the buyers (people with an order by the as-of day): the fifth of
+the buyers a person's rank falls in, so each score holds about a fifth of them. Ties are
+broken by the other two measures: among people with equally many orders, the one who spent
+more scores F at least as high. People equal on all three share a score, whatever their
+UIDs (which are salted per workspace). Recency ranks the longest-ago order first (score 1).
 FM is the rounded-up mean of F and M; the cell map (``[rfm] cells``) is a partition of the
 R × FM grid. People without an order are ``Prospect``.
 """
@@ -25,12 +25,15 @@ RFM_ORDER = {
     "f": (FREQUENCY, MONETARY, RECENCY),
     "m": (MONETARY, FREQUENCY, RECENCY),
 }
-"""Each score's sort order: its measure, then the others to break ties (then the UID)."""
+"""Each score's sort order: its measure, then the others to break ties."""
 
 
 def quintile_sql(order: tuple[str, ...]) -> str:
-    """The 1–5 score in the given order among the rows of the query it is used in."""
-    return f"ntile(5) OVER (ORDER BY {', '.join(order)}, uid)"
+    """The 1–5 score in the given order among the rows of the query it is used in: the fifth
+    of the rows a row's rank falls in. People tied on every measure share a score (``ntile``
+    would split them by UID, which is salted per workspace: the same data would give other
+    segments)."""
+    return f"1 + floor(5 * (rank() OVER (ORDER BY {', '.join(order)}) - 1) / count(*) OVER ())"
 
 
 def scores_sql(people: str = "profiles") -> str:

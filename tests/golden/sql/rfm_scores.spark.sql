@@ -9,14 +9,26 @@ FROM (
     days_since_last_order AS recency_days,
     orders AS frequency,
     revenue AS monetary,
-    CAST(NTILE(5) OVER (
-      ORDER BY days_since_last_order DESC, orders ASC NULLS LAST, revenue ASC NULLS LAST, uid NULLS LAST
+    CAST(1 + FLOOR(
+      5 * (
+        RANK() OVER (
+          ORDER BY days_since_last_order DESC, orders ASC NULLS LAST, revenue ASC NULLS LAST
+        ) - 1
+      ) / COUNT(*) OVER ()
     ) AS BIGINT) AS r,
-    CAST(NTILE(5) OVER (
-      ORDER BY orders ASC NULLS LAST, revenue ASC NULLS LAST, days_since_last_order DESC, uid NULLS LAST
+    CAST(1 + FLOOR(
+      5 * (
+        RANK() OVER (
+          ORDER BY orders ASC NULLS LAST, revenue ASC NULLS LAST, days_since_last_order DESC
+        ) - 1
+      ) / COUNT(*) OVER ()
     ) AS BIGINT) AS f,
-    CAST(NTILE(5) OVER (
-      ORDER BY revenue ASC NULLS LAST, orders ASC NULLS LAST, days_since_last_order DESC, uid NULLS LAST
+    CAST(1 + FLOOR(
+      5 * (
+        RANK() OVER (
+          ORDER BY revenue ASC NULLS LAST, orders ASC NULLS LAST, days_since_last_order DESC
+        ) - 1
+      ) / COUNT(*) OVER ()
     ) AS BIGINT) AS m
   FROM profiles
   WHERE
