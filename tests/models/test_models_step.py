@@ -102,7 +102,7 @@ def test_the_models_step_reports_progress_for_every_part(tmp_path: Path) -> None
 
     report = Workspace(shop.root).run(as_of=AS_OF, progress=hear)
     assert report.errors == []
-    parts = [(label, done, total) for label, done, total in heard if label.startswith("models")]
+    parts = [(label, done, total) for label, done, total in heard if label.startswith("models: ")]
     assert [label for label, _, _ in parts] == [f"models: {LABELS[name]}" for name, _, _ in PARTS] + [
         "models: predictions"
     ]
