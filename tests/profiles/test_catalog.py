@@ -1,13 +1,25 @@
-"""The trait specs: declared traits become aggregates, and bad specs are refused."""
+"""The trait specs: every built-in one is documented as the code has it, and bad specs are refused."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from personae.errors import ConfigError, InvalidRule
 from personae.profiles.algebra import CATEGORY_SHARES, EVENTS, ORDERS, Aggregate, Among, Derived, Value, Where
-from personae.profiles.catalog import Catalog, declared_spec, trait_catalog
-from personae.profiles.specs import TraitsConfig, TraitSpec
+from personae.profiles.catalog import Catalog, builtin_specs, declared_spec, describe, trait_catalog
+from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "traits.md"
+
+
+def test_the_docs_show_each_built_in_spec_as_the_code_has_it() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    specs = builtin_specs(ProfileSettings())
+    assert len(specs) > 40
+    missing = [trait.name for trait in specs if f"| `{trait.name}` | {trait.type} | {describe(trait)} |" not in text]
+    assert missing == []
 
 
 def test_a_declared_trait_is_an_aggregate_over_every_event() -> None:
