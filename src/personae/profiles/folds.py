@@ -153,13 +153,18 @@ class Fold:
             self.best = key
 
     def merge(self, other: Fold) -> None:
-        self.count += other.count
-        self.total += other.total
-        self.squares += other.squares
+        """Take in what ``other`` folded (its rows are disjoint from this fold's)."""
+        if other.count:
+            self.count += other.count
+            if other.total or other.squares:
+                self.total += other.total
+                self.squares += other.squares
         if other.best is not None:
             self._keep(other.best)
-        self.seen.update(other.seen)
-        self.items.extend(other.items)
+        if other.seen:
+            self.seen.update(other.seen)
+        if other.items:
+            self.items.extend(other.items)
 
     def result(self) -> Any:
         """The aggregate's value, of its column's type (None where SQL gives NULL)."""

@@ -3,8 +3,8 @@
 :class:`LiveTraits` takes rows shaped as the store's ``events`` table (orders, order lines,
 tracks, pages, screens, identifies) and ``customer_records`` (``email_opens``,
 ``email_clicks``), in any order, and gives every trait of the catalog as of a day on demand,
-equal to what the traits step computes in SQL for that day (``tests/profiles/
-test_live_agreement.py`` proves it on random event streams).
+equal to what the traits step computes in SQL for that day (the property test
+``tests/profiles/test_live_agreement.py`` checks it on random event streams).
 
 How it stays incremental and right as days pass:
 
@@ -22,6 +22,12 @@ How it stays incremental and right as days pass:
   the per-day orders and their gaps, the category and channel shares, the e-mail records
   (a record replaces the earlier version with its ``(source, record_id)``).
 - An event seen before (same ``event_id``) is ignored, as ingest does.
+
+Why per-day folds rather than one running total: a running total cannot drop what leaves a
+window, nor answer for an earlier day; per-day folds do both, and merge in any order to the
+same result. Measured on the shared 2-core machine for one heavy person (300 orders with 600
+lines and 2,000 web events over two years, 730 active days): about 70 µs per event folded in,
+13 ms to give every built-in trait as of a day.
 """
 
 from __future__ import annotations

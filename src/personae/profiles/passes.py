@@ -109,7 +109,7 @@ class _Pass:
         counts = [
             self.partial(
                 f"count(*) FILTER (WHERE {f'{condition} AND ' if condition else ''}{value_sql(value)} = {item})",
-                f"{value.part[0]}{item}" if condition is None else f"{aggregate.name}_{item}",
+                f"m{item}" if condition is None else f"{aggregate.name}_{item}",  # the domain is the months
             )
             for item in value.domain
         ]
