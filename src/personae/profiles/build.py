@@ -14,7 +14,7 @@ from datetime import date
 from personae.engine.base import Engine
 from personae.engine.sql import day_sql
 from personae.errors import ConfigError, WorkspaceError
-from personae.profiles.computed import computed_trait_sql, trait_type
+from personae.profiles.catalog import trait_catalog
 from personae.profiles.orders import (
     category_counts_sql,
     counted_orders_sql,
@@ -24,7 +24,7 @@ from personae.profiles.orders import (
     summary_from_days_sql,
 )
 from personae.profiles.specs import TraitsConfig
-from personae.profiles.traits import builtin_traits, channel_counts_sql, gaps_sql, shares_sql, traits_sql
+from personae.profiles.traits import channel_counts_sql, gaps_sql, shares_sql, traits_sql
 
 AS_OF_COLUMN = "traits_as_of"
 
@@ -48,12 +48,7 @@ def traits_as_of(engine: Engine) -> date:
 
 def trait_columns(config: TraitsConfig) -> dict[str, str]:
     """Name -> DuckDB type of every trait column, built-in then declared."""
-    columns = {name: type_ for name, (type_, _) in builtin_traits(config).items()}
-    for spec in config.traits:
-        if spec.name in columns:
-            raise ConfigError(f"traits.{spec.name}: a built-in trait has that name; pick another")
-        columns[spec.name] = trait_type(spec)
-    return columns
+    return {trait.name: trait.type for trait in trait_catalog(config).outputs}
 
 
 PERSISTED = {"shares": "trait_shares", "summary": "customer_summary", "traits": "traits", "gaps": "order_gaps"}
@@ -90,15 +85,10 @@ def compute_traits(
     store("summary", summary_from_days_sql(days, as_of))
     engine.materialise(gaps, gaps_sql(days))
     store("gaps", f"SELECT gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY gap")
-    base = traits_sql(config, as_of, people=people, order_events=order_events, orders=orders, shares=shares, gaps=gaps)
-    select = [f"b.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}", *(f"b.{name}" for name in builtin_traits(config))]
-    joins = []
-    for index, spec in enumerate(config.traits):
-        alias = f"c{index}"
-        value = f"{alias}.{spec.name}"
-        select.append(f"coalesce({value}, 0) AS {spec.name}" if spec.function in ("count", "unique_count") else value)
-        joins.append(f"LEFT JOIN ({computed_trait_sql(spec, as_of, events)}) AS {alias} ON {alias}.uid = b.uid")
-    store("traits", f"SELECT {', '.join(select)} FROM ({base}) AS b {' '.join(joins)}")
+    relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps, "events": events}
+    every = traits_sql(config, as_of, people=people, **relations)
+    columns = ", ".join(f"t.{name}" for name in trait_columns(config))
+    store("traits", f"SELECT t.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}, {columns} FROM ({every}) AS t")
     return names
 
 

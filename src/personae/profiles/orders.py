@@ -25,9 +25,10 @@ def _status_filter(config: TraitsConfig, alias: str) -> str:
 
 def order_events_sql(config: TraitsConfig, as_of: date) -> str:
     """``uid, source, order_id, ts, amount, channel, promo, counted`` of every order of a known
-    person up to the as-of day; ``counted`` is false for an excluded status (returned, ...)."""
+    person up to the as-of day; ``counted`` is false for an excluded status (returned, ...).
+    ``amount`` stays ``DECIMAL(18,2)``, so money sums are exact."""
     return (
-        "SELECT m.uid, e.source, e.order_id, e.ts, CAST(e.amount AS DOUBLE) AS amount, e.channel, "
+        "SELECT m.uid, e.source, e.order_id, e.ts, e.amount, e.channel, "
         f"coalesce(e.promo, false) AS promo, {_status_filter(config, 'e')} AS counted "
         "FROM events AS e JOIN record_map AS m ON m.source = e.source AND m.record_id = e.order_id "
         f"WHERE e.type = 'order' AND e.ts < {end_of_sql(as_of)}"
@@ -43,8 +44,10 @@ def counted_orders_sql(order_events: str) -> str:
 
 
 def orders_sql(config: TraitsConfig, as_of: date) -> str:
-    """``uid, source, order_id, ts, amount, channel, promo`` of every counted order."""
-    return counted_orders_sql(f"({order_events_sql(config, as_of)}) AS o")
+    """``uid, source, order_id, ts, amount, channel, promo`` of every counted order, ``amount``
+    as DOUBLE (for the models, which read it as a float)."""
+    columns = ORDER_COLUMNS.replace("amount", "CAST(amount AS DOUBLE) AS amount")
+    return f"SELECT {columns} FROM ({order_events_sql(config, as_of)}) AS o WHERE counted"
 
 
 def _owner_match(config: TraitsConfig) -> str:
@@ -58,18 +61,15 @@ def _owner_match(config: TraitsConfig) -> str:
 
 def category_counts_sql(config: TraitsConfig, orders: str) -> str:
     """``uid, value, orders, revenue``: per person and category, the counted orders with a line
-    in it and their line revenue (``orders`` names the relation of :func:`orders_sql`). Lines
-    are summed per order and category first, so no distinct count is needed."""
+    in it and their line revenue, an exact DECIMAL sum (``orders`` names the relation of
+    :func:`counted_orders_sql`). Lines are summed per order and category first, so no
+    distinct count is needed."""
     per_order = (
-        "SELECT o.uid, o.source, o.order_id, coalesce(l.category, 'unknown') AS value, "
-        "sum(CAST(l.amount AS DOUBLE)) AS amount "
+        "SELECT o.uid, o.source, o.order_id, coalesce(l.category, 'unknown') AS value, sum(l.amount) AS amount "
         f"FROM events AS l JOIN {orders} AS o ON o.order_id = l.order_id AND {_owner_match(config)} "
         "WHERE l.type = 'order_item' GROUP BY o.uid, o.source, o.order_id, coalesce(l.category, 'unknown')"
     )
-    return (
-        "SELECT uid, value, count(*) AS orders, round(sum(amount), 2) AS revenue "
-        f"FROM ({per_order}) AS l GROUP BY uid, value"
-    )
+    return f"SELECT uid, value, count(*) AS orders, sum(amount) AS revenue FROM ({per_order}) AS l GROUP BY uid, value"
 
 
 EVENT_COLUMNS = (
@@ -107,9 +107,9 @@ def events_with_uid_sql(config: TraitsConfig, as_of: date, orders: str) -> str:
 
 def order_days_sql(orders: str, as_of: date, *, uid: str = "uid") -> str:
     """``uid, day, value``: each day a buyer in ``orders`` (``uid, ts, amount``) ordered, and
-    the day's order value (lifetimes' one transaction per day)."""
+    the day's order value as DOUBLE (lifetimes' one transaction per day)."""
     return (
-        f"SELECT {uid} AS uid, CAST(ts AS DATE) AS day, sum(amount) AS value FROM {orders} "
+        f"SELECT {uid} AS uid, CAST(ts AS DATE) AS day, CAST(sum(amount) AS DOUBLE) AS value FROM {orders} "
         f"WHERE ts < {end_of_sql(as_of)} GROUP BY {uid}, CAST(ts AS DATE)"
     )
 

@@ -79,6 +79,12 @@ class TraitSpec(Spec):
                 f"trait {self.name!r}: no event column {column!r}{did_you_mean(column, EVENT_COLUMNS)}; "
                 f"use one of {', '.join(EVENT_COLUMNS)} or 'properties.<name>'"
             )
+        numbers = [name for name, type_ in EVENT_COLUMNS.items() if type_.startswith(("DECIMAL", "BIGINT"))]
+        if self.function in ("sum", "avg") and column is not None and column in EVENT_COLUMNS and column not in numbers:
+            raise ValueError(
+                f"trait {self.name!r}: {self.function} needs a number, and {column!r} is not one; "
+                f"use {', '.join(numbers)} or 'properties.<name>'"
+            )
         if self.property is not None and self.property.startswith(PROPERTY_PREFIX):
             key = self.property.removeprefix(PROPERTY_PREFIX)
             if not key or not all(part.replace("_", "a").isalnum() for part in key.split(".")):

@@ -3,7 +3,7 @@ SELECT
   e.source,
   e.order_id,
   e.ts,
-  CAST(e.amount AS DOUBLE) AS amount,
+  e.amount,
   e.channel,
   COALESCE(e.promo, FALSE) AS promo,
   NOT COALESCE(LOWER(e.status), '') IN ('cancelled', 'canceled', 'returned', 'refunded') AS counted
