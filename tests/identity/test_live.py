@@ -3,7 +3,7 @@ against a batch run over the same events (the property test does the same on ran
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ def test_a_new_person_gets_the_uid_batch_gives(tmp_path: Path) -> None:
     assert resolution.new_identifiers == (("anonymous_id", "a1"), ("email", "ann@mail.net"))
     assert resolution.changes == resolution.refused == ()
     assert live.uid("email", "ANN@mail.net ") == resolution.uid
+    assert live.pending().deleted == []  # new identifiers have no row yet: nothing to delete
     written = _batch_agrees(store, live, [visit], tmp_path)
     assert written["record_map"] == [("web", "e1", resolution.uid)]
 
@@ -71,6 +72,7 @@ def test_people_joined_by_an_event_merge_into_the_oldest(tmp_path: Path) -> None
     assert resolution.retired == (visitor,)
     back = live.pending()
     assert back.renamed == {visitor: ann}  # e2's row follows with one UPDATE
+    assert back.deleted == [("anonymous_id", "a9")]  # its identity_map row is replaced
     assert back.recheck == frozenset()
     written = _batch_agrees(store, live, [record("e3", 4, anonymous_id="a9", email="ANN@mail.net")], tmp_path)
     assert ("web", "e2", ann) in written["record_map"]
@@ -200,4 +202,21 @@ def test_fuzzy_links_of_the_last_batch_run_hold_people_together(
         record("e2", 9, phone="5550001111", user_id="u1"),
     ]
     assert {live.resolve(item, at=AT).uid for item in stream} == {person}
+    _batch_agrees(store, live, stream, tmp_path)
+
+
+def test_an_aware_time_counts_as_its_wall_clock_time_as_ingest_reads_it(tmp_path: Path) -> None:
+    """Ingest reads '11:00+05:00' as 11:00 (docs/architecture.md, Timestamps): B is younger than
+    A by the wall clock (older in UTC), so A's UID survives the merge, as batch decides."""
+    store = new_store(tmp_path / "store.duckdb")
+    live = LiveIdentity.load(store, RULES, extra_types=EXTRA, phone_region="US")
+    plus_five = timezone(timedelta(hours=5))
+    stream = [
+        LiveRecord("web", "e1", datetime(2024, 1, 1, 10), {"anonymous_id": "a1"}),
+        LiveRecord("web", "e2", datetime(2024, 1, 1, 11, tzinfo=plus_five), {"anonymous_id": "a2"}),
+        LiveRecord("web", "e3", datetime(2024, 1, 2), {"anonymous_id": "a1", "user_id": "u1"}),
+        LiveRecord("web", "e4", datetime(2024, 1, 2), {"anonymous_id": "a2", "user_id": "u1"}),
+    ]
+    first, second, _, joined = (live.resolve(item, at=AT) for item in stream)
+    assert joined.changes == (UidChange(str(second.uid), str(first.uid), "merge"),)
     _batch_agrees(store, live, stream, tmp_path)

@@ -73,6 +73,15 @@ def test_identifiers_normalise_as_ingest_does(duck: duckdb.DuckDBPyConnection, v
         assert [normalise(id_type, value, region) for value in values] == column, (id_type, region)
 
 
+@settings(max_examples=50, deadline=None)
+@given(values=st.lists(VALUES, min_size=2, max_size=30))
+def test_values_order_as_batch_numbers_them(duck: duckdb.DuckDBPyConnection, values: list[str]) -> None:
+    """Batch numbers nodes ``ORDER BY id_type, id_value``; live orders (type, value) in Python
+    (which link a limit cuts first, which identifier is the oldest on a tie)."""
+    ordered = duck.execute("SELECT list(v ORDER BY v) FROM unnest($1) AS t(v)", [values]).fetchone()
+    assert ordered is not None and sorted(values) == ordered[0]
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     values=st.lists(

@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
@@ -71,7 +71,8 @@ class LiveRecord:
     source: str
     record_id: str
     ts: datetime
-    """When it happened: naive UTC, or aware (converted to UTC)."""
+    """When it happened, as ingest stores it: naive UTC. An aware time counts as its wall-clock
+    time, as ingest reads ISO times with an offset (``docs/architecture.md``, Timestamps)."""
     identifiers: Mapping[str, str | None]
 
 
@@ -137,15 +138,20 @@ class LiveIdentity:
         self._blocker = Blocker(settings)
         self._records: dict[RecordKey, tuple[int, ...]] = {}
         self._log = WriteBackLog()
+        self.load_seconds: dict[str, float] = {}
 
     @classmethod
     def load(
         cls, engine: Engine, settings: IdentitySettings, *, extra_types: Sequence[str], phone_region: str
     ) -> LiveIdentity:
-        """The index of a resolved store (arguments as for ``resolve_identities``)."""
-        graph = load_graph(engine, settings, extra_types)
+        """The index of a resolved store (arguments as for ``resolve_identities``); its
+        ``load_seconds`` say where the time went."""
+        seconds: dict[str, float] = {}
+        graph = load_graph(engine, settings, extra_types, seconds)
         salt = workspace_salt(engine)
-        return cls(graph, settings, extra_types=extra_types, phone_region=phone_region, salt=salt)
+        index = cls(graph, settings, extra_types=extra_types, phone_region=phone_region, salt=salt)
+        index.load_seconds = seconds
+        return index
 
     # -- resolving -----------------------------------------------------------------
 
@@ -224,6 +230,7 @@ class LiveIdentity:
             blocked = self._blocker.blocked([value for _, value in unknown])
             for (code, value), hit in zip(unknown, blocked, strict=True):
                 fresh.append(graph.add(code, value, ts, BLOCKED if hit else OK))
+            self._log.born.update(fresh)
         return ids + fresh, fresh, refused, older
 
     def _newly_shared(self, members: tuple[int, ...]) -> list[int]:
@@ -332,17 +339,17 @@ class LiveIdentity:
         """What :meth:`write_back` would write now."""
         graph, log = self._graph, self._log
         mapped: list[tuple[str, str, str]] = []
-        unmapped: list[tuple[str, str]] = []
+        deleted: list[tuple[str, str]] = []
         for node in sorted(log.nodes):
             id_type, value = graph.key(node)
+            if node not in log.born:
+                deleted.append((id_type, value))
             uid = graph.uids[node]
-            if uid is None:
-                unmapped.append((id_type, value))
-            else:
+            if uid is not None:
                 mapped.append((id_type, value, uid))
         return WriteBack(
             identity_map=mapped,
-            unmapped=unmapped,
+            deleted=deleted,
             record_map=[(*key, self._uid_of(self._records[key])) for key in log.records],
             merges=list(log.merges),
             renamed={start: goes for start, goes in log.target.items() if goes is not None and goes != start},
@@ -369,6 +376,6 @@ class LiveIdentity:
 
 
 def _micros(ts: datetime) -> int:
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return (ts - EPOCH) // MICROSECOND
+    """Microseconds since the epoch of the time ingest stores: an aware time counts as its
+    wall-clock time, as ingest reads an ISO time with an offset (UTC ones alike)."""
+    return (ts.replace(tzinfo=None) - EPOCH) // MICROSECOND

@@ -24,6 +24,7 @@ every UID (it starts from ``identity_map``, and live gave each person the UID ba
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,8 +45,13 @@ _LOAD_TABLES = ("_live_occ", "_live_shared", "_live_ids")
 _WRITE_TABLES = ("_lw_keys", "_lw_occ")
 
 
-def load_graph(engine: Engine, settings: IdentitySettings, extra_types: Sequence[str]) -> LiveGraph:
-    """The store's identifiers, signatures and UIDs in memory (see the module docstring)."""
+def load_graph(
+    engine: Engine, settings: IdentitySettings, extra_types: Sequence[str], seconds: dict[str, float]
+) -> LiveGraph:
+    """The store's identifiers, signatures and UIDs in memory (see the module docstring);
+    ``seconds`` gets the time of each phase: ``sql`` (the graph), ``fetch`` (to Arrow),
+    ``memory`` (Python and numpy structures)."""
+    started = time.perf_counter()
     ensure_tables(engine, step_tables("identity"))
     engine.materialise("_live_occ", graph.occurrences_sql(extra_types))
     engine.materialise("_live_shared", graph.shared_sql("_live_occ", settings))
@@ -65,6 +71,8 @@ def load_graph(engine: Engine, settings: IdentitySettings, extra_types: Sequence
             "identifiers (records were loaded after the last identity run); run the identity step "
             "(`personae run`) first"
         )
+    seconds["sql"] = time.perf_counter() - started
+    started = time.perf_counter()
     rows = engine.fetch_arrow(
         "SELECT i.id_type, i.id_value, i.first_seen, i.status, m.uid FROM _live_ids AS i "
         "LEFT JOIN identity_map AS m ON m.id_type = i.id_type AND m.id_value = i.id_value ORDER BY i.id"
@@ -82,10 +90,14 @@ def load_graph(engine: Engine, settings: IdentitySettings, extra_types: Sequence
             f"JOIN _live_ids AS b ON b.id_type = '{graph.RECORD_TYPE}' AND '{prefix}' || b.id_value = e.b_key "
             f"WHERE starts_with(e.a_key, '{prefix}') AND starts_with(e.b_key, '{prefix}')"
         )
-    loaded = LiveGraph(lambda id_type: graph.type_rank(settings, id_type))
-    loaded.load(rows, engine.fetch_arrow(signatures).column("ids"))
+    sets_of_ids = engine.fetch_arrow(signatures).column("ids")
     for name in _LOAD_TABLES:
         engine.drop_table(name)
+    seconds["fetch"] = time.perf_counter() - started
+    started = time.perf_counter()
+    loaded = LiveGraph(lambda id_type: graph.type_rank(settings, id_type))
+    loaded.load(rows, sets_of_ids)
+    seconds["memory"] = time.perf_counter() - started
     return loaded
 
 
@@ -94,9 +106,10 @@ class WriteBack:
     """What live resolution changed since the last write-back, as rows for the store."""
 
     identity_map: list[tuple[str, str, str]]
-    """(id_type, id_value, uid): each replaces the identifier's row."""
-    unmapped: list[tuple[str, str]]
-    """(id_type, id_value) no longer usable (it became shared): its row is deleted."""
+    """(id_type, id_value, uid) rows to insert, after ``deleted``."""
+    deleted: list[tuple[str, str]]
+    """(id_type, id_value) whose row goes: identifiers that changed person or stopped being
+    usable (identifiers new since the last write-back have no row to delete)."""
     record_map: list[tuple[str, str, str | None]]
     """(source, record_id, uid) of live records; None: the record links to nobody (no row)."""
     merges: list[MergeRow]
@@ -122,6 +135,7 @@ class WriteBackLog:
 
     def __init__(self) -> None:
         self.nodes: set[int] = set()
+        self.born: set[int] = set()
         self.records: list[RecordKey] = []
         self.merges: list[MergeRow] = []
         self.target: dict[str, str | None] = {}
@@ -151,16 +165,15 @@ class WriteBackLog:
                     self.holders.setdefault(goes, set()).add(start)
 
     def clear(self) -> None:
-        self.nodes, self.records, self.merges = set(), [], []
+        self.nodes, self.born, self.records, self.merges = set(), set(), [], []
         self.target, self.holders = {}, {}
 
 
 def write(engine: Engine, back: WriteBack, settings: IdentitySettings, extra_types: Sequence[str]) -> list[RecordKey]:
     """Write ``back`` except the live records' ``record_map`` rows (:func:`write_records`);
     returns the records of ``recheck`` the store holds no identifiers for (live ones)."""
-    keys = back.unmapped + [(id_type, value) for id_type, value, _ in back.identity_map]
-    if keys:
-        _register(engine, "_lw_keys_in", ["id_type", "id_value"], keys)
+    if back.deleted:
+        _register(engine, "_lw_keys_in", ["id_type", "id_value"], back.deleted)
         engine.materialise("_lw_keys", "SELECT * FROM _lw_keys_in")
         engine.delete_where("identity_map", _matching("_lw_keys", "identity_map", ("id_type", "id_value")))
     if back.identity_map:
