@@ -146,7 +146,9 @@ def test_a_record_id_seen_again_is_resolved_once(tmp_path: Path) -> None:
 def test_unknown_identifier_types_are_refused_with_the_known_ones(tmp_path: Path) -> None:
     live = LiveIdentity.load(new_store(tmp_path / "store.duckdb"), RULES, extra_types=EXTRA, phone_region="US")
     with pytest.raises(UsageError, match=r"'emial' is not stored by ingest; use one of .*email"):
-        live.resolve(record("e1", emial="ann@mail.net"), at=AT)
+        live.resolve(record("e1", user_id="u1", emial="ann@mail.net"), at=AT)
+    assert live.uid("user_id", "u1") is None  # nothing of the refused record was kept
+    assert live.resolve(record("e1", user_id="u1"), at=AT).new_identifiers == (("user_id", "u1"),)
 
 
 def test_a_store_not_resolved_since_its_last_records_is_refused(tmp_path: Path) -> None:

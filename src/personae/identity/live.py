@@ -205,12 +205,13 @@ class LiveIdentity:
         refused: list[Refusal] = []
         unknown: list[tuple[int, str]] = []
         older = False
-        for id_type, raw in record.identifiers.items():
+        for id_type in record.identifiers:  # all checked before anything changes
             if id_type not in self._types:
                 raise UsageError(
                     f"record {record.source}:{record.record_id}: identifier type {id_type!r} is not stored by "
                     f"ingest; use one of {', '.join(sorted(self._types))} (custom types must be mapped by a source)"
                 )
+        for id_type, raw in record.identifiers.items():
             value = None if raw is None else normalise(id_type, raw, self.phone_region)
             if value is None:
                 if raw is not None and trim(raw):

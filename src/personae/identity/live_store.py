@@ -42,7 +42,7 @@ from personae.identity.uids import Change
 MergeRow = tuple[str, str | None, datetime, str]
 RecordKey = tuple[str, str]
 _LOAD_TABLES = ("_live_occ", "_live_shared", "_live_ids")
-_WRITE_TABLES = ("_lw_keys", "_lw_occ")
+_WRITE_TABLES = ("_lw_keys", "_lw_recheck_keys", "_lw_occ")
 
 
 def load_graph(
@@ -219,14 +219,17 @@ def _recheck(
     trusted identifier in ``identity_map`` (no row when none is left)."""
     _register(engine, "_lw_recheck", ["uid"], [(uid,) for uid in sorted(uids)])
     engine.materialise(
-        "_lw_keys", "SELECT DISTINCT r.source, r.record_id FROM record_map AS r JOIN _lw_recheck AS u ON u.uid = r.uid"
+        "_lw_recheck_keys",
+        "SELECT DISTINCT r.source, r.record_id FROM record_map AS r JOIN _lw_recheck AS u ON u.uid = r.uid",
     )
     engine.materialise(
         "_lw_occ",
         f"SELECT o.source, o.record_id, o.id_type, o.id_value FROM ({graph.occurrences_sql(extra_types)}) AS o "
-        "JOIN _lw_keys AS k ON k.source = o.source AND k.record_id = o.record_id",
+        "JOIN _lw_recheck_keys AS k ON k.source = o.source AND k.record_id = o.record_id",
     )
-    leftover = engine.fetch_rows("SELECT source, record_id FROM _lw_keys EXCEPT SELECT source, record_id FROM _lw_occ")
+    leftover = engine.fetch_rows(
+        "SELECT source, record_id FROM _lw_recheck_keys EXCEPT SELECT source, record_id FROM _lw_occ"
+    )
     engine.delete_where("record_map", _matching("_lw_occ", "record_map", ("source", "record_id")))
     ranked = (
         "SELECT o.source, o.record_id, m.uid, row_number() OVER (PARTITION BY o.source, o.record_id "
