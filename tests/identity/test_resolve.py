@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +216,40 @@ def test_incremental_run_equals_full_run_and_recomputes_less(tmp_path: Path) -> 
         assert _state(workspaces["incremental"]) == _state(workspaces["full"]), f"step {number} differs"
     assert recomputed["incremental", 1] < recomputed["full", 1]
     assert recomputed["incremental", 1] == 1  # only the new card L7
+
+
+def test_incremental_run_recomputes_whole_components_that_a_limit_cut(tmp_path: Path) -> None:
+    """A person a per-type limit kept apart from a touched one is recomputed with it: the
+    cut decides who keeps which identifiers, so a scope of the touched person alone gave
+    another answer than a full run (found by the live-equals-batch property test)."""
+    from personae.identity.fuzzy_settings import FuzzySettings
+    from personae.identity.specs import IdentitySettings
+    from tests.identity.live_stores import load_events, new_store, run_batch, state
+    from tests.identity.test_live import record
+
+    rules = IdentitySettings(
+        fuzzy=FuzzySettings(enabled=False),
+        limits={"user_id": 1, "member_no": 1},
+        priority=("user_id", "email", "crm_id", "loyalty_id", "member_no", "phone", "anonymous_id"),
+    )
+    history = [
+        record("h0", anonymous_id="a1", phone="555-000-1111", user_id="u3", crm_id="c1"),
+        record("h1", user_id="u1", anonymous_id="a1", crm_id="c1"),
+        record("h2", crm_id="c2", anonymous_id="a1", member_no="m1"),
+        record("h3", phone="555-000-1111", anonymous_id="a1", crm_id="c2"),
+    ]
+    later = record("s1", anonymous_id="a1", user_id="u3", member_no="m2")  # u3 gets a second member number
+    results = {}
+    for incremental in (True, False):
+        store = new_store(tmp_path / f"{incremental}.duckdb")
+        settings = rules.model_copy(update={"incremental": incremental})
+        load_events(store, history, ["member_no"])
+        run_batch(store, settings, ["member_no"], datetime(2024, 2, 1), tmp_path)
+        load_events(store, [later], ["member_no"])
+        run_batch(store, settings, ["member_no"], datetime(2024, 3, 1), tmp_path)
+        results[incremental] = state(store)
+        store.close()
+    assert results[True] == results[False]
+    # u3 splits off with m2, and the person of u1, whom the event did not touch, merges with
+    # what u3 left (a scope of the touched person alone recorded only the split)
+    assert sorted(row[3] for row in results[True]["merges"]) == ["merge", "split"]

@@ -24,9 +24,21 @@ and value), as one number that holds both: its minimum over a record names the r
 anchor and its rank."""
 
 
-def _rank_sql(settings: IdentitySettings, column: str) -> str:
+RECORD_RANK = 1000
+"""Record nodes rank after every identifier type: a record is anchored by its identifiers."""
+
+
+def rank_sql(settings: IdentitySettings, column: str) -> str:
+    """The trust rank of an identifier type (0 = most trusted), as :func:`type_rank` gives it."""
     cases = " ".join(f"WHEN {literal(id_type)} THEN {settings.rank(id_type)}" for id_type in settings.priority)
-    return f"CASE {column} {cases} WHEN {literal(RECORD_TYPE)} THEN 1000 ELSE {len(settings.priority)} END"
+    return f"CASE {column} {cases} WHEN {literal(RECORD_TYPE)} THEN {RECORD_RANK} ELSE {len(settings.priority)} END"
+
+
+def type_rank(settings: IdentitySettings, id_type: str) -> int:
+    """:func:`rank_sql` in Python, for the live index."""
+    if id_type in settings.priority:
+        return settings.rank(id_type)
+    return RECORD_RANK if id_type == RECORD_TYPE else len(settings.priority)
 
 
 def occurrences_sql(extra_types: Sequence[str]) -> str:
@@ -98,7 +110,7 @@ def identifiers_sql(occurrences: str, shared: str, settings: IdentitySettings) -
     return (
         "SELECT *, CASE WHEN status = 'ok' THEN row_number() OVER (PARTITION BY status = 'ok' "
         "ORDER BY id_type, id_value) - 1 END AS node "
-        f"FROM (SELECT i.*, {status} AS status, {_rank_sql(settings, 'i.id_type')} AS rank "
+        f"FROM (SELECT i.*, {status} AS status, {rank_sql(settings, 'i.id_type')} AS rank "
         f"FROM ({grouped}) AS i) AS s"
     )
 

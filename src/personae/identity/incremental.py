@@ -6,6 +6,13 @@ disappears or changes status, touches the people (UIDs) its identifiers belonged
 components and UIDs of exactly those people (plus the new identifiers) are recomputed,
 everyone else keeps their rows. Because UIDs are assigned from the previous map by rules
 that only look inside a component, the result equals a full run (tested).
+
+The recomputed people must fill whole components as the links make them *before* the
+per-type limits cut them: which links a limit cuts depends on every link of the component
+(``limits.rebuild``), so a touched person can take identifiers from an untouched one that a
+limit kept apart. The scope is therefore closed over the links: a person linked to a
+recomputed one, even by a link that was cut, is recomputed too (:func:`crossing_uids_sql`,
+until no link leaves the scope; found by the live-equals-batch property test).
 """
 
 from __future__ import annotations
@@ -50,3 +57,16 @@ def scope_nodes_sql(nodes: str, previous: str, touched: str) -> str:
 
 def scope_edges_sql(edges: str, scope: str) -> str:
     return f"SELECT e.* FROM {edges} AS e WHERE e.a IN (SELECT node FROM {scope}) AND e.b IN (SELECT node FROM {scope})"
+
+
+def crossing_uids_sql(edges: str, scope: str, nodes: str, previous: str, touched: str) -> str:
+    """Previous UIDs, not yet touched, of identifiers linked to the scope (the scope grows by them)."""
+    ends = (
+        f"SELECT e.b AS node FROM {edges} AS e JOIN {scope} AS s ON s.node = e.a UNION "
+        f"SELECT e.a AS node FROM {edges} AS e JOIN {scope} AS s ON s.node = e.b"
+    )
+    return (
+        f"SELECT DISTINCT p.uid FROM ({ends}) AS x JOIN {nodes} AS n ON n.node = x.node "
+        f"JOIN {previous} AS p ON p.id_type = n.id_type AND p.id_value = n.id_value "
+        f"WHERE p.uid NOT IN (SELECT uid FROM {touched})"
+    )

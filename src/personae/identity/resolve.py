@@ -114,6 +114,14 @@ def resolve_identities(
     if scoped:
         engine.materialise("_touched", incremental.touched_uids_sql("_edge_keys", "_nodes", "_previous"))
         engine.materialise("_scope_nodes", incremental.scope_nodes_sql("_nodes", "_previous", "_touched"))
+        while True:  # close the scope over links: whole components, as limits need them
+            crossing = incremental.crossing_uids_sql("_edges", "_scope_nodes", "_nodes", "_previous", "_touched")
+            engine.materialise("_crossing", crossing)
+            if not engine.scalar("SELECT count(*) FROM _crossing"):
+                break
+            engine.materialise("_touched_more", "SELECT uid FROM _touched UNION SELECT uid FROM _crossing")
+            engine.materialise("_touched", "SELECT uid FROM _touched_more")
+            engine.materialise("_scope_nodes", incremental.scope_nodes_sql("_nodes", "_previous", "_touched"))
         engine.materialise("_scope_edges", incremental.scope_edges_sql("_edges", "_scope_nodes"))
         engine.materialise("_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)")
         nodes, edges, previous = "_scope_nodes", "_scope_edges", "_scope_previous"
@@ -185,6 +193,8 @@ def resolve_identities(
         "_previous",
         "_edge_keys",
         "_touched",
+        "_crossing",
+        "_touched_more",
         "_scope_nodes",
         "_scope_edges",
         "_scope_previous",

@@ -9,11 +9,22 @@ Given this run's components and the previous ``identity_map``:
   so a full run and an incremental run derive the same one), and any old UID among its
   members that another component owns is recorded as split off into it;
 - an old UID with no member left is recorded as removed.
+
+The rules exist twice: as SQL over whole tables for the batch step, and as :func:`assign`,
+in Python over the few identifiers one event touches, for the live index
+(:mod:`personae.identity.live`). Tests run both on the same components and compare.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
 from personae.engine.sql import literal, timestamp_sql
+
+Change = tuple[str, str | None, str]
+"""A ``merges`` row without its time: (old_uid, new_uid, reason)."""
 
 
 def _aged(nodes: str, labels: str, previous: str) -> str:
@@ -72,3 +83,57 @@ def changes_sql(nodes: str, labels: str, previous: str, assignment: str, at: str
         f"AND p.uid NOT IN (SELECT old_uid FROM ({moved}) AS m)"
     )
     return f"{merged} UNION ALL {removed}"
+
+
+def derived_uid(salt: str, id_type: str, id_value: str) -> str:
+    """The UID a new person gets from its oldest identifier: ``assignment_sql``'s ``new_uid``."""
+    return "p" + hashlib.md5(f"{salt}{id_type}:{id_value}".encode(), usedforsecurity=False).hexdigest()[:15]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A usable identifier being resolved: its key, when it was first seen (any ordered
+    stamp), the UID the previous map gave it, and the part (person) it now belongs to."""
+
+    id_type: str
+    id_value: str
+    first_seen: int
+    old_uid: str | None
+    part: int
+
+    def age(self) -> tuple[int, str, str]:
+        """Oldest first: first seen, then type and value (the order of batch node numbers)."""
+        return (self.first_seen, self.id_type, self.id_value)
+
+
+def assign(members: Sequence[Member], gone: Iterable[str], salt: str) -> tuple[dict[int, str], list[Change]]:
+    """``assignment_sql`` and ``changes_sql`` for a few parts: each part's UID, and the rows
+    for ``merges``. ``members`` holds every usable identifier of the parts, which together
+    hold every member of each old UID among them; ``gone`` are the old UIDs of identifiers
+    that stopped being usable (they are in the previous map, not among the nodes)."""
+    owners: dict[str, Member] = {}
+    oldest: dict[int, Member] = {}
+    for member in members:
+        if member.old_uid is not None:
+            owner = owners.get(member.old_uid)
+            if owner is None or member.age() < owner.age():
+                owners[member.old_uid] = member
+        first = oldest.get(member.part)
+        if first is None or member.age() < first.age():
+            oldest[member.part] = member
+    survivors: dict[int, tuple[tuple[int, str, str], str]] = {}
+    for uid, owner in owners.items():
+        held = survivors.get(owner.part)
+        if held is None or owner.age() < held[0]:
+            survivors[owner.part] = (owner.age(), uid)
+    uids = {
+        part: survivors[part][1] if part in survivors else derived_uid(salt, first.id_type, first.id_value)
+        for part, first in oldest.items()
+    }
+    moved = {(m.old_uid, uids[m.part]) for m in members if m.old_uid is not None and m.old_uid != uids[m.part]}
+    still = set(uids.values())
+    changes: list[Change] = [(old, new, "split" if old in still else "merge") for old, new in sorted(moved)]
+    previous = {m.old_uid for m in members if m.old_uid is not None} | set(gone)
+    left = previous - still - {old for old, _ in moved}
+    changes += [(uid, None, "removed") for uid in sorted(left)]
+    return uids, changes
