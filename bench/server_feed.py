@@ -37,6 +37,9 @@ from typing import Any
 
 from server_store import PROBE_SEGMENT, Keys
 
+Seen = list[tuple[str, str, str, float]]
+"""(uid, segment, change, arrival) of every membership event read from the feed."""
+
 
 class HttpClient:
     """One keep-alive HTTP/1.1 connection to 127.0.0.1."""
@@ -118,6 +121,8 @@ class FeedResult:
     probe_segments: dict[str, int] = field(default_factory=dict)
     missed: int = 0
     run_seconds: float | None = None
+    reconnects: int = 0
+    last_sequence: int = 0
     note: str = ""
 
     def summary(self) -> dict[str, Any]:
@@ -143,6 +148,7 @@ class FeedResult:
             "any_p99_ms": pct(self.any_latencies_ms, 99),
             "probe_segments": self.probe_segments,
             "run_seconds": self.run_seconds,
+            "reconnects": self.reconnects,
             "note": self.note,
         }
 
@@ -204,9 +210,25 @@ async def probes(port: int, keys: Keys, every: float, until: float, run: str, ac
     return errors
 
 
-async def read_changes(port: int, keys: Keys, after: int, seen: list[tuple[str, str, str, float]]) -> None:
-    """Append (uid, segment, change, arrival) for every membership event of the feed, until cancelled."""
+async def read_changes(port: int, keys: Keys, after: int, seen: Seen, result: FeedResult) -> None:
+    """Append (uid, segment, change, arrival) for every membership event of the feed, until cancelled.
+
+    A stream that ends is opened again after the last sequence read, as a browser's
+    ``EventSource`` would (at once, not after its 3 s retry); ``result.reconnects`` counts them.
+    On granian the server closes some streams within seconds, mid-response (6 of 30 within 3 s,
+    none on uvicorn; ``bench/RESULTS.md``), so without this the part would stop seeing changes."""
+    result.last_sequence = after
+    while True:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await _read_stream(port, keys, seen, result)
+        result.reconnects += 1
+        await asyncio.sleep(0.001)  # a server that refuses at once is not spun on
+
+
+async def _read_stream(port: int, keys: Keys, seen: Seen, result: FeedResult) -> None:
+    """One connection to the feed, after ``result.last_sequence``, read until it ends."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    after = result.last_sequence
     try:
         writer.write(
             f"GET /v1/changes?after={after} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
@@ -229,6 +251,7 @@ async def read_changes(port: int, keys: Keys, after: int, seen: list[tuple[str, 
                     if line.startswith(b"data: "):
                         change = json.loads(line[6:])
                         seen.append((change["uid"], change["segment"], change["change"], arrival))
+                        result.last_sequence = max(result.last_sequence, int(change["sequence"]))
     finally:
         writer.close()
 
@@ -282,7 +305,7 @@ async def event_to_change(
     result = FeedResult()
     last = await admin_sql(port, keys, "SELECT coalesce(max(sequence), 0) AS last FROM membership_changes")
     seen: list[tuple[str, str, str, float]] = []
-    reader = asyncio.create_task(read_changes(port, keys, int(last[0]["last"]), seen))
+    reader = asyncio.create_task(read_changes(port, keys, int(last[0]["last"]), seen, result))
     run = uuid.uuid4().hex[:8]
     acks: dict[str, float] = {}
     until = time.monotonic() + duration
@@ -305,10 +328,6 @@ async def event_to_change(
     uid_of: dict[str, str] = {str(row["id_value"]): str(row["uid"]) for row in rows}
     match(result, acks, uid_of, seen, grace)
     return result
-
-
-Seen = list[tuple[str, str, str, float]]
-"""(uid, segment, change, arrival) of every membership event read from the feed."""
 
 
 def match(result: FeedResult, acks: dict[str, float], uid_of: dict[str, str], seen: Seen, grace: float) -> None:

@@ -97,9 +97,9 @@ def changes_table(runs: list[dict[str, Any]]) -> list[str]:
         "### Event → change on `/v1/changes`, under background `/v1/track` load (open loop)\n",
         "| store | path | probing s | background offered/s | achieved/s | background p50 ms | background p99 ms "
         "| background errors | probes | changes seen | probes known to the store | matched | missed (> grace) "
-        "| p50 ms | p99 ms | max ms | first change, any segment: probes, p99 ms | server CPU | other load "
-        "| runs p99 ms | note |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
+        "| p50 ms | p99 ms | max ms | first change, any segment: probes, p99 ms | feed reconnects "
+        "| server CPU | other load | runs p99 ms | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|",
     ]
     for (store, cell), cell_runs in _groups(runs, "changes").items():
 
@@ -124,6 +124,7 @@ def changes_table(runs: list[dict[str, Any]]) -> list[str]:
             f"| {sum(r['matched'] for r in cell_runs)} | {sum(r['missed'] for r in cell_runs)} "
             f"| {_ms(med('p50_ms'))} | {_ms(med('p99_ms'))} | {_ms(med('max_ms'))} "
             f"| {sum(r['any_matched'] for r in cell_runs)}, {_ms(med('any_p99_ms'))} "
+            f"| {sum(r['reconnects'] for r in cell_runs)} "
             f"| {med('server_cpu') or 0:.2f} | {med('other_cpu') or 0:.2f} "
             f"| {', '.join(_ms(r['p99_ms']) for r in cell_runs)} | {notes} |"
         )
