@@ -57,32 +57,36 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-BENCH = Path(__file__).resolve().parent
-WRK_DIR = BENCH / "wrk"
+import wrk_runs
+from wrk_runs import (
+    BENCH,
+    SERVER_CORE,
+    WRK_CORE,
+    WRK_DIR,
+    OtherLoad,
+    free_port,
+    get_json,
+    process_cpu_seconds,
+    stop,
+    wait_ready,
+)
+
 PYTHON = sys.executable
-SERVER_CORE = "0"
-WRK_CORE = "1"
 EVENTS_PER_BATCH = 100
 PACKAGES = ["uvicorn", "uvloop", "httptools", "granian", "starlette", "fastapi", "pydantic", "orjson", "msgspec"]
 
@@ -209,13 +213,6 @@ def part_cells(part: str, granian: str) -> list[Cell]:
 # --- servers ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 NGINX_CONF = """daemon off;
 master_process off;
 worker_processes 1;
@@ -257,126 +254,22 @@ def server_argv(framework: str, server: str, port: int, out: Path) -> list[str]:
     return [*base, *GRANIAN_VARIANTS[server], FRAMEWORKS[framework]]
 
 
-def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it answered")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not answer {path} within {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def get_json(port: int, path: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-        data: dict[str, Any] = json.loads(response.read())
-        return data
-
-
-def process_cpu_seconds(proc: psutil.Process) -> float:
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            times = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 # --- wrk ----------------------------------------------------------------------------------------
 
 
 def run_wrk(cell: Cell, port: int, duration: float, env: dict[str, str]) -> dict[str, Any]:
-    """One wrk run; its summary line plus wrk's own CPU use (from the child's rusage)."""
+    """One wrk run of a cell (``wrk_runs.run_wrk``): 1 thread pinned to the wrk core, else 2."""
     endpoint = ENDPOINTS[cell.endpoint]
-    threads = 1 if cell.pinned else 2
-    threads = min(threads, cell.connections)
-    argv = ["wrk", f"-t{threads}", f"-c{cell.connections}", f"-d{round(duration)}s", "--latency", "--timeout", "10s"]
-    argv += ["-s", str(WRK_DIR / endpoint.script), f"http://127.0.0.1:{port}{endpoint.path}"]
-    if cell.pinned:
-        argv = ["taskset", "-c", WRK_CORE, *argv]
-    started = time.monotonic()
     # profile.lua paces each connection: C connections waiting C ms each ask for at most 1,000 requests/s.
-    env = dict(env, WRK_DELAY_MS=str(cell.connections))
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stdout is not None and proc.stderr is not None
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - started
-    line = next((ln for ln in out.splitlines() if ln.startswith("WRKJSON ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {' '.join(argv)}\n{out}\n{err}")
-    result: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
-    result["wrk_cpu"] = (usage.ru_utime + usage.ru_stime) / wall
-    return result
-
-
-class OtherLoad:
-    """Samples the CPU used by every process outside this script's tree (other users of the machine).
-
-    Reported as cores (1.0 = one core busy) averaged over the measured run, so a run that shared
-    the machine with someone's test suite shows it. Process CPU only: softirq time spent in the
-    kernel's loopback networking is charged to no process and is not counted here or in the
-    server/wrk CPU columns.
-    """
-
-    def __init__(self, interval: float = 0.5) -> None:
-        self._interval = interval
-        self._stop = threading.Event()
-        self._seconds = 0.0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._started = time.monotonic()
-
-    def __enter__(self) -> OtherLoad:
-        self._started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def cores(self) -> float:
-        return self._seconds / max(time.monotonic() - self._started, 1e-9)
-
-    def _sample(self) -> dict[int, float]:
-        me = psutil.Process()
-        mine = {me.pid, *(child.pid for child in me.children(recursive=True))}
-        times: dict[int, float] = {}
-        for proc in psutil.process_iter():
-            if proc.pid in mine:
-                continue
-            try:
-                cpu = proc.cpu_times()
-            except psutil.Error:
-                continue
-            times[proc.pid] = cpu.user + cpu.system
-        return times
-
-    def _run(self) -> None:
-        previous = self._sample()
-        while not self._stop.wait(self._interval):
-            current = self._sample()
-            self._seconds += sum(t - previous[pid] for pid, t in current.items() if pid in previous)
-            previous = current
+    return wrk_runs.run_wrk(
+        WRK_DIR / endpoint.script,
+        f"http://127.0.0.1:{port}{endpoint.path}",
+        connections=cell.connections,
+        duration=duration,
+        threads=1 if cell.pinned else 2,
+        core=WRK_CORE if cell.pinned else None,
+        env=dict(env, WRK_DELAY_MS=str(cell.connections)),
+    )
 
 
 def measure(cell: Cell, port: int, duration: float, warmup: float, server: psutil.Process) -> dict[str, Any]:
@@ -581,17 +474,7 @@ def report(runs: list[dict[str, Any]]) -> str:
 
 
 def machine() -> str:
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln),
-        platform.processor(),
-    )
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()
-    versions = ", ".join(f"{name} {version(name)}" for name in PACKAGES)
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}; {wrk[0].split(' Copyright')[0] if wrk else 'wrk'}; {versions}"
-    )
+    return wrk_runs.machine(PACKAGES)
 
 
 def main() -> None:
