@@ -258,6 +258,17 @@ TABLES: tuple[Table, ...] = (
         ("score", "DOUBLE"),
         ("changed_at", "TIMESTAMP"),
     ),
+    # the server's live processing
+    _table(
+        "live_cursors",
+        "serve",
+        "how far live processing has read each live source's journal (segment, byte offset)",
+        ("source", "VARCHAR"),
+        ("segment", "BIGINT"),
+        ("byte_offset", "BIGINT"),
+        ("events", "BIGINT"),
+        ("updated_at", "TIMESTAMP"),
+    ),
 )
 
 TABLE: dict[str, Table] = {table.name: table for table in TABLES}

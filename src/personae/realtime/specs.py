@@ -19,3 +19,10 @@ class ServerSettings(Spec):
     http_server: Literal["granian", "uvicorn"] = "granian"
     """The HTTP server under the app: granian (the faster on the durable tracking path,
     bench/SERVER_STACK.md) or uvicorn."""
+    live: bool = True
+    """Process each event as it arrives: identity, traits and rule segments, written to the
+    store and the change feed (``docs/api.md``, Live processing). Off: events are only
+    journaled, and loaded by the next batch run."""
+    live_people: int = Field(100_000, ge=1)
+    """How many people's live traits are kept in memory (least recently used are dropped and
+    read again from the store when they come back)."""

@@ -46,6 +46,7 @@ def health(request: Request) -> dict[str, Any]:
         "journal_faults": intake.faults,
         "events": state.counters.events,
         "events_per_second": round(state.counters.per_second(), 3),
+        "live": asdict(state.live.stats) if state.live is not None else None,
     }
 
 

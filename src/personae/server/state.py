@@ -16,6 +16,7 @@ from pathlib import Path
 from personae.access import KeyRing
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
+from personae.realtime.live import LiveProcessor
 from personae.workspace import Workspace
 
 SERVER_FILE = Path(".personae") / "server.json"
@@ -116,6 +117,15 @@ class ServerState:
             threading.Thread(target=self._scheduled, args=(every,), name="personae-schedule", daemon=True).start()
         self._lock = threading.Lock()
         workspace.journal_sealer = intake.seal
+        self.live: LiveProcessor | None = None
+        if workspace.config.server.live and intake.journals:
+            self.live = LiveProcessor(
+                workspace.config,
+                intake.journals,
+                lambda: workspace.engine(write=True),
+                on_changes=lambda _: self.feed.notify(),
+            )
+            self.live.start()
 
     def count_events(self, count: int) -> None:
         with self._lock:
@@ -137,6 +147,8 @@ class ServerState:
 
     def close(self) -> None:
         self._schedule.set()
+        if self.live is not None:
+            self.live.stop()
         self.workspace.journal_sealer = None
         (self.workspace.root / SERVER_FILE).unlink(missing_ok=True)
         self.intake.close()

@@ -1,0 +1,297 @@
+"""Live processing: each acknowledged event, in journal order, through identity, traits and
+rule segments, written to the store and the change feed as the next batch run would write them.
+
+A thread of the server follows the live sources' journals. For each micro-batch of lines
+(what was committed since it last looked, at most ``batch`` lines):
+
+1. :class:`~personae.realtime.live_rows.LiveRows` maps them to ``events`` rows by ingest's own
+   SQL; rows whose event id is stored already were counted by batch and are left alone;
+2. :class:`~personae.identity.live.LiveIdentity` resolves each to its person by the batch
+   rules (a new person gets the UID the next batch run would give it) and writes the
+   identity changes back;
+3. in one transaction: the events are stored; each touched person's traits are recomputed
+   as of the processing day by :class:`~personae.profiles.live.LiveTraits` (held in memory
+   by :class:`~personae.realtime.live_people.LivePeople`) and written to ``traits`` and
+   ``profiles``; the rule segments (the ``rules`` segmentations and the rule segments) are
+   evaluated by :class:`~personae.segments.live_rules.LiveRules` and every entry and exit
+   goes to ``memberships`` and the ``membership_changes`` feed; the journal position is saved.
+
+The processing day is ``[workspace] as_of`` when set, else today (UTC), as for a batch run.
+Segmentations computed over the whole population (RFM, lifecycle, lifestyles, predictive)
+and the golden record stay batch's: live rules read them as the person holds them now.
+A batch run in the server pauses live processing (it holds the store); the index, the rules
+and the people held are then read again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from personae.config import WorkspaceConfig
+from personae.engine.base import Engine
+from personae.engine.tables import IDENTIFIER_TYPES
+from personae.errors import PersonaeError
+from personae.identity.live import LiveIdentity, LiveRecord, Resolution
+from personae.profiles.build import trait_columns
+from personae.realtime.journal import Journal
+from personae.realtime.journal_files import Position
+from personae.realtime.live_people import LivePeople
+from personae.realtime.live_rows import LiveRows
+from personae.realtime.live_store import cursors, new_events, retire, save_cursor, scored_profiles, write_traits
+from personae.segments.live_memberships import LiveChange, can_record, current_segments, record_changes
+from personae.segments.live_rules import LiveRules, live_rules
+from personae.segments.memberships import MembershipChange
+from personae.segments.people import profile_columns
+
+log = logging.getLogger(__name__)
+Store = Callable[[], AbstractContextManager[Engine]]
+"""Opens the store for writing (the workspace's ``engine(write=True)``)."""
+
+
+@dataclass
+class LiveStats:
+    events: int = 0
+    """Events processed (stored and applied) since the server started."""
+    changes: int = 0
+    batches: int = 0
+    waiting: str = ""
+    """Why nothing is processed now ('' while processing)."""
+    fault: str = ""
+    """The last error, until a batch goes through again."""
+    reloads: int = 0
+
+
+@dataclass
+class _World:
+    """What is read from the store once and again after a batch run or a rule change."""
+
+    fingerprint: tuple[Any, ...]
+    identity: LiveIdentity
+    rules: LiveRules
+    people: LivePeople
+    traits: dict[str, str]
+    cursors: dict[str, tuple[Position, int]] = field(default_factory=dict)
+
+
+def _fingerprint(engine: Engine) -> tuple[Any, ...]:
+    runs = engine.scalar("SELECT coalesce(max(run_id), 0) FROM runs") if engine.has_table("runs") else 0
+    rules = (
+        engine.fetch_rows("SELECT count(*), max(created_at) FROM segment_definitions")[0]
+        if engine.has_table("segment_definitions")
+        else ()
+    )
+    return (runs, *rules)
+
+
+def record_of(row: Mapping[str, Any], at: datetime) -> LiveRecord:
+    """The identity record of an ``events`` row, keyed as ``record_map`` keys it."""
+    identifiers: dict[str, str | None] = {id_type: row.get(id_type) for id_type in IDENTIFIER_TYPES}
+    extra = row.get("extra_ids")
+    if extra:
+        identifiers.update({str(k): None if v is None else str(v) for k, v in json.loads(extra).items()})
+    record_id = row["order_id"] if row.get("type") == "order" else row["event_id"]
+    return LiveRecord(str(row["source"]), str(record_id), row.get("ts") or at, identifiers)
+
+
+class LiveProcessor:
+    """Follows the journals of the live sources and applies their events to the store."""
+
+    def __init__(
+        self,
+        config: WorkspaceConfig,
+        journals: Mapping[str, Journal],
+        store: Store,
+        *,
+        on_changes: Callable[[list[MembershipChange]], None] | None = None,
+        batch: int = 2000,
+    ) -> None:
+        self.config = config
+        self.journals = dict(journals)
+        self.store = store
+        self.on_changes = on_changes
+        self.batch = batch
+        self.stats = LiveStats()
+        specs = {spec.name: spec for spec in config.sources}
+        settings = config.ingest_settings()
+        self._rows = {name: LiveRows(specs[name], settings) for name in self.journals}
+        self._world: _World | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the thread ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._follow, name="personae-live", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for rows in self._rows.values():
+            rows.close()
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.process_pending()
+            except (PersonaeError, duckdb.Error, OSError) as error:
+                self.stats.fault = str(error)
+                self._world = None  # read everything again: memory may be ahead of the store
+                log.warning("live processing: %s; retrying", error)
+                self._stop.wait(1.0)
+                continue
+            if not done:
+                self._wait()
+
+    def _wait(self) -> None:
+        """Until a journal has more, the store becomes ready, or a short while has passed."""
+        world = self._world
+        if world is None or len(self.journals) != 1:
+            self._stop.wait(0.2)
+            return
+        ((name, journal),) = self.journals.items()
+        position = world.cursors.get(name, (None, 0))[0]
+        journal.wait(position, timeout=0.2)
+
+    # -- one pass ------------------------------------------------------------------------
+    def process_pending(self) -> int:
+        """Apply what the journals hold past the saved positions, a micro-batch per source;
+        returns the number of lines read (0 when caught up or waiting for a first batch run)."""
+        read = 0
+        for name, journal in self.journals.items():
+            with self.store() as engine:
+                world = self._ready(engine)
+                if world is None:
+                    return 0
+                position, _ = world.cursors.get(name, (None, 0))
+                lines: list[bytes] = []
+                last = position
+                for stop, line in journal.read(position):
+                    lines.append(line)
+                    last = stop
+                    if len(lines) >= self.batch:
+                        break
+                if lines and last is not None:
+                    self._apply(engine, world, name, lines, last)
+                    read += len(lines)
+        return read
+
+    def _ready(self, engine: Engine) -> _World | None:
+        """The world as loaded from the store, read again when a run or a rule changed it."""
+        if not engine.has_table("profiles") or not engine.has_table("traits"):
+            self.stats.waiting = "no profiles yet: live processing starts after the first batch run"
+            return None
+        fingerprint = _fingerprint(engine)
+        if self._world is not None and self._world.fingerprint == fingerprint:
+            return self._world
+        started = time.monotonic()
+        config = self.config
+        identity = LiveIdentity.load(
+            engine,
+            config.identity,
+            extra_types=config.extra_identifier_types(),
+            phone_region=config.workspace.phone_region,
+        )
+        columns = profile_columns(engine)
+        traits = config.traits_config()
+        self._world = _World(
+            fingerprint,
+            identity,
+            live_rules(engine, config.segment_config(), columns),
+            LivePeople(traits, capacity=config.server.live_people),
+            trait_columns(traits),
+            cursors(engine),
+        )
+        self.stats.waiting = ""
+        self.stats.reloads += 1
+        log.info("live processing: store read in %.2f s", time.monotonic() - started)
+        return self._world
+
+    def _apply(self, engine: Engine, world: _World, source: str, lines: Sequence[bytes], last: Position) -> None:
+        at = datetime.now(UTC).replace(tzinfo=None)
+        day = self.config.workspace.as_of or at.date()
+        rows = self._rows[source].rows(lines)
+        rows = self._unseen(engine, rows)
+        resolved = [(row, world.identity.resolve(record_of(row, at), at=at)) for row in rows]
+        world.identity.write_back(engine)
+        _, counted = world.cursors.get(source, (last, 0))
+        with engine.transaction():
+            new_events(engine, rows, source, last.segment, at)
+            fed = self._update(engine, world, resolved, day, at)
+            save_cursor(engine, source, last, counted + len(rows), at)
+        world.cursors[source] = (last, counted + len(rows))
+        self.stats.events += len(rows)
+        self.stats.batches += 1
+        self.stats.changes += len(fed)
+        self.stats.fault = ""
+        if fed and self.on_changes is not None:
+            self.on_changes(fed)
+
+    def _unseen(self, engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows whose event id is not stored yet (the others were loaded by batch)."""
+        if not rows:
+            return rows
+        engine.register_arrow("_live_ids", pa.table({"event_id": [row["event_id"] for row in rows]}))
+        stored = {
+            str(found)
+            for (found,) in engine.fetch_rows(
+                "SELECT i.event_id FROM _live_ids AS i JOIN events AS e ON e.event_id = i.event_id"
+            )
+        }
+        return [row for row in rows if row["event_id"] not in stored]
+
+    def _update(
+        self, engine: Engine, world: _World, resolved: list[tuple[dict[str, Any], Resolution]], day: date, at: datetime
+    ) -> list[MembershipChange]:
+        """Traits and rule segments of the people the rows touched; returns the feed entries."""
+        retired = {uid for _, resolution in resolved for uid in resolution.retired}
+        moved = {
+            uid
+            for _, resolution in resolved
+            for change in resolution.changes
+            for uid in (change.old_uid, change.new_uid)
+            if uid is not None
+        }
+        world.people.forget(moved | retired)
+        touched: dict[str, None] = {}
+        for row, resolution in resolved:
+            if resolution.uid is not None:
+                world.people.fold(resolution.uid, row)
+                touched[resolution.uid] = None
+        touched.update(dict.fromkeys(sorted(moved)))
+        people = [uid for uid in touched if uid not in retired]
+        live = world.people.traits(engine, people)
+        retire(engine, sorted(retired))
+        write_traits(engine, {uid: live[uid].traits(day) for uid in people}, world.traits, day)
+        if not can_record(engine, day):
+            return []
+        return record_changes(engine, self._changes(engine, world, people, sorted(retired), day), day, at)
+
+    def _changes(
+        self, engine: Engine, world: _World, people: list[str], retired: list[str], day: date
+    ) -> list[LiveChange]:
+        profiles = scored_profiles(engine, people)
+        held = current_segments(engine, [*people, *retired])
+        changes: list[LiveChange] = []
+        for uid in people:
+            now = held[uid]
+            assigned = world.rules.assign(profiles[uid], now, as_of=day)
+            for segmentation, segments in sorted(assigned.items()):
+                before = now.get(segmentation, set())
+                changes += [LiveChange(uid, segmentation, s, "exited") for s in sorted(before - segments)]
+                changes += [LiveChange(uid, segmentation, s, "entered") for s in sorted(segments - before)]
+        for uid in retired:  # a retired UID leaves everything, as batch records it
+            for segmentation, segments in sorted(held[uid].items()):
+                changes += [LiveChange(uid, segmentation, s, "exited") for s in sorted(segments)]
+        return changes
