@@ -49,6 +49,7 @@ from personae.realtime.journal_files import Position
 from personae.realtime.live_people import LivePeople
 from personae.realtime.live_rows import LiveRows
 from personae.realtime.live_store import cursors, new_events, retire, save_cursor, scored_profiles, write_traits
+from personae.segments.definitions import sync_config_segments
 from personae.segments.live_memberships import LiveChange, can_record, current_segments, record_changes
 from personae.segments.live_rules import LiveRules, live_rules
 from personae.segments.memberships import MembershipChange
@@ -197,18 +198,21 @@ class LiveProcessor:
             return self._world
         started = time.monotonic()
         config = self.config
+        columns = profile_columns(engine)
+        segments = config.segment_config()
+        if sync_config_segments(engine, segments.segments, columns):  # a first run with nobody skipped it
+            fingerprint = _fingerprint(engine)
         identity = LiveIdentity.load(
             engine,
             config.identity,
             extra_types=config.extra_identifier_types(),
             phone_region=config.workspace.phone_region,
         )
-        columns = profile_columns(engine)
         traits = config.traits_config()
         self._world = _World(
             fingerprint,
             identity,
-            live_rules(engine, config.segment_config(), columns),
+            live_rules(engine, segments, columns),
             LivePeople(traits, capacity=config.server.live_people),
             trait_columns(traits),
             cursors(engine),

@@ -1,0 +1,112 @@
+"""Live processing in the running server: an event sent to the tracking API changes the person's
+profile and their rule segments, and the change reaches ``/v1/changes``, without a batch run;
+live waits for a first run, resumes where it stopped after a restart, and never applies an
+event twice."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from personae import Workspace
+from tests.server.live import Served, live_workspace, serving
+
+SEGMENTS = [{"name": "visitors", "rule": "page_views >= 2"}]
+
+
+def _workspace(root: Path) -> Workspace:
+    return live_workspace(root, segments=SEGMENTS)
+
+
+def _live(served: Served, events: int) -> dict[str, Any]:
+    """The live processing stats once it runs and has applied ``events`` events (fails after 60 s)."""
+    for _ in range(600):
+        _, health, _ = served.call("/health")
+        live: dict[str, Any] = health["live"]
+        if live["events"] >= events and not live["waiting"]:
+            return live
+        time.sleep(0.1)
+    raise AssertionError(f"live processing did not get to {events} events: {health}")
+
+
+def _feed(served: Served, after: int, count: int) -> list[dict[str, Any]]:
+    """``count`` membership events of the feed after ``after`` (the stream is left open otherwise)."""
+    request = urllib.request.Request(f"{served.url}/v1/changes?after={after}&segmentation=rules")
+    request.add_header("Authorization", f"Bearer {served.reader}")
+    got: list[dict[str, Any]] = []
+    with urllib.request.urlopen(request, timeout=60) as stream:
+        for raw in stream:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data: "):
+                got.append(json.loads(line[6:]))
+                if len(got) == count:
+                    break
+    return got
+
+
+def _profile(served: Served, identifier: str) -> dict[str, Any]:
+    status, profile, _ = served.call(f"/v1/profiles/{identifier}", token=served.reader)
+    assert status == 200, profile
+    return dict(profile)
+
+
+def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -> None:
+    with serving(_workspace(tmp_path / "shop")) as served:
+        assert served.track(userId="early", event="Signed Up", messageId="e0")[0] == 200
+        _, health, _ = served.call("/health")
+        assert "first batch run" in health["live"]["waiting"]
+        served.run()  # loads the early event; live then starts and leaves it alone
+        assert _live(served, 0)["waiting"] == ""
+        sequence = served.workspace.sql("SELECT coalesce(max(sequence), 0) AS s FROM membership_changes")
+        after = sequence.column("s")[0].as_py()
+
+        for number in range(2):
+            assert (
+                served.call(
+                    "/v1/page", {"userId": "jo", "name": "Home", "messageId": f"p{number}"}, basic=served.write_key
+                )[0]
+                == 200
+            )
+        live = _live(served, 2)
+        assert live["fault"] == "" and live["events"] == 2  # the early event was not applied again
+        [change] = _feed(served, after, 1)
+        profile = _profile(served, "user_id:jo")
+        assert change["uid"] == profile["uid"]
+        assert (change["segmentation"], change["segment"], change["change"]) == ("rules", "visitors", "entered")
+        assert profile["golden"]["page_views"] == 2
+        assert ("rules", "visitors") in {(s["segmentation"], s["segment"]) for s in profile["segments"]}
+        events = served.workspace.sql("SELECT count(*) AS n FROM events WHERE user_id = 'jo'").column("n")[0].as_py()
+        assert events == 2
+
+
+def test_live_resumes_after_a_restart_and_a_run_agrees(tmp_path: Path) -> None:
+    workspace = _workspace(tmp_path / "shop")
+    workspace.run()
+    with serving(workspace) as served:
+        assert (
+            served.call("/v1/page", {"userId": "jo", "name": "Home", "messageId": "p1"}, basic=served.write_key)[0]
+            == 200
+        )
+        assert _live(served, 1)["events"] == 1
+    with serving(workspace) as served:
+        assert (
+            served.call("/v1/page", {"userId": "jo", "name": "Cart", "messageId": "p2"}, basic=served.write_key)[0]
+            == 200
+        )
+        live = _live(served, 1)
+        assert live["events"] == 1  # only the new one: the first was applied before the restart
+        assert _profile(served, "user_id:jo")["golden"]["page_views"] == 2
+        stays = served.workspace.sql(
+            "SELECT uid, segment FROM memberships WHERE segmentation = 'rules' AND exited_at IS NULL"
+        ).to_pylist()
+        served.run()
+        assert (
+            served.workspace.sql(
+                "SELECT uid, segment FROM memberships WHERE segmentation = 'rules' AND exited_at IS NULL"
+            ).to_pylist()
+            == stays
+        )
+        assert [segment["segment"] for segment in stays] == ["visitors"]
