@@ -27,10 +27,12 @@ demo: $(STAMP)
 	$(BIN)/personae run --workspace $(DEMO_DIR)
 	$(BIN)/personae status --workspace $(DEMO_DIR)
 	@echo ""
-	@echo "Serve it (tracking API, profiles, change feed; API docs at http://127.0.0.1:8000/docs) and send an event:"
+	@echo "Serve it (tracking API, profiles, change feed; API docs at http://127.0.0.1:8000/docs) and send an event"
+	@echo "(the demo runs as of 2025-12-31, so the event is dated that day); it is applied at once:"
 	@echo "  KEY=\$$($(BIN)/personae keys create --scope write --source app -w $(DEMO_DIR) | tail -1)"
 	@echo "  $(BIN)/personae serve -w $(DEMO_DIR) &"
-	@echo "  curl -u \"\$$KEY:\" -H 'Content-Type: application/json' -d '{\"userId\": \"u1\", \"event\": \"Signed Up\"}' http://127.0.0.1:8000/v1/track"
+	@echo "  curl -u \"\$$KEY:\" -H 'Content-Type: application/json' -d '{\"userId\": \"u1\", \"event\": \"Signed Up\", \"timestamp\": \"2025-12-31T12:00:00Z\"}' http://127.0.0.1:8000/v1/track"
+	@echo "  $(BIN)/personae profile user_id:u1 -w $(DEMO_DIR)"
 
 test: $(STAMP) java postgres
 	$(BIN)/ruff check src tests bench

@@ -110,9 +110,25 @@ def server(argv: list[str], ready: str, ctx: Context, name: str) -> Iterator[tup
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_ready(port, ready, proc, timeout=600)
+            if ready == "/health":
+                wait_live(port, proc)
             yield port, psutil.Process(proc.pid)
         finally:
             stop(proc)
+
+
+def wait_live(port: int, proc: subprocess.Popen[bytes], timeout: float = 900) -> None:
+    """Until live processing has read the store (its identifier index and rules), so that no
+    measurement shares the server's core with that load."""
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        live = get_json(port, "/health").get("live")
+        if live is None or (live["reloads"] >= 1 and not live["waiting"]):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server stopped while live processing loaded (exit {proc.returncode})")
+        time.sleep(0.5)
+    raise RuntimeError(f"live processing did not load the store within {timeout:.0f} s")
 
 
 def personae_serve(root: Path, ctx: Context) -> Any:
@@ -272,7 +288,11 @@ def part_lookup(rep: int, ctx: Context) -> list[dict[str, Any]]:
 def prepare(args: argparse.Namespace, out: Path) -> Context:
     """Stores built or found in the cache, keys, and identifiers sampled before any server runs."""
     small = built_store(StoreSpec(args.customers, models=args.models, probe_segment=True), args.cache)
-    big = built_store(StoreSpec(args.big, models=args.models), args.cache) if args.big else None
+    big = (
+        built_store(StoreSpec(args.big, models=args.models, fuzzy=False, memory_limit="6GB"), args.cache)
+        if args.big
+        else None
+    )
     keys: dict[Path, Keys] = {}
     ids: dict[Path, Path] = {}
     for root in [small, *([big] if big else [])]:

@@ -31,5 +31,11 @@ def serve(
         say(("serving", "green"), f" {target.root} on {url} (API docs: {url}/docs); Ctrl-C stops")
         if not live:
             say('no live source yet: add one to personae.toml ([[sources]] kind = "events", live = true)')
+        elif settings.live and target.config.workspace.as_of is not None:
+            day = target.config.workspace.as_of
+            say(
+                f"live processing works as of {day} ([workspace] as_of): events dated after that day are "
+                "stored but count in traits and segments only from a later as_of"
+            )
         serving.run()
     say("stopped")

@@ -271,6 +271,8 @@ class LiveProcessor:
         touched: dict[str, None] = {}
         for row, resolution in resolved:
             if resolution.uid is not None:
+                if resolution.new_person and resolution.uid not in moved:
+                    world.people.adopt(resolution.uid)  # nothing of theirs in the store to read
                 world.people.fold(resolution.uid, row)
                 touched[resolution.uid] = None
         touched.update(dict.fromkeys(sorted(moved)))

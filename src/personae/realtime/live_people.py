@@ -71,6 +71,10 @@ class LivePeople:
     def held(self, uid: str) -> bool:
         return uid in self._held
 
+    def adopt(self, uid: str) -> None:
+        """Hold a person new to the store: they have no stored events or records to read."""
+        self._held.setdefault(uid, LiveTraits(self.config))
+
     def fold(self, uid: str, event: dict[str, Any]) -> None:
         """Fold one new event into a held person (a person not held is read whole later)."""
         traits = self._held.get(uid)
