@@ -35,6 +35,23 @@ def describe_holder(path: Path) -> str:
     )
 
 
+SERVED = (
+    "`personae sql`, `status`, `profile` and `segment add|remove` go through it, and a run is "
+    "started with `POST /v1/admin/runs`; stop the server for other commands"
+)
+
+
+def advice(path: Path) -> str:
+    """What to do about the holder of the lock at ``path``: a server answers some commands itself."""
+    try:
+        command = str(json.loads(path.read_text(encoding="utf-8") or "{}").get("command", ""))
+    except (OSError, json.JSONDecodeError):
+        command = ""
+    if command.startswith("personae serve"):
+        return f"while it serves, {SERVED}"
+    return "wait for it to finish or stop it, then try again"
+
+
 class StoreLock:
     """Hold the workspace's write lock for the life of a ``with`` block or until release().
 
@@ -57,7 +74,7 @@ class StoreLock:
             handle.close()
             raise StoreLockedError(
                 f"{self.what} {self.path.parent} is held for writing by {describe_holder(self.path)}; "
-                "wait for it to finish or stop it, then try again"
+                f"{advice(self.path)}"
             ) from None
         holder = {
             "pid": os.getpid(),

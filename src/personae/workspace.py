@@ -30,7 +30,7 @@ from personae.sources.ingest import RAW_FOLDER, SourceReport, ensure_store
 from personae.spec import did_you_mean
 from personae.status import WorkspaceStatus, workspace_status
 from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
-from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
+from personae.store_lock import LOCK_FILE, StoreLock, advice, describe_holder
 
 if TYPE_CHECKING:
     from personae.identity.splink_model import MatchWeight
@@ -199,7 +199,7 @@ class Workspace:
             except StoreLockedError:
                 raise StoreLockedError(
                     f"workspace {self.root} is held for writing by "
-                    f"{describe_holder(self.root / LOCK_FILE)}; wait for it to finish or stop it"
+                    f"{describe_holder(self.root / LOCK_FILE)}; {advice(self.root / LOCK_FILE)}"
                 ) from None
             with engine:
                 self._expose_raw(engine)

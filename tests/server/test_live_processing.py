@@ -77,6 +77,7 @@ def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -
         assert change["uid"] == profile["uid"]
         assert (change["segmentation"], change["segment"], change["change"]) == ("rules", "visitors", "entered")
         assert profile["golden"]["page_views"] == 2
+        assert [(i["id_type"], i["id_value"]) for i in profile["identifiers"]] == [("user_id", "jo")]
         assert ("rules", "visitors") in {(s["segmentation"], s["segment"]) for s in profile["segments"]}
         events = served.workspace.sql("SELECT count(*) AS n FROM events WHERE user_id = 'jo'").column("n")[0].as_py()
         assert events == 2

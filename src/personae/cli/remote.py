@@ -1,7 +1,8 @@
 """The CLI of the same machine reads through a running ``personae serve``.
 
 DuckDB lets one process hold the store, so while the server runs, ``personae sql``,
-``status`` and ``profile`` from another shell ask the server instead of opening the store:
+``status``, ``profile`` and ``segment add|remove`` from another shell ask the server instead
+of opening the store:
 fresh answers, no copy of the store. The server says where it listens and gives the CLI
 its token in ``.personae/server.json`` (readable by the workspace's owner only); a
 server's own errors come back as the same errors, on one line.
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pyarrow as pa
 
 from personae import errors
 from personae.identity.views import Lineage, PersonView
+from personae.segments.definitions import SegmentDefinition
 from personae.server.state import SERVER_FILE
 from personae.status import RunSummary, SourceStatus, WorkspaceStatus
 
@@ -43,9 +46,9 @@ class Remote:
             return None
         return cls(str(about["url"]), str(about["token"]))
 
-    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, path: str, body: dict[str, Any] | None = None, *, method: str | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        request = urllib.request.Request(self.url + path, data=data, method=method or ("POST" if data else "GET"))
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Content-Type", "application/json")
         try:
@@ -81,6 +84,17 @@ class Remote:
         }
         known = {field.name for field in fields(PersonView)}
         return PersonView(**{**{k: v for k, v in answer.items() if k in known}, "golden": golden})
+
+    def add_segment(self, name: str, rule: str, *, description: str = "") -> SegmentDefinition | None:
+        answer = self._call("/v1/admin/segments", {"name": name, "rule": rule, "description": description})
+        return _definition(answer["added"]) if answer["added"] else None
+
+    def remove_segment(self, name: str) -> SegmentDefinition:
+        return _definition(self._call(f"/v1/admin/segments/{urllib.parse.quote(name, safe='')}", method="DELETE"))
+
+
+def _definition(answer: dict[str, Any]) -> SegmentDefinition:
+    return SegmentDefinition(**{**answer, "created_at": datetime.fromisoformat(str(answer["created_at"]))})
 
 
 def _error(body: dict[str, Any], status: int) -> errors.PersonaeError:

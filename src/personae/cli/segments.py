@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from personae.cli.format_option import FormatOption
+from personae.cli.remote import Remote
 from personae.cli.render import add_row, cell, console, new_table, print_json, records, say
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
@@ -33,10 +34,19 @@ def segment_add(
     description: Annotated[str, typer.Option(help="What the segment is for.")] = "",
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Add a rule segment, or a new version of one; members are assigned on the next run."""
-    added = open_workspace(workspace).add_segment(name, rule, description=description)
+    """Add a rule segment, or a new version of one; members are assigned on the next run (and,
+    while a server runs, as events arrive)."""
+    target = open_workspace(workspace)
+    remote = Remote.of(target.root)
+    added = (remote or target).add_segment(name, rule, description=description)
     if added is None:
         say(f"segment {name!r} is unchanged")
+    elif remote:
+        say(
+            ("saved", "green"),
+            f" segment {name!r} version {added.version}; the server applies it to each person an event "
+            "touches, and the next run (POST /v1/admin/runs) to everyone",
+        )
     else:
         say(("saved", "green"), f" segment {name!r} version {added.version}; `personae run` assigns it")
 
@@ -47,7 +57,8 @@ def segment_remove(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Take a rule segment out of force; its members leave it on the next run (its history stays)."""
-    removed = open_workspace(workspace).remove_segment(name)
+    target = open_workspace(workspace)
+    removed = (Remote.of(target.root) or target).remove_segment(name)
     say(("removed", "green"), f" segment {removed.name!r} (version {removed.version}); `personae run` closes it")
 
 

@@ -107,9 +107,9 @@ def person(engine: Engine, identifier: str, region: str) -> PersonView:
             continue
         source = profile[0].get(f"{column}_source")
         golden[column] = Lineage(cell, source, profile[0].get(f"{column}_at")) if source else cell
-    identifiers = engine.fetch_arrow(
+    identifiers = engine.fetch_arrow(  # identifiers linked live are counted at the next run (LEFT JOIN)
         "SELECT m.id_type, m.id_value, i.first_seen, i.last_seen, i.records FROM identity_map AS m "
-        "JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
+        "LEFT JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
         f"WHERE m.uid = {key} AND m.id_type <> {literal(RECORD_TYPE)} ORDER BY m.id_type, m.id_value"
     ).to_pylist()
     records = dict(engine.fetch_rows(f"SELECT source, count(*) FROM record_map WHERE uid = {key} GROUP BY 1"))

@@ -75,9 +75,11 @@ class LiveStats:
 
 @dataclass
 class _World:
-    """What is read from the store once and again after a batch run or a rule change."""
+    """What is read from the store once and again after a batch run (the rules alone again
+    after a rule segment is added or removed)."""
 
-    fingerprint: tuple[Any, ...]
+    run: int
+    rules_mark: tuple[Any, ...]
     identity: LiveIdentity
     rules: LiveRules
     people: LivePeople
@@ -85,14 +87,14 @@ class _World:
     cursors: dict[str, tuple[Position, int]] = field(default_factory=dict)
 
 
-def _fingerprint(engine: Engine) -> tuple[Any, ...]:
-    runs = engine.scalar("SELECT coalesce(max(run_id), 0) FROM runs") if engine.has_table("runs") else 0
-    rules = (
-        engine.fetch_rows("SELECT count(*), max(created_at) FROM segment_definitions")[0]
-        if engine.has_table("segment_definitions")
-        else ()
-    )
-    return (runs, *rules)
+def _last_run(engine: Engine) -> int:
+    return int(engine.scalar("SELECT coalesce(max(run_id), 0) FROM runs")) if engine.has_table("runs") else 0
+
+
+def _rules_mark(engine: Engine) -> tuple[Any, ...]:
+    if not engine.has_table("segment_definitions"):
+        return ()
+    return tuple(engine.fetch_rows("SELECT count(*), max(created_at) FROM segment_definitions")[0])
 
 
 def record_of(row: Mapping[str, Any], at: datetime) -> LiveRecord:
@@ -193,15 +195,18 @@ class LiveProcessor:
         if not engine.has_table("profiles") or not engine.has_table("traits"):
             self.stats.waiting = "no profiles yet: live processing starts after the first batch run"
             return None
-        fingerprint = _fingerprint(engine)
-        if self._world is not None and self._world.fingerprint == fingerprint:
-            return self._world
+        run, world = _last_run(engine), self._world
+        if world is not None and world.run == run:
+            mark = _rules_mark(engine)
+            if world.rules_mark != mark:  # a segment added or removed through the server
+                world.rules = live_rules(engine, self.config.segment_config(), profile_columns(engine))
+                world.rules_mark = mark
+            return world
         started = time.monotonic()
         config = self.config
         columns = profile_columns(engine)
         segments = config.segment_config()
-        if sync_config_segments(engine, segments.segments, columns):  # a first run with nobody skipped it
-            fingerprint = _fingerprint(engine)
+        sync_config_segments(engine, segments.segments, columns)  # a first run with nobody skipped it
         identity = LiveIdentity.load(
             engine,
             config.identity,
@@ -210,7 +215,8 @@ class LiveProcessor:
         )
         traits = config.traits_config()
         self._world = _World(
-            fingerprint,
+            run,
+            _rules_mark(engine),
             identity,
             live_rules(engine, segments, columns),
             LivePeople(traits, capacity=config.server.live_people),

@@ -26,6 +26,12 @@ class SqlRequest(BaseModel):
     query: str
 
 
+class SegmentRequest(BaseModel):
+    name: str
+    rule: str
+    description: str = ""
+
+
 def _admin(request: Request) -> ServerState:
     state: ServerState = request.app.state.personae
     caller(state.keys, bearer(request), "admin", local=state.local_token)
@@ -61,3 +67,16 @@ def sql(body: SqlRequest, request: Request) -> dict[str, Any]:
     table = _admin(request).workspace.sql(body.query)
     rows = table.slice(0, SQL_ROWS).to_pylist()
     return {"columns": table.column_names, "rows": rows, "truncated": table.num_rows > SQL_ROWS}
+
+
+@router.post("/segments", summary="Add a rule segment, or a new version of one")
+def add_segment(body: SegmentRequest, request: Request) -> dict[str, Any]:
+    """Checked as ``personae segment add`` checks it; live processing applies it to each person
+    an event touches from now on, and the next run to everyone. ``added`` is null when unchanged."""
+    added = _admin(request).workspace.add_segment(body.name, body.rule, description=body.description)
+    return {"added": asdict(added) if added is not None else None}
+
+
+@router.delete("/segments/{name}", summary="Take a rule segment out of force")
+def remove_segment(name: str, request: Request) -> dict[str, Any]:
+    return asdict(_admin(request).workspace.remove_segment(name))
