@@ -36,6 +36,9 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
 
+    _in_transaction = False
+    """Inside :meth:`transaction` (a nested one joins it)."""
+
     def __init__(
         self,
         path: Path | None = None,
@@ -218,13 +221,20 @@ class DuckDBEngine(Engine):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """All or nothing; a transaction inside another is part of it (the outer one commits)."""
+        if self._in_transaction:
+            yield
+            return
         self.connection.execute("BEGIN TRANSACTION").complete()
+        self._in_transaction = True
         try:
             yield
         except BaseException:
             with suppress(duckdb.Error):  # a fatal error (a full disk) ends the transaction itself
                 self.connection.execute("ROLLBACK").complete()
             raise
+        finally:
+            self._in_transaction = False
         try:
             self.connection.execute("COMMIT").complete()
         except duckdb.Error as error:  # a full disk at COMMIT; nothing of the transaction is kept

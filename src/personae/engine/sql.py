@@ -22,6 +22,7 @@ ends with the as-of day and starts at the first instant of its first day.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -38,8 +39,10 @@ def literals(values: list[str] | tuple[str, ...]) -> str:
     return ", ".join(literal(value) for value in values)
 
 
+@lru_cache(maxsize=8192)
 def identifier(name: str) -> str:
-    """A column or table name, always quoted (so keywords and odd characters are safe)."""
+    """A column or table name, always quoted (so keywords and odd characters are safe);
+    remembered, as the same few names are quoted in every statement."""
     return exp.to_identifier(name, quoted=True).sql(DIALECT)
 
 

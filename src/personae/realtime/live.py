@@ -53,7 +53,7 @@ from personae.segments.definitions import sync_config_segments
 from personae.segments.live_memberships import LiveChange, can_record, current_segments, record_changes
 from personae.segments.live_rules import LiveRules, live_rules
 from personae.segments.memberships import MembershipChange
-from personae.segments.people import profile_columns
+from personae.segments.people import people_sql, profile_columns
 
 log = logging.getLogger(__name__)
 Store = Callable[[], AbstractContextManager[Engine]]
@@ -84,15 +84,17 @@ class _World:
     rules: LiveRules
     people: LivePeople
     traits: dict[str, str]
+    scored: str
+    """What rules read (profiles with the models' scores), as SQL."""
     cursors: dict[str, tuple[Position, int]] = field(default_factory=dict)
 
 
-def _last_run(engine: Engine) -> int:
-    return int(engine.scalar("SELECT coalesce(max(run_id), 0) FROM runs")) if engine.has_table("runs") else 0
+def _last_run(engine: Engine, tables: set[str]) -> int:
+    return int(engine.scalar("SELECT coalesce(max(run_id), 0) FROM runs")) if "runs" in tables else 0
 
 
-def _rules_mark(engine: Engine) -> tuple[Any, ...]:
-    if not engine.has_table("segment_definitions"):
+def _rules_mark(engine: Engine, tables: set[str]) -> tuple[Any, ...]:
+    if "segment_definitions" not in tables:
         return ()
     return tuple(engine.fetch_rows("SELECT count(*), max(created_at) FROM segment_definitions")[0])
 
@@ -192,12 +194,13 @@ class LiveProcessor:
 
     def _ready(self, engine: Engine) -> _World | None:
         """The world as loaded from the store, read again when a run or a rule changed it."""
-        if not engine.has_table("profiles") or not engine.has_table("traits"):
+        tables = set(engine.tables())
+        if not {"profiles", "traits"} <= tables:
             self.stats.waiting = "no profiles yet: live processing starts after the first batch run"
             return None
-        run, world = _last_run(engine), self._world
+        run, world = _last_run(engine, tables), self._world
         if world is not None and world.run == run:
-            mark = _rules_mark(engine)
+            mark = _rules_mark(engine, tables)
             if world.rules_mark != mark:  # a segment added or removed through the server
                 world.rules = live_rules(engine, self.config.segment_config(), profile_columns(engine))
                 world.rules_mark = mark
@@ -216,11 +219,12 @@ class LiveProcessor:
         traits = config.traits_config()
         self._world = _World(
             run,
-            _rules_mark(engine),
+            _rules_mark(engine, set(engine.tables())),
             identity,
             live_rules(engine, segments, columns),
             LivePeople(traits, capacity=config.server.live_people),
             trait_columns(traits),
+            people_sql(engine),
             cursors(engine),
         )
         self.stats.waiting = ""
@@ -234,9 +238,9 @@ class LiveProcessor:
         rows = self._rows[source].rows(lines)
         rows = self._unseen(engine, rows)
         resolved = [(row, world.identity.resolve(record_of(row, at), at=at)) for row in rows]
-        world.identity.write_back(engine)
         _, counted = world.cursors.get(source, (last, 0))
-        with engine.transaction():
+        with engine.transaction():  # all of it or none (a failure reads the store again)
+            world.identity.write_back(engine)
             new_events(engine, rows, source, last.segment, at)
             fed = self._update(engine, world, resolved, day, at)
             save_cursor(engine, source, last, counted + len(rows), at)
@@ -293,7 +297,7 @@ class LiveProcessor:
     def _changes(
         self, engine: Engine, world: _World, people: list[str], retired: list[str], day: date
     ) -> list[LiveChange]:
-        profiles = scored_profiles(engine, people)
+        profiles = scored_profiles(engine, world.scored, people)
         held = current_segments(engine, [*people, *retired])
         changes: list[LiveChange] = []
         for uid in people:

@@ -9,7 +9,9 @@ part of what is read. A person whose UID a merge or split changed is dropped and
 their events are now another set.
 
 Memory is bounded by ``capacity`` people (``[server] live_people``); the least recently used
-are dropped and read again when they come back.
+are dropped and read again when they come back. A buyer of the demo world (about 10 events
+and their order lines) takes about 120 KB held (measured with tracemalloc over 1,000 of them):
+the per-day folds keep every row a trait might need again.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _rows_sql() -> tuple[str, str, str]:
 class LivePeople:
     """Each held person's live traits, by UID, at most ``capacity`` of them."""
 
-    def __init__(self, config: TraitsConfig, *, capacity: int = 100_000) -> None:
+    def __init__(self, config: TraitsConfig, *, capacity: int = 10_000) -> None:
         self.config = config
         self.capacity = capacity
         self._held: OrderedDict[str, LiveTraits] = OrderedDict()

@@ -24,7 +24,7 @@ from personae.engine.tables import columns_of
 from personae.sources import readers
 from personae.sources.mapping import mapped_sql
 from personae.sources.specs import IngestSettings, SourceSpec
-from personae.sources.targets import checked_sql, repeated_keys_sql, target_fields
+from personae.sources.targets import target_fields
 
 STAGE = "_live_lines"
 RAW_COLUMNS = [*readers.SEGMENT_FIELDS, "_raw"]
@@ -69,16 +69,21 @@ class LiveRows:
         connection = self._connection
         connection.register(STAGE, stage)
         try:
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS {self._mapped}").complete()
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE _repeated AS {repeated_keys_sql('_mapped')}").complete()
-            repeated = connection.execute("SELECT count(*) FROM _repeated").fetchall()
-            checked = checked_sql("_mapped", "_repeated" if repeated[0][0] else None)
             result = connection.sql(
-                f"SELECT {self._select} FROM ({checked}) AS c WHERE _reason IS NULL AND _first ORDER BY _row"
+                f"SELECT _key AS __key, _reason AS __reason, {self._select} FROM ({self._mapped}) AS m ORDER BY _row"
             ).to_arrow_table()
         finally:
             connection.unregister(STAGE)
-        rows: list[dict[str, Any]] = result.to_pylist()
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for row in result.to_pylist():  # the first row of a key counts, good or bad (as in batch)
+            key, reason = row.pop("__key"), row.pop("__reason")
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            if reason is None:
+                rows.append(row)
         return rows
 
     def close(self) -> None:

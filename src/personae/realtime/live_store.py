@@ -22,7 +22,6 @@ from personae.engine.base import Engine
 from personae.engine.sql import day_sql, identifier, literal, timestamp_sql
 from personae.engine.tables import columns_of, ensure_tables
 from personae.realtime.journal_files import Position, segment_path
-from personae.segments.people import people_sql
 
 STAGED_EVENTS = "_live_events"
 STAGED_TRAITS = "_live_traits"
@@ -30,10 +29,10 @@ STAGED_UIDS = "_live_touched"
 AS_OF_COLUMN = "traits_as_of"
 
 
-def new_events(engine: Engine, rows: Sequence[dict[str, Any]], source: str, segment: int, at: datetime) -> set[str]:
-    """Insert the rows whose event id is not stored yet; returns the ids inserted."""
+def new_events(engine: Engine, rows: Sequence[dict[str, Any]], source: str, segment: int, at: datetime) -> None:
+    """Insert the rows whose event id is not stored yet."""
     if not rows:
-        return set()
+        return
     names = [name for name, _ in columns_of("events")]
     lineage = {"_file": f"journal/{source}/{segment_path(Path(), segment).name}", "_row": None}
     stamp = at.replace(tzinfo=None)
@@ -46,10 +45,7 @@ def new_events(engine: Engine, rows: Sequence[dict[str, Any]], source: str, segm
         for name in names
     )
     fresh = "NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = s.event_id)"
-    inserted = {str(row[0]) for row in engine.fetch_rows(f"SELECT s.event_id FROM {STAGED_EVENTS} AS s WHERE {fresh}")}
     engine.insert("events", names, f"SELECT {select} FROM {STAGED_EVENTS} AS s WHERE {fresh}")
-    engine.drop_table(STAGED_EVENTS)
-    return inserted
 
 
 def write_traits(
@@ -76,7 +72,6 @@ def write_traits(
         ["uid", AS_OF_COLUMN, *names],
         f"SELECT {body} FROM {STAGED_TRAITS} AS s WHERE NOT EXISTS (SELECT 1 FROM profiles AS p WHERE p.uid = s.uid)",
     )
-    engine.drop_table(STAGED_TRAITS)
 
 
 def retire(engine: Engine, uids: Sequence[str]) -> None:
@@ -88,25 +83,25 @@ def retire(engine: Engine, uids: Sequence[str]) -> None:
                 engine.delete_where(table, f"uid IN ({listed})")
 
 
-def scored_profiles(engine: Engine, uids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """What rules read for these people: their ``profiles`` row with the models' scores."""
+def scored_profiles(engine: Engine, people: str, uids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What rules read for these people: their ``profiles`` row with the models' scores
+    (``people`` is :func:`~personae.segments.people.people_sql` of the store)."""
     if not uids:
         return {}
     engine.register_arrow(STAGED_UIDS, pa.table({"uid": pa.array(list(uids), pa.string())}))
-    rows = engine.fetch_arrow(f"SELECT p.* FROM ({people_sql(engine)}) AS p JOIN {STAGED_UIDS} AS u ON u.uid = p.uid")
+    rows = engine.fetch_arrow(f"SELECT p.* FROM ({people}) AS p JOIN {STAGED_UIDS} AS u ON u.uid = p.uid")
     return {str(row["uid"]): row for row in rows.to_pylist()}
 
 
 def cursors(engine: Engine) -> dict[str, tuple[Position, int]]:
     """source -> (where live processing stopped reading its journal, events taken so far)."""
-    if not engine.has_table("live_cursors"):
-        return {}
+    ensure_tables(engine, ["live_cursors"])
     rows = engine.fetch_rows("SELECT source, segment, byte_offset, events FROM live_cursors")
     return {str(source): (Position(int(segment), int(offset)), int(events)) for source, segment, offset, events in rows}
 
 
 def save_cursor(engine: Engine, source: str, position: Position, events: int, at: datetime) -> None:
-    ensure_tables(engine, ["live_cursors"])
+    """Record the position (the ``live_cursors`` table is made when the store is first read)."""
     engine.delete_where("live_cursors", f"source = {literal(source)}")
     engine.insert(
         "live_cursors",

@@ -23,6 +23,7 @@ class ServerSettings(Spec):
     """Process each event as it arrives: identity, traits and rule segments, written to the
     store and the change feed (``docs/api.md``, Live processing). Off: events are only
     journaled, and loaded by the next batch run."""
-    live_people: int = Field(100_000, ge=1)
+    live_people: int = Field(10_000, ge=1)
     """How many people's live traits are kept in memory (least recently used are dropped and
-    read again from the store when they come back)."""
+    read again from the store when they come back). A demo buyer's take about 120 KB, so the
+    default holds about 1.2 GB at most."""
