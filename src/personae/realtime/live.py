@@ -87,6 +87,8 @@ class _World:
     scored: str
     """What rules read (profiles with the models' scores), as SQL."""
     cursors: dict[str, tuple[Position, int]] = field(default_factory=dict)
+    recordable: dict[date, bool] = field(default_factory=dict)
+    """Whether live may record memberships as of a day (no later day is recorded)."""
 
 
 def _last_run(engine: Engine, tables: set[str]) -> int:
@@ -289,15 +291,22 @@ class LiveProcessor:
         people = [uid for uid in touched if uid not in retired]
         live = world.people.traits(engine, people)
         retire(engine, sorted(retired))
-        write_traits(engine, {uid: live[uid].traits(day) for uid in people}, world.traits, day)
-        if not can_record(engine, day):
+        traits = {uid: live[uid].traits(day) for uid in people}
+        write_traits(engine, traits, world.traits, day)
+        if world.recordable.get(day) is None:  # no later day recorded (runs read the world again)
+            world.recordable = {day: can_record(engine, day)}
+        if not world.recordable[day]:
             return []
-        return record_changes(engine, self._changes(engine, world, people, sorted(retired), day), day, at)
+        return record_changes(engine, self._changes(engine, world, traits, sorted(retired), day), day, at)
 
     def _changes(
-        self, engine: Engine, world: _World, people: list[str], retired: list[str], day: date
+        self, engine: Engine, world: _World, traits: dict[str, dict[str, Any]], retired: list[str], day: date
     ) -> list[LiveChange]:
-        profiles = scored_profiles(engine, world.scored, people)
+        people = list(traits)
+        profiles: dict[str, Any] = traits
+        if world.rules.columns - set(world.traits):  # rules that read the golden record or scores
+            stored = scored_profiles(engine, world.scored, people)
+            profiles = {uid: {**stored[uid], **traits[uid]} for uid in people}
         held = current_segments(engine, [*people, *retired])
         changes: list[LiveChange] = []
         for uid in people:
