@@ -67,10 +67,10 @@ EMAILS = ["jane@example.com", "bob@example.org", "new@example.net", None]
 
 @st.composite
 def streams(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
-    """Segment calls: pages, tracks and identifies of known and new people, some repeated."""
+    """Segment calls: pages, tracks, identifies and aliases of known and new people, some repeated."""
     calls: list[tuple[str, dict[str, Any]]] = []
     for number in range(draw(st.integers(1, 14))):
-        kind = draw(st.sampled_from(["page", "page", "track", "identify"]))
+        kind = draw(st.sampled_from(["page", "page", "track", "identify", "alias"]))
         user, anonymous = draw(st.sampled_from(USERS)), draw(st.sampled_from(ANONYMOUS))
         if user is None and anonymous is None:
             anonymous = "a1"
@@ -81,7 +81,10 @@ def streams(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
         body.update({"userId": user} if user else {})
         body.update({"anonymousId": anonymous} if anonymous else {})
         email = draw(st.sampled_from(EMAILS))
-        if kind == "identify":
+        if kind == "alias":  # links the previous (anonymous) id to the user id
+            body = {**body, "userId": user or "u1", "previousId": anonymous or "a2"}
+            body.pop("anonymousId", None)
+        elif kind == "identify":
             body["traits"] = {"email": email} if email else {"plan": "free"}
         elif kind == "track":
             body.update(event="Viewed Product", properties={"category": "shoes"})

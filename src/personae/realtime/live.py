@@ -111,6 +111,20 @@ def record_of(row: Mapping[str, Any], at: datetime) -> LiveRecord:
     return LiveRecord(str(row["source"]), str(record_id), row.get("ts") or at, identifiers)
 
 
+def _retired(resolutions: Sequence[Resolution]) -> set[str]:
+    """The UIDs that name nobody once all of ``resolutions`` are applied, in order: a UID a
+    merge retires can come back later in the batch (a split gives the part its UID again)."""
+    alive: dict[str, bool] = {}
+    for resolution in resolutions:
+        for change in resolution.changes:
+            alive[change.old_uid] = change.reason == "split"
+            if change.new_uid is not None:
+                alive[change.new_uid] = True
+        if resolution.uid is not None:
+            alive[resolution.uid] = True
+    return {uid for uid, living in alive.items() if not living}
+
+
 class LiveProcessor:
     """Follows the journals of the live sources and applies their events to the store."""
 
@@ -271,7 +285,7 @@ class LiveProcessor:
         self, engine: Engine, world: _World, resolved: list[tuple[dict[str, Any], Resolution]], day: date, at: datetime
     ) -> list[MembershipChange]:
         """Traits and rule segments of the people the rows touched; returns the feed entries."""
-        retired = {uid for _, resolution in resolved for uid in resolution.retired}
+        retired = _retired([resolution for _, resolution in resolved])
         moved = {
             uid
             for _, resolution in resolved
@@ -292,7 +306,8 @@ class LiveProcessor:
         live = world.people.traits(engine, people)
         retire(engine, sorted(retired))
         traits = {uid: live[uid].traits(day) for uid in people}
-        write_traits(engine, traits, world.traits, day)
+        born = any(r.new_person or any(c.reason == "split" for c in r.changes) for _, r in resolved)
+        write_traits(engine, traits, world.traits, day, new=born)
         if world.recordable.get(day) is None:  # no later day recorded (runs read the world again)
             world.recordable = {day: can_record(engine, day)}
         if not world.recordable[day]:

@@ -49,10 +49,16 @@ def new_events(engine: Engine, rows: Sequence[dict[str, Any]], source: str, segm
 
 
 def write_traits(
-    engine: Engine, traits: Mapping[str, Mapping[str, Any]], columns: Mapping[str, str], day: date
+    engine: Engine,
+    traits: Mapping[str, Mapping[str, Any]],
+    columns: Mapping[str, str],
+    day: date,
+    *,
+    new: bool = True,
 ) -> None:
     """Replace the ``traits`` rows and the trait columns of the ``profiles`` rows of ``traits``'
-    people (uid -> trait -> value), as of ``day``; adds ``profiles`` rows for new people."""
+    people (uid -> trait -> value), as of ``day``; adds ``profiles`` rows for the people new to
+    the store (``new``: whether there may be any)."""
     if not traits:
         return
     names = list(columns)
@@ -67,6 +73,8 @@ def write_traits(
         f"UPDATE profiles SET {AS_OF_COLUMN} = {day_sql(day)}, {settings} FROM {STAGED_TRAITS} AS s "
         "WHERE profiles.uid = s.uid"
     )
+    if not new:
+        return
     engine.insert(
         "profiles",
         ["uid", AS_OF_COLUMN, *names],
