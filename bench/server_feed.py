@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from server_store import PROBE_SEGMENT, Keys
+from server_store import EVENT_TIMESTAMP, PROBE_SEGMENT, Keys
 
 Seen = list[tuple[str, str, str, float]]
 """(uid, segment, change, arrival) of every membership event read from the feed."""
@@ -99,6 +99,7 @@ def track_body(user_id: str, message_id: str) -> bytes:
         {
             "messageId": message_id,
             "userId": user_id,
+            "timestamp": EVENT_TIMESTAMP,
             "event": "Product Viewed",
             "properties": {"sku": "SKU-1042", "price": 21.25},
             "context": {"library": {"name": "personae-bench", "version": "1"}},

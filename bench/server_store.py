@@ -32,14 +32,15 @@ from pathlib import Path
 LIVE_SOURCE = "app"
 """The demo workspace's live source (``personae init --demo`` declares it)."""
 PROBE_SEGMENT = "bench_tracked"
-PROBE_RULE = "days_since(last_seen) <= 0"
-"""People seen on or after the as-of day. ``last_seen`` is the identity's (the golden record's
-latest sighting), so one event of a brand-new userId makes its new person enter, whether the
-as-of day is today (live) or the demo's fixed 2025-12-31 (a batch run: the event of today is
-past it). The traits' ``last_seen_at`` would not do in batch: it counts only events up to the
-as-of day, so a probe sent today never enters (checked on the demo store). Few of the demo's
-people were seen on its last day, so the segment is small before the probes."""
-STORE_VERSION = 2
+PROBE_RULE = "days_since_last_seen <= 0"
+"""People seen on the as-of day, by the traits (which live processing keeps current): one
+event of a brand-new userId dated that day makes its new person enter. The demo's as-of day
+is fixed (2025-12-31, ``[workspace] as_of``), so the parts that send events date them that
+day (:data:`EVENT_TIMESTAMP`); few of the demo's people were seen on it, so the segment is
+small before the probes."""
+EVENT_TIMESTAMP = "2025-12-31T12:00:00Z"
+"""The ``timestamp`` of the events the parts send: inside the demo's as-of day."""
+STORE_VERSION = 3
 """Part of the cache key: bump it when what a store holds changes."""
 
 
