@@ -25,7 +25,7 @@ import pyarrow as pa
 from personae import errors
 from personae.identity.views import Lineage, PersonView
 from personae.segments.definitions import SegmentDefinition
-from personae.server.state import SERVER_FILE
+from personae.server.address import SERVER_FILE
 from personae.status import RunSummary, SourceStatus, WorkspaceStatus
 
 

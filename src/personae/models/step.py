@@ -26,6 +26,7 @@ from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
 from personae.models.features import KEY, PERSON_KEYS, build_person_keys
 from personae.models.lifestyle import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
+from personae.models.outputs import OUTPUTS
 from personae.models.propensity import fit_propensity
 from personae.models.scoring import native_pools, native_threads
 from personae.models.specs import ModelSettings
@@ -57,14 +58,10 @@ def _clv(context: ModelContext, result: ModelsResult) -> str | None:
 
 ModelPart = Callable[[ModelContext, ModelsResult], "str | None"]
 PARTS: tuple[tuple[str, ModelPart, tuple[tuple[str, str], ...]], ...] = (
-    (
-        "clv",
-        _clv,
-        (("p_alive", "DOUBLE"), ("expected_orders", "DOUBLE"), ("expected_value", "DOUBLE"), ("clv", "DOUBLE")),
-    ),
-    ("propensity", fit_propensity, (("churn_probability", "DOUBLE"), ("high_value_probability", "DOUBLE"))),
-    ("lifestyle", fit_lifestyles, (("lifestyle", "VARCHAR"), ("lifestyle_score", "DOUBLE"))),
-    ("survey", fit_lookalike, (("survey_segment", "VARCHAR"), ("survey_confidence", "DOUBLE"))),
+    ("clv", _clv, OUTPUTS["clv"]),
+    ("propensity", fit_propensity, OUTPUTS["propensity"]),
+    ("lifestyle", fit_lifestyles, OUTPUTS["lifestyle"]),
+    ("survey", fit_lookalike, OUTPUTS["survey"]),
 )
 """name -> (fit-and-score function returning a ``uid, <columns>`` query, its columns)."""
 LABELS = {
@@ -124,7 +121,3 @@ def fit_models(
         engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
     result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
     return result
-
-
-PREDICTION_COLUMNS: dict[str, str] = {name: type_ for _, _, outputs in PARTS for name, type_ in outputs}
-"""Every column of ``predictions`` but ``uid``, with its type: what rules read of the models."""

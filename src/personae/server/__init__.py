@@ -5,6 +5,21 @@
 runs. Errors become HTTP statuses in one place, :mod:`personae.server.errors`.
 """
 
-from personae.server.app import create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from personae.server.app import create_app
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """``create_app`` is loaded when first asked for (FastAPI takes 0.2 s to import, which the CLI's
+    readers of ``.personae/server.json`` would pay otherwise)."""
+    if name != "create_app":
+        raise AttributeError(f"module 'personae.server' has no attribute {name!r}")
+    from personae.server.app import create_app
+
+    return create_app

@@ -17,10 +17,8 @@ from personae.access import KeyRing
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
 from personae.realtime.live import LiveProcessor
+from personae.server.address import SERVER_FILE
 from personae.workspace import Workspace
-
-SERVER_FILE = Path(".personae") / "server.json"
-"""Where a running server says where it listens and gives the CLI of this machine its token."""
 
 
 class Feed:

@@ -38,7 +38,7 @@ from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, EngineError, MappingError, SourceError
 from personae.progress import Progress, silent
-from personae.sources import ledger, postgres, raw_copy, readers
+from personae.sources import ledger, raw_copy, readers
 from personae.sources.kinds import TARGET_TABLE
 from personae.sources.ledger import Entry, FileReport
 from personae.sources.mapping import mapped_sql, validated_identifiers
@@ -106,6 +106,8 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
     try:
         if spec.resolved_format == "postgres":
             target = context.root / SNAPSHOTS / f"{spec.name}.csv"
+            from personae.sources import postgres  # psycopg: loaded only for a database source
+
             files = [postgres.snapshot(spec, context.env, target)]
         else:
             files = readers.list_files(context.root, spec)

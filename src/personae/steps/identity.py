@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from personae.identity.resolve import resolve_identities
 from personae.steps.context import RunContext, StepResult
 
 
 def run(context: RunContext) -> StepResult:
+    from personae.identity.resolve import resolve_identities  # SciPy: loaded only to resolve
+
     config = context.config
     result = resolve_identities(
         context.engine,

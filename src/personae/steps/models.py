@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from personae.models.step import fit_models
 from personae.steps.context import RunContext, StepResult, nobody_yet
 
 
 def run(context: RunContext) -> StepResult:
+    from personae.models.step import fit_models  # SciPy and scikit-learn: loaded only to model (1.5 s)
+
     if skipped := nobody_yet(context, "models"):
         return skipped
     config = context.config
