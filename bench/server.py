@@ -9,6 +9,8 @@ our own (``bench/server_feed.py``). Parts (``--parts``, comma-separated):
   personae's own ``Serving`` (granian embedded, same settings), POSTed the same track and
   batch bodies as the real parts, 64 connections: what the stack serves when the app does
   nothing. The other wrk parts are divided by it, repetition by repetition;
+- ``batch`` and ``track`` run with live processing on (as ``personae serve`` runs), sharing
+  the server's core with intake; ``--no-live`` measures intake alone (``[server] live = false``);
 - ``batch``: ``POST /v1/batch`` of 100 track events (new messageIds every request), 64
   connections; events/s = requests/s × 100, each acknowledged only once fsynced; the
   server's own count (``/health`` ``events``) is shown beside wrk's;
@@ -207,6 +209,9 @@ def part_ceiling(rep: int, ctx: Context) -> list[dict[str, Any]]:
 def part_tracking(part: str, rep: int, ctx: Context) -> list[dict[str, Any]]:
     events, path = (100, "/v1/batch") if part == "batch" else (1, "/v1/track")
     root = scratch_copy(ctx.small, ctx.out)
+    if not ctx.args.live:  # intake alone: events journaled, left for the next batch run
+        with (root / "personae.toml").open("a", encoding="utf-8") as toml:
+            toml.write("\n[server]\nlive = false\n")
     env = tracking_env(ctx, ctx.small, events)
     with personae_serve(root, ctx) as (port, proc):
 
@@ -216,6 +221,7 @@ def part_tracking(part: str, rep: int, ctx: Context) -> list[dict[str, Any]]:
         result = wrk_cell(port, proc, path, "serve.lua", ctx, env=env, counter=counted)
     shutil.rmtree(root, ignore_errors=True)
     cell = f"{path} ({events} events a request)" if events > 1 else path
+    cell += "" if ctx.args.live else ", live processing off"
     return [{"cell": cell, "events": events, "store": ctx.small.name, **result}]
 
 
@@ -347,6 +353,12 @@ def main() -> None:
     parser.add_argument("--changes-seconds", type=float, default=None, help="probing time (default 2 × duration)")
     parser.add_argument(
         "--changes-batch-run", action="store_true", help="changes also through a batch run (the path without live)"
+    )
+    parser.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="live processing in the batch and track parts (--no-live: intake alone)",
     )
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help="server core 0, wrk core 1")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, 3 s cells, 2,000 people, no big")

@@ -164,16 +164,20 @@ def stores_table(runs: list[dict[str, Any]], cache: Path) -> list[str]:
     names = sorted({r["store"] for r in runs if r.get("store")})
     lines = [
         "### Stores (built once through the CLI: `personae init --demo`, `personae run`; cached)\n",
-        "| store | profiles | events | `personae init` s | `personae run` s | size on disk |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| store | profiles | events | `personae init` s | `personae run` s | size on disk | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
+
+    def seconds(value: float | None) -> str:
+        return "–" if value is None else f"{value:,.0f}"
+
     for name in names:
         path = cache / name / "build.json"
         if path.exists():
             info = json.loads(path.read_text())
             lines.append(
-                f"| {name} | {info['profiles']:,} | {info['events']:,} | {info['init_s']:,.0f} | {info['run_s']:,.0f} "
-                f"| {info['bytes'] / 2**30:.1f} GiB |"
+                f"| {name} | {info['profiles']:,} | {info['events']:,} | {seconds(info['init_s'])} "
+                f"| {seconds(info['run_s'])} | {info['bytes'] / 2**30:.1f} GiB | {info.get('note', '')} |"
             )
     return [*lines, ""]
 

@@ -312,7 +312,10 @@ class LiveProcessor:
             world.recordable = {day: can_record(engine, day)}
         if not world.recordable[day]:
             return []
-        return record_changes(engine, self._changes(engine, world, traits, sorted(retired), day), day, at)
+        fed = record_changes(engine, self._changes(engine, world, traits, sorted(retired), day), day, at)
+        for change in fed:
+            world.people.moved(change.uid, change.segmentation, change.segment, change.change)
+        return fed
 
     def _changes(
         self, engine: Engine, world: _World, traits: dict[str, dict[str, Any]], retired: list[str], day: date
@@ -322,7 +325,8 @@ class LiveProcessor:
         if world.rules.columns - set(world.traits):  # rules that read the golden record or scores
             stored = scored_profiles(engine, world.scored, people)
             profiles = {uid: {**stored[uid], **traits[uid]} for uid in people}
-        held = current_segments(engine, [*people, *retired])
+        held = {uid: world.people.segments(uid) for uid in people}
+        held.update(current_segments(engine, retired))  # no longer held: read from the store
         changes: list[LiveChange] = []
         for uid in people:
             now = held[uid]

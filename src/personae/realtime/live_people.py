@@ -1,5 +1,5 @@
-"""The people live processing keeps in memory: each one's :class:`LiveTraits`, loaded from the
-store the first time an event names them and kept, most recently used first.
+"""The people live processing keeps in memory: each one's :class:`LiveTraits` and open segment
+stays, loaded from the store the first time an event names them and kept, most recently used first.
 
 A person's live traits are folded from what batch folds for them: their events (through
 ``record_map``, as ``events_with_uid_sql`` finds them), the lines of their orders, and their
@@ -56,6 +56,8 @@ class LivePeople:
         self.config = config
         self.capacity = capacity
         self._held: OrderedDict[str, LiveTraits] = OrderedDict()
+        self._segments: dict[str, dict[str, set[str]]] = {}
+        """Each held person's open stays: segmentation -> segments (read with their events)."""
         self.loaded = 0
         """People read from the store so far (a measure of how well the cache holds)."""
 
@@ -66,9 +68,11 @@ class LivePeople:
         """Drop people whose events changed under them (merged, split, retired)."""
         for uid in uids:
             self._held.pop(uid, None)
+            self._segments.pop(uid, None)
 
     def clear(self) -> None:
         self._held.clear()
+        self._segments.clear()
 
     def held(self, uid: str) -> bool:
         return uid in self._held
@@ -76,6 +80,21 @@ class LivePeople:
     def adopt(self, uid: str) -> None:
         """Hold a person new to the store: they have no stored events or records to read."""
         self._held.setdefault(uid, LiveTraits(self.config))
+        self._segments.setdefault(uid, {})
+
+    def segments(self, uid: str) -> dict[str, set[str]]:
+        """A held person's open stays, segmentation -> segments."""
+        return self._segments[uid]
+
+    def moved(self, uid: str, segmentation: str, segment: str, change: str) -> None:
+        """A held person entered or left a segment (as just recorded)."""
+        held = self._segments.get(uid)
+        if held is None:
+            return
+        if change == "entered":
+            held.setdefault(segmentation, set()).add(segment)
+        else:
+            held.get(segmentation, set()).discard(segment)
 
     def fold(self, uid: str, event: dict[str, Any]) -> None:
         """Fold one new event into a held person (a person not held is read whole later)."""
@@ -93,7 +112,8 @@ class LivePeople:
             self._held.move_to_end(uid)
             found[uid] = self._held[uid]
         while len(self._held) > max(self.capacity, len(found)):
-            self._held.popitem(last=False)
+            dropped, _ = self._held.popitem(last=False)
+            self._segments.pop(dropped, None)
         return found
 
     def _load(self, engine: Engine, uids: list[str]) -> None:
@@ -109,5 +129,14 @@ class LivePeople:
                     person.add_record(row)
                 else:
                     person.add_event(row)
+        segments: dict[str, dict[str, set[str]]] = {uid: {} for uid in uids}
+        if engine.has_table("memberships"):
+            stays = engine.fetch_rows(
+                f"SELECT m.uid, m.segmentation, m.segment FROM memberships AS m JOIN {WANTED} AS w ON w.uid = m.uid "
+                "WHERE m.exited_at IS NULL"
+            )
+            for uid, segmentation, segment in stays:
+                segments[str(uid)].setdefault(str(segmentation), set()).add(str(segment))
         self._held.update(people)
+        self._segments.update(segments)
         self.loaded += len(people)

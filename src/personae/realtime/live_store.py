@@ -1,7 +1,7 @@
 """What live processing writes to the store, and reads back, inside its transaction.
 
-- the new ``events`` rows (skipping event ids already stored, as ingest does; a batch run
-  loading the journal later skips these in turn);
+- the new ``events`` rows (the processor leaves out event ids already stored, as ingest
+  does; a batch run loading the journal later skips these in turn);
 - each touched person's row of ``traits`` and the trait columns of ``profiles`` as of the
   processing day (a person new to the store gets a ``profiles`` row whose golden-record
   columns stay empty until the next batch run builds them from the customer records);
@@ -30,7 +30,7 @@ AS_OF_COLUMN = "traits_as_of"
 
 
 def new_events(engine: Engine, rows: Sequence[dict[str, Any]], source: str, segment: int, at: datetime) -> None:
-    """Insert the rows whose event id is not stored yet."""
+    """Insert rows whose event ids are not stored (the caller checked, holding the store)."""
     if not rows:
         return
     names = [name for name, _ in columns_of("events")]
@@ -44,8 +44,7 @@ def new_events(engine: Engine, rows: Sequence[dict[str, Any]], source: str, segm
         f"CAST(s.{identifier(name)} AS {types[name]})" if name in present else f"CAST(NULL AS {types[name]})"
         for name in names
     )
-    fresh = "NOT EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = s.event_id)"
-    engine.insert("events", names, f"SELECT {select} FROM {STAGED_EVENTS} AS s WHERE {fresh}")
+    engine.insert("events", names, f"SELECT {select} FROM {STAGED_EVENTS} AS s")
 
 
 def write_traits(
