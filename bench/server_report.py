@@ -216,6 +216,12 @@ def targets(runs: list[dict[str, Any]], big: str | None) -> list[str]:
     p99 = _median(paced, lambda r: r["p99_us"] / 1000)
     achieved = _median(paced, lambda r: r["rps"])
     shown = "not measured (no big store)" if p99 is None else f"{p99:,.1f} ms at {achieved:,.1f} requests/s"
+    if p99 is not None and not achieved:
+        single = _median(
+            [r for r in runs if r["part"] == "profile" and r["store"] == big and "×" not in r["cell"]],
+            lambda r: r["p99_us"] / 1000,
+        )
+        shown = f"no lookup completed within wrk's 2 s timeout; one at a time, p99 {_ms(single)} ms"
     lines.append(
         f"| p99 profile lookup ≤ {TARGET_LOOKUP_P99_MS:.0f} ms at 1,000 requests/s, 1M people | {shown} "
         f"| {verdict(p99, lambda v: v <= TARGET_LOOKUP_P99_MS and (achieved or 0) >= 950)} |"
