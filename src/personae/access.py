@@ -132,3 +132,8 @@ class KeyRing:
                 self._seen = seen
         key = self._by_digest.get(digest(secret))
         return key if key is not None and key.active else None
+
+
+SERVER_FILE = Path(".personae") / "server.json"
+"""Where a running server says where it listens and gives the CLI of this machine its admin
+token (0600): the CLI finds a server here without importing it."""

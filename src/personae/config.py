@@ -19,8 +19,7 @@ from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import ConfigError
 from personae.golden.survivorship import golden_columns
 from personae.identity.specs import IdentitySettings
-from personae.models.outputs import PREDICTION_COLUMNS
-from personae.models.specs import ModelSettings
+from personae.models.specs import PREDICTION_COLUMNS, ModelSettings
 from personae.profiles.build import AS_OF_COLUMN, trait_columns
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
 from personae.realtime.specs import ServerSettings

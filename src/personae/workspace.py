@@ -366,7 +366,7 @@ class Workspace:
     def segment_sql(self, name: str, *, dialect: str = "duckdb") -> str:
         """The SQL that selects a rule segment's members, in an engine's dialect."""
         from personae.engine.dialects import transpile
-        from personae.models.outputs import PREDICTION_COLUMNS
+        from personae.models.specs import PREDICTION_COLUMNS
         from personae.profiles.build import traits_as_of
         from personae.rules import parse_rule
         from personae.segments.definitions import definitions

@@ -23,9 +23,9 @@ from typing import Any
 import pyarrow as pa
 
 from personae import errors
+from personae.access import SERVER_FILE
 from personae.identity.views import Lineage, PersonView
 from personae.segments.definitions import SegmentDefinition
-from personae.server.address import SERVER_FILE
 from personae.status import RunSummary, SourceStatus, WorkspaceStatus
 
 

@@ -38,3 +38,18 @@ class ModelSettings(Spec):
             if not 0 < low < high < 1:
                 raise ValueError(f"models.{key} = [{low}, {high}]: give two increasing numbers between 0 and 1")
         return self
+
+
+# The columns each model part writes to ``predictions`` (what rules may read of the models),
+# here with the settings so that the configuration and the rule checker know them without
+# importing the models (SciPy and scikit-learn take about 1.5 s to import).
+OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "clv": (("p_alive", "DOUBLE"), ("expected_orders", "DOUBLE"), ("expected_value", "DOUBLE"), ("clv", "DOUBLE")),
+    "propensity": (("churn_probability", "DOUBLE"), ("high_value_probability", "DOUBLE")),
+    "lifestyle": (("lifestyle", "VARCHAR"), ("lifestyle_score", "DOUBLE")),
+    "survey": (("survey_segment", "VARCHAR"), ("survey_confidence", "DOUBLE")),
+}
+"""Model part -> the (column, type) pairs it writes, in order."""
+
+PREDICTION_COLUMNS: dict[str, str] = {name: type_ for outputs in OUTPUTS.values() for name, type_ in outputs}
+"""Every column of ``predictions`` but ``uid``, with its type."""

@@ -26,10 +26,9 @@ from personae.models.context import ModelContext, ModelsResult, fit_or_reuse
 from personae.models.features import KEY, PERSON_KEYS, build_person_keys
 from personae.models.lifestyle import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
-from personae.models.outputs import OUTPUTS
 from personae.models.propensity import fit_propensity
 from personae.models.scoring import native_pools, native_threads
-from personae.models.specs import ModelSettings
+from personae.models.specs import OUTPUTS, ModelSettings
 from personae.profiles.build import traits_as_of
 from personae.profiles.specs import TraitsConfig
 from personae.progress import Progress, silent

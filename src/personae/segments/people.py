@@ -8,7 +8,7 @@ rule like any other. Where no model has scored yet the score columns are NULL.
 from __future__ import annotations
 
 from personae.engine.base import Engine
-from personae.models.outputs import PREDICTION_COLUMNS
+from personae.models.specs import PREDICTION_COLUMNS
 
 PEOPLE = "_scored_profiles"
 """What rules read: ``profiles`` (golden record and traits) with the models' scores."""

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from personae.access import KeyRing
+from personae.access import SERVER_FILE, KeyRing
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
 from personae.realtime.live import LiveProcessor
-from personae.server.address import SERVER_FILE
 from personae.workspace import Workspace
 
 
