@@ -57,7 +57,7 @@ def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -
     with serving(_workspace(tmp_path / "shop")) as served:
         assert served.track(userId="early", event="Signed Up", messageId="e0")[0] == 200
         _, health, _ = served.call("/health")
-        assert "first batch run" in health["live"]["waiting"]
+        assert "first batch run" in health["live"]["waiting"] and health["live"]["caught_up"] is False
         served.run()  # loads the early event; live then starts and leaves it alone
         assert _live(served, 0)["waiting"] == ""
         sequence = served.workspace.sql("SELECT coalesce(max(sequence), 0) AS s FROM membership_changes")
@@ -72,6 +72,7 @@ def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -
             )
         live = _live(served, 2)
         assert live["fault"] == "" and live["events"] == 2  # the early event was not applied again
+        assert live["caught_up"] is True
         [change] = _feed(served, after, 1)
         profile = _profile(served, "user_id:jo")
         assert change["uid"] == profile["uid"]

@@ -162,6 +162,17 @@ class LiveProcessor:
         for rows in self._rows.values():
             rows.close()
 
+    def caught_up(self) -> bool:
+        """Whether every journal has been applied up to its last commit (False while waiting
+        for a first batch run with events in the journals)."""
+        world = self._world
+        for name, journal in self.journals.items():
+            done = world.cursors.get(name, (None, 0))[0] if world is not None else None
+            committed = journal.committed
+            if (done or Position(0, 0)) < committed and committed.offset > 0:
+                return False
+        return True
+
     def _follow(self) -> None:
         while not self._stop.is_set():
             try:

@@ -46,7 +46,7 @@ def health(request: Request) -> dict[str, Any]:
         "journal_faults": intake.faults,
         "events": state.counters.events,
         "events_per_second": round(state.counters.per_second(), 3),
-        "live": asdict(state.live.stats) if state.live is not None else None,
+        "live": {**asdict(state.live.stats), "caught_up": state.live.caught_up()} if state.live is not None else None,
     }
 
 
