@@ -22,8 +22,9 @@ from personae.access import AccessKey, KeyRing
 from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_config
 from personae.engine import Engine, check_engine, open_engine
 from personae.engine.dialects import has
+from personae.engine.duckdb import DuckDBEngine
 from personae.engine.sql import day_sql, literal, timestamp_sql
-from personae.errors import StoreLockedError, UsageError, WorkspaceError
+from personae.errors import EngineError, StoreLockedError, UsageError, WorkspaceError
 from personae.pipeline import check_step, run_steps
 from personae.progress import Progress, silent
 from personae.sources.ingest import RAW_FOLDER, SourceReport, ensure_store
@@ -273,6 +274,13 @@ class Workspace:
             raise UsageError("the query is empty; write one, e.g. `select count(*) from profiles`")
         raw = self.root / RAW_FOLDER
         folders = {f"raw_{folder.name}": folder for folder in sorted(raw.glob("*")) if any(folder.glob("*.parquet"))}
+        chosen = check_engine(engine) if engine else self.engine_name
+        if self._held is None and chosen == "duckdb" and not (self.root / self.config.engine.duckdb.path).exists():
+            with DuckDBEngine() as empty:  # nothing run yet: a query of no table still answers
+                try:
+                    return empty.user_sql(query, {})
+                except (UsageError, EngineError) as error:  # a table the store does not have yet
+                    raise WorkspaceError(f"{error}; the store is empty: run `personae run` first") from None
         with self.engine(write=False, name=engine) as store:
             return store.user_sql(query, folders)
 

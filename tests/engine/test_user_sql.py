@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from personae import Workspace
 from personae.cli.app import app
-from personae.errors import EngineError, UsageError
+from personae.errors import EngineError, UsageError, WorkspaceError
 from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
 
 AS_OF = date(2024, 3, 1)
@@ -137,3 +137,16 @@ def test_the_cli_refuses_on_one_line(shop: Workspace, outside: Path) -> None:
     result = CliRunner().invoke(app, ["sql", f"COPY (SELECT 1) TO '{outside}/z.csv'", "-w", str(shop.root)])
     assert isinstance(result.exception, UsageError)
     assert not (outside / "z.csv").exists()
+
+
+def test_a_workspace_nothing_has_run_in_answers_queries_of_no_table(tmp_path: Path) -> None:
+    """Before the first run there is no store file: a query that reads no table still answers
+    (and shows its values as they are); one that reads a table says the store is empty; files
+    stay out of reach."""
+    workspace = Workspace(write_workspace(tmp_path / "fresh", [POS_SOURCE], {}))
+    assert workspace.sql("select '[pos, web]' as a, 'a:x:b' as b").to_pylist() == [{"a": "[pos, web]", "b": "a:x:b"}]
+    with pytest.raises(WorkspaceError, match="the store is empty: run `personae run` first"):
+        workspace.sql("select count(*) from profiles")
+    with pytest.raises(WorkspaceError, match="cannot read or write files"):
+        workspace.sql(f"select * from read_csv('{tmp_path / 'fresh' / 'personae.toml'}')")
+    assert not (tmp_path / "fresh" / "personae.duckdb").exists()  # nothing was created

@@ -130,14 +130,14 @@ class DuckDBEngine(Engine):
     def _user_database(self, folders: Mapping[str, Path]) -> duckdb.DuckDBPyConnection:
         """An in-memory database over the store, read-only, reading no file but ``folders``'
         (each exposed as its view, under absolute paths: the store's own ``raw_*`` views name
-        them relative to the workspace, which ``allowed_directories`` does not match)."""
-        if self.path is None:
-            raise EngineError("user SQL runs over a store file; this engine is in memory")
+        them relative to the workspace, which ``allowed_directories`` does not match). An
+        engine in memory gives an empty store (a workspace nothing has run in yet)."""
         connection = duckdb.connect(":memory:", config=self._config)
         try:
             connection.execute("SET enable_progress_bar = false")
-            connection.execute(f"ATTACH {literal(str(self.path))} AS store (READ_ONLY)")
-            connection.execute("USE store")
+            if self.path is not None:
+                connection.execute(f"ATTACH {literal(str(self.path))} AS store (READ_ONLY)")
+                connection.execute("USE store")
             allowed = ", ".join(literal(f"{folder.resolve()}{os.sep}") for folder in folders.values())
             connection.execute(f"SET allowed_directories = [{allowed}]")
             for name, folder in folders.items():
