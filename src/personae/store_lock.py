@@ -24,32 +24,25 @@ LOCK_FILE = ".personae.lock"
 
 
 def describe_holder(path: Path) -> str:
-    """Who holds the lock at ``path``, as recorded by the holder."""
+    """Who holds the lock at ``path``, as recorded by the holder, and what to do about it (a
+    server answers some commands itself)."""
     try:
         holder = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, json.JSONDecodeError):
-        return "another process"
+        return f"another process; {WAIT}"
+    command = str(holder.get("command", "?"))
+    advice = f"while it serves, {SERVED}" if command.startswith("personae serve") else WAIT
     return (
         f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} "
-        f"({holder.get('command', '?')}, since {holder.get('since', '?')})"
+        f"({command}, since {holder.get('since', '?')}); {advice}"
     )
 
 
+WAIT = "wait for it to finish or stop it, then try again"
 SERVED = (
     "`personae sql`, `status`, `profile` and `segment add|remove` go through it, and a run is "
     "started with `POST /v1/admin/runs`; stop the server for other commands"
 )
-
-
-def advice(path: Path) -> str:
-    """What to do about the holder of the lock at ``path``: a server answers some commands itself."""
-    try:
-        command = str(json.loads(path.read_text(encoding="utf-8") or "{}").get("command", ""))
-    except (OSError, json.JSONDecodeError):
-        command = ""
-    if command.startswith("personae serve"):
-        return f"while it serves, {SERVED}"
-    return "wait for it to finish or stop it, then try again"
 
 
 class StoreLock:
@@ -73,8 +66,7 @@ class StoreLock:
         except BlockingIOError:
             handle.close()
             raise StoreLockedError(
-                f"{self.what} {self.path.parent} is held for writing by {describe_holder(self.path)}; "
-                f"{advice(self.path)}"
+                f"{self.what} {self.path.parent} is held for writing by {describe_holder(self.path)}"
             ) from None
         holder = {
             "pid": os.getpid(),

@@ -31,7 +31,7 @@ from personae.sources.ingest import RAW_FOLDER, SourceReport, ensure_store
 from personae.spec import did_you_mean
 from personae.status import WorkspaceStatus, workspace_status
 from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
-from personae.store_lock import LOCK_FILE, StoreLock, advice, describe_holder
+from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
 if TYPE_CHECKING:
     from personae.identity.splink_model import MatchWeight
@@ -193,14 +193,13 @@ class Workspace:
             lock.acquire()
         try:
             read_only = not write and has(chosen, "read_only_open")
-            if read_only and not (self.root / self.config.engine.duckdb.path).exists():
+            if read_only and self._no_store(chosen):
                 raise WorkspaceError(f"{self.root}: the store is empty; run `personae run` first")
             try:
                 engine = open_engine(self.root, self.config.engine, chosen, read_only=read_only)
             except StoreLockedError:
                 raise StoreLockedError(
-                    f"workspace {self.root} is held for writing by "
-                    f"{describe_holder(self.root / LOCK_FILE)}; {advice(self.root / LOCK_FILE)}"
+                    f"workspace {self.root} is held for writing by {describe_holder(self.root / LOCK_FILE)}"
                 ) from None
             with engine:
                 self._expose_raw(engine)
@@ -208,6 +207,10 @@ class Workspace:
         finally:
             if lock:
                 lock.release()
+
+    def _no_store(self, engine: str) -> bool:
+        """Whether the store of an engine that opens its file to read has no file yet (nothing run)."""
+        return has(engine, "read_only_open") and not (self.root / self.config.engine.duckdb.path).exists()
 
     # -- access keys -------------------------------------------------------------------------
     @property
@@ -274,8 +277,7 @@ class Workspace:
             raise UsageError("the query is empty; write one, e.g. `select count(*) from profiles`")
         raw = self.root / RAW_FOLDER
         folders = {f"raw_{folder.name}": folder for folder in sorted(raw.glob("*")) if any(folder.glob("*.parquet"))}
-        chosen = check_engine(engine) if engine else self.engine_name
-        if self._held is None and chosen == "duckdb" and not (self.root / self.config.engine.duckdb.path).exists():
+        if self._held is None and self._no_store(check_engine(engine) if engine else self.engine_name):
             with DuckDBEngine() as empty:  # nothing run yet: a query of no table still answers
                 try:
                     return empty.user_sql(query, {})

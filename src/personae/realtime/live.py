@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
-from personae.engine.tables import IDENTIFIER_TYPES
+from personae.engine.tables import IDENTIFIER_TYPES, ensure_tables
 from personae.errors import PersonaeError
 from personae.identity.live import LiveIdentity, LiveRecord, Resolution
 from personae.profiles.build import trait_columns
@@ -91,14 +91,13 @@ class _World:
     """Whether live may record memberships as of a day (no later day is recorded)."""
 
 
-def _last_run(engine: Engine, tables: set[str]) -> int:
-    return int(engine.scalar("SELECT coalesce(max(run_id), 0) FROM runs")) if "runs" in tables else 0
-
-
-def _rules_mark(engine: Engine, tables: set[str]) -> tuple[Any, ...]:
-    if "segment_definitions" not in tables:
-        return ()
-    return tuple(engine.fetch_rows("SELECT count(*), max(created_at) FROM segment_definitions")[0])
+def _marks(engine: Engine) -> tuple[int, tuple[Any, ...]]:
+    """The last run and a mark of the rule segments in force, in one statement (every batch
+    asks; ``runs`` always exists, ``segment_definitions`` once the world was first read)."""
+    run, count, latest = engine.fetch_rows(
+        "SELECT (SELECT coalesce(max(run_id), 0) FROM runs), count(*), max(created_at) FROM segment_definitions"
+    )[0]
+    return int(run), (count, latest)
 
 
 def record_of(row: Mapping[str, Any], at: datetime) -> LiveRecord:
@@ -221,13 +220,14 @@ class LiveProcessor:
 
     def _ready(self, engine: Engine) -> _World | None:
         """The world as loaded from the store, read again when a run or a rule changed it."""
-        tables = set(engine.tables())
-        if not {"profiles", "traits"} <= tables:
-            self.stats.waiting = "no profiles yet: live processing starts after the first batch run"
-            return None
-        run, world = _last_run(engine, tables), self._world
+        world = self._world
+        if world is None:
+            if not {"profiles", "traits"} <= set(engine.tables()):
+                self.stats.waiting = "no profiles yet: live processing starts after the first batch run"
+                return None
+            ensure_tables(engine, ["segment_definitions"])
+        run, mark = _marks(engine)
         if world is not None and world.run == run:
-            mark = _rules_mark(engine, tables)
             if world.rules_mark != mark:  # a segment added or removed through the server
                 world.rules = live_rules(engine, self.config.segment_config(), profile_columns(engine))
                 world.rules_mark = mark
@@ -246,7 +246,7 @@ class LiveProcessor:
         traits = config.traits_config()
         self._world = _World(
             run,
-            _rules_mark(engine, set(engine.tables())),
+            _marks(engine)[1],  # the config's segments were just synced
             identity,
             live_rules(engine, segments, columns),
             LivePeople(traits, capacity=config.server.live_people),

@@ -120,9 +120,7 @@ class LivePeople:
         engine.register_arrow(WANTED, pa.table({"uid": pa.array(uids, pa.string())}))
         people = {uid: LiveTraits(self.config) for uid in uids}
         events, lines, records = _rows_sql()
-        for sql, records_kind in ((events, False), (lines, False), (records, True)):
-            if records_kind and not engine.has_table("customer_records"):
-                continue
+        for sql, records_kind in ((events, False), (lines, False), (records, True)):  # ingest's tables: always made
             for row in engine.fetch_arrow(sql).to_pylist():
                 person = people[row.pop("uid")]
                 if records_kind:
