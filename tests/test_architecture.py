@@ -22,6 +22,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("sources", "identity", "golden", "profiles"),
     ("models",),
     ("segments",),
+    ("activation",),
     ("steps", "pipeline", "config", "status", "realtime", "access"),
     ("workspace",),
     ("cli", "server", "dashboard", "__init__", "__main__"),
