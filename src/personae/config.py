@@ -12,8 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from personae.activation.kinds import parse_destination
+from personae.activation.specs import DestinationSpec
 from personae.engine.specs import EngineName, EngineSettings
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import ConfigError
@@ -71,6 +73,50 @@ class WorkspaceConfig(Spec):
     triggers: TriggerSettings = TriggerSettings()
     subscription: SubscriptionSettings = SubscriptionSettings()
     server: ServerSettings = ServerSettings()
+    destinations: tuple[SerializeAsAny[DestinationSpec], ...] = ()
+
+    @field_validator("destinations", mode="before")
+    @classmethod
+    def _destination_kinds(cls, value: Any) -> Any:
+        """Each ``[[destinations]]`` table is read by the spec class its ``kind`` names."""
+        if not isinstance(value, list | tuple):
+            return value
+        return tuple(parse_destination(item, index) for index, item in enumerate(value))
+
+    @model_validator(mode="after")
+    def _destinations(self) -> WorkspaceConfig:
+        """Every destination names segmentations, segments and columns that exist, and sends something."""
+        names = [spec.name for spec in self.destinations]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"two destinations are named {repeated[0]!r}; names must be unique")
+        known = known_segments(self.segment_config())
+        columns = self.rule_columns()
+        for spec in self.destinations:
+            label = f"destination {spec.name!r}"
+            if not spec.receives_anything():
+                raise ValueError(
+                    f"{label}: sends nothing; name its 'segmentations', 'segments', 'traits' or set 'actions = true'"
+                )
+            for segmentation, segment in spec.selected_segments():
+                if segmentation not in known:
+                    raise ValueError(
+                        f"{label}: no segmentation named {segmentation!r}{_did_you_mean(segmentation, known)}; "
+                        f"segmentations are {', '.join(known)}"
+                    )
+                segments = known[segmentation]
+                if segment is not None and segments is not None and segment not in segments:
+                    raise ValueError(
+                        f"{label}: segmentation {segmentation!r} has no segment {segment!r}"
+                        f"{_did_you_mean(segment, segments)}; its segments are {', '.join(sorted(segments))}"
+                    )
+            for trait in spec.traits:
+                if trait not in columns:
+                    raise ValueError(
+                        f"{label}: no trait, golden-record attribute or score named {trait!r}"
+                        f"{_did_you_mean(trait, columns)}"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:

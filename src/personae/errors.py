@@ -31,7 +31,9 @@ drawn here and is raised by something a user can do.
     ├── InvalidMessage (ValueError)     a tracking API request body is refused (HTTP 400/413/415)
     ├── JournalError                    the event journal cannot store (disk full, read-only, closed)
     ├── JournalBusy                     too many bytes wait for a commit; nothing stored, retry later
-    └── InvalidRecord (ValueError)      a journal record is not one line holding a JSON object
+    ├── InvalidRecord (ValueError)      a journal record is not one line holding a JSON object
+    └── DestinationError                a destination refuses what is sent (wrong schema, bad answer)
+        └── DestinationUnreachable (ConnectionError)   it did not answer, after every retry
 """
 
 from __future__ import annotations
@@ -165,3 +167,13 @@ class InvalidMessage(ValueError, PersonaeError):
         super().__init__(message)
         self.status = status
         self.index = index
+
+
+class DestinationError(PersonaeError):
+    """A destination refuses what is sent, or is set up so it cannot take it (names the
+    destination and the fix); its cursor does not move."""
+
+
+class DestinationUnreachable(DestinationError, ConnectionError):
+    """A destination did not answer, after every retry; its changes wait for the next sync."""
+

@@ -34,6 +34,8 @@ from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
 if TYPE_CHECKING:
+    from personae.activation.delivery import SyncResult
+    from personae.activation.state import DestinationStatus
     from personae.identity.splink_model import MatchWeight
     from personae.identity.views import IdentityReport, PersonView
     from personae.models.reports import ModelSummary
@@ -352,6 +354,61 @@ class Workspace:
 
         with self.engine(write=False) as store:
             return changes_after(store, after, segmentation=segmentation, limit=limit)
+
+    # -- activation ------------------------------------------------------------------------
+    def _destination_specs(self, name: str | None) -> list[Any]:
+        specs = list(self.config.destinations)
+        if name is None:
+            return specs
+        chosen = [spec for spec in specs if spec.name == name]
+        if not chosen:
+            names = [spec.name for spec in specs]
+            raise UsageError(
+                f"no destination named {name!r}{did_you_mean(name, names)}; "
+                f"destinations are {', '.join(names) or 'none (declare [[destinations]] in personae.toml)'}"
+            )
+        return chosen
+
+    def sync(self, destination: str | None = None, *, progress: Progress | None = None) -> list[SyncResult]:
+        """Send every destination (or the one named) the changes since its cursors."""
+        from personae.activation.delivery import sync_destination
+        from personae.activation.destination import DeliveryContext
+        from personae.activation.kinds import make_destination
+
+        specs = self._destination_specs(destination)
+        delivery = DeliveryContext(self.root, self.env)
+        results = []
+        with self.engine(write=True) as store:
+            for spec in specs:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                made = make_destination(spec, delivery)
+                results.append(sync_destination(store, spec, made, now, progress or silent))
+        return results
+
+    def destinations(self) -> list[DestinationStatus]:
+        """Each destination's last sync, counts and lag behind the change feed."""
+        from personae.activation.state import destination_status
+
+        specs = self._destination_specs(None)
+        if not specs or self._no_store(self.engine_name):
+            from personae.activation.state import DestinationStatus, SyncState
+
+            return [
+                DestinationStatus(SyncState(s.name, s.kind, 0, None, "never", "", 0, 0, 0), s.mode, 0, None)
+                for s in specs
+            ]
+        with self.engine(write=False) as store:
+            return [destination_status(store, spec) for spec in specs]
+
+    def dead_letters(self, destination: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The changes a destination refused for good, newest first, with the reason."""
+        from personae.activation.state import dead_letters
+
+        (spec,) = self._destination_specs(destination)
+        if self._no_store(self.engine_name):
+            return []
+        with self.engine(write=False) as store:
+            return dead_letters(store, spec.name, limit)
 
     def members(self, segmentation: str, segment: str, *, after: str = "", limit: int = 1000) -> list[str]:
         """The UIDs in a segment now, in order, after the UID ``after`` (for paging)."""

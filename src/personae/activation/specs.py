@@ -38,7 +38,7 @@ class DestinationSpec(Spec):
     segmentations: tuple[str, ...] = ()
     """Every segment of these segmentations is sent (entries and exits)."""
     segments: tuple[str, ...] = ()
-    """Single segments, as ``segmentation/segment`` (a rule segment: ``segments/name``)."""
+    """Single segments, as ``segmentation/segment`` (a rule segment: ``rules/name``)."""
     traits: tuple[str, ...] = ()
     """Profile columns sent when they change: traits, golden-record attributes, model scores."""
     actions: bool = False
@@ -61,7 +61,7 @@ class DestinationSpec(Spec):
             if item.count("/") != 1 or not all(item.split("/")):
                 raise ValueError(
                     f"segment {item!r}: name it as 'segmentation/segment', e.g. 'rfm/Champions' "
-                    "or 'segments/big_spenders' for a rule segment"
+                    "or 'rules/big_spenders' for a rule segment"
                 )
         return value
 

@@ -10,6 +10,7 @@ import typer
 
 from personae import __version__
 from personae.cli import render
+from personae.cli.destinations import destinations, sync
 from personae.cli.format_option import FormatOption, RowsFormatOption
 from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
@@ -55,6 +56,8 @@ app.command()(models)
 app.command()(transitions)
 app.command()(microsegments)
 app.command()(personas)
+app.command()(sync)
+app.command()(destinations)
 
 
 @app.command()

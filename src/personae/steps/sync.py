@@ -1,0 +1,35 @@
+"""The sync step: every destination gets the changes since its cursors (DESIGN §5, step 7).
+
+A destination that cannot take them now does not fail the run: its changes wait for the
+next sync, and the step says why in a warning (``personae destinations`` shows it too).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from personae.activation.delivery import sync_destination
+from personae.activation.destination import DeliveryContext
+from personae.activation.kinds import make_destination
+from personae.steps.context import RunContext, StepResult
+
+
+def run(context: RunContext) -> StepResult:
+    specs = context.config.destinations
+    if not specs:
+        return StepResult("sync", rows_in=0, rows_out=0, note="no destinations")
+    delivery = DeliveryContext(context.root, context.env)
+    results, warnings = [], []
+    for spec in specs:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        result = sync_destination(context.engine, spec, make_destination(spec, delivery), now, context.progress)
+        results.append(result)
+        if result.status != "ok":
+            warnings.append(f"destination {spec.name!r}: {result.error}; its changes wait for the next sync")
+        if result.dead_lettered:
+            warnings.append(
+                f"destination {spec.name!r}: {result.dead_lettered} changes dead-lettered "
+                f"(`personae destinations --dead-letters {spec.name}`)"
+            )
+    sent = sum(result.sent for result in results)
+    return StepResult("sync", rows_in=len(specs), rows_out=sent, details={"destinations": results}, warnings=warnings)
