@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -209,6 +209,10 @@ class Workspace:
         finally:
             if lock:
                 lock.release()
+
+    def write_turn(self) -> AbstractContextManager[object]:
+        """The turn writers take on the held store (nothing to take when it is not held)."""
+        return self._writes if self._held is not None else nullcontext()
 
     def _no_store(self, engine: str) -> bool:
         """Whether the store of an engine that opens its file to read has no file yet (nothing run)."""

@@ -7,6 +7,9 @@ honours them sees every change once; nothing is lost because the cursor only mov
 what the destination accepted. Membership changes go first, in sequence order, so the
 changes of one person arrive in the order they happened; trait states follow.
 
+While a batch is on its way the store is not held: only the commits take ``turn`` (the
+server's write turn), so a slow or retrying receiver does not stop live processing.
+
 A destination that gives up (:class:`~personae.errors.DestinationError`) stops its own
 sync only: the state says ``failed`` with the reason, the cursor stays after the last
 accepted batch, and the next sync resumes there.
@@ -15,6 +18,8 @@ accepted batch, and the next sync resumes there.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,6 +68,10 @@ class SyncResult:
     seconds: float = 0.0
 
 
+Turn = Callable[[], AbstractContextManager[object]]
+"""Taken around each commit: the server's write turn, or nothing."""
+
+
 class _Store:
     """The store as a destination's snapshot reads it (current members and trait values)."""
 
@@ -104,22 +113,26 @@ def sync_destination(
     destination: Destination,
     now: datetime,
     progress: Progress = silent,
+    turn: Turn = nullcontext,
 ) -> SyncResult:
-    """Send ``destination`` everything after its cursors; record what it took."""
+    """Send ``destination`` everything after its cursors; record what it took. Each commit
+    takes ``turn`` (the server's write turn; nothing to take in a run, which holds the store)."""
     started = time.perf_counter()
-    ensure_sync_tables(engine)
+    with turn():
+        ensure_sync_tables(engine)
     state = read_state(engine, spec)
     result = SyncResult(spec.name, spec.kind, cursor=state.cursor)
+    loop = _Loop(engine, spec, destination, now, state, result, progress, turn)
     try:
         destination.open()
-        _send_memberships(engine, spec, destination, now, state, result, progress)
-        _send_states(engine, spec, destination, now, state, result, progress)
+        loop.memberships()
+        loop.states()
         destination.finish(_Store(engine, spec))
     except DestinationError as error:
         result.status, result.error = "failed", str(error)
     finally:
         destination.close()
-        with engine.transaction():
+        with turn(), engine.transaction():
             _save(engine, state, result, now)
         result.seconds = time.perf_counter() - started
     return result
@@ -142,74 +155,70 @@ def _save(engine: Engine, state: SyncState, result: SyncResult, now: datetime) -
     )
 
 
-def _deliver(destination: Destination, batch: ChangeBatch, result: SyncResult) -> Sent:
-    try:
-        return destination.send(batch)
-    except DestinationError:
-        result.failed += len(batch)
-        raise
+@dataclass
+class _Loop:
+    engine: Engine
+    spec: DestinationSpec
+    destination: Destination
+    now: datetime
+    state: SyncState
+    result: SyncResult
+    progress: Progress
+    turn: Turn
 
+    def _send(self, batch: ChangeBatch) -> Sent:
+        try:
+            return self.destination.send(batch)
+        except DestinationError:
+            self.result.failed += len(batch)
+            raise
 
-def _send_memberships(
-    engine: Engine,
-    spec: DestinationSpec,
-    destination: Destination,
-    now: datetime,
-    state: SyncState,
-    result: SyncResult,
-    progress: Progress,
-) -> None:
-    if not spec.selected_segments() or not engine.has_table("membership_changes"):
-        return
-    waiting = int(engine.fetch_rows(pending_count_sql(spec, result.cursor))[0][0])
-    done = 0
-    while True:
-        rows = engine.fetch_arrow(membership_batch_sql(spec, result.cursor, spec.batch_size))
-        if rows.num_rows == 0:
+    def _commit(self, batch: ChangeBatch, sent: Sent) -> None:
+        """Record a delivered batch (its cursor or marks were set by the caller in the same transaction)."""
+        engine, result = self.engine, self.result
+        dead = record_dead_letters(engine, self.spec.name, list(batch.items()), sent.dead, self.now) if sent.dead else 0
+        result.sent += len(batch) - dead
+        result.dead_lettered += dead
+        result.batches += 1
+        _save(engine, self.state, result, self.now)
+
+    def memberships(self) -> None:
+        engine, spec = self.engine, self.spec
+        if not spec.selected_segments() or not engine.has_table("membership_changes"):
             return
-        batch = ChangeBatch(memberships=rows)
-        sent = _deliver(destination, batch, result)
-        with engine.transaction():
-            dead = record_dead_letters(engine, spec.name, list(batch.items()), sent.dead, now) if sent.dead else 0
-            result.cursor = int(rows.column("sequence")[-1].as_py())
-            result.sent += rows.num_rows - dead
-            result.dead_lettered += dead
-            result.batches += 1
-            _save(engine, state, result, now)
-        done += rows.num_rows
-        progress(f"sync {spec.name}", done, max(waiting, done))
+        waiting = int(engine.fetch_rows(pending_count_sql(spec, self.result.cursor))[0][0])
+        done = 0
+        while True:
+            rows = engine.fetch_arrow(membership_batch_sql(spec, self.result.cursor, spec.batch_size))
+            if rows.num_rows == 0:
+                return
+            batch = ChangeBatch(memberships=rows)
+            sent = self._send(batch)
+            with self.turn(), engine.transaction():
+                self.result.cursor = int(rows.column("sequence")[-1].as_py())
+                self._commit(batch, sent)
+            done += rows.num_rows
+            self.progress(f"sync {spec.name}", done, max(waiting, done))
 
-
-def _send_states(
-    engine: Engine,
-    spec: DestinationSpec,
-    destination: Destination,
-    now: datetime,
-    state: SyncState,
-    result: SyncResult,
-    progress: Progress,
-) -> None:
-    for part, (current, columns) in state_parts(engine, spec).items():
-        pending = f"_pending_{part}"
-        engine.materialise(
-            pending,
-            f"SELECT row_number() OVER (ORDER BY uid) AS _n, * FROM "
-            f"({pending_state_sql(spec, part, current, columns, timestamp_sql(now))}) AS p",
-        )
-        waiting = int(engine.scalar(f"SELECT count(*) FROM {pending}"))
-        shown = ", ".join(identifier(c) for c in ["key", "revision", "uid", "digest", "changed_at", *columns])
-        for start in range(0, waiting, spec.batch_size):
-            rows = engine.fetch_arrow(
-                f"SELECT {shown} FROM {pending} WHERE _n > {start} AND _n <= {start + spec.batch_size} ORDER BY _n"
+    def states(self) -> None:
+        engine, spec = self.engine, self.spec
+        for part, (current, columns) in state_parts(engine, spec).items():
+            pending = f"_pending_{part}"
+            engine.materialise(
+                pending,
+                f"SELECT row_number() OVER (ORDER BY uid) AS _n, * FROM "
+                f"({pending_state_sql(spec, part, current, columns, timestamp_sql(self.now))}) AS p",
             )
-            batch = ChangeBatch(states={part: rows})
-            sent = _deliver(destination, batch, result)
-            with engine.transaction():
-                dead = record_dead_letters(engine, spec.name, list(batch.items()), sent.dead, now) if sent.dead else 0
-                record_marks(engine, spec.name, part, rows)
-                result.sent += rows.num_rows - dead
-                result.dead_lettered += dead
-                result.batches += 1
-                _save(engine, state, result, now)
-            progress(f"sync {spec.name} {part}", start + rows.num_rows, waiting)
-        engine.drop_table(pending)
+            waiting = int(engine.scalar(f"SELECT count(*) FROM {pending}"))
+            shown = ", ".join(identifier(c) for c in ["key", "revision", "uid", "digest", "changed_at", *columns])
+            for start in range(0, waiting, spec.batch_size):
+                rows = engine.fetch_arrow(
+                    f"SELECT {shown} FROM {pending} WHERE _n > {start} AND _n <= {start + spec.batch_size} ORDER BY _n"
+                )
+                batch = ChangeBatch(states={part: rows})
+                sent = self._send(batch)
+                with self.turn(), engine.transaction():
+                    record_marks(engine, spec.name, part, rows)
+                    self._commit(batch, sent)
+                self.progress(f"sync {spec.name} {part}", start + rows.num_rows, waiting)
+            engine.drop_table(pending)

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from personae.access import SERVER_FILE, KeyRing
+from personae.activation.destination import DeliveryContext
+from personae.activation.live_sync import LiveSync
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
 from personae.realtime.live import LiveProcessor
@@ -93,7 +95,7 @@ class Runs:
         except PersonaeError as error:
             self.last_error = str(error)
         finally:
-            self.state.feed.notify()
+            self.state.changed()
 
 
 class ServerState:
@@ -114,15 +116,27 @@ class ServerState:
             threading.Thread(target=self._scheduled, args=(every,), name="personae-schedule", daemon=True).start()
         self._lock = threading.Lock()
         workspace.journal_sealer = intake.seal
+        self.live_sync = LiveSync(
+            workspace.config.destinations,
+            DeliveryContext(workspace.root, workspace.env),
+            lambda: workspace.engine(write=False),
+            workspace.write_turn,
+        )
+        self.live_sync.start()
         self.live: LiveProcessor | None = None
         if workspace.config.server.live and intake.journals:
             self.live = LiveProcessor(
                 workspace.config,
                 intake.journals,
                 lambda: workspace.engine(write=True),
-                on_changes=lambda _: self.feed.notify(),
+                on_changes=lambda _: self.changed(),
             )
             self.live.start()
+
+    def changed(self) -> None:
+        """Changes were written: wake the change-feed streams and the live destinations."""
+        self.feed.notify()
+        self.live_sync.notify()
 
     def count_events(self, count: int) -> None:
         with self._lock:
@@ -146,6 +160,7 @@ class ServerState:
         self._schedule.set()
         if self.live is not None:
             self.live.stop()
+        self.live_sync.stop()
         self.workspace.journal_sealer = None
         (self.workspace.root / SERVER_FILE).unlink(missing_ok=True)
         self.intake.close()
