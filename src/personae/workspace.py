@@ -382,11 +382,12 @@ class Workspace:
         specs = self._destination_specs(destination)
         delivery = DeliveryContext(self.root, self.env)
         results = []
-        with self.engine(write=True) as store:
+        held = self._held is not None  # in the server: only the commits take the write turn
+        with self.engine(write=not held) as store:
             for spec in specs:
                 now = datetime.now(UTC).replace(tzinfo=None)
                 made = make_destination(spec, delivery)
-                results.append(sync_destination(store, spec, made, now, progress or silent))
+                results.append(sync_destination(store, spec, made, now, progress or silent, self.write_turn))
         return results
 
     def destinations(self) -> list[DestinationStatus]:

@@ -9,6 +9,7 @@ import typer
 
 from personae.cli import render
 from personae.cli.format_option import FormatOption
+from personae.cli.remote import Remote
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
 
 DestinationOption = Annotated[
@@ -23,8 +24,12 @@ def sync(
 ) -> None:
     """Send each destination the changes since it was last sent; exit 1 when one failed."""
     target = open_workspace(workspace)
-    with render.progress() as progress:
-        results = target.sync(destination, progress=progress)
+    remote = Remote.of(target.root)
+    if remote:
+        results = remote.sync(destination)
+    else:
+        with render.progress() as progress:
+            results = target.sync(destination, progress=progress)
     shown = [
         {
             "destination": r.destination,
@@ -56,8 +61,9 @@ def destinations(
 ) -> None:
     """Every destination: its last sync, changes sent, failed and dead-lettered, and its lag."""
     target = open_workspace(workspace)
+    remote = Remote.of(target.root)
     if dead_letters is not None:
-        letters = target.dead_letters(dead_letters)
+        letters = remote.dead_letters(dead_letters) if remote else target.dead_letters(dead_letters)
         if format == "json":
             render.print_json(letters)
         else:
@@ -79,7 +85,7 @@ def destinations(
             "oldest_waiting": s.oldest_waiting or "",
             "error": s.state.error,
         }
-        for s in target.destinations()
+        for s in (remote.destinations() if remote else target.destinations())
     ]
     if format == "json":
         render.print_json(shown)

@@ -1,7 +1,7 @@
 """The CLI of the same machine reads through a running ``personae serve``.
 
 DuckDB lets one process hold the store, so while the server runs, ``personae sql``,
-``status``, ``profile`` and ``segment add|remove`` from another shell ask the server instead
+``status``, ``profile``, ``segment add|remove``, ``sync`` and ``destinations`` from another shell ask the server instead
 of opening the store:
 fresh answers, no copy of the store. The server says where it listens and gives the CLI
 its token in ``.personae/server.json`` (readable by the workspace's owner only); a
@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from personae import errors
 from personae.access import SERVER_FILE
+from personae.activation.delivery import SyncResult
+from personae.activation.state import DestinationStatus, SyncState
 from personae.identity.views import Lineage, PersonView
 from personae.segments.definitions import SegmentDefinition
 from personae.status import RunSummary, SourceStatus, WorkspaceStatus
@@ -91,6 +93,18 @@ class Remote:
 
     def remove_segment(self, name: str) -> SegmentDefinition:
         return _definition(self._call(f"/v1/admin/segments/{urllib.parse.quote(name, safe='')}", method="DELETE"))
+
+    def sync(self, destination: str | None) -> list[SyncResult]:
+        answer = self._call("/v1/admin/sync", {"destination": destination})
+        return [SyncResult(**result) for result in answer["results"]]
+
+    def destinations(self) -> list[DestinationStatus]:
+        answer = self._call("/v1/admin/destinations")
+        return [DestinationStatus(**{**item, "state": SyncState(**item["state"])}) for item in answer["destinations"]]
+
+    def dead_letters(self, destination: str) -> list[dict[str, Any]]:
+        answer = self._call(f"/v1/admin/destinations/{urllib.parse.quote(destination, safe='')}/dead-letters")
+        return list(answer["dead_letters"])
 
 
 def _definition(answer: dict[str, Any]) -> SegmentDefinition:

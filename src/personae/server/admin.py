@@ -1,5 +1,6 @@
-"""Admin calls: start a batch run (and see the runs), the workspace's status, and read-only
-SQL (the same sandbox as ``personae sql``: the store's tables and views, no files)."""
+"""Admin calls: start a batch run (and see the runs), the workspace's status, read-only SQL
+(the same sandbox as ``personae sql``: the store's tables and views, no files), rule
+segments, and the destinations (sync, state, dead letters)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,23 @@ def add_segment(body: SegmentRequest, request: Request) -> dict[str, Any]:
 @router.delete("/segments/{name}", summary="Take a rule segment out of force")
 def remove_segment(name: str, request: Request) -> dict[str, Any]:
     return asdict(_admin(request).workspace.remove_segment(name))
+
+
+class SyncRequest(BaseModel):
+    destination: str | None = None
+
+
+@router.post("/sync", summary="Send the destinations (or one) the changes since their cursors")
+def sync(body: SyncRequest, request: Request) -> dict[str, Any]:
+    """As ``personae sync``: waits for the sync; a destination that fails says why in its result."""
+    return {"results": [asdict(result) for result in _admin(request).workspace.sync(body.destination)]}
+
+
+@router.get("/destinations", summary="Each destination's last sync, counts and lag")
+def destinations(request: Request) -> dict[str, Any]:
+    return {"destinations": [asdict(status) for status in _admin(request).workspace.destinations()]}
+
+
+@router.get("/destinations/{name}/dead-letters", summary="What a destination refused for good, and why")
+def dead_letters(name: str, request: Request, limit: int = 100) -> dict[str, Any]:
+    return {"dead_letters": _admin(request).workspace.dead_letters(name, limit=min(max(limit, 1), 10_000))}
