@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 import personae
 from personae import Workspace
+from personae.activation.kinds import KINDS
+from personae.activation.specs import DestinationSpec
 from personae.cli.app import app
 from personae.config import WorkspaceConfig
 from personae.sources.kinds import KIND_COLUMNS
@@ -22,22 +24,22 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         annotation = field.annotation
-        nested = [
-            arg
-            for arg in getattr(annotation, "__args__", (annotation,))
-            if isinstance(arg, type) and issubclass(arg, BaseModel)
-        ]
+        args = [getattr(arg, "__origin__", arg) for arg in getattr(annotation, "__args__", (annotation,))]
+        nested = [arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)]
         if not nested:
             keys.append(key)
         for child in nested:
-            keys.extend(_keys(child, f"{key}."))
+            # a [[destinations]] table is read by the spec class of its kind: every kind's keys count
+            kinds = [kind.spec for kind in KINDS.values()] if child is DestinationSpec else [child]
+            for each in kinds:
+                keys.extend(k for k in _keys(each, f"{key}.") if k not in keys)
     return keys
 
 
 def test_every_config_key_is_documented() -> None:
     text = (DOCS / "config.md").read_text()
     keys = _keys(WorkspaceConfig)
-    assert "sources.csv.delimiter" in keys and "engine.spark.master" in keys
+    assert "sources.csv.delimiter" in keys and "engine.spark.master" in keys and "destinations.path" in keys
     missing = [key for key in keys if f"`{key}`" not in text]
     assert missing == []
 

@@ -46,6 +46,8 @@ NOT_A_CLI_MISTAKE = {
     "JournalBusy": "an HTTP answer of personae serve (429), not a command",
     "InvalidRecord": "an HTTP answer of personae serve (400), not a command",
     "InvalidMessage": "an HTTP answer of personae serve (400/413/415), not a command",
+    "DestinationError": "a failed sync (exit 1, the reason in `personae destinations`): tests/activation/test_sync.py",
+    "DestinationUnreachable": "a failed sync (exit 1): the receiver-down tests of tests/activation",
 }
 
 
