@@ -26,7 +26,9 @@ demo: $(STAMP)
 	$(BIN)/personae init $(DEMO_DIR) --demo --customers $(DEMO_CUSTOMERS)
 	$(BIN)/personae run --workspace $(DEMO_DIR)
 	$(BIN)/personae status --workspace $(DEMO_DIR)
+	$(BIN)/personae destinations --workspace $(DEMO_DIR)
 	@echo ""
+	@echo "Segments and traits went to $(DEMO_DIR)/out/segments (deltas/ and snapshot/, Parquet): see docs/destinations.md."
 	@echo "Serve it (tracking API, profiles, change feed; API docs at http://127.0.0.1:8000/docs) and send an event"
 	@echo "(the demo runs as of 2025-12-31, so the event is dated that day); it is applied at once:"
 	@echo "  KEY=\$$($(BIN)/personae keys create --scope write --source app -w $(DEMO_DIR) | tail -1)"

@@ -88,6 +88,14 @@ DEMO_LIVE_SOURCE: dict[str, Any] = {
     "live": True,
     "description": "events the demo's app sends to personae serve (empty until it does)",
 }
+DEMO_DESTINATION: dict[str, Any] = {
+    "name": "segment_files",
+    "kind": "file",
+    "path": "out/segments",
+    "segmentations": ["rfm", "lifecycle"],
+    "traits": ["revenue_365d", "orders_365d"],
+}
+"""The demo's destination: every sync's changes and a snapshot as Parquet (docs/destinations.md)."""
 
 
 class Workspace:
@@ -130,6 +138,7 @@ class Workspace:
             world = generate(root, customers=customers, seed=seed)
             data["sources"] = [dict(source) for source in world.sources]
             data["sources"].append(DEMO_LIVE_SOURCE)
+            data["destinations"] = [DEMO_DESTINATION]
             data.setdefault("workspace", {})["as_of"] = world.as_of
         parse_config(data, root / CONFIG_FILE)  # never write an invalid file
         text = tomli_w.dumps(data)
