@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from personae.activation.action_specs import ActionSpec, check_actions
 from personae.engine.specs import EngineName, EngineSettings
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import ConfigError
@@ -71,6 +72,7 @@ class WorkspaceConfig(Spec):
     triggers: TriggerSettings = TriggerSettings()
     subscription: SubscriptionSettings = SubscriptionSettings()
     server: ServerSettings = ServerSettings()
+    actions: tuple[ActionSpec, ...] = ()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:
@@ -132,6 +134,8 @@ class WorkspaceConfig(Spec):
         ]
         for name, text in rules:
             check_references(parse_rule(text, columns, name=name), known)
+        for rule in check_actions(self.actions, columns):
+            check_references(rule, known)
         return self
 
     def rule_columns(self) -> dict[str, str]:
