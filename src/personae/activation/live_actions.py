@@ -80,7 +80,8 @@ def decide(
         worth = expected_value(spec, profile)
         rank = float(spec.priority) if spec.priority is not None else worth
         key = (0 if rank is not None else 1, -(rank or 0.0), position)  # higher first, NULL last, then declared
-        found = NextAction(spec.channel, spec.name, spec.priority, worth, is_held_out(uid, spec.name, spec.holdout), as_of)
+        held_out = is_held_out(uid, spec.name, spec.holdout)
+        found = NextAction(spec.channel, spec.name, spec.priority, worth, held_out, as_of)
         if spec.channel not in best or key < best[spec.channel][0]:
             best[spec.channel] = (key, found)
     return [best[channel][1] for channel in sorted(best)]

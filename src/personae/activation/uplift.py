@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from scipy import stats
-
 CONFIDENCE = 0.95
 MIN_ARM = 30
 """People per arm below which no interval is trusted."""
@@ -93,6 +91,8 @@ def conversion_uplift(treated: Arm, held_out: Arm, confidence: float = CONFIDENC
                 f"the {name} arm has {converted} converters and {arm.size - converted} others; "
                 f"at least {MIN_OUTCOMES} of each are needed"
             )
+    from scipy import stats  # loaded only to report (the command line starts without it)
+
     estimate = treated.mean - held_out.mean
     error = math.sqrt(
         treated.mean * (1 - treated.mean) / treated.size + held_out.mean * (1 - held_out.mean) / held_out.size
@@ -116,6 +116,8 @@ def revenue_uplift(treated: Arm, held_out: Arm, confidence: float = CONFIDENCE) 
     if error == 0:
         reasons.append("every person in both arms has the same outcome, so there is no spread to measure")
         return Uplift(estimate, estimate, estimate, None, TOO_SMALL, reasons)
+    from scipy import stats
+
     freedom = sum(parts) ** 2 / (parts[0] ** 2 / (treated.size - 1) + parts[1] ** 2 / (held_out.size - 1))
     return _interval(estimate, error, float(stats.t.ppf(0.5 + confidence / 2, freedom)), reasons, freedom=freedom)
 
@@ -126,6 +128,8 @@ def _interval(
     if error == 0:
         reasons = [*reasons, "both arms convert at 0% or 100%, so there is no spread to measure"]
         return Uplift(estimate, estimate, estimate, None, TOO_SMALL, reasons)
+    from scipy import stats
+
     low, high = estimate - quantile * error, estimate + quantile * error
     statistic = abs(estimate) / error
     p_value = float(2 * (stats.norm.sf(statistic) if normal else stats.t.sf(statistic, freedom)))
