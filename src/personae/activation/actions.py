@@ -18,8 +18,9 @@ replaces that day's exposures; caps and cool-downs read only the days before it.
   action declared first in ``personae.toml``. So a priority is a fixed expected value, in the
   same unit as the channel's other actions.
 
-``next_actions`` holds the decisions of the latest as-of day; a run at an earlier day (a
-backfill) records its exposures but leaves it alone, and the later days are not recomputed.
+``next_actions`` holds the decisions of the latest as-of day whose segments were recorded; a
+run at an earlier day (a backfill) records its exposures but leaves it alone, and the later
+days are not recomputed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from personae.engine.base import Engine
 from personae.engine.sql import day_sql, literal, timestamp_sql
 from personae.engine.tables import ensure_tables
 from personae.rules import Rule
-from personae.segments.memberships import state_sql
+from personae.segments.memberships import recorded_days, state_sql
 from personae.segments.people import PEOPLE
 
 MEMBERS = "_action_members"
@@ -56,7 +57,7 @@ class ActionResult:
     blocked: int = 0
     """Eligible (person, action) pairs left out by a cap or a cool-down."""
     backfill: bool = False
-    """The day came before the latest decided one: exposures recorded, ``next_actions`` unchanged."""
+    """The day came before the latest recorded one: exposures recorded, ``next_actions`` unchanged."""
 
 
 def blocked_sql(spec: ActionSpec, as_of: date) -> str:
@@ -108,14 +109,6 @@ def chosen_sql(candidates: str) -> str:
     return f"SELECT {', '.join(DECISION_COLUMNS)} FROM ({ranked}) AS r WHERE place = 1"
 
 
-def latest_decided(engine: Engine) -> date | None:
-    """The latest as-of day of ``action_exposures`` (None before the first decision)."""
-    if not engine.has_table("action_exposures"):
-        return None
-    value = engine.scalar("SELECT max(as_of) FROM action_exposures")
-    return value if isinstance(value, date) or value is None else date.fromisoformat(str(value))
-
-
 def choose_actions(
     engine: Engine, actions: Sequence[tuple[ActionSpec, Rule]], as_of: date, decided_at: str
 ) -> ActionResult:
@@ -125,8 +118,7 @@ def choose_actions(
     ``actions`` are the specs in declaration order with their rules, checked against the
     profile columns; ``_scored_profiles`` must be defined (:func:`personae.segments.people.profile_columns`)."""
     ensure_tables(engine, ["next_actions", "action_exposures"])
-    latest = latest_decided(engine)
-    backfill = latest is not None and as_of < latest
+    backfill = any(day > as_of for day in recorded_days(engine))  # the segment step's days, this one included
     engine.materialise(MEMBERS, state_sql(as_of) if engine.has_table("memberships") else _NO_MEMBERS)
     parts = [
         candidates_sql(spec, position, rule, as_of, capped=spec.cap is not None or spec.cooldown_days > 0)

@@ -130,10 +130,11 @@ def outcomes_sql(entries: str, orders: str, window: int, until: date) -> str:
 
 
 def arms_sql(outcomes: str) -> str:
-    """Per arm of the entrants whose window has ended: size, converters, revenue, its mean and variance."""
+    """Per arm of the entrants whose window has ended (``outcomes`` names the relation of
+    :func:`outcomes_sql`): size, converters, revenue, its mean and variance."""
     return (
         "SELECT held_out, count(*), sum(converted), sum(revenue), avg(revenue), coalesce(var_samp(revenue), 0) "
-        f"FROM ({outcomes}) AS o WHERE NOT pending GROUP BY held_out"
+        f"FROM {outcomes} AS o WHERE NOT pending GROUP BY held_out"
     )
 
 

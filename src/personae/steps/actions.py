@@ -38,7 +38,7 @@ def run(context: RunContext) -> StepResult:
         note += f"; {result.blocked:,} eligible left out by a cap or cool-down"
     warnings = []
     if result.backfill:
-        warnings.append(f"actions: {context.as_of} is before the latest decided day; next_actions left as it was")
+        warnings.append(f"actions: {context.as_of} is before the latest day recorded; next_actions left as it was")
     return StepResult(
         "actions",
         rows_in=int(engine.scalar("SELECT count(*) FROM profiles")),
