@@ -42,7 +42,7 @@ def experiments_report(
         print_json(report)
         return
     say(
-        f"{report.kind} {report.experiment!r}: {report.outcome} within {report.window_days} days of entry, "
+        f"{report.kind} {report.experiment}: {report.outcome} within {report.window_days} days of entry, "
         f"holdout {report.share:.0%}, windows ended by {report.observed_until}"
     )
     per_person = "conversion rate" if report.outcome == "conversion" else "revenue per person"
