@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from personae.activation.action_specs import ActionSpec, check_actions
 from personae.activation.kinds import parse_destination
 from personae.activation.specs import DestinationSpec
 from personae.engine.specs import EngineName, EngineSettings
@@ -73,6 +74,7 @@ class WorkspaceConfig(Spec):
     triggers: TriggerSettings = TriggerSettings()
     subscription: SubscriptionSettings = SubscriptionSettings()
     server: ServerSettings = ServerSettings()
+    actions: tuple[ActionSpec, ...] = ()
     destinations: tuple[SerializeAsAny[DestinationSpec], ...] = ()
 
     @field_validator("destinations", mode="before")
@@ -110,6 +112,8 @@ class WorkspaceConfig(Spec):
                         f"{label}: segmentation {segmentation!r} has no segment {segment!r}"
                         f"{_did_you_mean(segment, segments)}; its segments are {', '.join(sorted(segments))}"
                     )
+            if spec.actions and not self.actions:
+                raise ValueError(f"{label}: actions = true, but personae.toml declares no [[actions]]")
             for trait in spec.traits:
                 if trait not in columns:
                     raise ValueError(
@@ -178,6 +182,8 @@ class WorkspaceConfig(Spec):
         ]
         for name, text in rules:
             check_references(parse_rule(text, columns, name=name), known)
+        for rule in check_actions(self.actions, columns):
+            check_references(rule, known)
         return self
 
     def rule_columns(self) -> dict[str, str]:

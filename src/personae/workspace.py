@@ -6,6 +6,7 @@ or Parquet tables under ``spark-warehouse/`` on Spark) and the user's data files
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -34,7 +35,9 @@ from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 
 if TYPE_CHECKING:
+    from personae.activation.actions import ActionPreview
     from personae.activation.delivery import SyncResult
+    from personae.activation.experiments import ExperimentReport, Outcome
     from personae.activation.state import DestinationStatus
     from personae.identity.splink_model import MatchWeight
     from personae.identity.views import IdentityReport, PersonView
@@ -303,10 +306,13 @@ class Workspace:
 
     def profile(self, identifier: str) -> PersonView:
         """One person's 360° view, found by any identifier (``email:jane@example.com``)."""
+        from personae.activation.live_actions import person_actions
         from personae.identity.views import person
 
         with self.engine(write=False) as store:
-            return person(store, identifier, self.config.workspace.phone_region)
+            view = person(store, identifier, self.config.workspace.phone_region)
+            actions = person_actions(store, self.config.actions, view.uid)
+        return dataclasses.replace(view, next_actions=[dataclasses.asdict(action) for action in actions])
 
     def identity_report(self) -> IdentityReport:
         """Suspicious identity components: largest people, cut links, shared values."""
@@ -495,6 +501,30 @@ class Workspace:
 
         with self.engine(write=False) as store:
             return persona_cards(store, segmentation)
+
+    # -- actions and experiments ---------------------------------------------------------
+    def preview_actions(self, *, sample: int = 10) -> ActionPreview:
+        """``next_actions`` in brief: people per channel and action (treated, held out) and a sample."""
+        from personae.activation.actions import preview_actions
+
+        with self.engine(write=False) as store:
+            return preview_actions(store, sample)
+
+    def experiment_report(self, name: str, *, outcome: Outcome = "conversion", window: int = 30) -> ExperimentReport:
+        """Treated against held out for an action (or a destination with a holdout): the uplift in
+        conversion or revenue over ``window`` days after entry, with its 95% interval."""
+        from personae.activation.experiments import experiment_report, find_experiment
+        from personae.profiles.build import traits_as_of
+
+        if outcome not in ("conversion", "revenue"):
+            raise UsageError(f"outcome {outcome!r}: use conversion or revenue")
+        if window < 1:
+            raise UsageError(f"window {window}: give a number of days, at least 1")
+        destinations = self.config.destinations
+        experiment = find_experiment(name, self.config.actions, destinations)
+        with self.engine(write=False) as store:
+            until = traits_as_of(store)
+            return experiment_report(store, experiment, outcome, window, self.config.traits_config(), until)
 
     def status(self) -> WorkspaceStatus:
         """Sources with their files, rows loaded and quarantined; the last run; table sizes."""

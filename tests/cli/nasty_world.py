@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 
 from personae.access import AccessKey
+from personae.activation.actions import ActionCount, ActionPreview
+from personae.activation.experiments import ArmReport, ExperimentReport
+from personae.activation.uplift import TOO_SMALL, Uplift
 from personae.identity.splink_model import MatchWeight
 from personae.identity.views import IdentityReport, Lineage, PersonView
 from personae.models.reports import ModelSummary
@@ -101,6 +104,7 @@ class NastyWorkspace:
             identifiers=[{"id_type": NASTY, "id_value": NASTY, "first_seen": AT}],
             records={NASTY: 1},
             events=[{"ts": AT, "name": NASTY}],
+            next_actions=[{"channel": NASTY, "action": NASTY, "held_out": False}],
         )
 
     def identity_report(self) -> IdentityReport:
@@ -172,6 +176,14 @@ class NastyWorkspace:
         cells = [MicroCell([NASTY] * len(segmentations), 1, 1.0, 1, 1.0, 1.0)]
         return Microsegments(segmentations, min_size, 1, cells)
 
+    def preview_actions(self, *, sample: int = 10) -> ActionPreview:
+        return ActionPreview(date(2024, 3, 1), 1, 2, [ActionCount(NASTY, NASTY, 1, 1)], [{"uid": NASTY, NASTY: NASTY}])
+
+    def experiment_report(self, name: str, *, outcome: str = "conversion", window: int = 30) -> ExperimentReport:
+        arm = ArmReport(40, 10, 100.0, 0.25)
+        uplift = Uplift(0.1, -0.05, 0.25, 0.2, TOO_SMALL, [NASTY])
+        return ExperimentReport(NASTY, NASTY, 0.1, outcome, window, date(2024, 3, 1), arm, arm, 1, uplift)
+
     def personas(self, segmentation: str) -> Personas:
         share = MixShare(NASTY, 0.5, 120.0)
         example = PersonaExample(NASTY, NASTY, NASTY, NASTY, NASTY, NASTY, {NASTY: NASTY})
@@ -222,4 +234,6 @@ def arguments(path: str) -> list[str]:
         "transitions": ["lifecycle", "--from", "2024-01-01", "--to", "2024-03-01"],
         "microsegments": [NASTY, "rfm"],
         "personas": [NASTY],
+        "actions preview": [],
+        "experiments report": [NASTY],
     }[path]

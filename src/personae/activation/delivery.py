@@ -45,7 +45,7 @@ from personae.activation.state import (
     write_state,
 )
 from personae.engine.base import Engine
-from personae.engine.sql import identifier, timestamp_sql
+from personae.engine.sql import identifier, literal, timestamp_sql
 from personae.errors import DestinationError
 from personae.progress import Progress, silent
 from personae.segments.people import people_sql
@@ -104,7 +104,28 @@ def state_parts(engine: Engine, spec: DestinationSpec) -> dict[str, tuple[str, l
         columns = list(spec.traits)
         values = ", ".join(identifier(c) for c in columns)
         parts["traits"] = (f"SELECT uid, {values} FROM ({people_sql(engine)}) AS p", columns)
+    if spec.actions and engine.has_table("next_actions") and engine.has_table("profiles"):
+        channels = [str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT channel FROM next_actions ORDER BY 1")]
+        for channel in channels:
+            part = f"{ACTIONS_PART}.{channel}"
+            parts[part] = (current_actions_sql(spec, part, channel), list(ACTION_COLUMNS))
     return parts
+
+
+ACTIONS_PART = "actions"
+ACTION_COLUMNS = ("channel", "action", "priority", "expected_value")
+
+
+def current_actions_sql(spec: DestinationSpec, part: str, channel: str) -> str:
+    """Each person's next action in ``channel`` (NULL: none, or held out of the action's
+    experiment), for everyone who has one now or was sent one before (so its end is sent too)."""
+    chosen = f"SELECT * FROM next_actions WHERE channel = {literal(channel)} AND NOT held_out"
+    sent = f"SELECT uid FROM sync_marks WHERE destination = {literal(spec.name)} AND part = {literal(part)}"
+    return (
+        f"SELECT p.uid, {literal(channel)} AS channel, a.action, a.priority, a.expected_value "
+        f"FROM profiles AS p LEFT JOIN ({chosen}) AS a ON a.uid = p.uid "
+        f"WHERE a.action IS NOT NULL OR p.uid IN ({sent})"
+    )
 
 
 def sync_destination(
@@ -202,8 +223,8 @@ class _Loop:
 
     def states(self) -> None:
         engine, spec = self.engine, self.spec
-        for part, (current, columns) in state_parts(engine, spec).items():
-            pending = f"_pending_{part}"
+        for number, (part, (current, columns)) in enumerate(state_parts(engine, spec).items()):
+            pending = f"_pending_state_{number}"
             engine.materialise(
                 pending,
                 f"SELECT row_number() OVER (ORDER BY uid) AS _n, * FROM "

@@ -103,7 +103,7 @@ class ChangeBatch:
 
     memberships: pa.Table | None = None
     states: dict[str, pa.Table] = field(default_factory=dict)
-    """Part name (``traits``, ``actions``) -> one row per person: key, revision, uid,
+    """Part name (``traits``, ``actions.<channel>``) -> one row per person: key, revision, uid,
     changed_at and the part's value columns."""
 
     def __len__(self) -> int:
@@ -124,9 +124,10 @@ class ChangeBatch:
             for row in self.memberships.to_pylist():
                 yield {"type": "membership", **{k: _plain(v) for k, v in row.items()}}
         for part, table in self.states.items():
+            kind = "action" if part.startswith("actions.") else part  # one part per channel
             for row in table.select([c for c in table.column_names if c != "digest"]).to_pylist():
                 head = {name: _plain(row.pop(name)) for name in ("key", "revision", "uid", "changed_at")}
-                yield {"type": part, **head, part: {k: _plain(v) for k, v in row.items()}}
+                yield {"type": kind, **head, kind: {k: _plain(v) for k, v in row.items()}}
 
 
 def _plain(value: Any) -> Any:

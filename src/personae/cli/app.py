@@ -10,7 +10,9 @@ import typer
 
 from personae import __version__
 from personae.cli import render
+from personae.cli.actions import actions_app
 from personae.cli.destinations import destinations, sync
+from personae.cli.experiments import experiments_app
 from personae.cli.format_option import FormatOption, RowsFormatOption
 from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
@@ -48,6 +50,8 @@ def _options(
 
 app.add_typer(identity_app, name="identity")
 app.add_typer(keys_app, name="keys")
+app.add_typer(actions_app, name="actions")
+app.add_typer(experiments_app, name="experiments")
 app.command()(serve)
 app.command()(profile)
 app.add_typer(segment_app, name="segment")

@@ -72,4 +72,5 @@ def profile(
     records("segments", view.segments)
     if view.scores:
         say("scores: " + ", ".join(f"{name} {value}" for name, value in view.scores.items()))
+    records("next actions", view.next_actions)
     records("recent events", view.events)

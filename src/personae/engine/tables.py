@@ -295,6 +295,32 @@ TABLES: tuple[Table, ...] = (
         ("reason", "VARCHAR"),
         ("at", "TIMESTAMP"),
     ),
+    # actions
+    _table(
+        "next_actions",
+        "actions",
+        "each person's next best action per channel as of the latest run (held_out: recorded, never sent)",
+        ("uid", "VARCHAR"),
+        ("channel", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("priority", "BIGINT"),
+        ("expected_value", "DOUBLE"),
+        ("held_out", "BOOLEAN"),
+        ("as_of", "DATE"),
+        ("decided_at", "TIMESTAMP"),
+    ),
+    _table(
+        "action_exposures",
+        "actions",
+        "one row per person, action and as-of day the action was chosen (treated or held out): caps, "
+        "cool-downs and experiment entries",
+        ("uid", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("channel", "VARCHAR"),
+        ("as_of", "DATE"),
+        ("held_out", "BOOLEAN"),
+        ("decided_at", "TIMESTAMP"),
+    ),
     # the server's live processing
     _table(
         "live_cursors",

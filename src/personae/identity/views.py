@@ -44,6 +44,9 @@ class PersonView:
     """The models' scores and predictions (churn probability, CLV, P(alive), ...)."""
     merges: list[dict[str, Any]] = field(default_factory=list)
     """The person's UID changes: the UIDs merged into theirs or split from it (old_uid, new_uid, at, reason)."""
+    next_actions: list[dict[str, Any]] = field(default_factory=list)
+    """The best action per channel now (channel, action, priority, expected_value, held_out, as_of);
+    filled in by the workspace, which knows the ``[[actions]]``."""
 
 
 @dataclass(frozen=True)
