@@ -13,11 +13,11 @@ import tomli_w
 
 from personae import Workspace
 
-CUSTOMERS = 300
+CUSTOMERS = 200
 
 
 def demo_workspace(folder: Path) -> Path:
-    """A demo world of 300 customers, run once (about 8 s on two cores)."""
+    """A demo world of 200 customers, run once (about 6 s on two cores)."""
     workspace = Workspace.init(folder, demo=True, customers=CUSTOMERS, seed=11)
     assert workspace.run().errors == []
     return folder
