@@ -46,6 +46,8 @@ NOT_A_CLI_MISTAKE = {
     "JournalBusy": "an HTTP answer of personae serve (429), not a command",
     "InvalidRecord": "an HTTP answer of personae serve (400), not a command",
     "InvalidMessage": "an HTTP answer of personae serve (400/413/415), not a command",
+    "DestinationError": "a destination's sync ends as failed with it (exit 1), the others go on: tests/activation",
+    "DestinationUnreachable": "the same, after every retry: tests/activation/test_webhook.py",
 }
 
 

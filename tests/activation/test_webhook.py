@@ -23,7 +23,7 @@ from personae.activation.delivery import SyncResult, sync_destination
 from personae.activation.destination import DeliveryContext
 from personae.activation.http_delivery import Change, backoff, pack
 from personae.activation.kinds import parse_destination
-from personae.activation.kinds.webhook import WebhookDestination, WebhookDestinationSpec
+from personae.activation.kinds.webhook import WebhookDestination, WebhookDestinationSpec, signature
 from personae.cli.app import app
 from tests.activation.http_workspaces import dead_letters, demo_workspace, now, sequences, store, with_destination
 from tests.activation.receiver import Receiver, receiving
@@ -218,6 +218,18 @@ def test_the_signature_verifies_and_a_wrong_secret_moves_nothing(
     assert receiver.bad_signatures == 1 and receiver.keys() == keys(root)
     idempotency = [key for key, _ in receiver.accepted]
     assert all(len(key) == 40 for key in idempotency) and len(set(idempotency)) == len(idempotency)
+
+
+def test_the_documented_receiver_check_verifies_a_signed_request() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "destinations.md").read_text(encoding="utf-8")
+    (recipe,) = [block for block in page.split("```python\n")[1:] if "def verified" in block]
+    scope: dict[str, Any] = {}
+    exec(recipe.split("```")[0], scope)
+    body, stamp = b'{"changes":[]}', str(int(time.time()))
+    headers = {"X-Personae-Timestamp": stamp, "X-Personae-Signature": signature(SECRET.encode(), stamp, body)}
+    assert scope["verified"](SECRET.encode(), headers, body)
+    assert not scope["verified"](SECRET.encode(), headers, body + b" ")
+    assert not scope["verified"](b"other", headers, body)
 
 
 def test_requests_are_packed_under_max_batch_bytes() -> None:
