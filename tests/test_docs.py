@@ -44,6 +44,16 @@ def test_every_config_key_is_documented() -> None:
     assert missing == []
 
 
+def test_every_destination_key_of_every_kind_is_documented() -> None:
+    from personae.activation.kinds import KINDS
+
+    text = (DOCS / "config.md").read_text()
+    keys = {f"destinations.{name}" for kind in KINDS.values() for name in kind.spec.model_fields}
+    assert {"destinations.url", "destinations.write_key_env"} <= keys
+    assert sorted(key for key in keys if f"`{key}`" not in text) == []
+    assert all(f"| `{kind}` |" in text or f'`kind = "{kind}"`' in text for kind in KINDS)
+
+
 def test_every_canonical_column_is_documented() -> None:
     text = (DOCS / "config.md").read_text()
     for kind, columns in KIND_COLUMNS.items():

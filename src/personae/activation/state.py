@@ -17,7 +17,7 @@ import pyarrow as pa
 from personae.activation.feed import pending_count_sql
 from personae.activation.specs import DestinationSpec
 from personae.engine.base import Engine
-from personae.engine.sql import literal, timestamp_sql
+from personae.engine.sql import identifier, literal, timestamp_sql
 from personae.engine.tables import ensure_tables, step_tables
 
 
@@ -99,7 +99,7 @@ def record_dead_letters(
         engine.insert(
             "sync_dead_letters",
             ["destination", "key", "uid", "part", "payload", "reason", "at"],
-            f"SELECT destination, key, uid, part, payload, reason, CAST(at AS TIMESTAMP) FROM {name}",
+            f"SELECT destination, key, uid, part, payload, reason, CAST({identifier('at')} AS TIMESTAMP) FROM {name}",
         )
     return len(rows)
 
@@ -109,8 +109,8 @@ def dead_letters(engine: Engine, destination: str, limit: int = 100) -> list[dic
     if not engine.has_table("sync_dead_letters"):
         return []
     table = engine.fetch_arrow(
-        "SELECT key, uid, part, reason, at, payload FROM sync_dead_letters "
-        f"WHERE destination = {literal(destination)} ORDER BY at DESC, key LIMIT {int(limit)}"
+        f"SELECT key, uid, part, reason, {identifier('at')}, payload FROM sync_dead_letters "
+        f"WHERE destination = {literal(destination)} ORDER BY {identifier('at')} DESC, key LIMIT {int(limit)}"
     )
     return list(table.to_pylist())
 
