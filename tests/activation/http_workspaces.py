@@ -4,6 +4,7 @@ per test with the destination under test added to its personae.toml."""
 from __future__ import annotations
 
 import shutil
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ def demo_workspace(folder: Path) -> Path:
 def with_destination(demo: Path, target: Path, destination: dict[str, Any]) -> Path:
     """A copy of ``demo`` at ``target`` whose personae.toml declares ``destination``."""
     shutil.copytree(demo, target)
-    with (target / "personae.toml").open("a", encoding="utf-8") as config:
-        config.write("\n" + tomli_w.dumps({"destinations": [destination]}))
+    path = target / "personae.toml"
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    config["destinations"] = [destination]  # instead of the demo's own
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return target
 
 
