@@ -9,12 +9,13 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from personae.activation.destination import DeliveryContext, Destination, DestinationKind
-from personae.activation.kinds import file
+from personae.activation.kinds import file, postgres
 from personae.activation.specs import DestinationSpec
 from personae.spec import did_you_mean
 
 KINDS: dict[str, DestinationKind] = {
     "file": file.KIND,
+    "postgres": postgres.KIND,
 }
 
 
