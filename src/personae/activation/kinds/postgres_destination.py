@@ -160,7 +160,7 @@ class PostgresDestination:
             raise DestinationError(
                 f"destination {self.spec.name!r}: table {shape.qualified} has the wrong schema: "
                 + "; ".join(wrong)
-                + " (nothing was sent; the changes wait for the fix)"
+                + " (the changes wait until it is fixed)"
             )
 
     def _missing(self, shape: Shape) -> DestinationError:
