@@ -245,3 +245,24 @@ def test_the_spec_needs_a_dsn_and_keeps_its_column_names(tmp_path: Path, demo: P
         parse_destination({"name": "w", "kind": "postgres", "dsn_env": "X", "traits": ["revision"]}, 0)
     spec = parse_destination({"name": "w", "kind": "postgres", "dsn_env": "X", "schema": "crm", "traits": ["a"]}, 0)
     assert spec.model_dump(by_alias=True)["schema"] == "crm"
+
+
+def test_a_batch_keeps_the_last_change_of_each_member() -> None:
+    """Entered, exited and entered again in one batch: the row ends as the last entry."""
+    import pyarrow as pa
+
+    from personae.activation.kinds.postgres_tables import last_changes
+
+    changes = pa.table(
+        {
+            "uid": ["a", "b", "a", "a", "b"],
+            "segment_id": ["s1", "s1", "s1", "s1", "s2"],
+            "sequence": [1, 2, 5, 9, 10],
+            "change": ["entered", "entered", "exited", "entered", "exited"],
+        }
+    )
+    assert last_changes(changes).to_pylist() == [
+        {"uid": "b", "segment_id": "s1", "sequence": 2, "change": "entered"},
+        {"uid": "a", "segment_id": "s1", "sequence": 9, "change": "entered"},
+        {"uid": "b", "segment_id": "s2", "sequence": 10, "change": "exited"},
+    ]

@@ -47,6 +47,7 @@ from personae.activation.kinds.postgres_tables import (
     apply_traits_sql,
     copy_sql,
     create_sql,
+    last_changes,
     pg_type,
     problems,
     staging_like_sql,
@@ -210,7 +211,7 @@ class PostgresDestination:
         if STAGED_MEMBERS not in self.staged:
             self._conn().execute(staging_sql(STAGED_MEMBERS, CHANGE_COLUMNS))
             self.staged.add(STAGED_MEMBERS)
-        self._copy(STAGED_MEMBERS, changes.select([column for column, _ in CHANGE_COLUMNS]))
+        self._copy(STAGED_MEMBERS, last_changes(changes).select([column for column, _ in CHANGE_COLUMNS]))
         self._conn().execute(apply_members_sql(self.members))
 
     def _traits_shape(self, values: pa.Table) -> Shape:
