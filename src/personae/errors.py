@@ -176,4 +176,3 @@ class DestinationError(PersonaeError):
 
 class DestinationUnreachable(DestinationError, ConnectionError):
     """A destination did not answer, after every retry; its changes wait for the next sync."""
-
