@@ -60,10 +60,15 @@ def selection_sql(spec: DestinationSpec, uid_column: str = "uid") -> str:
 def membership_batch_sql(spec: DestinationSpec, after: int, limit: int) -> str:
     """The next ``limit`` membership changes after sequence ``after``, in order."""
     key = f"{literal(spec.name + ':m:')} || CAST(sequence AS VARCHAR)"
+    chosen = (
+        f"SELECT sequence, uid, change, segmentation, segment, score, changed_at FROM membership_changes "
+        f"WHERE sequence > {int(after)} AND ({selection_sql(spec)}) ORDER BY sequence LIMIT {int(limit)}"
+    )
+    # the key and the id over the rows kept: DuckDB computes a projection before a LIMIT, so
+    # hashing inside it cost every batch a sha256 of every row after the cursor
     return (
         f"SELECT {key} AS key, sequence, uid, change, segmentation, segment, {SEGMENT_ID_SQL} AS segment_id, "
-        f"score, changed_at FROM membership_changes WHERE sequence > {int(after)} AND ({selection_sql(spec)}) "
-        f"ORDER BY sequence LIMIT {int(limit)}"
+        f"score, changed_at FROM ({chosen}) AS c ORDER BY sequence"
     )
 
 

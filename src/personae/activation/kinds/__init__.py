@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from personae.activation.destination import DeliveryContext, Destination, DestinationKind
-from personae.activation.kinds import file, segment, webhook
+from personae.activation.kinds import file, postgres, segment, webhook
 from personae.activation.specs import DestinationSpec
 from personae.spec import did_you_mean
 
@@ -17,6 +17,7 @@ KINDS: dict[str, DestinationKind] = {
     "file": file.KIND,
     "webhook": webhook.KIND,
     "segment": segment.KIND,
+    "postgres": postgres.KIND,
 }
 
 
