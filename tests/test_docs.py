@@ -22,7 +22,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"  # the name personae.toml uses
         annotation = field.annotation
         args = [getattr(arg, "__origin__", arg) for arg in getattr(annotation, "__args__", (annotation,))]
         nested = [arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)]
@@ -48,7 +48,9 @@ def test_every_destination_key_of_every_kind_is_documented() -> None:
     from personae.activation.kinds import KINDS
 
     text = (DOCS / "config.md").read_text()
-    keys = {f"destinations.{name}" for kind in KINDS.values() for name in kind.spec.model_fields}
+    keys = {
+        f"destinations.{field.alias or name}" for kind in KINDS.values() for name, field in kind.spec.model_fields.items()
+    }
     assert {"destinations.url", "destinations.write_key_env"} <= keys
     assert sorted(key for key in keys if f"`{key}`" not in text) == []
     assert all(f"| `{kind}` |" in text or f'`kind = "{kind}"`' in text for kind in KINDS)
