@@ -26,7 +26,7 @@ from personae import errors
 from personae.access import SERVER_FILE
 from personae.identity.views import Lineage, PersonView
 from personae.segments.definitions import SegmentDefinition
-from personae.status import RunSummary, SourceStatus, WorkspaceStatus
+from personae.status import ImportStatus, RunSummary, SourceStatus, WorkspaceStatus
 
 
 class Remote:
@@ -74,6 +74,7 @@ class Remote:
             last_run=RunSummary(**last) if last else None,
             customers=int(answer.get("customers", 0)),
             anonymous=int(answer.get("anonymous", 0)),
+            imports=[ImportStatus(**item) for item in answer.get("imports", [])],
         )
 
     def profile(self, identifier: str) -> PersonView:
