@@ -120,7 +120,7 @@ class WorkspaceConfig(Spec):
                 )
             if kinds[spec.source] != SourceKind.MEMBERSHIPS:
                 raise ValueError(
-                    f"{where} is a {kinds[spec.source].value} source; an imported segmentation reads a "
+                    f"{where} is of kind {kinds[spec.source].value!r}; an imported segmentation reads a "
                     "memberships source (kind = 'memberships'): " + (", ".join(memberships) or "none yet")
                 )
             if spec.source in readers:

@@ -163,3 +163,168 @@ def test_a_uid_column_finds_the_person_and_follows_a_merge(tmp_path: Path) -> No
         "segmentation 'crm': 1 imported rows name no person or no known segment; the reasons are in the table "
         "import_issues"
     ]
+
+
+def _segment_of(workspace: Workspace, email: str, segmentation: str) -> str:
+    found = [s["segment"] for s in workspace.profile(f"email:{email}").segments if s["segmentation"] == segmentation]
+    assert len(found) == 1
+    return str(found[0])
+
+
+def _status(root: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["status", "-w", str(root), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.output))
+
+
+def _conflicting_rows(workspace: Workspace) -> tuple[str, str]:
+    """Rows that name owned segments, written after a first run shows where people are:
+    jane out of her RFM segment by its external id, bob into an RFM segment he is not in by
+    name, jane out of the rule segment big_spenders by its external id, bob into it by name,
+    dan into his own RFM segment (agrees), ann into big_spenders (agrees)."""
+    jane, bob, dan = (_segment_of(workspace, e, "rfm") for e in ("jane@mail.test", "bob@mail.test", "dan@mail.test"))
+    elsewhere = "Champions" if bob != "Champions" else "Lost"
+    rows = (
+        "email,segment_id,segmentation,segment,member\n"
+        f"jane@mail.test,{segment_external_id('rfm', jane)},,,false\n"
+        f"bob@mail.test,,rfm,{elsewhere},true\n"
+        f"jane@mail.test,{segment_external_id('segments', 'big_spenders')},,,false\n"
+        "bob@mail.test,,segments,big_spenders,true\n"
+        f"dan@mail.test,{segment_external_id('rfm', dan)},,,true\n"
+        f"ann@mail.test,{segment_external_id('rules', 'big_spenders')},,,true\n"
+    )
+    return rows, elsewhere
+
+
+def test_rows_naming_owned_segments_keep_ours_by_default(tmp_path: Path) -> None:
+    workspace = _shop(tmp_path / "ws", {"empty.csv": "email,segment\n"})
+    _run(workspace)
+    jane_rfm = _segment_of(workspace, "jane@mail.test", "rfm")
+    rows, elsewhere = _conflicting_rows(workspace)
+    (tmp_path / "ws/data/lists/owned.csv").write_text(rows)
+    warnings = _run(workspace)
+    assert _segment_of(workspace, "jane@mail.test", "rfm") == jane_rfm
+    assert _segment_of(workspace, "bob@mail.test", "rfm") != elsewhere
+    assert _emails(workspace, _members(workspace, "rules", "big_spenders")) == {"jane@mail.test", "ann@mail.test"}
+    assert _emails(workspace, _members(workspace, "rules", "big_fans")) == {"jane@mail.test", "ann@mail.test"}
+    assert _members(workspace, "crm", "VIP") == set()
+    assert _issues(workspace) == sorted(
+        [
+            {"target": f"rfm/{jane_rfm}", "member": False, "outcome": "ours",
+             "reason": f"personae owns rfm/{jane_rfm} and keeps its state (ours): the row says out, personae says in"},
+            {"target": f"rfm/{elsewhere}", "member": True, "outcome": "ours",
+             "reason": f"personae owns rfm/{elsewhere} and keeps its state (ours): the row says in, personae says out"},
+            {"target": "rules/big_spenders", "member": False, "outcome": "ours",
+             "reason": "personae owns rules/big_spenders and keeps its state (ours): the row says out, personae says in"},
+            {"target": "rules/big_spenders", "member": True, "outcome": "ours",
+             "reason": "personae owns rules/big_spenders and keeps its state (ours): the row says in, personae says out"},
+        ],
+        key=lambda row: (row["target"], row["reason"]),
+    )  # fmt: skip
+    assert warnings == [
+        "segmentation 'crm': 4 imported rows conflict with segments personae owns and were not applied "
+        "(policy: ours); see the table import_issues"
+    ]
+    report = json.loads((tmp_path / "ws/models/segment_reports.json").read_text())["crm"]
+    assert (report["agreed"], report["kept_ours"], report["forced_theirs"], report["rows"]) == (2, 4, 0, 6)
+    shown = _status(tmp_path / "ws")["imports"]
+    assert shown == [
+        {"segmentation": "crm", "source": "crm_lists", "policy": "ours", "rows": 6, "members": 0,
+         "kept_ours": 4, "forced_theirs": 0, "unresolved": 0}
+    ]  # fmt: skip
+
+
+def test_theirs_forces_a_listed_rule_segment_and_later_levels_see_it(tmp_path: Path) -> None:
+    crm = {**CRM, "theirs": ["segments/big_spenders"]}
+    workspace = _shop(tmp_path / "ws", {"empty.csv": "email,segment\n"}, crm=crm)
+    _run(workspace)
+    jane_rfm = _segment_of(workspace, "jane@mail.test", "rfm")
+    rows, _ = _conflicting_rows(workspace)
+    (tmp_path / "ws/data/lists/owned.csv").write_text(rows)
+    warnings = _run(workspace)
+    assert _segment_of(workspace, "jane@mail.test", "rfm") == jane_rfm  # RFM is core: still ours
+    assert _emails(workspace, _members(workspace, "rules", "big_spenders")) == {"bob@mail.test", "ann@mail.test"}
+    assert _emails(workspace, _members(workspace, "rules", "big_fans")) == {"bob@mail.test", "ann@mail.test"}
+    outcomes = [(row["target"], row["member"], row["outcome"]) for row in _issues(workspace)]
+    assert sorted(o for o in outcomes if o[0] == "rules/big_spenders") == [
+        ("rules/big_spenders", False, "theirs"),
+        ("rules/big_spenders", True, "theirs"),
+    ]
+    assert [o[2] for o in outcomes if o[0].startswith("rfm/")] == ["ours", "ours"]
+    assert "2 imported rows overrode rule segments (policy: ours; theirs for segments/big_spenders)" in warnings[1]
+    assert _status(tmp_path / "ws")["imports"][0]["policy"] == "ours; theirs for segments/big_spenders"
+    # a newer row of the other system takes jane back in; the rule alone would have kept her in anyway
+    (tmp_path / "ws/data/lists/later.csv").write_text("email,segmentation,segment,member,ts\n"
+                                                       "jane@mail.test,segments,big_spenders,true,2030-01-01\n")  # fmt: skip
+    _run(workspace)
+    assert "jane@mail.test" in _emails(workspace, _members(workspace, "rules", "big_spenders"))
+
+
+def test_bad_rows_are_quarantined_or_kept_with_their_reason(tmp_path: Path) -> None:
+    rows = (
+        "email,segment_id,segmentation,segment,member\n"
+        "jane@mail.test,,,,true\n"  # names no segment at all: quarantined at ingest
+        "jane@mail.test,,,VIP,maybe\n"  # not a boolean: quarantined at ingest
+        "jane@mail.test,seg_0000000000000000,,,true\n"  # an id of no segment here
+        "ann@mail.test,,nope,VIP,true\n"  # no such segmentation
+        "ann@mail.test,,rfm,Champs,true\n"  # no such segment
+        ",,,VIP,true\n"  # nobody
+        "dan@mail.test,,crm,VIP,true\n"  # good, its segmentation named
+    )
+    workspace = _shop(tmp_path / "ws", {"bad.csv": rows})
+    warnings = _run(workspace)
+    quarantined = workspace.sql("SELECT row, reason FROM quarantine ORDER BY row").to_pylist()
+    assert quarantined == [
+        {"row": 1, "reason": "no segment_id and no segment: a membership row names its segment by one of them"},
+        {"row": 2, "reason": "member (column 'member'): 'maybe' is not true or false"},
+    ]
+    reasons = [row["reason"] for row in _issues(workspace)]
+    assert sorted(reasons) == sorted(
+        [
+            "segment_id 'seg_0000000000000000' is no segment personae knows (an id from another workspace, "
+            "or a segment since removed)",
+            "no segmentation 'nope': this source feeds crm, and personae owns rfm, rules",
+            "segmentation 'rfm' has no segment 'Champs'",
+            "no uid and no identifier that names a person: map a uid column or identifiers",
+        ]
+    )
+    assert {row["outcome"] for row in _issues(workspace)} == {"unresolved"}
+    assert "4 imported rows name no person or no known segment" in warnings[0]
+    assert _emails(workspace, _members(workspace, "crm", "VIP")) == {"dan@mail.test"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"source": "crm_list"}, "source = 'crm_list' is no source; did you mean 'crm_lists'?"),
+        ({"source": "shop"}, "source = 'shop' is of kind 'orders'; an imported segmentation reads a memberships"),
+        ({"source": None}, "an imported segmentation names its memberships source"),
+        ({"core": True}, "imported memberships are not exhaustive"),
+        ({"theirs": ["rfm/Champions"]}, "'rfm' is a core segmentation, exhaustive and exclusive (every customer"),
+        ({"theirs": ["triggers/promo"]}, "are recomputed from the data each run; only rule segments"),
+        ({"theirs": ["big_spenders"]}, "name a rule segment as 'segments/NAME'"),
+        ({"theirs": ["rfx/x"]}, "no segmentation 'rfx'; did you mean 'rfm'?"),
+    ],
+)
+def test_config_errors_say_what_is_wrong(change: dict[str, Any], message: str) -> None:
+    crm = {key: value for key, value in {**CRM, **change}.items() if value is not None}
+    data = {
+        "sources": [SHOP, LISTS],
+        "segmentations": [
+            {"name": "rfm", "kind": "rfm"},
+            {"name": "triggers", "kind": "triggers", "core": False},
+            crm,
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, Path("personae.toml"))
+    assert message in str(caught.value)
+
+
+def test_source_and_theirs_belong_to_imported_segmentations_only() -> None:
+    data = {"sources": [SHOP, LISTS], "segmentations": [{"name": "rfm", "kind": "rfm", "source": "crm_lists"}]}
+    with pytest.raises(ConfigError, match="only kind = 'imported' takes 'source'"):
+        parse_config(data, Path("personae.toml"))
+    twice = {"sources": [SHOP, LISTS], "segmentations": [CRM, {**CRM, "name": "crm2"}]}
+    with pytest.raises(ConfigError, match="segmentation 'crm' reads it too"):
+        parse_config(twice, Path("personae.toml"))
