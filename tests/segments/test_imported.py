@@ -81,7 +81,9 @@ def _emails(workspace: Workspace, uids: set[str]) -> set[str]:
 
 
 def _issues(workspace: Workspace) -> list[dict[str, Any]]:
-    return workspace.sql("SELECT target, member, outcome, reason FROM import_issues ORDER BY target, reason").to_pylist()
+    return workspace.sql(
+        "SELECT target, member, outcome, reason FROM import_issues ORDER BY target, reason"
+    ).to_pylist()
 
 
 def test_a_csv_list_shows_on_the_profile_and_in_a_rule_segment(tmp_path: Path) -> None:
@@ -208,16 +210,17 @@ def test_rows_naming_owned_segments_keep_ours_by_default(tmp_path: Path) -> None
     assert _emails(workspace, _members(workspace, "rules", "big_spenders")) == {"jane@mail.test", "ann@mail.test"}
     assert _emails(workspace, _members(workspace, "rules", "big_fans")) == {"jane@mail.test", "ann@mail.test"}
     assert _members(workspace, "crm", "VIP") == set()
+    says = "personae owns {} and keeps its state (ours): the row says {}, personae says {}"
     assert _issues(workspace) == sorted(
         [
             {"target": f"rfm/{jane_rfm}", "member": False, "outcome": "ours",
-             "reason": f"personae owns rfm/{jane_rfm} and keeps its state (ours): the row says out, personae says in"},
+             "reason": says.format(f"rfm/{jane_rfm}", "out", "in")},
             {"target": f"rfm/{elsewhere}", "member": True, "outcome": "ours",
-             "reason": f"personae owns rfm/{elsewhere} and keeps its state (ours): the row says in, personae says out"},
+             "reason": says.format(f"rfm/{elsewhere}", "in", "out")},
             {"target": "rules/big_spenders", "member": False, "outcome": "ours",
-             "reason": "personae owns rules/big_spenders and keeps its state (ours): the row says out, personae says in"},
+             "reason": says.format("rules/big_spenders", "out", "in")},
             {"target": "rules/big_spenders", "member": True, "outcome": "ours",
-             "reason": "personae owns rules/big_spenders and keeps its state (ours): the row says in, personae says out"},
+             "reason": says.format("rules/big_spenders", "in", "out")},
         ],
         key=lambda row: (row["target"], row["reason"]),
     )  # fmt: skip
@@ -254,8 +257,8 @@ def test_theirs_forces_a_listed_rule_segment_and_later_levels_see_it(tmp_path: P
     assert "2 imported rows overrode rule segments (policy: ours; theirs for segments/big_spenders)" in warnings[1]
     assert _status(tmp_path / "ws")["imports"][0]["policy"] == "ours; theirs for segments/big_spenders"
     # a newer row of the other system takes jane back in; the rule alone would have kept her in anyway
-    (tmp_path / "ws/data/lists/later.csv").write_text("email,segmentation,segment,member,ts\n"
-                                                       "jane@mail.test,segments,big_spenders,true,2030-01-01\n")  # fmt: skip
+    later = "email,segmentation,segment,member,ts\njane@mail.test,segments,big_spenders,true,2030-01-01\n"
+    (tmp_path / "ws/data/lists/later.csv").write_text(later)
     _run(workspace)
     assert "jane@mail.test" in _emails(workspace, _members(workspace, "rules", "big_spenders"))
 

@@ -137,12 +137,12 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
     own = []  # the rule segments an import may force, as their rules assign them
     for index, level in enumerate(rule_levels(rules)):
         parts = [rule_part_sql(RULE_SEGMENTS, name, rules[name], as_of, known) for name in level]
-        assigned = union_sql(parts)
+        selected = union_sql(parts)
         if forced & set(level):  # forced here, so the later levels' in_segment see it
-            engine.materialise(f"_own{index}", assigned)
+            engine.materialise(f"_own{index}", selected)
             own.append(f"SELECT * FROM _own{index}")
-            assigned = override_sql(f"_own{index}", FORCED, sorted(forced & set(level)))
-        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {assigned}")
+            selected = override_sql(f"_own{index}", FORCED, sorted(forced & set(level)))
+        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {selected}")
         known = f"_level{index}"
     engine.materialise("_assignments", f"SELECT * FROM {known}")
     if imports or engine.has_table(ISSUES):

@@ -174,7 +174,9 @@ def settle(engine: Engine, specs: Sequence[SegmentationSpec], owned: str) -> dic
         members = int(
             engine.scalar(f"SELECT count(*) FROM {latest_relation(spec.name)} WHERE segmentation = {name} AND member")
         )
-        outcomes = dict(engine.fetch_rows(f"SELECT outcome, count(*) FROM {ISSUES} WHERE segmentation = {name} GROUP BY 1"))
+        outcomes = dict(
+            engine.fetch_rows(f"SELECT outcome, count(*) FROM {ISSUES} WHERE segmentation = {name} GROUP BY 1")
+        )
         counts[spec.name] = {
             "policy": policy(spec),
             "members": members,

@@ -197,10 +197,7 @@ def latest_sql(rows: str) -> str:
         "ORDER BY ts DESC, _loaded_at DESC, _file DESC, _row DESC) AS position "
         f"FROM {rows} WHERE reason IS NULL"
     )
-    return (
-        "SELECT source, record_id, uid, segmentation, segment, member, ts "
-        f"FROM ({ranked}) AS r WHERE position = 1"
-    )
+    return f"SELECT source, record_id, uid, segmentation, segment, member, ts FROM ({ranked}) AS r WHERE position = 1"
 
 
 def prepare(engine: Engine, config: SegmentConfig, names: Mapping[str, frozenset[str] | None]) -> None:
