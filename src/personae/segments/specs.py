@@ -155,8 +155,7 @@ class SegmentationSpec(Spec):
             return self
         if not self.source:
             raise ValueError(
-                f"segmentation {self.name!r}: an imported segmentation names its memberships source: "
-                'source = "NAME"'
+                f'segmentation {self.name!r}: an imported segmentation names its memberships source: source = "NAME"'
             )
         if self.core and "core" in self.model_fields_set:
             raise ValueError(
