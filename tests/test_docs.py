@@ -49,7 +49,9 @@ def test_every_destination_key_of_every_kind_is_documented() -> None:
 
     text = (DOCS / "config.md").read_text()
     keys = {
-        f"destinations.{field.alias or name}" for kind in KINDS.values() for name, field in kind.spec.model_fields.items()
+        f"destinations.{field.alias or name}"
+        for kind in KINDS.values()
+        for name, field in kind.spec.model_fields.items()
     }
     assert {"destinations.url", "destinations.write_key_env"} <= keys
     assert sorted(key for key in keys if f"`{key}`" not in text) == []

@@ -27,6 +27,7 @@ from personae.profiles.build import AS_OF_COLUMN, trait_columns
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
 from personae.realtime.specs import ServerSettings
 from personae.rules import parse_rule
+from personae.segments.conflicts import check_theirs
 from personae.segments.kinds import segmentation_kind
 from personae.segments.references import check_references, known_segments
 from personae.segments.specs import (
@@ -150,6 +151,35 @@ class WorkspaceConfig(Spec):
                 segmentation_kind(spec.kind)
             except ConfigError as error:
                 raise ValueError(f"segmentation {spec.name!r}: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _imports(self) -> WorkspaceConfig:
+        """An imported segmentation reads a memberships source of its own; its theirs are rule segments."""
+        readers: dict[str, str] = {}
+        for spec in self.segmentations:
+            if spec.source is None:
+                continue
+            kinds = {source.name: source.kind for source in self.sources}
+            memberships = sorted(name for name, kind in kinds.items() if kind == SourceKind.MEMBERSHIPS)
+            where = f"segmentation {spec.name!r}: source = {spec.source!r}"
+            if spec.source not in kinds:
+                raise ValueError(
+                    f"{where} is no source{_did_you_mean(spec.source, kinds)}; memberships sources are "
+                    + (", ".join(memberships) or "none: declare one with kind = 'memberships'")
+                )
+            if kinds[spec.source] != SourceKind.MEMBERSHIPS:
+                raise ValueError(
+                    f"{where} is of kind {kinds[spec.source].value!r}; an imported segmentation reads a "
+                    "memberships source (kind = 'memberships'): " + (", ".join(memberships) or "none yet")
+                )
+            if spec.source in readers:
+                raise ValueError(
+                    f"{where}: segmentation {readers[spec.source]!r} reads it too; a memberships source "
+                    "feeds one imported segmentation (declare a source per list)"
+                )
+            readers[spec.source] = spec.name
+            check_theirs(spec, self.segmentations)
         return self
 
     @model_validator(mode="after")

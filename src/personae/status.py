@@ -9,6 +9,9 @@ from typing import Any
 
 from personae.engine.base import Engine
 from personae.golden.survivorship import KNOWN
+from personae.segments.conflicts import ISSUES, policy
+from personae.segments.imported import SOURCE_TABLE
+from personae.segments.specs import IMPORTED, SegmentationSpec
 from personae.sources.specs import SourceSpec
 
 
@@ -31,6 +34,25 @@ class RunSummary:
     status: str
 
 
+@dataclass(frozen=True)
+class ImportStatus:
+    """An imported segmentation: its source, its conflict policy and what the last run made of its rows."""
+
+    segmentation: str
+    source: str
+    policy: str
+    rows: int
+    """Rows its source holds."""
+    members: int
+    """People in its segments now."""
+    kept_ours: int
+    """Rows that conflict with a segment personae owns, not applied (policy ours)."""
+    forced_theirs: int
+    """Rows that forced a rule segment (policy theirs)."""
+    unresolved: int
+    """Rows that name no person or no known segment (the reasons are in ``import_issues``)."""
+
+
 @dataclass
 class WorkspaceStatus:
     sources: list[SourceStatus] = field(default_factory=list)
@@ -40,6 +62,7 @@ class WorkspaceStatus:
     """Known customers: people with an identifier other than an anonymous id."""
     anonymous: int = 0
     """Profiles seen only through anonymous ids."""
+    imports: list[ImportStatus] = field(default_factory=list)
 
 
 def _by_source(store: Engine, tables: set[str], table: str, sql: str) -> dict[str, tuple[Any, ...]]:
@@ -49,7 +72,44 @@ def _by_source(store: Engine, tables: set[str], table: str, sql: str) -> dict[st
     return {row[0]: tuple(row[1:]) for row in store.fetch_rows(sql)}
 
 
-def workspace_status(store: Engine, sources: tuple[SourceSpec, ...]) -> WorkspaceStatus:
+def _imports(store: Engine, tables: set[str], segmentations: tuple[SegmentationSpec, ...]) -> list[ImportStatus]:
+    rows = _by_source(store, tables, SOURCE_TABLE, f"SELECT source, count(*) FROM {SOURCE_TABLE} GROUP BY source")
+    members = _by_source(
+        store,
+        tables,
+        "memberships",
+        "SELECT segmentation, count(DISTINCT uid) FROM memberships WHERE exited_at IS NULL GROUP BY segmentation",
+    )
+    issues = _by_source(
+        store,
+        tables,
+        ISSUES,
+        "SELECT segmentation, count(*) FILTER (WHERE outcome = 'ours'), count(*) FILTER (WHERE outcome = 'theirs'), "
+        f"count(*) FILTER (WHERE outcome = 'unresolved') FROM {ISSUES} GROUP BY segmentation",
+    )
+    shown = []
+    for spec in segmentations:
+        if spec.kind != IMPORTED or spec.source is None:
+            continue
+        ours, theirs, unresolved = issues.get(spec.name, (0, 0, 0))
+        shown.append(
+            ImportStatus(
+                spec.name,
+                spec.source,
+                policy(spec),
+                int(rows.get(spec.source, (0,))[0]),
+                int(members.get(spec.name, (0,))[0]),
+                int(ours),
+                int(theirs),
+                int(unresolved),
+            )
+        )
+    return shown
+
+
+def workspace_status(
+    store: Engine, sources: tuple[SourceSpec, ...], segmentations: tuple[SegmentationSpec, ...] = ()
+) -> WorkspaceStatus:
     status = WorkspaceStatus()
     tables = set(store.tables())
     for name in sorted(tables):
@@ -71,6 +131,7 @@ def workspace_status(store: Engine, sources: tuple[SourceSpec, ...]) -> Workspac
             f"SELECT count(*) FILTER (WHERE {KNOWN}), count(*) FILTER (WHERE NOT {KNOWN}) FROM profiles"
         )[0]
         status.customers, status.anonymous = int(known), int(unknown)
+    status.imports = _imports(store, tables, segmentations)
     if "runs" in tables:
         rows = store.fetch_rows(
             "SELECT run_id, started_at, as_of, engine, status FROM runs ORDER BY run_id DESC LIMIT 1"

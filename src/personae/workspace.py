@@ -529,4 +529,4 @@ class Workspace:
     def status(self) -> WorkspaceStatus:
         """Sources with their files, rows loaded and quarantined; the last run; table sizes."""
         with self.engine(write=False) as store:
-            return workspace_status(store, self.config.sources)
+            return workspace_status(store, self.config.sources, self.config.segmentations)

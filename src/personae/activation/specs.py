@@ -9,25 +9,14 @@ trait (or golden-record, or score) values, and next actions.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
 from pydantic import Field, field_validator
 
+from personae.segments.specs import segment_external_id as segment_external_id  # its home: the segments floor
 from personae.spec import NAME_PATTERN, Spec
 
 SyncMode = Literal["run", "live"]
-
-
-def segment_external_id(segmentation: str, segment: str) -> str:
-    """The stable id other systems know a segment by: the same for the same names in every
-    workspace and every run, so a membership sent out and edited elsewhere comes back to it.
-
-    >>> segment_external_id("rfm", "Champions")
-    'seg_137683c3d0a44f0a'
-    """
-    digest = hashlib.sha256(f"{segmentation}\x1f{segment}".encode()).hexdigest()
-    return f"seg_{digest[:16]}"
 
 
 class DestinationSpec(Spec):

@@ -28,7 +28,7 @@ from personae.activation.delivery import SyncResult
 from personae.activation.state import DestinationStatus, SyncState
 from personae.identity.views import Lineage, PersonView
 from personae.segments.definitions import SegmentDefinition
-from personae.status import RunSummary, SourceStatus, WorkspaceStatus
+from personae.status import ImportStatus, RunSummary, SourceStatus, WorkspaceStatus
 
 
 class Remote:
@@ -76,6 +76,7 @@ class Remote:
             last_run=RunSummary(**last) if last else None,
             customers=int(answer.get("customers", 0)),
             anonymous=int(answer.get("anonymous", 0)),
+            imports=[ImportStatus(**item) for item in answer.get("imports", [])],
         )
 
     def profile(self, identifier: str) -> PersonView:

@@ -245,6 +245,13 @@ def workspace_status(state: WorkspaceStatus) -> None:
         say("last run: none yet")
     if state.customers or state.anonymous:
         say(f"people: {state.customers:,} known customers, {state.anonymous:,} anonymous profiles")
+    if state.imports:
+        columns = ("segmentation", "source", "conflicts policy", "rows", "members", "kept ours", "forced", "unresolved")
+        imports = new_table("imported memberships", columns, right=columns[3:])
+        for item in state.imports:
+            counts = (item.rows, item.members, item.kept_ours, item.forced_theirs, item.unresolved)
+            add_row(imports, [item.segmentation, item.source, item.policy, *(f"{n:,}" for n in counts)])
+        console.print(imports)
     sizes = new_table("tables", ("table", "rows"), right=("rows",))
     for name, count in state.tables.items():
         add_row(sizes, [name, f"{count:,}"])

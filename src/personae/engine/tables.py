@@ -121,6 +121,9 @@ TABLES: tuple[Table, ...] = (
         *_IDS,
         ("segmentation", "VARCHAR"),
         ("segment", "VARCHAR"),
+        ("segment_id", "VARCHAR"),
+        ("member", "BOOLEAN"),
+        ("uid", "VARCHAR"),
         *_LINEAGE,
     ),
     _table(
@@ -320,6 +323,21 @@ TABLES: tuple[Table, ...] = (
         ("as_of", "DATE"),
         ("held_out", "BOOLEAN"),
         ("decided_at", "TIMESTAMP"),
+    ),
+    _table(
+        "import_issues",
+        "segment",
+        "imported membership rows not applied as they came (a conflict with an owned segment, or no "
+        "person or segment found), with the outcome and the reason; rewritten by every segment run",
+        ("segmentation", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("uid", "VARCHAR"),
+        ("target", "VARCHAR"),
+        ("member", "BOOLEAN"),
+        ("ts", "TIMESTAMP"),
+        ("outcome", "VARCHAR"),
+        ("reason", "VARCHAR"),
     ),
     # the server's live processing
     _table(

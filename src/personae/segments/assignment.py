@@ -1,9 +1,11 @@
 """The segment step: every segmentation assigns every customer, then memberships are diffed.
 
-Order: the kinds that read no segments first (RFM, lifecycle, the predictive ones, ...:
-see :mod:`personae.segments.kinds`), then those that do (``kind = "rules"``, whose rules
-may use ``in_segment`` on the former), then the opportunistic rule segments in dependency
-order (a rule may use ``in_segment('rules', …)`` on another).
+Order: the kinds that read no segments first (RFM, lifecycle, the predictive ones, the
+imported memberships, ...: see :mod:`personae.segments.kinds`), then those that do
+(``kind = "rules"``, whose rules may use ``in_segment`` on the former), then the
+opportunistic rule segments in dependency order (a rule may use ``in_segment('rules', …)``
+on another); a rule segment an import forces (:mod:`personae.segments.conflicts`) is forced
+at its level, and the imports' conflicts are settled against what personae assigned itself.
 A core segmentation must give each UID exactly one segment; if it does not, the run stops
 before anything is written and the message names the UIDs.
 """
@@ -15,13 +17,16 @@ from datetime import date
 from typing import Any
 
 from personae.engine.base import Engine
-from personae.engine.sql import literal
+from personae.engine.sql import literal, literals
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
-from personae.segments.definitions import compiled, sync_config_segments
+from personae.segments.conflicts import FORCED, ISSUES, forced_segments, forced_sql, override_sql, settle
+from personae.segments.definitions import compiled, definitions, sync_config_segments
+from personae.segments.imported import imported_specs, prepare
 from personae.segments.kinds import segmentation_kind
 from personae.segments.memberships import MembershipResult, apply_assignments
 from personae.segments.people import profile_columns
+from personae.segments.references import known_segments
 from personae.segments.rule_segments import rule_levels, rule_part_sql, union_sql
 from personae.segments.segmentation import SegmentationContext
 from personae.segments.specs import RULE_SEGMENTS, SegmentationSpec, SegmentConfig
@@ -102,6 +107,10 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
         )
     result = SegmentResult(people=int(engine.scalar("SELECT count(*) FROM profiles")))
     context = SegmentationContext(engine, config, as_of, columns, assigned="_built_in")
+    imports = imported_specs(config)
+    if imports:
+        rule_names = [spec.name for spec in config.segments] + [found.name for found in definitions(engine)]
+        prepare(engine, config, known_segments(config, rule_segments=rule_names))
     kinds = [(spec, segmentation_kind(spec.kind)) for spec in config.segmentations]
     for reading in (False, True):  # kinds that read segments see the others' assignments
         parts = []
@@ -122,11 +131,26 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
     sync_config_segments(engine, config.segments, columns)
     rules = compiled(engine, columns)
     known = "_core"
+    forced = {name for spec in imports for name in forced_segments(spec)}
+    if forced:
+        engine.materialise(FORCED, forced_sql(imports))
+    own = []  # the rule segments an import may force, as their rules assign them
     for index, level in enumerate(rule_levels(rules)):
         parts = [rule_part_sql(RULE_SEGMENTS, name, rules[name], as_of, known) for name in level]
-        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {union_sql(parts)}")
+        selected = union_sql(parts)
+        if forced & set(level):  # forced here, so the later levels' in_segment see it
+            engine.materialise(f"_own{index}", selected)
+            own.append(f"SELECT * FROM _own{index}")
+            selected = override_sql(f"_own{index}", FORCED, sorted(forced & set(level)))
+        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {selected}")
         known = f"_level{index}"
     engine.materialise("_assignments", f"SELECT * FROM {known}")
+    if imports or engine.has_table(ISSUES):
+        unforced = f"SELECT * FROM _assignments WHERE NOT (segmentation = {literal(RULE_SEGMENTS)} "
+        unforced += f"AND segment IN ({literals(sorted(forced))}))" if forced else "AND false)"
+        engine.materialise("_owned", union_sql([unforced, *own]))
+        for name, counts in settle(engine, imports, "_owned").items():
+            result.reports.setdefault(name, {}).update(counts)
     for segmentation, segment, count in engine.fetch_rows(
         "SELECT segmentation, segment, count(*) FROM _assignments GROUP BY segmentation, segment ORDER BY 1, 2"
     ):

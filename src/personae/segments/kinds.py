@@ -7,7 +7,7 @@ One line per kind; each lives in a module of its own (see
 from __future__ import annotations
 
 from personae.errors import ConfigError
-from personae.segments import behaviour, lifecycle, predictive, rfm, rule_segments
+from personae.segments import behaviour, imported, lifecycle, predictive, rfm, rule_segments
 from personae.segments.segmentation import Segmentation
 from personae.spec import did_you_mean
 
@@ -22,6 +22,7 @@ SEGMENTATIONS: dict[str, Segmentation] = {
     "subscription": behaviour.SUBSCRIPTION,
     "triggers": behaviour.TRIGGERS_KIND,
     "rules": rule_segments.SEGMENTATION,
+    "imported": imported.SEGMENTATION,
 }
 
 

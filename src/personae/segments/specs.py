@@ -6,6 +6,7 @@ it. Rule segments (``[[segments]]``) are opportunistic: they may overlap.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from pydantic import Field, model_validator
@@ -16,6 +17,21 @@ from personae.spec import NAME_PATTERN, Spec
 RULE_SEGMENTS = "rules"
 """The segmentation that holds the ``[[segments]]`` (opportunistic rule segments)."""
 SCORES = range(1, 6)
+IMPORTED = "imported"
+"""The kind of a segmentation whose memberships come from a ``memberships`` source."""
+RULE_SEGMENTS_OUTSIDE = "segments"
+"""How destinations and imported rows name the rule segments (``segments/big_spenders``)."""
+
+
+def segment_external_id(segmentation: str, segment: str) -> str:
+    """The stable id other systems know a segment by: the same for the same names in every
+    workspace and every run, so a membership sent out and edited elsewhere comes back to it.
+
+    >>> segment_external_id("rfm", "Champions")
+    'seg_137683c3d0a44f0a'
+    """
+    digest = hashlib.sha256(f"{segmentation}\x1f{segment}".encode()).hexdigest()
+    return f"seg_{digest[:16]}"
 
 
 class RfmCell(Spec):
@@ -124,6 +140,30 @@ class SegmentationSpec(Spec):
     core: bool = True
     segments: dict[str, str] = Field(default_factory=dict)
     description: str = ""
+    source: str | None = None
+    """``kind = "imported"``: the ``memberships`` source its rows come from."""
+    theirs: tuple[str, ...] = ()
+    """``kind = "imported"``: the rule segments (``segments/NAME``) its rows may force people
+    into or out of; every other segment personae owns keeps its own state (policy ``ours``)."""
+
+    @model_validator(mode="after")
+    def _imported(self) -> SegmentationSpec:
+        if self.kind != IMPORTED:
+            for key in ("source", "theirs"):
+                if key in self.model_fields_set:
+                    raise ValueError(f"segmentation {self.name!r}: only kind = 'imported' takes {key!r}")
+            return self
+        if not self.source:
+            raise ValueError(
+                f'segmentation {self.name!r}: an imported segmentation names its memberships source: source = "NAME"'
+            )
+        if self.core and "core" in self.model_fields_set:
+            raise ValueError(
+                f"segmentation {self.name!r}: imported memberships are not exhaustive (another system lists "
+                "some people, not everyone); leave out core or set core = false"
+            )
+        object.__setattr__(self, "core", False)
+        return self
 
     @model_validator(mode="after")
     def _segments_for_rules(self) -> SegmentationSpec:

@@ -95,12 +95,26 @@ KIND_COLUMNS: dict[SourceKind, tuple[Column, ...]] = {
         Column("segment", ColumnType.TEXT, doc="attitudinal segment, if the survey assigns one"),
     ),
     SourceKind.MEMBERSHIPS: (
-        Column("record_id", ColumnType.TEXT, True, "membership row id in the other system"),
-        Column("segmentation", ColumnType.TEXT, True),
-        Column("segment", ColumnType.TEXT, True),
-        _TS,
+        Column("record_id", ColumnType.TEXT, doc="row id in the other system; default: derived from the row"),
+        Column("segment_id", ColumnType.TEXT, doc="the segment's external id (seg_…), as personae exports it"),
+        Column("segmentation", ColumnType.TEXT, doc="segmentation name; default: the imported segmentation's"),
+        Column("segment", ColumnType.TEXT, doc="segment name (segment_id or segment is required)"),
+        Column("member", ColumnType.BOOLEAN, doc="false: taken out of the segment (an unsubscribe); default true"),
+        Column("uid", ColumnType.TEXT, doc="personae's UID, as exported (a merged-away UID is followed)"),
+        Column("ts", ColumnType.TIMESTAMP, doc="when it was set there (UTC); default: when it was loaded"),
     ),
 }
+
+ROW_CHECKS: dict[SourceKind, tuple[tuple[str, str], ...]] = {
+    SourceKind.MEMBERSHIPS: (
+        (
+            "segment_id IS NOT NULL OR segment IS NOT NULL",
+            "no segment_id and no segment: a membership row names its segment by one of them",
+        ),
+    ),
+}
+"""Per kind, (SQL condition over the typed columns that a good row meets, the reason a row
+that does not is quarantined with): checks across columns, which no single column states."""
 
 TARGET_TABLE: dict[SourceKind, str] = {
     SourceKind.ORDERS: "events",

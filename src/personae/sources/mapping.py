@@ -20,6 +20,7 @@ from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import MappingError
 from personae.sources.kinds import (
     KIND_COLUMNS,
+    ROW_CHECKS,
     SEGMENT_EVENT_TYPES,
     ColumnType,
     SourceKind,
@@ -147,6 +148,12 @@ def key_sql(kind: SourceKind) -> str:
         return "order_id || ':' || coalesce(line_id, CAST(_row AS VARCHAR))"
     if kind is SourceKind.EVENTS:
         return "event_id"
+    if kind is SourceKind.MEMBERSHIPS:  # a table exported by personae has no row id: the row is its id
+        parts = ", ".join(
+            f"coalesce(CAST({name} AS VARCHAR), '')"
+            for name in ("uid", "segment_id", "segmentation", "segment", "member", "ts", *IDENTIFIER_TYPES, "extra_ids")
+        )
+        return f"coalesce(record_id, 'row:' || md5(concat_ws('|', {parts})))"
     return "record_id"
 
 
@@ -204,6 +211,9 @@ def mapped_sql(
                 f"THEN {literal(label + ': ')} || '''' || {raw_ref} || '''' || "
                 f"{literal(' is not ' + _TYPE_WORDS[column.type])} END"
             )
+    for condition, problem in ROW_CHECKS.get(spec.kind, ()):
+        checks.append(f"({condition})")
+        reasons.append(f"CASE WHEN NOT ({condition}) THEN {literal(problem)} END")
     extra: list[str] = []
     for key, value in mapping.items():
         if not key.startswith("id:"):

@@ -69,6 +69,7 @@ def target_fields(kind: SourceKind, source: str, currency: str, loaded_at: str) 
     else:
         fields = {"source": literal(source)}
         fields.update({name: name for name in column_names(kind)})
+        fields["record_id"] = "_key"  # the record id, or the one derived from the row (key_sql)
         fields.update({id_type: id_type for id_type in (*IDENTIFIER_TYPES, "extra_ids")})
         if "attributes" in dict(columns_of(TARGET_TABLE[kind])):
             fields["attributes"] = "_attributes"

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from personae.segments.assignment import assign_segments
+from personae.segments.conflicts import import_warnings
 from personae.segments.reports import REPORTS_FILE, THRESHOLDS_FILE
+from personae.segments.specs import IMPORTED
 from personae.steps.context import RunContext, StepResult, nobody_yet
 
 
@@ -29,4 +31,12 @@ def run(context: RunContext) -> StepResult:
     if others:
         _keep(context.models / REPORTS_FILE, others)
     changes = result.memberships.entered + result.memberships.exited if result.memberships else 0
-    return StepResult("segment", rows_in=result.people, rows_out=changes, details={"segments": result})
+    warnings = [
+        warning
+        for name, kind in result.kinds.items()
+        if kind == IMPORTED
+        for warning in import_warnings(name, result.reports.get(name, {}))
+    ]
+    return StepResult(
+        "segment", rows_in=result.people, rows_out=changes, details={"segments": result}, warnings=warnings
+    )
