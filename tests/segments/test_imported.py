@@ -305,7 +305,7 @@ def test_bad_rows_are_quarantined_or_kept_with_their_reason(tmp_path: Path) -> N
         ({"core": True}, "imported memberships are not exhaustive"),
         ({"theirs": ["rfm/Champions"]}, "'rfm' is a core segmentation, exhaustive and exclusive (every customer"),
         ({"theirs": ["triggers/promo"]}, "are recomputed from the data each run; only rule segments"),
-        ({"theirs": ["big_spenders"]}, "name a rule segment as 'segments/NAME'"),
+        ({"theirs": ["big_spenders"]}, "name a rule segment as 'rules/NAME'"),
         ({"theirs": ["rfx/x"]}, "no segmentation 'rfx'; did you mean 'rfm'?"),
     ],
 )

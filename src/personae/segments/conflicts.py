@@ -8,7 +8,7 @@ imported segmentation's policy decides:
 
 - ``ours`` (the default, for every owned segment): personae's state stays; the row is kept
   in ``import_issues`` with outcome ``ours`` and counted, never applied.
-- ``theirs``, for the rule segments listed in ``theirs = ["segments/NAME", …]``: the latest
+- ``theirs``, for the rule segments listed in ``theirs = ["rules/NAME", …]``: the latest
   row forces the person into the segment (``member`` true) or out of it (false), whatever the
   rule says, until a newer row says otherwise; kept in ``import_issues`` with outcome
   ``theirs``. Rule segments that read this one with ``in_segment('rules', …)`` see the forced
@@ -60,7 +60,7 @@ def check_theirs(spec: SegmentationSpec, segmentations: Sequence[SegmentationSpe
         where = f"segmentation {spec.name!r}: theirs = {item!r}"
         segmentation, _, segment = item.partition("/")
         if not segment or "/" in segment or not segmentation:
-            raise ValueError(f"{where}: name a rule segment as 'segments/NAME', e.g. 'segments/big_spenders'")
+            raise ValueError(f"{where}: name a rule segment as 'rules/NAME', e.g. 'rules/big_spenders'")
         if segmentation in (RULE_SEGMENTS_OUTSIDE, RULE_SEGMENTS):
             continue
         other = by_name.get(segmentation)
@@ -76,12 +76,12 @@ def check_theirs(spec: SegmentationSpec, segmentations: Sequence[SegmentationSpe
             raise ValueError(
                 f"{where}: {segmentation!r} is a core segmentation, exhaustive and exclusive (every customer is "
                 f"in exactly one of its segments): forcing someone into {segment!r} would put them in two "
-                "segments, forcing them out would leave them in none. Only rule segments ('segments/NAME') "
+                "segments, forcing them out would leave them in none. Only rule segments ('rules/NAME') "
                 f"can follow theirs; rows for {segmentation!r} keep personae's state (ours)"
             )
         raise ValueError(
             f"{where}: the segments of {segmentation!r} (kind {other.kind!r}) are recomputed from the data "
-            "each run; only rule segments ('segments/NAME') can follow theirs"
+            "each run; only rule segments ('rules/NAME') can follow theirs"
         )
 
 

@@ -20,7 +20,8 @@ SCORES = range(1, 6)
 IMPORTED = "imported"
 """The kind of a segmentation whose memberships come from a ``memberships`` source."""
 RULE_SEGMENTS_OUTSIDE = "segments"
-"""How destinations and imported rows name the rule segments (``segments/big_spenders``)."""
+"""Another name imported rows may give the rule segments (``segments/big_spenders``), read as
+``rules``, the name destinations send (``rules/big_spenders``)."""
 
 
 def segment_external_id(segmentation: str, segment: str) -> str:
@@ -143,7 +144,7 @@ class SegmentationSpec(Spec):
     source: str | None = None
     """``kind = "imported"``: the ``memberships`` source its rows come from."""
     theirs: tuple[str, ...] = ()
-    """``kind = "imported"``: the rule segments (``segments/NAME``) its rows may force people
+    """``kind = "imported"``: the rule segments (``rules/NAME``) its rows may force people
     into or out of; every other segment personae owns keeps its own state (policy ``ours``)."""
 
     @model_validator(mode="after")
