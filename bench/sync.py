@@ -14,21 +14,26 @@ reset cursor, every run on a fresh target:
   as Arrow, written as CSV by Arrow and COPYed into an empty temp table, then one
   ``INSERT … ON CONFLICT DO UPDATE`` of all of it into a members table holding the same 20 %,
   in one transaction.
-- webhook: not measured yet (the kind is built on another branch; :func:`webhook_rows`).
+- webhook: the ``webhook`` kind (1,000-change batches, signed, the cursor committed after each)
+  to a receiver in a process of its own; floor: the same rows read once as Arrow and POSTed
+  as JSON arrays of 1,000 by one httpx client.
 
 Prints changes/s, the median of ``--runs`` runs and the ratio to the floor (kind time /
 floor time), then where the postgres kind's time went in its last run.
 
-    .venv/bin/python bench/sync.py [--changes 1000000] [--runs 3] [--dsn postgresql://…] [--no-postgres]
+    .venv/bin/python bench/sync.py [--changes 1000000] [--runs 3] [--dsn postgresql://…] [--no-postgres] [--no-webhook]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -38,6 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -49,6 +55,7 @@ from personae.activation.kinds.file import FileDestination, FileDestinationSpec
 from personae.activation.kinds.postgres import PostgresDestinationSpec
 from personae.activation.kinds.postgres_destination import PostgresDestination
 from personae.activation.kinds.postgres_tables import CHANGE_COLUMNS, STAGED_MEMBERS, Shape, create_sql, staging_sql
+from personae.activation.kinds.webhook import WebhookDestination, WebhookDestinationSpec
 from personae.activation.state import ensure_sync_tables
 from personae.engine.duckdb import DuckDBEngine
 from personae.engine.tables import ensure_tables
@@ -213,10 +220,76 @@ def postgres_rows(engine: DuckDBEngine, dsn: str, changes: int, runs: int) -> tu
     ], breakdown
 
 
+RECEIVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Receiver(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+@contextmanager
+def receiver() -> Iterator[str]:
+    """A real HTTP receiver in a process of its own (keep-alive, answers 200 to every POST)."""
+    process = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{process.stdout.readline().strip()}/hook"
+    finally:
+        process.kill()
+        process.wait()
+
+
 def webhook_rows(engine: DuckDBEngine, url: str, changes: int, runs: int) -> list[dict[str, Any]]:
-    """TODO (the webhook kind, on its own branch): N changes in 1,000-change batches to a local
-    receiver through the loop, beside a floor of the same JSON batches POSTed by one httpx client."""
-    raise NotImplementedError("the webhook part of bench/sync.py comes with the webhook kind")
+    """N changes in 1,000-change batches to a local receiver through the loop (signed, keyed,
+    the cursor committed after each batch), beside a floor: the same rows read once as Arrow,
+    each 1,000 of them as a JSON array POSTed by one httpx client."""
+    spec = WebhookDestinationSpec.model_validate(spec_keys("webhook", url=url, secret_env="BENCH_SECRET"))
+    context = DeliveryContext(Path("."), {"BENCH_SECRET": "bench-secret"})
+
+    def fresh() -> None:
+        reset(engine, spec.name)
+
+    def kind() -> None:
+        result = sync_destination(engine, spec, WebhookDestination(spec, context), NOW)
+        assert result.status == "ok" and result.sent == changes, result
+
+    def floor() -> None:
+        rows = engine.fetch_arrow(membership_batch_sql(spec, 0, changes))
+        with httpx.Client() as client:
+            for start in range(0, rows.num_rows, spec.batch_size):
+                body = json.dumps(rows.slice(start, spec.batch_size).to_pylist(), default=str).encode()
+                client.post(url, content=body, headers={"Content-Type": "application/json"}).raise_for_status()
+
+    return [
+        row(
+            "webhook",
+            f"webhook kind: batches of {spec.batch_size:,} via the loop",
+            changes,
+            median_of(runs, fresh, kind),
+        ),
+        row(
+            "webhook",
+            f"floor: the same rows as JSON arrays of {spec.batch_size:,}, one httpx client",
+            changes,
+            median_of(runs, fresh, floor),
+        ),
+    ]
 
 
 def row(target: str, what: str, changes: int, took: list[float]) -> dict[str, Any]:
@@ -229,6 +302,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dsn", default=os.environ.get("PERSONAE_TEST_PG_DSN", ""))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-webhook", action="store_true")
     args = parser.parse_args()
     notes = []
     with tempfile.TemporaryDirectory() as folder:
@@ -238,6 +312,9 @@ def main() -> None:
             make_store(engine, args.changes)
             notes.append(f"store of {args.changes:,} changes made in {time.perf_counter() - started:.1f} s")
             rows = file_rows(engine, scratch, args.changes, args.runs)
+            if not args.no_webhook:
+                with receiver() as url:
+                    rows += webhook_rows(engine, url, args.changes, args.runs)
             if args.dsn and not args.no_postgres:
                 pg, breakdown = postgres_rows(engine, args.dsn, args.changes, args.runs)
                 rows += pg

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import tomllib
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -62,8 +63,10 @@ def _workspace(tmp_path: Path, demo: Path, schema: str, dsn: str = DSN, **extra:
         "traits": list(TRAITS),
         **extra,
     }
-    with (root / "personae.toml").open("a", encoding="utf-8") as config:
-        config.write("\n" + tomli_w.dumps({"destinations": [destination]}))
+    path = root / "personae.toml"
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    config["destinations"] = [destination]  # instead of the demo's own
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return Workspace(root, env={"WAREHOUSE_DSN": dsn})
 
 
@@ -225,7 +228,9 @@ def test_a_table_with_the_wrong_schema_is_refused_by_name(
         assert _members(schema) == _store_members(workspace)
     else:
         assert _cursor(workspace) == 0 and shown["sent"] == 0
-    assert workspace.sql("SELECT count(*) AS n FROM sync_marks").to_pylist() == [{"n": 0}]
+    assert workspace.sql("SELECT count(*) AS n FROM sync_marks WHERE destination = 'warehouse'").to_pylist() == [
+        {"n": 0}
+    ]
 
 
 def test_a_missing_table_is_an_error_when_not_created(tmp_path: Path, demo: Path, schema: str) -> None:

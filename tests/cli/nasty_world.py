@@ -18,7 +18,9 @@ import pytest
 
 from personae.access import AccessKey
 from personae.activation.actions import ActionCount, ActionPreview
+from personae.activation.delivery import SyncResult
 from personae.activation.experiments import ArmReport, ExperimentReport
+from personae.activation.state import DestinationStatus, SyncState
 from personae.activation.uplift import TOO_SMALL, Uplift
 from personae.identity.splink_model import MatchWeight
 from personae.identity.views import IdentityReport, Lineage, PersonView
@@ -184,6 +186,13 @@ class NastyWorkspace:
         uplift = Uplift(0.1, -0.05, 0.25, 0.2, TOO_SMALL, [NASTY])
         return ExperimentReport(NASTY, NASTY, 0.1, outcome, window, date(2024, 3, 1), arm, arm, 1, uplift)
 
+    def sync(self, destination: str | None = None, **_: Any) -> list[SyncResult]:
+        return [SyncResult(NASTY, NASTY, sent=1, status="ok", error=NASTY, cursor=1)]
+
+    def destinations(self) -> list[DestinationStatus]:
+        state = SyncState(NASTY, NASTY, 1, AT, NASTY, NASTY, 1, 0, 0)
+        return [DestinationStatus(state, NASTY, 1, AT)]
+
     def personas(self, segmentation: str) -> Personas:
         share = MixShare(NASTY, 0.5, 120.0)
         example = PersonaExample(NASTY, NASTY, NASTY, NASTY, NASTY, NASTY, {NASTY: NASTY})
@@ -236,4 +245,6 @@ def arguments(path: str) -> list[str]:
         "personas": [NASTY],
         "actions preview": [],
         "experiments report": [NASTY],
+        "sync": [],
+        "destinations": [],
     }[path]
