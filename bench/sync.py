@@ -226,6 +226,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Receiver(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else the answer's second write waits for a delayed ACK (40 ms)
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))

@@ -27,18 +27,18 @@ The wait function is an argument (``sleep``), so tests check the waits without w
 
 from __future__ import annotations
 
-import json
-import math
 import random
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import Field
 
 from personae.activation.specs import DestinationSpec
@@ -88,18 +88,16 @@ def check_env_name(value: str, key: str) -> str:
 
 
 def encode_json(value: Any) -> bytes:
-    """Compact UTF-8 JSON; a NaN or infinite number (which JSON cannot carry) becomes null."""
-    return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON (orjson: a NaN or infinite number, which JSON cannot carry, becomes
+    null; a decimal becomes a number). Measured: 10× the standard library's ``json`` with the
+    walk that replaced NaN, which made it most of a webhook sync's time (bench/sync.py)."""
+    return orjson.dumps(value, default=_number)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
+def _number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
 @dataclass(frozen=True)
