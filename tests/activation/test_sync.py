@@ -218,3 +218,27 @@ def test_destination_specs_round_trip_through_toml() -> None:
     config = parse_config({"destinations": [_files(Path("."))]}, Path("personae.toml"))
     again = parse_config(tomllib.loads(tomli_w.dumps(config.to_toml_dict())), Path("personae.toml"))
     assert again.destinations == config.destinations
+
+
+def test_a_destination_holdout_is_an_experiment_whose_arms_match_what_was_sent(world: Path) -> None:
+    _add_destinations(world, {**_files(world), "name": "held", "path": "out/held", "holdout": 0.3})
+    first = Workspace(world)
+    assert not first.run().errors
+    later = first.config.workspace.as_of + timedelta(days=60)  # type: ignore[operator]
+    assert not Workspace(world).run(as_of=later).errors  # every entry's 30-day window has ended
+    report = Workspace(world).experiment_report("held", outcome="conversion", window=30)
+    assert (report.kind, report.share, report.pending) == ("destination", 0.3, 0)
+    with Workspace(world).engine(write=False) as store:
+        entrants = {
+            str(row[0])
+            for row in store.fetch_rows(
+                "SELECT DISTINCT uid FROM membership_changes WHERE change = 'entered' "
+                "AND segmentation IN ('rfm', 'lifecycle')"
+            )
+        }
+    held = {uid for uid in entrants if is_held_out(uid, "held", 0.3)}
+    assert (report.treated.size, report.held_out.size) == (len(entrants) - len(held), len(held))
+    sent = set()
+    for path in (world / "out/held/deltas").glob("memberships-*.parquet"):
+        sent |= set(pq.read_table(path).column("uid").to_pylist())
+    assert sent == entrants - held  # the treated arm is exactly who was sent
