@@ -46,8 +46,11 @@ def sync(
     ]
     if format == "json":
         render.print_json(shown)
-    else:
-        render.records("sync", shown)
+    else:  # the reasons are sentences: said under the table, not squeezed into a column
+        render.records("sync", [{k: v for k, v in line.items() if k != "error"} for line in shown])
+        for line in shown:
+            if line["error"]:
+                render.say(("failed", "red"), f" {line['error']}")
     if any(r.status != "ok" for r in results):
         raise typer.Exit(1)
 
@@ -90,4 +93,7 @@ def destinations(
     if format == "json":
         render.print_json(shown)
     else:
-        render.records("destinations", shown)
+        render.records("destinations", [{k: v for k, v in line.items() if k != "error"} for line in shown])
+        for line in shown:
+            if line["error"]:
+                render.say((f"{line['destination']}:", "red"), f" {line['error']}")
