@@ -96,4 +96,4 @@ def destinations(
         render.records("destinations", [{k: v for k, v in line.items() if k != "error"} for line in shown])
         for line in shown:
             if line["error"]:
-                render.say((f"{line['destination']}:", "red"), f" {line['error']}")
+                render.say(("failed", "red"), f" {line['destination']}: {line['error']}")
