@@ -242,3 +242,15 @@ def test_a_destination_holdout_is_an_experiment_whose_arms_match_what_was_sent(w
     for path in (world / "out/held/deltas").glob("memberships-*.parquet"):
         sent |= set(pq.read_table(path).column("uid").to_pylist())
     assert sent == entrants - held  # the treated arm is exactly who was sent
+
+
+def test_a_kind_that_cannot_take_actions_says_so_when_the_file_is_read() -> None:
+    actions = [{"name": "thank_you", "rule": "orders >= 1", "priority": 1}]
+    destination = {"name": "warehouse", "kind": "postgres", "dsn_env": "DSN", "actions": True}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"actions": actions, "destinations": [destination]}, Path("personae.toml"))
+    assert "destination 'warehouse': the postgres kind keeps no table of next actions" in str(caught.value)
+    with pytest.raises(ConfigError, match="actions = true, but personae.toml declares no"):
+        parse_config(
+            {"destinations": [{"name": "out", "kind": "file", "path": "o", "actions": True}]}, Path("personae.toml")
+        )

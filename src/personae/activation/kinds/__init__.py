@@ -46,7 +46,8 @@ def parse_destination(data: object, index: int) -> DestinationSpec:
             elif item["type"] == "missing":
                 problems.append(f"{label}: a {kind} destination needs {key!r}")
             else:
-                problems.append(f"{label}: {key}: {str(item['msg']).removeprefix('Value error, ')}")
+                where = f"{label}: {key}" if key else label
+                problems.append(f"{where}: {str(item['msg']).removeprefix('Value error, ')}")
         raise ValueError("; ".join(problems)) from None
 
 

@@ -36,6 +36,11 @@ class PostgresDestinationSpec(DestinationSpec):
     def _connection_and_names(self) -> PostgresDestinationSpec:
         if not (self.dsn or self.dsn_env):
             raise ValueError("a postgres destination needs 'dsn_env' (or 'dsn'); prefer dsn_env for passwords")
+        if self.actions:
+            raise ValueError(
+                "the postgres kind keeps no table of next actions; send them with a file, webhook or "
+                "segment destination (actions = true there)"
+            )
         kept = {"uid"} | set(TRAIT_BOOKKEEPING_COLUMNS)
         for trait in self.traits:
             if trait in kept:
