@@ -24,7 +24,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("segments",),
     ("activation",),
     ("steps", "pipeline", "config", "status", "realtime", "access"),
-    ("workspace",),
+    ("workspace", "workspace_activation"),
     ("cli", "server", "dashboard", "__init__", "__main__"),
 )
 """Lowest first: a module may import from its own floor and the floors below."""

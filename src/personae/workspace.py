@@ -33,12 +33,9 @@ from personae.spec import did_you_mean
 from personae.status import WorkspaceStatus, workspace_status
 from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
+from personae.workspace_activation import ActivationVerbs
 
 if TYPE_CHECKING:
-    from personae.activation.actions import ActionPreview
-    from personae.activation.delivery import SyncResult
-    from personae.activation.experiments import ExperimentReport, Outcome
-    from personae.activation.state import DestinationStatus
     from personae.identity.splink_model import MatchWeight
     from personae.identity.views import IdentityReport, PersonView
     from personae.models.reports import ModelSummary
@@ -101,7 +98,7 @@ DEMO_DESTINATION: dict[str, Any] = {
 """The demo's destination: every sync's changes and a snapshot as Parquet (docs/destinations.md)."""
 
 
-class Workspace:
+class Workspace(ActivationVerbs):
     """A personae workspace folder; validates its ``personae.toml`` on construction."""
 
     def __init__(self, path: str | Path, *, env: Mapping[str, str] | None = None, engine: str | None = None) -> None:
@@ -374,62 +371,6 @@ class Workspace:
         with self.engine(write=False) as store:
             return changes_after(store, after, segmentation=segmentation, limit=limit)
 
-    # -- activation ------------------------------------------------------------------------
-    def _destination_specs(self, name: str | None) -> list[Any]:
-        specs = list(self.config.destinations)
-        if name is None:
-            return specs
-        chosen = [spec for spec in specs if spec.name == name]
-        if not chosen:
-            names = [spec.name for spec in specs]
-            raise UsageError(
-                f"no destination named {name!r}{did_you_mean(name, names)}; "
-                f"destinations are {', '.join(names) or 'none (declare [[destinations]] in personae.toml)'}"
-            )
-        return chosen
-
-    def sync(self, destination: str | None = None, *, progress: Progress | None = None) -> list[SyncResult]:
-        """Send every destination (or the one named) the changes since its cursors."""
-        from personae.activation.delivery import sync_destination
-        from personae.activation.destination import DeliveryContext
-        from personae.activation.kinds import make_destination
-
-        specs = self._destination_specs(destination)
-        delivery = DeliveryContext(self.root, self.env)
-        results = []
-        held = self._held is not None  # in the server: only the commits take the write turn
-        with self.engine(write=not held) as store:
-            for spec in specs:
-                now = datetime.now(UTC).replace(tzinfo=None)
-                made = make_destination(spec, delivery)
-                results.append(sync_destination(store, spec, made, now, progress or silent, self.write_turn))
-        return results
-
-    def destinations(self) -> list[DestinationStatus]:
-        """Each destination's last sync, counts and lag behind the change feed."""
-        from personae.activation.state import destination_status
-
-        specs = self._destination_specs(None)
-        if not specs or self._no_store(self.engine_name):
-            from personae.activation.state import DestinationStatus, SyncState
-
-            return [
-                DestinationStatus(SyncState(s.name, s.kind, 0, None, "never", "", 0, 0, 0), s.mode, 0, None)
-                for s in specs
-            ]
-        with self.engine(write=False) as store:
-            return [destination_status(store, spec) for spec in specs]
-
-    def dead_letters(self, destination: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """The changes a destination refused for good, newest first, with the reason."""
-        from personae.activation.state import dead_letters
-
-        (spec,) = self._destination_specs(destination)
-        if self._no_store(self.engine_name):
-            return []
-        with self.engine(write=False) as store:
-            return dead_letters(store, spec.name, limit)
-
     def members(self, segmentation: str, segment: str, *, after: str = "", limit: int = 1000) -> list[str]:
         """The UIDs in a segment now, in order, after the UID ``after`` (for paging)."""
         from personae.engine.sql import literal
@@ -501,30 +442,6 @@ class Workspace:
 
         with self.engine(write=False) as store:
             return persona_cards(store, segmentation)
-
-    # -- actions and experiments ---------------------------------------------------------
-    def preview_actions(self, *, sample: int = 10) -> ActionPreview:
-        """``next_actions`` in brief: people per channel and action (treated, held out) and a sample."""
-        from personae.activation.actions import preview_actions
-
-        with self.engine(write=False) as store:
-            return preview_actions(store, sample)
-
-    def experiment_report(self, name: str, *, outcome: Outcome = "conversion", window: int = 30) -> ExperimentReport:
-        """Treated against held out for an action (or a destination with a holdout): the uplift in
-        conversion or revenue over ``window`` days after entry, with its 95% interval."""
-        from personae.activation.experiments import experiment_report, find_experiment
-        from personae.profiles.build import traits_as_of
-
-        if outcome not in ("conversion", "revenue"):
-            raise UsageError(f"outcome {outcome!r}: use conversion or revenue")
-        if window < 1:
-            raise UsageError(f"window {window}: give a number of days, at least 1")
-        destinations = self.config.destinations
-        experiment = find_experiment(name, self.config.actions, destinations)
-        with self.engine(write=False) as store:
-            until = traits_as_of(store)
-            return experiment_report(store, experiment, outcome, window, self.config.traits_config(), until)
 
     def status(self) -> WorkspaceStatus:
         """Sources with their files, rows loaded and quarantined; the last run; table sizes."""
