@@ -325,6 +325,14 @@ TABLES: tuple[Table, ...] = (
         ("decided_at", "TIMESTAMP"),
     ),
     _table(
+        "imported_overrides",
+        "segment",
+        "the rule segments imported rows force people into (member) or out of, as the last run applied them",
+        ("uid", "VARCHAR"),
+        ("segment", "VARCHAR"),
+        ("member", "BOOLEAN"),
+    ),
+    _table(
         "import_issues",
         "segment",
         "imported membership rows not applied as they came (a conflict with an owned segment, or no "

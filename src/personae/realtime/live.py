@@ -341,7 +341,7 @@ class LiveProcessor:
         changes: list[LiveChange] = []
         for uid in people:
             now = held[uid]
-            assigned = world.rules.assign(profiles[uid], now, as_of=day)
+            assigned = world.rules.assign(profiles[uid], now, as_of=day, uid=uid)
             for segmentation, segments in sorted(assigned.items()):
                 before = now.get(segmentation, set())
                 changes += [LiveChange(uid, segmentation, s, "exited") for s in sorted(before - segments)]

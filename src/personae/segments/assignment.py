@@ -20,7 +20,15 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal, literals
 from personae.errors import SegmentationError, WorkspaceError
 from personae.profiles.build import traits_as_of
-from personae.segments.conflicts import FORCED, ISSUES, forced_segments, forced_sql, override_sql, settle
+from personae.segments.conflicts import (
+    FORCED,
+    ISSUES,
+    forced_segments,
+    forced_sql,
+    keep_overrides,
+    override_sql,
+    settle,
+)
 from personae.segments.definitions import compiled, definitions, sync_config_segments
 from personae.segments.imported import imported_specs, prepare
 from personae.segments.kinds import segmentation_kind
@@ -134,6 +142,7 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
     forced = {name for spec in imports for name in forced_segments(spec)}
     if forced:
         engine.materialise(FORCED, forced_sql(imports))
+    keep_overrides(engine, FORCED if forced else None)  # live processing honours them too
     own = []  # the rule segments an import may force, as their rules assign them
     for index, level in enumerate(rule_levels(rules)):
         parts = [rule_part_sql(RULE_SEGMENTS, name, rules[name], as_of, known) for name in level]

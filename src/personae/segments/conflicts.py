@@ -101,6 +101,30 @@ def forced_sql(specs: Sequence[SegmentationSpec]) -> str:
     return f"SELECT uid, segment, member FROM ({ranked}) AS r WHERE position = 1"
 
 
+OVERRIDES = "imported_overrides"
+"""The rule segments imports force, kept for live processing (``uid, segment, member``)."""
+
+
+def keep_overrides(engine: Engine, forced: str | None) -> None:
+    """Keep ``forced`` (or nothing) as :data:`OVERRIDES`, so that live processing, which
+    re-evaluates a person's rule segments at each event, keeps a forced state as batch does."""
+    ensure_tables(engine, [OVERRIDES])
+    with engine.transaction():
+        engine.delete_where(OVERRIDES, "true")
+        if forced is not None:
+            engine.insert(OVERRIDES, ["uid", "segment", "member"], f"SELECT uid, segment, member FROM {forced}")
+
+
+def overrides(engine: Engine) -> dict[str, dict[str, bool]]:
+    """uid -> {rule segment: forced in (True) or out (False)}, as the last run left them."""
+    if not engine.has_table(OVERRIDES):
+        return {}
+    found: dict[str, dict[str, bool]] = {}
+    for uid, segment, member in engine.fetch_rows(f"SELECT uid, segment, member FROM {OVERRIDES}"):
+        found.setdefault(str(uid), {})[str(segment)] = bool(member)
+    return found
+
+
 def override_sql(own: str, forced: str, segments: Sequence[str]) -> str:
     """The rule segments ``own`` assigns (``uid, segmentation, segment, score``), with the
     forced rows of ``segments`` in their place: out when ``member`` is false, in when true."""

@@ -16,17 +16,24 @@ over the whole population.
 ... )
 >>> rules.assign({"orders": 3}, {"lifecycle": {"active"}}, as_of=date(2025, 1, 31))
 {'tiers': {'big'}, 'rules': {'fans'}}
+
+An import that forces someone out of a rule segment (``theirs``) wins over the rule:
+
+>>> from dataclasses import replace
+>>> replace(rules, forced={"u1": {"fans": False}}).assign({"orders": 3}, {}, as_of=date(2025, 1, 31), uid="u1")
+{'tiers': {'big'}, 'rules': set()}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from personae.engine.base import Engine
 from personae.rules import Rule, parse_rule
+from personae.segments.conflicts import overrides
 from personae.segments.definitions import compiled
 from personae.segments.kinds import segmentation_kind
 from personae.segments.rule_segments import rule_levels
@@ -44,6 +51,8 @@ class LiveRules:
     """The ``rules`` kind's segmentations: name and its segments' rules."""
     levels: tuple[Rules, ...] = ()
     """The opportunistic rule segments, by level of dependency (each reads only earlier ones)."""
+    forced: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
+    """uid -> {rule segment: in or out}: what imports force (``theirs``), as batch applies it."""
 
     @property
     def owned(self) -> frozenset[str]:
@@ -57,9 +66,13 @@ class LiveRules:
         rules += [rule for level in self.levels for _, rule in level]
         return frozenset(column for rule in rules for column in rule.columns)
 
-    def assign(self, profile: Mapping[str, Any], held: Mapping[str, set[str]], *, as_of: date) -> dict[str, set[str]]:
+    def assign(
+        self, profile: Mapping[str, Any], held: Mapping[str, set[str]], *, as_of: date, uid: str = ""
+    ) -> dict[str, set[str]]:
         """segmentation -> the segments ``profile`` is in, for every segmentation in :attr:`owned`;
-        ``held`` is what the person holds now (only the batch segmentations are read)."""
+        ``held`` is what the person holds now (only the batch segmentations are read); a rule
+        segment an import forces for ``uid`` takes the forced state, at its level as in batch."""
+        forced = self.forced.get(uid, {})
         seen: dict[str, set[str]] = {name: set(segments) for name, segments in held.items() if name not in self.owned}
         assigned: dict[str, set[str]] = {}
         for name, rules in self.segmentations:
@@ -69,6 +82,11 @@ class LiveRules:
         for level in self.levels:
             visible = {**seen, RULE_SEGMENTS: set(opportunistic)}
             opportunistic |= {name for name, rule in level if rule.evaluate(profile, as_of=as_of, segments=visible)}
+            for name, _ in level:
+                if forced.get(name) is True:
+                    opportunistic.add(name)
+                elif forced.get(name) is False:
+                    opportunistic.discard(name)
         assigned[RULE_SEGMENTS] = opportunistic
         return assigned
 
@@ -89,4 +107,4 @@ def live_rules(engine: Engine, config: SegmentConfig, columns: Mapping[str, str]
     )
     rules = compiled(engine, columns)
     levels = tuple(tuple((name, rules[name]) for name in level) for level in rule_levels(rules))
-    return LiveRules(segmentations, levels)
+    return LiveRules(segmentations, levels, overrides(engine))
