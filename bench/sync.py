@@ -145,9 +145,10 @@ def timed_phases() -> Iterator[dict[str, float]]:
             setattr(PostgresDestination, name, original)
 
 
-def postgres_rows(engine: DuckDBEngine, dsn: str, changes: int, runs: int) -> tuple[list[dict[str, Any]], str]:
+def postgres_rows(engine: DuckDBEngine, dsn: str, changes: int, runs: int, batch_size: int = 0) -> tuple[list[dict[str, Any]], str]:
     schema = f"personae_bench_{os.getpid()}"
-    pg_spec = PostgresDestinationSpec.model_validate(spec_keys("postgres", dsn=dsn, schema=schema))
+    sized = {"batch_size": batch_size} if batch_size else {}
+    pg_spec = PostgresDestinationSpec.model_validate(spec_keys("postgres", dsn=dsn, schema=schema, **sized))
     exits = engine.fetch_arrow(
         f"SELECT * FROM ({membership_batch_sql(pg_spec, 0, changes)}) AS c WHERE change = 'exited'"
     )
@@ -304,6 +305,8 @@ def main() -> None:
     parser.add_argument("--dsn", default=os.environ.get("PERSONAE_TEST_PG_DSN", ""))
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-webhook", action="store_true")
+    parser.add_argument("--no-file", action="store_true")
+    parser.add_argument("--pg-batch", type=int, default=0, help="the postgres kind's batch_size (default: its own)")
     args = parser.parse_args()
     notes = []
     with tempfile.TemporaryDirectory() as folder:
@@ -312,12 +315,12 @@ def main() -> None:
             started = time.perf_counter()
             make_store(engine, args.changes)
             notes.append(f"store of {args.changes:,} changes made in {time.perf_counter() - started:.1f} s")
-            rows = file_rows(engine, scratch, args.changes, args.runs)
+            rows = [] if args.no_file else file_rows(engine, scratch, args.changes, args.runs)
             if not args.no_webhook:
                 with receiver() as url:
                     rows += webhook_rows(engine, url, args.changes, args.runs)
             if args.dsn and not args.no_postgres:
-                pg, breakdown = postgres_rows(engine, args.dsn, args.changes, args.runs)
+                pg, breakdown = postgres_rows(engine, args.dsn, args.changes, args.runs, args.pg_batch)
                 rows += pg
                 notes.append(breakdown)
     print("| target | what | changes | median s | changes/s | ratio to floor | runs s |")
