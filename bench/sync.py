@@ -145,7 +145,9 @@ def timed_phases() -> Iterator[dict[str, float]]:
             setattr(PostgresDestination, name, original)
 
 
-def postgres_rows(engine: DuckDBEngine, dsn: str, changes: int, runs: int, batch_size: int = 0) -> tuple[list[dict[str, Any]], str]:
+def postgres_rows(
+    engine: DuckDBEngine, dsn: str, changes: int, runs: int, batch_size: int = 0
+) -> tuple[list[dict[str, Any]], str]:
     schema = f"personae_bench_{os.getpid()}"
     sized = {"batch_size": batch_size} if batch_size else {}
     pg_spec = PostgresDestinationSpec.model_validate(spec_keys("postgres", dsn=dsn, schema=schema, **sized))
