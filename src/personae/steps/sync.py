@@ -17,7 +17,7 @@ from personae.steps.context import RunContext, StepResult
 def run(context: RunContext) -> StepResult:
     specs = context.config.destinations
     if not specs:
-        return StepResult("sync", rows_in=0, rows_out=0, note="no destinations")
+        return StepResult("sync", rows_in=0, rows_out=0, note="no destinations in personae.toml")
     delivery = DeliveryContext(context.root, context.env)
     results, warnings = [], []
     for spec in specs:
@@ -32,4 +32,9 @@ def run(context: RunContext) -> StepResult:
                 f"(`personae destinations --dead-letters {spec.name}`)"
             )
     sent = sum(result.sent for result in results)
-    return StepResult("sync", rows_in=len(specs), rows_out=sent, details={"destinations": results}, warnings=warnings)
+    failed = [result.destination for result in results if result.status != "ok"]
+    note = f"{len(specs)} destination{'s' if len(specs) > 1 else ''}, {sent:,} changes sent"
+    if failed:
+        note += f"; failed: {', '.join(failed)} (`personae destinations`)"
+    details = {"destinations": results}
+    return StepResult("sync", len(specs), sent, details=details, warnings=warnings, note=note)
