@@ -56,3 +56,10 @@ def dead_letters(root: Path) -> list[dict[str, Any]]:
 
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def feed_end(root: Path) -> int:
+    """The last sequence of the whole feed: where a finished sync leaves the cursor."""
+    with store(root) as connection:
+        row = connection.execute("SELECT max(sequence) FROM membership_changes").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

@@ -25,7 +25,15 @@ from personae.activation.http_delivery import Change, backoff, pack
 from personae.activation.kinds import parse_destination
 from personae.activation.kinds.webhook import WebhookDestination, WebhookDestinationSpec, signature
 from personae.cli.app import app
-from tests.activation.http_workspaces import dead_letters, demo_workspace, now, sequences, store, with_destination
+from tests.activation.http_workspaces import (
+    dead_letters,
+    demo_workspace,
+    feed_end,
+    now,
+    sequences,
+    store,
+    with_destination,
+)
 from tests.activation.receiver import Receiver, receiving
 
 SECRET = "whsec-test-0123456789"
@@ -81,7 +89,7 @@ def test_after_an_outage_every_change_arrives_once_and_the_cursor_ends_at_the_la
     result = sync(root, receiver)
     assert result.status == "ok", result.error
     assert receiver.keys() == keys(root) and receiver.duplicates == 0
-    assert result.sent == len(keys(root)) and result.cursor == sequences(root, "rfm")[-1]
+    assert result.sent == len(keys(root)) and result.cursor == feed_end(root)
     assert len(receiver.sleeps) == 3
     for attempt, waited in enumerate(receiver.sleeps, start=1):  # full jitter under an exponential cap
         assert 0 <= waited <= 0.5 * 2 ** (attempt - 1)
@@ -106,7 +114,7 @@ def test_giving_up_keeps_the_cursor_at_what_was_accepted_and_the_next_sync_sends
     rest = sync(root, receiver)
     assert rest.status == "ok" and rest.sent == len(keys(root)) - 100
     assert receiver.keys() == keys(root) and receiver.duplicates == 0
-    assert rest.cursor == sequences(root, "rfm")[-1]
+    assert rest.cursor == feed_end(root)
 
 
 def test_a_receiver_down_for_longer_than_max_attempts_moves_nothing(
@@ -172,7 +180,7 @@ def test_a_refused_change_is_dead_lettered_and_the_rest_delivered(
     result = sync(root, receiver)
     assert result.status == "ok" and result.dead_lettered == 1
     assert receiver.keys() == keys(root) - {bad}
-    assert result.cursor == sequences(root, "rfm")[-1]
+    assert result.cursor == feed_end(root)
     (letter,) = dead_letters(root)
     assert letter["key"] == bad and letter["part"] == "membership"
     assert letter["reason"] == f"HTTP 400: change {bad} is not valid here: unknown field"

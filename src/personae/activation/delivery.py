@@ -261,11 +261,14 @@ class _Loop:
                     self.progress(f"sync {spec.name}", done, max(int(waiting), done))
                 if rows.num_rows:
                     position = max(position, unsaved.cursor)
+            if upper > unsaved.cursor:  # nothing it receives lies beyond: the next sync starts there
+                unsaved.cursor = upper
+                self._save_memberships(unsaved, moved=True)
         finally:
             self._save_memberships(unsaved)
 
-    def _save_memberships(self, unsaved: _Unsaved) -> None:
-        if not unsaved.batches:
+    def _save_memberships(self, unsaved: _Unsaved, *, moved: bool = False) -> None:
+        if not unsaved.batches and not moved:
             return
         engine, result = self.engine, self.result
         with self.turn(), engine.transaction():
