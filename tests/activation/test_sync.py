@@ -256,3 +256,33 @@ def test_a_kind_that_cannot_take_actions_says_so_when_the_file_is_read() -> None
     with pytest.raises(ConfigError) as caught:
         parse_config({"destinations": [files]}, Path("personae.toml"))
     assert "actions = true, but personae.toml declares no [[actions]]" in str(caught.value)
+
+
+def test_next_actions_are_a_payload_and_an_ended_action_is_sent_as_none(world: Path) -> None:
+    path = world / "personae.toml"
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    config["actions"] = [{"name": "thanks", "rule": "orders >= 1", "channel": "email", "priority": 5, "holdout": 0.2}]
+    config["destinations"] = [{**_files(world), "name": "acts", "path": "out/acts", "actions": True}]
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    assert not Workspace(world).run().errors
+    with Workspace(world).engine(write=False) as store:
+        chosen = {str(u): bool(h) for u, h in store.fetch_rows("SELECT uid, held_out FROM next_actions")}
+    assert chosen and any(chosen.values()) and not all(chosen.values())
+
+    def sent() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for found in (world / "out/acts/deltas").glob("actions.email-*.parquet"):
+            rows += pq.read_table(found).to_pylist()
+        return rows
+
+    first = sent()
+    assert {r["uid"] for r in first} == {uid for uid, held in chosen.items() if not held}  # never the held out
+    assert {(r["action"], r["channel"], r["revision"]) for r in first} == {("thanks", "email", 1)}
+    gone = first[0]["uid"]
+    with Workspace(world).engine(write=True) as store:  # the person's action ends
+        store.execute(f"DELETE FROM next_actions WHERE uid = '{gone}'")
+    (result,) = Workspace(world).sync()
+    assert result.status == "ok"
+    ended = [r for r in sent() if r["revision"] == 2]
+    assert [(r["uid"], r["action"]) for r in ended] == [(gone, None)]
+    assert ended[0]["key"] == f"acts:actions.email:{gone}:2"
