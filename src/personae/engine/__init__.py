@@ -30,6 +30,7 @@ def open_engine(root: Path, settings: EngineSettings, name: str, *, read_only: b
             read_only=read_only,
             memory_limit=duckdb.memory_limit,
             threads=duckdb.threads,
+            temp_directory=root / duckdb.temp_directory,
         )
     from personae.engine.spark import SparkEngine  # only with the spark extra installed
 

@@ -15,6 +15,9 @@ ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
 class DuckDBSettings(Spec):
     path: str = "personae.duckdb"
     memory_limit: str | None = None
+    """Memory DuckDB may use, per connection (``"3GB"``); unset: half the machine's memory."""
+    temp_directory: str = ".personae/duckdb-tmp"
+    """Where DuckDB spills what does not fit (relative to the workspace, or absolute)."""
     threads: int | None = Field(None, ge=1)
 
 

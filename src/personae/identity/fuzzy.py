@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -88,17 +88,21 @@ DETERMINISTIC_RECALL = 0.7
 logger = logging.getLogger(__name__)
 
 
-def database_api(backend: Backend, spark: Any = None, *, exact: bool = False) -> DatabaseAPISubClass:
+def database_api(
+    backend: Backend, spark: Any = None, *, exact: bool = False, config: Mapping[str, Any] | None = None
+) -> DatabaseAPISubClass:
     """The Splink database API of ``backend``; the one place the backend is chosen.
 
     ``exact`` runs DuckDB on one thread: sums over many rows then add up in the same
     order every time, so training gives bit-identical parameters from the same data.
+    ``config`` holds the store's limits (memory, spill folder, threads), so that the
+    matcher's own connection keeps to them too.
     """
     if backend == "duckdb":
         from splink.backends.duckdb import DuckDBAPI
 
-        connection = duckdb.connect(":memory:", config={"threads": 1}) if exact else duckdb.connect()
-        return DuckDBAPI(connection)
+        settings = {**(config or {}), **({"threads": 1} if exact else {})}
+        return DuckDBAPI(duckdb.connect(":memory:", config=settings))
     if backend == "spark":
         from splink.backends.spark import SparkAPI, similarity_jar_location
 
@@ -149,6 +153,9 @@ class FuzzyMatcher:
         """Region whose country code national phone numbers get (E.164, as at ingest)."""
         self.backend: Backend = backend
         self.spark = spark
+        self.duckdb_config: dict[str, Any] = {}
+        """The limits of the store this matcher works for (memory, spill folder), for its own
+        DuckDB connection; set by the identity step."""
         self.model_: dict[str, Any] | None = None
 
     # -- fitting ---------------------------------------------------------------------
@@ -377,7 +384,7 @@ class FuzzyMatcher:
     def _linker(
         self, table: pa.Table, settings: SettingsCreator | dict[str, Any], *, exact: bool = False
     ) -> Iterator[tuple[Linker, SplinkDataFrame]]:
-        db_api = database_api(self.backend, self.spark, exact=exact)
+        db_api = database_api(self.backend, self.spark, exact=exact, config=self.duckdb_config)
         try:
             with quiet_splink(), warnings.catch_warnings():
                 # On Spark, pyspark warns (FutureWarning) "PySpark does not yet fully

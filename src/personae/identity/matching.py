@@ -33,8 +33,10 @@ def matcher_for(
     """The saved matcher, or a newly trained one (saved); None when there is too little data
     (the reason is added to ``warnings``)."""
     path = models / MODEL_FILE
+    limits = dict(getattr(engine, "connection_config", {}))  # DuckDB's; Spark keeps its own
     saved = _saved_matcher(path, warnings)
     if saved is not None and saved.settings == settings and saved.phone_region == phone_region:
+        saved.duckdb_config = limits
         return saved
     records = engine.fetch_arrow(records_sql(settings.compared_columns))
     if records.num_rows < MIN_RECORDS:
@@ -42,7 +44,9 @@ def matcher_for(
             warnings.append(f"fuzzy matching skipped: {records.num_rows} customer records, {MIN_RECORDS} needed")
         return None
     try:
-        matcher = FuzzyMatcher(settings, phone_region=phone_region).fit(records)
+        matcher = FuzzyMatcher(settings, phone_region=phone_region)
+        matcher.duckdb_config = limits
+        matcher.fit(records)
     except FuzzyTrainingError as error:
         warnings.append(f"fuzzy matching skipped: {error}")
         return None
