@@ -80,6 +80,16 @@ class Served:
     def track(self, **message: Any) -> tuple[int, Any, dict[str, str]]:
         return self.call("/v1/track", message, basic=self.write_key)
 
+    def live(self, events: int) -> dict[str, Any]:
+        """The live processing stats once it runs and has applied ``events`` events (fails after 60 s)."""
+        for _ in range(600):
+            _, health, _ = self.call("/health")
+            live: dict[str, Any] = health["live"]
+            if live["events"] >= events and not live["waiting"]:
+                return live
+            time.sleep(0.1)
+        raise AssertionError(f"live processing did not get to {events} events: {health}")
+
     def run(self) -> dict[str, Any]:
         """A batch run through the admin API, waited for; the run's row."""
         status, _, _ = self.call("/v1/admin/runs", {}, token=self.admin)

@@ -4,9 +4,7 @@ as the next batch run would keep it."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 from personae import Workspace
 from tests.server.live import LIVE_SOURCE, Served, serving
@@ -20,16 +18,6 @@ FORCED = "user,segmentation,segment,member,ts\njo,rules,visitors,false,2025-01-0
 def _page(served: Served, user: str, number: int) -> None:
     message = {"userId": user, "name": "Home", "messageId": f"{user}{number}", "timestamp": "2025-01-02T10:00:00Z"}
     assert served.call("/v1/page", message, basic=served.write_key)[0] == 200
-
-
-def _applied(served: Served, events: int) -> dict[str, Any]:
-    for _ in range(600):
-        _, health, _ = served.call("/health")
-        live: dict[str, Any] = health["live"]
-        if live["events"] >= events and not live["waiting"]:
-            return live
-        time.sleep(0.1)
-    raise AssertionError(f"live processing did not apply {events} events: {health}")
 
 
 def _visitors(served: Served) -> set[str]:
@@ -57,7 +45,7 @@ def test_live_events_keep_the_segments_an_import_forces(tmp_path: Path) -> None:
         assert _visitors(served) == {al}
         for user in ("jo", "kim"):  # a second page view: the rule would put both in
             _page(served, user, 1)
-        _applied(served, 2)
+        served.live(2)
         assert _visitors(served) == {al, kim}  # jo stays out: the import took them out
         served.run()
         assert _visitors(served) == {al, kim}  # and the batch run agrees

@@ -6,7 +6,6 @@ event twice."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,6 @@ SEGMENTS = [{"name": "visitors", "rule": "page_views >= 2"}]
 
 def _workspace(root: Path) -> Workspace:
     return live_workspace(root, segments=SEGMENTS)
-
-
-def _live(served: Served, events: int) -> dict[str, Any]:
-    """The live processing stats once it runs and has applied ``events`` events (fails after 60 s)."""
-    for _ in range(600):
-        _, health, _ = served.call("/health")
-        live: dict[str, Any] = health["live"]
-        if live["events"] >= events and not live["waiting"]:
-            return live
-        time.sleep(0.1)
-    raise AssertionError(f"live processing did not get to {events} events: {health}")
 
 
 def _feed(served: Served, after: int, count: int) -> list[dict[str, Any]]:
@@ -59,7 +47,7 @@ def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -
         _, health, _ = served.call("/health")
         assert "first batch run" in health["live"]["waiting"] and health["live"]["caught_up"] is False
         served.run()  # loads the early event; live then starts and leaves it alone
-        assert _live(served, 0)["waiting"] == ""
+        assert served.live(0)["waiting"] == ""
         sequence = served.workspace.sql("SELECT coalesce(max(sequence), 0) AS s FROM membership_changes")
         after = sequence.column("s")[0].as_py()
 
@@ -70,7 +58,7 @@ def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -
                 )[0]
                 == 200
             )
-        live = _live(served, 2)
+        live = served.live(2)
         assert live["fault"] == "" and live["events"] == 2  # the early event was not applied again
         assert live["caught_up"] is True
         [change] = _feed(served, after, 1)
@@ -92,13 +80,13 @@ def test_live_resumes_after_a_restart_and_a_run_agrees(tmp_path: Path) -> None:
             served.call("/v1/page", {"userId": "jo", "name": "Home", "messageId": "p1"}, basic=served.write_key)[0]
             == 200
         )
-        assert _live(served, 1)["events"] == 1
+        assert served.live(1)["events"] == 1
     with serving(workspace) as served:
         assert (
             served.call("/v1/page", {"userId": "jo", "name": "Cart", "messageId": "p2"}, basic=served.write_key)[0]
             == 200
         )
-        live = _live(served, 1)
+        live = served.live(1)
         assert live["events"] == 1  # only the new one: the first was applied before the restart
         assert _profile(served, "user_id:jo")["golden"]["page_views"] == 2
         stays = served.workspace.sql(

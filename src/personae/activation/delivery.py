@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -184,7 +185,7 @@ committing after each 1,000-change batch was a quarter of a webhook sync (bench/
 
 
 class _Unsaved:
-    """Membership batches delivered since the cursor was last committed."""
+    """Batches delivered since the last commit, and the membership cursor they reach."""
 
     def __init__(self, cursor: int) -> None:
         self.cursor = cursor
@@ -192,13 +193,11 @@ class _Unsaved:
 
     def clear(self) -> None:
         self.batches = self.changes = 0
-        self.items: list[dict[str, object]] = []
+        self.items: list[dict[str, Any]] = []
         self.dead: dict[str, str] = {}
         self.since = time.perf_counter()
 
     def add(self, batch: ChangeBatch, sent: Sent) -> None:
-        assert batch.memberships is not None
-        self.cursor = int(batch.memberships.column("sequence")[-1].as_py())
         self.batches += 1
         self.changes += len(batch)
         if sent.dead:
@@ -224,14 +223,16 @@ class _Loop:
             self.result.failed += len(batch)
             raise
 
-    def _commit(self, batch: ChangeBatch, sent: Sent) -> None:
-        """Record a delivered batch (its cursor or marks were set by the caller in the same transaction)."""
+    def _record(self, unsaved: _Unsaved) -> None:
+        """Record what was delivered: cursor, counts, dead letters (in the caller's transaction)."""
         engine, result = self.engine, self.result
-        dead = record_dead_letters(engine, self.spec.name, list(batch.items()), sent.dead, self.now) if sent.dead else 0
-        result.sent += len(batch) - dead
+        dead = record_dead_letters(engine, self.spec.name, unsaved.items, unsaved.dead, self.now)
+        result.cursor = unsaved.cursor
+        result.sent += unsaved.changes - dead
         result.dead_lettered += dead
-        result.batches += 1
+        result.batches += unsaved.batches
         _save(engine, self.state, result, self.now)
+        unsaved.clear()
 
     def memberships(self) -> None:
         """Batches in sequence order. One query reads :data:`READ_BATCHES` batches from a window
@@ -253,32 +254,24 @@ class _Loop:
                 if rows.num_rows < chunk:  # the window is exhausted: the next starts after it
                     position, span = until, span * 2
                 for start in range(0, rows.num_rows, spec.batch_size):
-                    batch = ChangeBatch(memberships=rows.slice(start, spec.batch_size))
+                    chosen = rows.slice(start, spec.batch_size)
+                    batch = ChangeBatch(memberships=chosen)
                     unsaved.add(batch, self._send(batch))
+                    unsaved.cursor = int(chosen.column("sequence")[-1].as_py())
                     done += len(batch)
                     if time.perf_counter() - unsaved.since >= COMMIT_EVERY:
                         self._save_memberships(unsaved)
                     self.progress(f"sync {spec.name}", done, max(int(waiting), done))
                 if rows.num_rows:
                     position = max(position, unsaved.cursor)
-            if upper > unsaved.cursor:  # nothing it receives lies beyond: the next sync starts there
-                unsaved.cursor = upper
-                self._save_memberships(unsaved, moved=True)
+            unsaved.cursor = max(unsaved.cursor, upper)  # nothing it receives lies beyond: start there next
         finally:
             self._save_memberships(unsaved)
 
-    def _save_memberships(self, unsaved: _Unsaved, *, moved: bool = False) -> None:
-        if not unsaved.batches and not moved:
-            return
-        engine, result = self.engine, self.result
-        with self.turn(), engine.transaction():
-            dead = record_dead_letters(engine, self.spec.name, unsaved.items, unsaved.dead, self.now)
-            result.cursor = unsaved.cursor
-            result.sent += unsaved.changes - dead
-            result.dead_lettered += dead
-            result.batches += unsaved.batches
-            _save(engine, self.state, result, self.now)
-        unsaved.clear()
+    def _save_memberships(self, unsaved: _Unsaved) -> None:
+        if unsaved.batches or unsaved.cursor != self.result.cursor:
+            with self.turn(), self.engine.transaction():
+                self._record(unsaved)
 
     def states(self) -> None:
         engine, spec = self.engine, self.spec
@@ -296,9 +289,10 @@ class _Loop:
                     f"SELECT {shown} FROM {pending} WHERE _n > {start} AND _n <= {start + spec.batch_size} ORDER BY _n"
                 )
                 batch = ChangeBatch(states={part: rows})
-                sent = self._send(batch)
+                unsaved = _Unsaved(self.result.cursor)
+                unsaved.add(batch, self._send(batch))
                 with self.turn(), engine.transaction():
                     record_marks(engine, spec.name, part, rows)
-                    self._commit(batch, sent)
+                    self._record(unsaved)
                 self.progress(f"sync {spec.name} {part}", start + rows.num_rows, waiting)
             engine.drop_table(pending)

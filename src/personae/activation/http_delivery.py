@@ -87,6 +87,17 @@ def check_env_name(value: str, key: str) -> str:
     return value
 
 
+def required_env(destination: str, env: Mapping[str, str], variable: str, holds: str, example: str) -> str:
+    """The secret the environment variable ``variable`` holds; an error saying how to set it."""
+    value = env.get(variable, "")
+    if not value:
+        raise DestinationError(
+            f"destination {destination!r}: the environment variable {variable} is not set; "
+            f"it holds {holds}: export {variable}={example} before personae sync"
+        )
+    return value
+
+
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON (orjson: a NaN or infinite number, which JSON cannot carry, becomes
     null; a decimal becomes a number). Measured: 10× the standard library's ``json`` with the

@@ -21,25 +21,33 @@ from personae.sources.specs import SourceSpec
 CONNECT_TIMEOUT_SECONDS = 10
 
 
-def resolve_dsn(spec: SourceSpec, env: Mapping[str, str]) -> str:
-    if spec.dsn_env:
-        if spec.dsn_env not in env:
-            raise ConfigError(
-                f"source {spec.name!r}: environment variable {spec.dsn_env!r} (dsn_env) is not set; "
+def dsn_from(
+    owner: str, dsn: str | None, dsn_env: str | None, env: Mapping[str, str], error: type[Exception] = ConfigError
+) -> str:
+    """The connection string of ``owner`` (``"source 'crm'"``): from the environment variable
+    ``dsn_env`` names, else ``dsn``; ``error`` when the variable is not set."""
+    if dsn_env:
+        if dsn_env not in env:
+            raise error(
+                f"{owner}: environment variable {dsn_env!r} (dsn_env) is not set; "
                 "export it with the database's connection string"
             )
-        return env[spec.dsn_env]
-    assert spec.dsn is not None  # the spec validator requires dsn or dsn_env
-    return spec.dsn
+        return env[dsn_env]
+    assert dsn is not None  # the spec validators require dsn or dsn_env
+    return dsn
 
 
-def _describe_target(dsn: str) -> str:
+def resolve_dsn(spec: SourceSpec, env: Mapping[str, str]) -> str:
+    return dsn_from(f"source {spec.name!r}", spec.dsn, spec.dsn_env, env)
+
+
+def describe_server(dsn: str) -> str:
+    """``host:port/dbname`` of a DSN, for messages: never the password."""
     try:
         info = psycopg.conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         return "the configured server"
-    host = info.get("host", "localhost")
-    return f"{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 def snapshot(spec: SourceSpec, env: Mapping[str, str], destination: Path) -> Path:
@@ -67,7 +75,7 @@ def snapshot(spec: SourceSpec, env: Mapping[str, str], destination: Path) -> Pat
         partial.unlink(missing_ok=True)
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise SourceUnreachable(
-            f"source {spec.name!r}: cannot reach PostgreSQL at {_describe_target(dsn)}: {reason}; "
+            f"source {spec.name!r}: cannot reach PostgreSQL at {describe_server(dsn)}: {reason}; "
             "check the dsn and that the server is running"
         ) from None
     except psycopg.Error as error:

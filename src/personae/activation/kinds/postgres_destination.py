@@ -22,7 +22,6 @@ snapshot, kept by the feed (reconciling them would read every member on every sy
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -54,6 +53,7 @@ from personae.activation.kinds.postgres_tables import (
     staging_sql,
 )
 from personae.errors import DestinationError, DestinationUnreachable
+from personae.sources.postgres import describe_server, dsn_from
 
 CONNECT_TIMEOUT_SECONDS = 10
 COPY_CHUNK_ROWS = 65_536
@@ -62,32 +62,11 @@ _CSV = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
 and a quoted one as the empty string."""
 
 
-def describe_server(dsn: str) -> str:
-    """``host:port/dbname`` of a DSN, for messages: never the password."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "the configured server"
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
-
-
 def _password(dsn: str) -> str:
     try:
         return str(psycopg.conninfo.conninfo_to_dict(dsn).get("password") or "")
     except psycopg.ProgrammingError:
         return ""
-
-
-def resolve_dsn(spec: PostgresDestinationSpec, env: Mapping[str, str]) -> str:
-    if spec.dsn_env:
-        if spec.dsn_env not in env:
-            raise DestinationError(
-                f"destination {spec.name!r}: environment variable {spec.dsn_env!r} (dsn_env) is not set; "
-                "export it with the database's connection string"
-            )
-        return env[spec.dsn_env]
-    assert spec.dsn is not None  # the spec validator requires dsn or dsn_env
-    return spec.dsn
 
 
 def _csv(table: pa.Table) -> list[bytes]:
@@ -131,7 +110,7 @@ class PostgresDestination:
         return self.connection
 
     def open(self) -> None:
-        dsn = resolve_dsn(self.spec, self.env)
+        dsn = dsn_from(f"destination {self.spec.name!r}", self.spec.dsn, self.spec.dsn_env, self.env, DestinationError)
         self.server = describe_server(dsn)
         self.password = _password(dsn)
         try:

@@ -43,8 +43,8 @@ from personae.activation.http_delivery import (
     check_url,
     encode_json,
     pack,
+    required_env,
 )
-from personae.errors import DestinationError
 
 MESSAGE_BYTES = 32 * 1024
 BATCH_BYTES = 500 * 1024
@@ -133,12 +133,8 @@ class SegmentDestination:
         self.sender: HttpSender | None = None
 
     def open(self) -> None:
-        write_key = self.context.env.get(self.spec.write_key_env, "")
-        if not write_key:
-            raise DestinationError(
-                f"destination {self.spec.name!r}: the environment variable {self.spec.write_key_env} is not set; "
-                f"it holds the source's write key: export {self.spec.write_key_env}=<write key> before personae sync"
-            )
+        holds = "the source's write key"
+        write_key = required_env(self.spec.name, self.context.env, self.spec.write_key_env, holds, "<write key>")
         self.sender = HttpSender(self.spec.name, self.spec, sleep=self.sleep, draw=self.draw, auth=(write_key, ""))
         self.sender.open()
 

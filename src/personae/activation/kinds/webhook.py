@@ -39,8 +39,8 @@ from personae.activation.http_delivery import (
     check_url,
     encode_json,
     pack,
+    required_env,
 )
-from personae.errors import DestinationError
 
 OWN_HEADERS = frozenset(
     {"content-type", "content-length", "host", "idempotency-key", "x-personae-timestamp", "x-personae-signature"}
@@ -110,14 +110,8 @@ class WebhookDestination:
         self._secret = b""
 
     def open(self) -> None:
-        secret = self.context.env.get(self.spec.secret_env, "")
-        if not secret:
-            raise DestinationError(
-                f"destination {self.spec.name!r}: the environment variable {self.spec.secret_env} is not set; "
-                f"it holds the secret the requests are signed with: export {self.spec.secret_env}=<the secret "
-                "the receiver checks> before personae sync"
-            )
-        self._secret = secret.encode()
+        holds, example = "the secret the requests are signed with", "<the secret the receiver checks>"
+        self._secret = required_env(self.spec.name, self.context.env, self.spec.secret_env, holds, example).encode()
         self.sender.open()
 
     def _envelope(self) -> tuple[bytes, bytes]:
