@@ -19,12 +19,12 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("errors", "spec", "progress", "demo"),
     ("engine", "store_lock"),
     ("rules",),
-    ("sources", "identity", "golden", "profiles"),
+    ("sources", "identity", "golden", "profiles", "privacy"),
     ("models",),
     ("segments",),
     ("activation",),
-    ("steps", "pipeline", "config", "status", "realtime", "access"),
-    ("workspace", "workspace_activation"),
+    ("steps", "pipeline", "config", "status", "realtime", "access", "rights"),
+    ("workspace", "workspace_activation", "workspace_privacy"),
     ("cli", "server", "dashboard", "__init__", "__main__"),
 )
 """Lowest first: a module may import from its own floor and the floors below."""
