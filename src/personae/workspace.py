@@ -34,6 +34,7 @@ from personae.status import WorkspaceStatus, workspace_status
 from personae.steps.context import MODELS_FOLDER, RunContext, StepResult
 from personae.store_lock import LOCK_FILE, StoreLock, describe_holder
 from personae.workspace_activation import ActivationVerbs
+from personae.workspace_privacy import PrivacyVerbs
 
 if TYPE_CHECKING:
     from personae.identity.splink_model import MatchWeight
@@ -98,7 +99,7 @@ DEMO_DESTINATION: dict[str, Any] = {
 """The demo's destination: every sync's changes and a snapshot as Parquet (docs/destinations.md)."""
 
 
-class Workspace(ActivationVerbs):
+class Workspace(ActivationVerbs, PrivacyVerbs):
     """A personae workspace folder; validates its ``personae.toml`` on construction."""
 
     def __init__(self, path: str | Path, *, env: Mapping[str, str] | None = None, engine: str | None = None) -> None:
@@ -110,6 +111,10 @@ class Workspace(ActivationVerbs):
         self.engine_name = check_engine(engine or self.config.workspace.engine)
         self._held: Engine | None = None
         self.journal_sealer: Callable[[str], None] | None = None
+        self.erasure_listener: Callable[[Engine], None] | None = None
+        self.compact_owed = False
+        """An erasure ran on the held store: the file is rewritten when it is let go (see :meth:`erase`)."""
+        """Set by a server: told (with the store, in the write turn) when people were just erased."""
         """Set by a server that holds the live sources' journals: a run asks it to seal them."""
         self._writes = threading.Lock()
         """Held open, writes in this process take turns (DuckDB would refuse concurrent ones)."""
@@ -170,6 +175,8 @@ class Workspace(ActivationVerbs):
             finally:
                 self._held = None
                 engine.close()
+                if self.compact_owed:  # an erasure ran while the store was held: rewrite it now
+                    self._compact_store()
         finally:
             lock.release()
 

@@ -63,6 +63,10 @@ class Destination(Protocol):
     def finish(self, snapshot: Snapshot) -> None:
         """After every batch: write a full snapshot where the kind keeps one (else nothing)."""
 
+    def forget(self, uids: list[str], request_id: str) -> str:
+        """Delete these people at the destination (an erasure); returns what was done, in a few
+        words, for the receipt. Raise as :meth:`send` does when it cannot now."""
+
     def close(self) -> None: ...
 
 

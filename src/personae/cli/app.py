@@ -17,6 +17,7 @@ from personae.cli.format_option import FormatOption, RowsFormatOption
 from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
 from personae.cli.personas import personas
+from personae.cli.privacy import privacy_app
 from personae.cli.remote import Remote
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.serve import serve
@@ -52,6 +53,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(keys_app, name="keys")
 app.add_typer(actions_app, name="actions")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(privacy_app, name="privacy")
 app.command()(serve)
 app.command()(profile)
 app.add_typer(segment_app, name="segment")

@@ -27,6 +27,7 @@ from personae.access import SERVER_FILE
 from personae.activation.delivery import SyncResult
 from personae.activation.state import DestinationStatus, SyncState
 from personae.identity.views import Lineage, PersonView
+from personae.rights.erasure import ErasureReceipt
 from personae.segments.definitions import SegmentDefinition
 from personae.status import ImportStatus, RunSummary, SourceStatus, WorkspaceStatus
 
@@ -102,6 +103,13 @@ class Remote:
     def destinations(self) -> list[DestinationStatus]:
         answer = self._call("/v1/admin/destinations")
         return [DestinationStatus(**{**item, "state": SyncState(**item["state"])}) for item in answer["destinations"]]
+
+    def erase(self, identifiers: list[str]) -> list[ErasureReceipt]:
+        answer = self._call("/v1/admin/privacy/erase", {"identifiers": identifiers})
+        return [ErasureReceipt(**receipt) for receipt in answer["receipts"]]
+
+    def export_subject(self, identifier: str) -> dict[str, Any]:
+        return dict(self._call("/v1/admin/privacy/export", {"identifier": identifier}))
 
     def dead_letters(self, destination: str) -> list[dict[str, Any]]:
         answer = self._call(f"/v1/admin/destinations/{urllib.parse.quote(destination, safe='')}/dead-letters")

@@ -275,3 +275,29 @@ class DuckDBEngine(Engine):
     def close(self) -> None:
         super().close()
         self.connection.close()
+
+
+def compact_database(path: Path) -> None:
+    """Rewrite a store file whole (``COPY FROM DATABASE`` into a new file, fsynced, renamed over
+    it), with nobody else holding it. DuckDB frees the blocks of deleted rows without
+    overwriting them; after an erasure this is what takes the erased bytes off the disk."""
+    if not path.exists():
+        return
+    fresh = path.with_name(path.name + ".compact")
+    for left in (fresh, fresh.with_name(fresh.name + ".wal")):
+        left.unlink(missing_ok=True)
+    connection = duckdb.connect()
+    try:
+        connection.execute(f"ATTACH {literal(str(path))} AS old_store")
+        connection.execute("CHECKPOINT old_store")
+        connection.execute(f"ATTACH {literal(str(fresh))} AS new_store")
+        connection.execute("COPY FROM DATABASE old_store TO new_store")
+        connection.execute("CHECKPOINT new_store")
+        connection.execute("DETACH new_store")
+        connection.execute("DETACH old_store")
+    finally:
+        connection.close()
+    with open(fresh, "rb") as written:
+        os.fsync(written.fileno())
+    fresh.replace(path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)

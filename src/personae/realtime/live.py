@@ -146,6 +146,8 @@ class LiveProcessor:
         settings = config.ingest_settings()
         self._rows = {name: LiveRows(specs[name], settings) for name in self.journals}
         self._world: _World | None = None
+        self.keep: Callable[[Sequence[bytes]], list[bytes]] | None = None
+        """Drops the lines of erased people (the server's intake filter)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -196,6 +198,10 @@ class LiveProcessor:
         journal.wait(position, timeout=0.2)
 
     # -- one pass ------------------------------------------------------------------------
+    def forget_world(self) -> None:
+        """Read the store again before the next batch (after an erasure, say)."""
+        self._world = None
+
     def process_pending(self) -> int:
         """Apply what the journals hold past the saved positions, a micro-batch per source;
         returns the number of lines read (0 when caught up or waiting for a first batch run)."""
@@ -214,8 +220,8 @@ class LiveProcessor:
                     if len(lines) >= self.batch:
                         break
                 if lines and last is not None:
-                    self._apply(engine, world, name, lines, last)
                     read += len(lines)
+                    self._apply(engine, world, name, self.keep(lines) if self.keep else lines, last)
         return read
 
     def _ready(self, engine: Engine) -> _World | None:

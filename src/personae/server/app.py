@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from personae import __version__
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
-from personae.server import admin, reading, tracking
+from personae.server import admin, privacy, reading, tracking
 from personae.server.errors import http_error, personae_error, validation_error
 from personae.server.front import Front
 from personae.server.state import ServerState
@@ -53,4 +53,5 @@ def create_app(workspace: Workspace, *, url: str = "http://127.0.0.1:8000") -> F
     app.include_router(tracking.router)
     app.include_router(reading.router)
     app.include_router(admin.router)
+    app.include_router(privacy.router)
     return Front(app)

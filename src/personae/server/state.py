@@ -16,9 +16,11 @@ from pathlib import Path
 from personae.access import SERVER_FILE, KeyRing
 from personae.activation.destination import DeliveryContext
 from personae.activation.live_sync import LiveSync
+from personae.engine.base import Engine
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
 from personae.realtime.live import LiveProcessor
+from personae.rights.scrub import IntakeFilter
 from personae.workspace import Workspace
 
 
@@ -116,6 +118,11 @@ class ServerState:
             threading.Thread(target=self._scheduled, args=(every,), name="personae-schedule", daemon=True).start()
         self._lock = threading.Lock()
         workspace.journal_sealer = intake.seal
+        self.suppression = IntakeFilter(workspace.config.workspace.phone_region)
+        if workspace.config.sources:
+            with workspace.engine(write=False) as store:
+                self.suppression.reload(store)
+        workspace.erasure_listener = self.erased
         self.live_sync = LiveSync(
             workspace.config.destinations,
             DeliveryContext(workspace.root, workspace.env),
@@ -131,12 +138,20 @@ class ServerState:
                 lambda: workspace.engine(write=True),
                 on_changes=lambda _: self.changed(),
             )
+            self.live.keep = self.suppression.keep
             self.live.start()
 
     def changed(self) -> None:
         """Changes were written: wake the change-feed streams and the live destinations."""
         self.feed.notify()
         self.live_sync.notify()
+
+    def erased(self, store: Engine) -> None:
+        """People were just erased (the store's transaction committed, the write turn still held):
+        drop their events from now on, and let live processing read the store again."""
+        self.suppression.reload(store)
+        if self.live is not None:
+            self.live.forget_world()
 
     def count_events(self, count: int) -> None:
         with self._lock:
@@ -162,5 +177,6 @@ class ServerState:
             self.live.stop()
         self.live_sync.stop()
         self.workspace.journal_sealer = None
+        self.workspace.erasure_listener = None
         (self.workspace.root / SERVER_FILE).unlink(missing_ok=True)
         self.intake.close()

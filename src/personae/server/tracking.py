@@ -77,6 +77,7 @@ async def accept(state: ServerState, kind: str, headers: Mapping[str, str], chun
     who = caller(state.keys, header_key or call.write_key, "write")
     assert who.source is not None  # a write key names its source
     lines = [journal_line(message, source=who.source, write_key_id=who.key_id) for message in call.messages]
+    lines = state.suppression.keep(lines)  # an erased person's events are answered, never kept
     if lines:
         await state.intake.commit(who.source, lines)
     state.count_events(len(lines))

@@ -26,6 +26,7 @@ half-written: the ``.partial`` copy is removed and the store's transaction rolle
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, EngineError, MappingError, SourceError
 from personae.progress import Progress, silent
-from personae.sources import ledger, raw_copy, readers
+from personae.sources import ledger, raw_copy, readers, suppressing
 from personae.sources.kinds import TARGET_TABLE
 from personae.sources.ledger import Entry, FileReport
 from personae.sources.mapping import mapped_sql, validated_identifiers
@@ -55,7 +56,7 @@ from personae.sources.targets import (
 )
 
 SNAPSHOTS = Path(".personae") / "snapshots"
-STAGE_PARTS = ("stage", "mapped", "repeated", "checked", "exceptions")
+STAGE_PARTS = ("stage", "unsuppressed", "mapped", "repeated", "checked", "exceptions")
 
 
 @dataclass
@@ -181,6 +182,7 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    suppressing.drop_rows(partial, report.suppressed_rows)
     partial.replace(raw)
     with _refused_as_os_error():
         engine.expose_folder(f"raw_{spec.name}", raw.parent)
@@ -246,7 +248,16 @@ def _store_rows(
 ) -> None:
     """Good rows to the kind's table, bad ones to quarantine, failed identifiers reported."""
     engine = context.engine
-    engine.define(names["mapped"], mapped)
+    salt = suppressing.active_salt(engine)
+    if salt is None:
+        engine.define(names["mapped"], mapped)
+    else:  # somebody was erased: their rows go nowhere, not even to quarantine
+        engine.define(names["unsuppressed"], mapped)
+        report.suppressed_rows = suppressing.set_aside(engine, names["unsuppressed"], names["mapped"], spec, salt)
+        kept = suppressing.kept_rejects(engine, salt, copy.rejects)
+        report.rows_suppressed = len(report.suppressed_rows) + len(copy.rejects) - len(kept)
+        copy = dataclasses.replace(copy, rejects=kept)
+        suppressing.record_hits(engine, spec.name, label, report.rows_suppressed, context.loaded_at)
     engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
     repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
     engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
@@ -257,7 +268,7 @@ def _store_rows(
     )
     report.rows_loaded = _write_target(context, spec, names["checked"])
     ledger.identifier_issues(engine, spec.name, names["exceptions"], id_types, context.loaded_at)
-    report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
+    report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded - report.rows_suppressed
 
 
 def _drop_stage(engine: Engine, names: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ Every function writes inside the caller's transaction; none commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -53,6 +53,9 @@ class FileReport:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    rows_suppressed: int = 0
+    """Rows of erased people, set aside unread (:mod:`personae.sources.suppressing`)."""
+    suppressed_rows: list[int] = field(default_factory=list)
     message: str = ""
     """Why the file failed, was skipped or is empty; never its name (``file`` holds that)."""
 

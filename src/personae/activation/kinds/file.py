@@ -15,6 +15,7 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pydantic import Field
@@ -99,8 +100,39 @@ class FileDestination:
         for part, table in snapshot.states().items():
             self._write(table, f"snapshot/{part}.{self.spec.format}")
 
+    def forget(self, uids: list[str], request_id: str) -> str:
+        """Rewrite every delta and snapshot file without these people, and list them under
+        ``deletions/`` for whoever reads the folder."""
+        rewritten = removed = 0
+        listed = pa.array(uids, pa.string())
+        for folder in ("deltas", "snapshot"):
+            for path in sorted((self.folder / folder).glob(f"*.{self.spec.format}")):
+                table = read_table(path, self.spec.format)
+                if "uid" not in table.column_names:
+                    continue
+                keep = pc.invert(pc.is_in(table.column("uid"), value_set=listed))
+                kept = table.filter(keep)
+                if kept.num_rows < table.num_rows:
+                    self._write(kept, f"{folder}/{path.name}")
+                    rewritten, removed = rewritten + 1, removed + table.num_rows - kept.num_rows
+        (self.folder / "deletions").mkdir(parents=True, exist_ok=True)
+        notice = pa.table({"uid": listed, "request_id": pa.array([request_id] * len(uids), pa.string())})
+        self._write(notice, f"deletions/erasure-{request_id}.{self.spec.format}")
+        return f"{removed} rows taken out of {rewritten} files; deletions/erasure-{request_id}.{self.spec.format}"
+
     def close(self) -> None:
         return None
+
+
+def read_table(path: Path, file_format: FileFormat) -> pa.Table:
+    """A file :func:`write_table` wrote."""
+    if file_format == "parquet":
+        return pq.read_table(path)
+    if file_format == "csv":
+        return pa_csv.read_csv(path)
+    with duckdb.connect() as connection:
+        quoted = str(path).replace("'", "''")
+        return connection.sql(f"SELECT * FROM read_json_auto('{quoted}')").to_arrow_table()
 
 
 KIND = DestinationKind(FileDestinationSpec, FileDestination)

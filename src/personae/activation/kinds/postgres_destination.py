@@ -244,6 +244,26 @@ class PostgresDestination:
         """Nothing: the tables are the snapshot (see the module docstring)."""
         return None
 
+    def forget(self, uids: list[str], request_id: str) -> str:
+        """Delete the people's rows from the members table and the traits table, in one transaction."""
+        tables = [self.members.name]
+        if self.spec.traits:
+            traits = Shape(self.spec.db_schema, self.spec.traits_table, (("uid", "text"),), ("uid",))
+            tables.append(traits.name)
+        deleted = 0
+        try:
+            with self._conn().transaction():
+                for name in tables:
+                    exists = self._conn().execute("SELECT to_regclass(%s)", [name.as_string(self._conn())])
+                    found = exists.fetchone()
+                    if found is None or found[0] is None:
+                        continue
+                    cursor = self._conn().execute(sql.SQL("DELETE FROM {} WHERE uid = ANY(%s)").format(name), [uids])
+                    deleted += cursor.rowcount
+        except psycopg.Error as error:
+            raise self._fail(error, f"deleting {len(uids)} people") from None
+        return f"{deleted} rows deleted"
+
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()

@@ -172,6 +172,24 @@ class SegmentDestination:
     def finish(self, snapshot: Snapshot) -> None:
         return None
 
+    def forget(self, uids: list[str], request_id: str) -> str:
+        """A ``delete`` message per person (the type Segment's functions take as ``onDelete``); an
+        endpoint that refuses the type is reported, not failed: delete the users there by hand."""
+        if self.sender is None:
+            raise RuntimeError("open() the destination before sending")
+        changes = []
+        for uid in uids:
+            key = f"{self.spec.name}:delete:{request_id}:{uid}"
+            body = {"type": "delete", "userId": uid, "messageId": message_id(key), "context": {"library": LIBRARY}}
+            changes.append(Change(key, encode_json(body)))
+        head, tail = self._envelope()
+        requests, dead = pack(changes, max_request_bytes=BATCH_BYTES, overhead=len(head) + len(tail))
+        for request in requests:
+            self.sender.deliver(request, self._post, dead)
+        if dead:
+            return f"the endpoint takes no deletion ({next(iter(dead.values()))}): delete these users there by hand"
+        return f"{len(uids)} delete messages sent"
+
     def close(self) -> None:
         if self.sender is not None:
             self.sender.close()

@@ -41,6 +41,7 @@ from personae.activation.http_delivery import (
     pack,
     required_env,
 )
+from personae.errors import DestinationError
 
 OWN_HEADERS = frozenset(
     {"content-type", "content-length", "host", "idempotency-key", "x-personae-timestamp", "x-personae-signature"}
@@ -146,6 +147,23 @@ class WebhookDestination:
 
     def finish(self, snapshot: Snapshot) -> None:
         return None
+
+    def forget(self, uids: list[str], request_id: str) -> str:
+        """One signed request of ``{"type": "delete", "uid": …}`` changes (keys ``<dest>:delete:<request>:<uid>``)."""
+        changes = [
+            Change(key, encode_json({"key": key, "type": "delete", "uid": uid, "request_id": request_id}))
+            for uid in uids
+            for key in [f"{self.spec.name}:delete:{request_id}:{uid}"]
+        ]
+        dead: dict[str, str] = {}
+        head, tail = self._envelope()
+        requests, dead = pack(changes, max_request_bytes=self.spec.max_batch_bytes, overhead=len(head) + len(tail))
+        for request in requests:
+            self.sender.deliver(request, self._post, dead)
+        if dead:
+            reason = next(iter(dead.values()))
+            raise DestinationError(f"destination {self.spec.name!r} refused the deletion: {reason}")
+        return f"{len(uids)} delete changes sent"
 
     def close(self) -> None:
         self.sender.close()
