@@ -15,22 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.privacy.erasure_world import World, build, files_holding, personae, text_columns_holding
+from tests.privacy.erasure_world import World, files_holding, personae, text_columns_holding
 from tests.server.live import free_port, serve_process
 
 pytestmark = pytest.mark.slow
 PERSONAL = ("first_name", "last_name", "birth_date", "email", "phone", "orders", "revenue", "first_order_at")
 """Profile columns that are a person's own (not aggregates over everybody)."""
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build(tmp_path_factory.mktemp("erasure-world"))
-
-
-@pytest.fixture
-def world(pristine: World, tmp_path: Path) -> World:
-    return pristine.copy(tmp_path)
 
 
 def _chosen(world: World, count: int) -> dict[str, Any]:
