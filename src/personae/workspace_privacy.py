@@ -91,10 +91,12 @@ class PrivacyVerbs:
 
     def export_subject(self: _Workspace, identifier: str) -> dict[str, Any]:
         """Everything held about the person behind ``TYPE:VALUE``, as one JSON-ready document."""
+        from importlib.metadata import version
         from personae.rights.erasure import normalised_identifier
         from personae.rights.subject_access import export_person
 
         parents = {spec.name: spec.orders for spec in self.config.sources if spec.orders}
         with self.engine(write=False) as store:
             id_type, value = normalised_identifier(store, identifier, self.config.workspace.phone_region)
-            return export_person(store, id_type, value, parents, requested=identifier)
+            by = f"personae {version('personae')}"
+            return export_person(store, id_type, value, parents, requested=identifier, by=by)

@@ -25,6 +25,7 @@ from personae.activation.uplift import TOO_SMALL, Uplift
 from personae.identity.splink_model import MatchWeight
 from personae.identity.views import IdentityReport, Lineage, PersonView
 from personae.models.reports import ModelSummary
+from personae.rights.erasure import ErasureReceipt
 from personae.segments.definitions import SegmentDefinition
 from personae.segments.lifecycle import LifecycleThresholds, Threshold
 from personae.segments.personas import MixShare, PersonaCard, PersonaExample, Personas, TraitIndex
@@ -193,6 +194,13 @@ class NastyWorkspace:
         state = SyncState(NASTY, NASTY, 1, AT, NASTY, NASTY, 1, 0, 0)
         return [DestinationStatus(state, NASTY, 1, AT)]
 
+    def erase(self, identifiers: list[str], **_: Any) -> list[ErasureReceipt]:
+        receipt = ErasureReceipt(NASTY, [NASTY], 1, 1, NASTY, NASTY, NASTY, {NASTY: 1}, {NASTY: 1}, {}, {NASTY: NASTY})
+        return [receipt]
+
+    def export_subject(self, identifier: str) -> dict[str, Any]:
+        return {"requested": identifier, "identity": {NASTY: [{NASTY: NASTY}]}}
+
     def personas(self, segmentation: str) -> Personas:
         share = MixShare(NASTY, 0.5, 120.0)
         example = PersonaExample(NASTY, NASTY, NASTY, NASTY, NASTY, NASTY, {NASTY: NASTY})
@@ -247,4 +255,6 @@ def arguments(path: str) -> list[str]:
         "experiments report": [NASTY],
         "sync": [],
         "destinations": [],
+        "privacy erase": [f"email:{NASTY}"],
+        "privacy export": [f"email:{NASTY}"],
     }[path]

@@ -76,7 +76,7 @@ def erase(
     render.records("erasure", shown)
     for receipt in receipts:
         for destination, said in sorted(receipt.destinations.items()):
-            render.say((f"{destination}:", "cyan"), f" {said}")
+            render.say(("destination", "cyan"), f" {destination}: {said}")
         if receipt.message:
             render.say(("note", "yellow"), f" {receipt.message}")
     render.say(("receipts", "green"), f" in {target.root / '.personae' / 'privacy' / 'receipts'}")

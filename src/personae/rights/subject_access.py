@@ -18,7 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from personae import __version__
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import PersonNotFound
@@ -68,7 +67,7 @@ def _sent(engine: Engine, person: Person) -> list[dict[str, Any]]:
 
 
 def export_person(
-    engine: Engine, id_type: str, value: str, item_parents: Mapping[str, str], *, requested: str
+    engine: Engine, id_type: str, value: str, item_parents: Mapping[str, str], *, requested: str, by: str
 ) -> dict[str, Any]:
     """The whole document for the person ``id_type:value`` (already normalised)."""
     person = find_person(engine, id_type, value)
@@ -77,7 +76,7 @@ def export_person(
     tables = person_rows(engine, person, item_parents)
     document: dict[str, Any] = {
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "exported_by": f"personae {__version__}",
+        "exported_by": by,
         "requested": requested,
         "uids": person.uids,
         "identifiers": [{"type": t, "value": v} for t, v in person.identifiers],
