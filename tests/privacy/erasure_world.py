@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import tomli_w
 
-CUSTOMERS = 500
+CUSTOMERS = 400
 
 
 def personae(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
