@@ -24,6 +24,7 @@ from personae.config import CONFIG_FILE, WorkspaceConfig, load_config, parse_con
 from personae.engine import Engine, check_engine, open_engine
 from personae.engine.dialects import has
 from personae.engine.duckdb import DuckDBEngine
+from personae.engine.parquet_store import ParquetStoreEngine, remember_store_engine, store_engine, table_folders
 from personae.engine.sql import day_sql, literal, timestamp_sql
 from personae.errors import EngineError, StoreLockedError, UsageError, WorkspaceError
 from personae.pipeline import check_step, run_steps
@@ -206,6 +207,10 @@ class Workspace(ActivationVerbs, PrivacyVerbs):
                 if connection is not self._held:
                     connection.close()
             return
+        if not write and self._reads_spark(name):
+            with self._spark_store() as reader:  # a Spark store is read without Spark
+                yield reader
+            return
         lock = StoreLock(self.root) if write else None
         if lock:
             lock.acquire()
@@ -225,6 +230,22 @@ class Workspace(ActivationVerbs, PrivacyVerbs):
         finally:
             if lock:
                 lock.release()
+
+    def _reads_spark(self, name: str | None) -> bool:
+        """Whether a read that names no engine finds a store Spark wrote."""
+        return name is None and (store_engine(self.root) or self.engine_name) == "spark"
+
+    def _spark_store(self) -> ParquetStoreEngine:
+        """The store a Spark run wrote, read by DuckDB over its Parquet folders (no JVM)."""
+        settings = self.config.engine
+        warehouse = self.root / settings.spark.warehouse
+        if not table_folders(warehouse):
+            raise WorkspaceError(f"{self.root}: the store is empty; run `personae run` first")
+        engine = ParquetStoreEngine(
+            warehouse, memory_limit=settings.duckdb.memory_limit, threads=settings.duckdb.threads
+        )
+        self._expose_raw(engine)
+        return engine
 
     def write_turn(self) -> AbstractContextManager[object]:
         """The turn writers take on the held store (nothing to take when it is not held)."""
@@ -262,6 +283,7 @@ class Workspace(ActivationVerbs, PrivacyVerbs):
         started = datetime.now(UTC).replace(tzinfo=None)
         as_of = as_of or self.config.workspace.as_of or started.date()
         with self.engine(write=True, name=engine) as store:
+            remember_store_engine(self.root, store.name)
             ensure_store(store)
             run_id = int(store.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
             context = RunContext(
@@ -299,7 +321,8 @@ class Workspace(ActivationVerbs, PrivacyVerbs):
             raise UsageError("the query is empty; write one, e.g. `select count(*) from profiles`")
         raw = self.root / RAW_FOLDER
         folders = {f"raw_{folder.name}": folder for folder in sorted(raw.glob("*")) if any(folder.glob("*.parquet"))}
-        if self._held is None and self._no_store(check_engine(engine) if engine else self.engine_name):
+        chosen = check_engine(engine) if engine else self.engine_name
+        if self._held is None and not self._reads_spark(engine) and self._no_store(chosen):
             with DuckDBEngine() as empty:  # nothing run yet: a query of no table still answers
                 try:
                     return empty.user_sql(query, {})

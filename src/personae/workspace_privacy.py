@@ -92,6 +92,7 @@ class PrivacyVerbs:
     def export_subject(self: _Workspace, identifier: str) -> dict[str, Any]:
         """Everything held about the person behind ``TYPE:VALUE``, as one JSON-ready document."""
         from importlib.metadata import version
+
         from personae.rights.erasure import normalised_identifier
         from personae.rights.subject_access import export_person
 
