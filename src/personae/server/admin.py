@@ -35,7 +35,7 @@ class SegmentRequest(BaseModel):
 
 def _admin(request: Request) -> ServerState:
     state: ServerState = request.app.state.personae
-    caller(state.keys, bearer(request), "admin", local=state.local_token)
+    caller(state.keys, bearer(request), "admin", local=state.local_token, usage=state.key_use)
     return state
 
 
