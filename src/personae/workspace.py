@@ -311,6 +311,16 @@ class Workspace(ActivationVerbs):
             actions = person_actions(store, self.config.actions, view.uid)
         return dataclasses.replace(view, next_actions=[dataclasses.asdict(action) for action in actions])
 
+    def audit(self, *, since: date | None = None, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The audit log, newest first (:mod:`personae.privacy.audit`)."""
+        from personae.privacy.audit import check_audit_query, read_audit
+
+        check_audit_query(action, limit)
+        if self._held is None and self._no_store(self.engine_name):
+            return []
+        with self.engine(write=False) as store:
+            return read_audit(store, since=since, action=action, limit=limit)
+
     def identity_report(self) -> IdentityReport:
         """Suspicious identity components: largest people, cut links, shared values."""
         from personae.identity.views import report

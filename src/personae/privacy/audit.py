@@ -175,14 +175,19 @@ def salted_digest(salt: str, value: Any) -> str:
     return hashlib.sha256(f"{salt}{text}".encode()).hexdigest()[:16]
 
 
-def read_audit(
-    engine: Engine, *, since: date | None = None, action: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
-    """The latest rows (newest first): from ``since`` on, of one ``action``, at most ``limit``."""
+def check_audit_query(action: str | None, limit: int) -> None:
+    """A UsageError for an action that is not one of :data:`ACTIONS` or a limit below 1."""
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a number of rows of 1 or more")
     if action is not None and action not in ACTIONS:
         raise UsageError(f"no audit action {action!r}{did_you_mean(action, ACTIONS)}; actions are {', '.join(ACTIONS)}")
+
+
+def read_audit(
+    engine: Engine, *, since: date | None = None, action: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The latest rows (newest first): from ``since`` on, of one ``action``, at most ``limit``."""
+    check_audit_query(action, limit)
     if not engine.has_table(AUDIT_TABLE):
         return []
     where = ["TRUE"]
