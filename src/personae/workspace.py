@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from personae.identity.splink_model import MatchWeight
     from personae.identity.views import IdentityReport, PersonView
     from personae.models.reports import ModelSummary
+    from personae.rights.retention import RetentionReport
     from personae.segments.definitions import SegmentDefinition
     from personae.segments.memberships import MembershipChange
     from personae.segments.personas import Personas
@@ -64,6 +65,11 @@ class RunReport:
         return next((list(s.details["sources"]) for s in self.steps if s.name == "ingest"), [])
 
     @property
+    def retention(self) -> list[RetentionReport]:
+        """What each source's retention deleted (sources with a retention period)."""
+        return next((list(s.details.get("retention", [])) for s in self.steps if s.name == "ingest"), [])
+
+    @property
     def errors(self) -> list[str]:
         return [error for step in self.steps for error in step.errors]
 
@@ -79,6 +85,7 @@ class RunReport:
             ],
             "errors": self.errors,
             "warnings": [warning for step in self.steps for warning in step.warnings],
+            **({"retention": [dataclasses.asdict(r) for r in self.retention]} if self.retention else {}),
         }
 
 
