@@ -193,6 +193,9 @@ class NastyWorkspace:
         state = SyncState(NASTY, NASTY, 1, AT, NASTY, NASTY, 1, 0, 0)
         return [DestinationStatus(state, NASTY, 1, AT)]
 
+    def audit(self, **_: Any) -> list[dict[str, Any]]:
+        return [{"at": AT, "actor": NASTY, "scope": NASTY, "action": NASTY, "target": NASTY, "detail": {NASTY: NASTY}}]
+
     def personas(self, segmentation: str) -> Personas:
         share = MixShare(NASTY, 0.5, 120.0)
         example = PersonaExample(NASTY, NASTY, NASTY, NASTY, NASTY, NASTY, {NASTY: NASTY})
@@ -247,4 +250,5 @@ def arguments(path: str) -> list[str]:
         "experiments report": [NASTY],
         "sync": [],
         "destinations": [],
+        "audit": [],
     }[path]
