@@ -50,7 +50,8 @@ from personae.sources.specs import IngestSettings, SourceSpec
 _ORDERS = "_retention_orders"
 _OLD = "_retention_old"
 _STAGE = "_retention_stage"
-_GONE = "_retention_gone"
+_KEPT = "_retention_quarantined"
+_QUARANTINED_OLD_SQL = f'SELECT k.* FROM {_KEPT} AS k SEMI JOIN {_OLD} AS o USING (file, "row")'
 
 
 @dataclass
@@ -112,14 +113,16 @@ def _enforce(engine: Engine, root: Path, spec: SourceSpec, settings: IngestSetti
     cutoff = since_sql(as_of, days)
     report = RetentionReport(spec.name, spec.retention, f"{cutoff_day(as_of, days).isoformat()} 00:00:00")
     reader = engine.reader()
-    if spec.kind is SourceKind.ORDER_ITEMS:
+    if spec.kind is SourceKind.ORDER_ITEMS:  # the old orders date the lines without a ts
         orders = engine.fetch_arrow(
-            f"SELECT order_id, min(ts) AS ts FROM events AS e WHERE {_orders_filter(spec, 'e')} GROUP BY order_id"
+            f"SELECT order_id, min(ts) AS ts FROM events AS e WHERE {_orders_filter(spec, 'e')} "
+            f"AND e.ts < {cutoff} GROUP BY order_id"
         )
         reader.register(_ORDERS, orders)
+    reader.register(_KEPT, _quarantined(engine, spec))
     folder = raw_folder(root, spec.name)
-    old_rows: list[pa.Table] = []
     plans: list[tuple[Path, int, int]] = []
+    forgotten: list[pa.Table] = []
     try:
         for path in sorted(folder.glob("*.parquet")):
             try:
@@ -127,32 +130,48 @@ def _enforce(engine: Engine, root: Path, spec: SourceSpec, settings: IngestSetti
             except MappingError:
                 report.undated_files.append(path.name)
                 continue
-            if old.num_rows:
-                old_rows.append(old)
-                plans.append((path, old.num_rows, total))
+            if old:
+                plans.append((path, old, total))
+                forgotten.append(
+                    reader.sql(
+                        f'SELECT k.* FROM {_KEPT} AS k SEMI JOIN {_OLD} AS o USING (file, "row")'
+                    ).to_arrow_table()
+                )
         table = TARGET_TABLE[spec.kind]
         condition = store_condition(spec, cutoff)
         with engine.transaction():
             report.rows = int(engine.scalar(f"SELECT count(*) FROM {table} WHERE {condition}"))
             if report.rows:
                 engine.delete_where(table, condition)
-            if old_rows:
-                report.quarantine_rows = _forget_quarantined(engine, spec, pa.concat_tables(old_rows))
-        if old_rows:
-            reader.register(_GONE, pa.concat_tables(old_rows))
-        for path, old_count, total in plans:
-            _rewrite(reader, path, old_count == total)
-            report.raw_rows += old_count
-            report.raw_files_removed += old_count == total
-            report.raw_files_rewritten += old_count < total
+            if forgotten:
+                report.quarantine_rows = _forget_quarantined(engine, spec, pa.concat_tables(forgotten))
+        for path, old, total in plans:  # after the store's commit: a crash before leaves them for the next run
+            _old_raw_rows(reader, spec, path, settings, cutoff)
+            _rewrite(reader, path, old == total)
+            report.raw_rows += old
+            report.raw_files_removed += old == total
+            report.raw_files_rewritten += old < total
     finally:
-        for name in (_ORDERS, _GONE):
+        for name in (_ORDERS, _KEPT):
             reader.unregister(name)
         reader.execute(f"DROP TABLE IF EXISTS {_OLD}")
         reader.execute(f"DROP VIEW IF EXISTS {_STAGE}")
     if plans:
         _expose(engine, spec, folder)
     return report
+
+
+def _quarantined(engine: Engine, spec: SourceSpec) -> pa.Table:
+    """The (``file``, ``row``) of the source's quarantine and identifier-issue rows (few)."""
+    row = identifier("row")
+    parts = [
+        f"SELECT file, {row} FROM {table} WHERE source = {literal(spec.name)} AND {row} IS NOT NULL"
+        for table in ("quarantine", "identifier_issues")
+        if engine.has_table(table)
+    ]
+    if not parts:
+        return pa.table({"file": pa.array([], pa.string()), "row": pa.array([], pa.int64())})
+    return engine.fetch_arrow(f"SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) AS q")
 
 
 def _numbered_sql(reader: duckdb.DuckDBPyConnection, path: Path) -> str:
@@ -168,8 +187,9 @@ def _numbered_sql(reader: duckdb.DuckDBPyConnection, path: Path) -> str:
 
 def _old_raw_rows(
     reader: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, settings: IngestSettings, cutoff: str
-) -> tuple[pa.Table, int]:
-    """The (``file``, ``row``) of a raw copy's rows dated before ``cutoff``, and its row count."""
+) -> tuple[int, int]:
+    """How many of a raw copy's rows are dated before ``cutoff`` (their ``file`` and ``row`` are
+    left in ``_OLD``), and how many rows it has."""
     reader.execute(f"CREATE OR REPLACE TEMP VIEW {_STAGE} AS {_numbered_sql(reader, path)}")
     jsonl = spec.resolved_format == "jsonl"
     if jsonl:
@@ -189,12 +209,14 @@ def _old_raw_rows(
         f'CREATE OR REPLACE TEMP TABLE {_OLD} AS SELECT m._file AS file, m._row AS "row" FROM {joined} '
         f"WHERE {dated} < {cutoff}"
     )
+    old = int(reader.execute(f"SELECT count(*) FROM {_OLD}").fetchall()[0][0])
     total = int(reader.execute(f"SELECT count(*) FROM {_STAGE}").fetchall()[0][0])
-    return reader.sql(f"SELECT * FROM {_OLD}").to_arrow_table(), total
+    return old, total
 
 
 def _forget_quarantined(engine: Engine, spec: SourceSpec, old: pa.Table) -> int:
-    """Delete the quarantine and identifier-issue rows of raw rows that went; returns the quarantine's count."""
+    """Delete the quarantine and identifier-issue rows of raw rows that go (``old``: their file
+    and row); returns the quarantine's count."""
     engine.register_arrow(_OLD, old)
     try:
         counted = 0
@@ -217,7 +239,7 @@ def _forget_quarantined(engine: Engine, spec: SourceSpec, old: pa.Table) -> int:
 
 
 def _rewrite(reader: duckdb.DuckDBPyConnection, path: Path, everything: bool) -> None:
-    """The raw copy without its old rows (in ``_GONE``), atomically; removed when nothing is left."""
+    """The raw copy without its old rows (in ``_OLD``), atomically; removed when nothing is left."""
     if everything:
         path.unlink()
         return
@@ -225,7 +247,7 @@ def _rewrite(reader: duckdb.DuckDBPyConnection, path: Path, everything: bool) ->
     numbered = _numbered_sql(reader, path)
     kept = (
         f"SELECT * FROM ({numbered}) AS r WHERE NOT EXISTS "
-        f'(SELECT 1 FROM {_GONE} AS o WHERE o."row" = r.{ROW_COLUMN} AND o.file = r._file) ORDER BY r.{ROW_COLUMN}'
+        f'(SELECT 1 FROM {_OLD} AS o WHERE o."row" = r.{ROW_COLUMN} AND o.file = r._file) ORDER BY r.{ROW_COLUMN}'
     )
     try:
         reader.execute(f"COPY ({kept}) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION snappy)")
