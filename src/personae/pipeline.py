@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from personae.config import CONFIG_FILE
 from personae.errors import UsageError
+from personae.privacy.audit_config import record_config_change
 from personae.spec import did_you_mean
 from personae.steps import actions, golden, identity, ingest, models, segment, sync, traits
 from personae.steps.context import RunContext, StepResult
@@ -33,9 +35,11 @@ def check_step(name: str) -> str:
 
 
 def run_steps(context: RunContext, only: str | None = None) -> list[StepResult]:
-    """Run the steps in order (or just ``only``), timing each."""
+    """Run the steps in order (or just ``only``), timing each; first, a change of
+    ``personae.toml`` since the last run goes to the audit log."""
     if only is not None:
         check_step(only)
+    record_config_change(context.engine, context.root / CONFIG_FILE)
     results = []
     chosen = [(name, step) for name, step in STEPS if only is None or name == only]
     for index, (name, step) in enumerate(chosen):

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from personae.identity.splink_model import MatchWeight
     from personae.identity.views import IdentityReport, PersonView
     from personae.models.reports import ModelSummary
+    from personae.rights.retention import RetentionReport
     from personae.segments.definitions import SegmentDefinition
     from personae.segments.memberships import MembershipChange
     from personae.segments.personas import Personas
@@ -66,6 +67,11 @@ class RunReport:
         return next((list(s.details["sources"]) for s in self.steps if s.name == "ingest"), [])
 
     @property
+    def retention(self) -> list[RetentionReport]:
+        """What each source's retention deleted (sources with a retention period)."""
+        return next((list(s.details.get("retention", [])) for s in self.steps if s.name == "ingest"), [])
+
+    @property
     def errors(self) -> list[str]:
         return [error for step in self.steps for error in step.errors]
 
@@ -81,6 +87,7 @@ class RunReport:
             ],
             "errors": self.errors,
             "warnings": [warning for step in self.steps for warning in step.warnings],
+            **({"retention": [dataclasses.asdict(r) for r in self.retention]} if self.retention else {}),
         }
 
 
@@ -340,6 +347,16 @@ class Workspace(ActivationVerbs, PrivacyVerbs):
             view = person(store, identifier, self.config.workspace.phone_region)
             actions = person_actions(store, self.config.actions, view.uid)
         return dataclasses.replace(view, next_actions=[dataclasses.asdict(action) for action in actions])
+
+    def audit(self, *, since: date | None = None, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The audit log, newest first (:mod:`personae.privacy.audit`)."""
+        from personae.privacy.audit import check_audit_query, read_audit
+
+        check_audit_query(action, limit)
+        if self._held is None and self._no_store(self.engine_name):
+            return []
+        with self.engine(write=False) as store:
+            return read_audit(store, since=since, action=action, limit=limit)
 
     def identity_report(self) -> IdentityReport:
         """Suspicious identity components: largest people, cut links, shared values."""

@@ -36,7 +36,7 @@ class _Workspace(Protocol):
 
 class PrivacyVerbs:
     def erase(
-        self: _Workspace, identifiers: Sequence[str], *, progress: Progress | None = None
+        self: _Workspace, identifiers: Sequence[str], *, progress: Progress | None = None, actor: str = "cli"
     ) -> list[ErasureReceipt]:
         """Erase the person behind each ``TYPE:VALUE`` from every table, raw copy, journal and
         destination, and keep them out; finishes earlier erasures that were interrupted."""
@@ -59,6 +59,7 @@ class PrivacyVerbs:
                 self.config.destinations,
                 DeliveryContext(self.root, self.env),
                 progress or silent,
+                actor=actor,
                 journals_held=held is not None,
                 on_suppressed=(lambda: listener(store)) if listener is not None else None,
             )
@@ -89,7 +90,7 @@ class PrivacyVerbs:
         finally:
             lock.release()
 
-    def export_subject(self: _Workspace, identifier: str) -> dict[str, Any]:
+    def export_subject(self: _Workspace, identifier: str, *, actor: str = "cli") -> dict[str, Any]:
         """Everything held about the person behind ``TYPE:VALUE``, as one JSON-ready document."""
         from importlib.metadata import version
 
@@ -97,7 +98,13 @@ class PrivacyVerbs:
         from personae.rights.subject_access import export_person
 
         parents = {spec.name: spec.orders for spec in self.config.sources if spec.orders}
+        from personae.privacy.audit import EXPORT, AuditEntry, audit_salt, record_audit, subject_target
+
         with self.engine(write=False) as store:
             id_type, value = normalised_identifier(store, identifier, self.config.workspace.phone_region)
             by = f"personae {version('personae')}"
-            return export_person(store, id_type, value, parents, requested=identifier, by=by)
+            document = export_person(store, id_type, value, parents, requested=identifier, by=by)
+        with self.engine(write=True) as store:  # the export is on the record, never its content
+            target = subject_target(audit_salt(store), id_type, value)
+            record_audit(store, [AuditEntry(EXPORT, actor, target=target, detail={"uids": len(document["uids"])})])
+        return document

@@ -201,6 +201,9 @@ class NastyWorkspace:
     def export_subject(self, identifier: str) -> dict[str, Any]:
         return {"requested": identifier, "identity": {NASTY: [{NASTY: NASTY}]}}
 
+    def audit(self, **_: Any) -> list[dict[str, Any]]:
+        return [{"at": AT, "actor": NASTY, "scope": NASTY, "action": NASTY, "target": NASTY, "detail": {NASTY: NASTY}}]
+
     def personas(self, segmentation: str) -> Personas:
         share = MixShare(NASTY, 0.5, 120.0)
         example = PersonaExample(NASTY, NASTY, NASTY, NASTY, NASTY, NASTY, {NASTY: NASTY})
@@ -257,4 +260,5 @@ def arguments(path: str) -> list[str]:
         "destinations": [],
         "privacy erase": [f"email:{NASTY}"],
         "privacy export": [f"email:{NASTY}"],
+        "audit": [],
     }[path]

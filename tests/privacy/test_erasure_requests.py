@@ -30,6 +30,8 @@ def test_an_unknown_identifier_gets_a_clear_answer_and_a_receipt_of_nothing(worl
     assert receipt["status"] == "done" and "nobody.at.all" not in json.dumps(receipt)
     assert world.rows("SELECT count(*) FROM profiles") == before
     assert world.rows("SELECT count(*) FROM suppressions") == [(0,)]
+    (audited,) = world.rows("SELECT actor, target, detail FROM audit_log WHERE action = 'privacy.erase'")
+    assert audited[0] == "cli" and audited[1].startswith("sha256:") and "nobody" not in audited[1] + audited[2]
     shown = personae("privacy", "export", "email:nobody.at.all@example.org", "-w", str(world.root), check=False)
     assert shown.returncode != 0 and "nobody is known by email:nobody.at.all@example.org" in shown.stderr
 
@@ -50,6 +52,8 @@ def test_a_person_merged_across_five_sources_goes_whole(world: World) -> None:
     assert document["sent_to"] and document["sent_to"][0]["destination"] == "segment_files"
 
     personae("privacy", "erase", f"email:{email}", "-w", str(world.root))
+    actions = [row[0] for row in world.rows("SELECT action FROM audit_log WHERE action LIKE 'privacy.%' ORDER BY at")]
+    assert actions == ["privacy.export", "privacy.erase"]
     (receipt,) = _receipts(world)
     assert receipt["people"] == 1 and receipt["tables"]["record_map"] == len(records) and sources >= 5
     for source, record_id in records:

@@ -15,7 +15,7 @@ from personae.sources import ingest as ingest_module
 from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapshot, write_workspace
 
 AS_OF = date(2024, 3, 1)
-LEDGER_TABLES = {"quarantine", "loaded_files", "runs"}
+LEDGER_TABLES = {"quarantine", "loaded_files", "runs", "audit_log"}  # appended to, never rewritten
 DERIVED = {
     "identifiers",
     "identity_map",

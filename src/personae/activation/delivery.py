@@ -48,6 +48,7 @@ from personae.activation.state import (
 from personae.engine.base import Engine
 from personae.engine.sql import identifier, literal, timestamp_sql
 from personae.errors import DestinationError
+from personae.privacy.audit import DESTINATION_SEND, AuditEntry, record_audit
 from personae.progress import Progress, silent
 from personae.segments.people import people_sql
 
@@ -156,8 +157,29 @@ def sync_destination(
         destination.close()
         with turn(), engine.transaction():
             _save(engine, state, result, now)
+            record_audit(engine, _audited(result, now))
         result.seconds = time.perf_counter() - started
     return result
+
+
+def _audited(result: SyncResult, now: datetime) -> list[AuditEntry]:
+    """The audit row of a sync that sent or tried to send something (none for a sync with nothing to send)."""
+    if not (result.sent or result.dead_lettered or result.failed or result.status != "ok"):
+        return []
+    detail = {
+        "kind": result.kind,
+        "status": result.status,
+        "sent": result.sent,
+        "dead_lettered": result.dead_lettered,
+        "failed": result.failed,
+        "batches": result.batches,
+        "cursor": result.cursor,
+    }
+    return [
+        AuditEntry(
+            DESTINATION_SEND, actor="sync", scope="destination", target=result.destination, detail=detail, at=now
+        )
+    ]
 
 
 def _save(engine: Engine, state: SyncState, result: SyncResult, now: datetime) -> None:

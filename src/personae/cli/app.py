@@ -11,6 +11,7 @@ import typer
 from personae import __version__
 from personae.cli import render
 from personae.cli.actions import actions_app
+from personae.cli.audit import audit
 from personae.cli.destinations import destinations, sync
 from personae.cli.experiments import experiments_app
 from personae.cli.format_option import FormatOption, RowsFormatOption
@@ -64,6 +65,7 @@ app.command()(microsegments)
 app.command()(personas)
 app.command()(sync)
 app.command()(destinations)
+app.command()(audit)
 
 
 @app.command()

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,14 @@ class Remote:
     def dead_letters(self, destination: str) -> list[dict[str, Any]]:
         answer = self._call(f"/v1/admin/destinations/{urllib.parse.quote(destination, safe='')}/dead-letters")
         return list(answer["dead_letters"])
+
+    def audit(self, *, since: date | None, action: str | None, limit: int) -> list[dict[str, Any]]:
+        query = {
+            "limit": limit,
+            **({"since": since.isoformat()} if since else {}),
+            **({"action": action} if action else {}),
+        }
+        return list(self._call("/v1/admin/audit?" + urllib.parse.urlencode(query))["entries"])
 
 
 def _definition(answer: dict[str, Any]) -> SegmentDefinition:

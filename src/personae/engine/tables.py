@@ -389,6 +389,19 @@ TABLES: tuple[Table, ...] = (
         ("error", "VARCHAR"),
         ("at", "TIMESTAMP"),
     ),
+    # privacy: the audit log (personae.privacy.audit): appended to, never updated or deleted
+    _table(
+        "audit_log",
+        "audit",
+        "who did what, when: key use, profile reads, destination sends, configuration changes, "
+        "erasures and exports; no secret and no clear identifier (targets are salted hashes)",
+        ("at", "TIMESTAMP"),
+        ("actor", "VARCHAR"),
+        ("scope", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("target", "VARCHAR"),
+        ("detail", "VARCHAR"),
+    ),
     # the server's live processing
     _table(
         "live_cursors",

@@ -40,6 +40,7 @@ from personae.errors import PersonaeError
 from personae.identity.resolve import workspace_salt
 from personae.identity.views import parse_identifier
 from personae.privacy import suppression
+from personae.privacy.audit import ERASURE, AuditEntry, record_audit, subject_target
 from personae.progress import Progress, silent
 from personae.rights.scrub import scrub_journals, scrub_raw_copies
 from personae.rights.sweep import Person, find_person, sweep
@@ -89,6 +90,8 @@ class ErasureContext:
     destinations: Sequence[DestinationSpec]
     delivery: DeliveryContext
     progress: Progress = silent
+    actor: str = "cli"
+    """Who asked (a key id through the server), for the audit log."""
     journals_held: bool = False
     """A server holds the journals (and sealed them first): their active segments are left alone."""
     on_suppressed: Callable[[], None] | None = None
@@ -187,6 +190,11 @@ def _erase_from_store(context: ErasureContext, salt: str, wanted: Sequence[tuple
             "or suppressed for them"
         )
     if not found:
+        audit = [
+            AuditEntry(ERASURE, context.actor, target=subject_target(salt, id_type, value), detail={"found": False})
+            for id_type, value, _ in wanted
+        ]
+        record_audit(engine, audit)
         receipt.status, receipt.finished_at = "done", _now()
         _write_receipt(context.root, receipt)
         return receipt
@@ -208,6 +216,13 @@ def _erase_from_store(context: ErasureContext, salt: str, wanted: Sequence[tuple
         parents = {spec.name: spec.orders for spec in context.sources if spec.orders}
         receipt.tables = sweep(engine, everyone, parents)
         receipt.status = "store erased"
+        audit = [
+            AuditEntry(
+                ERASURE, context.actor, target=subject_target(salt, id_type, value), detail={"request": request_id}
+            )
+            for id_type, value, _ in wanted
+        ]
+        record_audit(engine, audit)
         for digest, _ in found:
             engine.insert(
                 REQUESTS,

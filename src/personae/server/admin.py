@@ -35,7 +35,7 @@ class SegmentRequest(BaseModel):
 
 def _admin(request: Request) -> ServerState:
     state: ServerState = request.app.state.personae
-    caller(state.keys, bearer(request), "admin", local=state.local_token)
+    caller(state.keys, bearer(request), "admin", local=state.local_token, usage=state.key_use)
     return state
 
 
@@ -101,3 +101,11 @@ def destinations(request: Request) -> dict[str, Any]:
 @router.get("/destinations/{name}/dead-letters", summary="What a destination refused for good, and why")
 def dead_letters(name: str, request: Request, limit: int = 100) -> dict[str, Any]:
     return {"dead_letters": _admin(request).workspace.dead_letters(name, limit=min(max(limit, 1), 10_000))}
+
+
+@router.get("/audit", summary="The audit log, newest first")
+def audit(request: Request, since: date | None = None, action: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """As ``personae audit``: key use, profile reads, destination sends, configuration changes,
+    erasures and exports; ``since`` a day (YYYY-MM-DD), ``action`` one action's name."""
+    rows = _admin(request).workspace.audit(since=since, action=action, limit=min(limit, 10_000))
+    return {"entries": rows}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from personae.access import AccessKey, KeyRing, Scope
+from personae.privacy.audit_keys import KeyUse
 
 NO_KEYS = (
     "no key for this: make one with `personae keys create --scope {scope}` "
@@ -28,18 +29,25 @@ class Caller:
     source: str | None
 
 
-def caller(keys: KeyRing, secret: str | None, scope: Scope, *, local: str | None = None) -> Caller:
-    """The key behind ``secret``, allowed ``scope``; 401 without a valid key, 403 with one of another scope."""
+def caller(
+    keys: KeyRing, secret: str | None, scope: Scope, *, local: str | None = None, usage: KeyUse | None = None
+) -> Caller:
+    """The key behind ``secret``, allowed ``scope``; 401 without a valid key, 403 with one of another scope.
+    A call let in is counted in ``usage`` (the audit log's key use: the key's id, never its secret)."""
     if not secret:
         raise HTTPException(401, NO_KEYS.format(scope=scope), headers={"WWW-Authenticate": _challenge(scope)})
     if local is not None and secret == local:
-        return Caller("server", "admin", None)
-    key: AccessKey | None = keys.find(secret)
-    if key is None:
-        raise HTTPException(401, "unknown or revoked key", headers={"WWW-Authenticate": _challenge(scope)})
-    if not key.allows(scope):
-        raise HTTPException(403, f"key {key.id} is a {key.scope} key; this needs a {scope} key")
-    return Caller(key.id, key.scope, key.source)
+        who = Caller("server", "admin", None)
+    else:
+        key: AccessKey | None = keys.find(secret)
+        if key is None:
+            raise HTTPException(401, "unknown or revoked key", headers={"WWW-Authenticate": _challenge(scope)})
+        if not key.allows(scope):
+            raise HTTPException(403, f"key {key.id} is a {key.scope} key; this needs a {scope} key")
+        who = Caller(key.id, key.scope, key.source)
+    if usage is not None:
+        usage.used(who.key_id, who.scope)
+    return who
 
 
 def bearer(request: Request) -> str | None:

@@ -29,19 +29,21 @@ class ExportRequest(BaseModel):
     identifier: str
 
 
-def _admin(request: Request) -> ServerState:
+def _admin(request: Request) -> tuple[ServerState, str]:
     state: ServerState = request.app.state.personae
-    caller(state.keys, bearer(request), "admin", local=state.local_token)
-    return state
+    who = caller(state.keys, bearer(request), "admin", local=state.local_token, usage=state.key_use)
+    return state, who.key_id
 
 
 @router.post("/erase", summary="Erase people from every table, raw copy, journal and destination")
 def erase(body: EraseRequest, request: Request) -> dict[str, Any]:
     """Waits for the erasure; returns a receipt per request (no identifier in clear)."""
-    receipts = _admin(request).workspace.erase(body.identifiers)
+    state, actor = _admin(request)
+    receipts = state.workspace.erase(body.identifiers, actor=actor)
     return {"receipts": [asdict(receipt) for receipt in receipts]}
 
 
 @router.post("/export", summary="Everything held about one person, as one JSON document")
 def export(body: ExportRequest, request: Request) -> dict[str, Any]:
-    return _admin(request).workspace.export_subject(body.identifier)
+    state, actor = _admin(request)
+    return state.workspace.export_subject(body.identifier, actor=actor)

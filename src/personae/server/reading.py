@@ -28,7 +28,7 @@ def _state(request: Request) -> ServerState:
 
 def _reader(request: Request) -> ServerState:
     state = _state(request)
-    caller(state.keys, bearer(request), "read", local=state.local_token)
+    caller(state.keys, bearer(request), "read", local=state.local_token, usage=state.key_use)
     return state
 
 
@@ -53,8 +53,15 @@ def health(request: Request) -> dict[str, Any]:
 @router.get("/v1/profiles/{identifier}", summary="One person: golden record, traits, segments, scores, merges")
 def profile(identifier: str, request: Request) -> dict[str, Any]:
     """``identifier`` is ``TYPE:VALUE`` (``email:jane@example.com``, ``phone:+15551234567``) or ``uid:p…``."""
-    state = _reader(request)
-    return dict(_plain(asdict(state.workspace.profile(identifier))))
+    state = _state(request)
+    who = caller(state.keys, bearer(request), "read", local=state.local_token, usage=state.key_use)
+    found = False
+    try:
+        view = state.workspace.profile(identifier)
+        found = True
+    finally:  # a read of nobody is recorded too, as not found
+        state.profile_read(who.key_id, who.scope, identifier, found=found)
+    return dict(_plain(asdict(view)))
 
 
 @router.get("/v1/segments", summary="Every segment with its current members")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import threading
@@ -17,11 +18,17 @@ from personae.access import SERVER_FILE, KeyRing
 from personae.activation.destination import DeliveryContext
 from personae.activation.live_sync import LiveSync
 from personae.engine.base import Engine
-from personae.errors import PersonaeError
+from personae.errors import PersonaeError, PersonNotFound
+from personae.privacy.audit import PROFILE_READ, AuditEntry, AuditLog, audit_salt, identifier_target, subject_target
+from personae.privacy.audit_keys import KeyUse
 from personae.realtime.intake import Intake
 from personae.realtime.live import LiveProcessor
 from personae.rights.scrub import IntakeFilter
 from personae.workspace import Workspace
+
+log = logging.getLogger(__name__)
+AUDIT_FLUSH_SECONDS = 1.0
+"""How often the server writes the audit rows waiting (only when some wait)."""
 
 
 class Feed:
@@ -117,6 +124,13 @@ class ServerState:
         if every:
             threading.Thread(target=self._scheduled, args=(every,), name="personae-schedule", daemon=True).start()
         self._lock = threading.Lock()
+        self.audit = AuditLog()
+        self.key_use = KeyUse(self.audit)
+        with workspace.engine(write=True) as engine:
+            self._salt = audit_salt(engine)
+        self._audit_stop = threading.Event()
+        self._audit_thread = threading.Thread(target=self._flush_audit, name="personae-audit", daemon=True)
+        self._audit_thread.start()
         workspace.journal_sealer = intake.seal
         self.suppression = IntakeFilter(workspace.config.workspace.phone_region)
         if workspace.config.sources:
@@ -157,6 +171,28 @@ class ServerState:
         with self._lock:
             self.counters.add(count)
 
+    def profile_read(self, key_id: str, scope: str, identifier: str, *, found: bool) -> None:
+        """Put a profile read in the audit log: the subject as a salted hash, never in clear."""
+        try:
+            target = identifier_target(self._salt, identifier, self.workspace.config.workspace.phone_region)
+        except PersonNotFound:  # not TYPE:VALUE: hashed whole
+            target = subject_target(self._salt, "?", identifier)
+        self.audit.append(AuditEntry(PROFILE_READ, actor=key_id, scope=scope, target=target, detail={"found": found}))
+
+    def write_audit(self, *, final: bool = False) -> None:
+        """Write the audit rows waiting (and the key counts due), in the server's write turn."""
+        self.key_use.count(final=final)
+        if self.audit.pending:
+            with self.workspace.engine(write=True) as engine:
+                self.audit.flush(engine)
+
+    def _flush_audit(self) -> None:
+        while not self._audit_stop.wait(AUDIT_FLUSH_SECONDS):
+            try:
+                self.write_audit()
+            except PersonaeError:  # a store error: said in the log; the rows wait for the next flush
+                log.exception("the audit log could not be written; it is tried again in a second")
+
     def announce(self) -> Path:
         """Write ``.personae/server.json`` (0600): the URL and the local admin token."""
         path = self.workspace.root / SERVER_FILE
@@ -173,6 +209,12 @@ class ServerState:
 
     def close(self) -> None:
         self._schedule.set()
+        self._audit_stop.set()
+        self._audit_thread.join(timeout=30)
+        try:
+            self.write_audit(final=True)
+        except PersonaeError:  # the server stops anyway; what was counted since the last flush is lost
+            log.exception("the audit log could not be written as the server stopped")
         if self.live is not None:
             self.live.stop()
         self.live_sync.stop()

@@ -74,7 +74,7 @@ async def accept(state: ServerState, kind: str, headers: Mapping[str, str], chun
         limit += limit // 10 + 1024  # compressing incompressible data grows it a little; the JSON is checked after
     body = await _body(headers, chunks, limit, "a batch" if kind == "batch" else f"a {kind} call")
     call = parse_call(kind, body, content_encoding=encoding, received_at=received)
-    who = caller(state.keys, header_key or call.write_key, "write")
+    who = caller(state.keys, header_key or call.write_key, "write", usage=state.key_use)
     assert who.source is not None  # a write key names its source
     lines = [journal_line(message, source=who.source, write_key_id=who.key_id) for message in call.messages]
     lines = state.suppression.keep(lines)  # an erased person's events are answered, never kept

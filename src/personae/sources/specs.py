@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
@@ -51,6 +52,23 @@ class SourceSpec(Spec):
     """Events sent to ``personae serve`` for this source (its write keys): the server keeps
     them in the journal ``journal/<name>/``, which is this source's path."""
     description: str = ""
+    retention: str | None = None
+    """How long the source's rows are kept, e.g. ``"400d"``, ``"8w"``, ``"2y"`` (enforced at each
+    run by :mod:`personae.rights.retention`); None keeps them for ever."""
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention_is_a_period(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f'retention {value!r} needs a unit: write retention = "{value}d" for days')
+        if isinstance(value, str):
+            retention_days(value)
+        return value
+
+    @property
+    def retention_days(self) -> int | None:
+        """The retention period in days (None: no retention)."""
+        return retention_days(self.retention) if self.retention is not None else None
 
     @field_validator("identifiers")
     @classmethod
@@ -93,6 +111,23 @@ class SourceSpec(Spec):
     def resolved_format(self) -> SourceFormat:
         assert self.format is not None  # set by the validator
         return self.format
+
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*([dwy])\s*$")
+_PERIOD_DAYS = {"d": 1, "w": 7, "y": 365}
+
+
+def retention_days(text: str) -> int:
+    """``"400d"`` -> 400, ``"8w"`` -> 56, ``"2y"`` -> 730 (a year is 365 days); a ValueError
+    saying how to write it otherwise."""
+    found = _PERIOD.match(str(text))
+    days = int(found.group(1)) * _PERIOD_DAYS[found.group(2)] if found else 0
+    if days < 1:
+        raise ValueError(
+            f"retention {text!r} is not a period of a day or more; write a whole number and a unit, "
+            'd (days), w (weeks) or y (years of 365 days), e.g. retention = "400d"'
+        )
+    return days
 
 
 def _infer_format(spec: SourceSpec) -> SourceFormat:
