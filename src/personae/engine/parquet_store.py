@@ -18,10 +18,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from personae.engine.duckdb import DuckDBEngine
 from personae.engine.sql import identifier, literal
+from personae.errors import EngineError, UsageError
 
 STORE_FILE = Path(".personae") / "store.json"
 
@@ -78,12 +80,17 @@ class ParquetStoreEngine(DuckDBEngine):
         connection = self._user_database(folders)
         try:
             return connection.sql(statement).to_arrow_table()
+        except duckdb.PermissionException as error:
+            raise UsageError(
+                f"user SQL cannot read or write files ({' '.join(str(error).split())}); "
+                "it reads the store's tables and views, raw_<source> for the rows as loaded"
+            ) from None
+        except duckdb.Error as error:
+            raise EngineError("duckdb failed: " + " ".join(str(error).split()), sql=query) from error
         finally:
             connection.close()
 
-    def _user_database(self, folders: Mapping[str, Path]):  # type: ignore[no-untyped-def]
-        import duckdb
-
+    def _user_database(self, folders: Mapping[str, Path]) -> duckdb.DuckDBPyConnection:
         connection = duckdb.connect(":memory:", config=self._config)
         connection.execute("SET enable_progress_bar = false")
         allowed = [*folders.values(), *self.folders.values()]
