@@ -18,6 +18,7 @@ from personae.cli.identity import identity_app, profile
 from personae.cli.keys import keys_app
 from personae.cli.personas import personas
 from personae.cli.remote import Remote
+from personae.cli.report import report
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.serve import serve
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
@@ -62,6 +63,7 @@ app.command()(microsegments)
 app.command()(personas)
 app.command()(sync)
 app.command()(destinations)
+app.command()(report)
 
 
 @app.command()

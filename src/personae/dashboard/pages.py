@@ -1,0 +1,139 @@
+"""Each page's values, read from the open workspace: one function per page, returning the
+template's context. The routes and the report both call these, so they show the same numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from personae.dashboard.customer import find_people, story
+from personae.dashboard.model_views import model_charts, question_charts
+from personae.dashboard.overview import overview
+from personae.dashboard.segment_views import segmentation_view
+from personae.errors import PersonaeError, WorkspaceError
+from personae.segments.specs import RULE_SEGMENTS
+from personae.steps.context import MODELS_FOLDER
+from personae.workspace import Workspace
+
+NOT_RUN = "Nothing has been run yet: load the data and build the profiles with `personae run`, then reload this page."
+EXAMPLE_RULES = (
+    "orders_365d >= 2 and days_since_last_order > 60",
+    "revenue > 1000 and in_segment('lifecycle', 'at_risk')",
+    "email_click_rate > 0.2",
+)
+
+
+def _ran(workspace: Workspace) -> bool:
+    if workspace._no_store(workspace.engine_name):
+        return False
+    with workspace.engine(write=False) as store:
+        return store.has_table("profiles")
+
+
+def overview_page(workspace: Workspace, events_per_second: float | None, events: int | None) -> dict[str, Any]:
+    if workspace._no_store(workspace.engine_name):
+        return {"overview": None, "not_run": NOT_RUN, "events_per_second": events_per_second, "events": events}
+    with workspace.engine(write=False) as store:
+        shown = overview(store, [source.name for source in workspace.config.sources])
+    return {
+        "overview": shown,
+        "not_run": None if shown.ran else NOT_RUN,
+        "events_per_second": events_per_second,
+        "events": events,
+    }
+
+
+def segments_page(
+    workspace: Workspace, segmentation: str | None, against: str | None = None, start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    if not _ran(workspace):
+        return {"view": None, "not_run": NOT_RUN, "personas": None, "rules": []}
+    with workspace.engine(write=False) as store:
+        view = segmentation_view(store, segmentation, against, start, end)
+    personas = workspace.personas(view.segmentation)
+    rules = [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS] if view.segmentation == RULE_SEGMENTS else []
+    return {"view": view, "not_run": None, "personas": personas, "rules": rules}
+
+
+def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
+    context: dict[str, Any] = {"q": query, "matches": [], "person": None, "story": None, "explained": {},
+                               "not_run": None}
+    if not query.strip():
+        return context
+    if not _ran(workspace):
+        context["not_run"] = NOT_RUN
+        return context
+    with workspace.engine(write=False) as store:
+        matches = find_people(store, query, workspace.config.workspace.phone_region)
+    context["matches"] = matches
+    uids = sorted({match.uid for match in matches})
+    if len(uids) != 1:
+        return context
+    context["person"] = workspace.profile(f"uid:{uids[0]}")
+    with workspace.engine(write=False) as store:
+        found = story(store, uids[0])
+    context["story"] = found
+    explained: dict[str, Any] = {}
+    for first, second in found.fuzzy_links:
+        try:
+            explained[f"{first} ~ {second}"] = workspace.explain_match(first, second)
+        except PersonaeError as error:
+            explained[f"{first} ~ {second}"] = str(error)
+    context["explained"] = explained
+    return context
+
+
+def rules_page(workspace: Workspace) -> dict[str, Any]:
+    if not _ran(workspace):
+        return {"not_run": NOT_RUN, "columns": [], "examples": EXAMPLE_RULES, "saved": []}
+    from personae.segments.people import profile_columns
+
+    with workspace.engine(write=False) as store:
+        columns = sorted(profile_columns(store))
+    saved = [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS]
+    return {"not_run": None, "columns": columns, "examples": EXAMPLE_RULES, "saved": saved}
+
+
+def models_page(workspace: Workspace) -> dict[str, Any]:
+    if not _ran(workspace):
+        return {"not_run": NOT_RUN, "summaries": [], "models": None}
+    try:
+        summaries = workspace.models()
+    except WorkspaceError as error:
+        return {"not_run": str(error), "summaries": [], "models": None}
+    with workspace.engine(write=False) as store:
+        found = model_charts(store, workspace.root / MODELS_FOLDER)
+    return {"not_run": None, "summaries": summaries, "models": found}
+
+
+def questions_page(workspace: Workspace) -> dict[str, Any]:
+    try:
+        asked = workspace.questions()
+    except WorkspaceError:
+        return {"not_run": NOT_RUN, "lifecycle": None, "thresholds": [], "reports": {}, "charts": {}}
+    lifecycle = asked.lifecycle
+    thresholds = [
+        dataclasses.asdict(t) for t in (lifecycle.dormant_days, lifecycle.at_risk_days, lifecycle.loyal_orders,
+                                        lifecycle.vip_value)
+    ]
+    return {
+        "not_run": None,
+        "lifecycle": lifecycle,
+        "thresholds": thresholds,
+        "reports": asked.reports,
+        "charts": question_charts(asked),
+    }
+
+
+def activation_page(workspace: Workspace) -> dict[str, Any]:
+    destinations = workspace.destinations()
+    experiments = []
+    names = [action.name for action in workspace.config.actions if getattr(action, "holdout", None)]
+    names += [spec.name for spec in workspace.config.destinations if getattr(spec, "holdout", None)]
+    for name in names:
+        try:
+            experiments.append({"name": name, "report": workspace.experiment_report(name), "problem": None})
+        except PersonaeError as error:
+            experiments.append({"name": name, "report": None, "problem": str(error)})
+    return {"destinations": destinations, "experiments": experiments, "not_run": None}
