@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from personae.errors import UsageError
 from personae.spec import did_you_mean
-from personae.steps import actions, golden, identity, ingest, models, segment, sync, traits
+from personae.steps import actions, golden, identity, ingest, models, segment, summaries, sync, traits
 from personae.steps.context import RunContext, StepResult
 
 Step = Callable[[RunContext], StepResult]
@@ -19,6 +19,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("traits", traits.run),
     ("models", models.run),
     ("segment", segment.run),
+    ("summaries", summaries.run),
     ("actions", actions.run),
     ("sync", sync.run),
 )

@@ -4,12 +4,14 @@ template's context. The routes and the report both call these, so they show the 
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from personae.dashboard.customer import find_people, story
 from personae.dashboard.model_views import model_charts, question_charts
 from personae.dashboard.overview import overview
 from personae.dashboard.segment_views import segmentation_view
+from personae.engine.sql import literal
 from personae.errors import PersonaeError, WorkspaceError
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import MODELS_FOLDER
@@ -51,9 +53,19 @@ def segments_page(
         return {"view": None, "not_run": NOT_RUN, "personas": None, "rules": []}
     with workspace.engine(write=False) as store:
         view = segmentation_view(store, segmentation, against, start, end)
-    personas = workspace.personas(view.segmentation)
+    personas = stored_personas(workspace, view.segmentation)
     rules = [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS] if view.segmentation == RULE_SEGMENTS else []
     return {"view": view, "not_run": None, "personas": personas, "rules": rules}
+
+
+def stored_personas(workspace: Workspace, segmentation: str) -> Any:
+    """The persona cards the last run kept (``persona_cards``), or computed now for a store without them."""
+    with workspace.engine(write=False) as store:
+        if store.has_table("persona_cards"):
+            rows = store.fetch_rows(f"SELECT cards FROM persona_cards WHERE segmentation = {literal(segmentation)}")
+            if rows:
+                return json.loads(rows[0][0])
+    return workspace.personas(segmentation)
 
 
 def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:

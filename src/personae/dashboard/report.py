@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from personae import __version__
-from personae.dashboard.pages import overview_page
+from personae.dashboard.pages import overview_page, stored_personas
 from personae.dashboard.render import REPORT_CSP, inline_assets, render
 from personae.dashboard.segment_views import segmentation_names, segmentation_view
 from personae.errors import WorkspaceError
@@ -39,7 +39,7 @@ def write_report(workspace: Workspace, out: Path) -> Report:
         names = segmentation_names(store)
         views = [segmentation_view(store, name) for name in names]
     for view in views:
-        personas = workspace.personas(view.segmentation) if view.segmentation != RULE_SEGMENTS else None
+        personas = stored_personas(workspace, view.segmentation) if view.segmentation != RULE_SEGMENTS else None
         sections.append({"view": view, "personas": personas})
     assets: dict[str, Any] = {**inline_assets(), "csp": REPORT_CSP}
     html = render(

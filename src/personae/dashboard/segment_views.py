@@ -17,7 +17,7 @@ from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.golden.survivorship import KNOWN
 from personae.segments.memberships import recorded_days
-from personae.segments.reports import Microsegments, microsegments, transitions
+from personae.segments.reports import microsegments, transitions
 from personae.segments.specs import RULE_SEGMENTS
 
 
@@ -111,15 +111,29 @@ def _overlap(store: Engine, view: SegmentationView, against: str | None) -> None
     if not others:
         return
     view.against = against if against in others else ("lifecycle" if "lifecycle" in others else others[0])
-    overlay = microsegments(store, [view.segmentation, view.against], min_size=1)
-    view.charts["overlap"] = overlap_heatmap(overlay)
+    if store.has_table("segment_overlaps") and store.scalar("SELECT count(*) FROM segment_overlaps"):
+        cells = overlap_cells(store, view.segmentation, view.against)
+    else:  # a store from before the summaries step: computed now
+        overlay = microsegments(store, [view.segmentation, view.against], min_size=1)
+        cells = [(c.segments[0], c.segments[1], c.customers) for c in overlay.cells]
+    view.charts["overlap"] = overlap_heatmap(view.segmentation, view.against, cells)
 
 
-def overlap_heatmap(overlay: Microsegments) -> charts.Option:
-    first, second = overlay.segmentations
-    xs = sorted({cell.segments[0] for cell in overlay.cells})
-    ys = sorted({cell.segments[1] for cell in overlay.cells})
-    cells = [(xs.index(c.segments[0]), ys.index(c.segments[1]), float(c.customers)) for c in overlay.cells]
+def overlap_cells(store: Engine, first: str, second: str) -> list[tuple[str, str, int]]:
+    """``(segment of first, segment of second, customers)`` from the run's ``segment_overlaps``."""
+    a, b = sorted((first, second))
+    rows = store.fetch_rows(
+        "SELECT segment_a, segment_b, customers FROM segment_overlaps "
+        f"WHERE segmentation_a = {literal(a)} AND segmentation_b = {literal(b)}"
+    )
+    flip = a != first
+    return [(str(y), str(x), int(n)) if flip else (str(x), str(y), int(n)) for x, y, n in rows]
+
+
+def overlap_heatmap(first: str, second: str, found: list[tuple[str, str, int]]) -> charts.Option:
+    xs = sorted({x for x, _, _ in found})
+    ys = sorted({y for _, y, _ in found})
+    cells = [(xs.index(x), ys.index(y), float(n)) for x, y, n in found]
     return charts.heatmap(f"Overlap of {first} and {second} (customers)", xs, ys, cells, x_name=first, y_name=second)
 
 
