@@ -31,12 +31,14 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "tests-output" / "
 WIDTHS = (1280, 390)
 EARLIER = "2025-09-30"
 """A second recorded day, so the trend and the flows have two."""
+REPORT = "shared/report.html"
+"""Where the world's report is written (by the CLI, before the tests' server holds the store)."""
 EVIL_NAME = "<script>alert('crm')</script>"
 EVIL_LAST = '<img src=x onerror="alert(2)">'
 EVIL_EVENT = "<script>alert('event')</script>"
 EVIL_PROPERTY = "<b onmouseover=alert(4)>note</b>"
 EVIL_PHONE = "(217) 555-0147"
-EVIL_EMAIL = "mallory.evil@example.org"
+EVIL_EMAIL = "mallory.evil@evil-mail.net"
 
 
 def personae(*args: str) -> str:
@@ -69,6 +71,8 @@ def demo_world(root: Path, customers: int = 600) -> Path:
     plant_a_nasty_customer(root)
     personae("run", "-w", str(root), "--as-of", EARLIER)
     personae("run", "-w", str(root))
+    said = personae("report", "-w", str(root), "--out", str(root / REPORT))
+    assert str(root / REPORT) in said.replace("\n", ""), said
     return root
 
 
