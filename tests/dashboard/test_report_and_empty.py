@@ -8,9 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser
 
-from personae import Workspace
 from tests.dashboard.browser import REPORT, SCREENSHOTS, charts_drawn, log_in, number, personae, recorded
-from tests.server.live import Served, serving
+from tests.server.live import Served, live_workspace, serving
 
 
 def test_the_report_works_offline_from_disk(world: Path, served: Served, browser: Browser) -> None:
@@ -31,7 +30,9 @@ def test_the_report_works_offline_from_disk(world: Path, served: Served, browser
     assert drawn == blocks >= 2 + 2 * segmentations
     known = served.workspace.sql("SELECT count(*) AS n FROM profiles WHERE known_customer").to_pylist()[0]["n"]
     assert number(page.inner_text("[data-testid=customers]")) == known
-    canvases = page.evaluate("[...document.querySelectorAll('.chart canvas')].filter(c => c.width > 0).length")
+    canvases = page.evaluate(
+        "[...document.querySelectorAll('.chart')].filter(c => (c.querySelector('canvas') || {}).width > 0).length"
+    )
     assert canvases == drawn
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "report-1280.png"), full_page=True)
@@ -39,11 +40,10 @@ def test_the_report_works_offline_from_disk(world: Path, served: Served, browser
 
 
 def test_a_workspace_with_no_run_explains_what_to_do(tmp_path: Path, browser: Browser) -> None:
-    root = tmp_path / "fresh"
-    personae("init", str(root))
-    refused = personae_failure("report", "-w", str(root))
+    workspace = live_workspace(tmp_path / "fresh")  # one live source, nothing loaded or run
+    refused = personae_failure("report", "-w", str(workspace.root))
     assert "run the pipeline first" in refused
-    with serving(Workspace(root)) as served:
+    with serving(workspace) as served:
         page = log_in(browser, served.url, served.reader)
         for name in ("overview", "segments", "customer?q=jane%40example.com", "rules", "models", "questions", "activation"):
             with recorded(page, served.url) as visit:
