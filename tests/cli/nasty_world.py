@@ -247,4 +247,5 @@ def arguments(path: str) -> list[str]:
         "experiments report": [NASTY],
         "sync": [],
         "destinations": [],
+        "report": [],
     }[path]

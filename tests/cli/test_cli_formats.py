@@ -27,6 +27,7 @@ NOT_DATA = {
     "segment remove": "reports what it took out",
     "keys revoke": "reports the key it revoked",
     "serve": "serves until stopped",
+    "report": "writes an HTML file and reports its path",
 }
 DATA = sorted(set(commands()) - set(NOT_DATA))
 WITH_FORMAT = sorted(path for path, command in commands().items() if option(command, "--format"))

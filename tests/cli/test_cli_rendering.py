@@ -29,6 +29,7 @@ runner = CliRunner()
 NOT_DATA = {
     "init": "prints the folder it created, which the user named",
     "serve": "prints the folder and address the user gave, then serves (tests/server runs it for real)",
+    "report": "prints the file it wrote, which the user named (tests/dashboard opens the file in a browser)",
 }
 
 

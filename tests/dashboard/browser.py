@@ -52,14 +52,36 @@ def plant_a_nasty_customer(root: Path) -> None:
     """A CRM record whose name is HTML and script, and events of theirs with script in a name and a property."""
     with (root / "data" / "crm" / "customers.csv").open("a", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerow(
-            ["C9999999", EVIL_NAME, EVIL_LAST, "01/01/1990", "1 Main St", "Springfield", "62701", EVIL_PHONE,
-             EVIL_EMAIL, "999999999999", "2025-06-01 10:00:00"]
+            [
+                "C9999999",
+                EVIL_NAME,
+                EVIL_LAST,
+                "01/01/1990",
+                "1 Main St",
+                "Springfield",
+                "62701",
+                EVIL_PHONE,
+                EVIL_EMAIL,
+                "999999999999",
+                "2025-06-01 10:00:00",
+            ]
         )
     lines = [
-        {"messageId": "evil-1", "type": "identify", "userId": "u_evil", "traits": {"email": EVIL_EMAIL},
-         "timestamp": "2025-06-01T10:00:00Z"},
-        {"messageId": "evil-2", "type": "track", "userId": "u_evil", "event": EVIL_EVENT,
-         "properties": {"note": EVIL_PROPERTY}, "timestamp": "2025-06-02T10:00:00Z"},
+        {
+            "messageId": "evil-1",
+            "type": "identify",
+            "userId": "u_evil",
+            "traits": {"email": EVIL_EMAIL},
+            "timestamp": "2025-06-01T10:00:00Z",
+        },
+        {
+            "messageId": "evil-2",
+            "type": "track",
+            "userId": "u_evil",
+            "event": EVIL_EVENT,
+            "properties": {"note": EVIL_PROPERTY},
+            "timestamp": "2025-06-02T10:00:00Z",
+        },
     ]
     with (root / "data" / "subscriptions" / "events.jsonl").open("a", encoding="utf-8") as handle:
         handle.write("".join(json.dumps(line) + "\n" for line in lines))
@@ -89,8 +111,13 @@ class Visit:
 
     def problems(self) -> list[str]:
         offsite = [url for url in self.requests if not url.startswith(self.origin) and not url.startswith("data:")]
-        return [*self.console, *self.failed, *self.errors, *(f"left the server: {u}" for u in offsite),
-                *(f"dialog: {d}" for d in self.dialogs)]
+        return [
+            *self.console,
+            *self.failed,
+            *self.errors,
+            *(f"left the server: {u}" for u in offsite),
+            *(f"dialog: {d}" for d in self.dialogs),
+        ]
 
 
 @contextmanager

@@ -35,7 +35,8 @@ def _type_rule(page: object, rule: str, wait_for: str) -> str:
     page.fill("#rule", rule)
     page.wait_for_function(
         "([text, selector]) => { const e = document.querySelector(selector); "
-        "const p = document.querySelector('#preview > [data-rule]'); return e && p && p.getAttribute('data-rule') === text; }",
+        "const p = document.querySelector('#preview > [data-rule]'); "
+        "return e && p && p.getAttribute('data-rule') === text; }",
         arg=[rule, wait_for],
         timeout=15000,
     )
@@ -144,7 +145,7 @@ def test_html_and_script_in_names_and_events_are_shown_as_text(served: Served, b
     golden = page.inner_text("[data-testid=golden]")
     assert EVIL_NAME in golden and EVIL_LAST in golden
     timeline = page.inner_text("[data-testid=timeline]")
-    assert EVIL_EVENT in timeline and EVIL_PROPERTY.replace('"', '\\"') in timeline or EVIL_PROPERTY in timeline
+    assert (EVIL_EVENT in timeline and EVIL_PROPERTY.replace('"', '\\"') in timeline) or EVIL_PROPERTY in timeline
     scripts = page.evaluate("[...document.scripts].filter(s => !s.src && s.type !== 'application/json').length")
     assert scripts == 0
     assert page.locator("main img, main b").count() == 0
@@ -178,7 +179,9 @@ def test_missing_wrong_revoked_and_write_tokens_are_turned_away(served: Served, 
     assert answer is not None and answer.status == 401
     assert "unknown or revoked key" in page.inner_text("[data-testid=login-problem]")
     page.context.close()
-    request = urllib.request.Request(f"{served.url}/dashboard/overview", headers={"Authorization": f"Bearer {served.reader}"})
+    request = urllib.request.Request(
+        f"{served.url}/dashboard/overview", headers={"Authorization": f"Bearer {served.reader}"}
+    )
     try:
         urllib.request.urlopen(request)
         raise AssertionError("a bearer header is not a dashboard session")

@@ -63,7 +63,11 @@ def test_every_page_loads_cleanly(served: Served, browser: Browser, width: int) 
 def test_the_overview_shows_the_stores_numbers(served: Served, browser: Browser) -> None:
     page = log_in(browser, served.url, served.reader)
     page.goto(f"{served.url}/dashboard/overview")
-    known = _scalar(served, "SELECT count(*) FILTER (WHERE known_customer) AS k, count(*) FILTER (WHERE NOT known_customer) AS a FROM profiles")
+    known = _scalar(
+        served,
+        "SELECT count(*) FILTER (WHERE known_customer) AS k, "
+        "count(*) FILTER (WHERE NOT known_customer) AS a FROM profiles",
+    )
     assert isinstance(known, dict)
     assert number(page.inner_text("[data-testid=customers]")) == known["k"] > 0
     assert number(page.inner_text("[data-testid=anonymous]")) == known["a"]
@@ -96,7 +100,9 @@ def test_segment_sizes_and_personas_equal_the_store(served: Served, browser: Bro
     assert {segment: size for segment, size in shown.items() if size} == expected and sum(shown.values()) > 0
     cards = page.locator("[data-testid=personas] article")
     sizes = {
-        cards.nth(i).get_attribute("data-segment"): number(cards.nth(i).locator("[data-testid=persona-size]").inner_text())
+        cards.nth(i).get_attribute("data-segment"): number(
+            cards.nth(i).locator("[data-testid=persona-size]").inner_text()
+        )
         for i in range(cards.count())
     }
     assert sizes == expected
@@ -105,13 +111,15 @@ def test_segment_sizes_and_personas_equal_the_store(served: Served, browser: Bro
         for name in ("trend", "flows")
     }
     flows = sum(link["value"] for link in charts["flows"]["series"][0]["links"])
+    held = "entered_at <= TIMESTAMP '{day}' AND (exited_at IS NULL OR exited_at > TIMESTAMP '{day}')"
+    on_either_day = " UNION ".join(
+        f"SELECT uid FROM memberships WHERE segmentation = '{segmentation}' AND {held.format(day=day)}"
+        for day in ("2025-09-30", "2025-12-31")
+    )
     moved = _scalar(
         served,
-        "SELECT count(*) AS n FROM (SELECT uid FROM memberships WHERE segmentation = "
-        f"'{segmentation}' AND entered_at <= TIMESTAMP '2025-12-31' AND (exited_at IS NULL OR exited_at > TIMESTAMP '2025-12-31') "
-        "UNION SELECT uid FROM memberships WHERE segmentation = "
-        f"'{segmentation}' AND entered_at <= TIMESTAMP '2025-09-30' AND (exited_at IS NULL OR exited_at > TIMESTAMP '2025-09-30')) "
-        "AS u WHERE uid IN (SELECT uid FROM profiles WHERE known_customer)",
+        f"SELECT count(*) AS n FROM ({on_either_day}) AS u "
+        "WHERE uid IN (SELECT uid FROM profiles WHERE known_customer)",
     )
     assert isinstance(moved, dict) and flows == moved["n"]
     assert charts["trend"]["xAxis"]["data"] == ["2025-09-30", "2025-12-31"]
@@ -124,10 +132,15 @@ def test_the_rfm_grid_and_overlap_equal_the_store(served: Served, browser: Brows
     page = log_in(browser, served.url, served.reader)
     page.goto(f"{served.url}/dashboard/segments?segmentation=rfm&against=lifecycle")
     grid = json.loads(page.locator('script[data-chart="chart-rfm"]').text_content() or "{}")
-    shown = {(cell["value"][0] + 1, cell["value"][1] + 1): int(cell["label"]["formatter"]) for cell in grid["series"][0]["data"]}
+    shown = {
+        (cell["value"][0] + 1, cell["value"][1] + 1): int(cell["label"]["formatter"])
+        for cell in grid["series"][0]["data"]
+    }
     expected = {
         (row["f"], row["r"]): row["n"]
-        for row in served.workspace.sql("SELECT f, r, count(*) AS n FROM rfm_scores WHERE r IS NOT NULL GROUP BY 1, 2").to_pylist()
+        for row in served.workspace.sql(
+            "SELECT f, r, count(*) AS n FROM rfm_scores WHERE r IS NOT NULL GROUP BY 1, 2"
+        ).to_pylist()
     }
     assert shown == expected
     overlap = json.loads(page.locator('script[data-chart="chart-overlap"]').text_content() or "{}")
@@ -172,8 +185,11 @@ def test_models_and_questions_show_the_saved_numbers(served: Served, browser: Br
 
 
 def test_static_files_are_only_the_listed_ones(served: Served) -> None:
-    for path, status in (("/dashboard/static/charts.js", 200), ("/dashboard/static/../auth.py", 404),
-                         ("/dashboard/static/render.py", 404)):
+    for path, status in (
+        ("/dashboard/static/charts.js", 200),
+        ("/dashboard/static/../auth.py", 404),
+        ("/dashboard/static/render.py", 404),
+    ):
         try:
             with urllib.request.urlopen(served.url + path) as answer:
                 got = answer.status

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser
 
-from tests.dashboard.browser import REPORT, SCREENSHOTS, charts_drawn, log_in, number, personae, recorded
+from tests.dashboard.browser import REPORT, SCREENSHOTS, charts_drawn, log_in, number, recorded
 from tests.server.live import Served, live_workspace, serving
 
 
@@ -45,7 +45,15 @@ def test_a_workspace_with_no_run_explains_what_to_do(tmp_path: Path, browser: Br
     assert "run the pipeline first" in refused
     with serving(workspace) as served:
         page = log_in(browser, served.url, served.reader)
-        for name in ("overview", "segments", "customer?q=jane%40example.com", "rules", "models", "questions", "activation"):
+        for name in (
+            "overview",
+            "segments",
+            "customer?q=jane%40example.com",
+            "rules",
+            "models",
+            "questions",
+            "activation",
+        ):
             with recorded(page, served.url) as visit:
                 answer = page.goto(f"{served.url}/dashboard/{name}")
             assert answer is not None and answer.status == 200, name

@@ -32,7 +32,9 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float], *, name: st
     option.update(
         xAxis={"type": "category", "data": list(labels), "axisLabel": {"interval": 0, "rotate": 30}},
         yAxis={"type": "value", "name": name},
-        series=[{"type": "bar", "name": name or title, "data": list(values), "label": {"show": True, "position": "top"}}],
+        series=[
+            {"type": "bar", "name": name or title, "data": list(values), "label": {"show": True, "position": "top"}}
+        ],
     )
     option["tooltip"] = {"trigger": "axis"}
     return option
@@ -52,8 +54,15 @@ def stacked_bars(title: str, labels: Sequence[str], stacks: dict[str, Sequence[f
     return option
 
 
-def lines(title: str, xs: Sequence[Any], series: dict[str, Sequence[float | None]], *, x_name: str = "",
-          y_name: str = "", x_type: str = "category") -> Option:
+def lines(
+    title: str,
+    xs: Sequence[Any],
+    series: dict[str, Sequence[float | None]],
+    *,
+    x_name: str = "",
+    y_name: str = "",
+    x_type: str = "category",
+) -> Option:
     """One line per series over shared x values."""
     option = _base(title)
     option.update(
@@ -75,8 +84,16 @@ def lines(title: str, xs: Sequence[Any], series: dict[str, Sequence[float | None
     return option
 
 
-def heatmap(title: str, xs: Sequence[str], ys: Sequence[str], cells: Sequence[tuple[int, int, float]], *,
-            x_name: str = "", y_name: str = "", labels: Sequence[tuple[int, int, str]] | None = None) -> Option:
+def heatmap(
+    title: str,
+    xs: Sequence[str],
+    ys: Sequence[str],
+    cells: Sequence[tuple[int, int, float]],
+    *,
+    x_name: str = "",
+    y_name: str = "",
+    labels: Sequence[tuple[int, int, str]] | None = None,
+) -> Option:
     """A grid of cells ``(x index, y index, value)`` coloured by value (labels, when given, are printed)."""
     option = _base(title)
     values = [value for _, _, value in cells]
@@ -147,7 +164,9 @@ def graph(title: str, nodes: Sequence[tuple[str, str]], edges: Sequence[tuple[st
                 "label": {"show": True, "position": "right", "fontSize": 10},
                 "force": {"repulsion": 220, "edgeLength": 70},
                 "categories": [{"name": category} for category in categories],
-                "data": [{"name": name, "category": categories.index(category), "symbolSize": 14} for name, category in nodes],
+                "data": [
+                    {"name": name, "category": categories.index(category), "symbolSize": 14} for name, category in nodes
+                ],
                 "links": [
                     {"source": s, "target": t, "lineStyle": {"type": "dashed" if kind == "fuzzy" else "solid"}}
                     for s, t, kind in edges

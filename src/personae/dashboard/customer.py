@@ -91,7 +91,10 @@ def story(store: Engine, uid: str) -> Story:
             "SELECT segmentation, segment, score, entered_at, exited_at FROM memberships "
             f"WHERE uid = {key} ORDER BY segmentation, entered_at DESC, segment"
         ).to_pylist()
-    nodes = [(f"{t}:{v}", str(t)) for t, v in store.fetch_rows(f"SELECT id_type, id_value FROM identity_map WHERE uid = {key}")]
+    nodes = [
+        (f"{t}:{v}", str(t))
+        for t, v in store.fetch_rows(f"SELECT id_type, id_value FROM identity_map WHERE uid = {key}")
+    ]
     names = {name for name, _ in nodes}
     edges: list[tuple[str, str, str]] = []
     if store.has_table("identity_edges") and names:
@@ -102,7 +105,9 @@ def story(store: Engine, uid: str) -> Story:
             fuzzy = str(a).startswith(f"{RECORD_TYPE}:") and str(b).startswith(f"{RECORD_TYPE}:")
             edges.append((str(a), str(b), "fuzzy" if fuzzy else "shared identifier"))
             if fuzzy:
-                found.fuzzy_links.append((str(a).removeprefix(f"{RECORD_TYPE}:"), str(b).removeprefix(f"{RECORD_TYPE}:")))
+                found.fuzzy_links.append(
+                    (str(a).removeprefix(f"{RECORD_TYPE}:"), str(b).removeprefix(f"{RECORD_TYPE}:"))
+                )
     found.graph = charts.graph("Identifiers and records linked into this person", nodes, edges)
     table = next((name for name in CONSENT_TABLES if store.has_table(name)), None)
     if table is not None and "uid" in dict(store.columns(table)):

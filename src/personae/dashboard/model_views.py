@@ -52,28 +52,31 @@ def model_charts(store: Engine, folder: Path) -> ModelCharts:
         deciles = validation["deciles"]
         labels = [str(d["decile"]) for d in deciles]
         found.charts[f"{name}_lift"] = charts.bars(
-            f"{name}: lift per decile of predicted probability (1 = highest)", labels,
-            [round(float(d["lift"]), 3) for d in deciles], name="lift",
+            f"{name}: lift per decile of predicted probability (1 = highest)",
+            labels,
+            [round(float(d["lift"]), 3) for d in deciles],
+            name="lift",
         )
         found.charts[f"{name}_calibration"] = charts.lines(
-            f"{name}: calibration (observed rate against mean predicted, per decile)", labels,
+            f"{name}: calibration (observed rate against mean predicted, per decile)",
+            labels,
             {
                 "mean predicted": [round(float(d["mean_predicted"]), 4) for d in deciles],
                 "observed rate": [round(float(d["observed_rate"]), 4) for d in deciles],
             },
-            x_name="decile", y_name="rate",
+            x_name="decile",
+            y_name="rate",
         )
     lifestyle = folder / "lifestyle.json"
     if lifestyle.is_file():
         params = read_model_file(lifestyle, "lifestyle")["params"]
         for name, size, shares in zip(params["names"], params["sizes"], params["profiles"], strict=False):
             top = sorted(zip(params["categories"], shares, strict=False), key=lambda pair: -pair[1])[:3]
-            found.clusters.append(
-                {"name": name, "size": int(size), "top": ", ".join(f"{c} {s:.0%}" for c, s in top)}
-            )
+            found.clusters.append({"name": name, "size": int(size), "top": ", ".join(f"{c} {s:.0%}" for c, s in top)})
         found.charts["lifestyle"] = charts.heatmap(
             "Lifestyle clusters: mean category shares",
-            list(params["categories"]), list(params["names"]),
+            list(params["categories"]),
+            list(params["names"]),
             [(x, y, round(float(v), 3)) for y, row in enumerate(params["profiles"]) for x, v in enumerate(row)],
         )
     return found
@@ -101,12 +104,18 @@ def question_charts(questions: Questions) -> dict[str, charts.Option]:
     shown: dict[str, charts.Option] = {}
     if lifecycle.repeat_curve:
         shown["repeat"] = charts.lines(
-            "Chance of another order after the k-th", [k for k, _, _ in lifecycle.repeat_curve],
-            {"P(another order)": [round(p, 4) for _, _, p in lifecycle.repeat_curve]}, x_name="orders", y_name="chance",
+            "Chance of another order after the k-th",
+            [k for k, _, _ in lifecycle.repeat_curve],
+            {"P(another order)": [round(p, 4) for _, _, p in lifecycle.repeat_curve]},
+            x_name="orders",
+            y_name="chance",
         )
     if lifecycle.gap_survival:
         shown["gaps"] = charts.lines(
-            "Share of repeat orders that came after a longer gap", [d for d, _ in lifecycle.gap_survival],
-            {"share": [round(p, 4) for _, p in lifecycle.gap_survival]}, x_name="days", y_name="share",
+            "Share of repeat orders that came after a longer gap",
+            [d for d, _ in lifecycle.gap_survival],
+            {"share": [round(p, 4) for _, p in lifecycle.gap_survival]},
+            x_name="days",
+            y_name="share",
         )
     return shown

@@ -90,7 +90,9 @@ def _sources(store: Engine, names: list[str]) -> list[dict[str, Any]]:
         }
     quarantined: dict[str, int] = {}
     if store.has_table("quarantine"):
-        quarantined = {str(s): int(n) for s, n in store.fetch_rows("SELECT source, count(*) FROM quarantine GROUP BY 1")}
+        quarantined = {
+            str(s): int(n) for s, n in store.fetch_rows("SELECT source, count(*) FROM quarantine GROUP BY 1")
+        }
     shown = []
     for name in names:
         files, rows, failed, last = loaded.get(name, (0, 0, 0, None))

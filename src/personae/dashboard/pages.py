@@ -46,7 +46,10 @@ def overview_page(workspace: Workspace, events_per_second: float | None, events:
 
 
 def segments_page(
-    workspace: Workspace, segmentation: str | None, against: str | None = None, start: str | None = None,
+    workspace: Workspace,
+    segmentation: str | None,
+    against: str | None = None,
+    start: str | None = None,
     end: str | None = None,
 ) -> dict[str, Any]:
     if not _ran(workspace):
@@ -54,7 +57,11 @@ def segments_page(
     with workspace.engine(write=False) as store:
         view = segmentation_view(store, segmentation, against, start, end)
     personas = stored_personas(workspace, view.segmentation)
-    rules = [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS] if view.segmentation == RULE_SEGMENTS else []
+    rules = (
+        [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS]
+        if view.segmentation == RULE_SEGMENTS
+        else []
+    )
     return {"view": view, "not_run": None, "personas": personas, "rules": rules}
 
 
@@ -69,8 +76,14 @@ def stored_personas(workspace: Workspace, segmentation: str) -> Any:
 
 
 def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
-    context: dict[str, Any] = {"q": query, "matches": [], "person": None, "story": None, "explained": {},
-                               "not_run": None}
+    context: dict[str, Any] = {
+        "q": query,
+        "matches": [],
+        "person": None,
+        "story": None,
+        "explained": {},
+        "not_run": None,
+    }
     if not query.strip():
         return context
     if not _ran(workspace):
@@ -126,8 +139,8 @@ def questions_page(workspace: Workspace) -> dict[str, Any]:
         return {"not_run": NOT_RUN, "lifecycle": None, "thresholds": [], "reports": {}, "charts": {}}
     lifecycle = asked.lifecycle
     thresholds = [
-        dataclasses.asdict(t) for t in (lifecycle.dormant_days, lifecycle.at_risk_days, lifecycle.loyal_orders,
-                                        lifecycle.vip_value)
+        dataclasses.asdict(t)
+        for t in (lifecycle.dormant_days, lifecycle.at_risk_days, lifecycle.loyal_orders, lifecycle.vip_value)
     ]
     return {
         "not_run": None,

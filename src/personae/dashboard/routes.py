@@ -103,7 +103,12 @@ async def login(request: Request) -> Response:
         return _login_page(str(refused.detail), refused.status_code)
     response = RedirectResponse("/dashboard/overview", status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
-        COOKIE, token, max_age=SESSION_SECONDS, path="/dashboard", httponly=True, samesite="strict",
+        COOKIE,
+        token,
+        max_age=SESSION_SECONDS,
+        path="/dashboard",
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
     )
     return response
@@ -133,8 +138,11 @@ def overview(request: Request) -> HTMLResponse:
 
 @router.get("/segments")
 def segments(
-    request: Request, segmentation: str | None = None, against: str | None = None,
-    start: str | None = None, end: str | None = None,
+    request: Request,
+    segmentation: str | None = None,
+    against: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> HTMLResponse:
     return _show(request, "segments", lambda ws: pages.segments_page(ws, segmentation, against, start, end))
 

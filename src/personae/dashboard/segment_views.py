@@ -46,7 +46,10 @@ def segmentation_names(store: Engine) -> list[str]:
 
 
 def segmentation_view(
-    store: Engine, segmentation: str | None, against: str | None = None, start: str | None = None,
+    store: Engine,
+    segmentation: str | None,
+    against: str | None = None,
+    start: str | None = None,
     end: str | None = None,
 ) -> SegmentationView:
     """Everything the segments page draws for ``segmentation`` (the first one when None)."""
@@ -59,8 +62,10 @@ def segmentation_view(
     view = SegmentationView(chosen, names)
     view.sizes = sizes(store, chosen)
     view.charts["sizes"] = charts.bars(
-        f"{chosen}: known customers per segment", [row["segment"] for row in view.sizes],
-        [row["members"] for row in view.sizes], name="customers",
+        f"{chosen}: known customers per segment",
+        [row["segment"] for row in view.sizes],
+        [row["members"] for row in view.sizes],
+        name="customers",
     )
     days = recorded_days(store)
     view.days = [day.isoformat() for day in days]
@@ -90,12 +95,17 @@ def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
         )
     if not days:
         return
-    rows = store.fetch_rows(
-        f"SELECT d.as_of, m.segment, count(DISTINCT m.uid) FROM membership_days AS d JOIN memberships AS m "
-        f"ON m.entered_at <= CAST(d.as_of AS TIMESTAMP) AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) "
-        f"JOIN profiles AS p ON p.uid = m.uid AND p.{KNOWN} "
-        f"WHERE m.segmentation = {literal(view.segmentation)} GROUP BY 1, 2"
-    ) if store.has_table("membership_days") else []
+    rows = (
+        store.fetch_rows(
+            f"SELECT d.as_of, m.segment, count(DISTINCT m.uid) FROM membership_days AS d JOIN memberships AS m "
+            "ON m.entered_at <= CAST(d.as_of AS TIMESTAMP) "
+            "AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) "
+            f"JOIN profiles AS p ON p.uid = m.uid AND p.{KNOWN} "
+            f"WHERE m.segmentation = {literal(view.segmentation)} GROUP BY 1, 2"
+        )
+        if store.has_table("membership_days")
+        else []
+    )
     counts = {(str(day), str(segment)): int(n) for day, segment, n in rows}
     segments = sorted({segment for _, segment in counts})
     view.charts["trend"] = charts.lines(
@@ -161,6 +171,11 @@ def rfm_grid(store: Engine) -> charts.Option:
     labels = [(int(f) - 1, int(r) - 1, f"{int(n)}") for r, f, n, _ in rows]
     option = charts.heatmap(
         "RFM grid: customers per recency × frequency score, coloured by mean monetary value",
-        scores, scores, cells, x_name="frequency", y_name="recency", labels=labels,
+        scores,
+        scores,
+        cells,
+        x_name="frequency",
+        y_name="recency",
+        labels=labels,
     )
     return option

@@ -67,7 +67,9 @@ def run(context: RunContext) -> StepResult:
             continue
         text = json.dumps(dataclasses.asdict(cards), default=str)
         engine.insert(
-            "persona_cards", ["segmentation", "as_of", "cards"], f"SELECT {literal(name)}, {day_sql(as_of)}, {literal(text)}"
+            "persona_cards",
+            ["segmentation", "as_of", "cards"],
+            f"SELECT {literal(name)}, {day_sql(as_of)}, {literal(text)}",
         )
     pairs = engine.insert(
         "segment_overlaps",
