@@ -60,14 +60,22 @@ def find_people(store: Engine, text: str, region: str) -> list[Match]:
     if separator and prefix.strip().lower() in types:
         tried.append((prefix.strip().lower(), rest.strip()))
     tried += [(id_type, typed) for id_type in types]
-    conditions = [
-        f"(id_type = {literal(id_type)} AND id_value = "
-        f"{identifier_sql(id_type, literal(value), region) if id_type != RECORD_TYPE else literal(value)})"
-        for id_type, value in tried
+    normalised = store.fetch_rows(  # the text as each type's normaliser makes it, in one query
+        "SELECT "
+        + ", ".join(
+            identifier_sql(id_type, literal(value), region) if id_type != RECORD_TYPE else literal(value)
+            for id_type, value in tried
+        )
+    )[0]
+    wanted = {(id_type, str(value)) for (id_type, _), value in zip(tried, normalised, strict=True) if value}
+    values = ", ".join(sorted({literal(value) for _, value in wanted})) or "NULL"
+    rows = [
+        row
+        for row in store.fetch_rows(
+            f"SELECT DISTINCT uid, id_type, id_value FROM identity_map WHERE id_value IN ({values}) ORDER BY 1, 2"
+        )
+        if (str(row[1]), str(row[2])) in wanted
     ]
-    rows = store.fetch_rows(
-        f"SELECT DISTINCT uid, id_type, id_value FROM identity_map WHERE {' OR '.join(conditions)} ORDER BY 1, 2"
-    )
     if not rows:
         raise PersonNotFound(
             f"nobody has the identifier {typed!r} (tried it as {', '.join(types)}); "

@@ -10,7 +10,7 @@ from typing import Any
 from personae.dashboard.customer import find_people, story
 from personae.dashboard.model_views import model_charts, question_charts
 from personae.dashboard.overview import overview
-from personae.dashboard.segment_views import segmentation_view
+from personae.dashboard.segment_views import rule_segments, segmentation_view
 from personae.engine.sql import literal
 from personae.errors import PersonaeError, WorkspaceError
 from personae.segments.specs import RULE_SEGMENTS
@@ -56,12 +56,8 @@ def segments_page(
         return {"view": None, "not_run": NOT_RUN, "personas": None, "rules": []}
     with workspace.engine(write=False) as store:
         view = segmentation_view(store, segmentation, against, start, end)
+        rules = rule_segments(store) if view.segmentation == RULE_SEGMENTS else []
     personas = stored_personas(workspace, view.segmentation)
-    rules = (
-        [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS]
-        if view.segmentation == RULE_SEGMENTS
-        else []
-    )
     return {"view": view, "not_run": None, "personas": personas, "rules": rules}
 
 
@@ -116,7 +112,7 @@ def rules_page(workspace: Workspace) -> dict[str, Any]:
 
     with workspace.engine(write=False) as store:
         columns = sorted(profile_columns(store))
-    saved = [s for s in workspace.segments() if s.segmentation == RULE_SEGMENTS]
+        saved = rule_segments(store)
     return {"not_run": None, "columns": columns, "examples": EXAMPLE_RULES, "saved": saved}
 
 

@@ -16,6 +16,7 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.golden.survivorship import KNOWN
+from personae.segments.definitions import definitions
 from personae.segments.memberships import recorded_days
 from personae.segments.reports import microsegments, transitions
 from personae.segments.specs import RULE_SEGMENTS
@@ -81,11 +82,20 @@ def segmentation_view(
 def sizes(store: Engine, segmentation: str) -> list[dict[str, Any]]:
     """Known customers and anonymous profiles in each segment now, largest first."""
     rows = store.fetch_rows(
-        f"SELECT m.segment, count(DISTINCT m.uid) FILTER (WHERE p.{KNOWN}), "
-        f"count(DISTINCT m.uid) FILTER (WHERE NOT p.{KNOWN}) FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
+        f"SELECT m.segment, count(*) FILTER (WHERE p.{KNOWN}), "  # one open stay per person and segment
+        f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
         f"WHERE m.exited_at IS NULL AND m.segmentation = {literal(segmentation)} GROUP BY 1 ORDER BY 2 DESC, 1"
     )
     return [{"segment": str(s), "members": int(n), "anonymous": int(a)} for s, n, a in rows]
+
+
+def rule_segments(store: Engine) -> list[dict[str, Any]]:
+    """Every rule segment in force: its rule, version and known customers now (0 before a run assigns it)."""
+    counts = {row["segment"]: row["members"] for row in sizes(store, RULE_SEGMENTS)}
+    return [
+        {"segment": d.name, "rule": d.rule, "version": d.version, "members": counts.get(d.name, 0)}
+        for d in sorted(definitions(store), key=lambda d: d.name)
+    ]
 
 
 def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
@@ -97,11 +107,11 @@ def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
         return
     rows = (
         store.fetch_rows(
-            f"SELECT d.as_of, m.segment, count(DISTINCT m.uid) FROM membership_days AS d JOIN memberships AS m "
+            "SELECT d.as_of, m.segment, count(*) FROM membership_days AS d JOIN (SELECT segment, entered_at, exited_at "
+            f"FROM memberships WHERE segmentation = {literal(view.segmentation)} "
+            f"AND uid IN (SELECT uid FROM profiles WHERE {KNOWN})) AS m "
             "ON m.entered_at <= CAST(d.as_of AS TIMESTAMP) "
-            "AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) "
-            f"JOIN profiles AS p ON p.uid = m.uid AND p.{KNOWN} "
-            f"WHERE m.segmentation = {literal(view.segmentation)} GROUP BY 1, 2"
+            "AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) GROUP BY 1, 2"
         )
         if store.has_table("membership_days")
         else []
