@@ -87,7 +87,7 @@ def plant_a_nasty_customer(root: Path) -> None:
         handle.write("".join(json.dumps(line) + "\n" for line in lines))
 
 
-def demo_world(root: Path, customers: int = 600) -> Path:
+def demo_world(root: Path, customers: int = 400) -> Path:
     """``personae init --demo`` plus the nasty customer, run as of an earlier day and then as of the demo's."""
     personae("init", str(root), "--demo", "--customers", str(customers))
     plant_a_nasty_customer(root)
