@@ -61,8 +61,20 @@ def test_every_page_loads_cleanly(served: Served, browser: Browser, width: int) 
 
 
 def test_the_overview_shows_the_stores_numbers(served: Served, browser: Browser) -> None:
+    _, app_key = served.workspace.create_key("write", source="app", name="the demo's app")
+    for n in range(3):
+        status, _, _ = served.call(
+            "/v1/track",
+            {"anonymousId": f"a-dash-{n}", "event": "Viewed", "timestamp": "2025-12-31T12:00:00Z"},
+            basic=app_key,
+        )
+        assert status == 200
+    served.live(3)  # applied (anonymous visitors: no known customer changes), so the store is settled
     page = log_in(browser, served.url, served.reader)
     page.goto(f"{served.url}/dashboard/overview")
+    _, health, _ = served.call("/health")
+    assert number(page.inner_text("[data-testid=events]")) == health["events"] >= 3
+    assert number(page.inner_text("[data-testid=events-per-second]")) > 0
     known = _scalar(
         served,
         "SELECT count(*) FILTER (WHERE known_customer) AS k, "
@@ -196,3 +208,15 @@ def test_static_files_are_only_the_listed_ones(served: Served) -> None:
         except urllib.error.HTTPError as error:
             got = error.code
         assert got == status, path
+
+
+def test_destinations_show_the_sync_state(served: Served, browser: Browser) -> None:
+    page = log_in(browser, served.url, served.reader)
+    page.goto(f"{served.url}/dashboard/activation")
+    shown = {row["destination"]: row for row in rows(page, "[data-testid=destinations]")}
+    stored = served.workspace.sql("SELECT destination, sent, failed FROM sync_state").to_pylist()
+    assert {r["destination"] for r in stored} == set(shown) == {"segment_files"}
+    for row in stored:
+        assert number(shown[row["destination"]]["sent"]) == row["sent"] > 0
+        assert number(shown[row["destination"]]["failed"]) == row["failed"]
+    page.context.close()

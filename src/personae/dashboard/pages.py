@@ -26,17 +26,20 @@ EXAMPLE_RULES = (
 
 
 def _ran(workspace: Workspace) -> bool:
-    if workspace._no_store(workspace.engine_name):
+    """Whether a run has built the profiles (a store not made yet is not an error here)."""
+    try:
+        with workspace.engine(write=False) as store:
+            return store.has_table("profiles")
+    except WorkspaceError:  # no store file yet: nothing has been run
         return False
-    with workspace.engine(write=False) as store:
-        return store.has_table("profiles")
 
 
 def overview_page(workspace: Workspace, events_per_second: float | None, events: int | None) -> dict[str, Any]:
-    if workspace._no_store(workspace.engine_name):
+    try:
+        with workspace.engine(write=False) as store:
+            shown = overview(store, [source.name for source in workspace.config.sources])
+    except WorkspaceError:  # no store file yet: nothing has been run
         return {"overview": None, "not_run": NOT_RUN, "events_per_second": events_per_second, "events": events}
-    with workspace.engine(write=False) as store:
-        shown = overview(store, [source.name for source in workspace.config.sources])
     return {
         "overview": shown,
         "not_run": None if shown.ran else NOT_RUN,

@@ -29,8 +29,6 @@ class Report:
 
 def write_report(workspace: Workspace, out: Path) -> Report:
     """Write the report to ``out`` (a ``.partial`` file renamed when complete)."""
-    if workspace._no_store(workspace.engine_name):
-        raise WorkspaceError("nothing to report yet: run the pipeline first (`personae run`)")
     overview = overview_page(workspace, None, None)["overview"]
     if overview is None or not overview.ran:
         raise WorkspaceError("nothing to report yet: run the pipeline first (`personae run`)")
