@@ -48,10 +48,8 @@ def run(context: RunContext) -> StepResult:
     ensure_tables(engine, TABLES)
     engine.delete_where("persona_cards", "true")
     engine.delete_where("segment_overlaps", "true")
-    if skipped := nobody_yet(context, "summaries"):
-        return skipped
-    if not engine.has_table("memberships"):
-        return StepResult("summaries", rows_in=0, rows_out=0, warnings=["summaries: skipped, no memberships yet"])
+    if nobody_yet(context, "summaries") or not engine.has_table("memberships"):
+        return StepResult("summaries", rows_in=0, rows_out=0, note="nothing to summarise yet")  # segment warned
     days = recorded_days(engine)
     as_of = days[-1] if days else context.as_of
     names = [
