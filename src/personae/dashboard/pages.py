@@ -153,8 +153,8 @@ def questions_page(workspace: Workspace) -> dict[str, Any]:
 def activation_page(workspace: Workspace) -> dict[str, Any]:
     destinations = workspace.destinations()
     experiments = []
-    names = [action.name for action in workspace.config.actions if getattr(action, "holdout", None)]
-    names += [spec.name for spec in workspace.config.destinations if getattr(spec, "holdout", None)]
+    names = [action.name for action in workspace.config.actions if action.holdout]
+    names += [spec.name for spec in workspace.config.destinations if spec.holdout]
     for name in names:
         try:
             experiments.append({"name": name, "report": workspace.experiment_report(name), "problem": None})

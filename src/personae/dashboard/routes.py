@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from personae.access import Scope
 from personae.dashboard import pages
 from personae.dashboard.render import SECURITY_HEADERS, STATIC, STATIC_FILES, render
-from personae.errors import InvalidRule, PersonaeError
+from personae.errors import PersonaeError
 from personae.server.auth import Caller, caller
 from personae.server.errors import status_of
 from personae.server.state import ServerState
@@ -187,9 +187,7 @@ async def preview(request: Request) -> HTMLResponse:
     workspace = _state(request).workspace
     try:
         found = await run_in_threadpool(workspace.preview_segment, rule, sample=10)
-    except InvalidRule as error:
-        return _html(render("preview.html", error=str(error), preview=None, rule=rule))
-    except PersonaeError as error:
+    except PersonaeError as error:  # the checker's message (InvalidRule) points at the offending part
         return _html(render("preview.html", error=str(error), preview=None, rule=rule))
     return _html(render("preview.html", error=None, preview=found, rule=rule))
 
