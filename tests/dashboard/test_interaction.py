@@ -187,3 +187,14 @@ def test_missing_wrong_revoked_and_write_tokens_are_turned_away(served: Served, 
         raise AssertionError("a bearer header is not a dashboard session")
     except urllib.error.HTTPError as error:
         assert error.code == 401
+
+
+def test_explaining_a_link_says_why_it_cannot_without_a_fuzzy_model(served: Served, browser: Browser) -> None:
+    """The small world trains no fuzzy model (too few records): the fragment Customer 360 loads
+    for a fuzzy link says so, as `personae identity explain` does."""
+    page = log_in(browser, served.url, served.reader)
+    answer = page.goto(f"{served.url}/dashboard/explain?first=crm%3AC9999999&second=crm%3AC1")
+    assert answer is not None and answer.status == 200
+    assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "no fuzzy model" in page.inner_text("[data-testid=explain-error]")
+    page.context.close()

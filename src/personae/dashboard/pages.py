@@ -75,14 +75,7 @@ def stored_personas(workspace: Workspace, segmentation: str) -> Any:
 
 
 def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
-    context: dict[str, Any] = {
-        "q": query,
-        "matches": [],
-        "person": None,
-        "story": None,
-        "explained": {},
-        "not_run": None,
-    }
+    context: dict[str, Any] = {"q": query, "matches": [], "person": None, "story": None, "not_run": None}
     if not query.strip():
         return context
     if not _ran(workspace):
@@ -98,14 +91,16 @@ def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
     with workspace.engine(write=False) as store:
         found = story(store, uids[0])
     context["story"] = found
-    explained: dict[str, Any] = {}
-    for first, second in found.fuzzy_links:
-        try:
-            explained[f"{first} ~ {second}"] = workspace.explain_match(first, second)
-        except PersonaeError as error:
-            explained[f"{first} ~ {second}"] = str(error)
-    context["explained"] = explained
     return context
+
+
+def explain_fragment(workspace: Workspace, first: str, second: str) -> dict[str, Any]:
+    """One fuzzy link's match weights (``identity explain``), loaded when asked: scoring the
+    pair with the fuzzy model takes 1–2 s, too long for every Customer 360 page."""
+    try:
+        return {"weights": workspace.explain_match(first, second), "error": None}
+    except PersonaeError as error:
+        return {"weights": [], "error": str(error)}
 
 
 def rules_page(workspace: Workspace) -> dict[str, Any]:

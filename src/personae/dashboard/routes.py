@@ -172,6 +172,17 @@ def activation(request: Request) -> HTMLResponse:
     return _show(request, "activation", pages.activation_page)
 
 
+@router.get("/explain")
+def explain(request: Request, first: str = "", second: str = "") -> HTMLResponse:
+    """The htmx fragment of one fuzzy link's match weights, asked for from Customer 360."""
+    try:
+        _who(request)
+    except HTTPException as refused:
+        return _html(render("explain.html", error=f"{refused.detail}; log in again", weights=[]))
+    found = pages.explain_fragment(_state(request).workspace, first, second)
+    return _html(render("explain.html", **found))
+
+
 @router.post("/rules/preview")
 async def preview(request: Request) -> HTMLResponse:
     """The htmx fragment under the rule editor: size and sample, or the checker's error in place.
