@@ -13,7 +13,7 @@ PG_DIR ?= /tmp/personae-pg-$(PG_PORT)
 export PERSONAE_TEST_PG_DSN ?= postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck bench java postgres postgres-stop clean
+.PHONY: demo test lint typecheck bench java chromium postgres postgres-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,9 @@ demo: $(STAMP)
 	$(BIN)/personae run --workspace $(DEMO_DIR)
 	$(BIN)/personae status --workspace $(DEMO_DIR)
 	$(BIN)/personae destinations --workspace $(DEMO_DIR)
+	$(BIN)/personae report --workspace $(DEMO_DIR) --out $(DEMO_DIR)/report.html
 	@echo ""
+	@echo "The report (one HTML file, works offline): $(DEMO_DIR)/report.html"
 	@echo "Segments and traits went to $(DEMO_DIR)/out/segments (deltas/ and snapshot/, Parquet): see docs/destinations.md."
 	@echo "Serve it (tracking API, profiles, change feed; API docs at http://127.0.0.1:8000/docs) and send an event"
 	@echo "(the demo runs as of 2025-12-31, so the event is dated that day); it is applied at once:"
@@ -36,7 +38,7 @@ demo: $(STAMP)
 	@echo "  curl -u \"\$$KEY:\" -H 'Content-Type: application/json' -d '{\"userId\": \"u1\", \"event\": \"Signed Up\", \"timestamp\": \"2025-12-31T12:00:00Z\"}' http://127.0.0.1:8000/v1/track"
 	@echo "  $(BIN)/personae profile user_id:u1 -w $(DEMO_DIR)"
 
-test: $(STAMP) java postgres
+test: $(STAMP) java chromium postgres
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -52,6 +54,9 @@ bench: $(STAMP)
 
 java:
 	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless; }
+
+chromium:
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }

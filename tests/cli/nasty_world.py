@@ -261,4 +261,5 @@ def arguments(path: str) -> list[str]:
         "privacy erase": [f"email:{NASTY}"],
         "privacy export": [f"email:{NASTY}"],
         "audit": [],
+        "report": [],
     }[path]

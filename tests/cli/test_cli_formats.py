@@ -28,6 +28,7 @@ NOT_DATA = {
     "keys revoke": "reports the key it revoked",
     "serve": "serves until stopped",
     "privacy export": "writes one JSON document, the format the data subject receives",
+    "report": "writes an HTML file and reports its path",
 }
 DATA = sorted(set(commands()) - set(NOT_DATA))
 WITH_FORMAT = sorted(path for path, command in commands().items() if option(command, "--format"))

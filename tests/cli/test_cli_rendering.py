@@ -30,6 +30,7 @@ NOT_DATA = {
     "init": "prints the folder it created, which the user named",
     "serve": "prints the folder and address the user gave, then serves (tests/server runs it for real)",
     "privacy export": "prints one JSON document, whose own escaping keeps controls out (\\u001b)",
+    "report": "prints the file it wrote, which the user named (tests/dashboard opens the file in a browser)",
 }
 
 

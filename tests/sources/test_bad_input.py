@@ -36,6 +36,8 @@ DERIVED = {
     "model_scores_propensity",
     "model_scores_lifestyle",
     "model_scores_survey",
+    "persona_cards",
+    "segment_overlaps",
 }
 """Rebuilt from the loaded rows by later steps: they change whenever good rows load."""
 

@@ -20,6 +20,7 @@ from personae.cli.keys import keys_app
 from personae.cli.personas import personas
 from personae.cli.privacy import privacy_app
 from personae.cli.remote import Remote
+from personae.cli.report import report
 from personae.cli.segments import microsegments, models, questions, segment_app, transitions
 from personae.cli.serve import serve
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
@@ -66,6 +67,7 @@ app.command()(personas)
 app.command()(sync)
 app.command()(destinations)
 app.command()(audit)
+app.command()(report)
 
 
 @app.command()

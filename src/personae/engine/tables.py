@@ -402,6 +402,27 @@ TABLES: tuple[Table, ...] = (
         ("target", "VARCHAR"),
         ("detail", "VARCHAR"),
     ),
+    # summaries (what the dashboard and the report read, so their pages do not recompute them)
+    _table(
+        "persona_cards",
+        "summaries",
+        "each segmentation's persona cards (JSON) as of the latest recorded day; rewritten by every run",
+        ("segmentation", "VARCHAR"),
+        ("as_of", "DATE"),
+        ("cards", "VARCHAR"),
+    ),
+    _table(
+        "segment_overlaps",
+        "summaries",
+        "known customers and their revenue in each pair of segments of two core segmentations, now; "
+        "rewritten by every run",
+        ("segmentation_a", "VARCHAR"),
+        ("segment_a", "VARCHAR"),
+        ("segmentation_b", "VARCHAR"),
+        ("segment_b", "VARCHAR"),
+        ("customers", "BIGINT"),
+        ("revenue", "DOUBLE"),
+    ),
     # the server's live processing
     _table(
         "live_cursors",

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from personae import __version__
+from personae.dashboard import router as dashboard_router
 from personae.errors import PersonaeError
 from personae.realtime.intake import Intake
 from personae.server import admin, privacy, reading, tracking
@@ -54,4 +55,5 @@ def create_app(workspace: Workspace, *, url: str = "http://127.0.0.1:8000") -> F
     app.include_router(reading.router)
     app.include_router(admin.router)
     app.include_router(privacy.router)
+    app.include_router(dashboard_router)  # the dashboard's pages, under /dashboard
     return Front(app)

@@ -1,0 +1,191 @@
+"""The segments page's numbers for one segmentation: sizes now, the trend over the recorded
+days, the overlap with another segmentation, the flows between two days, the RFM grid.
+
+Reads ``memberships`` (a row per stay), ``membership_days``, ``profiles`` and ``rfm_scores``:
+tables of people, not of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from personae.dashboard import charts
+from personae.engine.base import Engine
+from personae.engine.sql import literal
+from personae.errors import WorkspaceError
+from personae.golden.survivorship import KNOWN
+from personae.segments.definitions import definitions
+from personae.segments.memberships import recorded_days
+from personae.segments.reports import microsegments, transitions
+from personae.segments.specs import RULE_SEGMENTS
+
+
+@dataclass
+class SegmentationView:
+    segmentation: str
+    segmentations: list[str]
+    """Every segmentation with current members (for the picker)."""
+    sizes: list[dict[str, Any]] = field(default_factory=list)
+    days: list[str] = field(default_factory=list)
+    against: str | None = None
+    start: str | None = None
+    end: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """What a chart could not show, and what to do about it."""
+    charts: dict[str, charts.Option] = field(default_factory=dict)
+
+
+def segmentation_names(store: Engine) -> list[str]:
+    if not store.has_table("memberships"):
+        return []
+    return [
+        str(row[0])
+        for row in store.fetch_rows("SELECT DISTINCT segmentation FROM memberships WHERE exited_at IS NULL ORDER BY 1")
+    ]
+
+
+def segmentation_view(
+    store: Engine,
+    segmentation: str | None,
+    against: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> SegmentationView:
+    """Everything the segments page draws for ``segmentation`` (the first one when None)."""
+    names = segmentation_names(store)
+    if not names:
+        raise WorkspaceError("no segments yet: run the pipeline first (`personae run`)")
+    chosen = segmentation if segmentation in names else names[0]
+    if segmentation is not None and segmentation not in names:
+        raise WorkspaceError(f"no segmentation {segmentation!r}; segmentations are {', '.join(names)}")
+    view = SegmentationView(chosen, names)
+    view.sizes = sizes(store, chosen)
+    view.charts["sizes"] = charts.bars(
+        f"{chosen}: known customers per segment",
+        [row["segment"] for row in view.sizes],
+        [row["members"] for row in view.sizes],
+        name="customers",
+    )
+    days = recorded_days(store)
+    view.days = [day.isoformat() for day in days]
+    _trend(store, view, days)
+    if chosen != RULE_SEGMENTS:
+        _overlap(store, view, against)
+        _flows(store, view, days, start, end)
+    if chosen == "rfm" and store.has_table("rfm_scores"):
+        view.charts["rfm"] = rfm_grid(store)
+    return view
+
+
+def sizes(store: Engine, segmentation: str) -> list[dict[str, Any]]:
+    """Known customers and anonymous profiles in each segment now, largest first."""
+    rows = store.fetch_rows(
+        f"SELECT m.segment, count(*) FILTER (WHERE p.{KNOWN}), "  # one open stay per person and segment
+        f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
+        f"WHERE m.exited_at IS NULL AND m.segmentation = {literal(segmentation)} GROUP BY 1 ORDER BY 2 DESC, 1"
+    )
+    return [{"segment": str(s), "members": int(n), "anonymous": int(a)} for s, n, a in rows]
+
+
+def rule_segments(store: Engine) -> list[dict[str, Any]]:
+    """Every rule segment in force: its rule, version and known customers now (0 before a run assigns it)."""
+    counts = {row["segment"]: row["members"] for row in sizes(store, RULE_SEGMENTS)}
+    return [
+        {"segment": d.name, "rule": d.rule, "version": d.version, "members": counts.get(d.name, 0)}
+        for d in sorted(definitions(store), key=lambda d: d.name)
+    ]
+
+
+def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
+    if len(days) < 2:
+        view.notes.append(
+            "The trend needs two or more recorded days; record an earlier one with `personae run --as-of YYYY-MM-DD`."
+        )
+    if not days:
+        return
+    rows = (
+        store.fetch_rows(
+            "SELECT d.as_of, m.segment, count(*) FROM membership_days AS d JOIN (SELECT segment, entered_at, exited_at "
+            f"FROM memberships WHERE segmentation = {literal(view.segmentation)} "
+            f"AND uid IN (SELECT uid FROM profiles WHERE {KNOWN})) AS m "
+            "ON m.entered_at <= CAST(d.as_of AS TIMESTAMP) "
+            "AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) GROUP BY 1, 2"
+        )
+        if store.has_table("membership_days")
+        else []
+    )
+    counts = {(str(day), str(segment)): int(n) for day, segment, n in rows}
+    segments = sorted({segment for _, segment in counts})
+    view.charts["trend"] = charts.lines(
+        f"{view.segmentation}: customers per segment on each recorded day",
+        view.days,
+        {segment: [counts.get((day, segment), 0) for day in view.days] for segment in segments},
+        y_name="customers",
+    )
+
+
+def _overlap(store: Engine, view: SegmentationView, against: str | None) -> None:
+    others = [name for name in view.segmentations if name not in (view.segmentation, RULE_SEGMENTS)]
+    if not others:
+        return
+    view.against = against if against in others else ("lifecycle" if "lifecycle" in others else others[0])
+    if store.has_table("segment_overlaps") and store.scalar("SELECT count(*) FROM segment_overlaps"):
+        cells = overlap_cells(store, view.segmentation, view.against)
+    else:  # a store from before the summaries step: computed now
+        overlay = microsegments(store, [view.segmentation, view.against], min_size=1)
+        cells = [(c.segments[0], c.segments[1], c.customers) for c in overlay.cells]
+    view.charts["overlap"] = overlap_heatmap(view.segmentation, view.against, cells)
+
+
+def overlap_cells(store: Engine, first: str, second: str) -> list[tuple[str, str, int]]:
+    """``(segment of first, segment of second, customers)`` from the run's ``segment_overlaps``."""
+    a, b = sorted((first, second))
+    rows = store.fetch_rows(
+        "SELECT segment_a, segment_b, customers FROM segment_overlaps "
+        f"WHERE segmentation_a = {literal(a)} AND segmentation_b = {literal(b)}"
+    )
+    flip = a != first
+    return [(str(y), str(x), int(n)) if flip else (str(x), str(y), int(n)) for x, y, n in rows]
+
+
+def overlap_heatmap(first: str, second: str, found: list[tuple[str, str, int]]) -> charts.Option:
+    xs = sorted({x for x, _, _ in found})
+    ys = sorted({y for _, y, _ in found})
+    cells = [(xs.index(x), ys.index(y), float(n)) for x, y, n in found]
+    return charts.heatmap(f"Overlap of {first} and {second} (customers)", xs, ys, cells, x_name=first, y_name=second)
+
+
+def _flows(store: Engine, view: SegmentationView, days: list[date], start: str | None, end: str | None) -> None:
+    if len(days) < 2:
+        view.notes.append(
+            "Flows between two dates need two recorded days; run `personae run --as-of YYYY-MM-DD` at an earlier day."
+        )
+        return
+    known = [day.isoformat() for day in days]
+    view.start = start if start in known else known[0]
+    view.end = end if end in known and end != view.start else known[-1]
+    found = transitions(store, view.segmentation, date.fromisoformat(view.start), date.fromisoformat(view.end))
+    links = [(f"{c.source} ({view.start})", f"{c.target} ({view.end})", c.count) for c in found.cells]
+    view.charts["flows"] = charts.sankey(f"{view.segmentation}: from {view.start} to {view.end}", links)
+
+
+def rfm_grid(store: Engine) -> charts.Option:
+    """Recency score × frequency score, each cell's customers printed, coloured by their mean monetary value."""
+    rows = store.fetch_rows(
+        "SELECT r, f, count(*), avg(monetary) FROM rfm_scores WHERE r IS NOT NULL AND f IS NOT NULL GROUP BY 1, 2"
+    )
+    scores = [str(score) for score in range(1, 6)]
+    cells = [(int(f) - 1, int(r) - 1, round(float(money or 0), 2)) for r, f, _, money in rows]
+    labels = [(int(f) - 1, int(r) - 1, f"{int(n)}") for r, f, n, _ in rows]
+    option = charts.heatmap(
+        "RFM grid: customers per recency × frequency score, coloured by mean monetary value",
+        scores,
+        scores,
+        cells,
+        x_name="frequency",
+        y_name="recency",
+        labels=labels,
+    )
+    return option

@@ -1,0 +1,35 @@
+"""One demo world, one server over it and one chromium for every dashboard test (built once:
+the world takes two runs, about 30 s)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from personae import Workspace
+from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS, demo_world
+from tests.server.live import Served, serving
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_world(tmp_path_factory.mktemp("dashboard") / "shop")
+
+
+@pytest.fixture(scope="session")
+def served(world: Path) -> Iterator[Served]:
+    with serving(Workspace(world)) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is not installed: `make chromium` (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
