@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from personae.errors import UsageError
 from personae.spec import did_you_mean
-from personae.steps import actions, golden, identity, ingest, models, segment, sync, traits
+from personae.steps import actions, consent, golden, identity, ingest, models, segment, sync, traits
 from personae.steps.context import RunContext, StepResult
 
 Step = Callable[[RunContext], StepResult]
@@ -16,6 +16,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("ingest", ingest.run),
     ("identity", identity.run),
     ("golden", golden.run),
+    ("consent", consent.run),
     ("traits", traits.run),
     ("models", models.run),
     ("segment", segment.run),

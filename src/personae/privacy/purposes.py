@@ -76,6 +76,12 @@ class PrivacySettings(Spec):
             f"{label}purpose {name!r} is not declared{did_you_mean(name, known)}; purposes are {', '.join(known)}"
         )
 
+    def served(self, name: str | None) -> Purpose | None:
+        """The purpose a destination serves (``purpose = …``), or None when it names none."""
+        if name is None:
+            return None
+        return self.purpose(name)
+
     def traits(self) -> dict[str, str]:
         """Name -> type of the consent columns profiles carry (one per purpose)."""
         return {purpose.trait: "BOOLEAN" for purpose in self.purposes}
