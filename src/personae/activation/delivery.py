@@ -51,6 +51,7 @@ from personae.engine.sql import identifier, literal, timestamp_sql
 from personae.engine.tables import ensure_tables
 from personae.errors import DestinationError
 from personae.privacy.consent import allowed_condition
+from personae.privacy.hashing import HASHED_TYPES, hashed_sql
 from personae.privacy.purposes import Purpose
 from personae.progress import Progress, silent
 from personae.segments.people import people_sql
@@ -110,7 +111,7 @@ def state_parts(engine: Engine, spec: DestinationSpec) -> dict[str, tuple[str, l
     parts: dict[str, tuple[str, list[str]]] = {}
     if spec.traits and engine.has_table("profiles"):
         columns = list(spec.traits)
-        values = ", ".join(identifier(c) for c in columns)
+        values = ", ".join(_trait_value(spec, c) for c in columns)
         parts["traits"] = (f"SELECT uid, {values} FROM ({people_sql(engine)}) AS p", columns)
     if spec.actions and engine.has_table("next_actions") and engine.has_table("profiles"):
         channels = [str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT channel FROM next_actions ORDER BY 1")]
@@ -118,6 +119,15 @@ def state_parts(engine: Engine, spec: DestinationSpec) -> dict[str, tuple[str, l
             part = f"{ACTIONS_PART}.{channel}"
             parts[part] = (current_actions_sql(spec, part, channel), list(ACTION_COLUMNS))
     return parts
+
+
+def _trait_value(spec: DestinationSpec, column: str) -> str:
+    """A trait as ``spec`` is sent it: ``email`` and ``phone`` hashed when it asks for hashes
+    (the stored values are normalised already; hashing them in the engine means the clear
+    values never leave the store)."""
+    if spec.hash_identifiers and column in HASHED_TYPES:
+        return f"{hashed_sql(column, identifier(column), phone_format=spec.phone_format)} AS {identifier(column)}"
+    return identifier(column)
 
 
 ACTIONS_PART = "actions"
