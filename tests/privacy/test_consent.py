@@ -7,15 +7,20 @@ only the people with consent, and a withdrawal sends exits at the next sync (fil
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 
 from personae import Workspace
 from personae.errors import ConfigError
+from personae.privacy.hashing import hashed_email
 from tests.activation.receiver import Receiver, receiving
 from tests.workspaces import write_workspace
 
@@ -283,3 +288,50 @@ def test_a_webhook_gets_a_withdrawn_person_exited_and_never_anyone_without_conse
     later = [c for c in receiver.changes.values() if c not in changes]
     assert [(c["uid"], c["change"], c["segment"]) for c in later] == [(ann, "exited", "everyone")]
     assert receiver.duplicates == 0 and receiver.bad_signatures == 0
+
+
+PG_DSN = os.environ.get("PERSONAE_TEST_PG_DSN", "")
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    if not PG_DSN:
+        pytest.skip("PERSONAE_TEST_PG_DSN is unset: run through `make test`, which starts PostgreSQL")
+    name = f"personae_consent_{uuid.uuid4().hex[:10]}"
+    yield name
+    with psycopg.connect(PG_DSN, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def _pg(sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(PG_DSN, autocommit=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.mark.postgres
+def test_a_postgres_destination_deletes_a_withdrawn_member_and_holds_only_hashed_identifiers(
+    tmp_path: Path, pg_schema: str
+) -> None:
+    warehouse = {
+        "name": "warehouse",
+        "kind": "postgres",
+        "dsn_env": "WAREHOUSE_DSN",
+        "schema": pg_schema,
+        "segments": ["rules/everyone"],
+        "traits": ["email"],
+        "purpose": "advertising",
+        "hash_identifiers": True,
+    }
+    root = build(tmp_path / "ws", warehouse)
+    env = {"WAREHOUSE_DSN": PG_DSN}
+    Workspace(root, env=env).run()
+    jane, ann = uid_of(root, "jane@mail.test"), uid_of(root, "ann@mail.test")
+    assert {uid for (uid,) in _pg(f"SELECT uid FROM {pg_schema}.personae_members")} == {jane, ann}
+    emails = dict(_pg(f"SELECT uid, email FROM {pg_schema}.personae_traits"))
+    assert emails == {jane: hashed_email("jane@mail.test"), ann: hashed_email("ann@mail.test")}
+    _decide(root, "jane@mail.test", "false", "2024-07-15 00:00:00")
+    Workspace(root, env=env).run()
+    assert {uid for (uid,) in _pg(f"SELECT uid FROM {pg_schema}.personae_members")} == {ann}
+    _decide(root, "jane@mail.test", "true", "2024-07-16 00:00:00")
+    Workspace(root, env=env).run()  # granted again: back in at the same cursor
+    assert {uid for (uid,) in _pg(f"SELECT uid FROM {pg_schema}.personae_members")} == {jane, ann}
