@@ -3,10 +3,13 @@ batch pipeline runs there): decisions from the three origins, out of order, with
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
+from personae import Workspace
 from personae.engine import Engine
 from personae.engine.tables import ensure_tables
 from personae.privacy.consent import (
@@ -19,6 +22,7 @@ from personae.privacy.consent import (
     customer_column_expression,
 )
 from personae.privacy.purposes import Purpose
+from tests.workspaces import write_workspace
 
 PURPOSES = (Purpose(name="ads"), Purpose(name="email"), Purpose(name="stats", default="granted"))
 
@@ -121,3 +125,54 @@ def test_consent_state_is_the_same_on_every_engine(engine: Engine) -> None:
         + ") ORDER BY uid"
     )
     assert [tuple(row) for row in traits] == [("u1", False, True, True), ("u9", False, False, True)]
+
+
+CONSENT_LINES = "\n".join(
+    [
+        '{"type":"identify","messageId":"m1","userId":"u1","timestamp":"2024-01-01T00:00:00Z",'
+        '"context":{"consent":{"categoryPreferences":{"ads":true,"stats":false}}}}',
+        '{"type":"track","event":"x","messageId":"m2","userId":"u1","timestamp":"2024-01-02T00:00:00Z",'
+        '"context":{"consent":{"categoryPreferences":{"ads":"no"}}}}',
+        '{"type":"track","event":"x","messageId":"m3","userId":"u1","timestamp":"2024-01-03T00:00:00Z",'
+        '"context":{"consent":{"categoryPreferences":[]}}}',
+        '{"type":"page","name":"Home","messageId":"m4","userId":"u2","timestamp":"2024-01-04T00:00:00Z"}',
+    ]
+)
+CMP = "email,purpose,choice,at\njo@mail.test,ads,yes,2024-01-05 00:00:00\njo@mail.test,,yes,2024-01-05\n"
+
+
+@pytest.mark.spark
+def test_consent_ingest_is_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:
+    sources = [
+        {"name": "web", "kind": "events", "path": "data/web/*.jsonl"},
+        {
+            "name": "cmp",
+            "kind": "consent",
+            "path": "data/cmp.csv",
+            "columns": {"granted": "choice", "ts": "at"},
+            "identifiers": {"email": "email"},
+        },
+    ]
+    tables = {}
+    for name in ("duckdb", "spark"):
+        root = write_workspace(
+            tmp_path / name,
+            sources,
+            {"data/web/1.jsonl": CONSENT_LINES, "data/cmp.csv": CMP},
+            privacy={"purposes": ["ads", "stats"]},
+        )
+        workspace = Workspace(root)
+        assert workspace.run(as_of=date(2024, 2, 1), engine=name, only="ingest").errors == []
+        with workspace.engine(write=False, name=name) as store:
+            tables[name] = {
+                "events": sorted(store.fetch_rows("SELECT event_id, consent FROM events"), key=repr),
+                "quarantine": sorted(store.fetch_rows("SELECT source, row, reason FROM quarantine"), key=repr),
+                "consent_records": sorted(
+                    store.fetch_rows("SELECT record_id, email, purpose, granted, ts FROM consent_records"), key=repr
+                ),
+            }
+    duck = tables["duckdb"]
+    assert [tuple(row) for row in duck["events"]] == [("m1", '{"ads":true,"stats":false}'), ("m4", None)]
+    assert [(row[0], row[1]) for row in duck["quarantine"]] == [("cmp", 2), ("web", 2), ("web", 3)]
+    assert [row[2:4] for row in duck["consent_records"]] == [("ads", True)]
+    assert tables["spark"] == duck
