@@ -335,3 +335,16 @@ def test_a_postgres_destination_deletes_a_withdrawn_member_and_holds_only_hashed
     _decide(root, "jane@mail.test", "true", "2024-07-16 00:00:00")
     Workspace(root, env=env).run()  # granted again: back in at the same cursor
     assert {uid for (uid,) in _pg(f"SELECT uid FROM {pg_schema}.personae_members")} == {jane, ann}
+
+
+def test_a_store_from_before_consent_gets_the_column_at_the_next_run(tmp_path: Path) -> None:
+    root = build(tmp_path / "ws")
+    Workspace(root).run()
+    with Workspace(root).engine(write=True) as engine:  # an events table as it was before consent
+        engine.execute("ALTER TABLE events DROP COLUMN consent")
+    (root / "data/web/2.jsonl").write_text(
+        message("m9", "eve@mail.test", "2024-07-01T00:00:00Z", {"analytics": True}), encoding="utf-8"
+    )
+    Workspace(root).run()
+    assert states(root)[("eve@mail.test", "analytics")] is True  # newer than her withdrawal
+    assert store_rows(root, "SELECT count(*) FROM events WHERE consent IS NULL") == [(1,)]  # m1's was lost

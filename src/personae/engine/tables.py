@@ -416,6 +416,21 @@ def ensure_tables(engine: Engine, names: Iterable[str]) -> None:
         engine.create_empty_table(name, columns_of(name))
 
 
+def add_missing_columns(engine: Engine, names: Iterable[str]) -> list[str]:
+    """Add the declared columns a table of an older store lacks (e.g. ``events.consent``), NULL
+    in the rows it holds; returns ``table.column`` of each column added."""
+    added = []
+    for name in names:
+        if not engine.has_table(name):
+            continue
+        present = {column for column, _ in engine.columns(name)}
+        missing = [(column, type_) for column, type_ in columns_of(name) if column not in present]
+        if missing:
+            engine.add_columns(name, missing)
+            added += [f"{name}.{column}" for column, _ in missing]
+    return added
+
+
 def step_tables(step: str) -> list[str]:
     """The tables with declared columns that a step writes (created before it runs)."""
     return [table.name for table in TABLES if table.step == step and table.columns is not None]
