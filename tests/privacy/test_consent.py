@@ -348,3 +348,26 @@ def test_a_store_from_before_consent_gets_the_column_at_the_next_run(tmp_path: P
     Workspace(root).run()
     assert states(root)[("eve@mail.test", "analytics")] is True  # newer than her withdrawal
     assert store_rows(root, "SELECT count(*) FROM events WHERE consent IS NULL") == [(1,)]  # m1's was lost
+
+
+def test_a_segment_endpoint_gets_audience_exited_for_a_withdrawn_person(tmp_path: Path) -> None:
+    with receiving("segment", write_key="wk") as receiver:
+        cdp = {
+            "name": "cdp",
+            "kind": "segment",
+            "endpoint": receiver.base,
+            "write_key_env": "SEGMENT_WRITE_KEY",
+            "segments": ["rules/everyone"],
+            "purpose": "advertising",
+            "backoff_seconds": 0.1,
+        }
+        root = build(tmp_path / "ws", cdp)
+        env = {"SEGMENT_WRITE_KEY": "wk"}
+        Workspace(root, env=env).run()
+        jane, ann = uid_of(root, "jane@mail.test"), uid_of(root, "ann@mail.test")
+        first = list(receiver.changes.values())
+        assert {(m["userId"], m["event"]) for m in first} == {(jane, "Audience Entered"), (ann, "Audience Entered")}
+        _decide(root, "jane@mail.test", "false", "2024-07-15 00:00:00")
+        Workspace(root, env=env).run()
+        later = [m for m in receiver.changes.values() if m not in first]
+        assert [(m["userId"], m["event"]) for m in later] == [(jane, "Audience Exited")]
