@@ -103,6 +103,7 @@ def build(root: Path, *destinations: dict[str, Any]) -> Path:
         SOURCES,
         {"data/crm/crm.csv": CRM, "data/cmp/1.csv": CMP_1, "data/web/1.jsonl": WEB},
         workspace={"name": "test", "as_of": "2024-08-01"},
+        models={"enabled": False},  # nothing here to learn from; the runs stay short
         privacy={"purposes": PURPOSES},
         segments=[
             {"name": "everyone", "rule": "traits_as_of is not null"},
