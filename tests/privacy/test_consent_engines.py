@@ -142,7 +142,7 @@ CMP = "email,purpose,choice,at\njo@mail.test,ads,yes,2024-01-05 00:00:00\njo@mai
 
 
 @pytest.mark.spark
-def test_consent_ingest_is_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:
+def test_consent_ingest_and_step_are_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:
     sources = [
         {"name": "web", "kind": "events", "path": "data/web/*.jsonl"},
         {
@@ -162,7 +162,8 @@ def test_consent_ingest_is_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:
             privacy={"purposes": ["ads", "stats"]},
         )
         workspace = Workspace(root)
-        assert workspace.run(as_of=date(2024, 2, 1), engine=name, only="ingest").errors == []
+        for step in ("ingest", "identity", "consent"):
+            assert workspace.run(as_of=date(2024, 2, 1), engine=name, only=step).errors == []
         with workspace.engine(write=False, name=name) as store:
             tables[name] = {
                 "events": sorted(store.fetch_rows("SELECT event_id, consent FROM events"), key=repr),
@@ -170,9 +171,21 @@ def test_consent_ingest_is_the_same_on_duckdb_and_spark(tmp_path: Path) -> None:
                 "consent_records": sorted(
                     store.fetch_rows("SELECT record_id, email, purpose, granted, ts FROM consent_records"), key=repr
                 ),
+                "consent": sorted(
+                    store.fetch_rows(
+                        "SELECT i.id_value, c.purpose, c.granted, c.decided_at, c.source FROM consent AS c "
+                        "JOIN identity_map AS i ON i.uid = c.uid AND i.id_type IN ('user_id', 'email')"
+                    ),
+                    key=repr,
+                ),
             }
     duck = tables["duckdb"]
     assert [tuple(row) for row in duck["events"]] == [("m1", '{"ads":true,"stats":false}'), ("m4", None)]
     assert [(row[0], row[1]) for row in duck["quarantine"]] == [("cmp", 2), ("web", 2), ("web", 3)]
     assert [row[2:4] for row in duck["consent_records"]] == [("ads", True)]
+    assert [tuple(row[:3]) for row in duck["consent"]] == [
+        ("jo@mail.test", "ads", True),
+        ("u1", "ads", True),
+        ("u1", "stats", False),
+    ]
     assert tables["spark"] == duck
