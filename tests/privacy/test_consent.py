@@ -216,6 +216,15 @@ def test_unknown_purposes_are_config_errors_with_a_hint(tmp_path: Path) -> None:
         match=r"source 'crm': consent: purpose 'emial_marketing' is not declared; did you mean 'email_marketing'",
     ):
         Workspace(tmp_path / "two")
+    write_workspace(tmp_path / "three", [], {}, privacy={"purposes": ["ads", {"name": "ads", "default": "granted"}]})
+    with pytest.raises(ConfigError, match=r"privacy: purpose 'ads' is declared twice; names must be unique"):
+        Workspace(tmp_path / "three")
+    write_workspace(tmp_path / "four", [dict(SOURCES[2], consent={"ads": "x"})], {}, privacy={"purposes": ["ads"]})
+    with pytest.raises(ConfigError, match=r"source 'web': only customers sources take 'consent'"):
+        Workspace(tmp_path / "four")
+    write_workspace(tmp_path / "five", [], {}, privacy={"purposes": [{"name": "ads", "default": "maybe"}]})
+    with pytest.raises(ConfigError, match=r"privacy.purposes.0.default"):
+        Workspace(tmp_path / "five")
 
 
 def _deltas(root: Path) -> list[dict[str, Any]]:
