@@ -23,6 +23,8 @@ from personae.errors import ConfigError
 from personae.golden.survivorship import golden_columns
 from personae.identity.specs import IdentitySettings
 from personae.models.specs import PREDICTION_COLUMNS, ModelSettings
+from personae.privacy.consent import ConsentColumn, customer_column_expression
+from personae.privacy.purposes import PrivacySettings
 from personae.profiles.build import AS_OF_COLUMN, trait_columns
 from personae.profiles.specs import ProfileSettings, TraitsConfig, TraitSpec
 from personae.realtime.specs import ServerSettings
@@ -41,7 +43,7 @@ from personae.segments.specs import (
     TriggerSettings,
     check_segments,
 )
-from personae.sources.kinds import SourceKind
+from personae.sources.kinds import SourceKind, column_names
 from personae.sources.specs import IngestSettings, SourceSpec
 from personae.spec import Spec
 from personae.spec import did_you_mean as _did_you_mean
@@ -77,6 +79,7 @@ class WorkspaceConfig(Spec):
     server: ServerSettings = ServerSettings()
     actions: tuple[ActionSpec, ...] = ()
     destinations: tuple[SerializeAsAny[DestinationSpec], ...] = ()
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("destinations", mode="before")
     @classmethod
@@ -121,6 +124,17 @@ class WorkspaceConfig(Spec):
                         f"{label}: no trait, golden-record attribute or score named {trait!r}"
                         f"{_did_you_mean(trait, columns)}"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _purposes(self) -> WorkspaceConfig:
+        """Every purpose a destination or a consent column names is declared under [privacy]."""
+        for spec in self.destinations:
+            if spec.purpose is not None:
+                self.privacy.purpose(spec.purpose, f"destination {spec.name!r}")
+        for source in self.sources:
+            for purpose in source.consent:
+                self.privacy.purpose(purpose, f"source {source.name!r}: consent")
         return self
 
     @model_validator(mode="after")
@@ -225,7 +239,7 @@ class WorkspaceConfig(Spec):
                 raise ValueError(
                     f"traits.{name}: a golden-record attribute or a model score has that name; pick another"
                 )
-        return {**columns, **traits, **PREDICTION_COLUMNS}
+        return {**columns, **traits, **self.privacy.traits(), **PREDICTION_COLUMNS}
 
     def source(self, name: str) -> SourceSpec:
         for source in self.sources:
@@ -238,13 +252,25 @@ class WorkspaceConfig(Spec):
     def ingest_settings(self) -> IngestSettings:
         return IngestSettings(self.workspace.currency, self.workspace.phone_region)
 
+    def consent_columns(self) -> list[ConsentColumn]:
+        """The customers sources' consent columns, each read where ingest keeps it."""
+        found = []
+        for source in self.sources:
+            canonical = {value: name for name, value in source.columns.items()}
+            for purpose, column in source.consent.items():
+                mapped = canonical.get(column)
+                if mapped is None and column in column_names(source.kind) and column not in source.columns:
+                    mapped = column
+                found.append(ConsentColumn(source.name, purpose, customer_column_expression(column, mapped)))
+        return found
+
     def extra_identifier_types(self) -> list[str]:
         """Identifier types the sources declare beyond the built-in ones."""
         return sorted({t for source in self.sources for t in source.identifiers if t not in IDENTIFIER_TYPES})
 
     def traits_config(self) -> TraitsConfig:
         lines = {s.name: s.orders for s in self.sources if s.kind == SourceKind.ORDER_ITEMS and s.orders}
-        return TraitsConfig(profile=self.profile, traits=self.traits, line_orders=lines)
+        return TraitsConfig(profile=self.profile, traits=self.traits, line_orders=lines, purposes=self.privacy.purposes)
 
     def segment_config(self) -> SegmentConfig:
         return SegmentConfig(

@@ -10,7 +10,7 @@ from personae.config import CONFIG_FILE
 from personae.errors import UsageError
 from personae.privacy.audit_config import record_config_change
 from personae.spec import did_you_mean
-from personae.steps import actions, golden, identity, ingest, models, segment, summaries, sync, traits
+from personae.steps import actions, consent, golden, identity, ingest, models, segment, summaries, sync, traits
 from personae.steps.context import RunContext, StepResult
 
 Step = Callable[[RunContext], StepResult]
@@ -18,6 +18,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("ingest", ingest.run),
     ("identity", identity.run),
     ("golden", golden.run),
+    ("consent", consent.run),
     ("traits", traits.run),
     ("models", models.run),
     ("segment", segment.run),

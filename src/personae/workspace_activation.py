@@ -71,7 +71,10 @@ class ActivationVerbs:
             for spec in specs:
                 now = datetime.now(UTC).replace(tzinfo=None)
                 made = make_destination(spec, delivery)
-                results.append(sync_destination(store, spec, made, now, progress or silent, self.write_turn))
+                purpose = self.config.privacy.served(spec.purpose)
+                results.append(
+                    sync_destination(store, spec, made, now, progress or silent, self.write_turn, purpose=purpose)
+                )
         return results
 
     def destinations(self: _Workspace) -> list[DestinationStatus]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from personae.activation.consent_gate import CONSENT_PART, GATE_COLUMNS, changed_people_sql, gate_changes_sql
 from personae.activation.destination import Destination, Sent
 from personae.activation.feed import (
     SEGMENT_ID_SQL,
@@ -47,8 +48,12 @@ from personae.activation.state import (
 )
 from personae.engine.base import Engine
 from personae.engine.sql import identifier, literal, timestamp_sql
+from personae.engine.tables import ensure_tables
 from personae.errors import DestinationError
 from personae.privacy.audit import DESTINATION_SEND, AuditEntry, record_audit
+from personae.privacy.consent import allowed_condition
+from personae.privacy.hashing import HASHED_TYPES, hashed_sql
+from personae.privacy.purposes import Purpose
 from personae.progress import Progress, silent
 from personae.segments.people import people_sql
 
@@ -77,22 +82,25 @@ Turn = Callable[[], AbstractContextManager[object]]
 class _Store:
     """The store as a destination's snapshot reads it (current members and trait values)."""
 
-    def __init__(self, engine: Engine, spec: DestinationSpec) -> None:
-        self.engine, self.spec = engine, spec
+    def __init__(self, engine: Engine, spec: DestinationSpec, purpose: Purpose | None = None) -> None:
+        self.engine, self.spec, self.purpose = engine, spec, purpose
 
     def memberships(self) -> pa.Table:
         if not self.spec.selected_segments() or not self.engine.has_table("memberships"):
             return pa.table({})
         return self.engine.fetch_arrow(
             f"SELECT uid, segmentation, segment, {SEGMENT_ID_SQL} AS segment_id, score, entered_at "
-            f"FROM memberships WHERE exited_at IS NULL AND ({selection_sql(self.spec)}) "
+            f"FROM memberships WHERE exited_at IS NULL AND ({selection_sql(self.spec, purpose=self.purpose)}) "
             "ORDER BY segmentation, segment, uid"
         )
 
     def states(self) -> dict[str, pa.Table]:
         found = {}
         for part, (current, columns) in state_parts(self.engine, self.spec).items():
-            held = f" WHERE NOT {held_out_sql('uid', self.spec.name, self.spec.holdout)}" if self.spec.holdout else ""
+            kept = [f"NOT {held_out_sql('uid', self.spec.name, self.spec.holdout)}"] if self.spec.holdout else []
+            if self.purpose is not None:
+                kept.append(allowed_condition(self.purpose))
+            held = f" WHERE {' AND '.join(kept)}" if kept else ""
             found[part] = self.engine.fetch_arrow(
                 f"SELECT uid, {', '.join(identifier(c) for c in columns)} FROM ({current}) AS c{held} ORDER BY uid"
             )
@@ -104,7 +112,7 @@ def state_parts(engine: Engine, spec: DestinationSpec) -> dict[str, tuple[str, l
     parts: dict[str, tuple[str, list[str]]] = {}
     if spec.traits and engine.has_table("profiles"):
         columns = list(spec.traits)
-        values = ", ".join(identifier(c) for c in columns)
+        values = ", ".join(_trait_value(spec, c) for c in columns)
         parts["traits"] = (f"SELECT uid, {values} FROM ({people_sql(engine)}) AS p", columns)
     if spec.actions and engine.has_table("next_actions") and engine.has_table("profiles"):
         channels = [str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT channel FROM next_actions ORDER BY 1")]
@@ -112,6 +120,15 @@ def state_parts(engine: Engine, spec: DestinationSpec) -> dict[str, tuple[str, l
             part = f"{ACTIONS_PART}.{channel}"
             parts[part] = (current_actions_sql(spec, part, channel), list(ACTION_COLUMNS))
     return parts
+
+
+def _trait_value(spec: DestinationSpec, column: str) -> str:
+    """A trait as ``spec`` is sent it: ``email`` and ``phone`` hashed when it asks for hashes
+    (the stored values are normalised already; hashing them in the engine means the clear
+    values never leave the store)."""
+    if spec.hash_identifiers and column in HASHED_TYPES:
+        return f"{hashed_sql(column, identifier(column), phone_format=spec.phone_format)} AS {identifier(column)}"
+    return identifier(column)
 
 
 ACTIONS_PART = "actions"
@@ -137,20 +154,31 @@ def sync_destination(
     now: datetime,
     progress: Progress = silent,
     turn: Turn = nullcontext,
+    purpose: Purpose | None = None,
 ) -> SyncResult:
     """Send ``destination`` everything after its cursors; record what it took. Each commit
-    takes ``turn`` (the server's write turn; nothing to take in a run, which holds the store)."""
+    takes ``turn`` (the server's write turn; nothing to take in a run, which holds the store).
+
+    A destination that names a purpose gets only the people with consent to it (``purpose``:
+    its declaration; when not given, the purpose is taken as denied by default, the safe reading)."""
     started = time.perf_counter()
+    if spec.purpose is None:
+        purpose = None
+    elif purpose is None or purpose.name != spec.purpose:
+        purpose = Purpose(name=spec.purpose)
     with turn():
         ensure_sync_tables(engine)
+        if purpose is not None:
+            ensure_tables(engine, ["consent"])
     state = read_state(engine, spec)
     result = SyncResult(spec.name, spec.kind, cursor=state.cursor)
-    loop = _Loop(engine, spec, destination, now, state, result, progress, turn)
+    loop = _Loop(engine, spec, destination, now, state, result, progress, turn, purpose)
     try:
         destination.open()
+        loop.consent()
         loop.memberships()
         loop.states()
-        destination.finish(_Store(engine, spec))
+        destination.finish(_Store(engine, spec, purpose))
     except DestinationError as error:
         result.status, result.error = "failed", str(error)
     finally:
@@ -237,6 +265,7 @@ class _Loop:
     result: SyncResult
     progress: Progress
     turn: Turn
+    purpose: Purpose | None = None
 
     def _send(self, batch: ChangeBatch) -> Sent:
         try:
@@ -256,6 +285,31 @@ class _Loop:
         _save(engine, self.state, result, self.now)
         unsaved.clear()
 
+    def consent(self) -> None:
+        """The consent gate (:mod:`personae.activation.consent_gate`): exits for the people who
+        withdrew, entries for those who granted, then their marks, in one commit per sync."""
+        engine, spec, purpose = self.engine, self.spec, self.purpose
+        if purpose is None:
+            return
+        changed = "_consent_changed"
+        engine.materialise(changed, changed_people_sql(spec, purpose))
+        if not int(engine.scalar(f"SELECT count(*) FROM {changed}")):
+            engine.drop_table(changed)
+            return
+        unsaved = _Unsaved(self.result.cursor)
+        if spec.selected_segments() and engine.has_table("membership_changes"):
+            stamp = timestamp_sql(self.now)
+            rows = engine.fetch_arrow(gate_changes_sql(spec, changed, self.result.cursor, stamp))
+            rows = rows.select(list(GATE_COLUMNS))
+            for start in range(0, rows.num_rows, spec.batch_size):
+                batch = ChangeBatch(memberships=rows.slice(start, spec.batch_size), consent=True)
+                unsaved.add(batch, self._send(batch))
+        marks = engine.fetch_arrow(f"SELECT uid, digest, revision FROM {changed}")
+        with self.turn(), engine.transaction():
+            record_marks(engine, spec.name, CONSENT_PART, marks)
+            self._record(unsaved)
+        engine.drop_table(changed)
+
     def memberships(self) -> None:
         """Batches in sequence order. One query reads :data:`READ_BATCHES` batches from a window
         of the feed (widened while it finds fewer: a destination of a few segments), and the
@@ -264,7 +318,7 @@ class _Loop:
         engine, spec = self.engine, self.spec
         if not spec.selected_segments() or not engine.has_table("membership_changes"):
             return
-        waiting, _ = engine.fetch_rows(pending_count_sql(spec, self.result.cursor))[0]
+        waiting, _ = engine.fetch_rows(pending_count_sql(spec, self.result.cursor, self.purpose))[0]
         upper = int(engine.scalar("SELECT coalesce(max(sequence), 0) FROM membership_changes"))
         chunk = spec.batch_size * READ_BATCHES
         position, span, done = self.result.cursor, chunk * 2, 0
@@ -272,7 +326,7 @@ class _Loop:
         try:
             while position < upper:
                 until = min(position + span, upper)
-                rows = engine.fetch_arrow(membership_batch_sql(spec, position, chunk, until))
+                rows = engine.fetch_arrow(membership_batch_sql(spec, position, chunk, until, self.purpose))
                 if rows.num_rows < chunk:  # the window is exhausted: the next starts after it
                     position, span = until, span * 2
                 for start in range(0, rows.num_rows, spec.batch_size):
@@ -302,7 +356,7 @@ class _Loop:
             engine.materialise(
                 pending,
                 f"SELECT row_number() OVER (ORDER BY uid) AS _n, * FROM "
-                f"({pending_state_sql(spec, part, current, columns, timestamp_sql(self.now))}) AS p",
+                f"({pending_state_sql(spec, part, current, columns, timestamp_sql(self.now), self.purpose)}) AS p",
             )
             waiting = int(engine.scalar(f"SELECT count(*) FROM {pending}"))
             shown = ", ".join(identifier(c) for c in ["key", "revision", "uid", "digest", "changed_at", *columns])

@@ -11,7 +11,8 @@ Three parts, each with an idempotency key per change that a replay repeats exact
   revision moves only when delivery is committed, so a crash before that resends the same
   key, and values that go A → B → A are still sent the second time (a new revision).
 
-Held-out people (:mod:`personae.activation.holdout`) never appear in any part.
+Held-out people (:mod:`personae.activation.holdout`) never appear in any part, nor do people
+without consent to the destination's purpose (:mod:`personae.activation.consent_gate`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import pyarrow as pa
 from personae.activation.holdout import held_out_sql
 from personae.activation.specs import DestinationSpec
 from personae.engine.sql import identifier, literal
+from personae.privacy.consent import allowed_condition
+from personae.privacy.purposes import Purpose
 
 SEGMENT_ID_SQL = "'seg_' || substr(sha256(segmentation || chr(31) || segment), 1, 16)"
 """``segment_external_id`` in SQL (sha256 transpiles to Spark's sha2)."""
@@ -42,8 +45,9 @@ MEMBERSHIP_COLUMNS = (
 )
 
 
-def selection_sql(spec: DestinationSpec, uid_column: str = "uid") -> str:
-    """The membership rows ``spec`` receives: its segmentations and segments, less the held out."""
+def selection_sql(spec: DestinationSpec, uid_column: str = "uid", purpose: Purpose | None = None) -> str:
+    """The membership rows ``spec`` receives: its segmentations and segments, less the held out
+    and, with a ``purpose``, less the people without consent to it."""
     chosen = []
     for segmentation, segment in spec.selected_segments():
         test = f"segmentation = {literal(segmentation)}"
@@ -53,10 +57,14 @@ def selection_sql(spec: DestinationSpec, uid_column: str = "uid") -> str:
     where = " OR ".join(chosen) or "FALSE"
     if spec.holdout:
         where = f"({where}) AND NOT {held_out_sql(uid_column, spec.name, spec.holdout)}"
+    if purpose is not None:
+        where = f"({where}) AND {allowed_condition(purpose, uid_column)}"
     return where
 
 
-def membership_batch_sql(spec: DestinationSpec, after: int, limit: int, until: int | None = None) -> str:
+def membership_batch_sql(
+    spec: DestinationSpec, after: int, limit: int, until: int | None = None, purpose: Purpose | None = None
+) -> str:
     """The next ``limit`` membership changes after sequence ``after`` (and up to ``until``), in order.
 
     ``until`` bounds the scan: the feed is stored in sequence order, so the engine can skip
@@ -65,7 +73,8 @@ def membership_batch_sql(spec: DestinationSpec, after: int, limit: int, until: i
     bound = f" AND sequence <= {int(until)}" if until is not None else ""
     chosen = (
         f"SELECT sequence, uid, change, segmentation, segment, score, changed_at FROM membership_changes "
-        f"WHERE sequence > {int(after)}{bound} AND ({selection_sql(spec)}) ORDER BY sequence LIMIT {int(limit)}"
+        f"WHERE sequence > {int(after)}{bound} AND ({selection_sql(spec, purpose=purpose)}) "
+        f"ORDER BY sequence LIMIT {int(limit)}"
     )
     # the key and the id over the rows kept: DuckDB computes a projection before a LIMIT, so
     # hashing inside it cost every batch a sha256 of every row after the cursor
@@ -75,11 +84,11 @@ def membership_batch_sql(spec: DestinationSpec, after: int, limit: int, until: i
     )
 
 
-def pending_count_sql(spec: DestinationSpec, after: int) -> str:
+def pending_count_sql(spec: DestinationSpec, after: int, purpose: Purpose | None = None) -> str:
     """How many membership changes wait, and when the oldest of them happened."""
     return (
         f"SELECT count(*), min(changed_at) FROM membership_changes "
-        f"WHERE sequence > {int(after)} AND ({selection_sql(spec)})"
+        f"WHERE sequence > {int(after)} AND ({selection_sql(spec, purpose=purpose)})"
     )
 
 
@@ -90,11 +99,16 @@ def digest_sql(columns: list[str], alias: str = "") -> str:
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
-def pending_state_sql(spec: DestinationSpec, part: str, current: str, payload: list[str], stamp: str) -> str:
+def pending_state_sql(
+    spec: DestinationSpec, part: str, current: str, payload: list[str], stamp: str, purpose: Purpose | None = None
+) -> str:
     """The people whose ``payload`` columns in ``current`` (one row per uid) differ from what
-    was last delivered to ``spec`` under ``part``, with their next revision and key."""
+    was last delivered to ``spec`` under ``part``, with their next revision and key (only
+    people with consent to ``purpose``, when given)."""
     digest = digest_sql(payload, "c")
     held = f" AND NOT {held_out_sql('c.uid', spec.name, spec.holdout)}" if spec.holdout else ""
+    if purpose is not None:
+        held += f" AND {allowed_condition(purpose, 'c.uid')}"
     values = ", ".join(f"c.{identifier(column)}" for column in payload)
     key = f"{literal(f'{spec.name}:{part}:')} || c.uid || ':' || CAST(coalesce(m.revision, 0) + 1 AS VARCHAR)"
     return (
@@ -113,6 +127,9 @@ class ChangeBatch:
     states: dict[str, pa.Table] = field(default_factory=dict)
     """Part name (``traits``, ``actions.<channel>``) -> one row per person: key, revision, uid,
     changed_at and the part's value columns."""
+    consent: bool = False
+    """The memberships are a consent gate's exits (withdrawals) or entries (grants), dated at the
+    cursor's sequence rather than taken from the feed."""
 
     def __len__(self) -> int:
         count = int(self.memberships.num_rows) if self.memberships is not None else 0

@@ -23,6 +23,7 @@ from personae.activation.kinds import make_destination
 from personae.activation.specs import DestinationSpec
 from personae.engine.base import Engine
 from personae.errors import PersonaeError
+from personae.privacy.purposes import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,10 @@ class LiveSync:
         *,
         settle: float = 0.2,
         every: float = 30.0,
+        purposes: Sequence[Purpose] = (),
     ) -> None:
         self.specs = [spec for spec in specs if spec.mode == "live"]
+        self.purposes = {purpose.name: purpose for purpose in purposes}
         self.context, self.connect, self.turn = context, connect, turn
         self.settle, self.every = settle, every
         self.last: dict[str, SyncResult] = {}
@@ -68,7 +71,8 @@ class LiveSync:
             for spec in self.specs:
                 now = datetime.now(UTC).replace(tzinfo=None)
                 destination = make_destination(spec, self.context)
-                result = sync_destination(engine, spec, destination, now, turn=self.turn)
+                purpose = self.purposes.get(spec.purpose) if spec.purpose else None
+                result = sync_destination(engine, spec, destination, now, turn=self.turn, purpose=purpose)
                 self.last[spec.name] = result
                 results.append(result)
                 if result.status != "ok":

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from personae.privacy.hashing import PhoneFormat
 from personae.segments.specs import segment_external_id as segment_external_id  # its home: the segments floor
 from personae.spec import NAME_PATTERN, Spec
 
@@ -33,7 +34,14 @@ class DestinationSpec(Spec):
     actions: bool = False
     """Send each person's next best action (per channel) when it changes."""
     purpose: str | None = None
-    """The consent purpose this destination serves (``email_marketing``, ``advertising``, …)."""
+    """The consent purpose this destination serves (``email_marketing``, ``advertising``, …):
+    only people with consent to it are sent, and a withdrawal sends their exits."""
+    hash_identifiers: bool = False
+    """Send the ``email`` and ``phone`` traits as the SHA-256 of their normalised values, as
+    advertising platforms match them (:mod:`personae.privacy.hashing`)."""
+    phone_format: PhoneFormat = "e164"
+    """What a hashed phone is the hash of: ``e164`` (``+14155550100``, Google) or ``digits``
+    (``14155550100``, Meta)."""
     mode: SyncMode = "run"
     """``run``: synced after every batch run and by ``personae sync``; ``live``: also by
     ``personae serve`` as changes happen."""

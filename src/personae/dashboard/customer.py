@@ -20,7 +20,7 @@ from personae.sources.normalise import identifier_sql
 
 TIMELINE_EVENTS = 50
 UID = re.compile(r"^p[0-9a-f]{15}$")
-CONSENT_TABLES = ("consent_states", "consents", "consent")
+CONSENT_TABLES = ("consent",)
 """Where the privacy wing (issue 15) keeps consent; the page shows the first that exists."""
 
 

@@ -74,6 +74,7 @@ TABLES: tuple[Table, ...] = (
         ("promo", "BOOLEAN"),
         ("status", "VARCHAR"),
         ("properties", "VARCHAR"),
+        ("consent", "VARCHAR"),
         *_LINEAGE,
     ),
     _table(
@@ -124,6 +125,18 @@ TABLES: tuple[Table, ...] = (
         ("segment_id", "VARCHAR"),
         ("member", "BOOLEAN"),
         ("uid", "VARCHAR"),
+        *_LINEAGE,
+    ),
+    _table(
+        "consent_records",
+        "ingest",
+        "consent decisions of consent sources, keyed by (source, record_id)",
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        *_IDS,
+        ("purpose", "VARCHAR"),
+        ("granted", "BOOLEAN"),
         *_LINEAGE,
     ),
     _table(
@@ -212,6 +225,30 @@ TABLES: tuple[Table, ...] = (
     ),
     _table("identity_edges", "identity", "the links of the last run, for incremental runs"),
     _table("identity_cuts", "identity", "links cut to keep a per-type limit"),
+    # consent (after identity: every decision with its person)
+    _table(
+        "consent_events",
+        "consent",
+        "every consent decision of every source (consent sources, customer-record columns, events' "
+        "context.consent), with the person it belongs to",
+        ("uid", "VARCHAR"),
+        ("purpose", "VARCHAR"),
+        ("granted", "BOOLEAN"),
+        ("decided_at", "TIMESTAMP"),
+        ("source", "VARCHAR"),
+        ("record_id", "VARCHAR"),
+        ("origin", "VARCHAR"),
+    ),
+    _table(
+        "consent",
+        "consent",
+        "each person's latest decision per purpose (a withdrawal wins a tie); no row: the purpose's default",
+        ("uid", "VARCHAR"),
+        ("purpose", "VARCHAR"),
+        ("granted", "BOOLEAN"),
+        ("decided_at", "TIMESTAMP"),
+        ("source", "VARCHAR"),
+    ),
     # golden, traits
     _table("profiles", "golden", "one row per uid: golden record with lineage, then the traits"),
     _table("traits", "traits", "one row per uid: every trait as of a day"),
@@ -437,7 +474,7 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLE: dict[str, Table] = {table.name: table for table in TABLES}
-RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships")
+RECORD_TABLES = ("customer_records", "survey_responses", "imported_memberships", "consent_records")
 """Tables keyed by (source, record_id): a newer row replaces the stored one."""
 
 
@@ -453,6 +490,21 @@ def ensure_tables(engine: Engine, names: Iterable[str]) -> None:
     """Create the named tables, empty, where they do not exist yet."""
     for name in names:
         engine.create_empty_table(name, columns_of(name))
+
+
+def add_missing_columns(engine: Engine, names: Iterable[str]) -> list[str]:
+    """Add the declared columns a table of an older store lacks (e.g. ``events.consent``), NULL
+    in the rows it holds; returns ``table.column`` of each column added."""
+    added = []
+    for name in names:
+        if not engine.has_table(name):
+            continue
+        present = {column for column, _ in engine.columns(name)}
+        missing = [(column, type_) for column, type_ in columns_of(name) if column not in present]
+        if missing:
+            engine.add_columns(name, missing)
+            added += [f"{name}.{column}" for column, _ in missing]
+    return added
 
 
 def step_tables(step: str) -> list[str]:

@@ -14,6 +14,8 @@ from datetime import date
 from personae.engine.base import Engine
 from personae.engine.sql import day_sql
 from personae.errors import ConfigError, WorkspaceError
+from personae.privacy.consent import consent_traits_sql
+from personae.privacy.purposes import CONSENT_TRAIT_PREFIX
 from personae.profiles.catalog import trait_catalog
 from personae.profiles.orders import (
     category_counts_sql,
@@ -96,17 +98,26 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date) -> TraitsRes
     if not engine.has_table("profiles"):
         raise WorkspaceError("no profiles yet: run the identity and golden steps first (`personae run`)")
     columns = trait_columns(config)
-    golden = [name for name, _ in engine.columns("profiles") if name not in columns and name != AS_OF_COLUMN]
+    golden = [
+        name
+        for name, _ in engine.columns("profiles")
+        if name not in columns and name != AS_OF_COLUMN and not name.startswith(CONSENT_TRAIT_PREFIX)
+    ]
     clashes = sorted(set(golden) & {spec.name for spec in config.traits})
     if clashes:
         raise ConfigError(f"traits.{clashes[0]}: a golden-record attribute has that name; pick another")
     engine.materialise("_golden", f"SELECT {', '.join(golden)} FROM profiles")
     compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
     trait_list = ", ".join(f"t.{name}" for name in [AS_OF_COLUMN, *columns])
+    consent, consent_list = "", ""
+    if config.purposes and engine.has_table("consent"):  # the consent step's state, as traits
+        engine.materialise("_consent_traits", consent_traits_sql(config.purposes, "_golden"))
+        consent = " LEFT JOIN _consent_traits AS c ON c.uid = g.uid"
+        consent_list = "".join(f", c.{purpose.trait}" for purpose in config.purposes)
     engine.create_table(
         "profiles",
-        f"SELECT {', '.join('g.' + name for name in golden)}, {trait_list} FROM _golden AS g "
-        "LEFT JOIN traits AS t ON t.uid = g.uid",
+        f"SELECT {', '.join('g.' + name for name in golden)}, {trait_list}{consent_list} FROM _golden AS g "
+        f"LEFT JOIN traits AS t ON t.uid = g.uid{consent}",
     )
     counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"
     people, buyers, orders = engine.fetch_rows(counts)[0]

@@ -6,6 +6,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
+from personae.privacy.purposes import Purpose
 from personae.spec import NAME_PATTERN, Spec, did_you_mean
 
 TraitFunction = Literal["count", "sum", "avg", "min", "max", "first", "last", "most_frequent", "unique_count"]
@@ -99,3 +100,5 @@ class TraitsConfig(Spec):
     profile: ProfileSettings = ProfileSettings()
     traits: tuple[TraitSpec, ...] = ()
     line_orders: dict[str, str] = Field(default_factory=dict)
+    purposes: tuple[Purpose, ...] = ()
+    """The consent purposes: profiles carry ``consent_<purpose>`` for each."""

@@ -15,6 +15,8 @@ A thread of the server follows the live sources' journals. For each micro-batch 
    ``profiles``; the rule segments (the ``rules`` segmentations and the rule segments) are
    evaluated by :class:`~personae.segments.live_rules.LiveRules` and every entry and exit
    goes to ``memberships`` and the ``membership_changes`` feed; the journal position is saved.
+   Consent carried by the events (``context.consent``) is applied to the touched people
+   before their rules run (:mod:`~personae.realtime.live_consent`).
 
 The processing day is ``[workspace] as_of`` when set, else today (UTC), as for a batch run.
 Segmentations computed over the whole population (RFM, lifecycle, lifestyles, predictive)
@@ -46,6 +48,7 @@ from personae.identity.live import LiveIdentity, LiveRecord, Resolution
 from personae.profiles.build import trait_columns
 from personae.realtime.journal import Journal
 from personae.realtime.journal_files import Position
+from personae.realtime.live_consent import refresh_consent
 from personae.realtime.live_people import LivePeople
 from personae.realtime.live_rows import LiveRows
 from personae.realtime.live_store import cursors, new_events, retire, save_cursor, scored_profiles, write_traits
@@ -145,6 +148,8 @@ class LiveProcessor:
         specs = {spec.name: spec for spec in config.sources}
         settings = config.ingest_settings()
         self._rows = {name: LiveRows(specs[name], settings) for name in self.journals}
+        self._consent_columns = config.consent_columns()
+        self._consent_changed = False
         self._world: _World | None = None
         self.keep: Callable[[Sequence[bytes]], list[bytes]] | None = None
         """Drops the lines of erased people (the server's intake filter)."""
@@ -275,6 +280,7 @@ class LiveProcessor:
         with engine.transaction():  # all of it or none (a failure reads the store again)
             world.identity.write_back(engine)
             new_events(engine, rows, source, last.segment, at)
+            self._consent_changed = False
             fed = self._update(engine, world, resolved, day, at)
             save_cursor(engine, source, last, counted + len(rows), at)
         world.cursors[source] = (last, counted + len(rows))
@@ -282,8 +288,8 @@ class LiveProcessor:
         self.stats.batches += 1
         self.stats.changes += len(fed)
         self.stats.fault = ""
-        if fed and self.on_changes is not None:
-            self.on_changes(fed)
+        if (fed or self._consent_changed) and self.on_changes is not None:
+            self.on_changes(fed)  # a consent change alone wakes the live destinations too
 
     def _unseen(self, engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows whose event id is not stored yet (the others were loaded by batch)."""
@@ -325,6 +331,14 @@ class LiveProcessor:
         traits = {uid: live[uid].traits(day) for uid in people}
         born = any(r.new_person or any(c.reason == "split" for c in r.changes) for _, r in resolved)
         write_traits(engine, traits, world.traits, day, new=born)
+        carried = any(row.get("consent") for row, _ in resolved)
+        self._consent_changed = refresh_consent(
+            engine,
+            self.config.privacy.purposes,
+            self._consent_columns,
+            [*people, *sorted(retired)],
+            decisions=carried or bool(moved),
+        )
         if world.recordable.get(day) is None:  # no later day recorded (runs read the world again)
             world.recordable = {day: can_record(engine, day)}
         if not world.recordable[day]:

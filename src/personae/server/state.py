@@ -142,6 +142,7 @@ class ServerState:
             DeliveryContext(workspace.root, workspace.env),
             lambda: workspace.engine(write=False),
             workspace.write_turn,
+            purposes=workspace.config.privacy.purposes,
         )
         self.live_sync.start()
         self.live: LiveProcessor | None = None

@@ -36,7 +36,7 @@ import duckdb
 from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
 from personae.engine.sql import literal
-from personae.engine.tables import ensure_tables, step_tables
+from personae.engine.tables import add_missing_columns, ensure_tables, step_tables
 from personae.errors import ConfigError, EngineError, MappingError, SourceError
 from personae.progress import Progress, silent
 from personae.sources import ledger, raw_copy, readers, suppressing
@@ -89,6 +89,7 @@ class IngestContext:
 
 def ensure_store(engine: Engine) -> None:
     ensure_tables(engine, [*step_tables("ingest"), *step_tables("run")])
+    add_missing_columns(engine, ["events"])  # a store from before events kept their consent
 
 
 def ingest_sources(context: IngestContext) -> list[SourceReport]:

@@ -17,6 +17,7 @@ class SourceKind(StrEnum):
     CUSTOMERS = "customers"
     SURVEY = "survey"
     MEMBERSHIPS = "memberships"
+    CONSENT = "consent"
 
 
 class ColumnType(StrEnum):
@@ -72,6 +73,11 @@ KIND_COLUMNS: dict[SourceKind, tuple[Column, ...]] = {
         Column("category", ColumnType.TEXT, doc="category property"),
         Column("product_id", ColumnType.TEXT, doc="product_id property"),
         Column("channel", ColumnType.TEXT, doc="context channel; defaults to 'web'"),
+        Column(
+            "consent",
+            ColumnType.JSON,
+            doc="consent decisions, purpose -> true/false (Segment's context.consent.categoryPreferences)",
+        ),
     ),
     SourceKind.CUSTOMERS: (
         Column("record_id", ColumnType.TEXT, True, "record id in the source system"),
@@ -103,9 +109,25 @@ KIND_COLUMNS: dict[SourceKind, tuple[Column, ...]] = {
         Column("uid", ColumnType.TEXT, doc="personae's UID, as exported (a merged-away UID is followed)"),
         Column("ts", ColumnType.TIMESTAMP, doc="when it was set there (UTC); default: when it was loaded"),
     ),
+    SourceKind.CONSENT: (
+        Column("record_id", ColumnType.TEXT, doc="decision id in the source system; default: derived from the row"),
+        Column("purpose", ColumnType.TEXT, True, "the purpose decided on, as declared under [privacy]"),
+        Column("granted", ColumnType.BOOLEAN, True, "true: consent given; false: refused or withdrawn"),
+        Column("ts", ColumnType.TIMESTAMP, True, "when the person decided (UTC)"),
+    ),
 }
 
+CONSENT_OBJECT_PATTERN = r'^\{("[^"\\]+":(true|false)(,"[^"\\]+":(true|false))*)?\}$'
+"""A consent object as JSON text (compact, as the JSON extraction gives it): names -> true/false."""
+
 ROW_CHECKS: dict[SourceKind, tuple[tuple[str, str], ...]] = {
+    SourceKind.EVENTS: (
+        (
+            f"consent IS NULL OR regexp_matches(consent, '{CONSENT_OBJECT_PATTERN}')",
+            "consent: not an object of purpose -> true/false (Segment's context.consent.categoryPreferences); "
+            "the person's previous consent stays",
+        ),
+    ),
     SourceKind.MEMBERSHIPS: (
         (
             "segment_id IS NOT NULL OR segment IS NOT NULL",
@@ -123,6 +145,7 @@ TARGET_TABLE: dict[SourceKind, str] = {
     SourceKind.CUSTOMERS: "customer_records",
     SourceKind.SURVEY: "survey_responses",
     SourceKind.MEMBERSHIPS: "imported_memberships",
+    SourceKind.CONSENT: "consent_records",
 }
 
 SEGMENT_EVENT_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")

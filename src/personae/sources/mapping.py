@@ -106,7 +106,9 @@ def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> di
     if spec.kind is SourceKind.EVENTS:
         for id_type in EVENT_IDENTIFIERS:
             identifiers.setdefault(id_type, id_type)
-    for target, value in [*mapping.items(), *((f"identifier {k}", v) for k, v in identifiers.items())]:
+    named = [*mapping.items(), *((f"identifier {k}", v) for k, v in identifiers.items())]
+    named += [(f"consent {purpose}", column) for purpose, column in spec.consent.items()]
+    for target, value in named:
         _, read = _source_expression(value)
         if read is not None and read not in stage_columns:
             raise MappingError(
@@ -148,6 +150,12 @@ def key_sql(kind: SourceKind) -> str:
         return "order_id || ':' || coalesce(line_id, CAST(_row AS VARCHAR))"
     if kind is SourceKind.EVENTS:
         return "event_id"
+    if kind is SourceKind.CONSENT:  # a consent log often has no id of its own: the decision is its id
+        parts = ", ".join(
+            f"coalesce(CAST({name} AS VARCHAR), '')"
+            for name in ("purpose", "granted", "ts", *IDENTIFIER_TYPES, "extra_ids")
+        )
+        return f"coalesce(record_id, 'row:' || md5(concat_ws('|', {parts})))"
     if kind is SourceKind.MEMBERSHIPS:  # a table exported by personae has no row id: the row is its id
         parts = ", ".join(
             f"coalesce(CAST({name} AS VARCHAR), '')"

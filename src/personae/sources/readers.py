@@ -59,6 +59,7 @@ SEGMENT_FIELDS: dict[str, str] = {
     "category": "_raw ->> '$.properties.category'",
     "product_id": "_raw ->> '$.properties.product_id'",
     "channel": "_raw ->> '$.context.channel'",
+    "consent": "CAST(json_extract(_raw, '$.context.consent.categoryPreferences') AS VARCHAR)",
 }
 """Stage column -> DuckDB expression over the raw JSON line ``_raw``."""
 

@@ -48,6 +48,9 @@ class SourceSpec(Spec):
     csv: CsvOptions = CsvOptions()
     phone_region: str | None = Field(None, min_length=2, max_length=2)
     orders: str | None = None
+    consent: dict[str, str] = Field(default_factory=dict)
+    """Customers sources: purpose -> the column holding the person's decision (true/false,
+    yes/no, 1/0), dated by ``updated_at`` (else when the row was loaded)."""
     live: bool = False
     """Events sent to ``personae serve`` for this source (its write keys): the server keeps
     them in the journal ``journal/<name>/``, which is this source's path."""
@@ -98,6 +101,11 @@ class SourceSpec(Spec):
                 raise ValueError(f"source {self.name!r}: a postgres source needs 'dsn' or 'dsn_env'")
         elif not self.path:
             raise ValueError(f"source {self.name!r}: a {self.format} source needs 'path'")
+        if self.consent and self.kind != SourceKind.CUSTOMERS:
+            raise ValueError(
+                f"source {self.name!r}: only customers sources take 'consent' (purpose -> column); "
+                'a log of decisions is a source of its own with kind = "consent"'
+            )
         allowed = column_names(self.kind)
         for target in [*self.columns, *self.formats]:
             if target not in allowed:

@@ -31,6 +31,7 @@ def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str
             "product_id": "product_id",
             "channel": "coalesce(channel, 'web')",
             "properties": "properties",
+            "consent": "consent",
         }
     common = {
         "event_id": f"{prefix} || _key",

@@ -22,7 +22,9 @@ def run(context: RunContext) -> StepResult:
     results, warnings = [], []
     for spec in specs:
         now = datetime.now(UTC).replace(tzinfo=None)
-        result = sync_destination(context.engine, spec, make_destination(spec, delivery), now, context.progress)
+        made = make_destination(spec, delivery)
+        purpose = context.config.privacy.served(spec.purpose)
+        result = sync_destination(context.engine, spec, made, now, context.progress, purpose=purpose)
         results.append(result)
         if result.status != "ok":
             warnings.append(f"destination {spec.name!r}: {result.error}; its changes wait for the next sync")

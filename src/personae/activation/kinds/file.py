@@ -84,7 +84,11 @@ class FileDestination:
         if batch.memberships is not None and batch.memberships.num_rows:
             sequences = batch.memberships.column("sequence")
             first, last = sequences[0].as_py(), sequences[-1].as_py()
-            self._write(batch.memberships, f"deltas/memberships-{first:012d}-{last:012d}.{suffix}")
+            name = f"memberships-{first:012d}-{last:012d}"
+            if batch.consent:  # a consent gate's changes, at the cursor: named apart from the feed's
+                keys = "\n".join(batch.memberships.column("key").to_pylist())
+                name += f"-consent-{hashlib.sha256(keys.encode()).hexdigest()[:16]}"
+            self._write(batch.memberships, f"deltas/{name}.{suffix}")
         for part, table in batch.states.items():
             if table.num_rows:
                 keys = "\n".join(table.column("key").to_pylist())

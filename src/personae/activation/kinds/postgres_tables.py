@@ -188,10 +188,12 @@ def last_changes(changes: pa.Table) -> pa.Table:
 
 def apply_members_sql(members: Shape) -> sql.Composed:
     """Upsert each entry and delete on each exit of the staged (collapsed) changes, each only
-    over a row an older change wrote; one statement, so one snapshot."""
+    over a row an older change wrote; one statement, so one snapshot. An exit also deletes the
+    row of an entry with its own sequence: a consent gate's exit carries the cursor's sequence,
+    which may be its entry's (the feed never has an entry and an exit with one sequence)."""
     return sql.SQL(
         "WITH exits AS (DELETE FROM {table} AS m USING {staged} AS l WHERE l.change = 'exited' AND m.uid = l.uid "
-        "AND m.segment_id = l.segment_id AND m.last_sequence < l.sequence RETURNING 1) "
+        "AND m.segment_id = l.segment_id AND m.last_sequence <= l.sequence RETURNING 1) "
         "INSERT INTO {table} AS m (uid, segment_id, segmentation, segment, score, entered_at, last_key, "
         "last_sequence, updated_at) "
         "SELECT uid, segment_id, segmentation, segment, score, changed_at, key, sequence, now() FROM {staged} "
