@@ -52,7 +52,9 @@ def test_a_person_merged_across_five_sources_goes_whole(world: World) -> None:
     assert document["sent_to"] and document["sent_to"][0]["destination"] == "segment_files"
 
     personae("privacy", "erase", f"email:{email}", "-w", str(world.root))
-    actions = [row[0] for row in world.rows("SELECT action FROM audit_log WHERE action LIKE 'privacy.%' ORDER BY at")]
+    actions = [
+        row[0] for row in world.rows("SELECT action FROM audit_log WHERE action LIKE 'privacy.%' ORDER BY \"at\"")
+    ]
     assert actions == ["privacy.export", "privacy.erase"]
     (receipt,) = _receipts(world)
     assert receipt["people"] == 1 and receipt["tables"]["record_map"] == len(records) and sources >= 5
