@@ -34,7 +34,7 @@ from typing import NoReturn
 
 from sqlglot import exp
 
-from personae.errors import InvalidRule
+from personae.errors import ConfigError, InvalidRule
 from personae.rules.syntax import DIALECT, RuleText, parse_text
 
 FUNCTIONS: dict[str, str] = {
@@ -74,10 +74,6 @@ _CALLS: dict[type[exp.Expr], tuple[int, int]] = {
 """sqlglot's node for each allowed function, with its least and most arguments."""
 _TABLE_FUNCTIONS = frozenset({"read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "glob"})
 _EXPRESSION_MARKS = re.compile(r"""[()'";|]|--|/\*""")
-
-
-class InvalidMapping(ValueError):
-    """A computed mapping refused; the message says what is wrong and what to write."""
 
 
 @dataclass(frozen=True)
@@ -141,19 +137,20 @@ def check_mapping(source: str, column: str, text: str) -> Computed:
     """The checked computed mapping ``column = text`` of ``source``; a ValueError naming both if refused."""
     try:
         return computed(text)
-    except InvalidMapping as error:
+    except ConfigError as error:
         raise ValueError(f"source {source!r}: columns.{column} = {text!r}: {error}") from None
 
 
 @lru_cache(maxsize=256)
 def computed(text: str) -> Computed:
-    """Check ``text`` and build its SQL (remembered: ingest asks again for every file)."""
+    """Check ``text`` and build its SQL (remembered: ingest asks again for every file); a
+    :class:`ConfigError` saying what is wrong and what to write if it is refused."""
     reading = RuleText(text, None, noun="mapping")
     try:
         reading, tree = parse_text(reading)
         _Checker(reading).check(tree)
     except InvalidRule as error:
-        raise InvalidMapping(str(error).removeprefix(f"{reading.label}: ")) from None
+        raise ConfigError(str(error).removeprefix(f"{reading.label}: ")) from None
     reads = tuple(dict.fromkeys(_column_name(node) for node in tree.find_all(exp.Column)))
     return Computed(text, reads, _value(tree.copy()).sql(DIALECT), _raw(tree.copy()).sql(DIALECT))
 

@@ -72,9 +72,9 @@ class FieldCheck:
 
     column: str
     source_column: str | None
-    """The source column it reads; None for a constant."""
+    """The source column it reads, or the expression of a computed mapping; None for a constant."""
     problem: str
-    """What is wrong with a value that does not parse, e.g. ``not a date ('%d/%m/%Y')``."""
+    """What is wrong with a value that does not parse, e.g. ``not a date in the format '%d/%m/%Y'``."""
 
 
 def checked_fields(spec: SourceSpec, columns: list[str], file: str = "the staged file") -> list[FieldCheck]:
