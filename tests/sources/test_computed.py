@@ -91,7 +91,9 @@ def test_a_column_name_with_parentheses_is_told_to_be_quoted() -> None:
 
 def test_plain_names_constants_and_quoted_names_are_not_expressions() -> None:
     assert not any(is_computed(value) for value in ("first name", "properties.coupon", "'store'", '"Total (EUR)"'))
-    assert all(is_computed(value) for value in ("lower(a)", "a || b", "(select 1)", "a -- b", "a; b"))
+    assert all(
+        is_computed(value) for value in ("lower(a)", "a || b", "(select 1)", "a -- b", "a; b", "'a' || b || 'c'")
+    )
     assert {"concat_ws", "trim", "lower", "substr", "coalesce", "nullif", "strptime"} <= set(FUNCTIONS)
 
 

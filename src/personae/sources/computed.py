@@ -74,6 +74,7 @@ _CALLS: dict[type[exp.Expr], tuple[int, int]] = {
 """sqlglot's node for each allowed function, with its least and most arguments."""
 _TABLE_FUNCTIONS = frozenset({"read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "glob"})
 _EXPRESSION_MARKS = re.compile(r"""[()'";|]|--|/\*""")
+_CONSTANT = re.compile(r"'(?:[^']|'')*'")
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def mapped_value(value: str, *, computed_allowed: bool = True) -> MappedValue:
 
 
 def is_constant(value: str) -> bool:
-    return len(value) >= 2 and value[0] == value[-1] == "'"
+    """One string in single quotes (``'store'``); ``'a' || b || 'c'`` is an expression."""
+    return _CONSTANT.fullmatch(value) is not None
 
 
 def quoted_column(value: str) -> str | None:
