@@ -1,11 +1,12 @@
 """Computed mappings (issue 17, part 3): a ``columns`` entry that is an expression over the
-source's columns, checked when personae.toml is read, run the same on both engines."""
+source's columns, checked when personae.toml is read. tests/test_engines_agree.py loads
+:data:`~tests.workspaces.PEOPLE_SOURCE` on DuckDB and Spark and compares every table."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,10 @@ from personae.cli.app import app
 from personae.config import parse_config
 from personae.errors import ConfigError
 from personae.sources.computed import FUNCTIONS, is_computed
+from tests.workspaces import PEOPLE_CSV, PEOPLE_SOURCE
 
 runner = CliRunner()
 
-PEOPLE = (
-    "id,Given Name,middle,last,street_number,address_1,y,m,d,Amount (EUR),mail\n"
-    "K1, Jane ,Ann,Doe,12,High Street,1980,04,03,10,jane@mail.test\n"
-    "K2,Bob,,Smith,,Low Road,1975,12,31,20,bob@mail.test\n"
-    "K3,Eve,Marie,Lee,7,Mill Lane,1990,02,31,30,eve@mail.test\n"  # 31 February: NULL, a field issue
-)
 CRM: dict[str, Any] = {
     "name": "crm",
     "kind": "customers",
@@ -108,7 +104,7 @@ def _user_workspace(root: Path, sources: list[dict[str, Any]], files: dict[str, 
 
 
 def test_computed_mappings_load_end_to_end(tmp_path: Path) -> None:
-    root = _user_workspace(tmp_path / "shop", [CRM], {"data/people.csv": PEOPLE})
+    root = _user_workspace(tmp_path / "shop", [CRM], {"data/people.csv": PEOPLE_CSV})
     ran = runner.invoke(app, ["run", "-w", str(root)])
     assert ran.exit_code == 0, ran.output
     workspace = Workspace(root)
@@ -141,7 +137,7 @@ def test_computed_mappings_load_end_to_end(tmp_path: Path) -> None:
 
 def test_a_computed_mapping_reading_a_missing_column_fails_that_file_naming_the_nearest(tmp_path: Path) -> None:
     source = {**CRM, "columns": {"record_id": "id", "street": "concat_ws(' ', street_no, address_1)"}}
-    root = _user_workspace(tmp_path / "shop", [source], {"data/people.csv": PEOPLE})
+    root = _user_workspace(tmp_path / "shop", [source], {"data/people.csv": PEOPLE_CSV})
     ran = runner.invoke(app, ["run", "-w", str(root), "--only", "ingest"])
     assert ran.exit_code == 1
     message = " ".join(ran.output.split())
@@ -152,7 +148,7 @@ def test_a_computed_mapping_reading_a_missing_column_fails_that_file_naming_the_
 
 def test_a_refused_mapping_stops_the_cli_before_anything_runs(tmp_path: Path) -> None:
     source = {**CRM, "columns": {"record_id": "id", "street": "concat_ws(' ', (select 1), address_1)"}}
-    root = _user_workspace(tmp_path / "shop", [source], {"data/people.csv": PEOPLE})
+    root = _user_workspace(tmp_path / "shop", [source], {"data/people.csv": PEOPLE_CSV})
     ran = subprocess.run(
         [sys.executable, "-m", "personae", "run", "-w", str(root)], capture_output=True, text=True, timeout=120
     )
@@ -185,37 +181,28 @@ def test_typed_parquet_columns_are_read_as_their_text(tmp_path: Path) -> None:
     assert rows == [{"street": "12 High St", "postcode": "00501"}, {"street": "Low Rd", "postcode": "90210"}]
 
 
-@pytest.mark.spark
-def test_both_engines_compute_the_same(tmp_path: Path) -> None:
-    functions = {
-        "record_id": "id",
-        "first_name": "nullif(coalesce(middle, \"Given Name\"), '')",
-        "last_name": "lower(replace(last, 'e', 'E'))",
-        "street": "left(address_1, 3) || '/' || right(address_1, 4) || substr(address_1, 2, 2)",
-        "city": "concat(street_number, '-', rtrim(ltrim(\"Given Name\")))",
-        "postcode": "rpad(street_number, 4, 'x')",
-        "birth_date": "strptime(concat_ws('-', y, m, d), '%Y-%m-%d')",
-        "updated_at": "strptime(y || m || d, '%Y%m%d')",
-    }
-    found = {}
-    for engine in ("duckdb", "spark"):
-        root = _user_workspace(tmp_path / engine, [{**CRM, "columns": functions}], {"data/people.csv": PEOPLE})
-        ran = runner.invoke(app, ["run", "-w", str(root), "--only", "ingest", "--engine", engine])
-        assert ran.exit_code == 0, ran.output
-        with Workspace(root).engine(write=False, name=engine) as store:
-            found[engine] = (
-                store.fetch_arrow(
-                    "SELECT record_id, first_name, last_name, street, city, postcode, birth_date, updated_at "
-                    "FROM customer_records ORDER BY record_id"
-                ).to_pylist(),
-                store.fetch_arrow("SELECT row, field, value FROM field_issues ORDER BY row, field").to_pylist(),
-            )
-    records, issues = found["duckdb"]
+def test_every_function_computes(tmp_path: Path) -> None:
+    """tests/test_engines_agree.py loads the same source on Spark and compares every table."""
+    root = _user_workspace(tmp_path / "shop", [PEOPLE_SOURCE], {"data/people.csv": PEOPLE_CSV})
+    ran = runner.invoke(app, ["run", "-w", str(root), "--only", "ingest"])
+    assert ran.exit_code == 0, ran.output
+    workspace = Workspace(root)
+    records = workspace.sql(
+        "SELECT first_name, last_name, street, city, postcode, birth_date, updated_at, email_opens "
+        "FROM customer_records ORDER BY record_id"
+    ).to_pylist()
+    assert [(r["first_name"], r["last_name"]) for r in records] == [
+        ("Ann", "DO3"),
+        ("Bob", "SMITH"),
+        ("Marie", "L33"),
+    ]
     assert [r["street"] for r in records] == ["Hig/reetig", "Low/Roadow", "Mil/Laneil"]
-    assert [r["city"] for r in records] == ["12-Jane", "-Bob", "7-Eve"]
+    assert [(r["city"], r["postcode"]) for r in records] == [("12-Jane", "12xx"), ("-Bob", None), ("7-Eve", "7xxx")]
     assert [r["birth_date"] for r in records] == [date(1980, 4, 3), date(1975, 12, 31), None]
+    assert [r["updated_at"] for r in records] == [datetime(1980, 4, 3), datetime(1975, 12, 31), None]
+    assert [r["email_opens"] for r in records] == [10, 20, 30]
+    issues = workspace.sql("SELECT row, field, value FROM field_issues ORDER BY row, field").to_pylist()
     assert issues == [
         {"row": 3, "field": "birth_date", "value": "1990-02-31"},
         {"row": 3, "field": "updated_at", "value": "19900231"},
     ]
-    assert found["spark"] == found["duckdb"]

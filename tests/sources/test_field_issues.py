@@ -190,23 +190,3 @@ def test_a_corrected_file_replaces_its_issues(tmp_path: Path) -> None:
     assert workspace.sql("SELECT email_opens FROM customer_records WHERE record_id = 'K2'").to_pylist() == [
         {"email_opens": 7}
     ]
-
-
-@pytest.mark.spark
-def test_both_engines_load_and_report_the_same(tmp_path: Path) -> None:
-    found = {}
-    for engine in ("duckdb", "spark"):
-        root = _user_workspace(tmp_path / engine)
-        ran = runner.invoke(app, ["run", "-w", str(root), "--only", "ingest", "--engine", engine])
-        assert ran.exit_code == 0, ran.output
-        with Workspace(root).engine(write=False, name=engine) as store:
-            found[engine] = {
-                table: sorted(store.fetch_arrow(f"SELECT {columns} FROM {table}").to_pylist(), key=repr)
-                for table, columns in (
-                    ("field_issues", "source, file, row, field, source_column, value, reason"),
-                    ("quarantine", "source, file, row, reason"),
-                    ("customer_records", "record_id, birth_date, email_opens, updated_at"),
-                )
-            }
-    assert len(found["duckdb"]["field_issues"]) == len(EXPECTED_ISSUES)
-    assert found["spark"] == found["duckdb"]
