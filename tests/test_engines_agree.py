@@ -15,6 +15,8 @@ from tests.workspaces import (
     CRM_CSV,
     CRM_IDENTITY,
     CRM_SOURCE,
+    PEOPLE_CSV,
+    PEOPLE_SOURCE,
     POS_CSV,
     POS_SOURCE,
     WEB_JSONL,
@@ -28,6 +30,7 @@ VOLATILE = {
     "_loaded_at",
     "received_at",
     "quarantined_at",
+    "found_at",
     "loaded_at",
     "started_at",
     "finished_at",
@@ -37,11 +40,13 @@ COMPARED = (
     "events",
     "customer_records",
     "quarantine",
+    "field_issues",
     "loaded_files",
     "raw_pos",
     "raw_web",
     "raw_crm",
     "raw_shop",
+    "raw_people",
 )
 
 
@@ -80,11 +85,16 @@ def test_ingest_gives_identical_tables_on_duckdb_and_spark(tmp_path: Path) -> No
     }
     bad_pos = POS_CSV + "R9,not a time,1.00,C1,,,\nR1,2024-01-05 10:00:00,12.50,C1,,,\nR10,2024-01-01,1,C1,,,,x,y\n"
     bad_web = WEB_JSONL + "{not json\n"
-    files = {"data/pos/2024.csv": bad_pos, "data/web/jan.jsonl": bad_web, "data/crm.csv": CRM_CSV}
+    files = {
+        "data/pos/2024.csv": bad_pos,
+        "data/web/jan.jsonl": bad_web,
+        "data/crm.csv": CRM_CSV,
+        "data/people.csv": PEOPLE_CSV,  # computed mappings
+    }
     results = {}
     for engine in ("duckdb", "spark"):
         root = write_workspace(
-            tmp_path / engine, [POS_SOURCE, WEB_SOURCE, CRM_SOURCE, shop], files, identity=CRM_IDENTITY
+            tmp_path / engine, [POS_SOURCE, WEB_SOURCE, CRM_SOURCE, shop, PEOPLE_SOURCE], files, identity=CRM_IDENTITY
         )
         _files(root)
         workspace = Workspace(root)
@@ -95,6 +105,9 @@ def test_ingest_gives_identical_tables_on_duckdb_and_spark(tmp_path: Path) -> No
         results[engine] = _rows(workspace, engine)
     duck, spark = results["duckdb"], results["spark"]
     assert len(duck["events"]) == 4 + 3 + 2  # pos R1-R4, web m1-m3, shop W1-W2
-    assert len(duck["quarantine"]) == 7
+    assert len(duck["quarantine"]) == 6
+    # crm K3 loads, its birth date NULL; people K3's computed dates are 31 February
+    assert sorted(row["value"] for row in duck["field_issues"]) == ["1990-02-31", "1990-13-01", "19900231"]
+    assert len(duck["customer_records"]) == 3 + 3
     for table in COMPARED:
         assert spark[table] == duck[table], f"{table} differs between engines"

@@ -88,3 +88,29 @@ K1,Jane,Doe,03/04/1980,jane@example.com,M-1,yes
 K2,Bob,Smith,31/12/1975,,M-2,no
 K3,Ann,Lee,1990-13-01,ann@example.com,,no
 """
+
+PEOPLE_SOURCE: dict[str, Any] = {
+    "name": "people",
+    "kind": "customers",
+    "path": "data/people.csv",
+    "columns": {
+        "record_id": "id",
+        "first_name": "nullif(coalesce(middle, \"Given Name\"), '')",
+        "last_name": "upper(replace(last, 'e', '3'))",
+        "street": "left(address_1, 3) || '/' || right(address_1, 4) || substr(address_1, 2, 2)",
+        "city": "concat(street_number, '-', rtrim(ltrim(\"Given Name\")))",
+        "postcode": "rpad(street_number, 4, 'x')",
+        "birth_date": "strptime(concat_ws('-', y, m, d), '%Y-%m-%d')",
+        "updated_at": "strptime(y || m || d, '%Y%m%d')",
+        "email_opens": '"Amount (EUR)"',
+    },
+    "identifiers": {"email": "mail"},
+}
+"""A ``customers`` source whose columns are computed with every function a mapping may call."""
+
+PEOPLE_CSV = (
+    "id,Given Name,middle,last,street_number,address_1,y,m,d,Amount (EUR),mail\n"
+    "K1, Jane ,Ann,Doe,12,High Street,1980,04,03,10,jane@mail.test\n"
+    "K2,Bob,,Smith,,Low Road,1975,12,31,20,bob@mail.test\n"
+    "K3,Eve,Marie,Lee,7,Mill Lane,1990,02,31,30,eve@mail.test\n"  # 31 February: NULL, a field issue
+)

@@ -14,10 +14,12 @@ is: the same value without printing and parsing it again.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from personae.engine.sql import identifier, literal, literals
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import MappingError
+from personae.sources.computed import MappedValue, mapped_value
 from personae.sources.kinds import (
     KIND_COLUMNS,
     ROW_CHECKS,
@@ -26,6 +28,7 @@ from personae.sources.kinds import (
     SourceKind,
 )
 from personae.sources.normalise import identifier_sql, text_sql
+from personae.sources.readers import SEGMENT_FIELDS
 from personae.sources.specs import IngestSettings, SourceSpec
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
@@ -62,6 +65,32 @@ def validated_identifiers(spec: SourceSpec, columns: list[str], file: str = "the
     return [t for t in VALIDATED_IDENTIFIERS if f"id:{t}" in mapping]
 
 
+@dataclass(frozen=True)
+class FieldCheck:
+    """An optional typed column this source maps: a value that does not parse loads as NULL
+    and is reported in ``field_issues`` with its raw text (``__raw_<column>`` of the mapped rows)."""
+
+    column: str
+    source_column: str | None
+    """The source column it reads, or the expression of a computed mapping; None for a constant."""
+    problem: str
+    """What is wrong with a value that does not parse, e.g. ``not a date in the format '%d/%m/%Y'``."""
+
+
+def checked_fields(spec: SourceSpec, columns: list[str], file: str = "the staged file") -> list[FieldCheck]:
+    """The optional typed columns this source maps, whose bad values are reported, not quarantined."""
+    mapping = resolve_columns(spec, columns, file)
+    checks = []
+    for column in KIND_COLUMNS[spec.kind]:
+        value = mapping.get(column.name)
+        if not value or column.type not in _TYPE_WORDS or column.quarantines_bad_values:
+            continue
+        fmt = spec.formats.get(column.name)
+        problem = f"not {_TYPE_WORDS[column.type]}" + (f" in the format {fmt!r}" if fmt else "")
+        checks.append(FieldCheck(column.name, mapped_value(value).shown, problem))
+    return checks
+
+
 def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     """A text expression cast to a canonical type; NULL when it does not parse."""
     text = text_sql(raw)
@@ -86,11 +115,18 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     )
 
 
-def _source_expression(value: str) -> tuple[str, str | None]:
-    """(SQL for a mapping value, the stage column it reads or None for a constant)."""
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return literal(value[1:-1]), None
-    return identifier(value), value
+def json_paths(spec: SourceSpec) -> dict[str, str]:
+    """For a JSONL source: the column each JSON path it maps is extracted as (the path itself),
+    past the Segment fields every JSONL source has."""
+    values = [mapped_value(value) for value in spec.columns.values()]
+    values += [mapped_value(value, computed_allowed=False) for value in spec.identifiers.values()]
+    read = [column for value in values for column in value.reads]
+    return {column: column for column in read if column not in SEGMENT_FIELDS}
+
+
+def jsonl_columns(spec: SourceSpec) -> list[str]:
+    """The columns of a JSONL source's rows: the Segment fields, the paths it maps, ``_raw``."""
+    return [*SEGMENT_FIELDS, *json_paths(spec), "_raw"]
 
 
 def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> dict[str, str]:
@@ -106,15 +142,17 @@ def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> di
     if spec.kind is SourceKind.EVENTS:
         for id_type in EVENT_IDENTIFIERS:
             identifiers.setdefault(id_type, id_type)
-    named = [*mapping.items(), *((f"identifier {k}", v) for k, v in identifiers.items())]
-    named += [(f"consent {purpose}", column) for purpose, column in spec.consent.items()]
-    for target, value in named:
-        _, read = _source_expression(value)
-        if read is not None and read not in stage_columns:
-            raise MappingError(
-                f"source {spec.name!r}: {target} = {value!r}, but {file} has no column {value!r}"
-                f"{_nearest(value, available)}; its columns are {', '.join(available)}"
-            )
+    targets = [(name, mapped_value(value)) for name, value in mapping.items()]
+    targets += [(f"identifier {k}", mapped_value(v, computed_allowed=False)) for k, v in identifiers.items()]
+    targets += [(f"consent {k}", mapped_value(v, computed_allowed=False)) for k, v in spec.consent.items()]
+    for target, value in targets:
+        for read in value.reads:
+            if read not in stage_columns:
+                reads = f" reads {read!r}" if value.is_computed else ""
+                raise MappingError(
+                    f"source {spec.name!r}: {target} = {value.shown!r}{reads}, but {file} has no column {read!r}"
+                    f"{_nearest(read, available)}; its columns are {', '.join(available)}"
+                )
     mapping.update({f"id:{id_type}": value for id_type, value in identifiers.items()})
     return mapping
 
@@ -139,7 +177,11 @@ def raw_json_sql(stage_columns: list[str], kind_is_jsonl: bool) -> str:
 
 
 def unmapped_columns(mapping: dict[str, str], stage_columns: list[str]) -> list[str]:
-    used = {_source_expression(value)[1] for value in mapping.values()}
+    used = {
+        column
+        for key, value in mapping.items()
+        for column in mapped_value(value, computed_allowed=not key.startswith("id:")).reads
+    }
     return [column for column in stage_columns if not column.startswith("_") and column not in used]
 
 
@@ -163,6 +205,13 @@ def key_sql(kind: SourceKind) -> str:
         )
         return f"coalesce(record_id, 'row:' || md5(concat_ws('|', {parts})))"
     return "record_id"
+
+
+def _label(name: str, source: MappedValue) -> str:
+    """How a reason names the column: ``amount (column 'total')``, ``street (= concat_ws(...))``."""
+    if source.shown is None:
+        return name
+    return f"{name} (= {source.shown})" if source.is_computed else f"{name} (column {source.shown!r})"
 
 
 def _typed_column(column_type: ColumnType, raw: str, stage_type: str | None, fmt: str | None) -> str:
@@ -197,23 +246,27 @@ def mapped_sql(
     checks: list[str] = []  # a row passing every check needs no reason (the cheap path)
     for column in KIND_COLUMNS[spec.kind]:
         value = mapping.get(column.name)
-        raw, source_column = _source_expression(value) if value else ("NULL", None)
-        label = f"{column.name} (column {source_column!r})" if source_column else column.name
-        typed = _typed_column(column.type, raw, types.get(source_column or ""), spec.formats.get(column.name))
+        source = mapped_value(value) if value else MappedValue("NULL", "NULL", (), None)
+        label = _label(column.name, source)
+        stage_type = None if source.is_computed else types.get(source.shown or "")
+        typed = _typed_column(column.type, source.sql, stage_type, spec.formats.get(column.name))
         raw_ref = identifier("__raw_" + column.name)
         inner.append(f"{typed} AS {column.name}")
-        inner.append(f"CAST({raw} AS VARCHAR) AS {raw_ref}")
+        inner.append(f"CAST({source.raw_sql} AS VARCHAR) AS {raw_ref}")
         outer.append(column.name)
         if column.required:
             checks.append(f"{column.name} IS NOT NULL")
-        elif column.type in _TYPE_WORDS:
+        elif column.strict and column.type in _TYPE_WORDS:
             checks.append(f"({column.name} IS NOT NULL OR nullif(trim({raw_ref}), '') IS NULL)")
         if column.required:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NULL "
                 f"THEN {literal('missing ' + label)} END"
             )
-        if column.type in _TYPE_WORDS:
+        if column.type in _TYPE_WORDS and not column.quarantines_bad_values:
+            if value:  # loaded as NULL when it does not parse, and reported (field_issues)
+                outer.append(raw_ref)
+        elif column.type in _TYPE_WORDS:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NOT NULL "
                 f"THEN {literal(label + ': ')} || '''' || {raw_ref} || '''' || "
@@ -227,7 +280,7 @@ def mapped_sql(
         if not key.startswith("id:"):
             continue
         id_type = key[3:]
-        raw_id = f"CAST({_source_expression(value)[0]} AS VARCHAR)"
+        raw_id = f"CAST({mapped_value(value, computed_allowed=False).sql} AS VARCHAR)"
         expression = identifier_sql(id_type, raw_id, region)
         if id_type in VALIDATED_IDENTIFIERS:
             inner.append(f"{raw_id} AS {identifier('__rawid_' + id_type)}")
