@@ -37,7 +37,8 @@ from personae.errors import (
     FuzzyTrainingError,
     PersonaeError,
 )
-from personae.identity.comparisons import Kind, clean_column
+from personae.identity.cleaning import clean_column
+from personae.identity.comparisons import Kind
 from personae.identity.fuzzy import DEFAULT_COLUMNS, FuzzyMatcher, FuzzySettings
 from personae.identity.fuzzy_settings import narrowed_rule
 from personae.identity.splink_model import complete_untrained
@@ -229,10 +230,10 @@ def test_save_and_load_round_trip(fitted: FuzzyMatcher, tmp_path: Path) -> None:
     path = tmp_path / "fuzzy.json"
     fitted.save(path)
     document = json.loads(path.read_text())
-    assert document["settings"]["extra_columns"] == ["soc_sec_id"]
+    assert document["settings"]["compare"]["soc_sec_id"] == "identifier"
     assert {"personae_version", "splink_version", "splink_model"} <= set(document)
     loaded = FuzzyMatcher.load(path)
-    assert loaded.settings == fitted.settings
+    assert loaded.settings.to_dict() == fitted.settings.to_dict()
     assert loaded.model_ == fitted.model_
     records = febrl("febrl1")
     assert loaded.predict(records).equals(fitted.predict(records))
@@ -331,8 +332,11 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
     ("changes", "message"),
     [
         ({"threshold": 1.5}, "between 0 and 1"),
-        ({"columns": ("first_name", "shoe_size")}, "shoe_size.*extra_columns"),
-        ({"blocking": ("l.emial = r.emial",)}, r"unknown column\(s\) \['emial'\]"),
+        ({"columns": ("first_name", "shoe_size")}, "shoe_size.*compare = { shoe_size = 'identifier' }"),
+        ({"blocking": ("l.emial = r.emial",)}, r"column\(s\) \['emial'\] that are not compared"),
+        ({"compare": {"first_name": "nmae"}}, "unknown comparison kind; did you mean 'name'"),
+        ({"compare": {"ssn": "identifier"}, "extra_columns": ("ssn",)}, "either compare .* or columns"),
+        ({"compare": {"record_id": "exact"}}, "compared column 'record_id'"),
         ({"blocking": ("first_name = first_name",)}, "prefixed l. or r."),
         ({"blocking": ()}, "no blocking rules"),
     ],

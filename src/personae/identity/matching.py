@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+
 from personae.engine.base import Engine
 from personae.engine.dialects import has
-from personae.errors import FuzzyModelOutdated, FuzzyTrainingError
+from personae.engine.sql import literal
+from personae.engine.tables import columns_of
+from personae.errors import FuzzyModelOutdated, FuzzySettingsError, FuzzyTrainingError
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_settings import FuzzySettings
 
@@ -22,9 +26,49 @@ MIN_RECORDS = 50
 LINK_RANK = 1000  # fuzzy links are the least trusted: cut first when a limit is broken
 
 
+RECORD_COLUMNS = frozenset(name for name, _ in columns_of("customer_records"))
+
+
+def column_sql(column: str) -> str:
+    """``column`` of ``customer_records``, or the attribute of that name a customers source kept.
+
+    >>> column_sql("last_name")
+    'last_name'
+    >>> column_sql("soc_sec_id")
+    "json_extract_string(attributes, '$.soc_sec_id') AS soc_sec_id"
+    """
+    if column in RECORD_COLUMNS:
+        return column
+    return f"json_extract_string(attributes, {literal('$.' + column)}) AS {column}"
+
+
 def records_sql(columns: tuple[str, ...]) -> str:
-    selected = ", ".join(columns)
+    selected = ", ".join(column_sql(column) for column in columns)
     return f"SELECT source || ':' || record_id AS record_key, {selected} FROM customer_records"
+
+
+def check_mapped(records: pa.Table, settings: FuzzySettings) -> None:
+    """Raise when a column the settings compare by name has no value in any customer record.
+
+    The default comparisons are skipped quietly where a column is empty (a CRM without
+    birth dates); a comparison written in ``personae.toml`` is not, since a column nobody
+    maps is a mistake in the config (a misspelt name, a file column of another name).
+    """
+    if not records.num_rows or not {"compare", "columns", "extra_columns"} & settings.model_fields_set:
+        return
+    for column, kind in settings.comparisons.items():
+        if records.column(column).null_count < records.num_rows:
+            continue
+        where = (
+            f'customer_records.{column}: no customers source maps it (columns = {{ {column} = "<file column>" }})'
+            if column in RECORD_COLUMNS
+            else f"no customers source has a column {column!r} (kept in customer_records.attributes)"
+        )
+        raise FuzzySettingsError(
+            f"identity.fuzzy compares {column!r} ({kind}), but none of the {records.num_rows:,} customer records "
+            f"has a value for it: {where}. Map the column in a [[sources]] of kind customers, or leave it out "
+            "of identity.fuzzy.compare"
+        )
 
 
 def matcher_for(
@@ -35,10 +79,11 @@ def matcher_for(
     path = models / MODEL_FILE
     limits = dict(getattr(engine, "connection_config", {}))  # DuckDB's; Spark keeps its own
     saved = _saved_matcher(path, warnings)
-    if saved is not None and saved.settings == settings and saved.phone_region == phone_region:
+    if saved is not None and saved.settings.to_dict() == settings.to_dict() and saved.phone_region == phone_region:
         saved.duckdb_config = limits
         return saved
     records = engine.fetch_arrow(records_sql(settings.compared_columns))
+    check_mapped(records, settings)
     if records.num_rows < MIN_RECORDS:
         if records.num_rows:
             warnings.append(f"fuzzy matching skipped: {records.num_rows} customer records, {MIN_RECORDS} needed")
