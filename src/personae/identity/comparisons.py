@@ -61,7 +61,12 @@ def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCrea
     levels = cl.NameComparison(column).create_comparison_levels()
     condition = f'"{column}_l" = "{last}_r" AND "{last}_l" = "{column}_r"'
     swapped = cll.CustomLevel(condition, "First and last name swapped", base_dialect_str="duckdb")
-    return cl.CustomComparison([*levels[:2], swapped, *levels[2:]], output_column_name=column)
+    close = (
+        f'jaro_winkler_similarity("{column}_l", "{last}_r") >= 0.88 '
+        f'AND jaro_winkler_similarity("{last}_l", "{column}_r") >= 0.88'
+    )
+    swapped_close = cll.CustomLevel(close, "Names swapped, spelt alike", base_dialect_str="duckdb")
+    return cl.CustomComparison([*levels[:2], swapped, *levels[2:3], swapped_close, *levels[3:]], output_column_name=column)
 
 
 def date_comparison(column: str) -> ComparisonCreator:
