@@ -66,7 +66,9 @@ def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCrea
         f'AND jaro_winkler_similarity("{last}_l", "{column}_r") >= 0.88'
     )
     swapped_close = cll.CustomLevel(close, "Names swapped, spelt alike", base_dialect_str="duckdb")
-    return cl.CustomComparison([*levels[:2], swapped, *levels[2:3], swapped_close, *levels[3:]], output_column_name=column)
+    return cl.CustomComparison(
+        [*levels[:2], swapped, *levels[2:3], swapped_close, *levels[3:]], output_column_name=column
+    )
 
 
 def date_comparison(column: str) -> ComparisonCreator:
