@@ -128,9 +128,9 @@ def test_report_shows_m_and_u_per_level(febrl3: Path) -> None:
     report = json.loads(invoke("identity", "report", "-w", str(febrl3), "-f", "json"))
     levels = report["fuzzy_levels"]
     street_number = [level for level in levels if level["comparison"] == "street_number"]
-    assert [level["level"] for level in street_number][0].startswith("Exact match")
-    assert all(0 < level["m_probability"] <= 1 and 0 < level["u_probability"] <= 1 for level in levels)
     exact = street_number[0]
+    assert exact["level"].startswith("Exact match") and exact["kind"] == "identifier"
+    assert all(0 < level["m_probability"] <= 1 and 0 < level["u_probability"] <= 1 for level in levels)
     assert exact["m_probability"] > 10 * exact["u_probability"]
     table = invoke("identity", "report", "-w", str(febrl3))
     assert "m and u per level" in table
