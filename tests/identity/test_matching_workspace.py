@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from personae.cli.app import app
+from personae.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -134,3 +135,48 @@ def test_report_shows_m_and_u_per_level(febrl3: Path) -> None:
     assert exact["m_probability"] > 10 * exact["u_probability"]
     table = invoke("identity", "report", "-w", str(febrl3))
     assert "m and u per level" in table
+
+
+def small_workspace(root: Path, compare: str, fuzzy: str = "") -> Path:
+    """The recipe's source over the first 400 febrl3 rows, with ``compare`` and [identity.fuzzy] keys."""
+    invoke("init", str(root))
+    lines = (DATA / "febrl3.csv").read_text(encoding="utf-8").splitlines(keepends=True)[:401]
+    (root / "data" / "febrl3.csv").write_text("".join(lines), encoding="utf-8")
+    source = recipe_config().split("[identity.fuzzy.compare]")[0]
+    with (root / "personae.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f"\n{source}\n[identity.fuzzy]\n{fuzzy}\n[identity.fuzzy.compare]\n{compare}\n")
+    return root
+
+
+def refused(root: Path, *command: str) -> str:
+    """The config error the command stops with (the CLI's ``main`` prints it and exits 2)."""
+    result = runner.invoke(app, [*command, "-w", str(root)])
+    assert isinstance(result.exception, ConfigError), result.output
+    return str(result.exception)
+
+
+def test_a_comparison_on_a_column_no_source_maps_is_a_config_error(tmp_path: Path) -> None:
+    root = small_workspace(tmp_path / "w", 'last_name = "name"\nnational_id = "identifier"')
+    message = refused(root, "run")
+    assert "compares 'national_id' (identifier)" in message
+    assert "no customers source has a column 'national_id'" in message
+    assert "soc_sec_id" in message  # the columns the source did keep, as the hint
+    with duckdb.connect(str(root / "personae.duckdb"), read_only=True) as store:
+        assert store.execute("SELECT count(*) FROM customer_records").fetchone()[0] >= 399  # type: ignore[index]
+
+
+def test_an_unknown_comparison_kind_is_a_config_error_with_the_nearest(tmp_path: Path) -> None:
+    root = small_workspace(tmp_path / "w", 'last_name = "name"\nbirth_date = "dates"')
+    message = refused(root, "run")
+    assert "compare.birth_date = 'dates'" in message and "did you mean 'date'" in message
+
+
+def test_a_blocking_rule_over_every_pair_is_refused_with_its_size(tmp_path: Path) -> None:
+    rule = '"l.state = r.state or l.postcode = r.postcode"'
+    compare = 'last_name = "name"\nstate = "exact"\npostcode = "postcode"'
+    root = small_workspace(tmp_path / "w", compare, f"blocking = [{rule}]")
+    message = refused(root, "run")
+    with duckdb.connect(str(root / "personae.duckdb"), read_only=True) as store:
+        (count,) = store.execute("SELECT count(*) FROM customer_records").fetchone()  # type: ignore[misc]
+    assert count >= 399
+    assert f"would compare every pair of the {count:,} customer records: {count * (count - 1) // 2:,} pairs" in message
