@@ -180,3 +180,10 @@ def test_a_blocking_rule_over_every_pair_is_refused_with_its_size(tmp_path: Path
         (count,) = store.execute("SELECT count(*) FROM customer_records").fetchone()  # type: ignore[misc]
     assert count >= 399
     assert f"would compare every pair of the {count:,} customer records: {count * (count - 1) // 2:,} pairs" in message
+
+
+def test_every_comparison_kind_is_in_the_recipe() -> None:
+    from personae.identity.comparisons import COMPARISON_KINDS
+
+    text = RECIPE.read_text(encoding="utf-8")
+    assert [kind for kind in COMPARISON_KINDS if f"| `{kind}` |" not in text] == []
