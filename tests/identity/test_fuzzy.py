@@ -317,7 +317,8 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
         columns = FuzzySettings().columns
         engine.materialise(
             "customer_records",
-            f"SELECT 'crm' AS source, record_key AS record_id, {', '.join(columns)} FROM febrl1",
+            f"SELECT 'crm' AS source, record_key AS record_id, {', '.join(columns)}, NULL::VARCHAR AS attributes "
+            "FROM febrl1",
         )
         warnings: list[str] = []
         matcher = matcher_for(engine, FuzzySettings(), path.parent, "US", warnings)
