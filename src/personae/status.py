@@ -1,5 +1,5 @@
-"""What a workspace holds: each source's files, rows loaded and quarantined, the last run,
-and the size of every table (``personae status``)."""
+"""What a workspace holds: each source's files, rows loaded and quarantined, values loaded as
+NULL because they did not parse, the last run, and the size of every table (``personae status``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class SourceStatus:
     rows_loaded: int
     quarantined: int
     last_loaded: datetime | None
+    field_issues: int = 0
+    """Values of loaded rows that did not parse and were loaded as NULL (``field_issues``)."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,14 @@ def workspace_status(
         "GROUP BY source",
     )
     quarantined = _by_source(store, tables, "quarantine", "SELECT source, count(*) FROM quarantine GROUP BY source")
+    issues = _by_source(store, tables, "field_issues", "SELECT source, count(*) FROM field_issues GROUP BY source")
     for spec in sources:
         files, rows, last = ledger.get(spec.name, (0, 0, None))
         count = quarantined.get(spec.name, (0,))[0]
-        status.sources.append(SourceStatus(spec.name, spec.kind.value, int(files), int(rows or 0), int(count), last))
+        fields = int(issues.get(spec.name, (0,))[0])
+        status.sources.append(
+            SourceStatus(spec.name, spec.kind.value, int(files), int(rows or 0), int(count), last, fields)
+        )
     if "profiles" in tables and KNOWN in dict(store.columns("profiles")):
         known, unknown = store.fetch_rows(
             f"SELECT count(*) FILTER (WHERE {KNOWN}), count(*) FILTER (WHERE NOT {KNOWN}) FROM profiles"

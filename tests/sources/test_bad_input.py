@@ -126,7 +126,7 @@ def test_malformed_csv_lines_are_quarantined_and_good_rows_load(tmp_path: Path) 
     _assert_kept({t: r for t, r in before.items() if t not in {"events", "raw_pos", *DERIVED}}, snapshot(workspace))
 
 
-def test_wrong_types_are_quarantined_with_the_value(tmp_path: Path) -> None:
+def test_wrong_required_types_are_quarantined_with_the_value(tmp_path: Path) -> None:
     workspace = _loaded(tmp_path)
     (workspace.root / "data/pos/2025.csv").write_text(
         "receipt,sold_at,total,card,email,phone,promo\n"
@@ -139,7 +139,13 @@ def test_wrong_types_are_quarantined_with_the_value(tmp_path: Path) -> None:
     assert reasons == [
         {"row": 1, "reason": "ts (column 'sold_at'): 'yesterday' is not a timestamp"},
         {"row": 2, "reason": "amount (column 'total'): '€2' is not an amount"},
-        {"row": 3, "reason": "promo (column 'promo'): 'maybe' is not true or false"},
+    ]
+    # an optional value that does not parse loses the value, not the order
+    loaded = workspace.sql("SELECT event_id, promo FROM events WHERE _file = 'data/pos/2025.csv'").to_pylist()
+    assert loaded == [{"event_id": "pos:S3", "promo": None}]
+    issues = workspace.sql("SELECT row, field, source_column, value, reason FROM field_issues").to_pylist()
+    assert issues == [
+        {"row": 3, "field": "promo", "source_column": "promo", "value": "maybe", "reason": "not true or false"}
     ]
 
 

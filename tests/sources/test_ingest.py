@@ -84,13 +84,23 @@ def test_customer_records_with_formats_extra_ids_and_attributes(tmp_path: Path) 
     rows = workspace.sql(
         "SELECT record_id, birth_date, crm_id, email, extra_ids, attributes FROM customer_records ORDER BY record_id"
     ).to_pylist()
-    assert [row["record_id"] for row in rows] == ["K1", "K2"]
+    assert [row["record_id"] for row in rows] == ["K1", "K2", "K3"]
     assert rows[0]["birth_date"] == date(1980, 4, 3)
     assert rows[0]["crm_id"] == "K1"
     assert '"member_no":"M-1"' in rows[0]["extra_ids"].replace(" ", "")
     assert '"vip":"yes"' in rows[0]["attributes"].replace(" ", "")
-    reasons = workspace.sql("SELECT row, reason FROM quarantine WHERE source = 'crm'").to_pylist()
-    assert reasons == [{"row": 3, "reason": "birth_date (column 'dob'): '1990-13-01' is not a date"}]
+    assert (rows[2]["birth_date"], rows[2]["email"]) == (None, "ann@example.com")  # a bad birth date loses only itself
+    assert workspace.sql("SELECT count(*) AS n FROM quarantine WHERE source = 'crm'").to_pylist() == [{"n": 0}]
+    issues = workspace.sql("SELECT row, field, source_column, value, reason FROM field_issues").to_pylist()
+    assert issues == [
+        {
+            "row": 3,
+            "field": "birth_date",
+            "source_column": "dob",
+            "value": "1990-13-01",
+            "reason": "not a date in the format '%d/%m/%Y'",
+        }
+    ]
 
 
 def test_rerun_skips_loaded_files_and_changes_nothing(tmp_path: Path) -> None:

@@ -31,7 +31,8 @@ def table() -> Iterator[str]:
             f"INSERT INTO {name} VALUES "
             "('c1', 'Jane', ' JANE@Example.com', '(555) 123-4567', '1980-04-03', '2024-01-01 10:00'),"
             "('c2', 'Bob', NULL, NULL, 'not a date', '2024-01-02 11:00'),"
-            "('c3', 'Ann, \"the\" second', 'ann@example.com', NULL, NULL, NULL)"
+            "('c3', 'Ann, \"the\" second', 'ann@example.com', NULL, NULL, NULL),"
+            "(NULL, 'Nobody', NULL, NULL, NULL, NULL)"
         )
     yield name
     with psycopg.connect(DSN, autocommit=True) as connection:
@@ -54,26 +55,43 @@ def test_table_is_loaded_with_quarantine_and_change_detection(tmp_path: Path, ta
     workspace = _workspace(tmp_path, table)
     report = workspace.run(as_of=date(2024, 3, 1))
     assert report.errors == []
-    rows = workspace.sql("SELECT record_id, first_name, email, phone FROM customer_records ORDER BY 1")
+    rows = workspace.sql("SELECT record_id, first_name, email, phone, birth_date FROM customer_records ORDER BY 1")
     assert rows.to_pylist() == [
-        {"record_id": "c1", "first_name": "Jane", "email": "jane@example.com", "phone": "+15551234567"},
-        {"record_id": "c3", "first_name": 'Ann, "the" second', "email": "ann@example.com", "phone": None},
+        {
+            "record_id": "c1",
+            "first_name": "Jane",
+            "email": "jane@example.com",
+            "phone": "+15551234567",
+            "birth_date": date(1980, 4, 3),
+        },
+        {"record_id": "c2", "first_name": "Bob", "email": None, "phone": None, "birth_date": None},
+        {
+            "record_id": "c3",
+            "first_name": 'Ann, "the" second',
+            "email": "ann@example.com",
+            "phone": None,
+            "birth_date": None,
+        },
     ]
     assert workspace.sql("SELECT file, row, reason FROM quarantine").to_pylist() == [
-        {
-            "file": f"postgres:{table}",
-            "row": 2,
-            "reason": "birth_date (column 'dob'): 'not a date' is not a date",
-        }
+        {"file": f"postgres:{table}", "row": 4, "reason": "missing record_id (column 'id')"}
+    ]
+    assert workspace.sql("SELECT file, row, field, value, reason FROM field_issues").to_pylist() == [
+        {"file": f"postgres:{table}", "row": 2, "field": "birth_date", "value": "not a date", "reason": "not a date"}
     ]
     unchanged = workspace.run(as_of=date(2024, 3, 1))
     assert [file.status for file in unchanged.sources[0].files] == ["skipped"]
     with psycopg.connect(DSN, autocommit=True) as connection:
         connection.execute(f"UPDATE {table} SET dob = '1975-12-31' WHERE id = 'c2'")
+        connection.execute(f"UPDATE {table} SET id = 'c4' WHERE id IS NULL")
     changed = workspace.run(as_of=date(2024, 3, 1))
     assert [file.status for file in changed.sources[0].files] == ["reloaded"]
-    assert workspace.sql("SELECT count(*) AS n FROM customer_records").to_pylist() == [{"n": 3}]
+    assert workspace.sql("SELECT count(*) AS n FROM customer_records").to_pylist() == [{"n": 4}]
+    assert workspace.sql("SELECT birth_date FROM customer_records WHERE record_id = 'c2'").to_pylist() == [
+        {"birth_date": date(1975, 12, 31)}
+    ]
     assert workspace.sql("SELECT count(*) AS n FROM quarantine").to_pylist() == [{"n": 0}]
+    assert workspace.sql("SELECT count(*) AS n FROM field_issues").to_pylist() == [{"n": 0}]
 
 
 def test_missing_dsn_variable_is_named(tmp_path: Path, table: str) -> None:

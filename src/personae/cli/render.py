@@ -224,7 +224,8 @@ def json_default(value: Any) -> Any:
 
 
 def workspace_status(state: WorkspaceStatus) -> None:
-    sources = new_table("sources", ("source", "kind", "files", "rows loaded", "quarantined", "last loaded"))
+    headers = ("source", "kind", "files", "rows loaded", "quarantined", "field issues", "last loaded")
+    sources = new_table("sources", headers)
     for source in state.sources:
         add_row(
             sources,
@@ -234,6 +235,7 @@ def workspace_status(state: WorkspaceStatus) -> None:
                 source.files,
                 f"{source.rows_loaded:,}",
                 f"{source.quarantined:,}",
+                f"{source.field_issues:,}",
                 source.last_loaded,
             ],
         )

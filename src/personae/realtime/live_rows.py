@@ -22,12 +22,11 @@ import pyarrow as pa
 
 from personae.engine.tables import columns_of
 from personae.sources import readers
-from personae.sources.mapping import mapped_sql
+from personae.sources.mapping import json_paths, jsonl_columns, mapped_sql
 from personae.sources.specs import IngestSettings, SourceSpec
 from personae.sources.targets import target_fields
 
 STAGE = "_live_lines"
-RAW_COLUMNS = [*readers.SEGMENT_FIELDS, "_raw"]
 LINEAGE = ("_file", "_row", "_loaded_at", "received_at")
 """Columns that say where and when batch loaded a row; live rows have none of them."""
 
@@ -48,10 +47,10 @@ class LiveRows:
             for name, column_type in columns_of("events")
             if name not in LINEAGE
         }
-        values = [*spec.columns.values(), *spec.identifiers.values()]
-        paths = {v: v for v in values if not v.startswith("'") and v not in readers.SEGMENT_FIELDS}
-        relation = f"({readers.segment_fields_sql(STAGE, paths)})"
-        self._mapped = mapped_sql(relation, spec, RAW_COLUMNS, settings, jsonl=True, file=f"journal/{spec.name}")
+        relation = f"({readers.segment_fields_sql(STAGE, json_paths(spec))})"
+        self._mapped = mapped_sql(
+            relation, spec, jsonl_columns(spec), settings, jsonl=True, file=f"journal/{spec.name}"
+        )
         self._select = ", ".join(f"{expression} AS {name}" for name, expression in self._fields.items())
         # The lines go through a table that stays, so the statement is planned once (binding
         # the mapping takes about 10 ms, running it on a few lines well under 1 ms).

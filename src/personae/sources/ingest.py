@@ -10,8 +10,9 @@ For each file of each source:
    stages it;
 3. :func:`~personae.sources.mapping.mapped_sql` maps, types and checks every row;
 4. in one transaction: good rows go to the kind's table, bad rows (with their reason and
-   raw content) to ``quarantine``, and the file to ``loaded_files``; then the raw copy is
-   renamed into ``raw_<source>``.
+   raw content) to ``quarantine``, identifiers and optional values that do not parse (their
+   rows load, the column NULL) to ``identifier_issues`` and ``field_issues``, and the file to
+   ``loaded_files``; then the raw copy is renamed into ``raw_<source>``.
 
 One file's problem is that file's alone. A file that cannot be read at all, or whose
 columns do not fit the source's mapping, is recorded as failed with one quarantine row
@@ -41,7 +42,7 @@ from personae.progress import Progress, silent
 from personae.sources import ledger, raw_copy, readers
 from personae.sources.kinds import TARGET_TABLE
 from personae.sources.ledger import Entry, FileReport
-from personae.sources.mapping import mapped_sql, validated_identifiers
+from personae.sources.mapping import checked_fields, json_paths, jsonl_columns, mapped_sql, validated_identifiers
 from personae.sources.raw_copy import RAW_FOLDER, RawCopy, raw_folder
 from personae.sources.specs import IngestSettings, SourceSpec
 from personae.sources.targets import (
@@ -146,12 +147,10 @@ def _label(context: IngestContext, spec: SourceSpec, path: Path) -> str:
 
 
 def _rows_sql(spec: SourceSpec, stage: str) -> str:
-    """The staged file's rows (with the Segment fields extracted, for JSONL)."""
+    """The staged file's rows (with the Segment fields and mapped JSON paths extracted, for JSONL)."""
     if spec.resolved_format != "jsonl":
         return stage
-    values = [*spec.columns.values(), *spec.identifiers.values()]
-    paths = {value: value for value in values if not value.startswith("'") and value not in readers.SEGMENT_FIELDS}
-    return f"({readers.segment_fields_sql(stage, paths)})"
+    return f"({readers.segment_fields_sql(stage, json_paths(spec))})"
 
 
 def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileReport:
@@ -206,7 +205,7 @@ def _load(
     try:
         engine.stage(names["stage"], path if typed else partial)
         described = dict(engine.columns(names["stage"]))
-        columns = [*readers.SEGMENT_FIELDS, "_raw"] if jsonl else list(described)
+        columns = jsonl_columns(spec) if jsonl else list(described)
         if typed:  # the input file itself: it has no _file column, and its columns keep their types
             relation = f"(SELECT *, {literal(label)} AS _file FROM {names['stage']})"
         else:
@@ -244,19 +243,21 @@ def _store_rows(
     copy: RawCopy,
     report: FileReport,
 ) -> None:
-    """Good rows to the kind's table, bad ones to quarantine, failed identifiers reported."""
+    """Good rows to the kind's table, bad ones to quarantine, failed identifiers and values reported."""
     engine = context.engine
     engine.define(names["mapped"], mapped)
     engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
     repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
     engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
     id_types = validated_identifiers(spec, columns, "the file")
-    engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types))
+    fields = checked_fields(spec, columns, "the file")
+    engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, fields))
     report.rows_quarantined = ledger.quarantine_rows(
         engine, spec.name, label, names["exceptions"], copy.rejects, context.loaded_at
     )
     report.rows_loaded = _write_target(context, spec, names["checked"])
     ledger.identifier_issues(engine, spec.name, names["exceptions"], id_types, context.loaded_at)
+    ledger.field_issues(engine, spec.name, names["exceptions"], fields, context.loaded_at)
     report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded
 
 

@@ -2,6 +2,13 @@
 
 Pure data: the ingestion SQL is built from these declarations, the config validates
 mappings against them, and ``docs/config.md`` documents them.
+
+Only what a row cannot exist without quarantines it: a *required* column that is missing
+or does not parse (an order without an id, a time or an amount), or a *strict* one whose
+value does not parse (a membership's ``member``: guessing it would put someone in a
+segment they left). Any other column with a value that does not parse (a birth date
+``19450493``, a quantity ``two``) is loaded as NULL and reported in ``field_issues``,
+like an invalid identifier: one bad attribute must not lose the whole record.
 """
 
 from __future__ import annotations
@@ -35,6 +42,12 @@ class Column:
     type: ColumnType
     required: bool = False
     doc: str = ""
+    strict: bool = False
+    """A value that does not parse quarantines the row (a required column's always does)."""
+
+    @property
+    def quarantines_bad_values(self) -> bool:
+        return self.required or self.strict
 
 
 _TS = Column("ts", ColumnType.TIMESTAMP, True, "when it happened (UTC)")
@@ -99,7 +112,12 @@ KIND_COLUMNS: dict[SourceKind, tuple[Column, ...]] = {
         Column("segment_id", ColumnType.TEXT, doc="the segment's external id (seg_…), as personae exports it"),
         Column("segmentation", ColumnType.TEXT, doc="segmentation name; default: the imported segmentation's"),
         Column("segment", ColumnType.TEXT, doc="segment name (segment_id or segment is required)"),
-        Column("member", ColumnType.BOOLEAN, doc="false: taken out of the segment (an unsubscribe); default true"),
+        Column(
+            "member",
+            ColumnType.BOOLEAN,
+            doc="false: taken out of the segment (an unsubscribe); default true",
+            strict=True,
+        ),
         Column("uid", ColumnType.TEXT, doc="personae's UID, as exported (a merged-away UID is followed)"),
         Column("ts", ColumnType.TIMESTAMP, doc="when it was set there (UTC); default: when it was loaded"),
     ),

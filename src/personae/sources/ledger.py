@@ -1,4 +1,4 @@
-"""What the store records about each input file: ``loaded_files`` (the ledger) and ``quarantine``.
+"""What the store records about each input file: ``loaded_files`` (the ledger), ``quarantine`` and issues.
 
 The ledger decides what a run does with a file, so that a rerun changes nothing:
 
@@ -25,8 +25,9 @@ import pyarrow as pa
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal, timestamp_sql
+from personae.sources.mapping import FieldCheck
 from personae.sources.readers import Reject
-from personae.sources.targets import malformed_identifiers_sql, quarantine_rows_sql
+from personae.sources.targets import field_issues_sql, malformed_identifiers_sql, quarantine_rows_sql
 
 QUARANTINE_COLUMNS = ["source", "file", "row", "line", "reason", "raw", "quarantined_at"]
 LEDGER_COLUMNS = [
@@ -106,6 +107,7 @@ def forget_file(engine: Engine, source: str, file: str, target: str) -> None:
     engine.delete_where(target, where.format(column="_file"))
     engine.delete_where("quarantine", where.format(column="file"))
     engine.delete_where("identifier_issues", where.format(column="file"))
+    engine.delete_where("field_issues", where.format(column="file"))
 
 
 def quarantine_file(engine: Engine, report: FileReport, at: str) -> None:
@@ -151,4 +153,15 @@ def identifier_issues(engine: Engine, source: str, exceptions: str, id_types: li
         "identifier_issues",
         ["source", "file", "row", "id_type", "value", "reason", "found_at"],
         malformed_identifiers_sql(exceptions, source, id_types, at),
+    )
+
+
+def field_issues(engine: Engine, source: str, exceptions: str, fields: list[FieldCheck], at: str) -> int:
+    """Report optional values that do not parse (the row loads with the column NULL)."""
+    if not fields:
+        return 0
+    return engine.insert(
+        "field_issues",
+        ["source", "file", "row", "field", "source_column", "value", "reason", "found_at"],
+        field_issues_sql(exceptions, source, fields, at),
     )

@@ -14,6 +14,7 @@ is: the same value without printing and parsing it again.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from personae.engine.sql import identifier, literal, literals
 from personae.engine.tables import IDENTIFIER_TYPES
@@ -26,6 +27,7 @@ from personae.sources.kinds import (
     SourceKind,
 )
 from personae.sources.normalise import identifier_sql, text_sql
+from personae.sources.readers import SEGMENT_FIELDS
 from personae.sources.specs import IngestSettings, SourceSpec
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
@@ -62,6 +64,32 @@ def validated_identifiers(spec: SourceSpec, columns: list[str], file: str = "the
     return [t for t in VALIDATED_IDENTIFIERS if f"id:{t}" in mapping]
 
 
+@dataclass(frozen=True)
+class FieldCheck:
+    """An optional typed column this source maps: a value that does not parse loads as NULL
+    and is reported in ``field_issues`` with its raw text (``__raw_<column>`` of the mapped rows)."""
+
+    column: str
+    source_column: str | None
+    """The source column it reads; None for a constant."""
+    problem: str
+    """What is wrong with a value that does not parse, e.g. ``not a date ('%d/%m/%Y')``."""
+
+
+def checked_fields(spec: SourceSpec, columns: list[str], file: str = "the staged file") -> list[FieldCheck]:
+    """The optional typed columns this source maps, whose bad values are reported, not quarantined."""
+    mapping = resolve_columns(spec, columns, file)
+    checks = []
+    for column in KIND_COLUMNS[spec.kind]:
+        value = mapping.get(column.name)
+        if not value or column.type not in _TYPE_WORDS or column.quarantines_bad_values:
+            continue
+        fmt = spec.formats.get(column.name)
+        problem = f"not {_TYPE_WORDS[column.type]}" + (f" in the format {fmt!r}" if fmt else "")
+        checks.append(FieldCheck(column.name, _source_expression(value)[1], problem))
+    return checks
+
+
 def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     """A text expression cast to a canonical type; NULL when it does not parse."""
     text = text_sql(raw)
@@ -91,6 +119,19 @@ def _source_expression(value: str) -> tuple[str, str | None]:
     if len(value) >= 2 and value[0] == value[-1] == "'":
         return literal(value[1:-1]), None
     return identifier(value), value
+
+
+def json_paths(spec: SourceSpec) -> dict[str, str]:
+    """For a JSONL source: the column each JSON path it maps is extracted as (the path itself),
+    past the Segment fields every JSONL source has."""
+    values = [*spec.columns.values(), *spec.identifiers.values()]
+    read = [column for column in (_source_expression(value)[1] for value in values) if column is not None]
+    return {column: column for column in read if column not in SEGMENT_FIELDS}
+
+
+def jsonl_columns(spec: SourceSpec) -> list[str]:
+    """The columns of a JSONL source's rows: the Segment fields, the paths it maps, ``_raw``."""
+    return [*SEGMENT_FIELDS, *json_paths(spec), "_raw"]
 
 
 def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> dict[str, str]:
@@ -198,14 +239,17 @@ def mapped_sql(
         outer.append(column.name)
         if column.required:
             checks.append(f"{column.name} IS NOT NULL")
-        elif column.type in _TYPE_WORDS:
+        elif column.strict and column.type in _TYPE_WORDS:
             checks.append(f"({column.name} IS NOT NULL OR nullif(trim({raw_ref}), '') IS NULL)")
         if column.required:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NULL "
                 f"THEN {literal('missing ' + label)} END"
             )
-        if column.type in _TYPE_WORDS:
+        if column.type in _TYPE_WORDS and not column.quarantines_bad_values:
+            if value:  # loaded as NULL when it does not parse, and reported (field_issues)
+                outer.append(raw_ref)
+        elif column.type in _TYPE_WORDS:
             reasons.append(
                 f"CASE WHEN {column.name} IS NULL AND nullif(trim({raw_ref}), '') IS NOT NULL "
                 f"THEN {literal(label + ': ')} || '''' || {raw_ref} || '''' || "

@@ -10,9 +10,12 @@ row with the same (source, record_id).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from personae.engine.sql import literal, timestamp_sql
 from personae.engine.tables import IDENTIFIER_TYPES, columns_of
 from personae.sources.kinds import TARGET_TABLE, SourceKind, column_names
+from personae.sources.mapping import FieldCheck
 
 
 def _event_fields(kind: SourceKind, source: str, currency: str) -> dict[str, str]:
@@ -143,16 +146,41 @@ def _failed_check(id_type: str) -> str:
     return f"{id_type} IS NULL AND nullif(trim(\"__rawid_{id_type}\"), '') IS NOT NULL"
 
 
-def exceptions_sql(checked: str, id_types: list[str]) -> str:
+def _failed_field(column: str) -> str:
+    return f"{column} IS NULL AND nullif(trim(\"__raw_{column}\"), '') IS NOT NULL"
+
+
+def exceptions_sql(checked: str, id_types: list[str], fields: Sequence[FieldCheck] = ()) -> str:
     """In one pass, the rows that need more than loading: quarantined ones (a reason or a
-    repeated key) and loaded ones with an identifier that failed its check. The checked rows
-    are a view that parses and validates every row again at each scan; these are few."""
+    repeated key) and loaded ones with an identifier that failed its check or an optional
+    value that does not parse. The checked rows are a view that parses and validates every
+    row again at each scan; these are few."""
     columns = "".join(f', {t}, "__rawid_{t}"' for t in id_types)
+    columns += "".join(f', {f.column}, "__raw_{f.column}"' for f in fields)
     failed = "".join(f" OR ({_failed_check(t)})" for t in id_types)
+    failed += "".join(f" OR ({_failed_field(f.column)})" for f in fields)
     return (
         f"SELECT _file, _row, _key, _reason, _first, _first_row, _raw_json{columns} FROM {checked} "
         f"WHERE _reason IS NOT NULL OR NOT _first{failed}"
     )
+
+
+def _text_or_null(value: str | None) -> str:
+    return "CAST(NULL AS VARCHAR)" if value is None else literal(value)
+
+
+def field_issues_sql(exceptions: str, source: str, fields: Sequence[FieldCheck], at: str) -> str:
+    """One row per optional value that does not parse, in a row that loads (the column is NULL).
+    ``exceptions`` is the relation of :func:`exceptions_sql`."""
+    parts = [
+        f"SELECT {literal(source)} AS source, _file AS file, _row AS row, {literal(f.column)} AS field, "
+        f"{_text_or_null(f.source_column)} AS source_column, "
+        f'"__raw_{f.column}" AS value, {literal(f.problem)} AS reason, '
+        f"{timestamp_sql(at)} AS found_at FROM {exceptions} "
+        f"WHERE _reason IS NULL AND _first AND {_failed_field(f.column)}"
+        for f in fields
+    ]
+    return " UNION ALL ".join(parts)
 
 
 def malformed_identifiers_sql(checked: str, source: str, id_types: list[str], at: str) -> str:
