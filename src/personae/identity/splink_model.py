@@ -176,13 +176,18 @@ def level_weights(model: dict[str, Any], kinds: Mapping[str, str]) -> list[Level
     return rows
 
 
+VETO_M = 1e-6
+"""An "else" m below this makes a disagreement outweigh any agreement (log2 weight below about -20)."""
+
+
 def degenerate_levels(levels: list[LevelWeight]) -> list[str]:
     """Comparisons whose closest level's m is at or below their last ("else") level's.
 
     One person's records should agree on a column more often than they disagree; when EM
     learnt an exact-match m at or below the else level's, the column tells matches from
     strangers badly (people who moved, a postcode column holding another field), and its
-    weights are worth a look.
+    weights are worth a look. The other way round, an else-level m near zero (below
+    :data:`VETO_M`) makes one disagreement veto a match whatever else agrees.
     """
     warnings = []
     by_comparison: dict[str, list[LevelWeight]] = {}
@@ -190,6 +195,13 @@ def degenerate_levels(levels: list[LevelWeight]) -> list[str]:
         by_comparison.setdefault(level.comparison, []).append(level)
     for name, rows in by_comparison.items():
         closest, last = rows[0], rows[-1]
+        if len(rows) > 1 and last.m_probability < VETO_M:
+            warnings.append(
+                f"{name}: m of '{last.level}' is {last.m_probability:.3g}: EM learnt that one person's records "
+                f"never disagree on it, so a disagreement ({last.match_weight:.1f}) vetoes any match (a person "
+                "who moved, a second phone); if that can happen in your data, train on more varied pairs "
+                "(identity.fuzzy.training) or leave the column out of identity.fuzzy.compare"
+            )
         if len(rows) > 1 and closest.m_probability <= last.m_probability:
             warnings.append(
                 f"{name}: m of '{closest.level}' is {closest.m_probability:.3g}, at or below "
