@@ -26,7 +26,10 @@ from typing import Literal
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+from splink.internals.column_expression import ColumnExpression
 from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.dialects import SplinkDialect
 
 Kind = Literal["text", "code", "phone", "email", "date", "numeric"]
 """How values are cleaned before they are compared (see :mod:`personae.identity.cleaning`)."""
@@ -50,6 +53,32 @@ def name_comparison(column: str) -> ComparisonCreator:
     return cl.NameComparison(column)
 
 
+SWAPPED_ALIKE = 0.88
+"""Jaro-Winkler similarity each swapped name must reach for "names swapped, spelt alike"."""
+
+
+class SwappedAlikeLevel(ComparisonLevelCreator):
+    """First name like the other's last name and last name like the other's first name.
+
+    Written per dialect (Splink's Jaro-Winkler function has a different name on each), as
+    Splink's own levels are; a custom level's SQL would be transpiled to a function Spark lacks.
+    """
+
+    def __init__(self, first: str, last: str, threshold: float) -> None:
+        self.first, self.last, self.threshold = first, last, threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        first, last = ColumnExpression(self.first, sql_dialect), ColumnExpression(self.last, sql_dialect)
+        function = sql_dialect.jaro_winkler_function_name
+        return (
+            f"{function}({first.name_l}, {last.name_r}) >= {self.threshold} "
+            f"AND {function}({last.name_l}, {first.name_r}) >= {self.threshold}"
+        )
+
+    def create_label_for_charts(self) -> str:
+        return "Names swapped, spelt alike"
+
+
 def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCreator:
     """:func:`name_comparison` plus a level for first and last name swapped, after exact.
 
@@ -61,11 +90,7 @@ def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCrea
     levels = cl.NameComparison(column).create_comparison_levels()
     condition = f'"{column}_l" = "{last}_r" AND "{last}_l" = "{column}_r"'
     swapped = cll.CustomLevel(condition, "First and last name swapped", base_dialect_str="duckdb")
-    close = (
-        f'jaro_winkler_similarity("{column}_l", "{last}_r") >= 0.88 '
-        f'AND jaro_winkler_similarity("{last}_l", "{column}_r") >= 0.88'
-    )
-    swapped_close = cll.CustomLevel(close, "Names swapped, spelt alike", base_dialect_str="duckdb")
+    swapped_close = SwappedAlikeLevel(column, last, SWAPPED_ALIKE)
     return cl.CustomComparison(
         [*levels[:2], swapped, *levels[2:3], swapped_close, *levels[3:]], output_column_name=column
     )
