@@ -2,12 +2,12 @@
 
 Pairs are scored the way personae uses the links: the predicted links form connected
 components, and every pair of records inside a component counts as predicted. Measured
-at the default settings on the 2-core test machine (fit + predict seconds):
+at the default settings (2026-12-02; through a workspace, see test_matching_workspace.py):
 
-    file     with soc_sec_id as extra column          names, dates, addresses only
-    febrl1   P 1.0000  R 0.9960  F1 0.9980  (1.9 s)   P 1.0000  R 0.9920  F1 0.9960
-    febrl2   P 1.0000  R 0.9984  F1 0.9992  (2.3 s)   P 1.0000  R 0.9886  F1 0.9943
-    febrl3   P 1.0000  R 0.9989  F1 0.9995  (2.0 s)   P 1.0000  R 0.9875  F1 0.9937
+    file     with soc_sec_id as extra column     names, dates, addresses only
+    febrl1   P 1.0000  R 0.9980  F1 0.9990       P 1.0000  R 0.9960  F1 0.9980
+    febrl2   P 1.0000  R 0.9984  F1 0.9992       P 1.0000  R 0.9917  F1 0.9958
+    febrl3   P 1.0000  R 0.9992  F1 0.9996       P 1.0000  R 0.9904  F1 0.9952
 """
 
 from __future__ import annotations
