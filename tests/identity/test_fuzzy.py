@@ -2,7 +2,8 @@
 
 Pairs are scored the way personae uses the links: the predicted links form connected
 components, and every pair of records inside a component counts as predicted. Measured
-at the default settings (2026-12-02; through a workspace, see test_matching_workspace.py):
+at the default settings with the Python API (2026-12-02; the workspace figures are in
+test_matching_workspace.py and docs/matching.md):
 
     file     with soc_sec_id as extra column     names, dates, addresses only
     febrl1   P 1.0000  R 0.9980  F1 0.9990       P 1.0000  R 0.9960  F1 0.9980
