@@ -59,6 +59,23 @@ BUILDERS: dict[str, Callable[[], str]] = {
         ["receipt", "sold_at", "total", "card", "email", "phone", "promo", "_file", "_row"],
         IngestSettings(),
     ),
+    "mapped_computed": lambda: mapped_sql(
+        "_stage",
+        SourceSpec.model_validate(
+            {
+                "name": "crm",
+                "kind": "customers",
+                "path": "crm.csv",
+                "columns": {
+                    "record_id": "id",
+                    "street": "concat_ws(' ', street_number, address_1)",
+                    "birth_date": "strptime(concat_ws('-', y, m, d), '%Y-%m-%d')",
+                },
+            }
+        ),
+        ["id", "street_number", "address_1", "y", "m", "d"],
+        IngestSettings(),
+    ),
     "occurrences": lambda: graph.occurrences_sql(["member_no"]),
     "identifiers": lambda: graph.identifiers_sql("_occ", "_shared", IdentitySettings()),
     "edges": lambda: graph.edges_sql("_record_nodes", "_anchors"),

@@ -9,7 +9,7 @@ under the offending part.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 import sqlglot
@@ -34,16 +34,23 @@ class RuleText:
     text: str
     name: str | None
     tokens: tuple[Token, ...] = ()
+    noun: str = "rule"
+    """What the text is, for messages: ``rule``, or ``mapping`` for a computed source column
+    (:mod:`personae.sources.computed` reads those with this scanner)."""
 
     @property
     def label(self) -> str:
         """``rule 'name'``, or the rule's text (shortened) when it has no name."""
         if self.name:
-            return f"rule {self.name!r}"
+            return f"{self.noun} {self.name!r}"
         short = " ".join(self.text.split())
         if len(short) > _SHORT:
             short = short[: _SHORT - 3] + "..."
-        return f"rule {short!r}"
+        return f"{self.noun} {short!r}"
+
+    @property
+    def one_expression(self) -> str:
+        return "one boolean expression" if self.noun == "rule" else "one expression"
 
     def fail(self, problem: str, span: tuple[int, int] | None = None) -> NoReturn:
         """Raise :class:`InvalidRule` for ``problem``, with a caret line under ``span`` if given."""
@@ -123,8 +130,8 @@ def parse_text(rule: RuleText) -> tuple[RuleText, exp.Expr]:
     try:
         tokens = tuple(DuckDB().tokenize(rule.text))
     except TokenError as error:
-        rule.fail(f"cannot read the rule: {error}")
-    rule = RuleText(rule.text, rule.name, tokens)
+        rule.fail(f"cannot read the {rule.noun}: {error}")
+    rule = replace(rule, tokens=tokens)
     _check_tokens(rule)
     try:
         trees = sqlglot.parse(rule.text, read=DIALECT)
@@ -135,9 +142,11 @@ def parse_text(rule: RuleText) -> tuple[RuleText, exp.Expr]:
     if len(trees) == 1 and trees[0] is not None and _depth(trees[0]) > MAX_DEPTH:
         trees = []
     if not trees:
-        rule.fail(f"the rule is nested too deeply (more than {MAX_DEPTH} levels); split it into simpler rules")
+        rule.fail(
+            f"the {rule.noun} is nested too deeply (more than {MAX_DEPTH} levels); split it into simpler {rule.noun}s"
+        )
     if len(trees) != 1 or trees[0] is None:
-        rule.fail("a rule is one boolean expression")
+        rule.fail(f"a {rule.noun} is {rule.one_expression}")
     return rule, trees[0]
 
 
@@ -162,7 +171,7 @@ def _scan(rule: RuleText) -> None:
         char = text[index]
         if char == "\\":
             rule.fail(
-                "backslashes are not allowed in rules (engines read '\\' escapes differently); "
+                f"backslashes are not allowed in {rule.noun}s (engines read '\\' escapes differently); "
                 "write a quote inside a string as two quotes: 'O''Brien'",
                 (index, index),
             )
@@ -190,12 +199,12 @@ def _check_tokens(rule: RuleText) -> None:
         covered = max(covered, token.end + 1)
         if token.token_type == TokenType.SEMICOLON:
             rule.fail(
-                "a rule is one expression: remove the ';' and anything after it",
+                f"a {rule.noun} is one expression: remove the ';' and anything after it",
                 (token.start, len(rule.text.rstrip()) - 1),
             )
     _reject_comment(rule, rule.text[covered:], covered)
     if any(token.comments for token in rule.tokens):
-        rule.fail("comments ('--' or '/* */') are not allowed in rules")
+        rule.fail(f"comments ('--' or '/* */') are not allowed in {rule.noun}s")
 
 
 def _reject_comment(rule: RuleText, gap: str, offset: int) -> None:
@@ -203,7 +212,7 @@ def _reject_comment(rule: RuleText, gap: str, offset: int) -> None:
         at = gap.find(marker)
         if at != -1:
             rule.fail(
-                "comments ('--' or '/* */') are not allowed in rules; they can hide part of the rule",
+                f"comments ('--' or '/* */') are not allowed in {rule.noun}s; they can hide part of the {rule.noun}",
                 (offset + at, offset + len(gap.rstrip()) - 1),
             )
 
@@ -218,4 +227,4 @@ def _fail_parse(rule: RuleText, error: ParseError) -> NoReturn:
         line_start = sum(len(part) + 1 for part in rule.text.split("\n")[: line - 1])
         end = min(line_start + col - 1, len(rule.text) - 1)
         span = (max(line_start, end - max(len(highlight), 1) + 1), end)
-    rule.fail(f"cannot parse the rule: {description}", span)
+    rule.fail(f"cannot parse the {rule.noun}: {description}", span)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from personae.engine.sql import identifier, literal, literals
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import MappingError
+from personae.sources.computed import MappedValue, mapped_value
 from personae.sources.kinds import (
     KIND_COLUMNS,
     ROW_CHECKS,
@@ -71,9 +72,9 @@ class FieldCheck:
 
     column: str
     source_column: str | None
-    """The source column it reads; None for a constant."""
+    """The source column it reads, or the expression of a computed mapping; None for a constant."""
     problem: str
-    """What is wrong with a value that does not parse, e.g. ``not a date ('%d/%m/%Y')``."""
+    """What is wrong with a value that does not parse, e.g. ``not a date in the format '%d/%m/%Y'``."""
 
 
 def checked_fields(spec: SourceSpec, columns: list[str], file: str = "the staged file") -> list[FieldCheck]:
@@ -86,7 +87,7 @@ def checked_fields(spec: SourceSpec, columns: list[str], file: str = "the staged
             continue
         fmt = spec.formats.get(column.name)
         problem = f"not {_TYPE_WORDS[column.type]}" + (f" in the format {fmt!r}" if fmt else "")
-        checks.append(FieldCheck(column.name, _source_expression(value)[1], problem))
+        checks.append(FieldCheck(column.name, mapped_value(value).shown, problem))
     return checks
 
 
@@ -114,18 +115,12 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     )
 
 
-def _source_expression(value: str) -> tuple[str, str | None]:
-    """(SQL for a mapping value, the stage column it reads or None for a constant)."""
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return literal(value[1:-1]), None
-    return identifier(value), value
-
-
 def json_paths(spec: SourceSpec) -> dict[str, str]:
     """For a JSONL source: the column each JSON path it maps is extracted as (the path itself),
     past the Segment fields every JSONL source has."""
-    values = [*spec.columns.values(), *spec.identifiers.values()]
-    read = [column for column in (_source_expression(value)[1] for value in values) if column is not None]
+    values = [mapped_value(value) for value in spec.columns.values()]
+    values += [mapped_value(value, computed_allowed=False) for value in spec.identifiers.values()]
+    read = [column for value in values for column in value.reads]
     return {column: column for column in read if column not in SEGMENT_FIELDS}
 
 
@@ -147,13 +142,16 @@ def resolve_columns(spec: SourceSpec, stage_columns: list[str], file: str) -> di
     if spec.kind is SourceKind.EVENTS:
         for id_type in EVENT_IDENTIFIERS:
             identifiers.setdefault(id_type, id_type)
-    for target, value in [*mapping.items(), *((f"identifier {k}", v) for k, v in identifiers.items())]:
-        _, read = _source_expression(value)
-        if read is not None and read not in stage_columns:
-            raise MappingError(
-                f"source {spec.name!r}: {target} = {value!r}, but {file} has no column {value!r}"
-                f"{_nearest(value, available)}; its columns are {', '.join(available)}"
-            )
+    targets = [(name, mapped_value(value)) for name, value in mapping.items()]
+    targets += [(f"identifier {k}", mapped_value(v, computed_allowed=False)) for k, v in identifiers.items()]
+    for target, value in targets:
+        for read in value.reads:
+            if read not in stage_columns:
+                reads = f" reads {read!r}" if value.is_computed else ""
+                raise MappingError(
+                    f"source {spec.name!r}: {target} = {value.shown!r}{reads}, but {file} has no column {read!r}"
+                    f"{_nearest(read, available)}; its columns are {', '.join(available)}"
+                )
     mapping.update({f"id:{id_type}": value for id_type, value in identifiers.items()})
     return mapping
 
@@ -178,7 +176,11 @@ def raw_json_sql(stage_columns: list[str], kind_is_jsonl: bool) -> str:
 
 
 def unmapped_columns(mapping: dict[str, str], stage_columns: list[str]) -> list[str]:
-    used = {_source_expression(value)[1] for value in mapping.values()}
+    used = {
+        column
+        for key, value in mapping.items()
+        for column in mapped_value(value, computed_allowed=not key.startswith("id:")).reads
+    }
     return [column for column in stage_columns if not column.startswith("_") and column not in used]
 
 
@@ -196,6 +198,13 @@ def key_sql(kind: SourceKind) -> str:
         )
         return f"coalesce(record_id, 'row:' || md5(concat_ws('|', {parts})))"
     return "record_id"
+
+
+def _label(name: str, source: MappedValue) -> str:
+    """How a reason names the column: ``amount (column 'total')``, ``street (= concat_ws(...))``."""
+    if source.shown is None:
+        return name
+    return f"{name} (= {source.shown})" if source.is_computed else f"{name} (column {source.shown!r})"
 
 
 def _typed_column(column_type: ColumnType, raw: str, stage_type: str | None, fmt: str | None) -> str:
@@ -230,12 +239,13 @@ def mapped_sql(
     checks: list[str] = []  # a row passing every check needs no reason (the cheap path)
     for column in KIND_COLUMNS[spec.kind]:
         value = mapping.get(column.name)
-        raw, source_column = _source_expression(value) if value else ("NULL", None)
-        label = f"{column.name} (column {source_column!r})" if source_column else column.name
-        typed = _typed_column(column.type, raw, types.get(source_column or ""), spec.formats.get(column.name))
+        source = mapped_value(value) if value else MappedValue("NULL", "NULL", (), None)
+        label = _label(column.name, source)
+        stage_type = None if source.is_computed else types.get(source.shown or "")
+        typed = _typed_column(column.type, source.sql, stage_type, spec.formats.get(column.name))
         raw_ref = identifier("__raw_" + column.name)
         inner.append(f"{typed} AS {column.name}")
-        inner.append(f"CAST({raw} AS VARCHAR) AS {raw_ref}")
+        inner.append(f"CAST({source.raw_sql} AS VARCHAR) AS {raw_ref}")
         outer.append(column.name)
         if column.required:
             checks.append(f"{column.name} IS NOT NULL")
@@ -263,7 +273,7 @@ def mapped_sql(
         if not key.startswith("id:"):
             continue
         id_type = key[3:]
-        raw_id = f"CAST({_source_expression(value)[0]} AS VARCHAR)"
+        raw_id = f"CAST({mapped_value(value, computed_allowed=False).sql} AS VARCHAR)"
         expression = identifier_sql(id_type, raw_id, region)
         if id_type in VALIDATED_IDENTIFIERS:
             inner.append(f"{raw_id} AS {identifier('__rawid_' + id_type)}")

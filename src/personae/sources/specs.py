@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from personae.sources.computed import check_mapping, is_computed
 from personae.sources.kinds import SourceKind, column_names
 from personae.spec import NAME_PATTERN, Spec, did_you_mean
 
@@ -87,6 +88,9 @@ class SourceSpec(Spec):
                     f"source {self.name!r}: {self.kind.value} sources have no column {target!r}"
                     f"{did_you_mean(target, allowed)}; columns are {', '.join(allowed)}"
                 )
+        for target, value in self.columns.items():
+            if is_computed(value):
+                check_mapping(self.name, target, value)
         return self
 
     @property

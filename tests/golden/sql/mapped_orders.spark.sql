@@ -6,6 +6,7 @@ SELECT
   channel,
   store_id,
   promo,
+  `__raw_promo`,
   status,
   `__rawid_email`,
   `__rawid_phone`,
@@ -22,12 +23,7 @@ SELECT
   _row,
   order_id AS _key,
   CASE
-    WHEN NOT order_id IS NULL
-    AND NOT ts IS NULL
-    AND NOT amount IS NULL
-    AND (
-      NOT promo IS NULL OR NULLIF(TRIM(`__raw_promo`), '') IS NULL
-    )
+    WHEN NOT order_id IS NULL AND NOT ts IS NULL AND NOT amount IS NULL
     THEN NULL
     ELSE NULLIF(
       CONCAT_WS(
@@ -51,10 +47,6 @@ SELECT
         CASE
           WHEN amount IS NULL AND NOT NULLIF(TRIM(`__raw_amount`), '') IS NULL
           THEN 'amount (column \'total\'): ' || '\'' || `__raw_amount` || '\'' || ' is not an amount'
-        END,
-        CASE
-          WHEN promo IS NULL AND NOT NULLIF(TRIM(`__raw_promo`), '') IS NULL
-          THEN 'promo (column \'promo\'): ' || '\'' || `__raw_promo` || '\'' || ' is not true or false'
         END
       ),
       ''
