@@ -33,7 +33,7 @@ def identity_report(workspace: WorkspaceOption = Path("."), format: FormatOption
     records("malformed identifiers (kept raw in raw_<source>, never used to link)", report.malformed)
     records("fuzzy model: m and u per level (match weight = log2(m / u))", report.fuzzy_levels)
     for warning in report.fuzzy_warnings:
-        say(f"warning: {warning}")
+        say(("warning", "yellow"), f" fuzzy model: {warning}")
 
 
 @identity_app.command("explain")
