@@ -184,7 +184,7 @@ class FuzzyMatcher:
                 f"every blocking rule uses a column that is not compared or is empty in these "
                 f"records (usable: {list(used)}); add a blocking rule over columns that have values"
             )
-        refuse_every_pair_rules(table, rules)
+        refuse_every_pair_rules(table, rules, self.duckdb_config)
         used_kinds = {c: kinds[c] for c in used}
         creator = SettingsCreator(
             link_type="dedupe_only",

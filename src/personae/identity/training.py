@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -127,13 +129,13 @@ def equi_join_columns(rule: str) -> list[str] | None:
     return columns
 
 
-def refuse_every_pair_rules(table: pa.Table, rules: list[str]) -> None:
+def refuse_every_pair_rules(table: pa.Table, rules: list[str], config: Mapping[str, Any] | None = None) -> None:
     """Raise :class:`~personae.errors.FuzzySettingsError` for a rule that would compare every pair.
 
     A rule with no ``l.x = r.x`` equality makes the engine score all n·(n−1)/2 pairs (a
     cross join), as does one whose columns hold a single value in every record; either
     would take hours on a customer base, so it is refused with the number of pairs it
-    would make.
+    would make. ``config`` holds the store's DuckDB limits (memory, spill folder).
     """
     count = table.num_rows
     every_pair = count * (count - 1) // 2
@@ -144,7 +146,7 @@ def refuse_every_pair_rules(table: pa.Table, rules: list[str]) -> None:
         if columns:
             keys = ", ".join(f'"{c}"' for c in dict.fromkeys(columns))
             not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in dict.fromkeys(columns))
-            with duckdb.connect() as connection:
+            with duckdb.connect(config=dict(config or {})) as connection:
                 connection.register("records", table)
                 pairs = connection.execute(
                     "SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM "
