@@ -34,7 +34,6 @@ DEFAULT_BLOCKING = (
     "l.birth_date = r.birth_date and l.postcode = r.postcode",
     "l.birth_date = r.birth_date and l.city = r.city",
     "l.birth_date = r.birth_date and l.street = r.street",
-    "l.first_name = r.last_name and l.birth_date = r.birth_date",
     "l.street = r.street and l.postcode = r.postcode",
     "l.street = r.street and l.city = r.city",
     "l.first_name = r.first_name and l.postcode = r.postcode",
