@@ -363,14 +363,14 @@ class Workspace(ActivationVerbs, PrivacyVerbs):
         from personae.identity.views import report
 
         with self.engine(write=False) as store:
-            return report(store)
+            return report(store, self.root / MODELS_FOLDER)
 
     def explain_match(self, first: str, second: str) -> list[MatchWeight]:
         """Match weights of two customer records (``SOURCE:RECORD`` each) under the fuzzy model."""
         from personae.identity.explain import explain_pair
 
         with self.engine(write=False) as store:
-            return explain_pair(store, self.root / MODELS_FOLDER, self.config.identity.fuzzy, first, second)
+            return explain_pair(store, self.root / MODELS_FOLDER, first, second)
 
     # -- segments ------------------------------------------------------------------------
     def add_segment(self, name: str, rule: str, *, description: str = "") -> SegmentDefinition | None:

@@ -2,12 +2,13 @@
 
 Pairs are scored the way personae uses the links: the predicted links form connected
 components, and every pair of records inside a component counts as predicted. Measured
-at the default settings on the 2-core test machine (fit + predict seconds):
+at the default settings with the Python API (2026-12-02; the workspace figures are in
+test_matching_workspace.py and docs/matching.md):
 
-    file     with soc_sec_id as extra column          names, dates, addresses only
-    febrl1   P 1.0000  R 0.9960  F1 0.9980  (1.9 s)   P 1.0000  R 0.9920  F1 0.9960
-    febrl2   P 1.0000  R 0.9984  F1 0.9992  (2.3 s)   P 1.0000  R 0.9886  F1 0.9943
-    febrl3   P 1.0000  R 0.9989  F1 0.9995  (2.0 s)   P 1.0000  R 0.9875  F1 0.9937
+    file     with soc_sec_id as extra column     names, dates, addresses only
+    febrl1   P 1.0000  R 0.9980  F1 0.9990       P 1.0000  R 0.9960  F1 0.9980
+    febrl2   P 1.0000  R 0.9984  F1 0.9992       P 1.0000  R 0.9917  F1 0.9958
+    febrl3   P 1.0000  R 0.9992  F1 0.9996       P 1.0000  R 0.9904  F1 0.9952
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from personae.errors import (
     FuzzyTrainingError,
     PersonaeError,
 )
-from personae.identity.comparisons import Kind, clean_column
+from personae.identity.cleaning import clean_column
+from personae.identity.comparisons import Kind
 from personae.identity.fuzzy import DEFAULT_COLUMNS, FuzzyMatcher, FuzzySettings
 from personae.identity.fuzzy_settings import narrowed_rule
 from personae.identity.splink_model import complete_untrained
@@ -229,10 +231,10 @@ def test_save_and_load_round_trip(fitted: FuzzyMatcher, tmp_path: Path) -> None:
     path = tmp_path / "fuzzy.json"
     fitted.save(path)
     document = json.loads(path.read_text())
-    assert document["settings"]["extra_columns"] == ["soc_sec_id"]
+    assert document["settings"]["compare"]["soc_sec_id"] == "identifier"
     assert {"personae_version", "splink_version", "splink_model"} <= set(document)
     loaded = FuzzyMatcher.load(path)
-    assert loaded.settings == fitted.settings
+    assert loaded.settings.to_dict() == fitted.settings.to_dict()
     assert loaded.model_ == fitted.model_
     records = febrl("febrl1")
     assert loaded.predict(records).equals(fitted.predict(records))
@@ -316,7 +318,8 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
         columns = FuzzySettings().columns
         engine.materialise(
             "customer_records",
-            f"SELECT 'crm' AS source, record_key AS record_id, {', '.join(columns)} FROM febrl1",
+            f"SELECT 'crm' AS source, record_key AS record_id, {', '.join(columns)}, NULL::VARCHAR AS attributes "
+            "FROM febrl1",
         )
         warnings: list[str] = []
         matcher = matcher_for(engine, FuzzySettings(), path.parent, "US", warnings)
@@ -331,8 +334,11 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
     ("changes", "message"),
     [
         ({"threshold": 1.5}, "between 0 and 1"),
-        ({"columns": ("first_name", "shoe_size")}, "shoe_size.*extra_columns"),
-        ({"blocking": ("l.emial = r.emial",)}, r"unknown column\(s\) \['emial'\]"),
+        ({"columns": ("first_name", "shoe_size")}, "shoe_size.*compare = { shoe_size = 'identifier' }"),
+        ({"blocking": ("l.emial = r.emial",)}, r"column\(s\) \['emial'\] that are not compared"),
+        ({"compare": {"first_name": "nmae"}}, "unknown comparison kind; did you mean 'name'"),
+        ({"compare": {"ssn": "identifier"}, "extra_columns": ("ssn",)}, "either compare .* or columns"),
+        ({"compare": {"record_id": "exact"}}, "compared column 'record_id'"),
         ({"blocking": ("first_name = first_name",)}, "prefixed l. or r."),
         ({"blocking": ()}, "no blocking rules"),
     ],

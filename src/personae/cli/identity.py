@@ -31,6 +31,9 @@ def identity_report(workspace: WorkspaceOption = Path("."), format: FormatOption
     records("links cut to keep a per-type limit", report.cut_links)
     records("shared values (never used to link)", report.shared_values)
     records("malformed identifiers (kept raw in raw_<source>, never used to link)", report.malformed)
+    records("fuzzy model: m and u per level (match weight = log2(m / u))", report.fuzzy_levels)
+    for warning in report.fuzzy_warnings:
+        say(("warning", "yellow"), f" fuzzy model: {warning}")
 
 
 @identity_app.command("explain")

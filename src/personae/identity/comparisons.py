@@ -1,19 +1,20 @@
-"""How each customer-record column is cleaned and compared for probabilistic matching.
+"""The comparison kinds of the fuzzy matcher: how a compared column is cleaned and graded.
 
-Every column that :mod:`personae.identity.fuzzy` can compare has a :class:`ColumnRule`:
-the *kind* of clean-up applied to its values before matching (lower-case, trim, keep only
-digits of a phone number, parse a birth date) and the Splink comparison that grades how
-similar two values are (exact, close, further, different, or NULL on either side).
+``[identity.fuzzy.compare]`` in ``personae.toml`` names, for each compared column, one of
+the kinds in :data:`COMPARISON_KINDS`; a kind says how values are cleaned before matching
+(lower-case, trim, keep only digits of a phone number, parse a date: see
+:mod:`personae.identity.cleaning`) and which Splink comparison grades two values (exact,
+close, further, different, or NULL on either side). Columns left to the defaults take
+their kind from :data:`DEFAULT_KINDS`.
 
-The cleaning is done in Arrow, before the data reaches any engine, so that DuckDB and
-Spark see the same values; the comparisons are Splink *creators*, which Splink renders in
-the SQL dialect of whichever backend runs them. Reading a fitted model back is
+The comparisons are Splink *creators*, which Splink renders in the SQL dialect of
+whichever backend runs them. Reading a fitted model back is
 :mod:`personae.identity.splink_model`.
 
-    >>> sorted(COLUMN_RULES)[:3]
-    ['birth_date', 'city', 'country']
-    >>> rule_for("soc_sec_id", extra=True).kind
-    'code'
+    >>> sorted(COMPARISON_KINDS)[:4]
+    ['address', 'date', 'email', 'exact']
+    >>> DEFAULT_KINDS["postcode"]
+    'postcode'
 """
 
 from __future__ import annotations
@@ -23,33 +24,59 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+from splink.internals.column_expression import ColumnExpression
 from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.dialects import SplinkDialect
 
-from personae.errors import FuzzyInputError
-from personae.sources.normalise import phone_sql
-
-Kind = Literal["text", "code", "phone", "email", "date"]
+Kind = Literal["text", "code", "phone", "email", "date", "numeric"]
+"""How values are cleaned before they are compared (see :mod:`personae.identity.cleaning`)."""
 
 KEY = "record_key"
 """The column that identifies each record given to the matcher (unique strings)."""
 
 
 @dataclass(frozen=True)
-class ColumnRule:
-    """How one column is cleaned (``kind``) and compared (``comparison``)."""
+class ComparisonKind:
+    """How a column of this kind is cleaned (``cleaning``) and compared (``comparison``)."""
 
-    kind: Kind
+    cleaning: Kind
     comparison: Callable[[str], ComparisonCreator]
+    levels: str
+    """The levels, from the closest agreement down, for the docs and error messages."""
 
 
 def name_comparison(column: str) -> ComparisonCreator:
     """Exact (weighted by how common the name is), Jaro-Winkler ≥ 0.92, ≥ 0.88, ≥ 0.7, else."""
     return cl.NameComparison(column)
+
+
+SWAPPED_ALIKE = 0.88
+"""Jaro-Winkler similarity each swapped name must reach for "names swapped, spelt alike"."""
+
+
+class SwappedAlikeLevel(ComparisonLevelCreator):
+    """First name like the other's last name and last name like the other's first name.
+
+    Written per dialect (Splink's Jaro-Winkler function has a different name on each), as
+    Splink's own levels are; a custom level's SQL would be transpiled to a function Spark lacks.
+    """
+
+    def __init__(self, first: str, last: str, threshold: float) -> None:
+        self.first, self.last, self.threshold = first, last, threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        first, last = ColumnExpression(self.first, sql_dialect), ColumnExpression(self.last, sql_dialect)
+        function = sql_dialect.jaro_winkler_function_name
+        return (
+            f"{function}({first.name_l}, {last.name_r}) >= {self.threshold} "
+            f"AND {function}({last.name_l}, {first.name_r}) >= {self.threshold}"
+        )
+
+    def create_label_for_charts(self) -> str:
+        return "Names swapped, spelt alike"
 
 
 def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCreator:
@@ -63,18 +90,14 @@ def first_name_with_swap(column: str, last: str = "last_name") -> ComparisonCrea
     levels = cl.NameComparison(column).create_comparison_levels()
     condition = f'"{column}_l" = "{last}_r" AND "{last}_l" = "{column}_r"'
     swapped = cll.CustomLevel(condition, "First and last name swapped", base_dialect_str="duckdb")
-    return cl.CustomComparison([*levels[:2], swapped, *levels[2:]], output_column_name=column)
+    swapped_close = SwappedAlikeLevel(column, last, SWAPPED_ALIKE)
+    return cl.CustomComparison(
+        [*levels[:2], swapped, *levels[2:3], swapped_close, *levels[3:]], output_column_name=column
+    )
 
 
-def comparison_for(column: str, columns: tuple[str, ...], extra: tuple[str, ...]) -> ComparisonCreator:
-    """The comparison of ``column`` when ``columns`` are compared (``extra`` as identifiers)."""
-    if column == "first_name" and "last_name" in columns and column not in extra:
-        return first_name_with_swap(column)
-    return rule_for(column, extra=column in extra).comparison(column)
-
-
-def birth_date_comparison(column: str) -> ComparisonCreator:
-    """Exact, one digit wrong or two swapped, else.
+def date_comparison(column: str) -> ComparisonCreator:
+    """Exact, one digit wrong or two swapped, day and month swapped, else.
 
     Splink's ``DateOfBirthComparison`` also has levels for dates a month or a year apart,
     but true duplicates almost never land there (none of Febrl's 500 pairs in febrl1), so
@@ -87,11 +110,16 @@ def birth_date_comparison(column: str) -> ComparisonCreator:
         f"CASE WHEN year({left}) = year({right}) OR (month({left}) = month({right}) AND day({left}) = day({right})) "
         f"THEN damerau_levenshtein(CAST({left} AS TEXT), CAST({right} AS TEXT)) <= 1 ELSE FALSE END"
     )
+    swapped = (
+        f"year({left}) = year({right}) AND month({left}) = day({right}) AND day({left}) = month({right}) "
+        f"AND month({left}) <> day({left})"
+    )
     return cl.CustomComparison(
         [
             cll.NullLevel(column),
             cll.ExactMatchLevel(column).configure(label_for_charts="Exact match"),
             cll.CustomLevel(one_edit, "One digit wrong or two digits swapped", base_dialect_str="duckdb"),
+            cll.CustomLevel(swapped, "Day and month swapped", base_dialect_str="duckdb"),
             cll.ElseLevel(),
         ],
         output_column_name=column,
@@ -103,9 +131,14 @@ def address_comparison(column: str) -> ComparisonCreator:
     return cl.JaroWinklerAtThresholds(column, [0.95, 0.88])
 
 
-def code_comparison(column: str) -> ComparisonCreator:
-    """Postcodes and identifiers: exact, one or two typed characters apart, else."""
+def postcode_comparison(column: str) -> ComparisonCreator:
+    """Postcodes: exact, one or two typed characters apart, else."""
     return cl.LevenshteinAtThresholds(column, [1, 2])
+
+
+def identifier_comparison(column: str) -> ComparisonCreator:
+    """National ids, account numbers: exact, one typed character apart, else."""
+    return cl.LevenshteinAtThresholds(column, [1])
 
 
 def phone_comparison(column: str) -> ComparisonCreator:
@@ -123,145 +156,63 @@ def email_comparison(column: str) -> ComparisonCreator:
     return cl.EmailComparison(column)
 
 
-COLUMN_RULES: Mapping[str, ColumnRule] = MappingProxyType(
-    {
-        "first_name": ColumnRule("text", name_comparison),
-        "last_name": ColumnRule("text", name_comparison),
-        "birth_date": ColumnRule("date", birth_date_comparison),
-        "gender": ColumnRule("text", exact_comparison),
-        "street": ColumnRule("text", address_comparison),
-        "city": ColumnRule("text", address_comparison),
-        "postcode": ColumnRule("code", code_comparison),
-        "country": ColumnRule("text", exact_comparison),
-        "email": ColumnRule("email", email_comparison),
-        "phone": ColumnRule("phone", phone_comparison),
-    }
-)
-"""The record columns personae knows how to compare, by name."""
-
-IDENTIFIER_RULE = ColumnRule("code", code_comparison)
-"""The rule for ``extra_columns``: identifiers compared exactly or with a typo or two."""
-
-
-def rule_for(column: str, *, extra: bool) -> ColumnRule:
-    """The rule of a compared column; ``extra`` columns are compared as identifiers.
-
-    Raises ``KeyError`` with the known names when a non-extra column has no rule.
-    """
-    if extra:
-        return IDENTIFIER_RULE
-    try:
-        return COLUMN_RULES[column]
-    except KeyError:
-        known = ", ".join(sorted(COLUMN_RULES))
-        raise KeyError(
-            f"no comparison is defined for column {column!r}; known columns are {known}. "
-            "Compare other columns as identifiers with FuzzySettings(extra_columns=(...))"
-        ) from None
-
-
-# What is dropped from each kind of value (after lower-casing); text also has runs of
-# spaces, hyphens, commas and slashes made one space ("mary-ann" -> "mary ann").
-_STRIP_PATTERN: Mapping[Kind, str] = MappingProxyType(
-    {
-        "text": "['\u2019.]+",  # apostrophes (straight and curly) and dots
-        "code": r"[^0-9a-z]+",
-        "email": r"\s+",
-    }
-)
-_WORD_BREAKS = r"[\s\-,/]+"
-
-
-def clean_column(values: pa.ChunkedArray, kind: Kind, *, phone_region: str = "US") -> pa.ChunkedArray:
-    """Lower-case and trim ``values`` for ``kind``; blanks become NULL.
-
-    Text keeps single spaces between words; codes keep only letters and digits; phones
-    become E.164 as at ingest (national numbers take ``phone_region``'s country code, so
-    ``(312) 776-1546`` and ``+1 312 776 1546`` agree); dates become ``date32`` (strings
-    must be ISO ``YYYY-MM-DD``, anything unparseable becomes NULL).
-
-    >>> clean_column(pa.chunked_array([["  Mary-Ann ", "O'Brien", "", None]]), "text").to_pylist()
-    ['mary ann', 'obrien', None, None]
-    >>> clean_column(pa.chunked_array([["+44 (20) 7946-0958", "312.776.1546"]]), "phone").to_pylist()
-    ['+442079460958', '+13127761546']
-    """
-    if kind == "date":
-        return _clean_date(values)
-    if kind == "phone":
-        return _clean_phone(values, phone_region)
-    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-    text = pc.replace_substring_regex(pc.utf8_lower(text), _STRIP_PATTERN[kind], "")
-    if kind == "text":
-        text = pc.replace_substring_regex(text, _WORD_BREAKS, " ")
-    text = pc.utf8_trim_whitespace(text)
-    blank = pc.equal(text, "")
-    cleaned: pa.ChunkedArray = pc.if_else(blank, pa.scalar(None, pa.string()), text)
-    return cleaned
-
-
-def _clean_phone(values: pa.ChunkedArray, region: str) -> pa.ChunkedArray:
-    """E.164 by the ingest rule (:func:`personae.sources.normalise.phone_sql`), NULL if none."""
-    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-    with duckdb.connect() as connection:
-        connection.register("phones", pa.table({"phone": text}))
-        # A bare projection keeps the rows in order (DuckDB preserves insertion order).
-        cleaned = connection.sql(f"SELECT {phone_sql('phone', region)} AS phone FROM phones").to_arrow_table()
-    return cleaned.column("phone")
-
-
-def _clean_date(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    kind = values.type
-    if pa.types.is_date32(kind):
-        return values
-    if pa.types.is_date(kind) or pa.types.is_timestamp(kind) or pa.types.is_null(kind):
-        cast: pa.ChunkedArray = pc.cast(values, pa.date32())
-        return cast
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        trimmed = pc.utf8_trim_whitespace(values)
-        parsed = pc.cast(pc.strptime(trimmed, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
-        # strptime rolls impossible days over ('2001-02-30' -> 2001-03-02): keep round trips only
-        exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), trimmed)
-        dates: pa.ChunkedArray = pc.if_else(exact, parsed, pa.scalar(None, pa.date32()))
-        return dates
-    raise TypeError(
-        f"a birth date column must hold dates or ISO 'YYYY-MM-DD' strings, not {kind}; cast it to date32 first"
+def numeric_comparison(column: str) -> ComparisonCreator:
+    """Numbers (a street number, a height): exact, within 1 %, within 10 %, else."""
+    return cl.CustomComparison(
+        [
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column).configure(label_for_charts="Exact match"),
+            cll.PercentageDifferenceLevel(column, 0.01),
+            cll.PercentageDifferenceLevel(column, 0.1),
+            cll.ElseLevel(),
+        ],
+        output_column_name=column,
     )
 
 
-def prepare_records(
-    records: pa.Table, columns: tuple[str, ...], extra: tuple[str, ...], *, phone_region: str = "US"
-) -> pa.Table:
-    """``record_key`` and the compared columns of ``records``, cleaned for matching."""
-    if not isinstance(records, pa.Table):
-        raise FuzzyInputError(f"records must be a pyarrow.Table, not {type(records).__name__}")
-    names = set(records.column_names)
-    if KEY not in names:
-        raise FuzzyInputError(
-            f"records have no {KEY!r} column (columns: {sorted(names)}); add a unique string key per record"
-        )
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise FuzzyInputError(
-            f"records have no column(s) {missing} that the fuzzy settings compare; add them "
-            "(all NULL is fine) or remove them from FuzzySettings.columns/extra_columns"
-        )
-    keys = records.column(KEY)
-    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
-        raise FuzzyInputError(f"{KEY} must be a string column, not {keys.type}; cast it to string")
-    if keys.null_count:
-        raise FuzzyInputError(f"{keys.null_count} record(s) have a NULL {KEY}; give every record a key")
-    counts = pc.value_counts(keys)
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-    if len(repeated):
-        shown = ", ".join(repr(k) for k in repeated.to_pylist()[:5])
-        raise FuzzyInputError(
-            f"{KEY} must be unique, but {len(repeated)} key(s) repeat ({shown}); deduplicate the records"
-        )
-    cleaned = {KEY: pc.cast(keys, pa.string())}
-    for column in columns:
-        rule = rule_for(column, extra=column in extra)
-        try:
-            cleaned[column] = clean_column(records.column(column), rule.kind, phone_region=phone_region)
-        except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise FuzzyInputError(f"column {column!r} cannot be cleaned for matching: {error}") from error
-    return pa.table(cleaned)
+COMPARISON_KINDS: Mapping[str, ComparisonKind] = MappingProxyType(
+    {
+        "exact": ComparisonKind("text", exact_comparison, "same or not"),
+        "name": ComparisonKind("text", name_comparison, "exact, Jaro-Winkler ≥ 0.92, ≥ 0.88, ≥ 0.7, else"),
+        "date": ComparisonKind(
+            "date", date_comparison, "exact, one digit wrong or two swapped, day and month swapped, else"
+        ),
+        "address": ComparisonKind("text", address_comparison, "exact, Jaro-Winkler ≥ 0.95, ≥ 0.88, else"),
+        "postcode": ComparisonKind("code", postcode_comparison, "exact, one or two characters apart, else"),
+        "phone": ComparisonKind("phone", phone_comparison, "same E.164 number, one digit apart, else"),
+        "email": ComparisonKind("email", email_comparison, "exact, same user name, close, close user name, else"),
+        "numeric": ComparisonKind("numeric", numeric_comparison, "exact, within 1 %, within 10 %, else"),
+        "identifier": ComparisonKind("code", identifier_comparison, "exact, one character apart, else"),
+    }
+)
+"""Every comparison kind, by the name ``[identity.fuzzy.compare]`` gives it."""
+
+DEFAULT_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        "first_name": "name",
+        "last_name": "name",
+        "birth_date": "date",
+        "gender": "exact",
+        "street": "address",
+        "city": "address",
+        "postcode": "postcode",
+        "country": "exact",
+        "email": "email",
+        "phone": "phone",
+    }
+)
+"""The kind of each ``customer_records`` column that ``columns`` may name without a kind."""
+
+IDENTIFIER_KIND = "identifier"
+"""The kind of ``extra_columns``; a column of this kind also blocks pairs by exact match."""
+
+
+def comparison_for(column: str, comparisons: Mapping[str, str]) -> ComparisonCreator:
+    """The Splink comparison of ``column`` among ``comparisons`` (column -> kind).
+
+    A first-name ``name`` comparison beside a last-name one gets a swapped-names level.
+    """
+    kind = comparisons[column]
+    if column == "first_name" and kind == "name" and comparisons.get("last_name") == "name":
+        return first_name_with_swap(column)
+    return COMPARISON_KINDS[kind].comparison(column)

@@ -51,7 +51,8 @@ from personae.errors import (
     FuzzySettingsError,
     FuzzyTrainingError,
 )
-from personae.identity.comparisons import KEY, comparison_for, prepare_records
+from personae.identity.cleaning import prepare_records
+from personae.identity.comparisons import KEY, comparison_for
 from personae.identity.fuzzy_settings import (
     DEFAULT_BLOCKING,
     DEFAULT_COLUMNS,
@@ -66,7 +67,7 @@ from personae.identity.splink_model import (
     model_columns,
     settings_for_dialect,
 )
-from personae.identity.training import Underflow, matching_prior, training_rules
+from personae.identity.training import Underflow, matching_prior, refuse_every_pair_rules, training_rules
 
 __all__ = ["DEFAULT_BLOCKING", "DEFAULT_COLUMNS", "FuzzyMatcher", "FuzzySettings"]
 
@@ -78,8 +79,8 @@ MIN_RECORDS = 20
 MAX_EM_ITERATIONS = 50
 """EM that has not settled after this many rounds is reported as not converging."""
 
-MODEL_FORMAT = "personae.fuzzy/2"
-"""Version 2: phones as E.164, a swapped-names level, the guarded birth-date edit level."""
+MODEL_FORMAT = "personae.fuzzy/3"
+"""Version 3: comparison kinds per column (``compare``), a day-and-month-swapped date level."""
 
 DETERMINISTIC_RECALL = 0.7
 """Share of all matches the deterministic rules are assumed to find (Splink's usual guess)."""
@@ -164,6 +165,7 @@ class FuzzyMatcher:
         """Learn ``u`` by seeded random sampling and ``m`` by EM over the blocking rules."""
         columns = self.settings.compared_columns
         table = self._prepared(records, columns)
+        kinds = self.settings.comparisons
         if table.num_rows < MIN_RECORDS:
             raise FuzzyTrainingError(
                 f"fuzzy matching needs at least {MIN_RECORDS} records to learn from, got "
@@ -182,9 +184,11 @@ class FuzzyMatcher:
                 f"every blocking rule uses a column that is not compared or is empty in these "
                 f"records (usable: {list(used)}); add a blocking rule over columns that have values"
             )
+        refuse_every_pair_rules(table, rules, self.duckdb_config)
+        used_kinds = {c: kinds[c] for c in used}
         creator = SettingsCreator(
             link_type="dedupe_only",
-            comparisons=[comparison_for(c, used, self.settings.extra_columns) for c in used],
+            comparisons=[comparison_for(c, used_kinds) for c in used],
             blocking_rules_to_generate_predictions=[{"blocking_rule": rule} for rule in rules],
             unique_id_column_name=KEY,
             retain_matching_columns=False,
@@ -271,7 +275,7 @@ class FuzzyMatcher:
         compared = set(model_columns(linker.misc.save_model_to_json()))
         if not {"first_name", "last_name", "birth_date"} <= compared:
             return []
-        extra = [f"l.{c} = r.{c}" for c in self.settings.extra_columns if c in compared]
+        extra = [f"l.{c} = r.{c}" for c in self.settings.identifier_columns if c in compared]
         return [
             "l.first_name = r.first_name and l.last_name = r.last_name and l.birth_date = r.birth_date",
             "l.first_name = r.last_name and l.last_name = r.first_name and l.birth_date = r.birth_date",
@@ -322,7 +326,7 @@ class FuzzyMatcher:
             left = frame.db_api.register(rows[key_l])
             right = frame.db_api.register(rows[key_r])
             scored = linker.inference.score_pair(left, right).as_record_list()[0]
-        return explanation(model, scored)
+        return explanation(model, scored, self.settings.comparisons)
 
     # -- persistence -----------------------------------------------------------------
 
@@ -372,8 +376,11 @@ class FuzzyMatcher:
     # -- plumbing --------------------------------------------------------------------
 
     def _prepared(self, records: pa.Table, columns: tuple[str, ...]) -> pa.Table:
-        extra = self.settings.extra_columns
-        return prepare_records(records, columns, extra, phone_region=self.phone_region)
+        kinds = self.settings.comparisons
+        return prepare_records(records, {c: kinds[c] for c in columns}, phone_region=self.phone_region)
+
+    def _database_api(self, *, exact: bool) -> DatabaseAPISubClass:
+        return database_api(self.backend, self.spark, exact=exact, config=self.duckdb_config)
 
     def _fitted(self) -> dict[str, Any]:
         if self.model_ is None:
@@ -384,7 +391,7 @@ class FuzzyMatcher:
     def _linker(
         self, table: pa.Table, settings: SettingsCreator | dict[str, Any], *, exact: bool = False
     ) -> Iterator[tuple[Linker, SplinkDataFrame]]:
-        db_api = database_api(self.backend, self.spark, exact=exact, config=self.duckdb_config)
+        db_api = self._database_api(exact=exact)
         try:
             with quiet_splink(), warnings.catch_warnings():
                 # On Spark, pyspark warns (FutureWarning) "PySpark does not yet fully
@@ -393,7 +400,7 @@ class FuzzyMatcher:
                 frame = db_api.register(table)
                 if isinstance(settings, dict):
                     dialect = db_api.sql_dialect.sql_dialect_str
-                    settings = settings_for_dialect(settings, dialect, self.settings.extra_columns)
+                    settings = settings_for_dialect(settings, dialect, self.settings.comparisons)
                 yield Linker(frame, settings, log_level=None), frame
         finally:
             if self.backend == "duckdb":

@@ -7,15 +7,20 @@ from the Splink machinery in :mod:`personae.identity.fuzzy`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlglot
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from sqlglot import exp
 
 from personae.errors import FuzzySettingsError
-from personae.identity.comparisons import COLUMN_RULES, KEY
-from personae.spec import Spec
+from personae.identity.comparisons import COMPARISON_KINDS, DEFAULT_KINDS, IDENTIFIER_KIND, KEY
+from personae.spec import Spec, did_you_mean
+
+COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+NOT_COMPARED = ("source", "record_id", "updated_at", "attributes", "extra_ids", "_loaded_at", "_file", "_row")
+"""``customer_records`` columns that say where a record came from, not who it describes."""
 
 DEFAULT_COLUMNS = ("first_name", "last_name", "birth_date", "street", "city", "postcode", "phone")
 
@@ -28,6 +33,7 @@ DEFAULT_BLOCKING = (
     "l.first_name = r.first_name and l.birth_date = r.birth_date",
     "l.birth_date = r.birth_date and l.postcode = r.postcode",
     "l.birth_date = r.birth_date and l.city = r.city",
+    "l.birth_date = r.birth_date and l.street = r.street",
     "l.street = r.street and l.postcode = r.postcode",
     "l.street = r.street and l.city = r.city",
     "l.first_name = r.first_name and l.postcode = r.postcode",
@@ -64,9 +70,14 @@ class FuzzySettings(Spec):
     threshold: float = 0.95
     """Match probability at or above which a pair is a link."""
     columns: tuple[str, ...] = DEFAULT_COLUMNS
-    """Record columns compared with their own comparison (see ``comparisons.COLUMN_RULES``)."""
+    """Record columns compared with their default kind (``comparisons.DEFAULT_KINDS``)."""
     extra_columns: tuple[str, ...] = ()
-    """Other columns, compared as identifiers (exact or a typo or two); each also blocks."""
+    """Other columns, compared as identifiers (exact or one edit); each also blocks."""
+    compare: dict[str, str] = Field(default_factory=dict)
+    """Column -> comparison kind (``comparisons.COMPARISON_KINDS``), in order; when given, it
+    is the whole list of compared columns and ``columns``/``extra_columns`` are left out.
+    A column that is not one of ``customer_records``' own is read from its ``attributes``
+    (a customers source keeps the columns it does not map there, by their own name)."""
     blocking: tuple[str, ...] = DEFAULT_BLOCKING
     """Splink blocking rules, SQL over ``l.`` and ``r.``: only pairs one of them finds are scored.
 
@@ -88,49 +99,87 @@ class FuzzySettings(Spec):
             raise ValueError(
                 f"max_pairs_for_training {self.max_pairs_for_training:g} is too few to learn from; use ≥ 1e5"
             )
-        unknown = [c for c in self.columns if c not in COLUMN_RULES]
-        if unknown:
-            raise ValueError(
-                f"no comparison is defined for column(s) {unknown}; known columns are "
-                f"{sorted(COLUMN_RULES)}. Compare other columns with extra_columns=(...)"
-            )
+        self._check_comparisons()
         compared = self.compared_columns
-        if len(set(compared)) != len(compared) or KEY in compared:
-            raise ValueError(f"columns {list(compared)} repeat a name or include {KEY!r}; name each column once")
+        if len(set(compared)) != len(compared):
+            raise ValueError(f"columns {list(compared)} repeat a name; name each column once")
         if not self.all_blocking:
             raise ValueError(
                 "no blocking rules: give at least one, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
             )
-        known = {*COLUMN_RULES, *self.extra_columns}
+        known = {*DEFAULT_KINDS, *compared}
         for rule in self.blocking:
             # A rule over a known column that is not compared is skipped when fitting, so
             # the default rules suit any choice of columns; an unknown name is a typo.
             stray = rule_columns(rule) - known
             if stray:
                 raise ValueError(
-                    f"blocking rule {rule!r} uses unknown column(s) {sorted(stray)}; use compared "
-                    "columns, or add the column to extra_columns"
+                    f"blocking rule {rule!r} uses column(s) {sorted(stray)} that are not compared; "
+                    "use compared columns, or compare the column too (identity.fuzzy.compare)"
                 )
         return self
 
+    def _check_comparisons(self) -> None:
+        if self.compare and {"columns", "extra_columns"} & self.model_fields_set:
+            raise ValueError(
+                "give either compare (each column with its kind) or columns/extra_columns, not both; "
+                "compare = { soc_sec_id = 'identifier' } says the same as extra_columns = ['soc_sec_id']"
+            )
+        for column in self.columns:
+            if column not in DEFAULT_KINDS:
+                raise ValueError(
+                    f"columns: {column!r} has no default comparison{did_you_mean(column, DEFAULT_KINDS)}; "
+                    f"columns with one are {', '.join(DEFAULT_KINDS)}. Give it a kind instead: "
+                    f"compare = {{ {column} = 'identifier' }} (kinds: {', '.join(COMPARISON_KINDS)})"
+                )
+        for column in (*self.extra_columns, *self.compare):
+            if not COLUMN_NAME.match(column) or column == KEY or column in NOT_COMPARED:
+                raise ValueError(
+                    f"compared column {column!r}: compare a customer record's attribute by its lower-case "
+                    f"name, e.g. 'last_name' or 'soc_sec_id' (not {KEY!r} or {', '.join(NOT_COMPARED[:4])})"
+                )
+        for column, kind in self.compare.items():
+            if kind not in COMPARISON_KINDS:
+                raise ValueError(
+                    f"compare.{column} = {kind!r}: unknown comparison kind{did_you_mean(kind, COMPARISON_KINDS)}; "
+                    f"kinds are {', '.join(COMPARISON_KINDS)}"
+                )
+
+    @property
+    def comparisons(self) -> dict[str, str]:
+        """Each compared column with its comparison kind, in order."""
+        if self.compare:
+            return dict(self.compare)
+        return {
+            **{column: DEFAULT_KINDS[column] for column in self.columns},
+            **dict.fromkeys(self.extra_columns, IDENTIFIER_KIND),
+        }
+
     @property
     def compared_columns(self) -> tuple[str, ...]:
-        """``columns`` then ``extra_columns``."""
+        """The compared columns, in order."""
+        if self.compare:
+            return tuple(self.compare)
         return (*self.columns, *self.extra_columns)
 
     @property
+    def identifier_columns(self) -> tuple[str, ...]:
+        """The compared columns of the ``identifier`` kind: each also blocks pairs."""
+        return tuple(c for c, kind in self.comparisons.items() if kind == IDENTIFIER_KIND)
+
+    @property
     def all_blocking(self) -> tuple[str, ...]:
-        """``blocking`` plus an exact-match rule for each extra column."""
-        extra = tuple(f"l.{c} = r.{c}" for c in self.extra_columns)
+        """``blocking`` plus an exact-match rule for each identifier column."""
+        extra = tuple(f"l.{c} = r.{c}" for c in self.identifier_columns)
         return (*self.blocking, *(rule for rule in extra if rule not in self.blocking))
 
     def to_dict(self) -> dict[str, Any]:
         """The settings a saved model records (what it was trained with)."""
         return {
             "threshold": self.threshold,
-            "columns": list(self.columns),
-            "extra_columns": list(self.extra_columns),
+            "compare": self.comparisons,
             "blocking": list(self.blocking),
+            "training": list(self.training),
             "max_pairs_for_training": self.max_pairs_for_training,
             "seed": self.seed,
         }

@@ -9,22 +9,85 @@ the run goes on with deterministic links only, and says so in its warnings.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
+
+import pyarrow as pa
 
 from personae.engine.base import Engine
 from personae.engine.dialects import has
-from personae.errors import FuzzyModelOutdated, FuzzyTrainingError
+from personae.engine.sql import literal
+from personae.engine.tables import columns_of
+from personae.errors import FuzzyModelOutdated, FuzzySettingsError, FuzzyTrainingError
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_settings import FuzzySettings
+from personae.spec import did_you_mean
 
 MODEL_FILE = "identity_fuzzy.json"
 MIN_RECORDS = 50
+ATTRIBUTE_SAMPLE = 1000
+"""Records read to list the attribute names a hint may suggest."""
 LINK_RANK = 1000  # fuzzy links are the least trusted: cut first when a limit is broken
 
 
+RECORD_COLUMNS = frozenset(name for name, _ in columns_of("customer_records"))
+
+
+def column_sql(column: str) -> str:
+    """``column`` of ``customer_records``, or the attribute of that name a customers source kept.
+
+    >>> column_sql("last_name")
+    'last_name'
+    >>> column_sql("soc_sec_id")
+    "json_extract_string(attributes, '$.soc_sec_id') AS soc_sec_id"
+    """
+    if column in RECORD_COLUMNS:
+        return column
+    return f"json_extract_string(attributes, {literal('$.' + column)}) AS {column}"
+
+
 def records_sql(columns: tuple[str, ...]) -> str:
-    selected = ", ".join(columns)
+    selected = ", ".join(column_sql(column) for column in columns)
     return f"SELECT source || ':' || record_id AS record_key, {selected} FROM customer_records"
+
+
+def kept_attributes(engine: Engine) -> list[str]:
+    """The names customers sources kept in ``attributes`` (from a sample of records)."""
+    names: set[str] = set()
+    for (document,) in engine.fetch_rows(
+        f"SELECT attributes FROM customer_records WHERE attributes IS NOT NULL LIMIT {ATTRIBUTE_SAMPLE}"
+    ):
+        parsed = json.loads(document)
+        if isinstance(parsed, dict):
+            names.update(parsed)
+    return sorted(names)
+
+
+def check_mapped(records: pa.Table, settings: FuzzySettings, kept: Sequence[str] = ()) -> None:
+    """Raise when a column the settings compare by name has no value in any customer record.
+
+    The default comparisons are skipped quietly where a column is empty (a CRM without
+    birth dates); a comparison written in ``personae.toml`` is not, since a column nobody
+    maps is a mistake in the config (a misspelt name, a file column of another name).
+    ``kept`` are the attribute names customers sources kept, for the hint.
+    """
+    if not records.num_rows or not {"compare", "columns", "extra_columns"} & settings.model_fields_set:
+        return
+    for column, kind in settings.comparisons.items():
+        if records.column(column).null_count < records.num_rows:
+            continue
+        where = (
+            f'customer_records.{column}: no customers source maps it (columns = {{ {column} = "<file column>" }})'
+            if column in RECORD_COLUMNS
+            else f"no customers source has a column {column!r}{did_you_mean(column, kept)} (columns a customers "
+            f"source does not map are kept by name: {', '.join(sorted(kept)) or 'none'})"
+        )
+        raise FuzzySettingsError(
+            f"identity.fuzzy compares {column!r} ({kind}), but none of the {records.num_rows:,} customer records "
+            f"has a value for it: {where}. Map the column in a [[sources]] of kind customers, or leave it out "
+            "of identity.fuzzy.compare"
+        )
 
 
 def matcher_for(
@@ -35,10 +98,11 @@ def matcher_for(
     path = models / MODEL_FILE
     limits = dict(getattr(engine, "connection_config", {}))  # DuckDB's; Spark keeps its own
     saved = _saved_matcher(path, warnings)
-    if saved is not None and saved.settings == settings and saved.phone_region == phone_region:
+    if saved is not None and saved.settings.to_dict() == settings.to_dict() and saved.phone_region == phone_region:
         saved.duckdb_config = limits
         return saved
     records = engine.fetch_arrow(records_sql(settings.compared_columns))
+    check_mapped(records, settings, kept_attributes(engine))
     if records.num_rows < MIN_RECORDS:
         if records.num_rows:
             warnings.append(f"fuzzy matching skipped: {records.num_rows} customer records, {MIN_RECORDS} needed")

@@ -8,6 +8,7 @@ as :class:`personae.identity.fuzzy.FuzzyMatcher` keeps and saves it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,14 +66,15 @@ UNSEEN_PROBABILITY = 1e-6
 """m and u of a level no pair fell into: equal (no evidence) and too small to unbalance the rest."""
 
 
-def settings_for_dialect(model: dict[str, Any], dialect: str, extra: tuple[str, ...]) -> dict[str, Any]:
+def settings_for_dialect(model: dict[str, Any], dialect: str, kinds: Mapping[str, str]) -> dict[str, Any]:
     """``model`` with its SQL rendered for ``dialect`` (parameters copied level by level)."""
     if model.get("sql_dialect") == dialect:
         return model
     columns = model_columns(model)
+    used = {c: kinds[c] for c in columns}
     creator = SettingsCreator(
         link_type="dedupe_only",
-        comparisons=[comparison_for(c, columns, extra) for c in columns],
+        comparisons=[comparison_for(c, used) for c in columns],
         blocking_rules_to_generate_predictions=[
             r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]
         ],
@@ -100,9 +102,13 @@ class MatchWeight:
     """log2 Bayes factor (for the prior: log2 odds); the lines before the total add up to it."""
     value_l: str | None
     value_r: str | None
+    kind: str = ""
+    """The comparison kind of the column (``name``, ``date``, ...); empty for the prior and total."""
 
 
-def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[MatchWeight]:
+def explanation(
+    model: dict[str, Any], scored: dict[str, Any], kinds: Mapping[str, str] | None = None
+) -> list[MatchWeight]:
     """The waterfall of one pair scored by Splink: prior, each comparison, total.
 
     Splink reports each comparison's weight as ``mw_<name>`` and, for levels with a
@@ -121,7 +127,8 @@ def explanation(model: dict[str, Any], scored: dict[str, Any]) -> list[MatchWeig
         level = level_for_gamma(comparison["comparison_levels"], int(scored[f"gamma_{name}"]))
         weight = float(scored[f"mw_{name}"]) + float(scored.get(f"mw_tf_adj_{name}") or 0.0)
         label = str(level.get("label_for_charts", level["sql_condition"]))
-        rows.append(MatchWeight(name, label, weight, _shown(scored.get(f"{name}_l")), _shown(scored.get(f"{name}_r"))))
+        shown_l, shown_r = _shown(scored.get(f"{name}_l")), _shown(scored.get(f"{name}_r"))
+        rows.append(MatchWeight(name, label, weight, shown_l, shown_r, (kinds or {}).get(name, "")))
     probability = float(scored["match_probability"])
     total = float(scored["match_weight"])
     rows.append(
@@ -140,3 +147,66 @@ def level_for_gamma(levels: list[dict[str, Any]], gamma: int) -> dict[str, Any]:
 
 def _shown(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class LevelWeight:
+    """One level of a fitted comparison: how often matches (m) and strangers (u) land there."""
+
+    comparison: str
+    kind: str
+    level: str
+    m_probability: float
+    u_probability: float
+    match_weight: float
+    """log2(m / u): what a pair in this level adds to its score."""
+
+
+def level_weights(model: dict[str, Any], kinds: Mapping[str, str]) -> list[LevelWeight]:
+    """Every non-NULL level of every comparison of a fitted model, from the closest down."""
+    rows = []
+    for comparison in model["comparisons"]:
+        name = str(comparison["output_column_name"])
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = float(level["m_probability"]), float(level["u_probability"])
+            label = str(level.get("label_for_charts", level["sql_condition"]))
+            rows.append(LevelWeight(name, kinds.get(name, ""), label, m, u, math.log2(m / u)))
+    return rows
+
+
+VETO_M = 1e-6
+"""An "else" m below this makes a disagreement outweigh any agreement (log2 weight below about -20)."""
+
+
+def degenerate_levels(levels: list[LevelWeight]) -> list[str]:
+    """Comparisons whose closest level's m is at or below their last ("else") level's.
+
+    One person's records should agree on a column more often than they disagree; when EM
+    learnt an exact-match m at or below the else level's, the column tells matches from
+    strangers badly (people who moved, a postcode column holding another field), and its
+    weights are worth a look. The other way round, an else-level m near zero (below
+    :data:`VETO_M`) makes one disagreement veto a match whatever else agrees.
+    """
+    warnings = []
+    by_comparison: dict[str, list[LevelWeight]] = {}
+    for level in levels:
+        by_comparison.setdefault(level.comparison, []).append(level)
+    for name, rows in by_comparison.items():
+        closest, last = rows[0], rows[-1]
+        if len(rows) > 1 and last.m_probability < VETO_M:
+            warnings.append(
+                f"{name}: m of '{last.level}' is {last.m_probability:.3g}: EM learnt that one person's records "
+                f"never disagree on it, so a disagreement ({last.match_weight:.1f}) vetoes any match (a person "
+                "who moved, a second phone); if that can happen in your data, train on more varied pairs "
+                "(identity.fuzzy.training) or leave the column out of identity.fuzzy.compare"
+            )
+        if len(rows) > 1 and closest.m_probability <= last.m_probability:
+            warnings.append(
+                f"{name}: m of '{closest.level}' is {closest.m_probability:.3g}, at or below "
+                f"'{last.level}' ({last.m_probability:.3g}): one person's records disagree on it as often "
+                "as they agree (moves, a column holding other values); check its mapping, or leave it out "
+                "of identity.fuzzy.compare"
+            )
+    return warnings

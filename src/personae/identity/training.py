@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
+import duckdb
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import sqlglot
 from scipy import special
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.splink_dataframe import SplinkDataFrame
+from sqlglot import exp
 
-from personae.errors import FuzzyTrainingError
+from personae.errors import FuzzySettingsError, FuzzyTrainingError
 from personae.identity.comparisons import KEY
 
 MIN_TRAINING_PAIRS = 100
@@ -92,3 +98,68 @@ def matching_prior(
             return updated
         estimate = updated
     return estimate
+
+
+def equi_join_columns(rule: str) -> list[str] | None:
+    """The columns a rule joins on (``l.x = r.x`` terms of its top-level ``and``).
+
+    None when it joins on anything else too (``l.first_name = r.last_name``), which
+    :func:`refuse_every_pair_rules` does not count; ``[]`` when it has no equality between
+    the two sides at all, so that the engine must compare every pair and filter.
+
+    >>> equi_join_columns("l.a = r.a and l.b <> r.b")
+    ['a']
+    >>> equi_join_columns("l.a = r.a or l.b = r.b")
+    []
+    """
+    parsed = sqlglot.parse_one(rule)
+    terms = list(parsed.flatten()) if isinstance(parsed, exp.And) else [parsed]
+    columns: list[str] = []
+    for term in terms:
+        if not isinstance(term, exp.EQ):
+            continue
+        left, right = term.left, term.right
+        if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
+            continue
+        if {left.table, right.table} != {"l", "r"}:
+            continue
+        if left.name != right.name:
+            return None
+        columns.append(left.name)
+    return columns
+
+
+def refuse_every_pair_rules(table: pa.Table, rules: list[str], config: Mapping[str, Any] | None = None) -> None:
+    """Raise :class:`~personae.errors.FuzzySettingsError` for a rule that would compare every pair.
+
+    A rule with no ``l.x = r.x`` equality makes the engine score all n·(n−1)/2 pairs (a
+    cross join), as does one whose columns hold a single value in every record; either
+    would take hours on a customer base, so it is refused with the number of pairs it
+    would make. ``config`` holds the store's DuckDB limits (memory, spill folder).
+    """
+    count = table.num_rows
+    every_pair = count * (count - 1) // 2
+    for rule in rules:
+        columns = equi_join_columns(rule)
+        if columns is None:
+            continue
+        if columns:
+            keys = ", ".join(f'"{c}"' for c in dict.fromkeys(columns))
+            not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in dict.fromkeys(columns))
+            with duckdb.connect(config=dict(config or {})) as connection:
+                connection.register("records", table)
+                pairs = connection.execute(
+                    "SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM "
+                    f"(SELECT count(*) AS n FROM records WHERE {not_null} GROUP BY {keys})"
+                ).fetchone()
+            found = int(pairs[0]) if pairs else 0
+            if found < every_pair or count < MIN_TRAINING_PAIRS:
+                continue
+            why = f"its columns {sorted(set(columns))} hold one value in every record"
+        else:
+            why = "it has no equality between an l. and an r. column (such as l.last_name = r.last_name)"
+        raise FuzzySettingsError(
+            f"blocking rule {rule!r} would compare every pair of the {count:,} customer records: "
+            f"{every_pair:,} pairs, as {why}. Block on columns that split the records into small "
+            "groups, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
+        )

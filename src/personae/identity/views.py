@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.errors import PersonNotFound
+from personae.identity.explain import fuzzy_model_report
 from personae.identity.graph import RECORD_TYPE
 from personae.sources.normalise import identifier_sql
 
@@ -63,6 +65,10 @@ class IdentityReport:
     cut_links: list[dict[str, Any]]
     shared_values: list[dict[str, Any]]
     malformed: list[dict[str, Any]]
+    fuzzy_levels: list[dict[str, Any]] = field(default_factory=list)
+    """The fuzzy model's levels: comparison, kind, level, m and u, match weight."""
+    fuzzy_warnings: list[str] = field(default_factory=list)
+    """Degenerate levels of the fuzzy model (an exact match no likelier among matches than "else")."""
 
 
 def parse_identifier(text: str) -> tuple[str, str]:
@@ -143,8 +149,9 @@ def person(engine: Engine, identifier: str, region: str) -> PersonView:
     return PersonView(uid, golden, identifiers, counted, events, segments, scores, merges)
 
 
-def report(engine: Engine) -> IdentityReport:
-    """Suspicious identity components: the largest people, cut links, shared and blocked values."""
+def report(engine: Engine, models: Path | None = None) -> IdentityReport:
+    """Suspicious identity components: the largest people, cut links, shared and blocked values;
+    with ``models``, what the fuzzy model saved there learnt."""
     largest = engine.fetch_arrow(
         "SELECT uid, count(*) AS identifiers, count(DISTINCT id_type) AS types FROM identity_map "
         f"WHERE id_type <> {literal(RECORD_TYPE)} GROUP BY uid ORDER BY identifiers DESC, uid LIMIT {REPORT_ROWS}"
@@ -169,4 +176,12 @@ def report(engine: Engine) -> IdentityReport:
         cut_links=cuts,
         shared_values=shared,
         malformed=malformed,
+        **_fuzzy_part(models),
     )
+
+
+def _fuzzy_part(models: Path | None) -> dict[str, Any]:
+    fuzzy = fuzzy_model_report(models) if models is not None else None
+    if fuzzy is None:
+        return {}
+    return {"fuzzy_levels": [asdict(level) for level in fuzzy.levels], "fuzzy_warnings": fuzzy.warnings}
