@@ -14,18 +14,18 @@ from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS, demo_world
 from tests.server.live import Served, serving
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_world(tmp_path_factory.mktemp("dashboard") / "shop")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served(world: Path) -> Iterator[Served]:
     with serving(Workspace(world)) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("chromium is not installed: `make chromium` (apt-get install chromium)")
