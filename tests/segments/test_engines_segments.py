@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from personae import Workspace
+from personae.engine.parquet_store import ParquetStoreEngine, store_engine
+from personae.errors import UsageError
 from tests.profiles.small_world import AS_OF, build
 
 pytestmark = pytest.mark.spark
@@ -59,3 +64,30 @@ def test_traits_and_segments_are_identical_on_both_engines(tmp_path: Path) -> No
     assert any(row["segmentation"] == "rules" for row in duck["memberships"])
     for table in COMPARED:
         assert _differences(duck[table], spark[table]) == [], f"{table} differs between engines"
+    _reads_without_spark(tmp_path / "spark", spark)
+
+
+def _reads_without_spark(root: Path, spark: dict[str, list[dict[str, Any]]]) -> None:
+    """The Spark workspace's read commands, naming no engine, read its Parquet folders through
+    DuckDB (no JVM) and give what Spark gives; user SQL keeps its sandbox there too."""
+    assert store_engine(root) == "spark"
+    workspace = Workspace(root)  # personae.toml names no engine: DuckDB's default
+    with workspace.engine(write=False) as reader:
+        assert isinstance(reader, ParquetStoreEngine)
+        for table in ("memberships", "traits"):
+            assert int(reader.scalar(f"SELECT count(*) FROM {table}")) == len(spark[table]) > 0
+    held = workspace.sql("SELECT count(*) AS n FROM memberships WHERE exited_at IS NULL").to_pylist()[0]["n"]
+    assert sum(s.members + s.anonymous for s in workspace.segments()) == held > 0
+    assert sum(source.rows_loaded for source in workspace.status().sources) > 0
+    person = workspace.sql("SELECT min(id_value) AS e FROM identity_map WHERE id_type = 'email'").to_pylist()[0]["e"]
+    assert workspace.profile(f"email:{person}").uid
+    shown = subprocess.run(
+        [sys.executable, "-m", "personae", "sql", "select count(*) n from traits", "-w", str(root), "-f", "csv"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    assert shown.returncode == 0 and shown.stdout.split() == ["n", str(len(spark["traits"]))], shown.stderr
+    with pytest.raises(UsageError, match=r"user SQL cannot read or write files|reads the store's tables"):
+        workspace.sql("SELECT * FROM read_csv('/etc/passwd')")
