@@ -46,6 +46,7 @@ from personae.sources.kinds import TARGET_TABLE, SourceKind
 from personae.sources.mapping import mapped_sql
 from personae.sources.raw_copy import raw_folder
 from personae.sources.specs import IngestSettings, SourceSpec
+from personae.sources.suppressing import drop_rows
 
 _ORDERS = "_retention_orders"
 _OLD = "_retention_old"
@@ -243,18 +244,7 @@ def _rewrite(reader: duckdb.DuckDBPyConnection, path: Path, everything: bool) ->
     if everything:
         path.unlink()
         return
-    partial = path.with_suffix(".partial")
-    numbered = _numbered_sql(reader, path)
-    kept = (
-        f"SELECT * FROM ({numbered}) AS r WHERE NOT EXISTS "
-        f'(SELECT 1 FROM {_OLD} AS o WHERE o."row" = r.{ROW_COLUMN} AND o.file = r._file) ORDER BY r.{ROW_COLUMN}'
-    )
-    try:
-        reader.execute(f"COPY ({kept}) TO {literal(str(partial))} (FORMAT parquet, COMPRESSION snappy)")
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(path)
+    drop_rows(path, [int(row[0]) for row in reader.execute(f'SELECT "row" FROM {_OLD}').fetchall()])
 
 
 def _expose(engine: Engine, spec: SourceSpec, folder: Path) -> None:

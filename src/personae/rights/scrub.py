@@ -26,7 +26,7 @@ from personae.identity import live_normalise
 from personae.privacy.suppression import Suppression
 from personae.sources.raw_copy import raw_folder
 from personae.sources.specs import JOURNAL_FOLDER, IngestSettings, SourceSpec
-from personae.sources.suppressing import record_hits, scrub_raw_copy
+from personae.sources.suppressing import active_salt, record_hits, scrub_raw_copy
 
 SEGMENT_SUFFIXES = (".jsonl", ".jsonl.active")
 
@@ -86,10 +86,8 @@ class IntakeFilter:
         self.dropped = 0
 
     def reload(self, engine: Engine) -> None:
-        salt = None
-        if engine.has_table("workspace_settings"):
-            salt = engine.scalar("SELECT max(value) FROM workspace_settings WHERE key = 'uid_salt'")
-        self.listed = Suppression.load(engine, str(salt or ""))
+        salt = active_salt(engine)
+        self.listed = Suppression.load(engine, salt) if salt else Suppression("", frozenset())
 
     def keep(self, lines: Sequence[bytes]) -> list[bytes]:
         """The lines of people not erased (all of them, at no cost, while nobody was)."""
