@@ -24,7 +24,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("segments",),
     ("activation",),
     ("steps", "pipeline", "config", "status", "realtime", "access", "rights"),
-    ("workspace", "workspace_activation", "workspace_privacy"),
+    ("workspace", "workspace_activation", "workspace_privacy", "workspace_segments"),
     ("cli", "server", "dashboard", "__init__", "__main__"),
 )
 """Lowest first: a module may import from its own floor and the floors below."""
