@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 from typing import Any
 
 from personae.dashboard.customer import find_people, story
 from personae.dashboard.model_views import model_charts, question_charts
 from personae.dashboard.overview import overview
 from personae.dashboard.segment_views import rule_segments, segmentation_view
-from personae.engine.sql import literal
+from personae.engine.sql import day_sql, literal
 from personae.errors import PersonaeError, WorkspaceError
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import MODELS_FOLDER
@@ -64,14 +65,19 @@ def segments_page(
     return {"view": view, "not_run": None, "personas": personas, "rules": rules}
 
 
-def stored_personas(workspace: Workspace, segmentation: str) -> Any:
-    """The persona cards the last run kept (``persona_cards``), or computed now for a store without them."""
+def stored_personas(workspace: Workspace, segmentation: str, day: date | None = None) -> Any:
+    """The persona cards a run kept (``persona_cards``): the latest day's, or computed now for a
+    store without them; with ``day``, that past recorded day's, or None when no run kept them."""
     with workspace.engine(write=False) as store:
         if store.has_table("persona_cards"):
-            rows = store.fetch_rows(f"SELECT cards FROM persona_cards WHERE segmentation = {literal(segmentation)}")
+            when = f" AND as_of = {day_sql(day)}" if day is not None else ""
+            rows = store.fetch_rows(
+                f"SELECT cards FROM persona_cards WHERE segmentation = {literal(segmentation)}{when} "
+                "ORDER BY as_of DESC LIMIT 1"
+            )
             if rows:
                 return json.loads(rows[0][0])
-    return workspace.personas(segmentation)
+    return workspace.personas(segmentation) if day is None else None
 
 
 def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:

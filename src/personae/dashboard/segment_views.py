@@ -2,7 +2,9 @@
 days, the overlap with another segmentation, the flows between two days, the RFM grid.
 
 Reads ``memberships`` (a row per stay), ``membership_days``, ``profiles`` and ``rfm_scores``:
-tables of people, not of events.
+tables of people, not of events. The same view as of a past recorded day (``personae report
+--as-of``) reads the stays that held at the end of that day instead of the open ones; the RFM
+grid has no history (``rfm_scores`` holds the latest scores), so it is left out there.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from personae.engine.sql import literal
 from personae.errors import WorkspaceError
 from personae.golden.survivorship import KNOWN
 from personae.segments.definitions import definitions
-from personae.segments.memberships import recorded_days
+from personae.segments.memberships import recorded_days, stamp_sql
 from personae.segments.reports import microsegments, transitions
 from personae.segments.specs import RULE_SEGMENTS
 
@@ -32,17 +34,30 @@ class SegmentationView:
     against: str | None = None
     start: str | None = None
     end: str | None = None
+    as_of: str | None = None
+    """The past recorded day shown, or None for the latest state."""
     notes: list[str] = field(default_factory=list)
     """What a chart could not show, and what to do about it."""
     charts: dict[str, charts.Option] = field(default_factory=dict)
 
 
-def segmentation_names(store: Engine) -> list[str]:
+def holding_sql(day: date | None, alias: str = "m") -> str:
+    """The condition on a stay of ``memberships AS alias``: open (``day`` None), or held at the end of ``day``."""
+    if day is None:
+        return f"{alias}.exited_at IS NULL"
+    at = stamp_sql(day)
+    return f"{alias}.entered_at <= {at} AND ({alias}.exited_at IS NULL OR {alias}.exited_at > {at})"
+
+
+def segmentation_names(store: Engine, day: date | None = None) -> list[str]:
+    """The segmentations with members now, or at the end of a past recorded ``day``."""
     if not store.has_table("memberships"):
         return []
     return [
         str(row[0])
-        for row in store.fetch_rows("SELECT DISTINCT segmentation FROM memberships WHERE exited_at IS NULL ORDER BY 1")
+        for row in store.fetch_rows(
+            f"SELECT DISTINCT segmentation FROM memberships AS m WHERE {holding_sql(day)} ORDER BY 1"
+        )
     ]
 
 
@@ -52,39 +67,44 @@ def segmentation_view(
     against: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    as_of: date | None = None,
 ) -> SegmentationView:
-    """Everything the segments page draws for ``segmentation`` (the first one when None)."""
-    names = segmentation_names(store)
+    """Everything the segments page draws for ``segmentation`` (the first one when None); as
+    of the past recorded day ``as_of`` when given (the report's ``--as-of``), else now."""
+    names = segmentation_names(store, as_of)
     if not names:
         raise WorkspaceError("no segments yet: run the pipeline first (`personae run`)")
     chosen = segmentation if segmentation in names else names[0]
     if segmentation is not None and segmentation not in names:
         raise WorkspaceError(f"no segmentation {segmentation!r}; segmentations are {', '.join(names)}")
-    view = SegmentationView(chosen, names)
-    view.sizes = sizes(store, chosen)
+    view = SegmentationView(chosen, names, as_of=as_of.isoformat() if as_of else None)
+    view.sizes = sizes(store, chosen, as_of)
     view.charts["sizes"] = charts.bars(
         f"{chosen}: known customers per segment",
         [row["segment"] for row in view.sizes],
         [row["members"] for row in view.sizes],
         name="customers",
     )
-    days = recorded_days(store)
+    days = [day for day in recorded_days(store) if as_of is None or day <= as_of]
     view.days = [day.isoformat() for day in days]
     _trend(store, view, days)
     if chosen != RULE_SEGMENTS:
-        _overlap(store, view, against)
+        _overlap(store, view, against, as_of)
         _flows(store, view, days, start, end)
     if chosen == "rfm" and store.has_table("rfm_scores"):
-        view.charts["rfm"] = rfm_grid(store)
+        if as_of is None:
+            view.charts["rfm"] = rfm_grid(store)
+        else:
+            view.notes.append("The RFM grid shows the latest scores only (the store keeps no history of them).")
     return view
 
 
-def sizes(store: Engine, segmentation: str) -> list[dict[str, Any]]:
-    """Known customers and anonymous profiles in each segment now, largest first."""
+def sizes(store: Engine, segmentation: str, day: date | None = None) -> list[dict[str, Any]]:
+    """Known customers and anonymous profiles in each segment now (or at the end of ``day``), largest first."""
     rows = store.fetch_rows(
-        f"SELECT m.segment, count(*) FILTER (WHERE p.{KNOWN}), "  # one open stay per person and segment
+        f"SELECT m.segment, count(*) FILTER (WHERE p.{KNOWN}), "  # one stay per person and segment at a time
         f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
-        f"WHERE m.exited_at IS NULL AND m.segmentation = {literal(segmentation)} GROUP BY 1 ORDER BY 2 DESC, 1"
+        f"WHERE {holding_sql(day)} AND m.segmentation = {literal(segmentation)} GROUP BY 1 ORDER BY 2 DESC, 1"
     )
     return [{"segment": str(s), "members": int(n), "anonymous": int(a)} for s, n, a in rows]
 
@@ -126,12 +146,14 @@ def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
     )
 
 
-def _overlap(store: Engine, view: SegmentationView, against: str | None) -> None:
+def _overlap(store: Engine, view: SegmentationView, against: str | None, day: date | None) -> None:
     others = [name for name in view.segmentations if name not in (view.segmentation, RULE_SEGMENTS)]
     if not others:
         return
     view.against = against if against in others else ("lifecycle" if "lifecycle" in others else others[0])
-    if store.has_table("segment_overlaps") and store.scalar("SELECT count(*) FROM segment_overlaps"):
+    if day is not None:  # a past day: the summary holds the latest state only
+        cells = past_overlap_cells(store, view.segmentation, view.against, day)
+    elif store.has_table("segment_overlaps") and store.scalar("SELECT count(*) FROM segment_overlaps"):
         cells = overlap_cells(store, view.segmentation, view.against)
     else:  # a store from before the summaries step: computed now
         overlay = microsegments(store, [view.segmentation, view.against], min_size=1)
@@ -148,6 +170,22 @@ def overlap_cells(store: Engine, first: str, second: str) -> list[tuple[str, str
     )
     flip = a != first
     return [(str(y), str(x), int(n)) if flip else (str(x), str(y), int(n)) for x, y, n in rows]
+
+
+def past_overlap_cells(store: Engine, first: str, second: str, day: date) -> list[tuple[str, str, int]]:
+    """``(segment of first, segment of second, customers)``: known customers' stays held at the end of ``day``."""
+
+    def held(name: str) -> str:
+        return (
+            f"SELECT DISTINCT m.uid, m.segment FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
+            f"WHERE p.{KNOWN} AND m.segmentation = {literal(name)} AND {holding_sql(day)}"
+        )
+
+    rows = store.fetch_rows(
+        f"SELECT a.segment, b.segment, count(*) FROM ({held(first)}) AS a JOIN ({held(second)}) AS b "
+        "ON a.uid = b.uid GROUP BY 1, 2"
+    )
+    return [(str(x), str(y), int(n)) for x, y, n in rows]
 
 
 def overlap_heatmap(first: str, second: str, found: list[tuple[str, str, int]]) -> charts.Option:

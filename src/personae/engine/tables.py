@@ -456,7 +456,7 @@ TABLES: tuple[Table, ...] = (
     _table(
         "persona_cards",
         "summaries",
-        "each segmentation's persona cards (JSON) as of the latest recorded day; rewritten by every run",
+        "each segmentation's persona cards (JSON) per recorded day; a run of the latest day rewrites its own",
         ("segmentation", "VARCHAR"),
         ("as_of", "DATE"),
         ("cards", "VARCHAR"),

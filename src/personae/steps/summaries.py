@@ -8,7 +8,10 @@ should not recompute on every page, written once per run.
   segmentations, in one self-join of the current memberships (0.4 s per pair through
   ``microsegments`` on that demo, ~0.5 s for all pairs here).
 
-Both describe the latest state (the open memberships), whatever day the run is as of.
+The overlaps describe the latest state (the open memberships), whatever day the run is as of.
+The cards are kept per day (``as_of``), so ``personae report --as-of`` shows a past day's: a
+run of the latest recorded day replaces that day's cards; a backfill run (a day before the
+latest) keeps them all, since the open memberships are not that day's state.
 """
 
 from __future__ import annotations
@@ -46,18 +49,22 @@ def overlaps_sql() -> str:
 def run(context: RunContext) -> StepResult:
     engine = context.engine
     ensure_tables(engine, TABLES)
-    engine.delete_where("persona_cards", "true")
     engine.delete_where("segment_overlaps", "true")
     if nobody_yet(context, "summaries") or not engine.has_table("memberships"):
+        engine.delete_where("persona_cards", f"as_of = {day_sql(context.as_of)}")
         return StepResult("summaries", rows_in=0, rows_out=0, note="nothing to summarise yet")  # segment warned
     days = recorded_days(engine)
+    backfill = bool(days) and context.as_of < days[-1]
     as_of = days[-1] if days else context.as_of
     names = [
         str(row[0])
         for row in engine.fetch_rows("SELECT DISTINCT segmentation FROM memberships WHERE exited_at IS NULL ORDER BY 1")
     ]
     warnings = []
-    for name in names:
+    names_carded: list[str] = [] if backfill else names
+    if not backfill:
+        engine.delete_where("persona_cards", f"as_of = {day_sql(as_of)}")
+    for name in names_carded:
         try:
             cards = persona_cards(engine, name)
         except PersonaeError as error:  # a segmentation without cards (no known customer in it, say)
@@ -77,7 +84,10 @@ def run(context: RunContext) -> StepResult:
     return StepResult(
         "summaries",
         rows_in=len(names),
-        rows_out=len(names) + pairs,
-        note=f"persona cards of {len(names)} segmentations, {pairs:,} segment pairs",
+        rows_out=len(names_carded) + pairs,
+        note=(
+            f"persona cards of {len(names_carded)} segmentations, {pairs:,} segment pairs"
+            + (f"; a day before the latest ({as_of}) keeps the cards as they were" if backfill else "")
+        ),
         warnings=warnings,
     )
