@@ -8,12 +8,14 @@ import json
 from datetime import date
 from typing import Any
 
+from personae.activation.live_actions import person_actions
 from personae.dashboard.customer import find_people, story
 from personae.dashboard.model_views import model_charts, question_charts
 from personae.dashboard.overview import overview
 from personae.dashboard.segment_views import rule_segments, segmentation_view
 from personae.engine.sql import day_sql, literal
 from personae.errors import PersonaeError, WorkspaceError
+from personae.identity.views import person
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import MODELS_FOLDER
 from personae.workspace import Workspace
@@ -93,10 +95,11 @@ def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
     uids = sorted({match.uid for match in matches})
     if len(uids) != 1:
         return context
-    context["person"] = workspace.profile(f"uid:{uids[0]}")
-    with workspace.engine(write=False) as store:
-        found = story(store, uids[0])
-    context["story"] = found
+    with workspace.engine(write=False) as store:  # what workspace.profile() shows, less its recent events:
+        shown = person(store, f"uid:{uids[0]}", workspace.config.workspace.phone_region, recent_events=0)
+        actions = person_actions(store, workspace.config.actions, shown.uid)
+        context["story"] = story(store, uids[0])  # the timeline reads the person's events, once
+    context["person"] = dataclasses.replace(shown, next_actions=[dataclasses.asdict(action) for action in actions])
     return context
 
 

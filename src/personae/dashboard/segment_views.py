@@ -15,13 +15,14 @@ from typing import Any
 
 from personae.dashboard import charts
 from personae.engine.base import Engine
-from personae.engine.sql import literal
+from personae.engine.sql import day_sql, literal
 from personae.errors import WorkspaceError
 from personae.golden.survivorship import KNOWN
 from personae.segments.definitions import definitions
 from personae.segments.memberships import recorded_days, stamp_sql
 from personae.segments.reports import microsegments, transitions
 from personae.segments.specs import RULE_SEGMENTS
+from personae.steps.summaries import RFM_CELLS_SQL
 
 
 @dataclass
@@ -49,8 +50,24 @@ def holding_sql(day: date | None, alias: str = "m") -> str:
     return f"{alias}.entered_at <= {at} AND ({alias}.exited_at IS NULL OR {alias}.exited_at > {at})"
 
 
-def segmentation_names(store: Engine, day: date | None = None) -> list[str]:
+def summary_day(store: Engine, days: list[date] | None = None) -> date | None:
+    """The latest recorded day when the summaries step's tables describe it (a run ended with
+    it), else None: then the pages count from ``memberships`` and ``rfm_scores`` themselves."""
+    days = recorded_days(store) if days is None else days
+    if not days or not store.has_table("segment_sizes"):
+        return None
+    return days[-1] if store.scalar("SELECT max(as_of) FROM segment_sizes") == days[-1] else None
+
+
+def segmentation_names(store: Engine, day: date | None = None, summary: date | None = None) -> list[str]:
     """The segmentations with members now, or at the end of a past recorded ``day``."""
+    if summary is not None:
+        return [
+            str(row[0])
+            for row in store.fetch_rows(
+                f"SELECT DISTINCT segmentation FROM segment_sizes WHERE as_of = {day_sql(day or summary)} ORDER BY 1"
+            )
+        ]
     if not store.has_table("memberships"):
         return []
     return [
@@ -71,36 +88,47 @@ def segmentation_view(
 ) -> SegmentationView:
     """Everything the segments page draws for ``segmentation`` (the first one when None); as
     of the past recorded day ``as_of`` when given (the report's ``--as-of``), else now."""
-    names = segmentation_names(store, as_of)
+    recorded = recorded_days(store)
+    summary = summary_day(store, recorded)
+    names = segmentation_names(store, as_of, summary)
     if not names:
         raise WorkspaceError("no segments yet: run the pipeline first (`personae run`)")
     chosen = segmentation if segmentation in names else names[0]
     if segmentation is not None and segmentation not in names:
         raise WorkspaceError(f"no segmentation {segmentation!r}; segmentations are {', '.join(names)}")
     view = SegmentationView(chosen, names, as_of=as_of.isoformat() if as_of else None)
-    view.sizes = sizes(store, chosen, as_of)
+    view.sizes = sizes(store, chosen, as_of, summary)
     view.charts["sizes"] = charts.bars(
         f"{chosen}: known customers per segment",
         [row["segment"] for row in view.sizes],
         [row["members"] for row in view.sizes],
         name="customers",
     )
-    days = [day for day in recorded_days(store) if as_of is None or day <= as_of]
+    days = [day for day in recorded if as_of is None or day <= as_of]
     view.days = [day.isoformat() for day in days]
-    _trend(store, view, days)
+    _trend(store, view, days, summary)
     if chosen != RULE_SEGMENTS:
         _overlap(store, view, against, as_of)
-        _flows(store, view, days, start, end)
+        _flows(store, view, days, start, end, summary if as_of is None else None)
     if chosen == "rfm" and store.has_table("rfm_scores"):
         if as_of is None:
-            view.charts["rfm"] = rfm_grid(store)
+            view.charts["rfm"] = rfm_grid(store, summary)
         else:
             view.notes.append("The RFM grid shows the latest scores only (the store keeps no history of them).")
     return view
 
 
-def sizes(store: Engine, segmentation: str, day: date | None = None) -> list[dict[str, Any]]:
-    """Known customers and anonymous profiles in each segment now (or at the end of ``day``), largest first."""
+def sizes(
+    store: Engine, segmentation: str, day: date | None = None, summary: date | None = None
+) -> list[dict[str, Any]]:
+    """Known customers and anonymous profiles in each segment now (or at the end of ``day``), largest
+    first; read from ``segment_sizes`` when the summaries hold the latest day (``summary``)."""
+    if summary is not None:
+        rows = store.fetch_rows(
+            "SELECT segment, customers, anonymous FROM segment_sizes WHERE "
+            f"as_of = {day_sql(day or summary)} AND segmentation = {literal(segmentation)} ORDER BY 2 DESC, 1"
+        )
+        return [{"segment": str(s), "members": int(n), "anonymous": int(a)} for s, n, a in rows]
     rows = store.fetch_rows(
         f"SELECT m.segment, count(*) FILTER (WHERE p.{KNOWN}), "  # one stay per person and segment at a time
         f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid "
@@ -111,31 +139,27 @@ def sizes(store: Engine, segmentation: str, day: date | None = None) -> list[dic
 
 def rule_segments(store: Engine) -> list[dict[str, Any]]:
     """Every rule segment in force: its rule, version and known customers now (0 before a run assigns it)."""
-    counts = {row["segment"]: row["members"] for row in sizes(store, RULE_SEGMENTS)}
+    counts = {row["segment"]: row["members"] for row in sizes(store, RULE_SEGMENTS, summary=summary_day(store))}
     return [
         {"segment": d.name, "rule": d.rule, "version": d.version, "members": counts.get(d.name, 0)}
         for d in sorted(definitions(store), key=lambda d: d.name)
     ]
 
 
-def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
+def _trend(store: Engine, view: SegmentationView, days: list[date], summary: date | None) -> None:
     if len(days) < 2:
         view.notes.append(
             "The trend needs two or more recorded days; record an earlier one with `personae run --as-of YYYY-MM-DD`."
         )
     if not days:
         return
-    rows = (
-        store.fetch_rows(
-            "SELECT d.as_of, m.segment, count(*) FROM membership_days AS d JOIN (SELECT segment, entered_at, exited_at "
-            f"FROM memberships WHERE segmentation = {literal(view.segmentation)} "
-            f"AND uid IN (SELECT uid FROM profiles WHERE {KNOWN})) AS m "
-            "ON m.entered_at <= CAST(d.as_of AS TIMESTAMP) "
-            "AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) GROUP BY 1, 2"
+    if summary is not None:
+        rows = store.fetch_rows(
+            "SELECT as_of, segment, customers FROM segment_sizes "
+            f"WHERE segmentation = {literal(view.segmentation)} AND customers > 0"
         )
-        if store.has_table("membership_days")
-        else []
-    )
+    else:
+        rows = _trend_counts(store, view.segmentation)
     counts = {(str(day), str(segment)): int(n) for day, segment, n in rows}
     segments = sorted({segment for _, segment in counts})
     view.charts["trend"] = charts.lines(
@@ -143,6 +167,21 @@ def _trend(store: Engine, view: SegmentationView, days: list[date]) -> None:
         view.days,
         {segment: [counts.get((day, segment), 0) for day in view.days] for segment in segments},
         y_name="customers",
+    )
+
+
+def _trend_counts(store: Engine, segmentation: str) -> list[tuple[Any, ...]]:
+    """``(day, segment, known customers)`` on every recorded day, counted from ``memberships``."""
+    return (
+        store.fetch_rows(
+            "SELECT d.as_of, m.segment, count(*) FROM membership_days AS d JOIN (SELECT segment, entered_at, exited_at "
+            f"FROM memberships WHERE segmentation = {literal(segmentation)} "
+            f"AND uid IN (SELECT uid FROM profiles WHERE {KNOWN})) AS m "
+            "ON m.entered_at <= CAST(d.as_of AS TIMESTAMP) "
+            "AND (m.exited_at IS NULL OR m.exited_at > CAST(d.as_of AS TIMESTAMP)) GROUP BY 1, 2"
+        )
+        if store.has_table("membership_days")
+        else []
     )
 
 
@@ -195,7 +234,9 @@ def overlap_heatmap(first: str, second: str, found: list[tuple[str, str, int]]) 
     return charts.heatmap(f"Overlap of {first} and {second} (customers)", xs, ys, cells, x_name=first, y_name=second)
 
 
-def _flows(store: Engine, view: SegmentationView, days: list[date], start: str | None, end: str | None) -> None:
+def _flows(
+    store: Engine, view: SegmentationView, days: list[date], start: str | None, end: str | None, summary: date | None
+) -> None:
     if len(days) < 2:
         view.notes.append(
             "Flows between two dates need two recorded days; run `personae run --as-of YYYY-MM-DD` at an earlier day."
@@ -204,16 +245,29 @@ def _flows(store: Engine, view: SegmentationView, days: list[date], start: str |
     known = [day.isoformat() for day in days]
     view.start = start if start in known else known[0]
     view.end = end if end in known and end != view.start else known[-1]
-    found = transitions(store, view.segmentation, date.fromisoformat(view.start), date.fromisoformat(view.end))
-    links = [(f"{c.source} ({view.start})", f"{c.target} ({view.end})", c.count) for c in found.cells]
+    first, last = date.fromisoformat(view.start), date.fromisoformat(view.end)
+    if summary is not None and (first, last) == (days[0], summary):  # the default pair, kept by the run
+        cells = [
+            (str(source), str(target), int(n))
+            for source, target, n in store.fetch_rows(
+                f"SELECT source, target, customers FROM segment_flows WHERE segmentation = "
+                f"{literal(view.segmentation)} AND start_day = {day_sql(first)} AND end_day = {day_sql(last)} "
+                "ORDER BY 1, 2"
+            )
+        ]
+    else:
+        cells = [(c.source, c.target, c.count) for c in transitions(store, view.segmentation, first, last).cells]
+    links = [(f"{source} ({view.start})", f"{target} ({view.end})", n) for source, target, n in cells]
     view.charts["flows"] = charts.sankey(f"{view.segmentation}: from {view.start} to {view.end}", links)
 
 
-def rfm_grid(store: Engine) -> charts.Option:
-    """Recency score × frequency score, each cell's customers printed, coloured by their mean monetary value."""
-    rows = store.fetch_rows(
-        "SELECT r, f, count(*), avg(monetary) FROM rfm_scores WHERE r IS NOT NULL AND f IS NOT NULL GROUP BY 1, 2"
-    )
+def rfm_grid(store: Engine, summary: date | None = None) -> charts.Option:
+    """Recency score × frequency score, each cell's customers printed, coloured by their mean
+    monetary value (the run's ``rfm_cells`` when the summaries hold the latest day)."""
+    if summary is not None and store.has_table("rfm_cells"):
+        rows = store.fetch_rows("SELECT r, f, customers, monetary FROM rfm_cells")
+    else:
+        rows = store.fetch_rows(RFM_CELLS_SQL)
     scores = [str(score) for score in range(1, 6)]
     cells = [(int(f) - 1, int(r) - 1, round(float(money or 0), 2)) for r, f, _, money in rows]
     labels = [(int(f) - 1, int(r) - 1, f"{int(n)}") for r, f, n, _ in rows]
