@@ -69,14 +69,15 @@ def sizes_sql() -> str:
 
 
 def flows_sql(start: date, end: date) -> str:
-    """``segmentation, source, target, customers``: :func:`personae.segments.reports.transitions`
-    from ``start`` to ``end`` for every core segmentation at once."""
+    """``segmentation, start_day, end_day, source, target, customers``:
+    :func:`personae.segments.reports.transitions` from ``start`` to ``end`` for every core
+    segmentation at once."""
     known = f"uid IN (SELECT uid FROM {CUSTOMERS} AS c) AND segmentation <> {literal(RULE_SEGMENTS)}"
     return (
-        f"SELECT coalesce(b.segmentation, a.segmentation), coalesce(b.segment, {literal(NONE)}), "
-        f"coalesce(a.segment, {literal(NONE)}), count(*) FROM ({state_sql(start)} AND {known}) AS b "
-        f"FULL OUTER JOIN ({state_sql(end)} AND {known}) AS a ON a.uid = b.uid AND a.segmentation = b.segmentation "
-        "GROUP BY 1, 2, 3"
+        f"SELECT coalesce(b.segmentation, a.segmentation), {day_sql(start)}, {day_sql(end)}, "
+        f"coalesce(b.segment, {literal(NONE)}), coalesce(a.segment, {literal(NONE)}), count(*) "
+        f"FROM ({state_sql(start)} AND {known}) AS b FULL OUTER JOIN ({state_sql(end)} AND {known}) AS a "
+        "ON a.uid = b.uid AND a.segmentation = b.segmentation GROUP BY 1, 2, 3, 4, 5"
     )
 
 
@@ -96,8 +97,7 @@ def _rewrite(context: RunContext, days: list[date]) -> int:
         written += engine.insert(
             "segment_flows",
             ["segmentation", "start_day", "end_day", "source", "target", "customers"],
-            f"SELECT f.*, c.* FROM (SELECT {day_sql(days[0])}, {day_sql(days[-1])}) AS f "
-            f"CROSS JOIN ({flows_sql(days[0], days[-1])}) AS c",
+            flows_sql(days[0], days[-1]),
         )
     if engine.has_table("rfm_scores"):
         written += engine.insert("rfm_cells", ["r", "f", "customers", "monetary"], RFM_CELLS_SQL)
