@@ -8,20 +8,32 @@ page is a warm-up and not counted.
 
     .venv/bin/python bench/dashboard.py --workspace demo --repeat 9
     .venv/bin/python bench/dashboard.py --customers 20000      # builds bench/out/dashboard-20000 first
+    .venv/bin/python bench/dashboard.py --workspace demo --explain   # and each page's queries
+
+With ``--explain`` it also prints every query each page runs, with what DuckDB's ``EXPLAIN
+ANALYZE`` says it scanned: each table, its row groups read out of its total, and the rows
+that came out of the scan (a filter on the UID or a summary table reads little; a full scan
+of ``events`` would show here).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import socket
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 
 from personae import Workspace
+from personae.dashboard import pages
+from personae.engine.duckdb import DuckDBEngine
 from personae.server import create_app
 from personae.server.serving import Serving
 
@@ -72,11 +84,67 @@ def _time(client: httpx.Client, path: str, repeat: int) -> tuple[list[float], li
     return times, cpu
 
 
+def _page_builds(workspace: Workspace, email: str) -> dict[str, Callable[[], object]]:
+    """Each page's builder (what its route calls), keyed as in ``PAGES``."""
+    return {
+        "/dashboard/overview": lambda: pages.overview_page(workspace, None, None),
+        "/dashboard/segments?segmentation=rfm": lambda: pages.segments_page(workspace, "rfm"),
+        "/dashboard/segments?segmentation=lifecycle": lambda: pages.segments_page(workspace, "lifecycle"),
+        "/dashboard/segments?segmentation=lifestyle": lambda: pages.segments_page(workspace, "lifestyle"),
+        "/dashboard/customer?q={email}": lambda: pages.customer_page(workspace, email),
+        "/dashboard/rules": lambda: pages.rules_page(workspace),
+        "/dashboard/models": lambda: pages.models_page(workspace),
+        "/dashboard/questions": lambda: pages.questions_page(workspace),
+        "/dashboard/activation": lambda: pages.activation_page(workspace),
+    }
+
+
+def _scans(plan: str) -> str:
+    """``table (row groups read / all, rows out)`` for each table scan of an EXPLAIN ANALYZE plan."""
+    found = []
+    for block in plan.split("Table Scan")[1:]:
+        table = re.search(r"Table:\s*(?:\w+\.main\.)?(\w+)", block)
+        groups = re.search(r"Row Groups Scanned:\s*(\d+ / \d+)", block)
+        rows = re.search(r"([\d,]+) rows", block)
+        found.append(
+            f"{table.group(1) if table else '?'} ({groups.group(1) if groups else 'all'} row groups, "
+            f"{rows.group(1) if rows else '?'} rows out)"
+        )
+    return "; ".join(found) or "no table (constants or catalog)"
+
+
+def explain(workspace: Workspace, email: str) -> list[str]:
+    """A table of every query of every page with what it scanned (the workspace held open)."""
+    queries: list[str] = []
+    lines = ["", "| page | query | scans (EXPLAIN ANALYZE) |", "|---|---|---|"]
+    fetch = DuckDBEngine.fetch_arrow
+
+    def recorded(engine: DuckDBEngine, sql: str) -> pa.Table:
+        queries.append(sql)
+        return fetch(engine, sql)
+
+    for page, build in _page_builds(workspace, email).items():
+        queries.clear()
+        DuckDBEngine.fetch_arrow = recorded  # type: ignore[method-assign]
+        try:
+            build()
+        finally:
+            DuckDBEngine.fetch_arrow = fetch  # type: ignore[method-assign]
+        with workspace.engine(write=False) as store:
+            for sql in queries:
+                plan = "\n".join(str(row[1]) for row in store.fetch_rows(f"EXPLAIN ANALYZE {sql}"))
+                shown = " ".join(sql.split())
+                shown = shown if len(shown) <= 140 else shown[:137] + "..."
+                lines.append(f"| `{page}` | `{shown.replace('|', '/')}` | {_scans(plan)} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, help="a workspace that has been run (default: a demo world)")
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--explain", action="store_true", help="also list each page's queries and what they scan")
     args = parser.parse_args()
     workspace = _workspace(args)
     _, token = workspace.create_key("read", name="bench/dashboard.py")
@@ -101,14 +169,18 @@ def main() -> None:
                         time.sleep(0.1)
                 client.post("/dashboard/login", data={"token": token})
                 rows = []
+                load_before = os.getloadavg()[0]
                 for page in PAGES:
                     path = page.format(email=email)
                     rows.append((page, *_time(client, path, args.repeat)))
+                load_after = os.getloadavg()[0]
         finally:
             server.stop()
             thread.join(30)
+        explained = explain(workspace, str(email)) if args.explain else []
     baseline = statistics.median(rows[0][1])
-    print(f"workspace: {workspace.root} ({people:,} profiles, {events:,} events); {args.repeat} requests per page\n")
+    print(f"workspace: {workspace.root} ({people:,} profiles, {events:,} events); {args.repeat} requests per page")
+    print(f"load average (1 min) at the start and the end of the timed requests: {load_before:.1f}, {load_after:.1f}\n")
     print("| page | median ms | min ms | max ms | median CPU ms | median / 300 ms budget | median / `/health` |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for page, times, cpu in rows:
@@ -117,6 +189,7 @@ def main() -> None:
             f"| `{page}` | {median:.1f} | {min(times):.1f} | {max(times):.1f} | {statistics.median(cpu):.1f} "
             f"| {median / BUDGET_MS:.2f}× | {median / baseline:.1f}× |"
         )
+    print("\n".join(explained))
 
 
 if __name__ == "__main__":
