@@ -29,10 +29,12 @@ def shown_sizes(browser: Browser, report: Path) -> tuple[Sizes, Sizes, str]:
     for section in page.locator("section.segmentation").all():
         name = str(section.get_attribute("data-segmentation"))
         for row in section.locator("tr[data-segment]").all():
-            sizes[(name, str(row.get_attribute("data-segment")))] = int(number(row.locator("td.n").inner_text()))
+            size = int(number(row.locator("td.n").inner_text()))
+            if size:  # a segment of anonymous profiles only is listed with 0 known customers
+                sizes[(name, str(row.get_attribute("data-segment")))] = size
         for card in section.locator("article.persona").all():
-            size = card.locator("[data-testid=persona-size]").inner_text()
-            cards[(name, str(card.get_attribute("data-segment")))] = int(number(size))
+            shown = card.locator("[data-testid=persona-size]").inner_text()
+            cards[(name, str(card.get_attribute("data-segment")))] = int(number(shown))
     line = page.inner_text("[data-testid=as-of]")
     context.close()
     return sizes, cards, line
