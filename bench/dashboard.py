@@ -11,22 +11,22 @@ baseline measured in the same run).
     .venv/bin/python bench/dashboard.py --workspace demo --explain   # and each page's queries
 
 With ``--explain`` it also prints every query each page runs, with what DuckDB's ``EXPLAIN
-ANALYZE`` says it scanned: each table, its row groups read out of its total, and the rows
-that came out of the scan (a filter on the UID or a summary table reads little; a full scan
-of ``events`` would show here).
+ANALYZE`` says it scanned: each table, its row groups read out of its total, and the rows it
+scanned (a summary table is a few rows; a full scan of ``events`` would show here).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import re
 import socket
 import statistics
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -104,18 +104,16 @@ def _page_builds(workspace: Workspace, email: str) -> dict[str, Callable[[], obj
     }
 
 
-def _scans(plan: str) -> str:
-    """``table (row groups read / all, rows out)`` for each table scan of an EXPLAIN ANALYZE plan."""
+def _scans(plan: dict[str, Any]) -> list[str]:
+    """``table: row groups read / all, rows scanned`` of each table scan in an EXPLAIN ANALYZE plan (JSON)."""
     found = []
-    for block in plan.split("Table Scan")[1:]:
-        table = re.search(r"Table:\s*(?:\w+\.main\.)?(\w+)", block)
-        groups = re.search(r"Row Groups Scanned:\s*(\d+ / \d+)", block)
-        rows = re.search(r"([\d,]+) rows", block)
-        found.append(
-            f"{table.group(1) if table else '?'} ({groups.group(1) if groups else 'all'} row groups, "
-            f"{rows.group(1) if rows else '?'} rows out)"
-        )
-    return "; ".join(found) or "no table (constants or catalog)"
+    if plan.get("type") == "TABLE_SCAN":
+        table = str(plan.get("extra_info", {}).get("Table", "?")).removeprefix("personae.main.")
+        groups = f"{plan.get('row_groups_scanned', '?')} / {plan.get('total_row_groups_to_scan', '?')}"
+        found.append(f"{table}: {groups} row groups, {int(plan.get('rows_scanned', 0)):,} rows scanned")
+    for child in plan.get("children", []):
+        found += _scans(child)
+    return found
 
 
 def explain(workspace: Workspace, email: str) -> list[str]:
@@ -137,10 +135,11 @@ def explain(workspace: Workspace, email: str) -> list[str]:
             DuckDBEngine.fetch_arrow = fetch  # type: ignore[method-assign]
         with workspace.engine(write=False) as store:
             for sql in queries:
-                plan = "\n".join(str(row[1]) for row in store.fetch_rows(f"EXPLAIN ANALYZE {sql}"))
+                plan = json.loads(store.fetch_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")[0][-1])
+                scans = [scan for operator in plan["operator"] for scan in _scans(operator)]
                 shown = " ".join(sql.split())
                 shown = shown if len(shown) <= 140 else shown[:137] + "..."
-                lines.append(f"| `{page}` | `{shown.replace('|', '/')}` | {_scans(plan)} |")
+                lines.append(f"| `{page}` | `{shown.replace('|', '/')}` | {'; '.join(scans) or 'no table'} |")
     return lines
 
 
