@@ -136,7 +136,8 @@ def explain(workspace: Workspace, email: str) -> list[str]:
         with workspace.engine(write=False) as store:
             for sql in queries:
                 plan = json.loads(store.fetch_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")[0][-1])
-                scans = [scan for operator in plan["operator"] for scan in _scans(operator)]
+                operators = plan if isinstance(plan, list) else plan.get("operator", plan.get("children", []))
+                scans = [scan for operator in operators for scan in _scans(operator)]
                 shown = " ".join(sql.split())
                 shown = shown if len(shown) <= 140 else shown[:137] + "..."
                 lines.append(f"| `{page}` | `{shown.replace('|', '/')}` | {'; '.join(scans) or 'no table'} |")
