@@ -37,6 +37,8 @@ class SegmentationView:
     end: str | None = None
     as_of: str | None = None
     """The past recorded day shown, or None for the latest state."""
+    summarised: str | None = None
+    """The day of the run whose summary tables the view read (None: counted from the memberships)."""
     notes: list[str] = field(default_factory=list)
     """What a chart could not show, and what to do about it."""
     charts: dict[str, charts.Option] = field(default_factory=dict)
@@ -97,6 +99,7 @@ def segmentation_view(
     if segmentation is not None and segmentation not in names:
         raise WorkspaceError(f"no segmentation {segmentation!r}; segmentations are {', '.join(names)}")
     view = SegmentationView(chosen, names, as_of=as_of.isoformat() if as_of else None)
+    view.summarised = summary.isoformat() if summary is not None else None
     view.sizes = sizes(store, chosen, as_of, summary)
     view.charts["sizes"] = charts.bars(
         f"{chosen}: known customers per segment",
