@@ -33,6 +33,9 @@ EARLIER = "2025-09-30"
 """A second recorded day, so the trend and the flows have two."""
 REPORT = "shared/report.html"
 """Where the world's report is written (by the CLI, before the tests' server holds the store)."""
+REPORT_EARLIER = "shared/report-earlier.html"
+"""The world's report as of the day after ``EARLIER`` (``personae report --as-of``): that day's state."""
+AFTER_EARLIER = "2025-10-01"
 EVIL_NAME = "<script>alert('crm')</script>"
 EVIL_LAST = '<img src=x onerror="alert(2)">'
 EVIL_EVENT = "<script>alert('event')</script>"
@@ -95,6 +98,8 @@ def demo_world(root: Path, customers: int = 400) -> Path:
     personae("run", "-w", str(root))
     said = personae("report", "-w", str(root), "--out", str(root / REPORT))
     assert str(root / REPORT) in said.replace("\n", ""), said
+    said = personae("report", "-w", str(root), "--as-of", AFTER_EARLIER, "--out", str(root / REPORT_EARLIER))
+    assert f"the state recorded on {EARLIER}" in " ".join(said.split()), said
     return root
 
 

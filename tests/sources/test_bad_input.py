@@ -38,6 +38,9 @@ DERIVED = {
     "model_scores_survey",
     "persona_cards",
     "segment_overlaps",
+    "segment_sizes",
+    "segment_flows",
+    "rfm_cells",
 }
 """Rebuilt from the loaded rows by later steps: they change whenever good rows load."""
 

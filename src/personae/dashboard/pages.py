@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 from typing import Any
 
+from personae.activation.live_actions import person_actions
 from personae.dashboard.customer import find_people, story
 from personae.dashboard.model_views import model_charts, question_charts
 from personae.dashboard.overview import overview
 from personae.dashboard.segment_views import rule_segments, segmentation_view
-from personae.engine.sql import literal
+from personae.engine.sql import day_sql, literal
 from personae.errors import PersonaeError, WorkspaceError
+from personae.identity.views import person
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import MODELS_FOLDER
 from personae.workspace import Workspace
@@ -64,14 +67,19 @@ def segments_page(
     return {"view": view, "not_run": None, "personas": personas, "rules": rules}
 
 
-def stored_personas(workspace: Workspace, segmentation: str) -> Any:
-    """The persona cards the last run kept (``persona_cards``), or computed now for a store without them."""
+def stored_personas(workspace: Workspace, segmentation: str, day: date | None = None) -> Any:
+    """The persona cards a run kept (``persona_cards``): the latest day's, or computed now for a
+    store without them; with ``day``, that past recorded day's, or None when no run kept them."""
     with workspace.engine(write=False) as store:
         if store.has_table("persona_cards"):
-            rows = store.fetch_rows(f"SELECT cards FROM persona_cards WHERE segmentation = {literal(segmentation)}")
+            when = f" AND as_of = {day_sql(day)}" if day is not None else ""
+            rows = store.fetch_rows(
+                f"SELECT cards FROM persona_cards WHERE segmentation = {literal(segmentation)}{when} "
+                "ORDER BY as_of DESC LIMIT 1"
+            )
             if rows:
                 return json.loads(rows[0][0])
-    return workspace.personas(segmentation)
+    return workspace.personas(segmentation) if day is None else None
 
 
 def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
@@ -87,10 +95,11 @@ def customer_page(workspace: Workspace, query: str) -> dict[str, Any]:
     uids = sorted({match.uid for match in matches})
     if len(uids) != 1:
         return context
-    context["person"] = workspace.profile(f"uid:{uids[0]}")
-    with workspace.engine(write=False) as store:
-        found = story(store, uids[0])
-    context["story"] = found
+    with workspace.engine(write=False) as store:  # what workspace.profile() shows, less its recent events:
+        shown = person(store, f"uid:{uids[0]}", workspace.config.workspace.phone_region, recent_events=0)
+        actions = person_actions(store, workspace.config.actions, shown.uid)
+        context["story"] = story(store, uids[0])  # the timeline reads the person's events, once
+    context["person"] = dataclasses.replace(shown, next_actions=[dataclasses.asdict(action) for action in actions])
     return context
 
 

@@ -104,8 +104,9 @@ def _known_uid(engine: Engine, uid: str) -> str:
     return uid
 
 
-def person(engine: Engine, identifier: str, region: str) -> PersonView:
-    """Golden record with the source of each value, identifiers, records per source, recent events."""
+def person(engine: Engine, identifier: str, region: str, *, recent_events: int = RECENT_EVENTS) -> PersonView:
+    """Golden record with the source of each value, identifiers, records per source, recent events
+    (``recent_events`` of them: 0 leaves them out, for a caller that reads the person's events itself)."""
     id_type, value = parse_identifier(identifier)
     uid = _known_uid(engine, value) if id_type == "uid" else _uid_of(engine, id_type, value, region)
     key = literal(uid)
@@ -122,12 +123,16 @@ def person(engine: Engine, identifier: str, region: str) -> PersonView:
         f"WHERE m.uid = {key} AND m.id_type <> {literal(RECORD_TYPE)} ORDER BY m.id_type, m.id_value"
     ).to_pylist()
     records = dict(engine.fetch_rows(f"SELECT source, count(*) FROM record_map WHERE uid = {key} GROUP BY 1"))
-    events = engine.fetch_arrow(
-        "SELECT e.ts, e.source, e.type, e.name, e.amount, e.category, e.channel FROM events AS e "
-        "JOIN record_map AS m ON m.source = e.source "
-        "AND m.record_id = CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END "
-        f"WHERE m.uid = {key} ORDER BY e.ts DESC LIMIT {RECENT_EVENTS}"
-    ).to_pylist()
+    events = (
+        engine.fetch_arrow(
+            "SELECT e.ts, e.source, e.type, e.name, e.amount, e.category, e.channel FROM events AS e "
+            "JOIN record_map AS m ON m.source = e.source "
+            "AND m.record_id = CASE WHEN e.type = 'order' THEN e.order_id ELSE e.event_id END "
+            f"WHERE m.uid = {key} ORDER BY e.ts DESC LIMIT {int(recent_events)}"
+        ).to_pylist()
+        if recent_events > 0
+        else []
+    )
     segments = (
         engine.fetch_arrow(
             "SELECT segmentation, segment, score, entered_at FROM memberships "

@@ -7,25 +7,38 @@ should not recompute on every page, written once per run.
 - ``segment_overlaps``: known customers and revenue in every pair of segments of two core
   segmentations, in one self-join of the current memberships (0.4 s per pair through
   ``microsegments`` on that demo, ~0.5 s for all pairs here).
+- ``segment_sizes``: known customers and anonymous profiles in every segment on every recorded
+  day (the stays held at its end), for the sizes, the trend and the report's ``--as-of``: three
+  scans of ``memberships`` that took 110–240 ms of a segments page's time on that demo.
+- ``segment_flows``: the moves of known customers between the first and the latest recorded
+  day in each core segmentation (``transitions`` of that pair, the page's default flows).
+- ``rfm_cells``: the RFM grid (buyers and mean monetary value per recency × frequency score).
 
-Both describe the latest state (the open memberships), whatever day the run is as of.
+The sizes, flows and grid are rewritten by every run. The overlaps describe the latest state
+(the open memberships), whatever day the run is as of. The cards are kept per day
+(``as_of``), so ``personae report --as-of`` shows a past day's: a run of the latest recorded
+day replaces that day's cards; a backfill run (a day before the latest) keeps them all, since
+the open memberships are not that day's state.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 
 from personae.engine.sql import day_sql, literal
 from personae.engine.tables import ensure_tables
 from personae.errors import PersonaeError
-from personae.golden.survivorship import KNOWN
-from personae.segments.memberships import recorded_days
+from personae.golden.survivorship import CUSTOMERS, KNOWN
+from personae.segments.memberships import recorded_days, state_sql
 from personae.segments.personas import persona_cards
+from personae.segments.reports import NONE
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import RunContext, StepResult, nobody_yet
 
-TABLES = ("persona_cards", "segment_overlaps")
+TABLES = ("persona_cards", "segment_overlaps", "segment_sizes", "segment_flows", "rfm_cells")
+REWRITTEN = ("segment_overlaps", "segment_sizes", "segment_flows", "rfm_cells")
 
 
 def overlaps_sql() -> str:
@@ -43,21 +56,74 @@ def overlaps_sql() -> str:
     )
 
 
+def sizes_sql() -> str:
+    """``as_of, segmentation, segment, customers, anonymous`` on each recorded day (one stay per
+    person and segment at a time, as :func:`personae.dashboard.segment_views.sizes` counts)."""
+    at = "CAST(d.as_of AS TIMESTAMP)"
+    return (
+        f"SELECT d.as_of, m.segmentation, m.segment, count(*) FILTER (WHERE p.{KNOWN}), "
+        f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM membership_days AS d JOIN memberships AS m "
+        f"ON m.entered_at <= {at} AND (m.exited_at IS NULL OR m.exited_at > {at}) "
+        "JOIN profiles AS p ON p.uid = m.uid GROUP BY 1, 2, 3"
+    )
+
+
+def flows_sql(start: date, end: date) -> str:
+    """``segmentation, start_day, end_day, source, target, customers``:
+    :func:`personae.segments.reports.transitions` from ``start`` to ``end`` for every core
+    segmentation at once."""
+    known = f"uid IN (SELECT uid FROM {CUSTOMERS} AS c) AND segmentation <> {literal(RULE_SEGMENTS)}"
+    return (
+        f"SELECT coalesce(b.segmentation, a.segmentation), {day_sql(start)}, {day_sql(end)}, "
+        f"coalesce(b.segment, {literal(NONE)}), coalesce(a.segment, {literal(NONE)}), count(*) "
+        f"FROM ({state_sql(start)} AND {known}) AS b FULL OUTER JOIN ({state_sql(end)} AND {known}) AS a "
+        "ON a.uid = b.uid AND a.segmentation = b.segmentation GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
+RFM_CELLS_SQL = (
+    "SELECT r, f, count(*), avg(monetary) FROM rfm_scores WHERE r IS NOT NULL AND f IS NOT NULL GROUP BY 1, 2"
+)
+"""``r, f, customers, monetary`` (the mean): the RFM grid's cells."""
+
+
+def _rewrite(context: RunContext, days: list[date]) -> int:
+    """The sizes, flows and RFM cells of the store as it is; their rows."""
+    engine = context.engine
+    written = engine.insert(
+        "segment_sizes", ["as_of", "segmentation", "segment", "customers", "anonymous"], sizes_sql()
+    )
+    if len(days) >= 2:
+        written += engine.insert(
+            "segment_flows",
+            ["segmentation", "start_day", "end_day", "source", "target", "customers"],
+            flows_sql(days[0], days[-1]),
+        )
+    if engine.has_table("rfm_scores"):
+        written += engine.insert("rfm_cells", ["r", "f", "customers", "monetary"], RFM_CELLS_SQL)
+    return written
+
+
 def run(context: RunContext) -> StepResult:
     engine = context.engine
     ensure_tables(engine, TABLES)
-    engine.delete_where("persona_cards", "true")
-    engine.delete_where("segment_overlaps", "true")
+    for table in REWRITTEN:
+        engine.delete_where(table, "true")
     if nobody_yet(context, "summaries") or not engine.has_table("memberships"):
+        engine.delete_where("persona_cards", f"as_of = {day_sql(context.as_of)}")
         return StepResult("summaries", rows_in=0, rows_out=0, note="nothing to summarise yet")  # segment warned
     days = recorded_days(engine)
+    backfill = bool(days) and context.as_of < days[-1]
     as_of = days[-1] if days else context.as_of
     names = [
         str(row[0])
         for row in engine.fetch_rows("SELECT DISTINCT segmentation FROM memberships WHERE exited_at IS NULL ORDER BY 1")
     ]
     warnings = []
-    for name in names:
+    names_carded: list[str] = [] if backfill else names
+    if not backfill:
+        engine.delete_where("persona_cards", f"as_of = {day_sql(as_of)}")
+    for name in names_carded:
         try:
             cards = persona_cards(engine, name)
         except PersonaeError as error:  # a segmentation without cards (no known customer in it, say)
@@ -74,10 +140,14 @@ def run(context: RunContext) -> StepResult:
         ["segmentation_a", "segment_a", "segmentation_b", "segment_b", "customers", "revenue"],
         overlaps_sql(),
     )
+    summarised = _rewrite(context, days) if days and engine.has_table("membership_days") else 0
     return StepResult(
         "summaries",
         rows_in=len(names),
-        rows_out=len(names) + pairs,
-        note=f"persona cards of {len(names)} segmentations, {pairs:,} segment pairs",
+        rows_out=len(names_carded) + pairs + summarised,
+        note=(
+            f"persona cards of {len(names_carded)} segmentations, {pairs:,} segment pairs"
+            + (f"; a day before the latest ({as_of}) keeps the cards as they were" if backfill else "")
+        ),
         warnings=warnings,
     )
