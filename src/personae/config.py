@@ -21,6 +21,7 @@ from personae.engine.specs import EngineName, EngineSettings
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import ConfigError
 from personae.golden.survivorship import golden_columns
+from personae.identity.mapped_comparisons import check_compared_columns
 from personae.identity.specs import IdentitySettings
 from personae.models.specs import PREDICTION_COLUMNS, ModelSettings
 from personae.privacy.consent import ConsentColumn, customer_column_expression
@@ -209,6 +210,12 @@ class WorkspaceConfig(Spec):
                     f"{where}: unknown identifier type {id_type!r}{_did_you_mean(id_type, known)}; types are "
                     f"{', '.join(known)}; a type of your own is declared with [identity] custom_types = [{id_type!r}]"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _compared_columns(self) -> WorkspaceConfig:
+        """A column identity.fuzzy compares is one a customers source can fill (issue 17)."""
+        check_compared_columns(self.identity.fuzzy, self.sources)
         return self
 
     @model_validator(mode="after")

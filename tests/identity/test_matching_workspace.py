@@ -165,6 +165,33 @@ def test_a_comparison_on_a_column_no_source_maps_is_a_config_error(tmp_path: Pat
         assert store.execute("SELECT count(*) FROM customer_records").fetchone()[0] >= 399  # type: ignore[index]
 
 
+def _store_state(root: Path) -> dict[str, bytes]:
+    """Every file of the workspace but personae.toml, with its bytes."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != "personae.toml"
+    }
+
+
+def test_a_comparison_no_source_can_fill_is_refused_at_load_and_changes_nothing(tmp_path: Path) -> None:
+    root = small_workspace(tmp_path / "w", 'first_name = "name"\nlast_name = "name"\nbirth_date = "date"')
+    invoke("run", "-w", str(root))
+    before = _store_state(root)
+    assert "personae.duckdb" in before
+    toml = (root / "personae.toml").read_text(encoding="utf-8")
+    for wrong, hint in (
+        ("frist_name", "did you mean 'first_name' (mapped by source 'febrl')?"),  # a typing slip
+        ("date_of_birth", "source 'febrl' maps its column 'date_of_birth' to birth_date"),  # the file's name
+    ):
+        original = "first_name" if wrong == "frist_name" else "birth_date"
+        (root / "personae.toml").write_text(toml.replace(f'\n{original} = "', f'\n{wrong} = "'), encoding="utf-8")
+        message = refused(root, "run")
+        assert message.startswith(f"{root / 'personae.toml'}: identity.fuzzy.compare.{wrong} = "), message
+        assert hint in message, message
+        assert _store_state(root) == before
+
+
 def test_an_unknown_comparison_kind_is_a_config_error_with_the_nearest(tmp_path: Path) -> None:
     root = small_workspace(tmp_path / "w", 'last_name = "name"\nbirth_date = "dates"')
     message = refused(root, "run")

@@ -67,6 +67,10 @@ def kept_attributes(engine: Engine) -> list[str]:
 def check_mapped(records: pa.Table, settings: FuzzySettings, kept: Sequence[str] = ()) -> None:
     """Raise when a column the settings compare by name has no value in any customer record.
 
+    What ``personae.toml`` alone shows is checked when it is loaded
+    (:mod:`personae.identity.mapped_comparisons`); this check needs the data: a column kept
+    from a file's header in ``attributes``, or a mapped column that is empty everywhere.
+
     The default comparisons are skipped quietly where a column is empty (a CRM without
     birth dates); a comparison written in ``personae.toml`` is not, since a column nobody
     maps is a mistake in the config (a misspelt name, a file column of another name).
@@ -78,7 +82,8 @@ def check_mapped(records: pa.Table, settings: FuzzySettings, kept: Sequence[str]
         if records.column(column).null_count < records.num_rows:
             continue
         where = (
-            f'customer_records.{column}: no customers source maps it (columns = {{ {column} = "<file column>" }})'
+            f"customer_records.{column}: no customers source maps it, by name (columns = {{ {column} = "
+            '"<file column>" }) or by a file column of that name, or the file columns mapped to it are empty'
             if column in RECORD_COLUMNS
             else f"no customers source has a column {column!r}{did_you_mean(column, kept)} (columns a customers "
             f"source does not map are kept by name: {', '.join(sorted(kept)) or 'none'})"
