@@ -270,7 +270,13 @@ TABLES: tuple[Table, ...] = (
     _table("order_gaps", "traits", "how many repeat orders came after each gap in days"),
     _table("order_gap_counts", "traits", "per person, how many repeat order days came after each gap"),
     _table("traits_record_map", "traits", "the record_map the last traits run read, for incremental runs"),
-    _table("traits_state", "traits", "what the last traits run was: as-of day, settings, newest load", ("key", "VARCHAR"), ("value", "VARCHAR")),
+    _table(
+        "traits_state",
+        "traits",
+        "what the last traits run was: as-of day, settings, newest load",
+        ("key", "VARCHAR"),
+        ("value", "VARCHAR"),
+    ),
     # models
     _table("predictions", "models", "one row per uid: every model's scores"),
     _table("model_scores_clv", "models", "CLV scores before they join predictions"),

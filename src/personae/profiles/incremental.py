@@ -32,7 +32,7 @@ from typing import Any
 from personae.engine.base import Engine
 from personae.engine.sql import day_sql, literal, timestamp_sql
 from personae.engine.tables import ensure_tables
-from personae.profiles.algebra import EVENTS, Aggregate, Derived, Where, is_helper
+from personae.profiles.algebra import EVENTS, Aggregate, Where, is_helper
 from personae.profiles.catalog import Catalog, trait_catalog
 from personae.profiles.formulas import filter_rule, reads_as_of
 from personae.profiles.orders import EVENT_RECORD_ID
@@ -129,9 +129,11 @@ def _time_ranges(catalog: Catalog, before: date, after: date) -> list[tuple[date
 
 
 def _in_ranges(column: str, ranges: list[tuple[date, date]]) -> str:
+    def start(day: date) -> str:
+        return timestamp_sql(f"{day} 00:00:00")
+
     return " OR ".join(
-        f"({column} >= {timestamp_sql(f'{first} 00:00:00')} AND {column} < {timestamp_sql(f'{last + timedelta(days=1)} 00:00:00')})"
-        for first, last in ranges
+        f"({column} >= {start(first)} AND {column} < {start(last + timedelta(days=1))})" for first, last in ranges
     )
 
 
@@ -170,7 +172,8 @@ def scope_sql(catalog: Catalog, increment: Increment, as_of: date, golden: str) 
         f"AND m.record_id = c.record_id WHERE {_loaded_after('c._loaded_at', increment.watermark)}"
     )
     new = f"SELECT g.uid FROM {golden} AS g WHERE g.uid NOT IN (SELECT uid FROM traits)"
-    return f"SELECT DISTINCT uid FROM ({moved} UNION ALL {direct} UNION ALL {lines} UNION ALL {records} UNION ALL {new}) AS t WHERE uid IS NOT NULL"
+    every = " UNION ALL ".join((moved, direct, lines, records, new))
+    return f"SELECT DISTINCT uid FROM ({every}) AS t WHERE uid IS NOT NULL"
 
 
 def kept_traits_sql(catalog: Catalog, as_of: date, golden: str, columns: list[str], as_of_column: str) -> str:
