@@ -114,3 +114,22 @@ def test_a_change_of_settings_or_an_earlier_day_recomputes_everyone(tmp_path: Pa
     config = root / "personae.toml"
     config.write_text(config.read_text(encoding="utf-8") + "\n[profile]\nwindows = [7, 30, 365]\n", encoding="utf-8")
     assert "settings changed" in _traits_note(Workspace(root).run(only="traits", as_of=as_of))
+
+
+def test_models_are_kept_until_a_refit_is_due(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    workspace = Workspace.init(root, demo=True, customers=150, seed=4)
+    config = root / "personae.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[models]\nrefit_every_days = 7\n", encoding="utf-8")
+    as_of = workspace.config.workspace.as_of
+    assert as_of is not None
+
+    def models(report: Any) -> Any:
+        return next(step for step in report.steps if step.name == "models").details["models"]
+
+    assert models(Workspace(root).run()).fitted
+    as_of = append_increment(root, share=0.05, days=3, tag="inc0", seed=1, start=as_of)
+    kept = models(Workspace(root).run(as_of=as_of))
+    assert kept.fitted == []
+    assert kept.reused and all("no refit due" in why for why in kept.reused.values()), kept.reused
+    assert models(Workspace(root).run(as_of=as_of, full=True)).fitted  # --full refits the changed inputs
