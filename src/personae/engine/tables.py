@@ -269,7 +269,7 @@ TABLES: tuple[Table, ...] = (
     _table("customer_summary", "traits", "frequency, recency, T and monetary value per buyer"),
     _table("order_gaps", "traits", "how many repeat orders came after each gap in days"),
     _table("order_gap_counts", "traits", "per person, how many repeat order days came after each gap"),
-    _table("traits_record_map", "traits", "the record_map the last traits run read, for incremental runs"),
+    _table("traits_record_digests", "traits", "per uid, a digest of its record_map rows at the last traits run"),
     _table(
         "traits_state",
         "traits",
