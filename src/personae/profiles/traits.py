@@ -73,10 +73,11 @@ def activity_sql(as_of: date, *, scope: str | None = None) -> str:
 
 def email_sql(*, scope: str | None = None) -> str:
     """``uid, email_opens, email_clicks`` of the customer records that report either."""
+    reported = "c.email_opens IS NOT NULL OR c.email_clicks IS NOT NULL"
     return (
         "SELECT m.uid, c.email_opens, c.email_clicks "
         "FROM customer_records AS c JOIN record_map AS m ON m.source = c.source AND m.record_id = c.record_id "
-        f"WHERE (c.email_opens IS NOT NULL OR c.email_clicks IS NOT NULL){in_scope_sql(scope)}"
+        f"WHERE {reported if scope is None else f'({reported}){in_scope_sql(scope)}'}"
     )
 
 
