@@ -16,6 +16,10 @@ increments). The set is every person who can have moved:
   row dated after A0 up to A1 (it now counts), and, for every window of N days a trait uses,
   everyone with a row dated in the days that left the window (from A0 − N + 1 to A1 − N).
 
+The one change this misses is an order losing every one of its lines while the order stays
+(no line left to carry a new ``_loaded_at``); retention and erasure delete lines with their
+order or person, and ``personae run --full`` recomputes everyone.
+
 Everyone else keeps their row, with the columns that depend on the as-of day alone moved to
 the new day: ``traits_as_of``, the formulas that call ``days_since`` over stored traits
 (``days_since_last_order`` …) and the summary's ``T``. A run falls back to a full one, with
