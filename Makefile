@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEMO_CUSTOMERS ?= 20000
 PG_PORT ?= 54329
+# test processes: CI has 2 cores; each runs its own DuckDB, Spark and browser, so more than the
+# cores only makes them fight (the native pools are capped per process)
+TEST_WORKERS ?= 2
 PG_DIR ?= /tmp/personae-pg-$(PG_PORT)
 export PERSONAE_TEST_PG_DSN ?= postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -42,7 +45,7 @@ test: $(STAMP) java chromium postgres
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -271,9 +271,10 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
         engine: str | None = None,
         only: str | None = None,
         progress: Progress | None = None,
+        full: bool = False,
     ) -> RunReport:
         """Run the pipeline (all steps, or ``only`` one) as of a date (default: ``[workspace] as_of``,
-        else today, UTC)."""
+        else today, UTC); incremental where a step can be, everything for everyone with ``full``."""
         if only is not None:
             check_step(only)
         started = datetime.now(UTC).replace(tzinfo=None)
@@ -291,6 +292,7 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
                 self.env,
                 progress or silent,
                 self.journal_sealer,
+                full=full,
             )
             steps = run_steps(context, only)
             finished = datetime.now(UTC).replace(tzinfo=None)

@@ -93,12 +93,15 @@ def run(
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: personae.toml).")] = None,
     only: Annotated[str | None, typer.Option(help=f"Run just this step: {', '.join(STEP_NAMES)}.")] = None,
     format: FormatOption = "table",
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every step for everyone (runs are incremental by default).")
+    ] = False,
 ) -> None:
     """Run the pipeline: ingest, identity, golden records, traits, segments."""
     day = _parse_date(as_of) if as_of else None
     target = open_workspace(workspace, engine)
     with render.progress() as progress:
-        report = target.run(as_of=day, engine=engine, only=only, progress=progress)
+        report = target.run(as_of=day, engine=engine, only=only, progress=progress, full=full)
     if format == "json":
         render.run_json(report)
     else:

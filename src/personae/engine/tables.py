@@ -268,6 +268,15 @@ TABLES: tuple[Table, ...] = (
     _table("trait_shares", "traits", "each person's split over categories and channels"),
     _table("customer_summary", "traits", "frequency, recency, T and monetary value per buyer"),
     _table("order_gaps", "traits", "how many repeat orders came after each gap in days"),
+    _table("order_gap_counts", "traits", "per person, how many repeat order days came after each gap"),
+    _table("traits_record_digests", "traits", "per uid, a digest of its record_map rows at the last traits run"),
+    _table(
+        "traits_state",
+        "traits",
+        "what the last traits run was: as-of day, settings, newest load",
+        ("key", "VARCHAR"),
+        ("value", "VARCHAR"),
+    ),
     # models
     _table("predictions", "models", "one row per uid: every model's scores"),
     _table("model_scores_clv", "models", "CLV scores before they join predictions"),

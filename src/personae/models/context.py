@@ -70,6 +70,9 @@ class ModelContext:
     traits: TraitsConfig
     as_of: date
     folder: Path
+    keep_saved: bool = False
+    """Reuse every saved model without looking at its inputs (a refit is not due yet:
+    ``[models] refit_every_days``, see :mod:`personae.models.refits`)."""
 
     @property
     def scratch(self) -> Path:
@@ -115,11 +118,26 @@ class Plan(Generic[Model]):
 
 
 def fit_or_reuse(
-    name: str, path: Path, plan: Callable[[], Plan[Model]], load: Callable[[Path], Model], result: ModelsResult
+    name: str,
+    path: Path,
+    plan: Callable[[], Plan[Model]],
+    load: Callable[[Path], Model],
+    result: ModelsResult,
+    *,
+    keep_saved: bool = False,
 ) -> Model | None:
-    """The model for ``name``: the saved one when its inputs are unchanged, else a fresh fit
-    (saved with its digest). When the inputs cannot be built or the fit fails, the model
-    saved before (None if there is none). Every outcome lands in ``result``."""
+    """The model for ``name``: the saved one when its inputs are unchanged (or, with
+    ``keep_saved``, whatever they are), else a fresh fit (saved with its digest). When the
+    inputs cannot be built or the fit fails, the model saved before (None if there is none).
+    Every outcome lands in ``result``."""
+    if keep_saved and path.is_file():
+        try:
+            kept = load(path)
+        except ModelFitError:  # corrupt, or another format version: fit as usual
+            pass
+        else:
+            result.reused[name] = f"fitted as of {kept.as_of_}; no refit due yet ([models] refit_every_days)"
+            return kept
     try:
         planned = plan()
         saved = _saved_with(path, planned.digest, load)

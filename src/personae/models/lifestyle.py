@@ -361,7 +361,12 @@ def fit_lifestyles(context: ModelContext, result: ModelsResult) -> str | None:
     """Fit (or reuse) the lifestyles; a ``uid, lifestyle, lifestyle_score`` query over every buyer
     (``unclassified`` for buyers the model cannot place), or None when there is no used model."""
     model = fit_or_reuse(
-        "lifestyle", context.folder / LIFESTYLE_FILE, partial(_plan, context), LifestyleModel.load, result
+        "lifestyle",
+        context.folder / LIFESTYLE_FILE,
+        partial(_plan, context),
+        LifestyleModel.load,
+        result,
+        keep_saved=context.keep_saved,
     )
     if model is None:
         return None

@@ -110,6 +110,7 @@ def fit_lookalike(context: ModelContext, result: ModelsResult) -> str | None:
         lambda: _plan(context, features, feature_names(numeric, categories), metadata),
         BoostedClassifier.load,
         result,
+        keep_saved=context.keep_saved,
     )
     if model is None:
         return None

@@ -138,6 +138,7 @@ def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
             partial(_plan, context, training, name),
             BoostedClassifier.load,
             result,
+            keep_saved=context.keep_saved,
         )
         if model is None:
             continue

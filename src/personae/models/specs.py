@@ -24,6 +24,9 @@ class ModelSettings(Spec):
     clv_tiers: tuple[float, float] = (0.2, 0.5)
     survey_confidence: float = Field(0.6, gt=0, lt=1)
     max_training_rows: int = Field(200_000, ge=100)
+    refit_every_days: int = Field(0, ge=0)
+    """Reuse the saved models for this many days after their fit, however the data moved (0:
+    refit whenever a model's inputs change). ``personae run --full`` refits all the same."""
     min_auc_lift: float = Field(0.05, ge=0, lt=0.5)
     """A churn or high-value model assigns segments only when its held-out AUC reaches 0.5 plus this."""
     min_accuracy_lift: float = Field(0.05, ge=0, lt=1)

@@ -27,6 +27,7 @@ from personae.models.features import KEY, PERSON_KEYS, build_person_keys
 from personae.models.lifestyle import fit_lifestyles
 from personae.models.lookalike import fit_lookalike
 from personae.models.propensity import fit_propensity
+from personae.models.refits import record_refit, refit_due
 from personae.models.scoring import native_pools, native_threads
 from personae.models.specs import OUTPUTS, ModelSettings
 from personae.profiles.build import traits_as_of
@@ -43,6 +44,7 @@ def _clv(context: ModelContext, result: ModelsResult) -> str | None:
         partial(clv_step.clv_plan, context.engine, context.settings, context.as_of),
         clv_step.ClvModels.load,
         result,
+        keep_saved=context.keep_saved,
     )
     if models is None:
         return None
@@ -81,17 +83,20 @@ def fit_models(
     *,
     progress: Progress = silent,
     duckdb_threads: int | None = None,
+    full: bool = False,
 ) -> ModelsResult:
     """Fit (or reuse) every model as of a day, save each under ``folder``, and write ``predictions``.
 
     ``progress`` hears of each part as it starts (``models: churn and high value``, 1 of 4)
     and of the end. Native thread pools are capped for the whole step
     (:func:`~personae.models.scoring.native_threads`, at most ``duckdb_threads`` when the
-    DuckDB engine has that setting).
+    DuckDB engine has that setting). Saved models are kept without a refit while one is not
+    due (:mod:`personae.models.refits`; never with ``full``).
     """
     traits_as_of(engine)  # raises when there are no traits to model
     folder.mkdir(parents=True, exist_ok=True)
-    context = ModelContext(engine, settings, traits, as_of, folder)
+    due = refit_due(folder, settings, traits, as_of, full=full)
+    context = ModelContext(engine, settings, traits, as_of, folder, keep_saved=not due)
     result = ModelsResult()
     select = ["p.uid"]
     joins = []
@@ -119,4 +124,6 @@ def fit_models(
         joins.insert(0, f"LEFT JOIN {PERSON_KEYS} AS k ON k.uid = p.uid")
         engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
     result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
+    if due:
+        record_refit(folder, settings, traits, as_of)
     return result

@@ -17,6 +17,16 @@ from personae.errors import ConfigError, WorkspaceError
 from personae.privacy.consent import consent_traits_sql
 from personae.privacy.purposes import CONSENT_TRAIT_PREFIX
 from personae.profiles.catalog import trait_catalog
+from personae.profiles.incremental import (
+    SCOPE,
+    Increment,
+    kept_rows_sql,
+    kept_summary_sql,
+    kept_traits_sql,
+    plan_increment,
+    record_state,
+    scope_sql,
+)
 from personae.profiles.orders import (
     category_counts_sql,
     counted_orders_sql,
@@ -37,6 +47,10 @@ class TraitsResult:
     buyers: int
     orders: int
     traits: int
+    recomputed: int | None = None
+    """People whose traits were recomputed in an incremental run; None when all were."""
+    full_because: str = ""
+    """Why the run recomputed everyone (empty for an incremental run)."""
 
 
 def traits_as_of(engine: Engine) -> date:
@@ -53,17 +67,31 @@ def trait_columns(config: TraitsConfig) -> dict[str, str]:
     return {trait.name: trait.type for trait in trait_catalog(config).outputs}
 
 
-PERSISTED = {"shares": "trait_shares", "summary": "customer_summary", "traits": "traits", "gaps": "order_gaps"}
+PERSISTED = {
+    "shares": "trait_shares",
+    "summary": "customer_summary",
+    "traits": "traits",
+    "gap_counts": "order_gap_counts",
+    "gaps": "order_gaps",
+}
 """Where :func:`compute_traits` writes its results when asked to persist them."""
 
 
 def compute_traits(
-    engine: Engine, config: TraitsConfig, as_of: date, people: str, prefix: str, *, persist: bool = False
+    engine: Engine,
+    config: TraitsConfig,
+    as_of: date,
+    people: str,
+    prefix: str,
+    *,
+    persist: bool = False,
+    scope: str | None = None,
 ) -> dict[str, str]:
     """Compute every trait of the UIDs in ``people`` as of a day. Results go to temporary
-    relations ``{prefix}shares``, ``{prefix}summary`` and ``{prefix}traits`` or, with
-    ``persist``, to the tables ``trait_shares``, ``customer_summary`` and ``traits``;
-    returns the names used."""
+    relations ``{prefix}shares``, ``{prefix}summary``, ``{prefix}traits`` … or, with
+    ``persist``, to the tables of :data:`PERSISTED`; returns the names used. With ``scope``
+    (a relation of ``uid``; ``people`` should hold no one else), only its people's rows are
+    read, as an incremental run does (:mod:`personae.profiles.incremental`)."""
     names = {part: (PERSISTED[part] if persist else f"{prefix}{part}") for part in PERSISTED}
 
     def store(part: str, sql: str) -> None:
@@ -74,9 +102,9 @@ def compute_traits(
 
     order_events, orders, events = (f"{prefix}{name}" for name in ("order_events", "orders", "events"))
     shares = names["shares"]
-    engine.materialise(order_events, order_events_sql(config, as_of))
+    engine.materialise(order_events, order_events_sql(config, as_of, scope=scope))
     engine.materialise(orders, counted_orders_sql(order_events))
-    engine.define(events, events_with_uid_sql(config, as_of, orders))
+    engine.define(events, events_with_uid_sql(config, as_of, orders, scope=scope))
     store(
         "shares",
         f"{shares_sql(category_counts_sql(config, orders), 'category', 'revenue')} UNION ALL "
@@ -86,15 +114,51 @@ def compute_traits(
     engine.materialise(days, order_days_sql(orders, as_of))
     store("summary", summary_from_days_sql(days, as_of))
     engine.materialise(gaps, gaps_sql(days))
-    store("gaps", f"SELECT gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY gap")
+    store("gap_counts", f"SELECT uid, gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid, gap")
+    store("gaps", gap_histogram_sql(names["gap_counts"]))
     relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps, "events": events}
-    every = traits_sql(config, as_of, people=people, **relations)
+    every = traits_sql(config, as_of, people=people, scope=scope, **relations)
     columns = ", ".join(f"t.{name}" for name in trait_columns(config))
     store("traits", f"SELECT t.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}, {columns} FROM ({every}) AS t")
     return names
 
 
-def build_traits(engine: Engine, config: TraitsConfig, as_of: date) -> TraitsResult:
+def gap_histogram_sql(gap_counts: str) -> str:
+    """``gap, repeats``: how many repeat order days came after each gap, over everyone."""
+    return f"SELECT gap, CAST(sum(repeats) AS BIGINT) AS repeats FROM {gap_counts} GROUP BY gap"
+
+
+def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment: Increment) -> int:
+    """Recompute the people of the increment's scope, keep (and move to ``as_of``) the others;
+    returns how many were recomputed."""
+    catalog = trait_catalog(config)
+    engine.materialise(SCOPE, scope_sql(catalog, increment, as_of, "_golden"))
+    engine.materialise("_inc_golden", f"SELECT g.* FROM _golden AS g WHERE g.uid IN (SELECT uid FROM {SCOPE})")
+    names = compute_traits(engine, config, as_of, "_inc_golden", "_inc_", scope=SCOPE)
+    columns = [AS_OF_COLUMN, *trait_columns(config)]
+    assert increment.previous_as_of is not None  # an incremental plan always has one
+    kept_traits = kept_traits_sql(catalog, as_of, "_golden", columns, AS_OF_COLUMN)
+    kept = {
+        "traits": kept_traits,
+        "trait_shares": kept_rows_sql("trait_shares", "_golden"),
+        "customer_summary": kept_summary_sql(increment.previous_as_of, as_of, "_golden"),
+        "order_gap_counts": kept_rows_sql("order_gap_counts", "_golden"),
+    }
+    for part, table in PERSISTED.items():  # each table built beside the old one, then renamed over it (DuckDB)
+        if table in kept:
+            engine.create_table(f"_inc_all_{part}", f"SELECT * FROM {names[part]} UNION ALL {kept[table]}")
+    for part, table in PERSISTED.items():
+        if table in kept:
+            engine.drop_table(table)
+            engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
+    engine.create_table("order_gaps", gap_histogram_sql("order_gap_counts"))
+    return int(engine.scalar(f"SELECT count(*) FROM {SCOPE}"))
+
+
+def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: bool = False) -> TraitsResult:
+    """Every trait of everyone as of a day, into ``traits`` and ``profiles``; incremental
+    (only the people who can have changed, :mod:`personae.profiles.incremental`) unless
+    ``full`` or the store says it cannot be."""
     if not engine.has_table("profiles"):
         raise WorkspaceError("no profiles yet: run the identity and golden steps first (`personae run`)")
     columns = trait_columns(config)
@@ -107,7 +171,13 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date) -> TraitsRes
     if clashes:
         raise ConfigError(f"traits.{clashes[0]}: a golden-record attribute has that name; pick another")
     engine.materialise("_golden", f"SELECT {', '.join(golden)} FROM profiles")
-    compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
+    increment = plan_increment(engine, config, as_of, full=full)
+    recomputed = None
+    if increment.full:
+        compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
+    else:
+        recomputed = _update_traits(engine, config, as_of, increment)
+    record_state(engine, config, as_of)
     trait_list = ", ".join(f"t.{name}" for name in [AS_OF_COLUMN, *columns])
     consent, consent_list = "", ""
     if config.purposes and engine.has_table("consent"):  # the consent step's state, as traits
@@ -121,4 +191,4 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date) -> TraitsRes
     )
     counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"
     people, buyers, orders = engine.fetch_rows(counts)[0]
-    return TraitsResult(int(people), int(buyers), int(orders or 0), len(columns))
+    return TraitsResult(int(people), int(buyers), int(orders or 0), len(columns), recomputed, increment.reason)

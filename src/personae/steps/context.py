@@ -32,6 +32,8 @@ class RunContext:
     seal: Callable[[str], None] | None = None
     """Seals the journal of a live source (by name) so a run loads every acknowledged event;
     the server gives its own (it holds the journals open), else the ingest step opens each."""
+    full: bool = False
+    """Recompute everything for everyone (``personae run --full``); else steps that can are incremental."""
 
     @property
     def models(self) -> Path:

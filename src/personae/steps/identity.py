@@ -9,9 +9,10 @@ def run(context: RunContext) -> StepResult:
     from personae.identity.resolve import resolve_identities  # SciPy: loaded only to resolve
 
     config = context.config
+    settings = config.identity.model_copy(update={"incremental": False}) if context.full else config.identity
     result = resolve_identities(
         context.engine,
-        config.identity,
+        settings,
         extra_types=config.extra_identifier_types(),
         phone_region=config.workspace.phone_region,
         at=context.started,

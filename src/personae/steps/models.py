@@ -22,6 +22,7 @@ def run(context: RunContext) -> StepResult:
         context.models,
         progress=context.progress,
         duckdb_threads=threads,
+        full=context.full,
     )
     return StepResult(
         "models",

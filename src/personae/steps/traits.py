@@ -30,12 +30,18 @@ def run(context: RunContext) -> StepResult:
     if not context.engine.has_table("profiles"):
         return nobody_yet(context, "traits") or StepResult("traits", rows_in=0, rows_out=0)
     # with nobody yet the tables are made all the same, empty: live processing fills them
-    result = build_traits(context.engine, context.config.traits_config(), context.as_of)
+    result = build_traits(context.engine, context.config.traits_config(), context.as_of, full=context.full)
     warning = stale_as_of(context)
+    note = (
+        f"recomputed {result.full_because and 'everyone: ' + result.full_because}"
+        if result.recomputed is None
+        else f"incremental: recomputed {result.recomputed:,} of {result.people:,} people"
+    )
     return StepResult(
         "traits",
         rows_in=result.orders,
         rows_out=result.people,
         details={"traits": result},
         warnings=[warning] if warning else [],
+        note=note,
     )
