@@ -12,7 +12,7 @@ import tomli_w
 
 from personae import Workspace
 from personae.engine.duckdb import DuckDBEngine, default_memory_limit
-from personae.identity.fuzzy import database_api
+from personae.identity.fuzzy_backend import database_api
 
 
 def _setting(connection: object, name: str) -> str:
