@@ -33,13 +33,14 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psutil
 import tomli_w
-import tomllib
+
 from house import demo_as_of, environment, fresh_workspace, read_time
 
 TIMEOUT = 4 * 3600
@@ -73,7 +74,7 @@ def run_personae(src: Path, *arguments: str, timed: Path | None = None, every: f
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, err = process.communicate(timeout=TIMEOUT)
+    _, err = process.communicate(timeout=TIMEOUT)
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{err[-3000:]}")
