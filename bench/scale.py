@@ -3,7 +3,7 @@
 For each size N (``--sizes``, default 20k, 100k, 300k, 1M, 3M) it does what a user would:
 
     personae init OUT/scale/world-N --demo --customers N        (once; kept for reruns)
-    /usr/bin/time -v python -m personae run --workspace RUN --as-of D
+    /usr/bin/time -v python -m personae run --workspace RUN     (as of the demo's last day, in its personae.toml)
 
 on a fresh copy of the world's ``personae.toml`` and ``data/`` (no store), with
 ``[engine.duckdb] memory_limit`` set to ``--memory-limit`` (default 3GB; ``none`` leaves the
@@ -41,7 +41,7 @@ import duckdb
 import psutil
 import tomli_w
 
-from house import demo_as_of, environment, fresh_workspace, read_time
+from house import environment, fresh_workspace, read_time
 
 TIMEOUT = 4 * 3600
 """Seconds one run may take before the benchmark gives up."""
@@ -94,18 +94,16 @@ def world(src: Path, out: Path, customers: int, memory_limit: str) -> Path:
         duckdb_config.pop("memory_limit", None)
     else:
         duckdb_config["memory_limit"] = memory_limit
-    first_line = config_path.read_text(encoding="utf-8").splitlines()[0]
-    config_path.write_text(first_line + "\n" + tomli_w.dumps(config), encoding="utf-8")
+    config_path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return folder
 
 
 def measure(src: Path, world_folder: Path, scratch: Path, every: float) -> dict[str, Any]:
     """One fresh run of the world: step seconds, step peaks, the process's wall and peak."""
-    as_of = demo_as_of(world_folder / "personae.toml")
     workspace = fresh_workspace(world_folder, scratch / f"run-{world_folder.name}")
     load = [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
     report = scratch / "time.txt"
-    samples = run_personae(src, "run", "--workspace", str(workspace), "--as-of", as_of, timed=report, every=every)
+    samples = run_personae(src, "run", "--workspace", str(workspace), timed=report, every=every)
     process = read_time(report)
     with duckdb.connect(str(workspace / "personae.duckdb"), read_only=True) as con:
         summary = json.loads(con.execute("SELECT summary FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0][0])
