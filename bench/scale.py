@@ -112,7 +112,7 @@ def measure(src: Path, world_folder: Path, scratch: Path, every: float) -> dict[
     peaks: dict[str, float] = {}
     for name in reversed(list(steps)):
         start = end - steps[name]
-        inside = [rss for t, rss in samples if start <= t <= end]
+        inside = [rss for t, rss in samples if start <= t <= end] or [rss for t, rss in samples if t <= end][-1:]
         peaks[name] = max(inside, default=0) / 2**30
         end = start
     subprocess.run(["rm", "-rf", str(workspace)], check=True)
