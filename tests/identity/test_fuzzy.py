@@ -362,6 +362,7 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
         ({"compare": {"record_id": "exact"}}, "compared column 'record_id'"),
         ({"blocking": ("first_name = first_name",)}, "prefixed l. or r."),
         ({"blocking": ()}, "no blocking rules"),
+        ({"training_records": 500}, "training_records 500 is too few to find duplicates in"),
     ],
 )
 def test_invalid_settings_are_rejected(changes: dict[str, Any], message: str) -> None:
