@@ -8,11 +8,14 @@ import os
 import tomllib
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import tomli_w
 
 from personae import Workspace
 from personae.engine.duckdb import DuckDBEngine, default_memory_limit
-from personae.identity.fuzzy import database_api
+from personae.identity.fuzzy import FuzzyMatcher
+from personae.identity.fuzzy_backend import database_api, scratch_cursor
 
 
 def _setting(connection: object, name: str) -> str:
@@ -30,6 +33,42 @@ def test_the_fuzzy_matchers_connection_keeps_the_stores_limits(tmp_path: Path) -
             assert _setting(connection, "memory_limit") == store == "95.3 MiB"
             assert _setting(connection, "temp_directory") == str(spill)
             assert _setting(connection, "threads") == ("1" if exact else _setting(engine.connection, "threads"))
+
+
+def test_splink_runs_on_the_stores_instance_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    with DuckDBEngine(tmp_path / "store.duckdb", memory_limit="100MB", threads=2) as engine:
+        engine.execute("CREATE TABLE kept AS SELECT 1 AS x")
+        before = engine.connection.execute("SELECT database_name FROM duckdb_databases() ORDER BY 1").fetchall()
+        with scratch_cursor(engine.connection, exact=True) as cursor:
+            assert _setting(cursor, "threads") == _setting(engine.connection, "threads") == "1"  # one instance
+            assert _setting(cursor, "memory_limit") == "95.3 MiB"
+            cursor.execute("CREATE TABLE __splink__scratch AS SELECT range AS n FROM range(10)")
+        assert _setting(engine.connection, "threads") == "2"
+        after = engine.connection.execute("SELECT database_name FROM duckdb_databases() ORDER BY 1").fetchall()
+        assert after == before and engine.tables() == ["kept"]
+
+
+def test_a_matcher_on_the_stores_instance_learns_and_predicts_the_same(tmp_path: Path) -> None:
+    """Exact training (one thread, set on the shared instance and restored) gives the same model."""
+    records = _febrl3()
+    alone = FuzzyMatcher().fit(records)
+    with DuckDBEngine(tmp_path / "store.duckdb", memory_limit="300MB") as engine:
+        shared = FuzzyMatcher()
+        shared.store = engine.connection
+        shared.fit(records)
+        assert shared.model_ == alone.model_
+        assert shared.predict(records).equals(alone.predict(records))
+
+
+def _febrl3() -> pa.Table:
+    data = Path(__file__).resolve().parents[3] / "shared" / "data" / "febrl3.csv"
+    with duckdb.connect() as con:
+        return con.sql(
+            "SELECT trim(rec_id) AS record_key, given_name AS first_name, surname AS last_name, "
+            "try_strptime(trim(date_of_birth), '%Y%m%d')::DATE AS birth_date, address_1 AS street, suburb AS city, "
+            "postcode, NULL::VARCHAR AS phone "
+            f"FROM read_csv('{data}', all_varchar = true, header = true)"
+        ).to_arrow_table()
 
 
 def test_the_default_is_half_the_machines_memory(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from personae.identity.comparisons import Kind
 from personae.identity.fuzzy import DEFAULT_COLUMNS, FuzzyMatcher, FuzzySettings
 from personae.identity.fuzzy_settings import narrowed_rule
 from personae.identity.splink_model import complete_untrained
+from personae.identity.training import training_sample
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 WITH_SSN = FuzzySettings(extra_columns=("soc_sec_id",))
@@ -149,6 +150,26 @@ def test_same_data_and_seed_give_the_same_model_and_pairs(fitted: FuzzyMatcher) 
     again = FuzzyMatcher(WITH_SSN).fit(records)
     assert again.model_ == fitted.model_
     assert again.predict(records).equals(fitted.predict(records))
+
+
+def test_prediction_in_chunks_gives_the_same_pairs(fitted: FuzzyMatcher) -> None:
+    records = febrl("febrl1")
+    whole = fitted.predict(records)
+    chunked = FuzzyMatcher.__new__(FuzzyMatcher)
+    chunked.__dict__.update(fitted.__dict__, chunk_records=130)  # 1,000 records: 8 chunks
+    parts = list(chunked.predict_chunks(records))
+    assert len(parts) == 8 and all(part.schema == whole.schema for part in parts)
+    assert chunked.predict(records).equals(whole) and whole.num_rows > 100
+
+
+def test_the_training_sample_is_seeded_and_ignores_the_order_of_records() -> None:
+    records = febrl("febrl1")  # 1,000 records
+    sample = training_sample(records, 300, seed=3)
+    shuffled = records.take(np.random.default_rng(0).permutation(records.num_rows))
+    assert sample.num_rows == 300 and sample.equals(training_sample(shuffled, 300, seed=3))
+    assert not sample.equals(training_sample(records, 300, seed=4))
+    assert pc.count_distinct(sample["record_key"]).as_py() == 300
+    assert training_sample(records, records.num_rows, seed=3) is records  # no more than asked: all of them
 
 
 def test_the_model_is_fully_trained_and_its_prior_is_plausible(fitted: FuzzyMatcher) -> None:
@@ -341,6 +362,7 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
         ({"compare": {"record_id": "exact"}}, "compared column 'record_id'"),
         ({"blocking": ("first_name = first_name",)}, "prefixed l. or r."),
         ({"blocking": ()}, "no blocking rules"),
+        ({"training_records": 500}, "training_records 500 is too few to find duplicates in"),
     ],
 )
 def test_invalid_settings_are_rejected(changes: dict[str, Any], message: str) -> None:

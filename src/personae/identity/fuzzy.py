@@ -17,7 +17,8 @@ the blocking rules generate:
 
 Values are cleaned first (:mod:`personae.identity.comparisons`), so callers can pass
 raw-ish values. Training runs DuckDB on one thread, so the same data and seed give the
-same parameters to the last bit. The Splink backend is chosen in :func:`database_api`.
+same parameters to the last bit. Where Splink runs (the store's own DuckDB instance, or a private one) is
+:mod:`personae.identity.fuzzy_backend`'s to say.
 
 Errors are :class:`~personae.errors.FuzzyError` subclasses and
 :class:`~personae.errors.FuzzySettingsError` (drawn in :mod:`personae.errors`).
@@ -28,11 +29,11 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -40,7 +41,6 @@ import pyarrow.compute as pc
 from pydantic import ValidationError
 from splink import Linker, SettingsCreator
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
-from splink.internals.database_api import DatabaseAPISubClass
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -53,6 +53,7 @@ from personae.errors import (
 )
 from personae.identity.cleaning import prepare_records
 from personae.identity.comparisons import KEY, comparison_for
+from personae.identity.fuzzy_backend import Backend, quiet_splink, splink_api
 from personae.identity.fuzzy_settings import (
     DEFAULT_BLOCKING,
     DEFAULT_COLUMNS,
@@ -67,11 +68,15 @@ from personae.identity.splink_model import (
     model_columns,
     settings_for_dialect,
 )
-from personae.identity.training import Underflow, matching_prior, refuse_every_pair_rules, training_rules
+from personae.identity.training import (
+    Underflow,
+    matching_prior,
+    refuse_every_pair_rules,
+    training_rules,
+    training_sample,
+)
 
 __all__ = ["DEFAULT_BLOCKING", "DEFAULT_COLUMNS", "FuzzyMatcher", "FuzzySettings"]
-
-Backend = Literal["duckdb", "spark"]
 
 MIN_RECORDS = 20
 """Fewer records than this cannot give Splink enough pairs to learn from."""
@@ -85,48 +90,14 @@ MODEL_FORMAT = "personae.fuzzy/3"
 DETERMINISTIC_RECALL = 0.7
 """Share of all matches the deterministic rules are assumed to find (Splink's usual guess)."""
 
+PREDICT_CHUNK_RECORDS = 250_000
+"""Records per chunk of a prediction: each chunk's left records are paired with all records
+and only its pairs at or above the threshold leave DuckDB, so neither DuckDB nor Python holds
+every candidate pair at once. Each chunk joins against every record again, so chunks are
+few and large (a 1.45M-profile world has about six)."""
+
 
 logger = logging.getLogger(__name__)
-
-
-def database_api(
-    backend: Backend, spark: Any = None, *, exact: bool = False, config: Mapping[str, Any] | None = None
-) -> DatabaseAPISubClass:
-    """The Splink database API of ``backend``; the one place the backend is chosen.
-
-    ``exact`` runs DuckDB on one thread: sums over many rows then add up in the same
-    order every time, so training gives bit-identical parameters from the same data.
-    ``config`` holds the store's limits (memory, spill folder, threads), so that the
-    matcher's own connection keeps to them too.
-    """
-    if backend == "duckdb":
-        from splink.backends.duckdb import DuckDBAPI
-
-        settings = {**(config or {}), **({"threads": 1} if exact else {})}
-        return DuckDBAPI(duckdb.connect(":memory:", config=settings))
-    if backend == "spark":
-        from splink.backends.spark import SparkAPI, similarity_jar_location
-
-        # Splink's string similarities (jaro_winkler, damerau_levenshtein) are Scala UDFs
-        # in a jar shipped with Splink; adding it here spares the session any set-up.
-        spark.sql(f"ADD JAR {similarity_jar_location()}")
-        # Splink cuts long lineages by checkpointing to the session's checkpoint folder;
-        # a session without one keeps those intermediate tables in memory instead.
-        lineage = None if spark.sparkContext.getCheckpointDir() else "persist"
-        return SparkAPI(spark_session=spark, break_lineage_method=lineage)  # type: ignore[no-untyped-call]  # Splink leaves it untyped
-    raise FuzzySettingsError(f"unknown backend {backend!r}; use 'duckdb' or 'spark'")
-
-
-@contextmanager
-def quiet_splink() -> Iterator[None]:
-    """Hold back Splink's progress logging (INFO and WARNING) for the block only."""
-    splink_logger = logging.getLogger("splink")
-    level = splink_logger.level
-    splink_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        splink_logger.setLevel(level)
 
 
 class FuzzyMatcher:
@@ -155,8 +126,13 @@ class FuzzyMatcher:
         self.backend: Backend = backend
         self.spark = spark
         self.duckdb_config: dict[str, Any] = {}
-        """The limits of the store this matcher works for (memory, spill folder), for its own
-        DuckDB connection; set by the identity step."""
+        """The limits of the store this matcher works for (memory, spill folder), for a
+        private DuckDB connection (when ``store`` is None)."""
+        self.store: duckdb.DuckDBPyConnection | None = None
+        """The store's DuckDB connection: when set (by the identity step), Splink runs on a
+        cursor of its instance, under its one memory limit (:mod:`~personae.identity.fuzzy_backend`)."""
+        self.chunk_records = PREDICT_CHUNK_RECORDS
+        """Records per prediction chunk (:data:`PREDICT_CHUNK_RECORDS`)."""
         self.model_: dict[str, Any] | None = None
 
     # -- fitting ---------------------------------------------------------------------
@@ -184,7 +160,8 @@ class FuzzyMatcher:
                 f"every blocking rule uses a column that is not compared or is empty in these "
                 f"records (usable: {list(used)}); add a blocking rule over columns that have values"
             )
-        refuse_every_pair_rules(table, rules, self.duckdb_config)
+        refuse_every_pair_rules(table, rules, self.duckdb_config, store=self.store)
+        table = training_sample(table, self.settings.training_records, self.settings.seed)
         used_kinds = {c: kinds[c] for c in used}
         creator = SettingsCreator(
             link_type="dedupe_only",
@@ -286,25 +263,30 @@ class FuzzyMatcher:
 
     def predict(self, records: pa.Table) -> pa.Table:
         """Scored pairs at or above the threshold, sorted by keys (``record_key_l`` < ``_r``)."""
+        chunks = list(self.predict_chunks(records))
+        pairs = pa.concat_tables(chunks) if chunks else LINKS.empty_table()
+        return pairs.sort_by([(f"{KEY}_l", "ascending"), (f"{KEY}_r", "ascending")])
+
+    def predict_chunks(self, records: pa.Table) -> Iterator[pa.Table]:
+        """The pairs at or above the threshold, one table per chunk of ``chunk_records`` left
+        records (``record_key_l`` < ``_r`` within a pair; the chunks unsorted)."""
         model = self._fitted()
         table = self._prepared(records, model_columns(model))
         threshold = self.settings.threshold
+        count = max(1, -(-table.num_rows // max(1, self.chunk_records)))
         with self._linker(table, model) as (linker, _):
-            scored = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-            pairs = arrow(scored).select([f"{KEY}_l", f"{KEY}_r", "match_probability", "match_weight"])
-        pairs = pairs.filter(pc.greater_equal(pairs["match_probability"], threshold))
-        swap = pc.greater(pairs[f"{KEY}_l"], pairs[f"{KEY}_r"])
-        left = pc.if_else(swap, pairs[f"{KEY}_r"], pairs[f"{KEY}_l"])
-        right = pc.if_else(swap, pairs[f"{KEY}_l"], pairs[f"{KEY}_r"])
-        result = pa.table(
-            {
-                f"{KEY}_l": pc.cast(left, pa.string()),
-                f"{KEY}_r": pc.cast(right, pa.string()),
-                "match_probability": pc.cast(pairs["match_probability"], pa.float64()),
-                "match_weight": pc.cast(pairs["match_weight"], pa.float64()),
-            }
-        )
-        return result.sort_by([(f"{KEY}_l", "ascending"), (f"{KEY}_r", "ascending")])
+            for chunk in range(1, count + 1):
+                scored = linker.inference.predict_chunk(
+                    left_chunk=(chunk, count),
+                    right_chunk=(1, 1),
+                    threshold_match_probability=threshold,
+                    warning_mode="never",
+                )
+                columns = [f"{KEY}_l", f"{KEY}_r", "match_probability", "match_weight"]
+                pairs = arrow(scored).select(columns)
+                scored.drop_table_from_database_and_remove_from_cache()
+                pairs = pairs.filter(pc.greater_equal(pairs["match_probability"], threshold))
+                yield _links(pairs)
 
     def explain(self, records: pa.Table, key_l: str, key_r: str) -> list[MatchWeight]:
         """Why two records score as they do: the prior, one row per comparison, the total.
@@ -379,9 +361,6 @@ class FuzzyMatcher:
         kinds = self.settings.comparisons
         return prepare_records(records, {c: kinds[c] for c in columns}, phone_region=self.phone_region)
 
-    def _database_api(self, *, exact: bool) -> DatabaseAPISubClass:
-        return database_api(self.backend, self.spark, exact=exact, config=self.duckdb_config)
-
     def _fitted(self) -> dict[str, Any]:
         if self.model_ is None:
             raise FuzzyModelError("the fuzzy matcher is not fitted; call fit(records) or load(path) first")
@@ -391,20 +370,40 @@ class FuzzyMatcher:
     def _linker(
         self, table: pa.Table, settings: SettingsCreator | dict[str, Any], *, exact: bool = False
     ) -> Iterator[tuple[Linker, SplinkDataFrame]]:
-        db_api = self._database_api(exact=exact)
-        try:
-            with quiet_splink(), warnings.catch_warnings():
-                # On Spark, pyspark warns (FutureWarning) "PySpark does not yet fully
-                # support pandas >= 3.0.0" when Splink moves data through pandas.
-                warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
-                frame = db_api.register(table)
-                if isinstance(settings, dict):
-                    dialect = db_api.sql_dialect.sql_dialect_str
-                    settings = settings_for_dialect(settings, dialect, self.settings.comparisons)
-                yield Linker(frame, settings, log_level=None), frame
-        finally:
-            if self.backend == "duckdb":
-                db_api.duckdb_con.close()
+        session = splink_api(self.backend, self.spark, exact=exact, config=self.duckdb_config, store=self.store)
+        with session as db_api, quiet_splink(), warnings.catch_warnings():
+            # On Spark, pyspark warns (FutureWarning) "PySpark does not yet fully
+            # support pandas >= 3.0.0" when Splink moves data through pandas.
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+            frame = db_api.register(table)
+            if isinstance(settings, dict):
+                dialect = db_api.sql_dialect.sql_dialect_str
+                settings = settings_for_dialect(settings, dialect, self.settings.comparisons)
+            yield Linker(frame, settings, log_level=None), frame
+
+
+LINKS = pa.schema(
+    [
+        (f"{KEY}_l", pa.string()),
+        (f"{KEY}_r", pa.string()),
+        ("match_probability", pa.float64()),
+        ("match_weight", pa.float64()),
+    ]
+)
+"""The columns of :meth:`FuzzyMatcher.predict`'s pairs."""
+
+
+def _links(pairs: pa.Table) -> pa.Table:
+    """Pairs with the smaller key on the left, as strings, and the scores as doubles."""
+    left, right = pc.cast(pairs[f"{KEY}_l"], pa.string()), pc.cast(pairs[f"{KEY}_r"], pa.string())
+    swap = pc.greater(left, right)
+    columns = [
+        pc.if_else(swap, right, left),
+        pc.if_else(swap, left, right),
+        pairs["match_probability"],
+        pairs["match_weight"],
+    ]
+    return pa.Table.from_arrays([pc.cast(c, f.type) for c, f in zip(columns, LINKS, strict=True)], schema=LINKS)
 
 
 def arrow(frame: SplinkDataFrame) -> pa.Table:

@@ -90,11 +90,18 @@ class FuzzySettings(Spec):
     """Random pairs sampled to learn ``u``, and the cap on pairs per EM rule."""
     seed: int = 42
     """Seed of the random sample; same data and seed give the same model."""
+    training_records: int = 300_000
+    """Records the model is trained on: above this many, a seeded random sample of them, so
+    that training costs the same at any size (prediction scores every record)."""
 
     @model_validator(mode="after")
     def _check(self) -> FuzzySettings:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"fuzzy threshold {self.threshold} must lie strictly between 0 and 1")
+        if self.training_records < 10_000:
+            raise ValueError(
+                f"training_records {self.training_records:,} is too few to find duplicates in; use ≥ 100000"
+            )
         if self.max_pairs_for_training < 1000:
             raise ValueError(
                 f"max_pairs_for_training {self.max_pairs_for_training:g} is too few to learn from; use ≥ 1e5"
@@ -182,6 +189,7 @@ class FuzzySettings(Spec):
             "training": list(self.training),
             "max_pairs_for_training": self.max_pairs_for_training,
             "seed": self.seed,
+            "training_records": self.training_records,
         }
 
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from personae.engine.base import Engine
 from personae.engine.dialects import has
+from personae.engine.duckdb import DuckDBEngine
 from personae.engine.sql import literal
 from personae.engine.tables import columns_of
 from personae.errors import FuzzyModelOutdated, FuzzySettingsError, FuzzyTrainingError
@@ -101,11 +102,9 @@ def matcher_for(
     """The saved matcher, or a newly trained one (saved); None when there is too little data
     (the reason is added to ``warnings``)."""
     path = models / MODEL_FILE
-    limits = dict(getattr(engine, "connection_config", {}))  # DuckDB's; Spark keeps its own
     saved = _saved_matcher(path, warnings)
     if saved is not None and saved.settings.to_dict() == settings.to_dict() and saved.phone_region == phone_region:
-        saved.duckdb_config = limits
-        return saved
+        return _on_store(saved, engine)
     records = engine.fetch_arrow(records_sql(settings.compared_columns))
     check_mapped(records, settings, kept_attributes(engine))
     if records.num_rows < MIN_RECORDS:
@@ -113,14 +112,21 @@ def matcher_for(
             warnings.append(f"fuzzy matching skipped: {records.num_rows} customer records, {MIN_RECORDS} needed")
         return None
     try:
-        matcher = FuzzyMatcher(settings, phone_region=phone_region)
-        matcher.duckdb_config = limits
+        matcher = _on_store(FuzzyMatcher(settings, phone_region=phone_region), engine)
         matcher.fit(records)
     except FuzzyTrainingError as error:
         warnings.append(f"fuzzy matching skipped: {error}")
         return None
     models.mkdir(parents=True, exist_ok=True)
     matcher.save(path)
+    return matcher
+
+
+def _on_store(matcher: FuzzyMatcher, engine: Engine) -> FuzzyMatcher:
+    """``matcher`` running Splink on the store's own DuckDB instance, under its memory limit
+    (:mod:`personae.identity.fuzzy_backend`); a Spark workspace trains on a DuckDB of its own."""
+    if isinstance(engine, DuckDBEngine):
+        matcher.store = engine.connection
     return matcher
 
 

@@ -129,13 +129,20 @@ def equi_join_columns(rule: str) -> list[str] | None:
     return columns
 
 
-def refuse_every_pair_rules(table: pa.Table, rules: list[str], config: Mapping[str, Any] | None = None) -> None:
+def refuse_every_pair_rules(
+    table: pa.Table,
+    rules: list[str],
+    config: Mapping[str, Any] | None = None,
+    *,
+    store: duckdb.DuckDBPyConnection | None = None,
+) -> None:
     """Raise :class:`~personae.errors.FuzzySettingsError` for a rule that would compare every pair.
 
     A rule with no ``l.x = r.x`` equality makes the engine score all n·(n−1)/2 pairs (a
     cross join), as does one whose columns hold a single value in every record; either
     would take hours on a customer base, so it is refused with the number of pairs it
-    would make. ``config`` holds the store's DuckDB limits (memory, spill folder).
+    would make. The counts run on a cursor of ``store`` (the store's DuckDB instance, under
+    its memory limit), or else on a connection of their own with the limits in ``config``.
     """
     count = table.num_rows
     every_pair = count * (count - 1) // 2
@@ -146,7 +153,8 @@ def refuse_every_pair_rules(table: pa.Table, rules: list[str], config: Mapping[s
         if columns:
             keys = ", ".join(f'"{c}"' for c in dict.fromkeys(columns))
             not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in dict.fromkeys(columns))
-            with duckdb.connect(config=dict(config or {})) as connection:
+            opened = store.cursor() if store is not None else duckdb.connect(config=dict(config or {}))
+            with opened as connection:
                 connection.register("records", table)
                 pairs = connection.execute(
                     "SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM "
@@ -163,3 +171,21 @@ def refuse_every_pair_rules(table: pa.Table, rules: list[str], config: Mapping[s
             f"{every_pair:,} pairs, as {why}. Block on columns that split the records into small "
             "groups, e.g. 'l.last_name = r.last_name and l.birth_date = r.birth_date'"
         )
+
+
+def training_sample(table: pa.Table, size: int, seed: int) -> pa.Table:
+    """``size`` of ``table``'s records drawn at random (seeded; whatever order they came in),
+    or all of them when there are no more.
+
+    EM and the ``u`` sample each cap their pairs already; what grew with the records was
+    everything around them (the blocked-pair counts that pick the training rules, the
+    term-frequency tables, the prior's histogram over every blocked pair). A fixed sample
+    keeps training's cost flat. Sampling records keeps the shares of matches and non-matches
+    in each block (both go as the square of the sampled share), so m, u and the prior are
+    estimated without bias; the sample only has to hold enough duplicate pairs.
+    """
+    if table.num_rows <= size:
+        return table
+    ordered = table.sort_by(KEY)
+    chosen = np.random.default_rng(seed).choice(ordered.num_rows, size=size, replace=False)
+    return ordered.take(pa.array(np.sort(chosen)))
