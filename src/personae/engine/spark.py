@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.dialects import transpile
+from personae.engine.spark_session import open_session
 from personae.errors import EngineError
 
 try:
@@ -59,25 +60,14 @@ class SparkEngine(Engine):
         shuffle_partitions: int = 4,
         conf: dict[str, str] | None = None,
     ) -> None:
-        self.warehouse = warehouse
+        # Executors of a cluster resolve paths against their own work folder: every path
+        # handed to Spark is absolute (and, on a real cluster, one the workers can reach).
+        self.warehouse = warehouse.resolve()
         self.warehouse.mkdir(parents=True, exist_ok=True)
-        builder = (
-            SparkSession.builder.master(master)
-            .appName("personae")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.ansi.enabled", "false")
-            .config("spark.sql.warehouse.dir", str(warehouse / "_catalog"))
-            .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(warehouse))
+        self.master = master
+        self.session: SparkSession = open_session(
+            master, self.warehouse, {"spark.sql.shuffle.partitions": str(shuffle_partitions), **(conf or {})}
         )
-        for key, value in (conf or {}).items():
-            builder = builder.config(key, value)
-        self.session: SparkSession = builder.getOrCreate()
-        self.session.sparkContext.setLogLevel("ERROR")
         self._folders: dict[str, Path] = {}
         for folder in sorted(self.warehouse.iterdir()):
             if folder.is_dir() and not folder.name.startswith("_"):
@@ -219,10 +209,10 @@ class SparkEngine(Engine):
         self.session.createDataFrame(table).createOrReplaceTempView(name)
 
     def stage(self, name: str, path: Path) -> None:
-        _numbered(self.session.read.parquet(str(path))).createOrReplaceTempView(name)
+        _numbered(self.session.read.parquet(str(path.resolve()))).createOrReplaceTempView(name)
 
     def expose_folder(self, name: str, folder: Path) -> None:
-        files = sorted(str(path) for path in folder.glob("*.parquet"))
+        files = sorted(str(path.resolve()) for path in folder.glob("*.parquet"))
         if files:
             frame = self.session.read.option("mergeSchema", "true").parquet(*files)
             _numbered(frame).createOrReplaceTempView(name)
