@@ -79,6 +79,7 @@ def open_session(master: str, warehouse: Path, conf: dict[str, str]) -> SparkSes
     check_reachable(master)
     if form == "connect":
         return _connect_session(master, conf)
+    _stop_other_master(master)
     builder = SparkSession.builder.master(master).appName("personae")
     settings = {
         **SESSION_CONF,
@@ -95,6 +96,16 @@ def open_session(master: str, warehouse: Path, conf: dict[str, str]) -> SparkSes
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _stop_other_master(master: str) -> None:
+    """Stop this process's session when it runs on another master: ``getOrCreate`` would
+    otherwise hand it back, and a run meant for a cluster would run where the last one did."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()
 
 
 def _connect_session(master: str, conf: dict[str, str]) -> SparkSession:
