@@ -56,7 +56,8 @@ def build(folder: Path, customers: int) -> None:
 
 def commands(root: Path) -> dict[str, list[str]]:
     as_of = date.fromisoformat(str(tomllib.loads((root / "personae.toml").read_text())["workspace"]["as_of"]))
-    person = personae("sql", "SELECT min(id_value) FROM identity_map WHERE id_type = 'email'", "-w", str(root), "-f", "csv")
+    first = "SELECT min(id_value) FROM identity_map WHERE id_type = 'email'"
+    person = personae("sql", first, "-w", str(root), "-f", "csv")
     email = person.stdout.split()[-1]
     return {
         "status": ["status"],

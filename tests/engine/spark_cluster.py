@@ -128,7 +128,8 @@ def connect_server(folder: Path) -> Iterator[str]:
     command = [
         str(SPARK_HOME / "sbin" / "start-connect-server.sh"),
         *("--master", "local[2]"),
-        *("--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
+        *("--conf", f"spark.connect.grpc.binding.port={port}"),
+        *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
         *("--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC"),
     ]
     with _daemon(command, folder / "logs" / "connect.log", env, r"Spark Connect server started"):
