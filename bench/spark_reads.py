@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-import tomllib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -55,7 +54,8 @@ def build(folder: Path, customers: int) -> None:
 
 
 def commands(root: Path) -> dict[str, list[str]]:
-    as_of = date.fromisoformat(str(tomllib.loads((root / "personae.toml").read_text())["workspace"]["as_of"]))
+    last_run = personae("sql", "SELECT max(as_of) FROM runs", "-w", str(root), "-f", "csv")
+    as_of = date.fromisoformat(last_run.stdout.split()[-1][:10])
     first = "SELECT min(id_value) FROM identity_map WHERE id_type = 'email'"
     person = personae("sql", first, "-w", str(root), "-f", "csv")
     email = person.stdout.split()[-1]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
@@ -174,7 +175,6 @@ class SparkEngine(Engine):
 
     def insert(self, table: str, columns: list[str], sql: str) -> int:
         frame = self._frame(sql).toDF(*columns)
-        count = int(frame.count())
         existing = self.columns(table)
         for column, type_ in existing:
             if column not in columns:
@@ -182,14 +182,22 @@ class SparkEngine(Engine):
         frame = frame.selectExpr(
             *[f"CAST(`{column}` AS {_spark_type(type_)}) AS `{column}`" for column, type_ in existing]
         )
-        if count:
-            # Appending adds part files (Spark's commit protocol makes them appear all at
-            # once), so a load costs the new rows, not a rewrite of the table.
-            try:
-                frame.write.mode("append").parquet(str(self._folder(table)))
-            except SPARK_ERRORS as error:
-                raise EngineError(f"spark could not append to table {table!r}: {error}") from error
-            self._expose(table)
+        # Appending adds part files (Spark's commit protocol makes them appear all at once),
+        # so a load costs the new rows, not a rewrite of the table. The query runs once: the
+        # rows are counted from the new files' Parquet footers, not by a count() that would
+        # run the whole query a second time.
+        folder = self._folder(table)
+        before = set(folder.glob("*.parquet"))
+        try:
+            frame.write.mode("append").parquet(str(folder))
+        except SPARK_ERRORS as error:
+            raise EngineError(f"spark could not append to table {table!r}: {error}") from error
+        added = sorted(set(folder.glob("*.parquet")) - before)
+        count = sum(pq.ParquetFile(path).metadata.num_rows for path in added)
+        if not count:
+            for path in added:
+                path.unlink()
+        self._expose(table)
         return count
 
     def add_columns(self, table: str, columns: Any) -> None:
