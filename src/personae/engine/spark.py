@@ -193,7 +193,7 @@ class SparkEngine(Engine):
         except SPARK_ERRORS as error:
             raise EngineError(f"spark could not append to table {table!r}: {error}") from error
         added = sorted(set(folder.glob("*.parquet")) - before)
-        count = sum(pq.ParquetFile(path).metadata.num_rows for path in added)
+        count = sum(int(pq.ParquetFile(path).metadata.num_rows) for path in added)
         if not count:
             for path in added:
                 path.unlink()
