@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.dialects import transpile
+from personae.engine.spark_session import open_session
 from personae.errors import EngineError
 
 try:
@@ -59,25 +61,14 @@ class SparkEngine(Engine):
         shuffle_partitions: int = 4,
         conf: dict[str, str] | None = None,
     ) -> None:
-        self.warehouse = warehouse
+        # Executors of a cluster resolve paths against their own work folder: every path
+        # handed to Spark is absolute (and, on a real cluster, one the workers can reach).
+        self.warehouse = warehouse.resolve()
         self.warehouse.mkdir(parents=True, exist_ok=True)
-        builder = (
-            SparkSession.builder.master(master)
-            .appName("personae")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.ansi.enabled", "false")
-            .config("spark.sql.warehouse.dir", str(warehouse / "_catalog"))
-            .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(warehouse))
+        self.master = master
+        self.session: SparkSession = open_session(
+            master, self.warehouse, {"spark.sql.shuffle.partitions": str(shuffle_partitions), **(conf or {})}
         )
-        for key, value in (conf or {}).items():
-            builder = builder.config(key, value)
-        self.session: SparkSession = builder.getOrCreate()
-        self.session.sparkContext.setLogLevel("ERROR")
         self._folders: dict[str, Path] = {}
         for folder in sorted(self.warehouse.iterdir()):
             if folder.is_dir() and not folder.name.startswith("_"):
@@ -184,7 +175,6 @@ class SparkEngine(Engine):
 
     def insert(self, table: str, columns: list[str], sql: str) -> int:
         frame = self._frame(sql).toDF(*columns)
-        count = int(frame.count())
         existing = self.columns(table)
         for column, type_ in existing:
             if column not in columns:
@@ -192,14 +182,22 @@ class SparkEngine(Engine):
         frame = frame.selectExpr(
             *[f"CAST(`{column}` AS {_spark_type(type_)}) AS `{column}`" for column, type_ in existing]
         )
-        if count:
-            # Appending adds part files (Spark's commit protocol makes them appear all at
-            # once), so a load costs the new rows, not a rewrite of the table.
-            try:
-                frame.write.mode("append").parquet(str(self._folder(table)))
-            except SPARK_ERRORS as error:
-                raise EngineError(f"spark could not append to table {table!r}: {error}") from error
-            self._expose(table)
+        # Appending adds part files (Spark's commit protocol makes them appear all at once),
+        # so a load costs the new rows, not a rewrite of the table. The query runs once: the
+        # rows are counted from the new files' Parquet footers, not by a count() that would
+        # run the whole query a second time.
+        folder = self._folder(table)
+        before = set(folder.glob("*.parquet"))
+        try:
+            frame.write.mode("append").parquet(str(folder))
+        except SPARK_ERRORS as error:
+            raise EngineError(f"spark could not append to table {table!r}: {error}") from error
+        added = sorted(set(folder.glob("*.parquet")) - before)
+        count = sum(int(pq.ParquetFile(path).metadata.num_rows) for path in added)
+        if not count:
+            for path in added:
+                path.unlink()
+        self._expose(table)
         return count
 
     def add_columns(self, table: str, columns: Any) -> None:
@@ -219,10 +217,10 @@ class SparkEngine(Engine):
         self.session.createDataFrame(table).createOrReplaceTempView(name)
 
     def stage(self, name: str, path: Path) -> None:
-        _numbered(self.session.read.parquet(str(path))).createOrReplaceTempView(name)
+        _numbered(self.session.read.parquet(str(path.resolve()))).createOrReplaceTempView(name)
 
     def expose_folder(self, name: str, folder: Path) -> None:
-        files = sorted(str(path) for path in folder.glob("*.parquet"))
+        files = sorted(str(path.resolve()) for path in folder.glob("*.parquet"))
         if files:
             frame = self.session.read.option("mergeSchema", "true").parquet(*files)
             _numbered(frame).createOrReplaceTempView(name)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from personae.spec import Spec
 
@@ -21,11 +22,40 @@ class DuckDBSettings(Spec):
     threads: int | None = Field(None, ge=1)
 
 
+MASTER_FORMS = {
+    "local": re.compile(r"^local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?$"),
+    "standalone": re.compile(r"^spark://[^\s/:,]+:[0-9]{1,5}(,[^\s/:,]+:[0-9]{1,5})*$"),
+    "connect": re.compile(r"^sc://[^\s/:]+(:[0-9]{1,5})?(/;[^\s]*)?$"),
+}
+"""The masters personae runs on: local mode (``local``, ``local[4]``, ``local[*]``), a
+standalone cluster (``spark://host:7077``, several masters comma-separated for standby) and
+Spark Connect (``sc://host:15002``, with ``/;key=value`` parameters)."""
+
+
+def master_form(master: str) -> str:
+    """Which of :data:`MASTER_FORMS` ``master`` is (``local``, ``standalone``, ``connect``)."""
+    for form, pattern in MASTER_FORMS.items():
+        if pattern.match(master):
+            return form
+    raise ValueError(
+        f"master = {master!r} is not a Spark master personae runs on; use local mode "
+        "('local[2]', 'local[*]'), a standalone cluster ('spark://host:7077') or Spark Connect "
+        "('sc://host:15002')"
+    )
+
+
 class SparkSettings(Spec):
     master: str = "local[2]"
+    """``local[N]``, ``spark://host:port`` or ``sc://host:port`` (:data:`MASTER_FORMS`)."""
     warehouse: str = "spark-warehouse"
     shuffle_partitions: int = Field(4, ge=1)
     conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, value: str) -> str:
+        master_form(value)
+        return value
 
 
 class EngineSettings(Spec):

@@ -1,0 +1,133 @@
+"""The Spark session a :class:`~personae.engine.spark.SparkEngine` runs on, for each master form.
+
+``[engine.spark] master`` takes three forms (:data:`~personae.engine.specs.MASTER_FORMS`):
+
+- ``local[N]``: Spark inside this process's JVM, the default.
+- ``spark://host:port``: a standalone cluster. The driver stays in this process (on
+  127.0.0.1 when the master is local to the machine); the executors run on the workers and
+  read and write the warehouse themselves, so its path must be one every worker reaches (the
+  same folder on one machine; a shared mount, S3 or HDFS on a real cluster).
+- ``sc://host:port``: Spark Connect. The session is a thin gRPC client (pyspark's ``connect``
+  extra: grpcio, grpcio-status, googleapis-common-protos, zstandard); the server runs the
+  plans and reads and writes the warehouse, so it too must reach the warehouse's path.
+
+A cluster that does not answer is an error naming the URL within seconds
+(:data:`PROBE_SECONDS`): Spark's own client retries a dead standalone master for a minute
+and more before it gives up, and a Connect client waits for its channel.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from personae.engine.specs import master_form
+from personae.errors import EngineError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+PROBE_SECONDS = 10.0
+"""How long a cluster's address may take to accept a TCP connection before the run stops."""
+
+SESSION_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
+"""Settings of the SQL session, which a Connect client may set too."""
+
+DRIVER_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+"""Settings of a driver in this process (local mode and standalone clusters only)."""
+
+
+def cluster_address(master: str) -> list[tuple[str, int]]:
+    """The host:port pairs of a ``spark://`` or ``sc://`` master (empty for local mode)."""
+    form = master_form(master)
+    if form == "local":
+        return []
+    rest = master.split("://", 1)[1].split("/", 1)[0]
+    pairs = []
+    for part in rest.split(","):
+        host, _, port = part.partition(":")
+        pairs.append((host, int(port) if port else 15002))
+    return pairs
+
+
+def check_reachable(master: str, timeout: float = PROBE_SECONDS) -> None:
+    """An EngineError naming ``master`` unless one of its addresses accepts a connection."""
+    failures = []
+    for host, port in cluster_address(master):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return
+        except OSError as error:
+            failures.append(f"{host}:{port}: {error.strerror or error}")
+    if failures:
+        raise EngineError(
+            f"spark master {master!r} is unreachable ({'; '.join(failures)}); start the cluster or fix "
+            "[engine.spark] master in personae.toml"
+        )
+
+
+def open_session(master: str, warehouse: Path, conf: dict[str, str]) -> SparkSession:
+    """A Spark session on ``master`` with personae's settings and ``conf`` on top."""
+    from pyspark.sql import SparkSession
+
+    form = master_form(master)
+    check_reachable(master)
+    if form == "connect":
+        return _connect_session(master, conf)
+    _stop_other_master(master)
+    builder = SparkSession.builder.master(master).appName("personae")
+    settings = {
+        **SESSION_CONF,
+        **DRIVER_CONF,
+        "spark.sql.warehouse.dir": str(warehouse / "_catalog"),
+        "spark.driver.extraJavaOptions": "-Dderby.system.home=" + str(warehouse),
+    }
+    if form == "local" or cluster_address(master)[0][0] in {"127.0.0.1", "localhost"}:
+        settings |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    if form == "standalone":
+        settings["spark.pyspark.python"] = sys.executable  # the workers' Python, when one is needed
+    for key, value in {**settings, **conf}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _stop_other_master(master: str) -> None:
+    """Stop this process's session when it runs on another master: ``getOrCreate`` would
+    otherwise hand it back, and a run meant for a cluster would run where the last one did."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()
+
+
+def _connect_session(master: str, conf: dict[str, str]) -> SparkSession:
+    try:
+        from pyspark.sql.connect import utils
+
+        utils.require_minimum_grpc_version()
+        utils.require_minimum_grpcio_status_version()
+        utils.require_minimum_googleapis_common_protos_version()
+        utils.require_minimum_zstandard_version()
+    except ImportError as missing:
+        raise EngineError(
+            f"spark master {master!r} is Spark Connect, which needs pyspark's connect client: "
+            f"install it with `pip install 'pyspark[connect]>=4,<5'` ({missing})"
+        ) from None
+    from pyspark.errors import PySparkException
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(master).appName("personae")
+    for key, value in {**SESSION_CONF, **conf}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except PySparkException as error:
+        raise EngineError(f"spark master {master!r}: Spark Connect refused the session: {error}") from error

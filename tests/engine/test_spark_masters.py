@@ -1,0 +1,78 @@
+"""``[engine.spark] master``: local mode, a standalone cluster, Spark Connect; anything else
+and a master that does not answer are clear errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from personae.config import parse_config
+from personae.engine.specs import master_form
+from personae.errors import ConfigError, EngineError
+from tests.engine.spark_cluster import connect_server, free_port
+
+
+@pytest.mark.parametrize(
+    ("master", "form"),
+    [
+        ("local", "local"),
+        ("local[2]", "local"),
+        ("local[*]", "local"),
+        ("spark://127.0.0.1:7077", "standalone"),
+        ("spark://m1:7077,m2:7077", "standalone"),
+        ("sc://localhost:15002", "connect"),
+        ("sc://spark.example.com:443/;use_ssl=true;token=x", "connect"),
+    ],
+)
+def test_master_forms(master: str, form: str) -> None:
+    assert master_form(master) == form
+    assert parse_config({"engine": {"spark": {"master": master}}}, Path("personae.toml")).engine.spark.master == master
+
+
+@pytest.mark.parametrize("master", ["yarn", "spark://host", "local[0]", "http://host:7077", "k8s://https://h:443", ""])
+def test_other_masters_are_config_errors_naming_the_forms(master: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"engine": {"spark": {"master": master}}}, Path("personae.toml"))
+    message = str(caught.value)
+    assert f"master = {master!r} is not a Spark master" in message
+    assert "spark://host:7077" in message and "sc://host:15002" in message and "local[2]" in message
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("scheme", ["spark", "sc"])
+def test_an_unreachable_master_is_an_error_naming_it_within_30_seconds(tmp_path: Path, scheme: str) -> None:
+    from personae.engine.spark import SparkEngine
+
+    master = f"{scheme}://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    with pytest.raises(EngineError, match=rf"spark master '{master}' is unreachable .*\[engine\.spark\] master"):
+        SparkEngine(tmp_path / "warehouse", master=master)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_the_engine_runs_on_spark_connect(tmp_path: Path) -> None:
+    """One small step on a Spark Connect server: create, append, read back, replace, drop."""
+    from personae.engine.spark import SparkEngine
+
+    with connect_server(tmp_path / "connect") as master:
+        engine = SparkEngine(tmp_path / "warehouse", master=master, shuffle_partitions=2)
+        try:
+            assert type(engine.session).__module__.startswith("pyspark.sql.connect")
+            engine.create_empty_table("t", [("id", "BIGINT"), ("note", "VARCHAR")])
+            engine.register_arrow("src", pa.table({"i": [1, 2, 3]}))
+            assert engine.insert("t", ["id"], "SELECT i * 10 FROM src WHERE i > 1") == 2
+            assert sorted(engine.fetch_rows("SELECT id, note FROM t")) == [(20, None), (30, None)]
+            engine.create_table("t", "SELECT id + 1 AS id FROM t")
+            assert engine.scalar("SELECT sum(id) FROM t") == 52
+            assert sorted(path.name for path in (tmp_path / "warehouse").iterdir() if not path.name.startswith("_"))
+            assert [batch.num_rows for batch in engine.fetch_batches("SELECT * FROM t")] == [2]
+            engine.drop_table("t")
+            assert not engine.has_table("t")
+        finally:
+            engine.close()
+            engine.session.stop()
