@@ -18,6 +18,7 @@ and more before it gives up, and a Connect client waits for its channel.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -79,6 +80,7 @@ def open_session(master: str, warehouse: Path, conf: dict[str, str]) -> SparkSes
     check_reachable(master)
     if form == "connect":
         return _connect_session(master, conf)
+    _leave_connect_mode()
     _stop_other_master(master)
     builder = SparkSession.builder.master(master).appName("personae")
     settings = {
@@ -96,6 +98,20 @@ def open_session(master: str, warehouse: Path, conf: dict[str, str]) -> SparkSes
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _leave_connect_mode() -> None:
+    """Forget an earlier Spark Connect session of this process: pyspark marks the whole process
+    as a Connect client (``SPARK_CONNECT_MODE_ENABLED`` in its environment) once one is made,
+    and would then refuse to build a classic session on a local or standalone master."""
+    if "SPARK_CONNECT_MODE_ENABLED" not in os.environ:
+        return
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    active = ConnectSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
 
 
 def _stop_other_master(master: str) -> None:
