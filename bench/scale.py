@@ -98,8 +98,10 @@ def world(src: Path, out: Path, customers: int, memory_limit: str) -> Path:
     return folder
 
 
-def measure(src: Path, world_folder: Path, scratch: Path, every: float) -> dict[str, Any]:
-    """One fresh run of the world: step seconds, step peaks, the process's wall and peak."""
+def measure(src: Path, world_folder: Path, scratch: Path, every: float, keep: bool = False) -> dict[str, Any]:
+    """One fresh run of the world: step seconds, step peaks, the process's wall and peak.
+
+    The run's workspace is deleted after, unless ``keep`` (for `bench/dashboard.py` on its store)."""
     workspace = fresh_workspace(world_folder, scratch / f"run-{world_folder.name}")
     load = [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
     report = scratch / "time.txt"
@@ -115,7 +117,8 @@ def measure(src: Path, world_folder: Path, scratch: Path, every: float) -> dict[
         inside = [rss for t, rss in samples if start <= t <= end] or [rss for t, rss in samples if t <= end][-1:]
         peaks[name] = max(inside, default=0) / 2**30
         end = start
-    subprocess.run(["rm", "-rf", str(workspace)], check=True)
+    if not keep:
+        subprocess.run(["rm", "-rf", str(workspace)], check=True)
     return {
         "load": load,
         "steps": steps,
@@ -193,6 +196,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="3GB", help="[engine.duckdb] memory_limit, or 'none'")
     parser.add_argument("--every", type=float, default=0.25, help="seconds between RSS samples")
     parser.add_argument("--png", type=Path, default=REPO / "bench" / "scale.png")
+    parser.add_argument("--keep", action="store_true", help="keep each run's workspace (OUT/run-world-N)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / f"results-{args.memory_limit}.json"
@@ -201,7 +205,7 @@ def main() -> None:
     )
     for customers in args.sizes:
         folder = world(args.src.resolve(), args.out, customers, args.memory_limit)
-        results[customers] = measure(args.src.resolve(), folder, args.out, args.every)
+        results[customers] = measure(args.src.resolve(), folder, args.out, args.every, args.keep)
         saved.write_text(json.dumps(results, indent=1))
         print(
             f"{customers:,} customers: {results[customers]['wall']:.0f} s, {results[customers]['peak_gb']:.2f} GB",

@@ -365,5 +365,5 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
 
     def status(self) -> WorkspaceStatus:
         """Sources with their files, rows loaded and quarantined; the last run; table sizes."""
-        with self.engine(write=False) as store:
+        with self.engine(write=False) as store, store.transaction():  # one snapshot, while runs write
             return workspace_status(store, self.config.sources, self.config.segmentations)

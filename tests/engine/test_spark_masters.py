@@ -54,11 +54,15 @@ def test_an_unreachable_master_is_an_error_naming_it_within_30_seconds(tmp_path:
 
 
 @pytest.mark.spark
-@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_the_engine_runs_on_spark_connect(tmp_path: Path) -> None:
-    """One small step on a Spark Connect server: create, append, read back, replace, drop."""
+    """One small step on a Spark Connect server: create, append, read back, replace, drop;
+    after a classic local session in the same process (as a test process or a user's notebook
+    has), which pyspark would otherwise refuse to leave for Connect."""
     from personae.engine.spark import SparkEngine
 
+    local = SparkEngine(tmp_path / "local", master="local[1]", shuffle_partitions=2)
+    assert local.scalar("SELECT 1 + 1") == 2
+    local.close()
     with connect_server(tmp_path / "connect") as master:
         engine = SparkEngine(tmp_path / "warehouse", master=master, shuffle_partitions=2)
         try:

@@ -44,7 +44,12 @@ VOLATILE = {
 """Columns that hold the wall clock of the run (or its order of writes), not a result."""
 WALL_CLOCK = datetime(2026, 1, 1)
 """The small world's data ends in mid-2025: a later time is the wall clock of the run's load."""
-NOT_RESULTS = {"runs": "the run's own record (times, engine)", "audit_log": "who changed what, when"}
+NOT_RESULTS = {
+    "runs": "the run's own record (times, engine)",
+    "audit_log": "who changed what, when",
+    "traits_state": "when the traits were last computed, and from which settings",
+    "traits_record_digests": "each engine's own 64- or 32-bit hash of a person's records, compared only with itself",
+}
 """Tables that record the run rather than compute from the data."""
 
 

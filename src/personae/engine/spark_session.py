@@ -21,7 +21,9 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from personae.engine.specs import master_form
@@ -114,6 +116,18 @@ def _leave_connect_mode() -> None:
     os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
 
 
+def _leave_classic_mode() -> None:
+    """Stop this process's classic session and context: pyspark refuses to build a Spark
+    Connect session while either is alive (``SESSION_ALREADY_EXIST``)."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if SparkSession._instantiatedSession is not None:
+        SparkSession._instantiatedSession.stop()
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+
+
 def _stop_other_master(master: str) -> None:
     """Stop this process's session when it runs on another master: ``getOrCreate`` would
     otherwise hand it back, and a run meant for a cluster would run where the last one did."""
@@ -124,10 +138,33 @@ def _stop_other_master(master: str) -> None:
         active.stop()
 
 
+def _import_connect_client() -> ModuleType:
+    """``pyspark.sql.connect.utils``, imported so that pyspark cannot end the process.
+
+    On import, pyspark's Connect package takes a ``__main__`` module with neither a file nor a
+    spec for its own doctest runner and calls ``sys.exit(0)`` when a dependency is not fully
+    supported (pandas 3 is not, in pyspark 4.3). ``python -c`` and pytest-xdist's workers have
+    such a ``__main__``; for the length of the import, ``sys.ps1`` marks the process as one that
+    is not a doctest run, which the check honours.
+    """
+    marked = not hasattr(sys, "ps1")
+    if marked:
+        sys.ps1 = "personae> "  # any prompt: pyspark only asks whether there is one
+    try:
+        with warnings.catch_warnings():
+            # Under ``-W error``, this warning would make pyspark decide, once per process, that
+            # Connect's dependencies are missing and leave its function module empty.
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+            from pyspark.sql.connect import session, utils  # noqa: F401
+    finally:
+        if marked:
+            del sys.ps1
+    return utils
+
+
 def _connect_session(master: str, conf: dict[str, str]) -> SparkSession:
     try:
-        from pyspark.sql.connect import utils
-
+        utils = _import_connect_client()
         utils.require_minimum_grpc_version()
         utils.require_minimum_grpcio_status_version()
         utils.require_minimum_googleapis_common_protos_version()
@@ -140,6 +177,7 @@ def _connect_session(master: str, conf: dict[str, str]) -> SparkSession:
     from pyspark.errors import PySparkException
     from pyspark.sql import SparkSession
 
+    _leave_classic_mode()
     builder = SparkSession.builder.remote(master).appName("personae")
     for key, value in {**SESSION_CONF, **conf}.items():
         builder = builder.config(key, value)

@@ -147,10 +147,11 @@ def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment:
     for part, table in PERSISTED.items():  # each table built beside the old one, then renamed over it (DuckDB)
         if table in kept:
             engine.create_table(f"_inc_all_{part}", f"SELECT * FROM {names[part]} UNION ALL {kept[table]}")
-    for part, table in PERSISTED.items():
-        if table in kept:
-            engine.drop_table(table)
-            engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
+    with engine.transaction():  # readers on other cursors see the old tables or the new ones
+        for part, table in PERSISTED.items():
+            if table in kept:
+                engine.drop_table(table)
+                engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
     engine.create_table("order_gaps", gap_histogram_sql("order_gap_counts"))
     return int(engine.scalar(f"SELECT count(*) FROM {SCOPE}"))
 
