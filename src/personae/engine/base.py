@@ -89,9 +89,11 @@ class Engine(ABC):
         return name in self.tables()
 
     def create_table(self, name: str, sql: str) -> None:
-        """Create or replace a persistent table from a query."""
-        self.drop_table(name)
-        self.execute(f"CREATE TABLE {name} AS {sql}")
+        """Create or replace a persistent table from a query; where the engine has transactions, a
+        reader on another cursor sees the old table or the new one, never none."""
+        with self.transaction():
+            self.drop_table(name)
+            self.execute(f"CREATE TABLE {name} AS {sql}")
 
     def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
         """Create a persistent table with the given (name, DuckDB type) columns, if missing."""

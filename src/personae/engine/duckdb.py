@@ -214,10 +214,6 @@ class DuckDBEngine(Engine):
     def delete_where(self, table: str, condition: str) -> None:
         self.execute(f"DELETE FROM {table} WHERE {condition}")
 
-    def create_table(self, name: str, sql: str) -> None:
-        with self.transaction():  # a reader on another cursor sees the old table or the new one, never none
-            super().create_table(name, sql)
-
     def drop_table(self, name: str) -> None:
         kinds = self.connection.execute(
             "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? UNION ALL "

@@ -155,7 +155,7 @@ def _import_connect_client() -> ModuleType:
             # Under ``-W error``, this warning would make pyspark decide, once per process, that
             # Connect's dependencies are missing and leave its function module empty.
             warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
-            from pyspark.sql.connect import session, utils  # noqa: F401
+            from pyspark.sql.connect import session, utils  # noqa: F401  (session: its functions module too)
     finally:
         if marked:
             del sys.ps1

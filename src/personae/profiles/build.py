@@ -144,14 +144,13 @@ def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment:
         "customer_summary": kept_summary_sql(increment.previous_as_of, as_of, "_golden"),
         "order_gap_counts": kept_rows_sql("order_gap_counts", "_golden"),
     }
-    for part, table in PERSISTED.items():  # each table built beside the old one, then renamed over it (DuckDB)
-        if table in kept:
-            engine.create_table(f"_inc_all_{part}", f"SELECT * FROM {names[part]} UNION ALL {kept[table]}")
+    swapped = {part: table for part, table in PERSISTED.items() if table in kept}
+    for part, table in swapped.items():  # each table built beside the old one, then renamed over it (DuckDB)
+        engine.create_table(f"_inc_all_{part}", f"SELECT * FROM {names[part]} UNION ALL {kept[table]}")
     with engine.transaction():  # readers on other cursors see the old tables or the new ones
-        for part, table in PERSISTED.items():
-            if table in kept:
-                engine.drop_table(table)
-                engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
+        for part, table in swapped.items():
+            engine.drop_table(table)
+            engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
     engine.create_table("order_gaps", gap_histogram_sql("order_gap_counts"))
     return int(engine.scalar(f"SELECT count(*) FROM {SCOPE}"))
 
