@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from personae.engine.dialects import transpile
 from personae.engine.sql import identifier
+from personae.engine.tables import TABLE
 from personae.errors import EngineError, UsageError
 
 ROW_COLUMN = "_row"
@@ -93,7 +94,16 @@ class Engine(ABC):
         reader on another cursor sees the old table or the new one, never none."""
         with self.transaction():
             self.drop_table(name)
-            self.execute(f"CREATE TABLE {name} AS {sql}")
+            self.execute(f"CREATE TABLE {name} AS {self.clustered(name, sql)}")
+
+    def clustered(self, name: str, sql: str) -> str:
+        """The query that writes table ``name``, in the order of its ``clustered_by`` column where
+        it declares one (:class:`~personae.engine.table_spec.Table`), so that looking one person
+        up reads a row group, not the table. (Spark writes its tables in its own order.)"""
+        declared = TABLE.get(name)
+        if declared is None or declared.clustered_by is None:
+            return sql
+        return f"SELECT * FROM ({sql}) AS _rows ORDER BY {identifier(declared.clustered_by)}"
 
     def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
         """Create a persistent table with the given (name, DuckDB type) columns, if missing."""

@@ -31,7 +31,13 @@ class Table:
     doc: str
     columns: Columns | None = None
     """Name and DuckDB type of each column; None when the step derives them (``CREATE TABLE … AS``)."""
+    clustered_by: str | None = None
+    """The column one person's rows are looked up by (Customer 360, ``profile``, the API). A
+    step that writes the whole table writes it in this column's order, so each of DuckDB's row
+    groups holds a narrow range of it and a lookup reads one row group by its min/max instead
+    of scanning the table (at 1M people, 2–13 ms instead of 36–360 ms a lookup). Rows a live
+    update appends later land in the last row groups, which a lookup reads too."""
 
 
-def declare(name: str, step: str, doc: str, *columns: tuple[str, str]) -> Table:
-    return Table(name, step, doc, tuple(columns) or None)
+def declare(name: str, step: str, doc: str, *columns: tuple[str, str], clustered_by: str | None = None) -> Table:
+    return Table(name, step, doc, tuple(columns) or None, clustered_by)

@@ -15,6 +15,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("id_type", "VARCHAR"),
         ("id_value", "VARCHAR"),
         ("uid", "VARCHAR"),
+        clustered_by="uid",
     ),
     declare(
         "record_map",
@@ -23,6 +24,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("source", "VARCHAR"),
         ("record_id", "VARCHAR"),
         ("uid", "VARCHAR"),
+        clustered_by="uid",
     ),
     declare(
         "merges",
@@ -40,7 +42,12 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("key", "VARCHAR"),
         ("value", "VARCHAR"),
     ),
-    declare("identity_edges", "identity", "the links of the last run, for incremental runs"),
+    declare(
+        "identity_edges",
+        "identity",
+        "the links of the last run, for incremental runs",
+        clustered_by="a_key",  # Customer 360 draws the links among one person's identifiers
+    ),
     declare("identity_cuts", "identity", "links cut to keep a per-type limit"),
     # consent (after identity: every decision with its person)
     declare(
@@ -67,7 +74,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("source", "VARCHAR"),
     ),
     # golden, traits
-    declare("profiles", "golden", "one row per uid: golden record with lineage, then the traits"),
+    declare("profiles", "golden", "one row per uid: golden record with lineage, then the traits", clustered_by="uid"),
     declare("traits", "traits", "one row per uid: every trait as of a day"),
     declare("trait_shares", "traits", "each person's split over categories and channels"),
     declare("customer_summary", "traits", "frequency, recency, T and monetary value per buyer"),
@@ -82,7 +89,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("value", "VARCHAR"),
     ),
     # models
-    declare("predictions", "models", "one row per uid: every model's scores"),
+    declare("predictions", "models", "one row per uid: every model's scores", clustered_by="uid"),
     declare("model_scores_clv", "models", "CLV scores before they join predictions"),
     declare("model_scores_propensity", "models", "churn and high-value scores before they join predictions"),
     declare("model_scores_lifestyle", "models", "lifestyle clusters before they join predictions"),
@@ -110,6 +117,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("score", "DOUBLE"),
         ("entered_at", "TIMESTAMP"),
         ("exited_at", "TIMESTAMP"),
+        clustered_by="uid",
     ),
     declare("membership_days", "segment", "every as-of day whose segment state the history holds", ("as_of", "DATE")),
     declare(

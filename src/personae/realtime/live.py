@@ -170,8 +170,11 @@ class LiveProcessor:
 
     def caught_up(self) -> bool:
         """Whether every journal has been applied up to its last commit (False while waiting
-        for a first batch run with events in the journals)."""
+        for a first batch run with events in the journals, and while the store is being read:
+        at a million people that takes a while after the server starts or a run ends)."""
         world = self._world
+        if world is None and not self.stats.waiting:
+            return False
         for name, journal in self.journals.items():
             done = world.cursors.get(name, (None, 0))[0] if world is not None else None
             committed = journal.committed

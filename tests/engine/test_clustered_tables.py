@@ -1,0 +1,65 @@
+"""The tables one person is looked up in are written in person order, so that DuckDB's min/max
+of each row group lets a lookup read one row group instead of the table (Customer 360 at 1M
+people: issue 16)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from personae import Workspace
+from personae.engine import DuckDBEngine
+from personae.engine.tables import TABLES
+
+CLUSTERED = {table.name: table.clustered_by for table in TABLES if table.clustered_by}
+ROW_GROUP = 122_880
+"""DuckDB's rows per row group."""
+
+
+def test_the_person_tables_declare_their_lookup_column() -> None:
+    assert {"identity_map", "record_map", "profiles", "predictions", "memberships"} <= set(CLUSTERED)
+    assert CLUSTERED["identity_edges"] == "a_key"
+
+
+def test_a_run_writes_each_clustered_table_in_its_order(tmp_path: Path) -> None:
+    workspace = Workspace.init(tmp_path / "shop", demo=True, customers=300, seed=3)
+    workspace.run()
+    for table, column in CLUSTERED.items():
+        [counts] = workspace.sql(
+            f"SELECT count(*) AS rows, count(*) FILTER (WHERE {column} < before) AS out_of_order FROM "
+            f"(SELECT {column}, lag({column}) OVER (ORDER BY rowid) AS before FROM {table})"
+        ).to_pylist()
+        assert counts["rows"] > 0, table
+        assert counts["out_of_order"] == 0, (table, counts)
+
+
+def test_a_lookup_in_a_clustered_table_reads_one_row_group(tmp_path: Path) -> None:
+    store = DuckDBEngine(tmp_path / "store.duckdb")
+    try:
+        # three row groups of people in hash order, as the identity step makes them
+        store.create_table(
+            "record_map",
+            "SELECT 'pos' AS source, CAST(i AS VARCHAR) AS record_id, "
+            f"'p' || left(md5(CAST(i % 100000 AS VARCHAR)), 15) AS uid FROM range({3 * ROW_GROUP}) AS t(i)",
+        )
+        store.execute("CHECKPOINT")
+        wanted = store.scalar("SELECT uid FROM record_map WHERE record_id = '12345'")
+        plan = json.loads(
+            store.fetch_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM record_map WHERE uid = '{wanted}'")[0][-1]
+        )
+        scans = _scans(plan["operator"])
+        assert [(scan["row_groups_scanned"], scan["total_row_groups_to_scan"]) for scan in scans] == [(1, 3)]
+        assert store.scalar(f"SELECT count(*) FROM record_map WHERE uid = '{wanted}'") >= 3
+    finally:
+        store.close()
+
+
+def _scans(operators: list[dict[str, object]]) -> list[dict[str, object]]:
+    found = []
+    for operator in operators:
+        if "row_groups_scanned" in operator:  # a table scan
+            found.append(operator)
+        children = operator.get("children", [])
+        assert isinstance(children, list)
+        found += _scans(children)
+    return found
