@@ -1,5 +1,7 @@
 """One demo world, one server over it and one chromium for every dashboard test (built once:
-the world takes two runs, about 30 s)."""
+the world takes two runs, about 30 s). Session-scoped, not package-scoped: the suite runs
+module by module on two workers (``--dist loadscope``), and a worker that ran another package
+between two dashboard modules would tear a package fixture down and build it again."""
 
 from __future__ import annotations
 
@@ -14,18 +16,18 @@ from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS, demo_world
 from tests.server.live import Served, serving
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_world(tmp_path_factory.mktemp("dashboard") / "shop")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def served(world: Path) -> Iterator[Served]:
     with serving(Workspace(world)) as running:
         yield running
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("chromium is not installed: `make chromium` (apt-get install chromium)")

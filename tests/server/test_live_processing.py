@@ -6,11 +6,16 @@ event twice."""
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from personae import Workspace
+from personae.engine import Engine
+from personae.identity.live import LiveIdentity
 from tests.server.live import Served, live_workspace, serving
 
 SEGMENTS = [{"name": "visitors", "rule": "page_views >= 2"}]
@@ -100,3 +105,24 @@ def test_live_resumes_after_a_restart_and_a_run_agrees(tmp_path: Path) -> None:
             == stays
         )
         assert [segment["segment"] for segment in stays] == ["visitors"]
+
+
+def test_stopping_the_server_interrupts_live_processing_reading_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a million people live processing reads the store for minutes after a run; Ctrl-C (or
+    any stop) must not wait for it, nor deadlock on the write turn it holds."""
+    reading = threading.Event()
+
+    def endless_read(engine: Engine, *args: object, **kwargs: object) -> None:
+        reading.set()
+        engine.fetch_rows("SELECT sum(hash(i)) FROM range(1000000000000) AS t(i)")  # hours of work
+        raise AssertionError("the read was not interrupted")
+
+    monkeypatch.setattr(LiveIdentity, "load", staticmethod(endless_read))
+    with serving(_workspace(tmp_path / "shop")) as served:
+        served.run()
+        assert reading.wait(60), "live processing did not start reading the store after the run"
+        _, health, _ = served.call("/health")
+        assert health["live"]["caught_up"] is False  # not caught up while it reads
+    # leaving `serving` stopped the server and asserted that its thread ended within 30 s

@@ -204,6 +204,11 @@ class Engine(ABC):
         open). Engines whose connection is safe to share return themselves."""
         return self
 
+    def interrupt(self) -> None:
+        """Stop the statement running on this engine, from another thread; the statement fails
+        in its own thread. An engine that cannot does nothing (the statement runs to its end)."""
+        return None
+
     def close(self) -> None:
         """Release the engine's resources."""
         if self._reader is not None:

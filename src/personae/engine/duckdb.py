@@ -272,6 +272,10 @@ class DuckDBEngine(Engine):
         except duckdb.Error as error:  # a full disk at COMMIT; nothing of the transaction is kept
             raise EngineError("the store could not commit: " + " ".join(str(error).split())) from error
 
+    def interrupt(self) -> None:
+        with suppress(duckdb.Error):  # closed meanwhile: nothing runs on it any more
+            self.connection.interrupt()
+
     def close(self) -> None:
         super().close()
         self.connection.close()

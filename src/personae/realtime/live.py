@@ -31,8 +31,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -155,6 +155,8 @@ class LiveProcessor:
         """Drops the lines of erased people (the server's intake filter)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        """The store the thread is working on, for :meth:`stop` to interrupt."""
 
     # -- the thread ----------------------------------------------------------------------
     def start(self) -> None:
@@ -162,7 +164,13 @@ class LiveProcessor:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop following, without waiting for what the thread is doing: reading the store after
+        a run takes minutes at a million people, and a batch it interrupts is rolled back and
+        applied again after the next start."""
         self._stop.set()
+        working = self._engine
+        if working is not None:
+            working.interrupt()
         if self._thread is not None:
             self._thread.join()
         for rows in self._rows.values():
@@ -187,6 +195,8 @@ class LiveProcessor:
             try:
                 done = self.process_pending()
             except (PersonaeError, duckdb.Error, OSError) as error:
+                if self._stop.is_set():  # interrupted by stop()
+                    break
                 self.stats.fault = str(error)
                 self._world = None  # read everything again: memory may be ahead of the store
                 log.warning("live processing: %s; retrying", error)
@@ -215,7 +225,9 @@ class LiveProcessor:
         returns the number of lines read (0 when caught up or waiting for a first batch run)."""
         read = 0
         for name, journal in self.journals.items():
-            with self.store() as engine:
+            if self._stop.is_set():
+                break
+            with self.store() as engine, self._working(engine):
                 world = self._ready(engine)
                 if world is None:
                     return 0
@@ -232,6 +244,14 @@ class LiveProcessor:
                     self._apply(engine, world, name, self.keep(lines) if self.keep else lines, last)
         return read
 
+    @contextmanager
+    def _working(self, engine: Engine) -> Iterator[None]:
+        self._engine = engine
+        try:
+            yield
+        finally:
+            self._engine = None
+
     def _ready(self, engine: Engine) -> _World | None:
         """The world as loaded from the store, read again when a run or a rule changed it."""
         world = self._world
@@ -247,6 +267,7 @@ class LiveProcessor:
                 world.rules_mark = mark
             return world
         started = time.monotonic()
+        self.stats.waiting = ""  # reading the store: not caught up until it is read
         config = self.config
         columns = profile_columns(engine)
         segments = config.segment_config()
@@ -268,7 +289,6 @@ class LiveProcessor:
             people_sql(engine),
             cursors(engine),
         )
-        self.stats.waiting = ""
         self.stats.reloads += 1
         log.info("live processing: store read in %.2f s", time.monotonic() - started)
         return self._world

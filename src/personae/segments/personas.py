@@ -132,7 +132,9 @@ def example_sql(segmentation: str, traits: Sequence[str], shown: Sequence[str]) 
     people = f"SELECT *, {city} AS city_customers FROM {CUSTOMERS} AS c"
     ranked = (
         f"SELECT m.segment{columns}, p.city_customers, "
-        f"row_number() OVER (PARTITION BY m.segment ORDER BY {distance}, p.uid) AS position "
+        # rounded: a tie in exact arithmetic (0.6 - 0.2 against 1.0 - 0.6) must stay a tie in
+        # floating point, whatever order an engine summed the medians and deviations in
+        f"row_number() OVER (PARTITION BY m.segment ORDER BY round({distance}, 9), p.uid) AS position "
         f"FROM ({members}) AS m JOIN ({people}) AS p ON p.uid = m.uid "
         f"JOIN (SELECT m.segment, {centres or '0 AS c'} FROM ({members}) AS m JOIN profiles AS p ON p.uid = m.uid "
         f"GROUP BY m.segment) AS c ON c.segment = m.segment "

@@ -210,14 +210,14 @@ class ServerState:
 
     def close(self) -> None:
         self._schedule.set()
+        if self.live is not None:  # first: it may hold the write turn the audit's last rows need
+            self.live.stop()
         self._audit_stop.set()
         self._audit_thread.join(timeout=30)
         try:
             self.write_audit(final=True)
         except PersonaeError:  # the server stops anyway; what was counted since the last flush is lost
             log.exception("the audit log could not be written as the server stopped")
-        if self.live is not None:
-            self.live.stop()
         self.live_sync.stop()
         self.workspace.journal_sealer = None
         self.workspace.erasure_listener = None
