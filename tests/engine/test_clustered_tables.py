@@ -33,6 +33,26 @@ def test_a_run_writes_each_clustered_table_in_its_order(tmp_path: Path) -> None:
         assert counts["out_of_order"] == 0, (table, counts)
 
 
+def test_an_indexed_column_keeps_its_index_and_a_new_column_is_still_added(tmp_path: Path) -> None:
+    workspace = Workspace.init(tmp_path / "shop", demo=True, customers=60, seed=3)
+    assert workspace.run().errors == []
+    indexed = {(table.name, column) for table in TABLES for column in table.indexed_by}
+    assert ("identity_map", "id_value") in indexed
+
+    def indexes() -> set[tuple[str, str]]:
+        with workspace.engine(write=False) as store:
+            rows = store.fetch_rows("SELECT table_name, expressions FROM duckdb_indexes()")
+        return {(str(table), str(expressions).strip("[]'\"")) for table, expressions in rows}
+
+    assert indexed <= indexes()
+    with workspace.engine(write=True) as store:  # an older store gaining a declared column
+        store.add_columns("identity_map", [("note", "VARCHAR")])  # DuckDB refuses ALTER on an indexed table
+        assert "note" in dict(store.columns("identity_map"))
+    assert ("identity_map", "id_value") not in indexes()
+    assert workspace.run(only="identity").errors == []  # the step's next write indexes it again
+    assert indexed <= indexes()
+
+
 def test_a_lookup_in_a_clustered_table_reads_one_row_group(tmp_path: Path) -> None:
     store = DuckDBEngine(tmp_path / "store.duckdb")
     try:

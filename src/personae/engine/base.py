@@ -95,6 +95,7 @@ class Engine(ABC):
         with self.transaction():
             self.drop_table(name)
             self.execute(f"CREATE TABLE {name} AS {self.clustered(name, sql)}")
+            self.create_indexes(name)
 
     def clustered(self, name: str, sql: str) -> str:
         """The query that writes table ``name``, in the order of its ``clustered_by`` column where
@@ -104,6 +105,11 @@ class Engine(ABC):
         if declared is None or declared.clustered_by is None:
             return sql
         return f"SELECT * FROM ({sql}) AS _rows ORDER BY {identifier(declared.clustered_by)}"
+
+    def create_indexes(self, name: str) -> None:
+        """Index the columns a table declares in ``indexed_by``, where the engine keeps indexes
+        (DuckDB does; Spark's Parquet tables have none)."""
+        return None
 
     def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
         """Create a persistent table with the given (name, DuckDB type) columns, if missing."""

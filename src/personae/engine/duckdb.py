@@ -13,7 +13,7 @@ it. Allowed folders can be written to as well as read, so the statement check in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import pyarrow as pa
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.guard import refusal
 from personae.engine.sql import identifier, literal
+from personae.engine.tables import TABLE
 from personae.errors import EngineError, StoreLockedError, UsageError
 
 
@@ -213,6 +214,21 @@ class DuckDBEngine(Engine):
 
     def delete_where(self, table: str, condition: str) -> None:
         self.execute(f"DELETE FROM {table} WHERE {condition}")
+
+    def create_indexes(self, name: str) -> None:
+        declared = TABLE.get(name)
+        for column in declared.indexed_by if declared is not None else ():
+            self.execute(f"CREATE INDEX {identifier(f'{name}_{column}')} ON {name} ({identifier(column)})")
+
+    def add_columns(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
+        """DuckDB refuses to alter an indexed table: its indexes go first (the table's next
+        write by its step makes them again; until then a lookup by value scans)."""
+        indexes = self.connection.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE table_name = ?", [table]
+        ).fetchall()
+        for (index,) in indexes:
+            self.execute(f"DROP INDEX IF EXISTS {identifier(index)}")
+        super().add_columns(table, columns)
 
     def drop_table(self, name: str) -> None:
         kinds = self.connection.execute(

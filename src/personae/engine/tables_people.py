@@ -16,6 +16,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         ("id_value", "VARCHAR"),
         ("uid", "VARCHAR"),
         clustered_by="uid",
+        indexed_by=("id_value",),  # Customer 360 and `profile` find a person by an identifier
     ),
     declare(
         "record_map",
