@@ -266,6 +266,8 @@ class LiveProcessor:
                 world.rules = live_rules(engine, self.config.segment_config(), profile_columns(engine))
                 world.rules_mark = mark
             return world
+        if self._stop.is_set():  # stopped while this thread waited for the store: no long read now
+            return None
         started = time.monotonic()
         self.stats.waiting = ""  # reading the store: not caught up until it is read
         config = self.config
