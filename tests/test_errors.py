@@ -6,15 +6,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import personae
 from personae import errors
 from personae.cli import main
+from personae.engine.store_schema import SCHEMA_VERSION
 from personae.errors import PersonaeError
 from personae.store_lock import StoreLock
 from tests.workspaces import (
@@ -29,6 +32,7 @@ from tests.workspaces import (
 )
 
 AS_OF = date(2024, 3, 1)
+STORE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
 NOT_A_CLI_MISTAKE = {
     "PersonaeError": "the root: every case below is one",
     "NotFound": "the parent of PersonNotFound and NothingToExplain",
@@ -128,6 +132,15 @@ def _corrupt_fuzzy_model(shop: Path, tmp: Path) -> list[str]:
     return ["identity", "explain", "crm:K1", "crm:K2", "-w", str(root)]
 
 
+def _newer_store(shop: Path, tmp: Path) -> list[str]:
+    root = tmp / "newer"
+    with tarfile.open(STORE_FIXTURES / f"v{SCHEMA_VERSION}.tar.gz") as archive:
+        archive.extractall(root, filter="data")
+    with duckdb.connect(str(root / "personae.duckdb")) as store:
+        store.execute("INSERT INTO store_schema VALUES (?, '9.9.9', now(), 'from the future')", [SCHEMA_VERSION + 1])
+    return ["status", "-w", str(root)]
+
+
 CASES: dict[str, list[tuple[Case, str]]] = {
     "ConfigError": [(lambda shop, tmp: ["status", "-w", str(tmp / "typo")], "did you mean 'currency'?")],
     "UsageError": [
@@ -139,6 +152,7 @@ CASES: dict[str, list[tuple[Case, str]]] = {
         (lambda shop, tmp: ["init", str(shop)], "already exists"),
     ],
     "StoreLockedError": [(lambda shop, tmp: ["run", "-w", str(shop)], "is held for writing by pid")],
+    "StoreVersionError": [(_newer_store, "written by personae 9.9.9; this personae")],
     "InvalidRule": [(lambda shop, tmp: ["segment", "add", "x", "revenue >", "-w", str(shop)], "rule 'x'")],
     "SegmentationError": [(_segmentation_overlaps, "not exhaustive and exclusive")],
     "PersonNotFound": [(lambda shop, tmp: ["profile", "email:nobody@nowhere.org", "-w", str(shop)], "no person has")],

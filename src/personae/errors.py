@@ -10,6 +10,7 @@ drawn here and is raised by something a user can do.
     │   └── FuzzySettingsError          fuzzy-matching settings or arguments are invalid
     ├── UsageError (ValueError)         a command or call got an argument it cannot use
     ├── WorkspaceError                  the workspace folder is missing, not initialised or not writable
+    │   └── StoreVersionError           the store's schema is newer than this personae, or not migrated yet
     ├── StoreLockedError                another process holds the store for writing
     ├── InvalidRule (ValueError)        a segment rule does not parse or uses what rules may not
     ├── SegmentationError               a core segmentation is not exhaustive and exclusive
@@ -57,6 +58,11 @@ class UsageError(ValueError, PersonaeError):
 
 class WorkspaceError(PersonaeError):
     """The workspace folder is missing, not initialised, or cannot be written."""
+
+
+class StoreVersionError(WorkspaceError):
+    """The store's schema version is newer than this personae knows (names both versions), or
+    older and not migrated yet by a command that only reads (names ``personae migrate``)."""
 
 
 class StoreLockedError(PersonaeError):

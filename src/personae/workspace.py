@@ -26,6 +26,7 @@ from personae.engine.dialects import has
 from personae.engine.duckdb import DuckDBEngine
 from personae.engine.parquet_store import ParquetStoreEngine, remember_store_engine, store_engine, table_folders
 from personae.engine.sql import day_sql, literal, timestamp_sql
+from personae.engine.store_schema import MigrationReport, check_readable
 from personae.errors import EngineError, StoreLockedError, UsageError, WorkspaceError
 from personae.pipeline import check_step, run_steps
 from personae.progress import Progress, silent
@@ -113,6 +114,8 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
         """An erasure ran on the held store: the file is rewritten when it is let go (see :meth:`erase`)."""
         """Set by a server: told (with the store, in the write turn) when people were just erased."""
         """Set by a server that holds the live sources' journals: a run asks it to seal them."""
+        self.last_migration: MigrationReport | None = None
+        """What the last open to write did to the store's schema version (:meth:`migrate`)."""
         self._writes = threading.Lock()
         """Held open, writes in this process take turns (DuckDB would refuse concurrent ones)."""
 
@@ -165,7 +168,7 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
         try:
             engine = open_engine(self.root, self.config.engine, self.engine_name)
             try:
-                ensure_store(engine)
+                self.last_migration = ensure_store(engine)
                 self._expose_raw(engine)
                 self._held = engine
                 yield self
@@ -205,6 +208,7 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
             return
         if not write and self._reads_spark(name):
             with self._spark_store() as reader:  # a Spark store is read without Spark
+                check_readable(reader)
                 yield reader
             return
         lock = StoreLock(self.root) if write else None
@@ -221,6 +225,10 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
                     f"workspace {self.root} is held for writing by {describe_holder(self.root / LOCK_FILE)}"
                 ) from None
             with engine:
+                if write:
+                    self.last_migration = ensure_store(engine)
+                else:
+                    check_readable(engine)
                 self._expose_raw(engine)
                 yield engine
         finally:
@@ -281,7 +289,6 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
         as_of = as_of or self.config.workspace.as_of or started.date()
         with self.engine(write=True, name=engine) as store:
             remember_store_engine(self.root, store.name)
-            ensure_store(store)
             run_id = int(store.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
             context = RunContext(
                 self.root,
@@ -307,6 +314,13 @@ class Workspace(ActivationVerbs, PrivacyVerbs, SegmentVerbs):
                 f"{literal(json.dumps(report.summary()))}",
             )
         return report
+
+    def migrate(self) -> MigrationReport:
+        """Bring the store to this personae's schema version: what every command that writes
+        does first, and the one thing ``personae migrate`` does (a store of a newer version
+        is refused, naming both)."""
+        with self.engine(write=True) as store:  # every open to write (or to hold) migrates
+            return self.last_migration or ensure_store(store)
 
     def sql(self, query: str, *, engine: str | None = None) -> pa.Table:
         """Run one read-only query a user wrote: the store's tables and views, and the raw copies

@@ -22,6 +22,7 @@ from personae.activation.delivery import SyncResult
 from personae.activation.experiments import ArmReport, ExperimentReport
 from personae.activation.state import DestinationStatus, SyncState
 from personae.activation.uplift import TOO_SMALL, Uplift
+from personae.engine.store_schema import MigrationReport
 from personae.identity.splink_model import MatchWeight
 from personae.identity.views import IdentityReport, Lineage, PersonView
 from personae.models.reports import ModelSummary
@@ -76,6 +77,11 @@ class NastyWorkspace:
 
     def __init__(self, path: str | Path, *, env: Any = None, engine: str | None = None) -> None:
         self.root = Path(path)
+        self.last_migration: MigrationReport | None = None
+
+    def migrate(self) -> MigrationReport:
+        self.last_migration = MigrationReport(0, 1, [f"added column {NASTY}.{NASTY}"])
+        return self.last_migration
 
     def run(self, **_: Any) -> RunReport:
         files = [
@@ -262,4 +268,5 @@ def arguments(path: str) -> list[str]:
         "privacy export": [f"email:{NASTY}"],
         "audit": [],
         "report": [],
+        "migrate": [],
     }[path]

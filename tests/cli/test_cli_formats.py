@@ -29,6 +29,7 @@ NOT_DATA = {
     "serve": "serves until stopped",
     "privacy export": "writes one JSON document, the format the data subject receives",
     "report": "writes an HTML file and reports its path",
+    "migrate": "reports the schema version it brought the store to",
 }
 DATA = sorted(set(commands()) - set(NOT_DATA))
 WITH_FORMAT = sorted(path for path, command in commands().items() if option(command, "--format"))

@@ -1,4 +1,4 @@
-"""The Typer application and its commands: init, run, sql, status."""
+"""The Typer application and its commands: init, run, sql, status, migrate."""
 
 from __future__ import annotations
 
@@ -105,6 +105,7 @@ def run(
     if format == "json":
         render.run_json(report)
     else:
+        _say_migrated(target)
         render.run_summary(report)
     if report.errors:
         raise typer.Exit(1)
@@ -134,6 +135,30 @@ def status(workspace: WorkspaceOption = Path("."), format: FormatOption = "table
         render.print_json(state)
     else:
         render.workspace_status(state)
+
+
+@app.command()
+def migrate(workspace: WorkspaceOption = Path(".")) -> None:
+    """Bring the store to this personae's schema version (every command that writes does it first)."""
+    target = open_workspace(workspace)
+    if Remote.of(target.root):
+        render.say(f"{target.root} is held by a server, which migrated the store when it started")
+        return
+    report = target.migrate()
+    if not _say_migrated(target):
+        state = "new" if report.before is None else "up to date"
+        render.say(f"the store is {state}, at schema version {report.after}")
+
+
+def _say_migrated(target: Workspace) -> bool:
+    """Say what opening the store to write did to its schema version, if it did anything."""
+    report = target.last_migration
+    if report is None or not report.migrated:
+        return False
+    render.say(f"migrated the store from schema version {report.before} to {report.after}")
+    for change in report.changes:
+        render.say(f"  {change}")
+    return True
 
 
 def _parse_date(text: str) -> date:

@@ -146,6 +146,16 @@ RECORD_STAGE_TABLES: tuple[Table, ...] = (
         ("loaded_at", "TIMESTAMP"),
     ),
     declare(
+        "store_schema",
+        "run",
+        "every schema version the store was brought to: by which personae, when, and what changed "
+        "(engine/store_schema.py)",
+        ("version", "INTEGER"),
+        ("personae", "VARCHAR"),
+        ("applied_at", "TIMESTAMP"),
+        ("note", "VARCHAR"),
+    ),
+    declare(
         "runs",
         "run",
         "every run with its as-of day, engine, status and summary",

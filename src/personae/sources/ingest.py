@@ -37,7 +37,8 @@ import duckdb
 from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
 from personae.engine.sql import literal
-from personae.engine.tables import add_missing_columns, ensure_tables, step_tables
+from personae.engine.store_schema import MigrationReport, migrate_store
+from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, EngineError, MappingError, SourceError
 from personae.progress import Progress, silent
 from personae.sources import ledger, raw_copy, readers, suppressing
@@ -88,9 +89,12 @@ class IngestContext:
     progress: Progress = silent
 
 
-def ensure_store(engine: Engine) -> None:
+def ensure_store(engine: Engine) -> MigrationReport:
+    """Bring the store to this personae's schema version (or refuse a newer one), then make the
+    tables ingest and the run ledger write."""
+    report = migrate_store(engine)
     ensure_tables(engine, [*step_tables("ingest"), *step_tables("run")])
-    add_missing_columns(engine, ["events"])  # a store from before events kept their consent
+    return report
 
 
 def ingest_sources(context: IngestContext) -> list[SourceReport]:
