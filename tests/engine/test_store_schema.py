@@ -21,6 +21,7 @@ from personae import Workspace
 from personae.cli import main
 from personae.engine import store_schema
 from personae.engine.base import Engine
+from personae.engine.parquet_store import remember_store_engine
 from personae.engine.store_schema import MIGRATIONS, SCHEMA_VERSION, Migration, personae_version, store_version
 from personae.engine.tables import TABLES
 from personae.errors import EngineError, StoreVersionError
@@ -173,3 +174,27 @@ def test_personae_migrate_says_what_it_did(
     code, out, _ = cli("migrate")
     assert code == 0 and f"the store is up to date, at schema version {SCHEMA_VERSION}" in out
     assert cli("status")[0] == 0
+
+
+@pytest.mark.spark
+def test_a_spark_store_from_before_versions_is_refused_by_reads_and_migrated_through_spark(tmp_path: Path) -> None:
+    root = _unpack(FIXTURES / "v0.tar.gz", tmp_path)
+    warehouse = root / "spark-warehouse"
+    with duckdb.connect(str(root / "personae.duckdb"), read_only=True) as store:  # the v0 store as Spark keeps it
+        for (name,) in store.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            (warehouse / name).mkdir(parents=True)
+            dropped = " EXCLUDE (consent)" if name == "events" else ""  # as before events kept their consent
+            store.execute(f"COPY (SELECT *{dropped} FROM {name}) TO '{warehouse / name / 'part-0.parquet'}'")
+    (root / "personae.duckdb").unlink()
+    remember_store_engine(root, "spark")
+    workspace = Workspace(root, engine="spark")
+    with pytest.raises(StoreVersionError, match=r"schema version 0 .* run `personae migrate`"):
+        workspace.status()  # read by DuckDB over the Parquet folders, no JVM
+
+    report = workspace.migrate()
+    assert (report.before, report.after, report.changes) == (0, SCHEMA_VERSION, ["added column events.consent"])
+    assert workspace.status().customers > 0
+    [counts] = workspace.sql("SELECT count(*) AS events, count(consent) AS consented FROM events").to_pylist()
+    assert counts["events"] > 0 and counts["consented"] == 0
+    with workspace.engine(write=False) as store:
+        assert store_version(store) == SCHEMA_VERSION

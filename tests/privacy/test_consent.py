@@ -350,8 +350,9 @@ def test_a_postgres_destination_deletes_a_withdrawn_member_and_holds_only_hashed
 def test_a_store_from_before_consent_gets_the_column_at_the_next_run(tmp_path: Path) -> None:
     root = build(tmp_path / "ws")
     Workspace(root).run()
-    with Workspace(root).engine(write=True) as engine:  # an events table as it was before consent
+    with Workspace(root).engine(write=True) as engine:  # a store from before consent (and schema versions)
         engine.execute("ALTER TABLE events DROP COLUMN consent")
+        engine.drop_table("store_schema")
     (root / "data/web/2.jsonl").write_text(
         message("m9", "eve@mail.test", "2024-07-01T00:00:00Z", {"analytics": True}), encoding="utf-8"
     )

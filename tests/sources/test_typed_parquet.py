@@ -85,7 +85,7 @@ def _loaded(root: Path, monkeypatch: pytest.MonkeyPatch, typed: bool) -> tuple[d
     del tables["audit_log"], tables["workspace_settings"]  # when the run saw personae.toml; a random salt
     for rows in tables.values():
         for row in rows:
-            for volatile in ("_loaded_at", "loaded_at", "received_at", "quarantined_at", "found_at"):
+            for volatile in ("_loaded_at", "loaded_at", "received_at", "quarantined_at", "found_at", "applied_at"):
                 row.pop(volatile, None)
     return tables, staged
 
