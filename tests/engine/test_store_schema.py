@@ -198,3 +198,13 @@ def test_a_spark_store_from_before_versions_is_refused_by_reads_and_migrated_thr
     assert counts["events"] > 0 and counts["consented"] == 0
     with workspace.engine(write=False) as store:
         assert store_version(store) == SCHEMA_VERSION
+
+
+def test_a_store_held_open_as_the_server_holds_it_is_migrated_when_opened(tmp_path: Path) -> None:
+    workspace = Workspace(_unpack(FIXTURES / "v0.tar.gz", tmp_path))
+    with workspace.open(command="personae serve"):
+        assert workspace.last_migration is not None and workspace.last_migration.before == 0
+        assert workspace.status().customers > 0  # a read through the held store
+        assert workspace.migrate().after == SCHEMA_VERSION
+    with workspace.engine(write=False) as store:
+        assert store_version(store) == SCHEMA_VERSION

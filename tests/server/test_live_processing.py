@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from personae import Workspace
 from personae.engine import Engine
 from personae.identity.live import LiveIdentity
+from personae.realtime.live import LiveProcessor
 from tests.server.live import Served, live_workspace, serving
 
 SEGMENTS = [{"name": "visitors", "rule": "page_views >= 2"}]
@@ -126,3 +128,31 @@ def test_stopping_the_server_interrupts_live_processing_reading_the_store(
         _, health, _ = served.call("/health")
         assert health["live"]["caught_up"] is False  # not caught up while it reads
     # leaving `serving` stopped the server and asserted that its thread ended within 30 s
+
+
+def test_a_stop_between_two_statements_still_interrupts_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB interrupts the statement running, not the next one: a stop that lands between two
+    statements of the store's read must still stop the long one that follows (it was lost, and
+    the server hung, on a loaded machine)."""
+    reading, stopping = threading.Event(), threading.Event()
+    original_stop = LiveProcessor.stop
+
+    def stop(self: LiveProcessor) -> None:
+        stopping.set()
+        original_stop(self)
+
+    def read_after_the_stop(engine: Engine, *args: object, **kwargs: object) -> None:
+        reading.set()
+        assert stopping.wait(120), "the server was not stopped"
+        time.sleep(0.5)  # the stop's first interrupt came while no statement ran
+        engine.fetch_rows("SELECT sum(hash(i)) FROM range(1000000000000) AS t(i)")  # hours of work
+        raise AssertionError("the read was not interrupted")
+
+    monkeypatch.setattr(LiveProcessor, "stop", stop)
+    monkeypatch.setattr(LiveIdentity, "load", staticmethod(read_after_the_stop))
+    with serving(_workspace(tmp_path / "shop")) as served:
+        served.run()
+        assert reading.wait(60), "live processing did not start reading the store after the run"
+    assert stopping.is_set()  # and `serving` asserted that the server's thread ended within 30 s

@@ -60,6 +60,7 @@ from personae.segments.people import people_sql, profile_columns
 
 log = logging.getLogger(__name__)
 Store = Callable[[], AbstractContextManager[Engine]]
+STOP_POLL_SECONDS = 0.1  # how often stop() interrupts the thread's statement until the thread ends
 """Opens the store for writing (the workspace's ``engine(write=True)``)."""
 
 
@@ -168,11 +169,13 @@ class LiveProcessor:
         a run takes minutes at a million people, and a batch it interrupts is rolled back and
         applied again after the next start."""
         self._stop.set()
-        working = self._engine
-        if working is not None:
-            working.interrupt()
-        if self._thread is not None:
-            self._thread.join()
+        # Until the thread ends: an interrupt that comes between two statements is lost (DuckDB
+        # interrupts the statement running, not the next), and the thread may start one more.
+        while self._thread is not None and self._thread.is_alive():
+            working = self._engine
+            if working is not None:
+                working.interrupt()
+            self._thread.join(timeout=STOP_POLL_SECONDS)
         for rows in self._rows.values():
             rows.close()
 
