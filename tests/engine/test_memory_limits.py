@@ -1,21 +1,27 @@
 """Bounded memory: every DuckDB connection of a run keeps the store's memory limit and spill
 folder (the fuzzy matcher's own included), the default is half the machine's memory, and a
-small world runs within a tiny limit to the same people as without one."""
+small world runs within a tiny limit to the same people as without one. A limit too small, or
+a spill folder that fills up, is a one-line error naming the setting (issue 18's faults)."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pytest
 import tomli_w
 
 from personae import Workspace
+from personae.cli import main
 from personae.engine.duckdb import DuckDBEngine, default_memory_limit
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_backend import database_api, scratch_cursor
+from tests.sources import disks
 
 
 def _setting(connection: object, name: str) -> str:
@@ -104,3 +110,49 @@ def test_a_small_world_runs_in_100_mb_to_the_same_people(tmp_path: Path) -> None
     free, tight = (_groups(root) for root in roots)
     assert len(free) > 1000 and free == tight
     assert (roots[1] / ".personae" / "duckdb-tmp").is_dir()  # spills go to the workspace's disk
+
+
+def _limited(root: Path, **duckdb_settings: Any) -> None:
+    config = tomllib.loads((root / "personae.toml").read_text(encoding="utf-8"))
+    config["engine"] = {"duckdb": duckdb_settings}
+    (root / "personae.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
+
+
+def _cli_run(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["personae", "run", "-w", str(root)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return int(exit_.value.code or 0), capsys.readouterr().err
+
+
+def test_a_memory_limit_too_small_is_an_error_naming_the_setting_and_the_store_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "shop"
+    Workspace.init(root, demo=True, customers=60, seed=5)
+    assert Workspace(root).run().errors == []
+    people = Workspace(root).status().customers
+    _limited(root, memory_limit="2MB")
+    code, err = _cli_run(root, monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().startswith("error: a step needs more memory than [engine.duckdb] memory_limit = '2MB' allows")
+    assert "raise memory_limit in personae.toml" in err and "SET memory_limit" not in err
+    _limited(root)  # the limit taken out again: the store was left as it was
+    assert Workspace(root).status().customers == people
+    assert Workspace(root).run().errors == []
+
+
+def test_a_full_spill_folder_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = disks.mount_tmpfs(tmp_path / "disk", "1m")
+    try:
+        root = tmp_path / "shop"
+        Workspace.init(root, demo=True, customers=1000, seed=5)
+        _limited(root, memory_limit="60MB", temp_directory=str(disk / "spill"))
+        code, err = _cli_run(root, monkeypatch, capsys)  # the fuzzy matcher's blocking spills the most
+    finally:
+        disks.unmount(disk)
+    assert code == 2 and "Traceback" not in err, err[-2000:]
+    assert err.strip().startswith(f"error: the spill folder {disk / 'spill'} is full")
+    assert "set [engine.duckdb] temp_directory in personae.toml" in err and "PRAGMA" not in err

@@ -27,9 +27,27 @@ from personae.engine.tables import TABLE
 from personae.errors import EngineError, StoreLockedError, UsageError
 
 
-def _failed(error: duckdb.Error, sql: str) -> EngineError:
-    """DuckDB's message on one line (it spreads hints and carets over several), with the SQL kept."""
-    return EngineError("duckdb failed: " + " ".join(str(error).split()), sql=sql)
+def _failed(error: duckdb.Error, sql: str, config: Mapping[str, object] | None = None) -> EngineError:
+    """DuckDB's message on one line (it spreads hints and carets over several), with the SQL kept;
+    running out of memory or of spill room names personae's setting, not DuckDB's ``SET``."""
+    text = " ".join(str(error).split())
+    if isinstance(error, duckdb.OutOfMemoryException) and config is not None:
+        text = text.split(" Possible solutions:")[0]  # DuckDB's SET statements, which personae makes
+        spill = config.get("temp_directory", "DuckDB's own spill folder")
+        if "max_temp_directory_size" in text:  # spilling, it filled the spill folder's disk
+            text = text.split(" This limit was set by")[0]  # then DuckDB's PRAGMA, which personae makes
+            advice = (
+                f"the spill folder {spill} is full: free space on its disk, or set [engine.duckdb] "
+                "temp_directory in personae.toml to a folder on a disk with room"
+            )
+        else:
+            advice = (
+                f"a step needs more memory than [engine.duckdb] memory_limit = {config.get('memory_limit')!r} "
+                f"allows, even spilling to {spill}: raise memory_limit in personae.toml (left out, it is "
+                f"{MEMORY_SHARE:.0%} of the machine's memory) or lower [engine.duckdb] threads"
+            )
+        return EngineError(f"{advice} (duckdb: {text})", sql=sql)
+    return EngineError("duckdb failed: " + text, sql=sql)
 
 
 MEMORY_SHARE = 0.5
@@ -113,23 +131,28 @@ class DuckDBEngine(Engine):
             other.connection.execute(f"SET file_search_path = {literal(str(self.root))}").complete()
         return other
 
+    def error_from(self, error: duckdb.Error, sql: str = "") -> EngineError:
+        """The :class:`EngineError` for a DuckDB error raised on this store's instance by a
+        library running its own SQL there (Splink): out of memory or spill room names the setting."""
+        return _failed(error, sql, self._config)
+
     def execute(self, sql: str) -> None:
         try:
             self.connection.execute(sql).complete()
         except duckdb.Error as error:
-            raise _failed(error, sql) from error
+            raise _failed(error, sql, self._config) from error
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         try:
             return self.connection.sql(sql).to_arrow_table()
         except duckdb.Error as error:
-            raise _failed(error, sql) from error
+            raise _failed(error, sql, self._config) from error
 
     def fetch_batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         try:
             reader = self.connection.sql(sql).to_arrow_reader(rows)
         except duckdb.Error as error:
-            raise _failed(error, sql) from error
+            raise _failed(error, sql, self._config) from error
         yield from reader
 
     _shared = False
@@ -148,7 +171,7 @@ class DuckDBEngine(Engine):
                     "it reads the store's tables and views, raw_<source> for the rows as loaded"
                 ) from None
             except duckdb.Error as error:
-                raise _failed(error, query) from error
+                raise _failed(error, query, self._config) from error
 
     def _guarded(self, statement: str) -> pa.Table:
         serialized = self.connection.execute("SELECT json_serialize_sql(?)", [statement]).fetchall()[0][0]
@@ -158,7 +181,7 @@ class DuckDBEngine(Engine):
         try:
             return self.connection.sql(statement).to_arrow_table()
         except duckdb.Error as error:
-            raise _failed(error, statement) from error
+            raise _failed(error, statement, self._config) from error
 
     def _user_database(self, folders: Mapping[str, Path]) -> duckdb.DuckDBPyConnection:
         """An in-memory database over the store, read-only, reading no file but ``folders``'
@@ -209,7 +232,7 @@ class DuckDBEngine(Engine):
         try:
             rows = self.connection.execute(statement).fetchall()
         except duckdb.Error as error:
-            raise _failed(error, statement) from error
+            raise _failed(error, statement, self._config) from error
         return int(rows[0][0]) if rows else 0
 
     def delete_where(self, table: str, condition: str) -> None:

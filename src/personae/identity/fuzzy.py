@@ -222,6 +222,8 @@ class FuzzyMatcher:
                         "records, or a blocking rule that finds more pairs"
                     )
         except SplinkException as error:
+            if isinstance(error.__cause__, duckdb.OutOfMemoryException):
+                raise  # not the records' fault: the store's limits (personae.identity.matching says which)
             raise FuzzyTrainingError(
                 f"Splink could not train on these records: {error}. Use more records, or "
                 "blocking rules that find more pairs"

@@ -13,14 +13,16 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+from splink.internals.exceptions import SplinkException
 
 from personae.engine.base import Engine
 from personae.engine.dialects import has
 from personae.engine.duckdb import DuckDBEngine
 from personae.engine.sql import literal
 from personae.engine.tables import columns_of
-from personae.errors import FuzzyModelOutdated, FuzzySettingsError, FuzzyTrainingError
+from personae.errors import EngineError, FuzzyModelOutdated, FuzzySettingsError, FuzzyTrainingError
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_settings import FuzzySettings
 from personae.spec import did_you_mean
@@ -147,12 +149,18 @@ def fuzzy_edges(
     """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes; returns its name (None
     when matching was skipped) and warnings for the run report."""
     warnings: list[str] = []
-    matcher = matcher_for(engine, settings, models, phone_region, warnings)
-    if matcher is None:
-        return None, warnings
-    if has(engine.name, "splink_scoring"):  # trained on DuckDB (fast, on one machine), scored on the engine
-        matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=getattr(engine, "session", None))
-    pairs = matcher.predict(engine.fetch_arrow(records_sql(settings.compared_columns)))
+    try:
+        matcher = matcher_for(engine, settings, models, phone_region, warnings)
+        if matcher is None:
+            return None, warnings
+        if has(engine.name, "splink_scoring"):  # trained on DuckDB (fast, on one machine), scored on the engine
+            matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=getattr(engine, "session", None))
+        pairs = matcher.predict(engine.fetch_arrow(records_sql(settings.compared_columns)))
+    except SplinkException as failed:  # Splink's SQL failed on the store's instance: out of memory, say
+        cause = failed.__cause__
+        if isinstance(engine, DuckDBEngine) and isinstance(cause, duckdb.Error):
+            raise engine.error_from(cause) from failed
+        raise EngineError(f"fuzzy matching failed on {engine.name}: {' '.join(str(failed).split())[:2000]}") from failed
     engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))
     engine.materialise(
         "_fuzzy_edges",
