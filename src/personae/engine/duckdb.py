@@ -32,10 +32,10 @@ def _failed(error: duckdb.Error, sql: str, config: Mapping[str, object] | None =
     running out of memory or of spill room names personae's setting, not DuckDB's ``SET``."""
     text = " ".join(str(error).split())
     if isinstance(error, duckdb.OutOfMemoryException) and config is not None:
-        text = text.split(" Possible solutions:")[0]  # DuckDB's SET statements, which personae makes
+        text = text.split(" Possible solutions:")[0]  # DuckDB advises SET statements, which personae issues itself
         spill = config.get("temp_directory", "DuckDB's own spill folder")
         if "max_temp_directory_size" in text:  # spilling, it filled the spill folder's disk
-            text = text.split(" This limit was set by")[0]  # then DuckDB's PRAGMA, which personae makes
+            text = text.split(" This limit was set by")[0]  # and its PRAGMA advice, likewise
             advice = (
                 f"the spill folder {spill} is full: free space on its disk, or set [engine.duckdb] "
                 "temp_directory in personae.toml to a folder on a disk with room"
