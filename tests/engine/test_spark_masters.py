@@ -3,6 +3,9 @@ and a master that does not answer are clear errors."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from personae.config import parse_config
+from personae.engine.spark_session import local_driver_memory
 from personae.engine.specs import master_form
 from personae.errors import ConfigError, EngineError
 from tests.engine.spark_cluster import connect_server, free_port
@@ -80,3 +84,27 @@ def test_the_engine_runs_on_spark_connect(tmp_path: Path) -> None:
         finally:
             engine.close()
             engine.session.stop()
+
+
+def _driver_heap(tmp_path: Path, conf: dict[str, str]) -> tuple[str, int]:
+    """``spark.driver.memory`` and the JVM's maximum heap of a local-mode engine in a fresh process
+    (the setting is read when the JVM starts, so this process's own JVM cannot show it)."""
+    script = (
+        "import json, sys; from pathlib import Path; from personae.engine.spark import SparkEngine; "
+        f"engine = SparkEngine(Path({str(tmp_path / 'warehouse')!r}), master='local[1]', conf={conf!r}); "
+        "context = engine.session.sparkContext; "
+        "print(json.dumps([context.getConf().get('spark.driver.memory'), "
+        "context._jvm.java.lang.Runtime.getRuntime().maxMemory()]))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    memory, heap = json.loads(done.stdout.strip().splitlines()[-1])
+    return str(memory), int(heap)
+
+
+@pytest.mark.spark
+def test_a_local_driver_gets_a_share_of_the_machine_unless_the_config_says(tmp_path: Path) -> None:
+    memory, heap = _driver_heap(tmp_path / "default", {})
+    assert memory == local_driver_memory()
+    assert heap > 0.8 * int(memory.removesuffix("m")) * 2**20  # the JVM took it (not Spark's 1 GB)
+    memory, heap = _driver_heap(tmp_path / "set", {"spark.driver.memory": "700m"})
+    assert memory == "700m" and heap <= 700 * 2**20

@@ -44,6 +44,18 @@ DRIVER_CONF = {
 }
 """Settings of a driver in this process (local mode and standalone clusters only)."""
 
+LOCAL_DRIVER_MEMORY_SHARE = 0.25
+"""The share of the machine's memory a local-mode driver's heap may take (``spark.driver.memory``)
+unless ``[engine.spark] conf`` sets it. In local mode the driver's JVM does all the work, and
+Spark's default heap is 1 GB: with it, the 20,000-customer demo's golden step ran for more than
+12 minutes; with 4 GB, the whole run took 7 (bench/RESULTS.md)."""
+
+
+def local_driver_memory() -> str:
+    """:data:`LOCAL_DRIVER_MEMORY_SHARE` of the machine's memory, at least Spark's own 1 GB (``"5886m"``)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1024, int(total * LOCAL_DRIVER_MEMORY_SHARE) // 2**20)}m"
+
 
 def cluster_address(master: str) -> list[tuple[str, int]]:
     """The host:port pairs of a ``spark://`` or ``sc://`` master (empty for local mode)."""
@@ -91,6 +103,8 @@ def open_session(master: str, warehouse: Path, conf: dict[str, str]) -> SparkSes
         "spark.sql.warehouse.dir": str(warehouse / "_catalog"),
         "spark.driver.extraJavaOptions": "-Dderby.system.home=" + str(warehouse),
     }
+    if form == "local":  # read when the JVM starts: the first session of the process
+        settings["spark.driver.memory"] = local_driver_memory()
     if form == "local" or cluster_address(master)[0][0] in {"127.0.0.1", "localhost"}:
         settings |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
     if form == "standalone":
