@@ -6,12 +6,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-import tarfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 import personae
@@ -20,6 +18,8 @@ from personae.cli import main
 from personae.engine.store_schema import SCHEMA_VERSION
 from personae.errors import PersonaeError
 from personae.store_lock import StoreLock
+from tests.stores import FIXTURES as STORE_FIXTURES
+from tests.stores import stamp_version, unpack_store
 from tests.workspaces import (
     CRM_CSV,
     CRM_IDENTITY,
@@ -32,7 +32,6 @@ from tests.workspaces import (
 )
 
 AS_OF = date(2024, 3, 1)
-STORE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
 NOT_A_CLI_MISTAKE = {
     "PersonaeError": "the root: every case below is one",
     "NotFound": "the parent of PersonNotFound and NothingToExplain",
@@ -133,11 +132,8 @@ def _corrupt_fuzzy_model(shop: Path, tmp: Path) -> list[str]:
 
 
 def _newer_store(shop: Path, tmp: Path) -> list[str]:
-    root = tmp / "newer"
-    with tarfile.open(STORE_FIXTURES / f"v{SCHEMA_VERSION}.tar.gz") as archive:
-        archive.extractall(root, filter="data")
-    with duckdb.connect(str(root / "personae.duckdb")) as store:
-        store.execute("INSERT INTO store_schema VALUES (?, '9.9.9', now(), 'from the future')", [SCHEMA_VERSION + 1])
+    root = unpack_store(STORE_FIXTURES / f"v{SCHEMA_VERSION}.tar.gz", tmp)
+    stamp_version(root, SCHEMA_VERSION + 1, "9.9.9")
     return ["status", "-w", str(root)]
 
 

@@ -6,7 +6,6 @@ a spill folder that fills up, is a one-line error naming the setting (issue 18's
 from __future__ import annotations
 
 import os
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ import pytest
 import tomli_w
 
 from personae import Workspace
-from personae.cli import main
 from personae.engine.duckdb import DuckDBEngine, default_memory_limit
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_backend import database_api, scratch_cursor
+from tests.cli_calls import run_cli
 from tests.sources import disks
 
 
@@ -118,13 +117,6 @@ def _limited(root: Path, **duckdb_settings: Any) -> None:
     (root / "personae.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
 
 
-def _cli_run(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["personae", "run", "-w", str(root)])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    return int(exit_.value.code or 0), capsys.readouterr().err
-
-
 def test_a_memory_limit_too_small_is_an_error_naming_the_setting_and_the_store_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -133,7 +125,7 @@ def test_a_memory_limit_too_small_is_an_error_naming_the_setting_and_the_store_g
     assert Workspace(root).run().errors == []
     people = Workspace(root).status().customers
     _limited(root, memory_limit="2MB")
-    code, err = _cli_run(root, monkeypatch, capsys)
+    code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root))
     assert code == 2 and "Traceback" not in err
     assert err.strip().startswith("error: a step needs more memory than [engine.duckdb] memory_limit = '2MB' allows")
     assert "raise memory_limit in personae.toml" in err and "SET memory_limit" not in err
@@ -150,7 +142,8 @@ def test_a_full_spill_folder_is_an_error_naming_it(
         root = tmp_path / "shop"
         Workspace.init(root, demo=True, customers=1000, seed=5)
         _limited(root, memory_limit="60MB", temp_directory=str(disk / "spill"))
-        code, err = _cli_run(root, monkeypatch, capsys)  # the fuzzy matcher's blocking spills the most
+        # the fuzzy matcher's blocking spills the most
+        code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root))
     finally:
         disks.unmount(disk)
     assert code == 2 and "Traceback" not in err, err[-2000:]

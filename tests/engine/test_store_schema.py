@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
-import tarfile
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from personae import Workspace
-from personae.cli import main
 from personae.engine import store_schema
 from personae.engine.base import Engine
 from personae.engine.parquet_store import remember_store_engine
 from personae.engine.store_schema import MIGRATIONS, SCHEMA_VERSION, Migration, personae_version, store_version
 from personae.engine.tables import TABLES
 from personae.errors import EngineError, StoreVersionError
+from tests.cli_calls import run_cli
+from tests.stores import FIXTURES, stamp_version, unpack_store
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "stores"
 FIXTURE_FILES = sorted(FIXTURES.glob("v*.tar.gz"))
 
 
@@ -34,13 +32,6 @@ def _version_of(fixture: Path) -> int:
     match = re.fullmatch(r"v(\d+)\.tar\.gz", fixture.name)
     assert match, fixture
     return int(match.group(1))
-
-
-def _unpack(fixture: Path, into: Path) -> Path:
-    root = into / fixture.name.removesuffix(".tar.gz")
-    with tarfile.open(fixture) as archive:
-        archive.extractall(root, filter="data")
-    return root
 
 
 def _table_rows(root: Path) -> dict[str, int]:
@@ -62,7 +53,7 @@ def test_migrations_count_up_to_the_schema_version_and_its_fixture_exists() -> N
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda fixture: fixture.name)
 def test_a_store_of_every_version_opens_migrated_with_its_rows(fixture: Path, tmp_path: Path) -> None:
-    root = _unpack(fixture, tmp_path)
+    root = unpack_store(fixture, tmp_path)
     version = _version_of(fixture)
     rows_before = _table_rows(root)
     workspace = Workspace(root)
@@ -95,7 +86,7 @@ def test_a_store_of_every_version_opens_migrated_with_its_rows(fixture: Path, tm
 
 
 def test_a_store_lacking_a_declared_column_gains_it_and_keeps_its_rows(tmp_path: Path) -> None:
-    root = _unpack(FIXTURES / "v0.tar.gz", tmp_path)
+    root = unpack_store(FIXTURES / "v0.tar.gz", tmp_path)
     with duckdb.connect(str(root / "personae.duckdb")) as store:  # as before events kept their consent
         store.execute("ALTER TABLE events DROP COLUMN consent")
         events = store.execute("SELECT count(*) FROM events").fetchall()[0][0]
@@ -106,18 +97,9 @@ def test_a_store_lacking_a_declared_column_gains_it_and_keeps_its_rows(tmp_path:
         assert store.execute("SELECT count(*), count(consent) FROM events").fetchall() == [(events, 0)]
 
 
-def _stamp(root: Path, version: int, written_by: str) -> None:
-    with duckdb.connect(str(root / "personae.duckdb")) as store:
-        store.execute(
-            "INSERT INTO store_schema VALUES (?, ?, TIMESTAMP '2030-01-01 00:00:00', 'a later schema')",
-            [version, written_by],
-        )
-        store.execute("CHECKPOINT")
-
-
 def test_a_store_of_a_newer_personae_is_refused_by_reads_and_writes_naming_both_versions(tmp_path: Path) -> None:
-    root = _unpack(FIXTURES / f"v{SCHEMA_VERSION}.tar.gz", tmp_path)
-    _stamp(root, SCHEMA_VERSION + 1, "9.9.9")
+    root = unpack_store(FIXTURES / f"v{SCHEMA_VERSION}.tar.gz", tmp_path)
+    stamp_version(root, SCHEMA_VERSION + 1, "9.9.9")
     before = _digest(root / "personae.duckdb")
     workspace = Workspace(root)
     for attempt in (workspace.status, workspace.run, workspace.migrate, lambda: workspace.open().__enter__()):
@@ -130,7 +112,7 @@ def test_a_store_of_a_newer_personae_is_refused_by_reads_and_writes_naming_both_
 
 
 def test_a_migration_that_fails_leaves_the_store_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _unpack(FIXTURES / f"v{SCHEMA_VERSION}.tar.gz", tmp_path)
+    root = unpack_store(FIXTURES / f"v{SCHEMA_VERSION}.tar.gz", tmp_path)
     rows_before = _table_rows(root)
 
     def half_done(engine: Engine) -> list[str]:
@@ -158,14 +140,10 @@ def test_a_migration_that_fails_leaves_the_store_as_it_was(tmp_path: Path, monke
 def test_personae_migrate_says_what_it_did(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = _unpack(FIXTURES / "v0.tar.gz", tmp_path)
+    root = unpack_store(FIXTURES / "v0.tar.gz", tmp_path)
 
     def cli(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["personae", *args, "-w", str(root)])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        captured = capsys.readouterr()
-        return int(exit_.value.code or 0), captured.out, captured.err
+        return run_cli(monkeypatch, capsys, *args, "-w", str(root))
 
     code, _, err = cli("status")
     assert code == 2 and err.startswith("error: the store is at schema version 0") and "personae migrate" in err
@@ -178,7 +156,7 @@ def test_personae_migrate_says_what_it_did(
 
 @pytest.mark.spark
 def test_a_spark_store_from_before_versions_is_refused_by_reads_and_migrated_through_spark(tmp_path: Path) -> None:
-    root = _unpack(FIXTURES / "v0.tar.gz", tmp_path)
+    root = unpack_store(FIXTURES / "v0.tar.gz", tmp_path)
     warehouse = root / "spark-warehouse"
     with duckdb.connect(str(root / "personae.duckdb"), read_only=True) as store:  # the v0 store as Spark keeps it
         for (name,) in store.execute("SELECT table_name FROM duckdb_tables()").fetchall():
@@ -201,7 +179,7 @@ def test_a_spark_store_from_before_versions_is_refused_by_reads_and_migrated_thr
 
 
 def test_a_store_held_open_as_the_server_holds_it_is_migrated_when_opened(tmp_path: Path) -> None:
-    workspace = Workspace(_unpack(FIXTURES / "v0.tar.gz", tmp_path))
+    workspace = Workspace(unpack_store(FIXTURES / "v0.tar.gz", tmp_path))
     with workspace.open(command="personae serve"):
         assert workspace.last_migration is not None and workspace.last_migration.before == 0
         assert workspace.status().customers > 0  # a read through the held store

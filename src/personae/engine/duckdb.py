@@ -22,16 +22,17 @@ import pyarrow as pa
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.guard import refusal
+from personae.engine.specs import machine_memory
 from personae.engine.sql import identifier, literal
 from personae.engine.tables import TABLE
 from personae.errors import EngineError, StoreLockedError, UsageError
 
 
-def _failed(error: duckdb.Error, sql: str, config: Mapping[str, object] | None = None) -> EngineError:
+def _failed(error: duckdb.Error, sql: str, config: Mapping[str, object]) -> EngineError:
     """DuckDB's message on one line (it spreads hints and carets over several), with the SQL kept;
     running out of memory or of spill room names personae's setting, not DuckDB's ``SET``."""
     text = " ".join(str(error).split())
-    if isinstance(error, duckdb.OutOfMemoryException) and config is not None:
+    if isinstance(error, duckdb.OutOfMemoryException):
         text = text.split(" Possible solutions:")[0]  # DuckDB advises SET statements, which personae issues itself
         spill = config.get("temp_directory", "DuckDB's own spill folder")
         if "max_temp_directory_size" in text:  # spilling, it filled the spill folder's disk
@@ -69,8 +70,7 @@ def _makes(folder: Path) -> bool:
 
 def default_memory_limit() -> str:
     """:data:`MEMORY_SHARE` of the machine's memory, as DuckDB takes it (``"11771MB"``)."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{int(total * MEMORY_SHARE) // 2**20}MB"
+    return f"{int(machine_memory() * MEMORY_SHARE) // 2**20}MB"
 
 
 class DuckDBEngine(Engine):

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from personae.engine.specs import master_form
+from personae.engine.specs import machine_memory, master_form
 from personae.errors import EngineError
 
 if TYPE_CHECKING:
@@ -53,8 +53,7 @@ Spark's default heap is 1 GB: with it, the 20,000-customer demo's golden step ra
 
 def local_driver_memory() -> str:
     """:data:`LOCAL_DRIVER_MEMORY_SHARE` of the machine's memory, at least Spark's own 1 GB (``"5886m"``)."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(1024, int(total * LOCAL_DRIVER_MEMORY_SHARE) // 2**20)}m"
+    return f"{max(1024, int(machine_memory() * LOCAL_DRIVER_MEMORY_SHARE) // 2**20)}m"
 
 
 def cluster_address(master: str) -> list[tuple[str, int]]:

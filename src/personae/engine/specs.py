@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Literal
 
@@ -11,6 +12,11 @@ from personae.spec import Spec
 
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
+
+
+def machine_memory() -> int:
+    """The machine's physical memory in bytes, of which each engine's default takes a share."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 class DuckDBSettings(Spec):

@@ -93,13 +93,18 @@ def ensure_store(engine: Engine) -> MigrationReport:
     """Bring the store to this personae's schema version (or refuse a newer one), then make the
     tables ingest and the run ledger write."""
     report = migrate_store(engine)
-    ensure_tables(engine, [*step_tables("ingest"), *step_tables("run")])
+    _ensure_ledgers(engine)
     return report
+
+
+def _ensure_ledgers(engine: Engine) -> None:
+    """The tables ingest and the run ledger write, empty where they do not exist yet."""
+    ensure_tables(engine, [*step_tables("ingest"), *step_tables("run")])
 
 
 def ingest_sources(context: IngestContext) -> list[SourceReport]:
     """Load every configured source; returns one report per source."""
-    ensure_store(context.engine)
+    _ensure_ledgers(context.engine)
     reports = []
     for index, spec in enumerate(context.sources):
         context.progress(f"ingest {spec.name}", index, len(context.sources))
