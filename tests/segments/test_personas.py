@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 import tomllib
@@ -19,7 +20,8 @@ from personae import Workspace
 from personae.cli.app import app
 from personae.engine.dialects import transpile
 from personae.errors import WorkspaceError
-from personae.segments.personas import DEFAULT_CARD_TRAITS, example_sql, mix_sql, segment_stats_sql
+from personae.segments.persona_sql import example_sql, mix_sql, segment_stats_sql
+from personae.segments.personas import DEFAULT_CARD_TRAITS, persona_cards, persona_cards_of
 from tests.profiles.small_world import AS_OF, build
 
 runner = CliRunner()
@@ -167,8 +169,6 @@ def test_unknown_segmentation_and_traits_say_what_to_do(shop: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"no segmentation 'rmf' in the memberships; did you mean 'rfm'\?") as err:
         workspace.personas("rmf")
     assert "lifecycle" in str(err.value)
-    from personae.segments.personas import persona_cards
-
     with workspace.engine(write=False) as store:
         with pytest.raises(WorkspaceError, match=r"no trait 'revnue' in the profiles; did you mean 'revenue'\?"):
             persona_cards(store, "rfm", traits=["revnue"])
@@ -178,11 +178,41 @@ def test_unknown_segmentation_and_traits_say_what_to_do(shop: Path) -> None:
     assert [item.trait for item in custom.cards[0].traits] == ["orders", "email_opt_in"]
 
 
+def _close(a: object, b: object) -> bool:
+    """Equal, floats within 1e-9: sums of the same numbers in another order."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_the_cards_of_several_segmentations_at_once_are_each_ones_own(shop: Path) -> None:
+    """The run asks for every segmentation's cards in one batch of queries: each segmentation's
+    cards are those it gets alone, and the run stored exactly those."""
+    workspace = Workspace(shop)
+    names = ["lifecycle", "rfm", "rules"]
+    with workspace.engine(write=False) as store:
+        together = persona_cards_of(store, names)
+        alone = {name: persona_cards(store, name) for name in names}
+        stored = dict(store.fetch_rows("SELECT segmentation, cards FROM persona_cards"))
+    assert list(together) == names
+    for name in names:
+        shown = json.loads(json.dumps(dataclasses.asdict(alone[name]), default=str))
+        assert _close(dataclasses.asdict(together[name]), dataclasses.asdict(alone[name])), name
+        assert _close(json.loads(stored[name]), shown), name
+        joined = _frames(workspace, name)[1]
+        assert {card.segment for card in together[name].cards} == set(joined.loc[joined["known_customer"], "segment"])
+    assert together["rules"].overlapping and not together["rfm"].overlapping
+
+
 def test_the_sql_transpiles_to_spark() -> None:
     for sql in (
-        segment_stats_sql("rfm", ["orders", "revenue"]),
-        mix_sql("rfm", "category", "revenue"),
-        example_sql("rfm", ["orders", "revenue"], ["birth_date", "city", "country"]),
+        segment_stats_sql(["rfm", "lifecycle"], ["orders", "revenue"]),
+        mix_sql(["rfm"], "category", "revenue"),
+        example_sql(["rfm", "lifecycle"], ["orders", "revenue"], ["birth_date", "city", "country"]),
     ):
         assert "SELECT" in transpile(sql, "spark")
 

@@ -40,4 +40,5 @@ def open_engine(root: Path, settings: EngineSettings, name: str, *, read_only: b
         master=spark.master,
         shuffle_partitions=spark.shuffle_partitions,
         conf=spark.conf,
+        read_only=read_only,
     )

@@ -2,7 +2,9 @@
 
 Each table is a Parquet folder under the workspace's warehouse, exposed to Spark SQL as a
 temporary view of the same name; writes go to a fresh folder that then replaces the old
-one, so a failed statement leaves the previous table whole. Input files are read by
+one, so a failed statement leaves the previous table whole. A process killed between the
+two renames of a swap leaves the table under its retired name: the next write open puts it
+back (:meth:`SparkEngine.recover`), and drops fresh folders no swap adopted. Input files are read by
 DuckDB (the reader every engine shares) and streamed to Spark in Arrow batches.
 Requires the ``spark`` extra (``pip install personae[spark]``) and Java 17+.
 """
@@ -60,21 +62,47 @@ class SparkEngine(Engine):
         master: str = "local[2]",
         shuffle_partitions: int = 4,
         conf: dict[str, str] | None = None,
+        read_only: bool = False,
     ) -> None:
         # Executors of a cluster resolve paths against their own work folder: every path
         # handed to Spark is absolute (and, on a real cluster, one the workers can reach).
         self.warehouse = warehouse.resolve()
         self.warehouse.mkdir(parents=True, exist_ok=True)
         self.master = master
+        self.read_only = read_only
         self.session: SparkSession = open_session(
             master, self.warehouse, {"spark.sql.shuffle.partitions": str(shuffle_partitions), **(conf or {})}
         )
         self._folders: dict[str, Path] = {}
+        if not read_only:
+            self.recover()
         for folder in sorted(self.warehouse.iterdir()):
             if folder.is_dir() and not folder.name.startswith("_"):
                 self._expose(folder.name)
 
     # -- tables as Parquet folders -------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Undo what a killed writer left half done; the tables it put back.
+
+        A swap (:meth:`_write`) renames the table to ``_old_<name>_<id>``, then the fresh folder
+        to the table: killed between the two, the table is missing and its last whole version is
+        the retired one, which goes back. A retired folder beside its table, a fresh one no swap
+        adopted (``_new_…``), the temporary results (``_stage``) and an append's uncommitted
+        files (``<table>/_temporary``) are deleted. The store lock keeps any other writer out
+        while this runs."""
+        restored = []
+        for retired in sorted(self.warehouse.glob("_old_*")):
+            table = self._folder(retired.name.removeprefix("_old_").rsplit("_", 1)[0])
+            if table.exists():
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                retired.rename(table)
+                restored.append(table.name)
+        leftovers = [*self.warehouse.glob("_new_*"), self.warehouse / "_stage", *self.warehouse.glob("*/_temporary")]
+        for folder in leftovers:
+            shutil.rmtree(folder, ignore_errors=True)
+        return restored
+
     def _folder(self, name: str) -> Path:
         return self.warehouse / name
 
@@ -240,7 +268,8 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         super().close()
-        shutil.rmtree(self.warehouse / "_stage", ignore_errors=True)
+        if not self.read_only:  # a reader leaves its own (if any) to the next write open
+            shutil.rmtree(self.warehouse / "_stage", ignore_errors=True)
 
 
 def _numbered(frame: DataFrame) -> DataFrame:

@@ -24,10 +24,9 @@ from datetime import date
 from typing import Any
 
 from personae.engine.base import Engine
-from personae.engine.sql import literal
 from personae.errors import WorkspaceError
-from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.profiles.build import AS_OF_COLUMN
+from personae.segments.persona_sql import base_stats_sql, example_sql, mix_sql, overlap_sql, segment_stats_sql
 from personae.spec import did_you_mean
 
 DEFAULT_CARD_TRAITS: tuple[str, ...] = (
@@ -69,78 +68,6 @@ MIXES = (("category", "revenue"), ("channel", "orders"))
 AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
 ACRONYMS = frozenset(("vip", "clv", "rfm"))
 LOCATION = ("birth_date", "city", "country", "top_category", "top_channel")
-
-
-def members_sql(segmentation: str) -> str:
-    """``uid, segment``: the current members of each segment of a segmentation."""
-    return (
-        f"SELECT DISTINCT m.uid, m.segment FROM memberships AS m JOIN {CUSTOMERS} AS c ON c.uid = m.uid "
-        f"WHERE m.exited_at IS NULL AND m.segmentation = {literal(segmentation)}"
-    )
-
-
-def _means(traits: Sequence[str]) -> str:
-    return "".join(f", avg(CAST(p.{trait} AS DOUBLE)) AS mean_{i}" for i, trait in enumerate(traits))
-
-
-def segment_stats_sql(segmentation: str, traits: Sequence[str]) -> str:
-    """``segment, size, total_revenue, mean_0, mean_1, ...`` (the traits' means) of each segment."""
-    return (
-        f"SELECT m.segment, count(*) AS size, coalesce(sum(p.revenue), 0) AS total_revenue{_means(traits)} "
-        f"FROM ({members_sql(segmentation)}) AS m JOIN profiles AS p ON p.uid = m.uid GROUP BY m.segment"
-    )
-
-
-def base_stats_sql(traits: Sequence[str]) -> str:
-    """``customers, total_revenue, anonymous, mean_0, mean_1, ...`` of all known customers, and how
-    many anonymous profiles are left out."""
-    return (
-        f"SELECT count(*) FILTER (WHERE p.{KNOWN}) AS customers, "
-        f"coalesce(sum(p.revenue) FILTER (WHERE p.{KNOWN}), 0) AS total_revenue, "
-        f"count(*) FILTER (WHERE NOT p.{KNOWN}) AS anonymous"
-        + "".join(f", avg(CAST(p.{t} AS DOUBLE)) FILTER (WHERE p.{KNOWN}) AS mean_{i}" for i, t in enumerate(traits))
-        + " FROM profiles AS p"
-    )
-
-
-def mix_sql(segmentation: str, dimension: str, weight: str) -> str:
-    """``segment, value, weight``: each segment's ``trait_shares`` of a dimension summed
-    (``segment`` is NULL for the base of all customers)."""
-    where = f"t.dimension = {literal(dimension)}"
-    return (
-        f"SELECT m.segment, t.value, sum(t.{weight}) AS weight FROM ({members_sql(segmentation)}) AS m "
-        f"JOIN trait_shares AS t ON t.uid = m.uid WHERE {where} GROUP BY m.segment, t.value "
-        f"UNION ALL SELECT CAST(NULL AS VARCHAR) AS segment, t.value, sum(t.{weight}) AS weight "
-        f"FROM trait_shares AS t JOIN {CUSTOMERS} AS c ON c.uid = t.uid WHERE {where} GROUP BY t.value"
-    )
-
-
-def example_sql(segmentation: str, traits: Sequence[str], shown: Sequence[str]) -> str:
-    """One member per segment, nearest the segment's medians: ``segment, <shown>, city_customers, <traits>``."""
-    members = members_sql(segmentation)
-    centres = ", ".join(f"median(CAST(p.{trait} AS DOUBLE)) AS c_{i}" for i, trait in enumerate(traits))
-    scales = ", ".join(f"stddev_samp(CAST({trait} AS DOUBLE)) AS s_{i}" for i, trait in enumerate(traits))
-    terms = [
-        f"CASE WHEN c.c_{i} IS NULL THEN (CASE WHEN p.{trait} IS NULL THEN 0 ELSE 1 END) "
-        f"WHEN p.{trait} IS NULL THEN 1 WHEN coalesce(s.s_{i}, 0) = 0 THEN 0 "
-        f"ELSE abs(CAST(p.{trait} AS DOUBLE) - c.c_{i}) / s.s_{i} END"
-        for i, trait in enumerate(traits)
-    ]
-    distance = " + ".join(terms) if terms else "0"
-    columns = "".join(f", p.{name}" for name in [*shown, *traits])
-    city = "count(*) OVER (PARTITION BY city, country)" if "city" in shown else "0"
-    people = f"SELECT *, {city} AS city_customers FROM {CUSTOMERS} AS c"
-    ranked = (
-        f"SELECT m.segment{columns}, p.city_customers, "
-        # rounded: a tie in exact arithmetic (0.6 - 0.2 against 1.0 - 0.6) must stay a tie in
-        # floating point, whatever order an engine summed the medians and deviations in
-        f"row_number() OVER (PARTITION BY m.segment ORDER BY round({distance}, 9), p.uid) AS position "
-        f"FROM ({members}) AS m JOIN ({people}) AS p ON p.uid = m.uid "
-        f"JOIN (SELECT m.segment, {centres or '0 AS c'} FROM ({members}) AS m JOIN profiles AS p ON p.uid = m.uid "
-        f"GROUP BY m.segment) AS c ON c.segment = m.segment "
-        f"CROSS JOIN (SELECT {scales or '0 AS s'} FROM {CUSTOMERS} AS c) AS s"
-    )
-    return f"SELECT * FROM ({ranked}) AS r WHERE position = 1"
 
 
 @dataclass(frozen=True)
@@ -229,17 +156,18 @@ def _strength(index: float | None) -> float:
     return abs(math.log(max(index, 1.0) / 100.0)) if index is not None else 0.0
 
 
-def _check(engine: Engine, segmentation: str, traits: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+def _check(engine: Engine, segmentations: Sequence[str], traits: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The usable key traits and the profile columns; errors that say what to run or type."""
     for table, step in (("memberships", "segment"), ("profiles", "traits"), ("trait_shares", "traits")):
         if not engine.has_table(table):
             raise WorkspaceError(f"no {table} yet: run the {step} step first (`personae run`)")
     known = sorted(str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT segmentation FROM memberships"))
-    if segmentation not in known:
-        raise WorkspaceError(
-            f"no segmentation {segmentation!r} in the memberships{did_you_mean(segmentation, known)} "
-            f"(segmentations are {', '.join(known) or 'none yet: run `personae run`'})"
-        )
+    for segmentation in segmentations:
+        if segmentation not in known:
+            raise WorkspaceError(
+                f"no segmentation {segmentation!r} in the memberships{did_you_mean(segmentation, known)} "
+                f"(segmentations are {', '.join(known) or 'none yet: run `personae run`'})"
+            )
     columns = {name: kind.split("(")[0].upper() for name, kind in engine.columns("profiles")}
     chosen = []
     for trait in traits:
@@ -253,19 +181,24 @@ def _check(engine: Engine, segmentation: str, traits: Sequence[str]) -> tuple[li
     return chosen, columns
 
 
-def _mixes(engine: Engine, segmentation: str) -> dict[str | None, dict[str, list[MixShare]]]:
+_Mixes = dict[tuple[str, str] | None, dict[str, list[MixShare]]]
+"""Per (segmentation, segment), or None for the base, the top values of each mix's dimension."""
+
+
+def _mixes(engine: Engine, segmentations: Sequence[str]) -> _Mixes:
     """Per segment (None: the base), the top values of each dimension with share and index."""
-    tops: dict[str | None, dict[str, list[MixShare]]] = {}
+    tops: _Mixes = {}
     for dimension, weight in MIXES:
-        weights: dict[str | None, dict[str, float]] = {}
-        for segment, value, amount in engine.fetch_rows(mix_sql(segmentation, dimension, weight)):
-            weights.setdefault(segment, {})[str(value)] = float(amount or 0)
+        weights: dict[tuple[str, str] | None, dict[str, float]] = {}
+        for segmentation, segment, value, amount in engine.fetch_rows(mix_sql(segmentations, dimension, weight)):
+            key = None if segmentation is None else (str(segmentation), str(segment))
+            weights.setdefault(key, {})[str(value)] = float(amount or 0)
         base = weights.get(None, {})
         base_total = sum(base.values())
-        for segment, values in weights.items():
+        for key, values in weights.items():
             total = sum(values.values())
             ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))[:TOP]
-            tops.setdefault(segment, {})[dimension] = [
+            tops.setdefault(key, {})[dimension] = [
                 MixShare(
                     value,
                     amount / total if total else 0.0,
@@ -293,16 +226,16 @@ def _alias(position: int) -> str:
 
 
 def _examples(
-    engine: Engine, segmentation: str, traits: list[str], columns: dict[str, str]
-) -> dict[str, dict[str, Any]]:
-    """Per segment, the example's anonymised fields (without its alias)."""
+    engine: Engine, segmentations: Sequence[str], traits: list[str], columns: dict[str, str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (segmentation, segment), the example's anonymised fields (without its alias)."""
     shown = [name for name in LOCATION if name in columns]
     as_of = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if AS_OF_COLUMN in columns else None
     day = as_of if isinstance(as_of, date) else None
     examples = {}
-    for row in engine.fetch_arrow(example_sql(segmentation, traits, shown)).to_pylist():
+    for row in engine.fetch_arrow(example_sql(segmentations, traits, shown)).to_pylist():
         city_kept = row.get("city") is not None and int(row["city_customers"] or 0) >= MIN_CITY_CUSTOMERS
-        examples[str(row["segment"])] = {
+        examples[str(row["segmentation"]), str(row["segment"])] = {
             "age_band": _age_band(row.get("birth_date"), day),
             "city": row["city"] if city_kept else None,
             "country": row.get("country"),
@@ -401,16 +334,26 @@ def persona_cards(
     ``examples_seed`` does not change the result: the example is chosen deterministically
     (nearest the segment's medians, ties by UID); it stays for callers that pass it.
     """
-    chosen, columns = _check(engine, segmentation, traits)
+    return persona_cards_of(engine, [segmentation], traits=traits)[segmentation]
+
+
+def persona_cards_of(
+    engine: Engine, segmentations: Sequence[str], *, traits: Sequence[str] = DEFAULT_CARD_TRAITS
+) -> dict[str, Personas]:
+    """:func:`persona_cards` of each of ``segmentations``, in the same few queries as one's."""
+    if not segmentations:
+        return {}
+    chosen, columns = _check(engine, segmentations, traits)
     base_row = engine.fetch_arrow(base_stats_sql(chosen)).to_pylist()[0]
     customers, revenue = int(base_row["customers"]), float(base_row["total_revenue"] or 0)
-    stats = engine.fetch_arrow(segment_stats_sql(segmentation, chosen)).to_pylist()
+    stats = engine.fetch_arrow(segment_stats_sql(segmentations, chosen)).to_pylist()
     stats.sort(key=lambda row: (-int(row["size"]), str(row["segment"])))
-    mixes = _mixes(engine, segmentation)
-    examples = _examples(engine, segmentation, chosen, columns)
-    cards = []
-    for position, row in enumerate(stats):
-        segment = str(row["segment"])
+    mixes = _mixes(engine, segmentations)
+    examples = _examples(engine, segmentations, chosen, columns)
+    overlaps = {str(name): int(count) for name, count in engine.fetch_rows(overlap_sql(segmentations))}
+    cards: dict[str, list[PersonaCard]] = {name: [] for name in segmentations}
+    for row in stats:
+        segmentation, segment = str(row["segmentation"]), str(row["segment"])
         size, money = int(row["size"]), float(row["total_revenue"] or 0)
         facts = _Facts(
             segment=segment,
@@ -422,10 +365,11 @@ def persona_cards(
                 for i, trait in enumerate(chosen)
                 for mean, base_mean in [(row[f"mean_{i}"], base_row[f"mean_{i}"])]
             ],
-            top_categories=mixes.get(segment, {}).get("category", []),
-            top_channels=mixes.get(segment, {}).get("channel", []),
+            top_categories=mixes.get((segmentation, segment), {}).get("category", []),
+            top_channels=mixes.get((segmentation, segment), {}).get("channel", []),
         )
-        cards.append(
+        example = examples.get((segmentation, segment), {})
+        cards[segmentation].append(
             PersonaCard(
                 segment=segment,
                 name=persona_name(facts),
@@ -437,9 +381,13 @@ def persona_cards(
                 traits=facts.traits,
                 top_categories=facts.top_categories,
                 top_channels=facts.top_channels,
-                example=PersonaExample(alias=_alias(position), **examples.get(segment, {})),
+                example=PersonaExample(alias=_alias(len(cards[segmentation])), **example),
             )
         )
-    overlap = engine.scalar(f"SELECT count(*) - count(DISTINCT uid) FROM ({members_sql(segmentation)}) AS m")
     anonymous = int(base_row["anonymous"])
-    return Personas(segmentation, customers, anonymous, revenue, bool(overlap), chosen, EXAMPLE_POLICY, cards)
+    return {
+        name: Personas(
+            name, customers, anonymous, revenue, bool(overlaps.get(name)), chosen, EXAMPLE_POLICY, cards[name]
+        )
+        for name in segmentations
+    }

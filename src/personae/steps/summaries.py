@@ -1,7 +1,7 @@
 """The summaries step: what the dashboard and ``personae report`` show of the segments but
 should not recompute on every page, written once per run.
 
-- ``persona_cards``: each segmentation's cards (:func:`personae.segments.personas.persona_cards`)
+- ``persona_cards``: each segmentation's cards (:func:`personae.segments.personas.persona_cards_of`)
   as JSON. They take 0.7–0.8 s per segmentation on the 20,000-customer demo, far over a page's
   300 ms budget (bench/RESULTS.md, dashboard).
 - ``segment_overlaps``: known customers and revenue in every pair of segments of two core
@@ -32,7 +32,7 @@ from personae.engine.tables import ensure_tables
 from personae.errors import PersonaeError
 from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.segments.memberships import recorded_days, state_sql
-from personae.segments.personas import persona_cards
+from personae.segments.personas import persona_cards_of
 from personae.segments.reports import NONE
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import RunContext, StepResult, nobody_yet
@@ -123,18 +123,18 @@ def run(context: RunContext) -> StepResult:
     names_carded: list[str] = [] if backfill else names
     if not backfill:
         engine.delete_where("persona_cards", f"as_of = {day_sql(as_of)}")
-    for name in names_carded:
-        try:
-            cards = persona_cards(engine, name)
-        except PersonaeError as error:  # a segmentation without cards (no known customer in it, say)
-            warnings.append(f"summaries: no persona cards for {name}: {error}")
-            continue
-        text = json.dumps(dataclasses.asdict(cards), default=str)
-        engine.insert(
-            "persona_cards",
-            ["segmentation", "as_of", "cards"],
-            f"SELECT {literal(name)}, {day_sql(as_of)}, {literal(text)}",
+    try:
+        carded = persona_cards_of(engine, names_carded)
+    except PersonaeError as error:  # no cards this run (a store without trait shares, say)
+        warnings.append(f"summaries: no persona cards for {', '.join(names_carded)}: {error}")
+        carded = {}
+    if carded:  # one statement for every segmentation's cards: on Spark each is a job
+        rows = " UNION ALL ".join(
+            f"SELECT {literal(name)} AS segmentation, {day_sql(as_of)} AS as_of, "
+            f"{literal(json.dumps(dataclasses.asdict(cards), default=str))} AS cards"
+            for name, cards in carded.items()
         )
+        engine.insert("persona_cards", ["segmentation", "as_of", "cards"], rows)
     pairs = engine.insert(
         "segment_overlaps",
         ["segmentation_a", "segment_a", "segmentation_b", "segment_b", "customers", "revenue"],
@@ -144,9 +144,9 @@ def run(context: RunContext) -> StepResult:
     return StepResult(
         "summaries",
         rows_in=len(names),
-        rows_out=len(names_carded) + pairs + summarised,
+        rows_out=len(carded) + pairs + summarised,
         note=(
-            f"persona cards of {len(names_carded)} segmentations, {pairs:,} segment pairs"
+            f"persona cards of {len(carded)} segmentations, {pairs:,} segment pairs"
             + (f"; a day before the latest ({as_of}) keeps the cards as they were" if backfill else "")
         ),
         warnings=warnings,

@@ -1,0 +1,103 @@
+"""The queries behind persona cards, each for several segmentations at once.
+
+Every query groups by ``segmentation`` as well as ``segment``, so the cards of all a run's
+segmentations cost the same handful of queries as one segmentation's. On Spark each query is
+a job with a fixed cost of a few tenths of a second; asked once per segmentation, the nine
+segmentations of the demo took 70-odd jobs and most of the summaries step (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from personae.engine.sql import literal
+from personae.golden.survivorship import CUSTOMERS, KNOWN
+
+
+def _among(segmentations: Sequence[str]) -> str:
+    return ", ".join(literal(name) for name in segmentations)
+
+
+def members_sql(segmentations: Sequence[str]) -> str:
+    """``segmentation, uid, segment``: the current known members of each segment of the segmentations."""
+    return (
+        f"SELECT DISTINCT m.segmentation, m.uid, m.segment FROM memberships AS m JOIN {CUSTOMERS} AS c "
+        f"ON c.uid = m.uid WHERE m.exited_at IS NULL AND m.segmentation IN ({_among(segmentations)})"
+    )
+
+
+def _means(traits: Sequence[str]) -> str:
+    return "".join(f", avg(CAST(p.{trait} AS DOUBLE)) AS mean_{i}" for i, trait in enumerate(traits))
+
+
+def segment_stats_sql(segmentations: Sequence[str], traits: Sequence[str]) -> str:
+    """``segmentation, segment, size, total_revenue, mean_0, mean_1, ...`` (the traits' means)."""
+    return (
+        f"SELECT m.segmentation, m.segment, count(*) AS size, coalesce(sum(p.revenue), 0) AS total_revenue"
+        f"{_means(traits)} FROM ({members_sql(segmentations)}) AS m JOIN profiles AS p ON p.uid = m.uid "
+        "GROUP BY m.segmentation, m.segment"
+    )
+
+
+def base_stats_sql(traits: Sequence[str]) -> str:
+    """``customers, total_revenue, anonymous, mean_0, mean_1, ...`` of all known customers, and how
+    many anonymous profiles are left out."""
+    return (
+        f"SELECT count(*) FILTER (WHERE p.{KNOWN}) AS customers, "
+        f"coalesce(sum(p.revenue) FILTER (WHERE p.{KNOWN}), 0) AS total_revenue, "
+        f"count(*) FILTER (WHERE NOT p.{KNOWN}) AS anonymous"
+        + "".join(f", avg(CAST(p.{t} AS DOUBLE)) FILTER (WHERE p.{KNOWN}) AS mean_{i}" for i, t in enumerate(traits))
+        + " FROM profiles AS p"
+    )
+
+
+def mix_sql(segmentations: Sequence[str], dimension: str, weight: str) -> str:
+    """``segmentation, segment, value, weight``: each segment's ``trait_shares`` of a dimension
+    summed (``segmentation`` and ``segment`` are NULL for the base of all customers)."""
+    where = f"t.dimension = {literal(dimension)}"
+    return (
+        f"SELECT m.segmentation, m.segment, t.value, sum(t.{weight}) AS weight "
+        f"FROM ({members_sql(segmentations)}) AS m JOIN trait_shares AS t ON t.uid = m.uid WHERE {where} "
+        "GROUP BY m.segmentation, m.segment, t.value "
+        "UNION ALL SELECT CAST(NULL AS VARCHAR) AS segmentation, CAST(NULL AS VARCHAR) AS segment, t.value, "
+        f"sum(t.{weight}) AS weight FROM trait_shares AS t JOIN {CUSTOMERS} AS c ON c.uid = t.uid "
+        f"WHERE {where} GROUP BY t.value"
+    )
+
+
+def example_sql(segmentations: Sequence[str], traits: Sequence[str], shown: Sequence[str]) -> str:
+    """One member per segment, nearest the segment's medians:
+    ``segmentation, segment, <shown>, city_customers, <traits>``."""
+    members = members_sql(segmentations)
+    centres = ", ".join(f"median(CAST(p.{trait} AS DOUBLE)) AS c_{i}" for i, trait in enumerate(traits))
+    scales = ", ".join(f"stddev_samp(CAST({trait} AS DOUBLE)) AS s_{i}" for i, trait in enumerate(traits))
+    terms = [
+        f"CASE WHEN c.c_{i} IS NULL THEN (CASE WHEN p.{trait} IS NULL THEN 0 ELSE 1 END) "
+        f"WHEN p.{trait} IS NULL THEN 1 WHEN coalesce(s.s_{i}, 0) = 0 THEN 0 "
+        f"ELSE abs(CAST(p.{trait} AS DOUBLE) - c.c_{i}) / s.s_{i} END"
+        for i, trait in enumerate(traits)
+    ]
+    distance = " + ".join(terms) if terms else "0"
+    columns = "".join(f", p.{name}" for name in [*shown, *traits])
+    city = "count(*) OVER (PARTITION BY city, country)" if "city" in shown else "0"
+    people = f"SELECT *, {city} AS city_customers FROM {CUSTOMERS} AS c"
+    ranked = (
+        f"SELECT m.segmentation, m.segment{columns}, p.city_customers, "
+        # rounded: a tie in exact arithmetic (0.6 - 0.2 against 1.0 - 0.6) must stay a tie in
+        # floating point, whatever order an engine summed the medians and deviations in
+        f"row_number() OVER (PARTITION BY m.segmentation, m.segment ORDER BY round({distance}, 9), p.uid) "
+        f"AS position FROM ({members}) AS m JOIN ({people}) AS p ON p.uid = m.uid "
+        f"JOIN (SELECT m.segmentation, m.segment, {centres or '0 AS c'} FROM ({members}) AS m "
+        "JOIN profiles AS p ON p.uid = m.uid GROUP BY m.segmentation, m.segment) AS c "
+        "ON c.segmentation = m.segmentation AND c.segment = m.segment "
+        f"CROSS JOIN (SELECT {scales or '0 AS s'} FROM {CUSTOMERS} AS c) AS s"
+    )
+    return f"SELECT * FROM ({ranked}) AS r WHERE position = 1"
+
+
+def overlap_sql(segmentations: Sequence[str]) -> str:
+    """``segmentation, overlap``: memberships beyond one per person (more than 0: segments overlap)."""
+    return (
+        "SELECT segmentation, count(*) - count(DISTINCT uid) AS overlap "
+        f"FROM ({members_sql(segmentations)}) AS m GROUP BY segmentation"
+    )
