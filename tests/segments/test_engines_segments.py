@@ -1,8 +1,12 @@
 """Every table a run writes (traits, every segmentation, scores, summaries) is the same on
-DuckDB and on a real Spark standalone cluster (a master and a worker on 127.0.0.1).
+DuckDB and on a real Spark standalone cluster (a master and a worker on 127.0.0.1), even
+when the Spark run is killed (``kill -9``, with its JVM) in the middle and run again.
 
 The Spark run is the suite's one Spark pipeline run; it runs on the cluster, so the SQL runs
-on executors that read and write the warehouse themselves, not inside the driver.
+on executors that read and write the warehouse themselves, not inside the driver. Spark has
+no transactions: the rerun must finish or undo what the killed run left (rows of a file
+half loaded, a table between its two renames) and then equal a clean run, which the DuckDB
+run stands for, table for table.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -98,7 +104,42 @@ def _differences(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> lis
     return found[:10]
 
 
-def test_every_table_is_identical_on_duckdb_and_a_spark_cluster(tmp_path: Path, spark_master: str) -> None:
+KILL_SECONDS = 600.0
+"""How long the run to be killed may take to store its first events (the shared machine is slow)."""
+
+
+def _killed_mid_ingest(root: Path) -> None:
+    """``personae run`` on Spark in a process group of its own, killed with ``SIGKILL`` (its JVM
+    too) as soon as the first events are stored: in the middle of ingest, after a source's rows
+    were appended and, at most, before they were recorded as loaded."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:  # the worker's cores and memory go to the run to be killed
+        active.stop()
+    events = root / "spark-warehouse" / "events"
+    command = [sys.executable, "-m", "personae", "run", "-w", str(root), "--engine", "spark", "--as-of", str(AS_OF)]
+    log = root / "killed-run.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=True, env=os.environ.copy())
+    deadline = time.monotonic() + KILL_SECONDS
+    try:
+        while not any(events.glob("*.parquet")):
+            assert process.poll() is None, f"the run ended before it was killed:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "the run stored no events in time to be killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    with Workspace(root).engine(write=False) as store:  # killed mid-ingest: some files not yet recorded
+        recorded = int(store.scalar("SELECT count(*) FROM loaded_files WHERE status = 'loaded'"))
+    assert recorded < len(list((root / "data").iterdir())), "the run was killed after its ingest"
+
+
+def test_every_table_is_identical_on_duckdb_and_a_spark_cluster_even_after_a_killed_run(
+    tmp_path: Path, spark_master: str
+) -> None:
     cluster = {"spark": {"master": spark_master, "shuffle_partitions": 2}}
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     names: list[str] = []
@@ -108,6 +149,8 @@ def test_every_table_is_identical_on_duckdb_and_a_spark_cluster(tmp_path: Path, 
         with workspace.engine(write=True) as store:
             store.create_empty_table("workspace_settings", [("key", "VARCHAR"), ("value", "VARCHAR")])
             store.insert("workspace_settings", ["key", "value"], "SELECT 'uid_salt', 'fixed-salt'")
+        if engine == "spark":
+            _killed_mid_ingest(shop.root)
         assert workspace.run(as_of=AS_OF).errors == []
         # Spark's tables are read as the read commands read them: DuckDB over its Parquet folders
         with Workspace(shop.root).engine(write=False) as store:
@@ -124,7 +167,7 @@ def test_every_table_is_identical_on_duckdb_and_a_spark_cluster(tmp_path: Path, 
     assert {"rfm", "lifecycle", "rules", "subscription", "triggers", "clv_tier", "survey"} <= segmentations
     assert {"predictions", "persona_cards", "segment_overlaps", "events", "profiles"} <= set(names)
     differing = {table: found for table in duck if (found := _differences(duck[table], spark[table]))}
-    assert differing == {}, f"tables differ between DuckDB and Spark: {differing}"
+    assert differing == {}, f"tables differ between DuckDB and a killed then rerun Spark run: {differing}"
     _reads_without_spark(tmp_path / "spark", spark)
 
 

@@ -31,6 +31,7 @@ try:
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
     from pyspark.sql import SparkSession
+    from pyspark.sql.pandas.types import to_arrow_schema
 except ImportError as missing:  # pragma: no cover - depends on the installed extras
     raise EngineError("engine 'spark' needs pyspark: install it with `pip install 'personae[spark]'`") from missing
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 SPARK_ERRORS = (PySparkException, Py4JError)
+SPARK_SCHEMA_KEY = "org.apache.spark.sql.parquet.row.metadata"
+"""The Parquet footer key under which Spark keeps a file's Spark schema, and reads it back."""
 
 
 def _spark_type(duckdb_type: str) -> str:
@@ -196,10 +199,20 @@ class SparkEngine(Engine):
         self._write(name, self._frame(sql))
 
     def create_empty_table(self, name: str, columns: Any) -> None:
+        """The table as one empty Parquet file written here, not by a Spark job (a quarter of a
+        second each, and a fresh store makes dozens): Spark's schema rides in the file's
+        metadata, where Spark looks for it, and timestamps are INT96 as Spark writes them, so
+        Spark and DuckDB read the table as they read one Spark wrote."""
         if self.has_table(name):
             return
         ddl = ", ".join(f"`{column}` {_spark_type(type_)}" for column, type_ in columns)
-        self._write(name, self.session.createDataFrame([], ddl))
+        schema = self.session.createDataFrame([], ddl).schema  # the DDL parsed by Spark, no job
+        fresh = self.warehouse / f"_new_{name}_{uuid.uuid4().hex[:8]}"
+        fresh.mkdir()
+        arrow = to_arrow_schema(schema, timezone="UTC").with_metadata({SPARK_SCHEMA_KEY: schema.json()})
+        pq.write_table(arrow.empty_table(), fresh / "part-00000-empty.parquet", use_deprecated_int96_timestamps=True)
+        fresh.rename(self._folder(name))
+        self.session.createDataFrame([], schema).createOrReplaceTempView(name)
 
     def insert(self, table: str, columns: list[str], sql: str) -> int:
         frame = self._frame(sql).toDF(*columns)
