@@ -33,6 +33,11 @@ them once, or every code's when they differ.
 
     .venv/bin/python bench/house.py 5d01e23 2a65440 [--customers 20000] [--repeat 5] [--out bench/out]
     .venv/bin/python bench/house.py before=/tmp/old/src after=src --repeat 3
+    .venv/bin/python bench/house.py f516542 HEAD --engine spark --customers 2000 --repeat 2
+
+With ``--engine spark`` every run is ``personae run --engine spark`` (local mode, the
+workspace's ``[engine.spark]`` defaults) and the summary is read from the warehouse's
+``runs`` table (Parquet, through DuckDB); the JVM starts inside each measured process.
 """
 
 from __future__ import annotations
@@ -171,20 +176,31 @@ def read_time(path: Path) -> dict[str, float]:
     return values
 
 
-def measure(src: Path, threads: int, world: Path, scratch: Path, as_of: str) -> dict[str, Any]:
-    """One fresh ``personae run``: the run summary from the store, ``/usr/bin/time``'s numbers and the load."""
+def last_summary(workspace: Path, engine: str) -> dict[str, Any]:
+    """The latest run's summary, from the DuckDB file or the Spark warehouse's ``runs`` folder."""
     import duckdb
 
+    if engine == "spark":
+        runs = f"read_parquet('{workspace / 'spark-warehouse' / 'runs'}/*.parquet')"
+        store, read_only = ":memory:", False
+    else:
+        runs, store, read_only = "runs", str(workspace / "personae.duckdb"), True
+    with duckdb.connect(store, read_only=read_only) as con:
+        row = con.execute(f"SELECT summary FROM {runs} ORDER BY run_id DESC LIMIT 1").fetchall()[0]
+    return dict(json.loads(row[0]))
+
+
+def measure(src: Path, threads: int, world: Path, scratch: Path, as_of: str, engine: str = "duckdb") -> dict[str, Any]:
+    """One fresh ``personae run``: the run summary from the store, ``/usr/bin/time``'s numbers and the load."""
     workspace = fresh_workspace(world, scratch / "run")
     load = Path("/proc/loadavg").read_text().split()[:3]
     started = time.perf_counter()
     personae(src, threads, "--help")
     start_up = time.perf_counter() - started
     report = scratch / "time.txt"
-    personae(src, threads, "run", "--workspace", str(workspace), "--as-of", as_of, timed=report)
+    personae(src, threads, "run", "--workspace", str(workspace), "--as-of", as_of, "--engine", engine, timed=report)
     process = read_time(report)
-    with duckdb.connect(str(workspace / "personae.duckdb"), read_only=True) as con:
-        summary = json.loads(con.execute("SELECT summary FROM runs ORDER BY run_id DESC LIMIT 1").fetchall()[0][0])
+    summary = last_summary(workspace, engine)
     shutil.rmtree(workspace)
     if summary["errors"]:
         raise SystemExit(f"the run with {src} reported errors: {summary['errors']}")
@@ -252,6 +268,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
     parser.add_argument("--threads", type=int, default=1, help="OMP/OpenBLAS/MKL threads, the same for every code")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     args = parser.parse_args()
     if len(args.codes) < 2:
@@ -275,7 +292,7 @@ def main() -> None:
     order = []
     for round_ in range(args.warmup + args.repeat):
         for name, src in codes.items():
-            run = measure(src, args.threads, worlds[name], scratch, as_of)
+            run = measure(src, args.threads, worlds[name], scratch, as_of, args.engine)
             kind = "warm-up" if round_ < args.warmup else f"run {round_ - args.warmup + 1}"
             print(
                 f"{kind}, {name}: run {run['run']:.1f} s, wall {run['wall']:.1f} s, peak RSS {run['peak_mb']:,.0f} MB, "
@@ -290,7 +307,8 @@ def main() -> None:
     (out / f"runs-{args.customers}.json").write_text(json.dumps(runs, indent=1))
     described = ", ".join(f"{name} = `{src}`" for name, src in codes.items())
     print(
-        f"\n### `personae run` from an empty store, {args.customers:,}-customer demo (as of {as_of}; {described}; "
+        f"\n### `personae run --engine {args.engine}` from an empty store, {args.customers:,}-customer demo "
+        f"(as of {as_of}; {described}; "
         f"{args.repeat} runs each, round robin after {args.warmup} warm-up round(s); {args.threads} native "
         f"thread(s); median [lowest–highest])\n"
     )

@@ -86,25 +86,27 @@ def test_the_engine_runs_on_spark_connect(tmp_path: Path) -> None:
             engine.session.stop()
 
 
-def _driver_heap(tmp_path: Path, conf: dict[str, str]) -> tuple[str, int]:
+def _driver_heap(tmp_path: Path, conf: dict[str, str]) -> tuple[str, int, str]:
     """``spark.driver.memory`` and the JVM's maximum heap of a local-mode engine in a fresh process
-    (the setting is read when the JVM starts, so this process's own JVM cannot show it)."""
+    (the setting is read when the JVM starts, so this process's own JVM cannot show it), and what
+    the process wrote to stderr on the way, a query's Arrow result included."""
     script = (
         "import json, sys; from pathlib import Path; from personae.engine.spark import SparkEngine; "
         f"engine = SparkEngine(Path({str(tmp_path / 'warehouse')!r}), master='local[1]', conf={conf!r}); "
-        "context = engine.session.sparkContext; "
+        "context = engine.session.sparkContext; engine.fetch_arrow('SELECT 1 AS a'); "
         "print(json.dumps([context.getConf().get('spark.driver.memory'), "
         "context._jvm.java.lang.Runtime.getRuntime().maxMemory()]))"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     memory, heap = json.loads(done.stdout.strip().splitlines()[-1])
-    return str(memory), int(heap)
+    return str(memory), int(heap), done.stderr
 
 
 @pytest.mark.spark
 def test_a_local_driver_gets_a_share_of_the_machine_unless_the_config_says(tmp_path: Path) -> None:
-    memory, heap = _driver_heap(tmp_path / "default", {})
+    memory, heap, stderr = _driver_heap(tmp_path / "default", {})
     assert memory == local_driver_memory()
+    assert "FutureWarning" not in stderr, "pyspark's pandas warning reaches the user's terminal"
     assert heap > 0.8 * int(memory.removesuffix("m")) * 2**20  # the JVM took it (not Spark's 1 GB)
-    memory, heap = _driver_heap(tmp_path / "set", {"spark.driver.memory": "700m"})
+    memory, heap, _ = _driver_heap(tmp_path / "set", {"spark.driver.memory": "700m"})
     assert memory == "700m" and heap <= 700 * 2**20

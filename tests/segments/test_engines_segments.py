@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from personae import Workspace
@@ -110,7 +111,8 @@ KILL_SECONDS = 600.0
 
 def _killed_mid_ingest(root: Path) -> None:
     """``personae run`` on Spark in a process group of its own, killed with ``SIGKILL`` (its JVM
-    too) as soon as the first events are stored: in the middle of ingest, after a source's rows
+    too) as soon as the first events are stored (the table exists, empty, from the store's
+    creation): in the middle of ingest, after a source's rows
     were appended and, at most, before they were recorded as loaded."""
     from pyspark.sql import SparkSession
 
@@ -124,7 +126,7 @@ def _killed_mid_ingest(root: Path) -> None:
         process = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=True, env=os.environ.copy())
     deadline = time.monotonic() + KILL_SECONDS
     try:
-        while not any(events.glob("*.parquet")):
+        while not any(pq.ParquetFile(path).metadata.num_rows for path in events.glob("*.parquet")):
             assert process.poll() is None, f"the run ended before it was killed:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "the run stored no events in time to be killed"
             time.sleep(0.05)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 SPARK_ERRORS = (PySparkException, Py4JError)
+# pyspark 4 warns on the user's terminal, at its first Arrow conversion, that it does not fully
+# support pandas 3; personae hands Spark Arrow, not pandas, so the warning says nothing to them.
+warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
 SPARK_SCHEMA_KEY = "org.apache.spark.sql.parquet.row.metadata"
 """The Parquet footer key under which Spark keeps a file's Spark schema, and reads it back."""
 
