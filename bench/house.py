@@ -138,8 +138,9 @@ def data_digest(world: Path) -> str:
 
 
 def demo_as_of(config: Path) -> str:
-    """The demo's last day, from the comment ``personae init --demo`` writes on line 1."""
-    found = re.search(r"--as-of (\d{4}-\d{2}-\d{2})", config.read_text().splitlines()[0])
+    """The demo's last day, from the comment ``personae init --demo`` writes on line 1
+    ("# the demo data runs up to 2025-12-31: ..."; older versions wrote "--as-of 2025-12-31")."""
+    found = re.search(r"(\d{4}-\d{2}-\d{2})", config.read_text().splitlines()[0])
     if not found:
         raise SystemExit(f"{config} does not start with the demo's as-of comment")
     return found.group(1)
