@@ -1,6 +1,7 @@
 """Spark's empty tables are written without a Spark job (one Parquet file carrying Spark's
-schema): Spark and DuckDB must read them, and the rows Spark appends to them, exactly as they
-read a table Spark wrote itself, for every column type a declared table uses."""
+schema), when a table is made and when it is emptied: Spark and DuckDB must read them, and the
+rows Spark appends to them, exactly as they read a table Spark wrote itself, for every column
+type a declared table uses."""
 
 from __future__ import annotations
 
@@ -48,5 +49,11 @@ def test_an_empty_table_reads_as_one_spark_wrote_before_and_after_rows_are_appen
         assert len(_duckdb_view(ours)[1]) == 1
         spark_rows = engine.fetch_arrow("SELECT * FROM ours").to_pylist()
         assert spark_rows == engine.session.read.parquet(str(theirs)).toArrow().to_pylist()
+        schema = engine.session.table("ours").schema
+        engine.delete_where("ours", "true")  # emptied the same way, without a job
+        assert engine.fetch_rows("SELECT count(*) FROM ours") == [(0,)] and _duckdb_view(ours)[1] == []
+        assert engine.session.read.parquet(str(ours)).schema == schema
+        assert engine.insert("ours", [c for c, _ in COLUMNS], ROW) == 1
+        assert engine.fetch_arrow("SELECT * FROM ours").to_pylist() == spark_rows
     finally:
         engine.close()

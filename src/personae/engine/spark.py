@@ -38,6 +38,7 @@ except ImportError as missing:  # pragma: no cover - depends on the installed ex
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
 SPARK_ERRORS = (PySparkException, Py4JError)
 # pyspark 4 warns on the user's terminal, at its first Arrow conversion, that it does not fully
@@ -127,13 +128,29 @@ class SparkEngine(Engine):
         except SPARK_ERRORS as error:
             shutil.rmtree(fresh, ignore_errors=True)
             raise EngineError(f"spark could not write table {name!r}: {error}") from error
+        self._swap(name, fresh)
+        self._expose(name)
+
+    def _swap(self, name: str, fresh: Path) -> None:
+        """Put the folder ``fresh`` in place of the table ``name`` (see :meth:`recover`)."""
         old = self._folder(name)
         retired = self.warehouse / f"_old_{name}_{uuid.uuid4().hex[:8]}"
         if old.exists():
             old.rename(retired)
         fresh.rename(old)
-        self._expose(name)
         shutil.rmtree(retired, ignore_errors=True)
+
+    def _write_empty(self, name: str, schema: StructType) -> None:
+        """The table ``name`` as one empty Parquet file written here, not by a Spark job (a
+        quarter of a second each, and a fresh store makes dozens): Spark's schema rides in the
+        file's metadata, where Spark looks for it, and timestamps are INT96 as Spark writes them,
+        so Spark and DuckDB read the table as they read one Spark wrote."""
+        fresh = self.warehouse / f"_new_{name}_{uuid.uuid4().hex[:8]}"
+        fresh.mkdir()
+        arrow = to_arrow_schema(schema, timezone="UTC").with_metadata({SPARK_SCHEMA_KEY: schema.json()})
+        pq.write_table(arrow.empty_table(), fresh / "part-00000-empty.parquet", use_deprecated_int96_timestamps=True)
+        self._swap(name, fresh)
+        self.session.createDataFrame([], schema).createOrReplaceTempView(name)
 
     def _frame(self, sql: str) -> DataFrame:
         spark_sql = transpile(sql, self.name)
@@ -203,20 +220,10 @@ class SparkEngine(Engine):
         self._write(name, self._frame(sql))
 
     def create_empty_table(self, name: str, columns: Any) -> None:
-        """The table as one empty Parquet file written here, not by a Spark job (a quarter of a
-        second each, and a fresh store makes dozens): Spark's schema rides in the file's
-        metadata, where Spark looks for it, and timestamps are INT96 as Spark writes them, so
-        Spark and DuckDB read the table as they read one Spark wrote."""
         if self.has_table(name):
             return
         ddl = ", ".join(f"`{column}` {_spark_type(type_)}" for column, type_ in columns)
-        schema = self.session.createDataFrame([], ddl).schema  # the DDL parsed by Spark, no job
-        fresh = self.warehouse / f"_new_{name}_{uuid.uuid4().hex[:8]}"
-        fresh.mkdir()
-        arrow = to_arrow_schema(schema, timezone="UTC").with_metadata({SPARK_SCHEMA_KEY: schema.json()})
-        pq.write_table(arrow.empty_table(), fresh / "part-00000-empty.parquet", use_deprecated_int96_timestamps=True)
-        fresh.rename(self._folder(name))
-        self.session.createDataFrame([], schema).createOrReplaceTempView(name)
+        self._write_empty(name, self.session.createDataFrame([], ddl).schema)  # the DDL parsed by Spark, no job
 
     def insert(self, table: str, columns: list[str], sql: str) -> int:
         frame = self._frame(sql).toDF(*columns)
@@ -250,6 +257,9 @@ class SparkEngine(Engine):
         self._write(table, self.session.sql(f"SELECT *, {additions} FROM {table}"))
 
     def delete_where(self, table: str, condition: str) -> None:
+        if condition.strip().lower() == "true":  # emptied: no job reads the rows to drop them all
+            self._write_empty(table, self.session.table(table).schema)
+            return
         keep = f"SELECT * FROM {table} WHERE NOT coalesce(({condition}), false)"
         self._write(table, self._frame(keep))
 
