@@ -6,7 +6,6 @@ key-use counting on a clock of its own."""
 from __future__ import annotations
 
 import json
-import sys
 import tomllib
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 import tomli_w
 
 from personae import Workspace
-from personae.cli import main
 from personae.engine.duckdb import DuckDBEngine
 from personae.errors import UsageError
 from personae.privacy.audit import (
@@ -30,14 +28,7 @@ from personae.privacy.audit import (
     subject_target,
 )
 from personae.privacy.audit_keys import KeyUse
-
-
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["personae", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out = capsys.readouterr()
-    return int(exit_.value.code or 0), out.out, out.err
+from tests.cli_calls import run_cli
 
 
 def _rename(root: Path, name: str) -> None:
@@ -51,9 +42,9 @@ def test_runs_record_config_changes_and_sends_and_the_rows_survive(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "demo"
-    code, _, err = _cli(monkeypatch, capsys, "init", str(root), "--demo", "--customers", "200", "--seed", "3")
+    code, _, err = run_cli(monkeypatch, capsys, "init", str(root), "--demo", "--customers", "200", "--seed", "3")
     assert code == 0, err
-    code, _, err = _cli(monkeypatch, capsys, "run", "-w", str(root))
+    code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root))
     assert code == 0, err
 
     first = Workspace(root).audit(limit=1000)
@@ -94,16 +85,16 @@ def test_runs_record_config_changes_and_sends_and_the_rows_survive(
     assert emails and uids
     assert not [value for value in [*emails, *uids] if value.lower() in text]
 
-    code, out, err = _cli(monkeypatch, capsys, "audit", "-w", str(root), "-f", "json", "--action", CONFIG_CHANGE)
+    code, out, err = run_cli(monkeypatch, capsys, "audit", "-w", str(root), "-f", "json", "--action", CONFIG_CHANGE)
     assert code == 0, err
     assert [row["detail"]["changed"] for row in json.loads(out)] == [["workspace.name"], []]
-    code, out, err = _cli(monkeypatch, capsys, "audit", "-w", str(root), "--limit", "1")
+    code, out, err = run_cli(monkeypatch, capsys, "audit", "-w", str(root), "--limit", "1")
     assert code == 0 and CONFIG_CHANGE in out and DESTINATION_SEND not in out, err
-    code, out, err = _cli(monkeypatch, capsys, "audit", "-w", str(root), "--since", "2999-01-01")
+    code, out, err = run_cli(monkeypatch, capsys, "audit", "-w", str(root), "--since", "2999-01-01")
     assert code == 0 and "none" in out, err
-    code, _, err = _cli(monkeypatch, capsys, "audit", "-w", str(root), "--action", "destination.sent")
+    code, _, err = run_cli(monkeypatch, capsys, "audit", "-w", str(root), "--action", "destination.sent")
     assert code == 2 and "did you mean 'destination.send'" in err
-    code, _, err = _cli(monkeypatch, capsys, "audit", "-w", str(root), "--since", "last week")
+    code, _, err = run_cli(monkeypatch, capsys, "audit", "-w", str(root), "--since", "last week")
     assert code == 2 and "YYYY-MM-DD" in err
 
 

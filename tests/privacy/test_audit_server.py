@@ -5,7 +5,6 @@ key and its counts, profile reads with the subject hashed, ``GET /v1/admin/audit
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from personae.cli import main
 from personae.privacy.audit import KEY_FIRST_USE, KEY_USE, PROFILE_READ, audit_salt, identifier_target
+from tests.cli_calls import run_cli
 from tests.server.live import Served, live_workspace, serving
 
 EMAIL = "ann.audit@shop.org"
@@ -37,14 +36,6 @@ def _waited(served: Served, action: str, count: int) -> list[dict[str, Any]]:
             return rows
         time.sleep(0.1)
     raise AssertionError(f"{count} {action} rows expected, found {rows}")
-
-
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["personae", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out = capsys.readouterr()
-    return int(exit_.value.code or 0), out.out, out.err
 
 
 def test_the_server_records_key_use_and_profile_reads_without_secrets_or_identifiers(
@@ -82,7 +73,7 @@ def test_the_server_records_key_use_and_profile_reads_without_secrets_or_identif
         }
 
         # the CLI of this machine reads through the server, with its local token (counted as "server")
-        code, out, err = _cli(monkeypatch, capsys, "audit", "-w", root, "--action", PROFILE_READ, "-f", "json")
+        code, out, err = run_cli(monkeypatch, capsys, "audit", "-w", root, "--action", PROFILE_READ, "-f", "json")
         assert code == 0, err
         assert [row["target"] for row in json.loads(out)] == [
             row["target"] for row in _audit(served, action=PROFILE_READ)
@@ -99,7 +90,7 @@ def test_the_server_records_key_use_and_profile_reads_without_secrets_or_identif
     assert uses[ids["read"]] == 2
     assert uses["server"] >= 1
 
-    code, out, err = _cli(monkeypatch, capsys, "audit", "-w", root, "--action", KEY_USE, "-f", "json")
+    code, out, err = run_cli(monkeypatch, capsys, "audit", "-w", root, "--action", KEY_USE, "-f", "json")
     assert code == 0, err
     assert {row["action"] for row in json.loads(out)} == {KEY_USE}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,9 +18,9 @@ import pytest
 import tomli_w
 
 from personae import Workspace
-from personae.cli import main
 from personae.config import parse_config
 from personae.errors import ConfigError
+from tests.cli_calls import run_cli
 
 AS_OF = date(2025, 6, 30)
 KEEP_DAYS = 120
@@ -51,14 +50,6 @@ SOURCES: list[dict[str, Any]] = [
         "identifiers": {"email": "email"},
     },
 ]
-
-
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["personae", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out = capsys.readouterr()
-    return int(exit_.value.code or 0), out.out, out.err
 
 
 def _write_data(root: Path, tag: str, rng: random.Random) -> list[tuple[str, datetime, str]]:
@@ -117,7 +108,7 @@ def _raw_times(root: Path, source: str, column: str) -> list[datetime]:
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], root: Path) -> dict[str, Any]:
-    code, out, err = _cli(monkeypatch, capsys, "run", "-w", str(root), "-f", "json")
+    code, out, err = run_cli(monkeypatch, capsys, "run", "-w", str(root), "-f", "json")
     assert code == 0, err
     return {item["source"]: item for item in json.loads(out).get("retention", [])}
 
@@ -126,7 +117,7 @@ def test_retention_deletes_old_rows_everywhere_and_traits_follow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "shop"
-    assert _cli(monkeypatch, capsys, "init", str(root))[0] == 0
+    assert run_cli(monkeypatch, capsys, "init", str(root))[0] == 0
     rng = random.Random(15)
     orders = _write_data(root, "a", rng)
     (root / "data" / "crm.csv").write_text(

@@ -4,7 +4,6 @@ the event that caused it is processed, without a batch run or ``personae sync``.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from personae.cli import main
+from tests.cli_calls import run_cli
 from tests.server.live import live_workspace, serving
 
 SEGMENTS = [{"name": "visitors", "rule": "page_views >= 2"}]
@@ -24,14 +23,6 @@ LIVE_FILES = {
     "mode": "live",
     "snapshot": False,
 }
-
-
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["personae", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    out = capsys.readouterr()
-    return int(exit_.value.code or 0), out.out, out.err
 
 
 def _delivered(folder: Path) -> list[dict[str, Any]]:
@@ -76,18 +67,18 @@ def test_sync_and_destinations_from_another_shell_go_through_the_server(
         for number in range(2):
             served.call("/v1/page", {"userId": "jo", "messageId": f"p{number}"}, basic=served.write_key)
         for _ in range(600):  # live processing puts jo in the segment; a run destination waits for a sync
-            code, out, err = _cli(monkeypatch, capsys, "destinations", "-w", root, "-f", "json")
+            code, out, err = run_cli(monkeypatch, capsys, "destinations", "-w", root, "-f", "json")
             assert code == 0, err
             (line,) = json.loads(out)
             if line["lag"]:
                 break
             time.sleep(0.1)
         assert (line["destination"], line["lag"]) == ("run_files", 1)
-        code, out, err = _cli(monkeypatch, capsys, "sync", "-w", root, "-f", "json")
+        code, out, err = run_cli(monkeypatch, capsys, "sync", "-w", root, "-f", "json")
         assert code == 0, err
         (result,) = json.loads(out)
         assert (result["status"], result["sent"]) == ("ok", 1)
         (entry,) = _delivered(workspace.root / "out/run/deltas")
         assert entry["segment"] == "visitors"
-        code, out, err = _cli(monkeypatch, capsys, "destinations", "-w", root, "-f", "json")
+        code, out, err = run_cli(monkeypatch, capsys, "destinations", "-w", root, "-f", "json")
         assert json.loads(out)[0]["lag"] == 0 and json.loads(out)[0]["sent"] == 1
