@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import tomli_w
@@ -242,3 +244,17 @@ def test_cli_unknown_segmentation_exits_2_with_a_hint(shop: Path) -> None:
     )
     assert failed.returncode == 2, failed.stdout + failed.stderr
     assert "did you mean 'lifecycle'?" in failed.stderr
+
+
+def test_the_cards_do_not_depend_on_the_order_an_engine_adds_in(shop: Path, tmp_path: Path) -> None:
+    """Spark adds a segment's doubles in whatever order its partitions come; the same store with
+    its rows in the opposite order must give the very same cards, names and figures included."""
+    reordered = tmp_path / "shop"
+    shutil.copytree(shop, reordered)
+    with duckdb.connect(str(reordered / "personae.duckdb")) as store:
+        store.execute("SET threads = 1")  # one thread adds in the order the rows are stored
+        for table, key in (("profiles", "uid"), ("trait_shares", "uid, dimension, value")):
+            store.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY {key} DESC")
+    for name in ("rfm", "lifecycle", "rules"):
+        before, after = Workspace(shop).personas(name), Workspace(reordered).personas(name)
+        assert dataclasses.asdict(after) == dataclasses.asdict(before), name

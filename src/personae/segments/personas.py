@@ -13,6 +13,11 @@ traits (each difference scaled by the base's standard deviation; a missing value
 one deviation; ties by UID). It carries no name, e-mail, phone, street, postcode or UID: an
 alias, a ten-year age band, the country, and the city only when at least
 ``MIN_CITY_CUSTOMERS`` customers share it.
+
+Every figure on a card is settled to :data:`SIGNIFICANT` significant digits (money to the
+cent) before it is compared or ranked: a sum of doubles depends on the order it is added in,
+which differs between engines and between runs on Spark, and a tie between two traits (or a
+last digit) must not decide a different name on another engine.
 """
 
 from __future__ import annotations
@@ -148,8 +153,22 @@ class _Facts:
     top_channels: list[MixShare]
 
 
+SIGNIFICANT = 10
+"""Significant digits a card's figures keep: far more than a reader needs, far fewer than the
+last bits a different order of addition changes."""
+
+
+def _settled(value: Any) -> float | None:
+    """A figure to :data:`SIGNIFICANT` significant digits (None stays None)."""
+    return None if value is None else float(f"{float(value):.{SIGNIFICANT}g}")
+
+
+def _money(value: Any) -> float:
+    return round(float(value or 0), 2)
+
+
 def _index(value: float | None, base: float | None) -> float | None:
-    return 100.0 * value / base if value is not None and base else None
+    return _settled(100.0 * value / base) if value is not None and base else None
 
 
 def _strength(index: float | None) -> float:
@@ -192,7 +211,7 @@ def _mixes(engine: Engine, segmentations: Sequence[str]) -> _Mixes:
         weights: dict[tuple[str, str] | None, dict[str, float]] = {}
         for segmentation, segment, value, amount in engine.fetch_rows(mix_sql(segmentations, dimension, weight)):
             key = None if segmentation is None else (str(segmentation), str(segment))
-            weights.setdefault(key, {})[str(value)] = float(amount or 0)
+            weights.setdefault(key, {})[str(value)] = _settled(amount or 0) or 0.0
         base = weights.get(None, {})
         base_total = sum(base.values())
         for key, values in weights.items():
@@ -201,8 +220,11 @@ def _mixes(engine: Engine, segmentations: Sequence[str]) -> _Mixes:
             tops.setdefault(key, {})[dimension] = [
                 MixShare(
                     value,
-                    amount / total if total else 0.0,
-                    _index(amount / total if total else 0.0, base[value] / base_total if base_total else None),
+                    _settled(amount / total if total else 0.0) or 0.0,
+                    _index(
+                        _settled(amount / total if total else 0.0),
+                        _settled(base[value] / base_total) if base_total else None,
+                    ),
                 )
                 for value, amount in ranked
             ]
@@ -345,7 +367,7 @@ def persona_cards_of(
         return {}
     chosen, columns = _check(engine, segmentations, traits)
     base_row = engine.fetch_arrow(base_stats_sql(chosen)).to_pylist()[0]
-    customers, revenue = int(base_row["customers"]), float(base_row["total_revenue"] or 0)
+    customers, revenue = int(base_row["customers"]), _money(base_row["total_revenue"])
     stats = engine.fetch_arrow(segment_stats_sql(segmentations, chosen)).to_pylist()
     stats.sort(key=lambda row: (-int(row["size"]), str(row["segment"])))
     mixes = _mixes(engine, segmentations)
@@ -354,16 +376,16 @@ def persona_cards_of(
     cards: dict[str, list[PersonaCard]] = {name: [] for name in segmentations}
     for row in stats:
         segmentation, segment = str(row["segmentation"]), str(row["segment"])
-        size, money = int(row["size"]), float(row["total_revenue"] or 0)
+        size, money = int(row["size"]), _money(row["total_revenue"])
         facts = _Facts(
             segment=segment,
             size=size,
-            share_of_customers=size / customers if customers else 0.0,
-            share_of_revenue=money / revenue if revenue else 0.0,
+            share_of_customers=_settled(size / customers if customers else 0.0) or 0.0,
+            share_of_revenue=_settled(money / revenue if revenue else 0.0) or 0.0,
             traits=[
                 TraitIndex(trait, mean, base_mean, _index(mean, base_mean))
                 for i, trait in enumerate(chosen)
-                for mean, base_mean in [(row[f"mean_{i}"], base_row[f"mean_{i}"])]
+                for mean, base_mean in [(_settled(row[f"mean_{i}"]), _settled(base_row[f"mean_{i}"]))]
             ],
             top_categories=mixes.get((segmentation, segment), {}).get("category", []),
             top_channels=mixes.get((segmentation, segment), {}).get("channel", []),
