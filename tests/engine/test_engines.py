@@ -54,6 +54,23 @@ def test_materialise_is_temporary(engine: Engine) -> None:
     assert "scratch" not in engine.tables()
 
 
+def test_row_counts_and_views_of_stored_and_materialised_rows(engine: Engine) -> None:
+    engine.create_empty_table("t", [("id", "BIGINT")])
+    assert engine.row_count("t") == 0
+    engine.register_arrow("src", pa.table({"i": list(range(10))}))
+    engine.insert("t", ["id"], "SELECT i FROM src WHERE i < 6")
+    engine.insert("t", ["id"], "SELECT i FROM src WHERE i >= 6 AND i < 8")
+    engine.materialise("odd", "SELECT id FROM t WHERE id % 2 = 1")
+    engine.materialise("none", "SELECT id FROM t WHERE id > 100")
+    engine.view("doubled", "SELECT id * 2 AS twice FROM odd")
+    assert [engine.row_count(name) for name in ("t", "odd", "none", "doubled", "src")] == [8, 4, 0, 4, 10]
+    assert sorted(engine.fetch_rows("SELECT twice FROM doubled")) == [(2,), (6,), (10,), (14,)]
+    assert "doubled" not in engine.tables()
+    engine.drop_table("odd")
+    engine.materialise("odd", "SELECT 1 AS id")  # the name again: its new rows, not the old ones
+    assert engine.row_count("odd") == 1
+
+
 def test_failed_sql_is_an_engine_error_carrying_the_sql(engine: Engine) -> None:
     with pytest.raises(EngineError) as caught:
         engine.fetch_arrow("SELECT no_such_column FROM (SELECT 1 AS a) AS t")

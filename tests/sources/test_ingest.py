@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -124,6 +125,18 @@ def test_changed_file_is_reloaded_without_duplicates(tmp_path: Path) -> None:
     assert [row["event_id"] for row in rows] == ["pos:R1", "pos:R2", "pos:R3", "pos:R4", "pos:R5"]
     assert rows[1]["amount"] == Decimal("89.99")
     assert workspace.sql("SELECT count(*) AS n FROM raw_pos").to_pylist() == [{"n": 5}]
+
+
+def test_a_raw_view_lost_with_a_killed_run_is_declared_again(tmp_path: Path) -> None:
+    """``raw_<source>`` is declared once a source's files are in; a run killed after a file's
+    commit but before that leaves the file loaded and no view: the next run declares it."""
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    with duckdb.connect(str(workspace.root / "personae.duckdb")) as store:
+        store.execute("DROP VIEW raw_pos")
+    again = workspace.run(as_of=date(2024, 3, 1))
+    assert {file.status for source in again.sources for file in source.files} == {"skipped"}
+    assert workspace.sql("SELECT count(*) AS n FROM raw_pos").to_pylist() == [{"n": 4}]
 
 
 def test_event_ids_are_idempotent_across_files(tmp_path: Path) -> None:

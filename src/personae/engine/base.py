@@ -162,6 +162,15 @@ class Engine(ABC):
         never held in memory; the others may materialise it.
         """
 
+    def view(self, name: str, sql: str) -> None:
+        """Name a query that costs no more to recompute than to read back (a projection or a
+        filter of one stored or materialised table): every engine keeps it as a view."""
+        self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def row_count(self, name: str) -> int:
+        """How many rows a table, view or materialised result holds."""
+        return int(self.scalar(f"SELECT count(*) FROM {name}"))
+
     def user_sql(self, query: str, folders: Mapping[str, Path]) -> pa.Table:
         """Run one read-only query a user wrote: ``personae sql``, and the server's read tokens.
 

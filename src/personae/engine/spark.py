@@ -82,6 +82,8 @@ class SparkEngine(Engine):
             master, self.warehouse, {"spark.sql.shuffle.partitions": str(shuffle_partitions), **(conf or {})}
         )
         self._folders: dict[str, Path] = {}
+        self._materialised: dict[str, Path] = {}
+        """Each materialised result's folder (under ``_stage``), by the name it is read by."""
         if not read_only:
             self.recover()
         for folder in sorted(self.warehouse.iterdir()):
@@ -265,6 +267,7 @@ class SparkEngine(Engine):
 
     def drop_table(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
+        self._materialised.pop(name, None)
         if not name.startswith("_"):
             shutil.rmtree(self._folder(name), ignore_errors=True)
 
@@ -289,9 +292,21 @@ class SparkEngine(Engine):
         except SPARK_ERRORS as error:
             raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
         self.session.read.parquet(str(fresh)).createOrReplaceTempView(name)
+        self._materialised[name] = fresh
 
     def define(self, name: str, sql: str) -> None:
         self.materialise(name, sql)
+
+    def view(self, name: str, sql: str) -> None:
+        self._frame(sql).createOrReplaceTempView(name)
+
+    def row_count(self, name: str) -> int:
+        """A materialised result's or stored table's rows from its Parquet footers (no job);
+        anything else is counted by a query."""
+        folder = self._materialised.get(name) or (self._folder(name) if self.has_table(name) else None)
+        if folder is None:
+            return super().row_count(name)
+        return sum(int(pq.ParquetFile(path).metadata.num_rows) for path in folder.glob("*.parquet"))
 
     def close(self) -> None:
         super().close()

@@ -123,11 +123,28 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
             files = [postgres.snapshot(spec, context.env, target)]
         else:
             files = readers.list_files(context.root, spec)
-        for path in files:
-            report.files.append(_ingest_file(context, spec, path))
+        try:
+            for path in files:
+                report.files.append(_ingest_file(context, spec, path))
+        except BaseException:  # the files loaded before stay readable; the error is the one raised
+            with contextlib.suppress(duckdb.Error, EngineError, OSError):
+                _expose_raw(context, spec, report)
+            raise
+        _expose_raw(context, spec, report)
     except (SourceError, ConfigError) as error:
         report.error = str(error)
     return report
+
+
+def _expose_raw(context: IngestContext, spec: SourceSpec, report: SourceReport) -> None:
+    """The view ``raw_<source>`` over the source's raw copies, declared once per source (not
+    per file: on Spark each declaration reads every raw file's footer), when a file of it
+    loaded or the view is missing (a run killed before it got here)."""
+    name, folder = f"raw_{spec.name}", raw_folder(context.root, spec.name)
+    loaded = any(file.status in ("loaded", "reloaded") for file in report.files)
+    if (loaded or name not in context.engine.tables()) and any(folder.glob("*.parquet")):
+        with _refused_as_os_error():
+            context.engine.expose_folder(name, folder)
 
 
 @contextlib.contextmanager
@@ -193,8 +210,6 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
         raise
     suppressing.drop_rows(partial, report.suppressed_rows)
     partial.replace(raw)
-    with _refused_as_os_error():
-        engine.expose_folder(f"raw_{spec.name}", raw.parent)
     return report
 
 
@@ -236,7 +251,7 @@ def _load(
             elif known.failed:
                 ledger.forget_failure(engine, spec.name, label)
             _store_rows(context, spec, label, names, mapped, columns, copy, report)
-            ledger.record(engine, report, digest, context.loaded_at)
+            ledger.record(engine, report, digest, context.loaded_at, known)
     except BaseException:
         with contextlib.suppress(duckdb.Error, EngineError):  # a store a full disk invalidated cannot drop them
             _drop_stage(engine, names)
@@ -268,17 +283,21 @@ def _store_rows(
         copy = dataclasses.replace(copy, rejects=kept)
         suppressing.record_hits(engine, spec.name, label, report.rows_suppressed, context.loaded_at)
     engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
-    repeated = int(engine.scalar(f"SELECT count(*) FROM {names['repeated']}"))
-    engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"] if repeated else None))
+    if engine.row_count(names["repeated"]):
+        engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"]))
+    else:  # no key repeats (the usual case): the mapped rows as they are, nothing to compute again
+        engine.view(names["checked"], checked_sql(names["mapped"], None))
     id_types = validated_identifiers(spec, columns, "the file")
     fields = checked_fields(spec, columns, "the file")
     engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, fields))
+    exceptions = names["exceptions"] if engine.row_count(names["exceptions"]) else None
     report.rows_quarantined = ledger.quarantine_rows(
-        engine, spec.name, label, names["exceptions"], copy.rejects, context.loaded_at
+        engine, spec.name, label, exceptions, copy.rejects, context.loaded_at
     )
     report.rows_loaded = _write_target(context, spec, names["checked"])
-    ledger.identifier_issues(engine, spec.name, names["exceptions"], id_types, context.loaded_at)
-    ledger.field_issues(engine, spec.name, names["exceptions"], fields, context.loaded_at)
+    if exceptions is not None:  # every row loaded whole: no issue to report
+        ledger.identifier_issues(engine, spec.name, exceptions, id_types, context.loaded_at)
+        ledger.field_issues(engine, spec.name, exceptions, fields, context.loaded_at)
     report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded - report.rows_suppressed
 
 
@@ -303,7 +322,7 @@ def _empty(context: IngestContext, spec: SourceSpec, label: str, digest: str, kn
     with _refused_as_os_error(), context.engine.transaction():
         if known.failed:
             ledger.forget_failure(context.engine, spec.name, label)
-        ledger.record(context.engine, report, digest, context.loaded_at)
+        ledger.record(context.engine, report, digest, context.loaded_at, known)
     return report
 
 

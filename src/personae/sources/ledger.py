@@ -71,6 +71,8 @@ class Entry:
     """An earlier version of this path was loaded: the new one replaces its rows."""
     failed: bool
     """An earlier try of this path failed: its whole-file quarantine row is replaced."""
+    present: bool
+    """The ledger has a row of this path (else a record of it has nothing to replace)."""
 
 
 def entry(engine: Engine, source: str, file: str, checksum: str) -> Entry:
@@ -81,15 +83,20 @@ def entry(engine: Engine, source: str, file: str, checksum: str) -> Entry:
     )
     done = any(same and (status == "loaded" or (status == "empty" and here)) for status, here, same in rows)
     loaded = any(status == "loaded" and here for status, here, _ in rows)
-    return Entry(done=done, loaded=loaded, failed=any(status == "failed" and here for status, here, _ in rows))
+    failed = any(status == "failed" and here for status, here, _ in rows)
+    return Entry(done=done, loaded=loaded, failed=failed, present=any(here for _, here, _ in rows))
 
 
-def record(engine: Engine, report: FileReport, checksum: str, loaded_at: str) -> None:
+def record(engine: Engine, report: FileReport, checksum: str, loaded_at: str, known: Entry | None = None) -> None:
     """The file's row in ``loaded_files``: a load replaces every earlier row of its path, a
-    failure or an empty file only the earlier failures and empties (a loaded version stays)."""
+    failure or an empty file only the earlier failures and empties (a loaded version stays).
+    ``known``, what :func:`entry` said of the path before, spares a file new to the ledger
+    the delete (on Spark, a rewrite of the table)."""
     status = report.status if report.status in ("failed", "empty") else "loaded"
     where = f"source = {literal(report.source)} AND file = {literal(report.file)}"
-    engine.delete_where("loaded_files", where if status == "loaded" else f"{where} AND status IN ('failed', 'empty')")
+    if known is None or known.present:
+        condition = where if status == "loaded" else f"{where} AND status IN ('failed', 'empty')"
+        engine.delete_where("loaded_files", condition)
     engine.insert(
         "loaded_files",
         LEDGER_COLUMNS,
@@ -127,9 +134,14 @@ def quarantine_file(engine: Engine, report: FileReport, at: str) -> None:
     )
 
 
-def quarantine_rows(engine: Engine, source: str, file: str, exceptions: str, rejects: list[Reject], at: str) -> int:
-    """The file's bad rows (with their reason) and the lines the reader rejected; returns how many."""
-    count = engine.insert("quarantine", QUARANTINE_COLUMNS, quarantine_rows_sql(exceptions, source, at))
+def quarantine_rows(
+    engine: Engine, source: str, file: str, exceptions: str | None, rejects: list[Reject], at: str
+) -> int:
+    """The file's bad rows (with their reason) and the lines the reader rejected; returns how
+    many. ``exceptions`` is None when the file has no row needing more than loading."""
+    count = 0
+    if exceptions is not None:
+        count = engine.insert("quarantine", QUARANTINE_COLUMNS, quarantine_rows_sql(exceptions, source, at))
     if rejects:
         table = pa.table(
             {
