@@ -43,7 +43,7 @@ from personae.errors import ConfigError, EngineError, MappingError, SourceError
 from personae.progress import Progress, silent
 from personae.sources import ledger, raw_copy, readers, suppressing
 from personae.sources.kinds import TARGET_TABLE
-from personae.sources.ledger import Entry, FileReport
+from personae.sources.ledger import Entry, FileReport, SourceLedger
 from personae.sources.mapping import checked_fields, json_paths, jsonl_columns, mapped_sql, validated_identifiers
 from personae.sources.raw_copy import RAW_FOLDER, RawCopy, raw_folder
 from personae.sources.specs import IngestSettings, SourceSpec
@@ -123,9 +123,10 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
             files = [postgres.snapshot(spec, context.env, target)]
         else:
             files = readers.list_files(context.root, spec)
+        book = ledger.SourceLedger.read(context.engine, spec.name)
         try:
             for path in files:
-                report.files.append(_ingest_file(context, spec, path))
+                report.files.append(_ingest_file(context, spec, path, book))
         except BaseException:  # the files loaded before stay readable; the error is the one raised
             with contextlib.suppress(duckdb.Error, EngineError, OSError):
                 _expose_raw(context, spec, report)
@@ -181,14 +182,14 @@ def _rows_sql(spec: SourceSpec, stage: str) -> str:
     return f"({readers.segment_fields_sql(stage, json_paths(spec))})"
 
 
-def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileReport:
+def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path, book: SourceLedger) -> FileReport:
     engine = context.engine
     label = _label(context, spec, path)
     try:
         digest = readers.checksum(path)
     except OSError as error:
-        return _fail(context, spec, label, "", f"cannot read the file: {error.strerror}")
-    known = ledger.entry(engine, spec.name, label, digest)
+        return _fail(context, book, spec, label, "", f"cannot read the file: {error.strerror}")
+    known = book.entry(label, digest)
     if known.done:
         return FileReport(spec.name, label, "skipped", message="already loaded (same checksum)")
     raw = raw_copy.raw_file(context.root, spec.name, label)
@@ -196,18 +197,19 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path) -> FileRe
     try:
         copy = raw_copy.copy_file(engine.reader(), spec, path, label, partial, context.loaded_at)
     except raw_copy.Unreadable as error:
-        return _fail(context, spec, label, digest, str(error))
+        return _fail(context, book, spec, label, digest, str(error), known)
     if copy.empty or (copy.rows == 0 and not copy.rejects):
         partial.unlink(missing_ok=True)
-        return _empty(context, spec, label, digest, known)
+        return _empty(context, book, spec, label, digest, known)
     try:
         report = _load(context, spec, path, label, digest, known, copy, partial)
     except MappingError as error:
         partial.unlink(missing_ok=True)
-        return _fail(context, spec, label, digest, str(error).removeprefix(f"source {spec.name!r}: "))
+        return _fail(context, book, spec, label, digest, str(error).removeprefix(f"source {spec.name!r}: "), known)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    book.note(report, digest)
     suppressing.drop_rows(partial, report.suppressed_rows)
     partial.replace(raw)
     return report
@@ -306,16 +308,27 @@ def _drop_stage(engine: Engine, names: dict[str, str]) -> None:
         engine.drop_table(names[part])
 
 
-def _fail(context: IngestContext, spec: SourceSpec, label: str, digest: str, reason: str) -> FileReport:
+def _fail(
+    context: IngestContext,
+    book: SourceLedger,
+    spec: SourceSpec,
+    label: str,
+    digest: str,
+    reason: str,
+    known: Entry | None = None,
+) -> FileReport:
     """Record a file that cannot be loaded: one quarantine row with the reason, replacing an earlier one."""
     report = FileReport(spec.name, label, "failed", message=reason)
     with _refused_as_os_error(), context.engine.transaction():
         ledger.quarantine_file(context.engine, report, context.loaded_at)
-        ledger.record(context.engine, report, digest, context.loaded_at)
+        ledger.record(context.engine, report, digest, context.loaded_at, known)
+    book.note(report, digest)
     return report
 
 
-def _empty(context: IngestContext, spec: SourceSpec, label: str, digest: str, known: Entry) -> FileReport:
+def _empty(
+    context: IngestContext, book: SourceLedger, spec: SourceSpec, label: str, digest: str, known: Entry
+) -> FileReport:
     """Record a file with nothing in it; an earlier version's rows stay (see the ledger)."""
     kept = "; the rows of its previous version are kept" if known.loaded else ""
     report = FileReport(spec.name, label, "empty", message=f"empty file, nothing to load{kept}")
@@ -323,6 +336,7 @@ def _empty(context: IngestContext, spec: SourceSpec, label: str, digest: str, kn
         if known.failed:
             ledger.forget_failure(context.engine, spec.name, label)
         ledger.record(context.engine, report, digest, context.loaded_at, known)
+    book.note(report, digest)
     return report
 
 

@@ -75,24 +75,49 @@ class Entry:
     """The ledger has a row of this path (else a record of it has nothing to replace)."""
 
 
-def entry(engine: Engine, source: str, file: str, checksum: str) -> Entry:
-    name, path, digest = literal(source), literal(file), literal(checksum)
-    rows = engine.fetch_rows(
-        f"SELECT status, file = {path} AS here, checksum = {digest} AS same FROM loaded_files WHERE source = {name} "
-        f"AND (file = {path} OR (checksum = {digest} AND status = 'loaded'))"
-    )
-    done = any(same and (status == "loaded" or (status == "empty" and here)) for status, here, same in rows)
-    loaded = any(status == "loaded" and here for status, here, _ in rows)
-    failed = any(status == "failed" and here for status, here, _ in rows)
-    return Entry(done=done, loaded=loaded, failed=failed, present=any(here for _, here, _ in rows))
+@dataclass
+class SourceLedger:
+    """What ``loaded_files`` holds of one source, as (file, checksum, status) rows: read once
+    before the source's files load and kept as the store's by :meth:`note` after each file's
+    commit, so a file's :meth:`entry` costs no query (on Spark, a job each)."""
+
+    rows: list[tuple[str, str, str]]
+
+    @classmethod
+    def read(cls, engine: Engine, source: str) -> SourceLedger:
+        found = engine.fetch_rows(f"SELECT file, checksum, status FROM loaded_files WHERE source = {literal(source)}")
+        return cls([(str(file), str(checksum), str(status)) for file, checksum, status in found])
+
+    def entry(self, file: str, checksum: str) -> Entry:
+        rows = [
+            (status, path == file, digest == checksum)
+            for path, digest, status in self.rows
+            if path == file or (digest == checksum and status == "loaded")
+        ]
+        done = any(same and (status == "loaded" or (status == "empty" and here)) for status, here, same in rows)
+        loaded = any(status == "loaded" and here for status, here, _ in rows)
+        failed = any(status == "failed" and here for status, here, _ in rows)
+        return Entry(done=done, loaded=loaded, failed=failed, present=any(here for _, here, _ in rows))
+
+    def note(self, report: FileReport, checksum: str) -> None:
+        """The file's row as :func:`record` stored it, replacing the rows it replaced."""
+        status = stored_status(report)
+        replaced = ("loaded", "failed", "empty") if status == "loaded" else ("failed", "empty")
+        self.rows = [row for row in self.rows if not (row[0] == report.file and row[2] in replaced)]
+        self.rows.append((report.file, checksum, status))
+
+
+def stored_status(report: FileReport) -> str:
+    """The status ``loaded_files`` keeps for a file's report (a reload is a load)."""
+    return report.status if report.status in ("failed", "empty") else "loaded"
 
 
 def record(engine: Engine, report: FileReport, checksum: str, loaded_at: str, known: Entry | None = None) -> None:
     """The file's row in ``loaded_files``: a load replaces every earlier row of its path, a
     failure or an empty file only the earlier failures and empties (a loaded version stays).
-    ``known``, what :func:`entry` said of the path before, spares a file new to the ledger
+    ``known``, what :meth:`SourceLedger.entry` said of the path before, spares a file new to the ledger
     the delete (on Spark, a rewrite of the table)."""
-    status = report.status if report.status in ("failed", "empty") else "loaded"
+    status = stored_status(report)
     where = f"source = {literal(report.source)} AND file = {literal(report.file)}"
     if known is None or known.present:
         condition = where if status == "loaded" else f"{where} AND status IN ('failed', 'empty')"
