@@ -51,6 +51,7 @@ from personae.errors import (
     FuzzySettingsError,
     FuzzyTrainingError,
 )
+from personae.identity.block_purging import purge_big_blocks
 from personae.identity.cleaning import prepare_records
 from personae.identity.comparisons import KEY, comparison_for
 from personae.identity.fuzzy_backend import Backend, quiet_splink, splink_api
@@ -274,6 +275,24 @@ class FuzzyMatcher:
         records (``record_key_l`` < ``_r`` within a pair; the chunks unsorted)."""
         model = self._fitted()
         table = self._prepared(records, model_columns(model))
+        rules = [rule["blocking_rule"] for rule in model["blocking_rules_to_generate_predictions"]]
+        purged = purge_big_blocks(
+            table, rules, self.settings.max_block_records, config=self.duckdb_config, store=self.store
+        )
+        if purged.purged_blocks:
+            logger.info(
+                "blocks left out of prediction (over %s records): %s",
+                self.settings.max_block_records,
+                purged.purged_blocks,
+            )
+            table = purged.records
+            model = {
+                **model,
+                "blocking_rules_to_generate_predictions": [
+                    {**entry, "blocking_rule": rule}
+                    for entry, rule in zip(model["blocking_rules_to_generate_predictions"], purged.rules, strict=True)
+                ],
+            }
         threshold = self.settings.threshold
         count = max(1, -(-table.num_rows // max(1, self.chunk_records)))
         with self._linker(table, model) as (linker, _):

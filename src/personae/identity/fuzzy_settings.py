@@ -93,6 +93,10 @@ class FuzzySettings(Spec):
     training_records: int = 300_000
     """Records the model is trained on: above this many, a seeded random sample of them, so
     that training costs the same at any size (prediction scores every record)."""
+    max_block_records: int = 300
+    """Prediction leaves out a blocking rule's blocks of more than this many records (their
+    pairs grow as the square of the customer base; the rule's sister rules, blocking on rarer
+    keys, find the duplicates among them): see :mod:`personae.identity.block_purging`."""
 
     @model_validator(mode="after")
     def _check(self) -> FuzzySettings:
@@ -101,6 +105,11 @@ class FuzzySettings(Spec):
         if self.training_records < 10_000:
             raise ValueError(
                 f"training_records {self.training_records:,} is too few to find duplicates in; use ≥ 100000"
+            )
+        if self.max_block_records < 10:
+            raise ValueError(
+                f"max_block_records {self.max_block_records} would leave out the blocks duplicates are "
+                "found in; use ≥ 100 (300 by default)"
             )
         if self.max_pairs_for_training < 1000:
             raise ValueError(
@@ -190,6 +199,7 @@ class FuzzySettings(Spec):
             "max_pairs_for_training": self.max_pairs_for_training,
             "seed": self.seed,
             "training_records": self.training_records,
+            "max_block_records": self.max_block_records,
         }
 
 
