@@ -14,13 +14,12 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import sqlglot
 from scipy import special
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from splink.internals.splink_dataframe import SplinkDataFrame
-from sqlglot import exp
 
 from personae.errors import FuzzySettingsError, FuzzyTrainingError
+from personae.identity.block_purging import equality_terms
 from personae.identity.comparisons import KEY
 
 MIN_TRAINING_PAIRS = 100
@@ -112,21 +111,10 @@ def equi_join_columns(rule: str) -> list[str] | None:
     >>> equi_join_columns("l.a = r.a or l.b = r.b")
     []
     """
-    parsed = sqlglot.parse_one(rule)
-    terms = list(parsed.flatten()) if isinstance(parsed, exp.And) else [parsed]
-    columns: list[str] = []
-    for term in terms:
-        if not isinstance(term, exp.EQ):
-            continue
-        left, right = term.left, term.right
-        if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
-            continue
-        if {left.table, right.table} != {"l", "r"}:
-            continue
-        if left.name != right.name:
-            return None
-        columns.append(left.name)
-    return columns
+    terms = equality_terms(rule)
+    if any(left != right for left, right in terms):
+        return None
+    return [left for left, _ in terms]
 
 
 def refuse_every_pair_rules(
