@@ -29,7 +29,8 @@ from personae.models.reports import ModelSummary
 from personae.rights.erasure import ErasureReceipt
 from personae.segments.definitions import SegmentDefinition
 from personae.segments.lifecycle import LifecycleThresholds, Threshold
-from personae.segments.personas import MixShare, PersonaCard, PersonaExample, Personas, TraitIndex
+from personae.segments.persona_text import MixShare, TraitIndex
+from personae.segments.personas import PersonaCard, PersonaExample, Personas
 from personae.segments.reports import (
     MicroCell,
     Microsegments,

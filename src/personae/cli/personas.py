@@ -14,7 +14,8 @@ from rich.text import Text
 from personae.cli.format_option import FormatOption
 from personae.cli.render import add_row, cell, console, line, new_table, print_json, say, visible
 from personae.cli.workspace_option import WorkspaceOption, open_workspace
-from personae.segments.personas import MixShare, PersonaCard, PersonaExample
+from personae.segments.persona_text import MixShare
+from personae.segments.personas import PersonaCard, PersonaExample
 
 
 def _number(value: Any) -> str:
