@@ -24,6 +24,7 @@ record in an oversize block gets ``__purged_<i>`` true, and the rule ``<i>`` bec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
+
+logger = logging.getLogger(__name__)
 
 PURGED = "__purged_{}"
 """The boolean column that marks a record's block of rule ``i`` as too big."""
@@ -132,3 +135,24 @@ def _oversize_sql(terms: list[tuple[str, str]], max_block_records: int) -> str:
         f"SELECT {using} FROM ({counted(lefts)}) AS a JOIN ({counted(rights)}) AS b USING ({using}) "
         f"WHERE a.n * b.n > {limit}"
     )
+
+
+def for_prediction(
+    records: pa.Table,
+    model: dict[str, Any],
+    max_block_records: int,
+    *,
+    config: Mapping[str, Any] | None = None,
+    store: duckdb.DuckDBPyConnection | None = None,
+) -> tuple[pa.Table, dict[str, Any]]:
+    """The prepared records and the Splink model a prediction runs: the model's blocking rules
+    purged of their oversize blocks (both as given when no rule has any)."""
+    entries = model["blocking_rules_to_generate_predictions"]
+    purged = purge_big_blocks(
+        records, [entry["blocking_rule"] for entry in entries], max_block_records, config=config, store=store
+    )
+    if not purged.purged_blocks:
+        return records, model
+    logger.info("blocks left out of prediction (over %s records): %s", max_block_records, purged.purged_blocks)
+    rules = [{**entry, "blocking_rule": rule} for entry, rule in zip(entries, purged.rules, strict=True)]
+    return purged.records, {**model, "blocking_rules_to_generate_predictions": rules}

@@ -51,7 +51,7 @@ from personae.errors import (
     FuzzySettingsError,
     FuzzyTrainingError,
 )
-from personae.identity.block_purging import purge_big_blocks
+from personae.identity.block_purging import for_prediction
 from personae.identity.cleaning import prepare_records
 from personae.identity.comparisons import KEY, comparison_for
 from personae.identity.fuzzy_backend import Backend, quiet_splink, splink_api
@@ -63,9 +63,12 @@ from personae.identity.fuzzy_settings import (
     rule_columns,
 )
 from personae.identity.splink_model import (
+    LINKS,
     MatchWeight,
+    arrow,
     complete_untrained,
     explanation,
+    link_pairs,
     model_columns,
     settings_for_dialect,
 )
@@ -275,24 +278,9 @@ class FuzzyMatcher:
         records (``record_key_l`` < ``_r`` within a pair; the chunks unsorted)."""
         model = self._fitted()
         table = self._prepared(records, model_columns(model))
-        rules = [rule["blocking_rule"] for rule in model["blocking_rules_to_generate_predictions"]]
-        purged = purge_big_blocks(
-            table, rules, self.settings.max_block_records, config=self.duckdb_config, store=self.store
+        table, model = for_prediction(
+            table, model, self.settings.max_block_records, config=self.duckdb_config, store=self.store
         )
-        if purged.purged_blocks:
-            logger.info(
-                "blocks left out of prediction (over %s records): %s",
-                self.settings.max_block_records,
-                purged.purged_blocks,
-            )
-            table = purged.records
-            model = {
-                **model,
-                "blocking_rules_to_generate_predictions": [
-                    {**entry, "blocking_rule": rule}
-                    for entry, rule in zip(model["blocking_rules_to_generate_predictions"], purged.rules, strict=True)
-                ],
-            }
         threshold = self.settings.threshold
         count = max(1, -(-table.num_rows // max(1, self.chunk_records)))
         with self._linker(table, model) as (linker, _):
@@ -307,7 +295,7 @@ class FuzzyMatcher:
                 pairs = arrow(scored).select(columns)
                 scored.drop_table_from_database_and_remove_from_cache()
                 pairs = pairs.filter(pc.greater_equal(pairs["match_probability"], threshold))
-                yield _links(pairs)
+                yield link_pairs(pairs)
 
     def explain(self, records: pa.Table, key_l: str, key_r: str) -> list[MatchWeight]:
         """Why two records score as they do: the prior, one row per comparison, the total.
@@ -401,33 +389,3 @@ class FuzzyMatcher:
                 dialect = db_api.sql_dialect.sql_dialect_str
                 settings = settings_for_dialect(settings, dialect, self.settings.comparisons)
             yield Linker(frame, settings, log_level=None), frame
-
-
-LINKS = pa.schema(
-    [
-        (f"{KEY}_l", pa.string()),
-        (f"{KEY}_r", pa.string()),
-        ("match_probability", pa.float64()),
-        ("match_weight", pa.float64()),
-    ]
-)
-"""The columns of :meth:`FuzzyMatcher.predict`'s pairs."""
-
-
-def _links(pairs: pa.Table) -> pa.Table:
-    """Pairs with the smaller key on the left, as strings, and the scores as doubles."""
-    left, right = pc.cast(pairs[f"{KEY}_l"], pa.string()), pc.cast(pairs[f"{KEY}_r"], pa.string())
-    swap = pc.greater(left, right)
-    columns = [
-        pc.if_else(swap, right, left),
-        pc.if_else(swap, left, right),
-        pairs["match_probability"],
-        pairs["match_weight"],
-    ]
-    return pa.Table.from_arrays([pc.cast(c, f.type) for c, f in zip(columns, LINKS, strict=True)], schema=LINKS)
-
-
-def arrow(frame: SplinkDataFrame) -> pa.Table:
-    """A Splink result as an Arrow table, whichever backend holds it."""
-    table: pa.Table = frame.as_pyarrow_table()  # type: ignore[no-untyped-call]  # untyped in Splink
-    return table

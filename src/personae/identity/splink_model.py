@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from splink import SettingsCreator
+from splink.internals.splink_dataframe import SplinkDataFrame
 
-from personae.identity.comparisons import comparison_for
+from personae.identity.comparisons import KEY, comparison_for
 
 
 def model_columns(model: dict[str, Any]) -> tuple[str, ...]:
@@ -210,3 +213,33 @@ def degenerate_levels(levels: list[LevelWeight]) -> list[str]:
                 "of identity.fuzzy.compare"
             )
     return warnings
+
+
+LINKS = pa.schema(
+    [
+        (f"{KEY}_l", pa.string()),
+        (f"{KEY}_r", pa.string()),
+        ("match_probability", pa.float64()),
+        ("match_weight", pa.float64()),
+    ]
+)
+"""The columns of :meth:`FuzzyMatcher.predict`'s pairs."""
+
+
+def link_pairs(pairs: pa.Table) -> pa.Table:
+    """Pairs with the smaller key on the left, as strings, and the scores as doubles."""
+    left, right = pc.cast(pairs[f"{KEY}_l"], pa.string()), pc.cast(pairs[f"{KEY}_r"], pa.string())
+    swap = pc.greater(left, right)
+    columns = [
+        pc.if_else(swap, right, left),
+        pc.if_else(swap, left, right),
+        pairs["match_probability"],
+        pairs["match_weight"],
+    ]
+    return pa.Table.from_arrays([pc.cast(c, f.type) for c, f in zip(columns, LINKS, strict=True)], schema=LINKS)
+
+
+def arrow(frame: SplinkDataFrame) -> pa.Table:
+    """A Splink result as an Arrow table, whichever backend holds it."""
+    table: pa.Table = frame.as_pyarrow_table()  # type: ignore[no-untyped-call]  # untyped in Splink
+    return table
