@@ -165,16 +165,10 @@ def _mixes(engine: Engine, segmentations: Sequence[str]) -> _Mixes:
         for key, values in weights.items():
             total = sum(values.values())
             ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+            shares = [(value, _settled(amount / total if total else 0.0) or 0.0) for value, amount in ranked]
             tops.setdefault(key, {})[dimension] = [
-                MixShare(
-                    value,
-                    _settled(amount / total if total else 0.0) or 0.0,
-                    _index(
-                        _settled(amount / total if total else 0.0),
-                        _settled(base[value] / base_total) if base_total else None,
-                    ),
-                )
-                for value, amount in ranked
+                MixShare(value, share, _index(share, _settled(base[value] / base_total) if base_total else None))
+                for value, share in shares
             ]
     return tops
 

@@ -197,19 +197,18 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path, book: Sou
     try:
         copy = raw_copy.copy_file(engine.reader(), spec, path, label, partial, context.loaded_at)
     except raw_copy.Unreadable as error:
-        return _fail(context, book, spec, label, digest, str(error), known)
+        return _fail(context, book, spec, label, digest, str(error))
     if copy.empty or (copy.rows == 0 and not copy.rejects):
         partial.unlink(missing_ok=True)
         return _empty(context, book, spec, label, digest, known)
     try:
-        report = _load(context, spec, path, label, digest, known, copy, partial)
+        report = _load(context, book, spec, path, label, digest, known, copy, partial)
     except MappingError as error:
         partial.unlink(missing_ok=True)
-        return _fail(context, book, spec, label, digest, str(error).removeprefix(f"source {spec.name!r}: "), known)
+        return _fail(context, book, spec, label, digest, str(error).removeprefix(f"source {spec.name!r}: "))
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    book.note(report, digest)
     suppressing.drop_rows(partial, report.suppressed_rows)
     partial.replace(raw)
     return report
@@ -217,6 +216,7 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path, book: Sou
 
 def _load(
     context: IngestContext,
+    book: SourceLedger,
     spec: SourceSpec,
     path: Path,
     label: str,
@@ -253,7 +253,7 @@ def _load(
             elif known.failed:
                 ledger.forget_failure(engine, spec.name, label)
             _store_rows(context, spec, label, names, mapped, columns, copy, report)
-            ledger.record(engine, report, digest, context.loaded_at, known)
+            ledger.record(engine, book, report, digest, context.loaded_at)
     except BaseException:
         with contextlib.suppress(duckdb.Error, EngineError):  # a store a full disk invalidated cannot drop them
             _drop_stage(engine, names)
@@ -315,14 +315,12 @@ def _fail(
     label: str,
     digest: str,
     reason: str,
-    known: Entry | None = None,
 ) -> FileReport:
     """Record a file that cannot be loaded: one quarantine row with the reason, replacing an earlier one."""
     report = FileReport(spec.name, label, "failed", message=reason)
     with _refused_as_os_error(), context.engine.transaction():
         ledger.quarantine_file(context.engine, report, context.loaded_at)
-        ledger.record(context.engine, report, digest, context.loaded_at, known)
-    book.note(report, digest)
+        ledger.record(context.engine, book, report, digest, context.loaded_at)
     return report
 
 
@@ -335,8 +333,7 @@ def _empty(
     with _refused_as_os_error(), context.engine.transaction():
         if known.failed:
             ledger.forget_failure(context.engine, spec.name, label)
-        ledger.record(context.engine, report, digest, context.loaded_at, known)
-    book.note(report, digest)
+        ledger.record(context.engine, book, report, digest, context.loaded_at)
     return report
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from personae.engine.base import Engine
-from personae.engine.sql import literal, timestamp_sql
+from personae.engine.sql import literal, literals, timestamp_sql
 from personae.sources.mapping import FieldCheck
 from personae.sources.readers import Reject
 from personae.sources.targets import field_issues_sql, malformed_identifiers_sql, quarantine_rows_sql
@@ -71,15 +71,14 @@ class Entry:
     """An earlier version of this path was loaded: the new one replaces its rows."""
     failed: bool
     """An earlier try of this path failed: its whole-file quarantine row is replaced."""
-    present: bool
-    """The ledger has a row of this path (else a record of it has nothing to replace)."""
 
 
 @dataclass
 class SourceLedger:
     """What ``loaded_files`` holds of one source, as (file, checksum, status) rows: read once
-    before the source's files load and kept as the store's by :meth:`note` after each file's
-    commit, so a file's :meth:`entry` costs no query (on Spark, a job each)."""
+    before the source's files load and kept as the store's by :func:`record`, so a file's
+    :meth:`entry` costs no query, nor does knowing whether a record replaces a row (on Spark,
+    a job each)."""
 
     rows: list[tuple[str, str, str]]
 
@@ -96,32 +95,28 @@ class SourceLedger:
         ]
         done = any(same and (status == "loaded" or (status == "empty" and here)) for status, here, same in rows)
         loaded = any(status == "loaded" and here for status, here, _ in rows)
-        failed = any(status == "failed" and here for status, here, _ in rows)
-        return Entry(done=done, loaded=loaded, failed=failed, present=any(here for _, here, _ in rows))
+        return Entry(done=done, loaded=loaded, failed=any(status == "failed" and here for status, here, _ in rows))
 
-    def note(self, report: FileReport, checksum: str) -> None:
-        """The file's row as :func:`record` stored it, replacing the rows it replaced."""
-        status = stored_status(report)
-        replaced = ("loaded", "failed", "empty") if status == "loaded" else ("failed", "empty")
-        self.rows = [row for row in self.rows if not (row[0] == report.file and row[2] in replaced)]
-        self.rows.append((report.file, checksum, status))
+    def holds(self, file: str, statuses: tuple[str, ...]) -> bool:
+        return any(path == file and status in statuses for path, _, status in self.rows)
 
-
-def stored_status(report: FileReport) -> str:
-    """The status ``loaded_files`` keeps for a file's report (a reload is a load)."""
-    return report.status if report.status in ("failed", "empty") else "loaded"
+    def note(self, file: str, checksum: str, status: str, replaced: tuple[str, ...]) -> None:
+        self.rows = [row for row in self.rows if not (row[0] == file and row[2] in replaced)]
+        self.rows.append((file, checksum, status))
 
 
-def record(engine: Engine, report: FileReport, checksum: str, loaded_at: str, known: Entry | None = None) -> None:
-    """The file's row in ``loaded_files``: a load replaces every earlier row of its path, a
-    failure or an empty file only the earlier failures and empties (a loaded version stays).
-    ``known``, what :meth:`SourceLedger.entry` said of the path before, spares a file new to the ledger
-    the delete (on Spark, a rewrite of the table)."""
-    status = stored_status(report)
-    where = f"source = {literal(report.source)} AND file = {literal(report.file)}"
-    if known is None or known.present:
-        condition = where if status == "loaded" else f"{where} AND status IN ('failed', 'empty')"
-        engine.delete_where("loaded_files", condition)
+def record(engine: Engine, book: SourceLedger, report: FileReport, checksum: str, loaded_at: str) -> None:
+    """The file's row in ``loaded_files`` (and in ``book``): a load replaces every earlier row of
+    its path, a failure or an empty file only the earlier failures and empties (a loaded
+    version stays). A path with no row to replace is spared the delete (on Spark, a rewrite
+    of the table)."""
+    status = report.status if report.status in ("failed", "empty") else "loaded"
+    replaced = ("loaded", "failed", "empty") if status == "loaded" else ("failed", "empty")
+    if book.holds(report.file, replaced):
+        engine.delete_where(
+            "loaded_files",
+            f"source = {literal(report.source)} AND file = {literal(report.file)} AND status IN ({literals(replaced)})",
+        )
     engine.insert(
         "loaded_files",
         LEDGER_COLUMNS,
@@ -129,6 +124,7 @@ def record(engine: Engine, report: FileReport, checksum: str, loaded_at: str, kn
         f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, {report.rows_duplicate}, "
         f"{timestamp_sql(loaded_at)}",
     )
+    book.note(report.file, checksum, status, replaced)
 
 
 def forget_failure(engine: Engine, source: str, file: str) -> None:
