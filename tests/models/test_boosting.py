@@ -24,6 +24,7 @@ from personae.models.evaluation import (
     cross_validated_accuracy,
     multiclass_report,
 )
+from personae.models.trees import CHUNK_ROWS
 
 FEATURES = [f"f{i}" for i in range(6)]
 
@@ -68,8 +69,9 @@ def multiclass() -> tuple[pd.DataFrame, np.ndarray, BoostedClassifier]:
 
 @pytest.fixture(scope="module")
 def unseen() -> pd.DataFrame:
-    """Wider than the training data, NaN in every column, and infinities."""
-    frame = _features(np.random.default_rng(9), 4000, scale=3.0)
+    """Wider than the training data, NaN in every column, and infinities; more rows than one
+    slice of the tree walk (trees.CHUNK_ROWS), the last slice a partial one."""
+    frame = _features(np.random.default_rng(9), 2 * CHUNK_ROWS + 808, scale=3.0)
     frame.iloc[:50, 0] = np.inf
     frame.iloc[50:100, 1] = -np.inf
     return frame

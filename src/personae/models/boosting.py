@@ -1,7 +1,7 @@
 """Gradient-boosted classifiers fitted with scikit-learn, kept and applied as JSON trees.
 
     model = BoostedClassifier(seed=7).fit(features, labels, as_of="2024-06-30")
-    model.predict_proba(features)        # numpy only, from params_
+    model.predict_proba(features)        # from params_ (the JSON trees), no sklearn estimator
     model.save(path); BoostedClassifier.load(path)
 
 The fit is ``sklearn.ensemble.HistGradientBoostingClassifier``: it takes NaN natively
@@ -39,7 +39,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from personae.errors import ModelFitError
 from personae.models.saved import SavedModel, as_of_text
-from personae.models.trees import FloatArray, Tree, export_tree, prepare
+from personae.models.trees import FloatArray, Tree, export_tree, walk_in_chunks
 
 MODEL = "boosted_classifier"
 FORMAT_VERSION = 1
@@ -191,13 +191,9 @@ class BoostedClassifier(SavedModel):
         """Raw scores, shape (rows, 1) for two classes or (rows, classes): baseline plus leaf values."""
         params = self._fitted()
         matrix = feature_matrix(X, params["feature_names"])
-        prepared = prepare(matrix)
         raw = np.zeros((len(matrix), len(params["baseline"])), dtype=np.float64)
         raw += np.asarray(params["baseline"], dtype=np.float64)
-        # Same order of additions as sklearn's _raw_predict, so the sums agree to the last bit.
-        for round_trees in self._trees:
-            for k, tree in enumerate(round_trees):
-                raw[:, k] += tree.predict(prepared)
+        walk_in_chunks(self._trees, matrix, raw)
         return raw
 
     def predict_proba(self, X: pd.DataFrame | ArrayLike) -> FloatArray:

@@ -1,4 +1,4 @@
-"""Regression trees as plain JSON, and their vectorised evaluation with numpy.
+"""Regression trees as plain JSON, evaluated by scikit-learn's compiled tree walker.
 
 A fitted ``HistGradientBoostingClassifier`` keeps its trees as ``TreePredictor`` objects
 whose ``nodes`` record, for each node, the feature, the real-valued split threshold
@@ -11,30 +11,42 @@ value (learning rate already applied). :func:`export_tree` copies those arrays i
 A leaf has feature, left and right -1. An internal node sends a row left when its value is
 ``<= threshold``, or when it is missing (NaN) and ``missing_left`` is 1; a ``null``
 threshold on an internal node is +infinity (sklearn's "split on NaN": every present value
-goes left, missing ones right). These are exactly the rules of sklearn's
-``_predict_one_from_raw_data``, so raw (unbinned) inputs give the same leaf.
+goes left, missing ones right).
 
-:class:`Tree` checks the arrays once and evaluates all rows together, one tree level per
-step, on a matrix from :func:`prepare` in which a missing value already reads as -inf or
-+inf depending on the node, so one comparison per row and level decides. On 100 000 rows
-and 200 trees this takes about 1 s (sklearn's compiled predictor: 0.4 s on 2 cores).
+:class:`Tree` checks the arrays (a corrupt file must never reach compiled code that trusts
+its child indices) and rebuilds sklearn's ``TreePredictor`` from them: the JSON is the
+model, sklearn's Cython ``_predict_from_raw_data`` only walks it, so raw inputs land on
+exactly the leaf they would in the fitted estimator. That walker is sklearn's own, not a
+public API; the export above already reads the same private node records, and the
+``scikit-learn`` pin (``<2``) and the bit-for-bit tests against a fitted estimator guard both.
+
+:func:`walk_in_chunks` evaluates every tree on a slice of :data:`CHUNK_ROWS` rows before the
+next slice, so the slice stays in the CPU's cache across the trees instead of streaming the
+whole matrix from memory once per tree. Measured on 1.45M rows x 30 features and 200 trees,
+one thread (2-core machine, another process on the other core): the earlier numpy walk
+(a gather per tree level over the whole matrix) took 25.8 s, sklearn's walker over the
+whole matrix 15.6 s, over slices of 2,048–8,192 rows **7.8 s**; the sums equal to the bit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from personae.errors import ModelFitError
 
 FloatArray = NDArray[np.float64]
-IndexArray = NDArray[np.intp]
 TREE_KEYS = ("feature", "threshold", "missing_left", "left", "right", "value")
-_LARGEST = float(np.finfo(np.float64).max)
+CHUNK_ROWS = 4096
+"""Rows evaluated by every tree before the next slice (4,096 x 40 features is 1.3 MB)."""
+_NO_CATEGORIES = np.zeros((0, 8), dtype=np.uint32)
 
 
 def export_tree(nodes: NDArray[Any]) -> dict[str, list[Any]]:
@@ -61,7 +73,7 @@ def export_tree(nodes: NDArray[Any]) -> dict[str, list[Any]]:
 
 
 class Tree:
-    """One exported tree, checked and compiled to numpy arrays for :meth:`predict`."""
+    """One exported tree, checked, as sklearn's ``TreePredictor`` for :meth:`predict`."""
 
     def __init__(self, data: Mapping[str, Any], n_features: int) -> None:
         if not isinstance(data, Mapping) or set(data) != set(TREE_KEYS):
@@ -88,59 +100,37 @@ class Tree:
                 f"saved boosted_classifier: tree node(s) {nodes[bad].tolist()[:5]} have an out-of-range feature or "
                 "child, or a leaf value is not finite; the file is corrupt, refit and save again"
             )
-        missing_left = np.asarray(data["missing_left"], dtype=bool) & internal
-        threshold = np.array([math.inf if t is None else float(t) for t in data["threshold"]], dtype=np.float64)
-        # Row of the prepared matrix (see prepare) each node reads: the feature with NaN as -inf when
-        # missing values go left, as +inf when they go right; +inf thresholds become the largest float.
-        self.column = np.where(leaf, 0, feature + n_features * missing_left)
-        self.threshold = np.minimum(threshold, _LARGEST)
-        self.children = np.concatenate([np.where(leaf, nodes, right), np.where(leaf, nodes, left)])
-        self.value = value
-        self.is_leaf = leaf
-        depth = np.zeros(size, dtype=np.intp)
-        for node in np.flatnonzero(internal):
-            depth[left[node]] = depth[right[node]] = depth[node] + 1
-        self.depth = int(depth.max())
+        threshold = [math.inf if t is None else float(t) for t in data["threshold"]]
+        records = np.zeros(size, dtype=PREDICTOR_RECORD_DTYPE)
+        records["value"] = value
+        records["is_leaf"] = leaf
+        records["feature_idx"] = np.where(leaf, 0, feature)
+        records["num_threshold"] = np.where(leaf, 0.0, threshold)
+        records["missing_go_to_left"] = np.asarray(data["missing_left"], dtype=bool) & internal
+        records["left"] = np.where(leaf, 0, left)
+        records["right"] = np.where(leaf, 0, right)
+        self.n_features = n_features
+        self._predictor = TreePredictor(records, _NO_CATEGORIES, _NO_CATEGORIES)
+        self._category_map = np.zeros(n_features, dtype=np.uint32)
 
-    def leaves(self, prepared: FloatArray) -> IndexArray:
-        """The leaf each row lands on, for a matrix from :func:`prepare`.
-
-        Every other level, rows that reached a leaf leave the working set: the average row
-        stops at about half the tree's depth, and this halves the time.
-        """
-        n_rows = prepared.shape[1]
-        flat = prepared.reshape(-1)
-        starts = self.column * n_rows
-        size = self.value.size
-        found = np.empty(n_rows, dtype=np.intp)
-        rows = np.arange(n_rows, dtype=np.intp)
-        node = np.zeros(n_rows, dtype=np.intp)
-        for level in range(self.depth):
-            go_left = flat[starts[node] + rows] <= self.threshold[node]
-            node = self.children[node + size * go_left]
-            if level % 2:
-                done = self.is_leaf[node]
-                found[rows[done]] = node[done]
-                rows, node = rows[~done], node[~done]
-        found[rows] = node
-        return found
-
-    def predict(self, prepared: FloatArray) -> FloatArray:
-        """The leaf value of each row, for a matrix from :func:`prepare`."""
-        return self.value[self.leaves(prepared)]
+    def predict(self, rows: FloatArray, threads: int = 1) -> FloatArray:
+        """The leaf value of each row of a C-ordered float64 (rows, features) matrix."""
+        values: FloatArray = self._predictor.predict(rows, _NO_CATEGORIES, self._category_map, threads)
+        return values
 
 
-def prepare(X: FloatArray) -> FloatArray:
-    """``X`` (rows, features) as the (2 x features, rows) matrix :meth:`Tree.leaves` reads.
+def walk_in_chunks(trees: Sequence[Sequence[Tree]], X: FloatArray, raw: FloatArray) -> None:
+    """Add to ``raw`` (rows, trees per round) every round's leaf values for ``X`` (rows, features).
 
-    Row ``f`` is feature ``f`` with NaN as +inf, row ``features + f`` the same with NaN as -inf,
-    and infinite inputs clipped to the largest float. A comparison ``value <= threshold`` then
-    sends a missing value the way its node says, and every present value the way sklearn's
-    ``_predict_one_from_raw_data`` sends it (an infinite input included). One row per feature
-    keeps the rows of a node together in memory.
+    Rounds are added in order, so each row's sum is sklearn's ``_raw_predict`` to the last bit.
     """
-    clipped = np.clip(X.T, -_LARGEST, _LARGEST)
-    missing = np.isnan(clipped)
-    return np.ascontiguousarray(
-        np.concatenate([np.where(missing, np.inf, clipped), np.where(missing, -np.inf, clipped)])
-    )
+    matrix = np.ascontiguousarray(X, dtype=np.float64)
+    if matrix.ndim != 2 or any(tree.n_features != matrix.shape[1] for round_ in trees for tree in round_):
+        raise ModelFitError(f"boosted_classifier: the trees read another number of features than {matrix.shape}")
+    threads = _openmp_effective_n_threads()  # the OpenMP cap threadpoolctl set (models/scoring.py)
+    for start in range(0, len(matrix), CHUNK_ROWS):
+        rows = matrix[start : start + CHUNK_ROWS]
+        sums = raw[start : start + CHUNK_ROWS]
+        for round_trees in trees:
+            for k, tree in enumerate(round_trees):
+                sums[:, k] += tree.predict(rows, threads)
