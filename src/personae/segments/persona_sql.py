@@ -66,8 +66,14 @@ def mix_sql(segmentations: Sequence[str], dimension: str, weight: str) -> str:
 
 
 def example_sql(segmentations: Sequence[str], traits: Sequence[str], shown: Sequence[str]) -> str:
-    """One member per segment, nearest the segment's medians:
-    ``segmentation, segment, <shown>, city_customers, <traits>``."""
+    """One member per segment, nearest the segment's medians (ties by UID):
+    ``segmentation, segment, <shown>, city_customers, <traits>``.
+
+    The nearest member is a ``min`` of (distance, uid) per segment, a hash aggregate over the
+    members with only their traits, and the chosen few are then looked up in full. Numbering
+    every member by distance with ``row_number()`` sorted all of them with every shown column
+    instead: at 1M customers (8.8M memberships) 24.2 s against 6.4 s (DuckDB, 2 threads).
+    """
     members = members_sql(segmentations)
     centres = ", ".join(f"median(CAST(p.{trait} AS DOUBLE)) AS c_{i}" for i, trait in enumerate(traits))
     scales = ", ".join(f"stddev_samp(CAST({trait} AS DOUBLE)) AS s_{i}" for i, trait in enumerate(traits))
@@ -78,21 +84,32 @@ def example_sql(segmentations: Sequence[str], traits: Sequence[str], shown: Sequ
         for i, trait in enumerate(traits)
     ]
     distance = " + ".join(terms) if terms else "0"
-    columns = "".join(f", p.{name}" for name in [*shown, *traits])
-    city = "count(*) OVER (PARTITION BY city, country)" if "city" in shown else "0"
-    people = f"SELECT *, {city} AS city_customers FROM {CUSTOMERS} AS c"
-    ranked = (
-        f"SELECT m.segmentation, m.segment{columns}, p.city_customers, "
+    read = "".join(f", c.{trait}" for trait in traits)
+    scored = (
         # rounded: a tie in exact arithmetic (0.6 - 0.2 against 1.0 - 0.6) must stay a tie in
         # floating point, whatever order an engine summed the medians and deviations in
-        f"row_number() OVER (PARTITION BY m.segmentation, m.segment ORDER BY round({distance}, 9), p.uid) "
-        f"AS position FROM ({members}) AS m JOIN ({people}) AS p ON p.uid = m.uid "
+        f"SELECT m.segmentation, m.segment, p.uid, round({distance}, 9) AS distance "
+        f"FROM ({members}) AS m JOIN (SELECT c.uid{read} FROM {CUSTOMERS} AS c) AS p ON p.uid = m.uid "
         f"JOIN (SELECT m.segmentation, m.segment, {centres or '0 AS c'} FROM ({members}) AS m "
         "JOIN profiles AS p ON p.uid = m.uid GROUP BY m.segmentation, m.segment) AS c "
         "ON c.segmentation = m.segmentation AND c.segment = m.segment "
         f"CROSS JOIN (SELECT {scales or '0 AS s'} FROM {CUSTOMERS} AS c) AS s"
     )
-    return f"SELECT * FROM ({ranked}) AS r WHERE position = 1"
+    nearest = (
+        "SELECT segmentation, segment, min({'distance': distance, 'uid': uid}) AS nearest "
+        f"FROM ({scored}) AS r GROUP BY segmentation, segment"
+    )
+    columns = "".join(f", p.{name}" for name in [*shown, *traits])
+    if "city" not in shown:
+        return f"SELECT b.segmentation, b.segment{columns}, 0 AS city_customers FROM ({nearest}) AS b " + (
+            f"JOIN {CUSTOMERS} AS p ON p.uid = b.nearest.uid"
+        )
+    cities = f"SELECT c.city, c.country, count(*) AS customers FROM {CUSTOMERS} AS c GROUP BY c.city, c.country"
+    return (
+        f"SELECT b.segmentation, b.segment{columns}, k.customers AS city_customers FROM ({nearest}) AS b "
+        f"JOIN {CUSTOMERS} AS p ON p.uid = b.nearest.uid JOIN ({cities}) AS k "
+        "ON k.city IS NOT DISTINCT FROM p.city AND k.country IS NOT DISTINCT FROM p.country"
+    )
 
 
 def overlap_sql(segmentations: Sequence[str]) -> str:
