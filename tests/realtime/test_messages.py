@@ -400,11 +400,17 @@ def test_journal_lines_read_by_the_batch_ingest_expressions(tmp_path: Path) -> N
     result = call("batch", document)
     journal = tmp_path / "journal.jsonl"
     journal.write_bytes(b"".join(journal_line(m, source="web") + b"\n" for m in result.messages))
-    columns = ", ".join(f"{expression} AS {name}" for name, expression in SEGMENT_FIELDS.items())
+    columns = ", ".join(SEGMENT_FIELDS)
     with duckdb.connect() as con:
-        con.execute("CREATE TABLE lines (_raw VARCHAR)")
-        con.executemany("INSERT INTO lines VALUES (?)", [[line] for line in journal.read_text().splitlines()])
-        cursor = con.execute(f"SELECT {columns}, CAST({SEGMENT_FIELDS['ts']} AS TIMESTAMPTZ) AS ts_parsed FROM lines")
+        con.execute("CREATE TABLE lines (_raw VARCHAR, _file VARCHAR, _row BIGINT)")
+        con.executemany(
+            "INSERT INTO lines VALUES (?, 'journal', ?)",
+            [[line, row] for row, line in enumerate(journal.read_text().splitlines(), start=1)],
+        )
+        cursor = con.execute(
+            f"SELECT {columns}, CAST(ts AS TIMESTAMPTZ) AS ts_parsed FROM ({segment_fields_sql('lines', {})}) "
+            "ORDER BY _row"
+        )
         names = [column[0] for column in cursor.description]
         got = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         ingest = segment_fields_sql(f"({jsonl_scan_sql(journal, 'rejects', 'journal')})", {"source": "personae.source"})

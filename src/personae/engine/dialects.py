@@ -90,6 +90,16 @@ def _spark_json_object(node: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="to_json", expressions=[struct, keep_nulls])
 
 
+def _spark_json_paths(node: exp.Expr) -> exp.Expr:
+    """DuckDB's ``json_extract[_string](x, [path, ...])`` (a list: one parse of ``x``) is an
+    array of Spark's ``get_json_object``, one per path; a single path stays as it is."""
+    paths = node.expression
+    if not isinstance(paths, exp.Array):
+        return node
+    kind = type(node)
+    return exp.Array(expressions=[kind(this=node.this.copy(), expression=path.copy()) for path in paths.expressions])
+
+
 def _spark_percentile(node: exp.Expr) -> exp.Expr:
     """DuckDB's quantile_cont(x, q) is Spark's exact, interpolating percentile(x, q)."""
     return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
@@ -102,6 +112,8 @@ REWRITES: dict[str, dict[str, Callable[[exp.Expr], exp.Expr]]] = {
         "json_valid": _spark_json_valid,
         "jsonobject": _spark_json_object,
         "percentilecont": _spark_percentile,
+        "jsonextract": _spark_json_paths,
+        "jsonextractscalar": _spark_json_paths,
     },
 }
 """engine -> function (lower-case name, or sqlglot node class name) -> AST rewrite."""
