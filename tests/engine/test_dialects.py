@@ -28,6 +28,13 @@ GOLDEN = [
         "SELECT TRY_CAST(a AS DECIMAL(18,2)), regexp_replace(p, '[^0-9]', '', 'g') FROM t",
         "SELECT TRY_CAST(a AS DECIMAL(18, 2)), REGEXP_REPLACE(p, '[^0-9]', '') FROM t",
     ),
+    (  # a list of paths (one parse in DuckDB) is an array of get_json_object; lists count from 1, arrays from 0
+        "SELECT v[2], CAST(j[1] AS VARCHAR) FROM (SELECT json_extract_string(line, ['$.a', '$.b.c']) AS v, "
+        "json_extract(line, ['$.p']) AS j, json_extract(line, '$.q') AS q FROM t)",
+        "SELECT v[1], CAST(j[0] AS STRING) FROM (SELECT ARRAY(GET_JSON_OBJECT(line, '$.a'), "
+        "GET_JSON_OBJECT(line, '$.b.c')) AS v, ARRAY(GET_JSON_OBJECT(line, '$.p')) AS j, "
+        "GET_JSON_OBJECT(line, '$.q') AS q FROM t)",
+    ),
     (
         "SELECT quantile_cont(revenue, 0.95) FROM t",
         "SELECT PERCENTILE(revenue, 0.95) FROM t",
