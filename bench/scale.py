@@ -21,6 +21,11 @@ Worlds of 300,000 customers or more must run under ``flock /work/big/big.lock`` 
 
     .venv/bin/python bench/scale.py --sizes 20000 100000 --out /work/big/scale
     flock /work/big/big.lock .venv/bin/python bench/scale.py --sizes 20000 100000 300000 1000000 --out /work/big/scale
+    flock /work/big/big.lock .venv/bin/python bench/scale.py --sizes 3000000 --out /work/big/scale
+    .venv/bin/python bench/scale.py --saved --sizes 20000 100000 300000 1000000 3000000 --out /work/big/scale
+
+Each size's result is kept in OUT/results-<limit>.json as it finishes, so a long size can run
+on its own and ``--saved`` draws the whole curve afterwards (say so when the sizes ran apart).
 """
 
 from __future__ import annotations
@@ -197,13 +202,18 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.25, help="seconds between RSS samples")
     parser.add_argument("--png", type=Path, default=REPO / "bench" / "scale.png")
     parser.add_argument("--keep", action="store_true", help="keep each run's workspace (OUT/run-world-N)")
+    parser.add_argument(
+        "--saved",
+        action="store_true",
+        help="run nothing: the table and PNG of --sizes from OUT/results-<limit>.json (runs of the same code)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / f"results-{args.memory_limit}.json"
     results: dict[int, dict[str, Any]] = (
         {int(k): v for k, v in json.loads(saved.read_text()).items()} if saved.exists() else {}
     )
-    for customers in args.sizes:
+    for customers in [] if args.saved else args.sizes:
         folder = world(args.src.resolve(), args.out, customers, args.memory_limit)
         results[customers] = measure(args.src.resolve(), folder, args.out, args.every, args.keep)
         saved.write_text(json.dumps(results, indent=1))
