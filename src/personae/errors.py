@@ -43,6 +43,9 @@ from __future__ import annotations
 class PersonaeError(Exception):
     """Root of every error personae raises on purpose."""
 
+    step: str | None = None
+    """The run's step it stopped (set by the pipeline), so a user of a long run learns where."""
+
 
 class ConfigError(ValueError, PersonaeError):
     """``personae.toml`` is missing, malformed or invalid."""

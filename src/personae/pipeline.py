@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from personae.config import CONFIG_FILE
-from personae.errors import UsageError
+from personae.errors import PersonaeError, UsageError
 from personae.privacy.audit_config import record_config_change
 from personae.spec import did_you_mean
 from personae.steps import actions, consent, golden, identity, ingest, models, segment, summaries, sync, traits
@@ -47,7 +47,11 @@ def run_steps(context: RunContext, only: str | None = None) -> list[StepResult]:
     for index, (name, step) in enumerate(chosen):
         context.progress(name, index, len(chosen))  # steps with parts of their own say more
         started = time.perf_counter()
-        result = step(context)
+        try:
+            result = step(context)
+        except PersonaeError as error:
+            error.step = error.step or name
+            raise
         result.seconds = time.perf_counter() - started
         results.append(result)
     if chosen:

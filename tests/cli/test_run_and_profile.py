@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from personae import Workspace
+from personae import Workspace, pipeline
 from personae.cli.app import app
+from personae.errors import EngineError
+from personae.steps.context import RunContext, StepResult
+from tests.cli_calls import run_cli
 
 runner = CliRunner()
 
@@ -68,3 +72,24 @@ def test_profile_shows_segments_and_scores_and_rules_read_scores(tmp_path: Path)
         .as_py()
     )
     assert likely.size == expected > 0
+
+
+def test_an_error_inside_a_step_names_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A long run that stops says in which step (at 3M customers a run stopped after 20 minutes
+    with an engine error that named only the memory setting)."""
+    root = tmp_path / "shop"
+    Workspace.init(root, demo=True, customers=60, seed=5)
+
+    def failing(context: RunContext) -> StepResult:
+        raise EngineError("duckdb: Out of Memory Error: could not allocate block")
+
+    steps = [(name, failing if name == "golden" else step) for name, step in pipeline.STEPS]
+    monkeypatch.setattr(pipeline, "STEPS", steps)
+    code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root))
+    assert code == 2 and "Traceback" not in err
+    expected = "error: duckdb: Out of Memory Error: could not allocate block (in the run's golden step)"
+    assert " ".join(err.split()) == expected
+    status = Workspace(root).status()
+    assert {source.name: source.rows_loaded for source in status.sources}["pos"] > 0  # ingest kept its work

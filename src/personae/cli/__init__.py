@@ -70,7 +70,7 @@ def main() -> None:
         command = error.ctx.command_path if isinstance(error, click_errors.UsageError) and error.ctx else "personae"
         _fail(f"{error.format_message()} (see `{command} --help`)")
     except PersonaeError as error:
-        _fail(str(error))
+        _fail(str(error) if error.step is None else f"{error} (in the run's {error.step} step)")
     except OSError as error:
         _fail(_os_message(error))
     except (KeyboardInterrupt, typer.Abort):
