@@ -54,11 +54,12 @@ from personae.sources.targets import (
     records_rows_sql,
     repeated_keys_sql,
     replaced_records_condition,
+    stored_ids_sql,
     target_fields,
 )
 
 SNAPSHOTS = Path(".personae") / "snapshots"
-STAGE_PARTS = ("stage", "unsuppressed", "mapped", "repeated", "checked", "exceptions")
+STAGE_PARTS = ("stage", "unsuppressed", "mapped", "repeated", "checked", "exceptions", "stored")
 
 
 @dataclass
@@ -296,7 +297,7 @@ def _store_rows(
     report.rows_quarantined = ledger.quarantine_rows(
         engine, spec.name, label, exceptions, copy.rejects, context.loaded_at
     )
-    report.rows_loaded = _write_target(context, spec, names["checked"])
+    report.rows_loaded = _write_target(context, spec, names["checked"], names["stored"])
     if exceptions is not None:  # every row loaded whole: no issue to report
         ledger.identifier_issues(engine, spec.name, exceptions, id_types, context.loaded_at)
         ledger.field_issues(engine, spec.name, exceptions, fields, context.loaded_at)
@@ -345,13 +346,16 @@ def _left_over(engine: Engine, spec: SourceSpec, label: str) -> bool:
     return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
 
 
-def _write_target(context: IngestContext, spec: SourceSpec, checked: str) -> int:
-    """Insert the good rows; returns how many (events already stored are skipped)."""
+def _write_target(context: IngestContext, spec: SourceSpec, checked: str, stored: str) -> int:
+    """Insert the good rows; returns how many (events already stored are skipped: ``stored``
+    names the table of their ids, usually empty)."""
     engine = context.engine
     table = TARGET_TABLE[spec.kind]
     fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
     if table == "events":
-        return engine.insert(table, list(fields), events_rows_sql(checked, fields))
+        engine.materialise(stored, stored_ids_sql(checked, fields))
+        skipped = stored if engine.row_count(stored) else None
+        return engine.insert(table, list(fields), events_rows_sql(checked, fields, skipped))
     engine.delete_where(table, replaced_records_condition(table, checked, spec.name))
     return engine.insert(table, list(fields), records_rows_sql(checked, fields))
 
