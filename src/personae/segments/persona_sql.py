@@ -100,15 +100,16 @@ def example_sql(segmentations: Sequence[str], traits: Sequence[str], shown: Sequ
         f"FROM ({scored}) AS r GROUP BY segmentation, segment"
     )
     columns = "".join(f", p.{name}" for name in [*shown, *traits])
-    if "city" not in shown:
-        return f"SELECT b.segmentation, b.segment{columns}, 0 AS city_customers FROM ({nearest}) AS b " + (
-            f"JOIN {CUSTOMERS} AS p ON p.uid = b.nearest.uid"
+    city, cities = "0", ""
+    if "city" in shown:
+        counted = f"SELECT c.city, c.country, count(*) AS customers FROM {CUSTOMERS} AS c GROUP BY c.city, c.country"
+        city = "k.customers"
+        cities = (
+            f" JOIN ({counted}) AS k ON k.city IS NOT DISTINCT FROM p.city AND k.country IS NOT DISTINCT FROM p.country"
         )
-    cities = f"SELECT c.city, c.country, count(*) AS customers FROM {CUSTOMERS} AS c GROUP BY c.city, c.country"
     return (
-        f"SELECT b.segmentation, b.segment{columns}, k.customers AS city_customers FROM ({nearest}) AS b "
-        f"JOIN {CUSTOMERS} AS p ON p.uid = b.nearest.uid JOIN ({cities}) AS k "
-        "ON k.city IS NOT DISTINCT FROM p.city AND k.country IS NOT DISTINCT FROM p.country"
+        f"SELECT b.segmentation, b.segment{columns}, {city} AS city_customers FROM ({nearest}) AS b "
+        f"JOIN {CUSTOMERS} AS p ON p.uid = b.nearest.uid{cities}"
     )
 
 
