@@ -38,7 +38,7 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "duckdb": frozenset(
-        {"transactions", "delete", "typed_stage", "persistent_views", "read_only_open", "local_components"}
+        {"transactions", "delete", "typed_stage", "persistent_views", "read_only_open", "local_components", "row_hash"}
     ),
     "spark": frozenset({"splink_scoring"}),
 }
@@ -55,7 +55,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 - ``local_components``: links can be pulled into this process for scipy's connected
   components (an embedded store); without it components run in SQL on the engine;
 - ``splink_scoring``: Splink scores record pairs on this engine itself (a model trained on
-  DuckDB is loaded into Splink's backend of the engine's name)."""
+  DuckDB is loaded into Splink's backend of the engine's name);
+- ``row_hash``: ``hash(t)`` of a whole row (``t`` a table alias) and a ``sum`` of those that
+  cannot overflow, for fingerprints of a table's content (the identity step keeps the last
+  run's fuzzy pairs when the fingerprint of their inputs is unchanged)."""
 
 
 def has(engine: str, capability: str) -> bool:

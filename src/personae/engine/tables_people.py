@@ -39,7 +39,7 @@ PEOPLE_TABLES: tuple[Table, ...] = (
     declare(
         "workspace_settings",
         "identity",
-        "settings the store keeps (the UID salt)",
+        "settings the store keeps (the UID salt, the fingerprint of the last fuzzy inputs)",
         ("key", "VARCHAR"),
         ("value", "VARCHAR"),
     ),

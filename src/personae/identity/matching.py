@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,7 @@ from personae.engine.duckdb import DuckDBEngine
 from personae.engine.sql import literal
 from personae.engine.tables import columns_of
 from personae.errors import EngineError, FuzzyModelOutdated, FuzzySettingsError, FuzzyTrainingError
+from personae.identity import fuzzy_reuse
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_settings import FuzzySettings
 from personae.spec import did_you_mean
@@ -143,29 +145,51 @@ def _saved_matcher(path: Path, warnings: list[str]) -> FuzzyMatcher | None:
         return None
 
 
+@dataclass(frozen=True)
+class FuzzyEdges:
+    """What the fuzzy matcher gave the graph: the edges' table (None when matching was
+    skipped), the run's warnings, the fingerprint of its inputs for the next run to compare
+    (:mod:`personae.identity.fuzzy_reuse`) and whether the last run's pairs were kept."""
+
+    table: str | None
+    warnings: list[str]
+    fingerprint: str | None = None
+    kept: bool = False
+
+
 def fuzzy_edges(
-    engine: Engine, settings: FuzzySettings, models: Path, phone_region: str
-) -> tuple[str | None, list[str]]:
-    """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes; returns its name (None
-    when matching was skipped) and warnings for the run report."""
+    engine: Engine, settings: FuzzySettings, models: Path, phone_region: str, *, blocked: object, reuse: bool
+) -> FuzzyEdges:
+    """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes. With ``reuse`` (an
+    incremental run), the last run's pairs are kept when the records, the model and the
+    settings they came from are unchanged (``blocked``: the identity settings that can
+    drop a record node)."""
     warnings: list[str] = []
     try:
         matcher = matcher_for(engine, settings, models, phone_region, warnings)
         if matcher is None:
-            return None, warnings
-        if has(engine.name, "splink_scoring"):  # trained on DuckDB (fast, on one machine), scored on the engine
-            matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=getattr(engine, "session", None))
-        pairs = matcher.predict(engine.fetch_arrow(records_sql(settings.compared_columns)))
+            return FuzzyEdges(None, warnings)
+        records = records_sql(settings.compared_columns)
+        fingerprint = fuzzy_reuse.fingerprint(engine, records, settings, models / MODEL_FILE, phone_region, blocked)
+        kept = reuse and fingerprint is not None and fingerprint == fuzzy_reuse.stored(engine)
+        if kept:
+            engine.materialise("_fuzzy_pairs", fuzzy_reuse.KEPT_PAIRS)
+        else:
+            if has(engine.name, "splink_scoring"):  # trained on DuckDB (fast, on one machine), scored on the engine
+                spark = getattr(engine, "session", None)
+                matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=spark)
+            pairs = matcher.predict(engine.fetch_arrow(records))
+            engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))
     except SplinkException as failed:  # Splink's SQL failed on the store's instance: out of memory, say
         cause = failed.__cause__
         if isinstance(engine, DuckDBEngine) and isinstance(cause, duckdb.Error):
             raise engine.error_from(cause) from failed
         raise EngineError(f"fuzzy matching failed on {engine.name}: {' '.join(str(failed).split())[:2000]}") from failed
-    engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))
     engine.materialise(
         "_fuzzy_edges",
         f"SELECT l.node AS a, r.node AS b, {LINK_RANK} AS rank FROM _fuzzy_pairs AS p "
         "JOIN _ids AS l ON l.id_type = 'record' AND l.id_value = p.record_key_l AND l.status = 'ok' "
         "JOIN _ids AS r ON r.id_type = 'record' AND r.id_value = p.record_key_r AND r.status = 'ok'",
     )
-    return "_fuzzy_edges", warnings
+    engine.drop_table("_fuzzy_pairs")
+    return FuzzyEdges("_fuzzy_edges", warnings, fingerprint, kept)

@@ -25,10 +25,10 @@ from personae.engine.base import Engine
 from personae.engine.dialects import has
 from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
-from personae.identity import graph, incremental
+from personae.identity import fuzzy_reuse, graph, incremental
 from personae.identity.components import components_by_scipy, components_by_sql
 from personae.identity.limits import enforce_limits
-from personae.identity.matching import fuzzy_edges
+from personae.identity.matching import FuzzyEdges, fuzzy_edges
 from personae.identity.specs import IdentitySettings
 from personae.identity.uids import assignment_sql, changes_sql
 
@@ -45,6 +45,9 @@ class IdentityResult:
     merges: int
     splits: int
     recomputed: int
+    fuzzy_kept: bool = False
+    """The last run's fuzzy pairs were kept: the customer records, model and settings they
+    came from are unchanged (:mod:`personae.identity.fuzzy_reuse`)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds of each phase: ``graph`` (identifiers and links from the store),
     ``fuzzy``, ``components`` (links out of the engine, connected components, labels back
@@ -93,9 +96,19 @@ def resolve_identities(
         engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
         engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
     with _phase(seconds, "fuzzy"):
-        fuzzy, warnings = (
-            fuzzy_edges(engine, settings.fuzzy, models, phone_region) if settings.fuzzy.enabled else (None, [])
+        matched = (
+            fuzzy_edges(
+                engine,
+                settings.fuzzy,
+                models,
+                phone_region,
+                blocked=[settings.blocked, settings.blocked_patterns],
+                reuse=settings.incremental,
+            )
+            if settings.fuzzy.enabled
+            else FuzzyEdges(None, [])
         )
+        fuzzy, warnings = matched.table, matched.warnings
     with _phase(seconds, "graph"):
         engine.materialise("_anchors", graph.anchors_sql("_record_nodes"))
         edges = graph.edges_sql("_record_nodes", "_anchors")
@@ -160,6 +173,7 @@ def resolve_identities(
         engine.create_table("record_map", _record_map_sql())
         engine.insert("merges", ["old_uid", "new_uid", "at", "reason"], "SELECT * FROM _changes")
         engine.create_table("identity_edges", "SELECT * FROM _edge_keys")
+        fuzzy_reuse.store(engine, matched.fingerprint)
         _write_cuts(engine, scoped)
     counts = engine.fetch_rows(
         "SELECT count(*), count(*) FILTER (WHERE status = 'blocked'), "
@@ -177,6 +191,7 @@ def resolve_identities(
         merges=int(changes.get("merge", 0)),
         splits=int(changes.get("split", 0)),
         recomputed=int(engine.scalar(f"SELECT count(*) FROM {nodes}")),
+        fuzzy_kept=matched.kept,
         seconds=seconds,
         warnings=tuple(warnings),
     )

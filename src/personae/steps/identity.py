@@ -24,4 +24,5 @@ def run(context: RunContext) -> StepResult:
         rows_out=result.people,
         details={"identity": result},
         warnings=list(result.warnings),
+        note="fuzzy pairs kept from the last run: the customer records are unchanged" if result.fuzzy_kept else "",
     )
