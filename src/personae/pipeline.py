@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 
 from personae.config import CONFIG_FILE
-from personae.errors import PersonaeError, UsageError
+from personae.engine.base import Engine
+from personae.errors import EngineError, PersonaeError, UsageError
 from personae.privacy.audit_config import record_config_change
 from personae.spec import did_you_mean
 from personae.steps import actions, consent, golden, identity, ingest, models, segment, summaries, sync, traits
@@ -36,6 +37,18 @@ def check_step(name: str) -> str:
     return name
 
 
+def _drop_scratch(engine: Engine, kept: set[str], *, quietly: bool = False) -> None:
+    """Drop the temporary tables and views a step made: each would hold memory or spill space
+    through every later step (at 3M customers the traits step's held 4.7 GB of spill). After a
+    failed step, ``quietly``: the step's own error is the one to report."""
+    for name in sorted(engine.scratch_names() - kept):
+        try:
+            engine.drop_table(name)
+        except EngineError:
+            if not quietly:
+                raise
+
+
 def run_steps(context: RunContext, only: str | None = None) -> list[StepResult]:
     """Run the steps in order (or just ``only``), timing each; first, a change of
     ``personae.toml`` since the last run goes to the audit log."""
@@ -47,11 +60,14 @@ def run_steps(context: RunContext, only: str | None = None) -> list[StepResult]:
     for index, (name, step) in enumerate(chosen):
         context.progress(name, index, len(chosen))  # steps with parts of their own say more
         started = time.perf_counter()
+        kept = context.engine.scratch_names()
         try:
             result = step(context)
         except PersonaeError as error:
             error.step = error.step or name
+            _drop_scratch(context.engine, kept, quietly=True)
             raise
+        _drop_scratch(context.engine, kept)
         result.seconds = time.perf_counter() - started
         results.append(result)
     if chosen:

@@ -133,6 +133,13 @@ class Engine(ABC):
     def drop_table(self, name: str) -> None:
         """Drop a persistent table or temporary view if it exists."""
 
+    def scratch_names(self) -> set[str]:
+        """The temporary tables and views that hold memory or spill space until dropped
+        (DuckDB's temporary tables, registered Arrow tables, views over them); the pipeline
+        drops those a step made when it ends. An engine whose scratch costs nothing
+        held (Spark's staged Parquet) lists none."""
+        return set()
+
     @abstractmethod
     def register_arrow(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table as a temporary view for the following statements."""

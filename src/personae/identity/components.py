@@ -41,6 +41,7 @@ def components_by_scipy(engine: Engine, edges: str, nodes: int, out: str) -> Non
     table = engine.fetch_arrow(f"SELECT a, b FROM {edges}")
     engine.register_arrow(f"{out}_arrow", labels_by_scipy(table, nodes))
     engine.materialise(out, f"SELECT node, component FROM {out}_arrow")
+    engine.drop_table(f"{out}_arrow")  # the Arrow copy would stay in memory until the next run
 
 
 def large_star_sql(edges: str) -> str:

@@ -117,4 +117,6 @@ def enforce_limits(engine: Engine, nodes: str, edges: str, labels: str, limits: 
         "LEFT JOIN _relabelled AS r ON l.node = r.node",
     )
     engine.materialise(labels, f"SELECT * FROM {labels}_limited")
+    engine.drop_table(f"{labels}_limited")
+    engine.drop_table("_relabelled")
     return rebuilt

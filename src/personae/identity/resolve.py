@@ -219,6 +219,8 @@ def resolve_identities(
         "_assigned",
         "_changes",
         "_cuts",
+        "_cuts_arrow",
+        "_fuzzy_edges",
     ):
         engine.drop_table(name)
     return result
