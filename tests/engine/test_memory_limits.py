@@ -40,6 +40,20 @@ def test_the_fuzzy_matchers_connection_keeps_the_stores_limits(tmp_path: Path) -
             assert _setting(connection, "threads") == ("1" if exact else _setting(engine.connection, "threads"))
 
 
+def test_input_files_are_read_under_the_stores_limits(tmp_path: Path) -> None:
+    """Ingest copies input files through ``reader()``: an instance of its own would take
+    DuckDB's default of 80 % of the machine beside the store's limit."""
+    spill = tmp_path / "spill"
+    with DuckDBEngine(tmp_path / "store.duckdb", memory_limit="100MB", threads=1, temp_directory=spill) as engine:
+        reader = engine.reader()
+        assert _setting(reader, "memory_limit") == "95.3 MiB" and _setting(reader, "threads") == "1"
+        assert _setting(reader, "temp_directory") == str(spill)
+        databases = {row[0] for row in reader.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        assert "store" in databases  # one instance, one buffer manager
+        reader.execute("CREATE TEMP TABLE rejects_x AS SELECT 1 AS line")
+        assert "rejects_x" not in engine.scratch_names()  # the reader's temporaries are its own
+
+
 def test_splink_runs_on_the_stores_instance_and_leaves_nothing_behind(tmp_path: Path) -> None:
     with DuckDBEngine(tmp_path / "store.duckdb", memory_limit="100MB", threads=2) as engine:
         engine.execute("CREATE TABLE kept AS SELECT 1 AS x")
