@@ -13,6 +13,7 @@ from personae.engine import Engine
 from personae.errors import EngineError, UsageError
 from personae.identity.fuzzy_settings import FuzzySettings
 from personae.identity.live import LiveIdentity, LiveRecord, Refusal, UidChange
+from personae.identity.matching import FuzzyEdges
 from personae.identity.specs import IdentitySettings
 from personae.identity.uids import derived_uid
 from tests.identity.live_stores import SALT, load_events, new_store, run_batch, state, uid_of
@@ -179,13 +180,13 @@ def test_fuzzy_links_of_the_last_batch_run_hold_people_together(
     """Live adds no fuzzy link but keeps the batch's: two CRM records a (stubbed) matcher linked
     stay one person when events reach each of them."""
 
-    def matched(engine: Engine, *_: Any) -> tuple[str, list[str]]:
+    def matched(engine: Engine, *_: Any, **__: Any) -> FuzzyEdges:
         engine.materialise(
             "_fuzzy_edges",
             "SELECT l.node AS a, r.node AS b, 1000 AS rank FROM _ids AS l, _ids AS r "
             "WHERE l.id_value = 'crm:K1' AND r.id_value = 'crm:K2' AND l.status = 'ok' AND r.status = 'ok'",
         )
-        return "_fuzzy_edges", []
+        return FuzzyEdges("_fuzzy_edges", [])
 
     monkeypatch.setattr("personae.identity.resolve.fuzzy_edges", matched)
     rules = RULES.model_copy(update={"fuzzy": FuzzySettings()})
