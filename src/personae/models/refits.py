@@ -26,7 +26,9 @@ REFITS_FILE = "refits.json"
 
 
 def settings_digest(settings: ModelSettings, traits: TraitsConfig) -> str:
-    text = f"{settings.model_dump_json()}|{traits.model_dump_json()}"
+    """The settings a fit depends on; not ``refit_every_days`` itself, so that setting it
+    after a run keeps that run's models rather than refitting them."""
+    text = f"{settings.model_dump_json(exclude={'refit_every_days'})}|{traits.model_dump_json()}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
