@@ -337,8 +337,9 @@ class DuckDBEngine(Engine):
             raise EngineError("the store could not commit: " + " ".join(str(error).split())) from error
         finally:
             owed, self._checkpoint_owed = self._checkpoint_owed, False
-        if owed:
-            self.execute("CHECKPOINT")
+        if owed:  # best effort: another cursor's open write defers it to DuckDB's next checkpoint
+            with suppress(duckdb.TransactionException):
+                self.connection.execute("CHECKPOINT").complete()
 
     def interrupt(self) -> None:
         with suppress(duckdb.Error):  # closed meanwhile: nothing runs on it any more
