@@ -248,11 +248,8 @@ def test_incremental_run_recomputes_whole_components_that_a_limit_cut(tmp_path: 
         load_events(store, [later], ["member_no"])
         run_batch(store, settings, ["member_no"], datetime(2024, 3, 1), tmp_path)
         results[incremental] = state(store)
-        leftovers = store.fetch_rows(  # each would hold memory (an Arrow copy, a spilled table) until the next run
-            "SELECT table_name FROM duckdb_tables() WHERE temporary "
-            "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
-        )
-        assert leftovers == [], leftovers
+        leftovers = store.scratch_names()  # each would hold memory (an Arrow copy, a spilled table) until the next run
+        assert leftovers == set(), leftovers
         store.close()
     assert results[True] == results[False]
     # u3 splits off with m2, and the person of u1, whom the event did not touch, merges with

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from personae.engine.base import Engine
@@ -37,7 +38,12 @@ KEPT_PAIRS = (
 
 
 def fingerprint(
-    engine: Engine, records: str, settings: FuzzySettings, model: Path, phone_region: str, blocked: object
+    engine: Engine,
+    records: str,
+    settings: FuzzySettings,
+    model: Path,
+    phone_region: str,
+    blocked: Sequence[Sequence[str]],
 ) -> str | None:
     """A digest of everything the fuzzy pairs depend on: every customer record's compared
     columns (``records``, a query of ``record_key`` and those columns), the saved model file,

@@ -158,7 +158,13 @@ class FuzzyEdges:
 
 
 def fuzzy_edges(
-    engine: Engine, settings: FuzzySettings, models: Path, phone_region: str, *, blocked: object, reuse: bool
+    engine: Engine,
+    settings: FuzzySettings,
+    models: Path,
+    phone_region: str,
+    *,
+    blocked: Sequence[Sequence[str]],
+    reuse: bool,
 ) -> FuzzyEdges:
     """Materialise ``_fuzzy_edges`` (a, b, rank) between record nodes. With ``reuse`` (an
     incremental run), the last run's pairs are kept when the records, the model and the

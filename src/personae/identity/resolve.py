@@ -102,7 +102,7 @@ def resolve_identities(
                 settings.fuzzy,
                 models,
                 phone_region,
-                blocked=[settings.blocked, settings.blocked_patterns],
+                blocked=(settings.blocked, settings.blocked_patterns),
                 reuse=settings.incremental,
             )
             if settings.fuzzy.enabled
