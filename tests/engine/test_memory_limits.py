@@ -19,6 +19,7 @@ from personae import Workspace
 from personae.engine.duckdb import DuckDBEngine, default_memory_limit
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.fuzzy_backend import database_api, scratch_cursor
+from personae.sources import suppressing
 from tests.cli_calls import run_cli
 from tests.sources import disks
 
@@ -52,6 +53,21 @@ def test_input_files_are_read_under_the_stores_limits(tmp_path: Path) -> None:
         assert "store" in databases  # one instance, one buffer manager
         reader.execute("CREATE TEMP TABLE rejects_x AS SELECT 1 AS line")
         assert "rejects_x" not in engine.scratch_names()  # the reader's temporaries are its own
+
+
+def test_a_raw_copy_is_rewritten_on_the_stores_instance_without_changing_its_settings(tmp_path: Path) -> None:
+    """Erasure and retention rewrite raw copies through ``reader()``: the rewrite keeps the
+    store's limit, and must not set the shared instance's threads (it once ran ``SET threads = 1``
+    on a connection of its own)."""
+    raw = tmp_path / "raw.parquet"
+    duckdb.sql(f"COPY (SELECT range AS n, range + 1 AS _row FROM range(10)) TO '{raw}' (FORMAT parquet)")
+    with DuckDBEngine(tmp_path / "store.duckdb", memory_limit="100MB", threads=2) as engine:
+        reader = engine.reader()
+        assert suppressing.drop_rows(raw, [2, 5], reader) == 2
+        assert _setting(engine.connection, "threads") == "2" and _setting(reader, "memory_limit") == "95.3 MiB"
+        engine.execute("CHECKPOINT")  # the rewrite left no transaction open on the store (erasure checkpoints)
+    kept = duckdb.sql(f"SELECT n, _row FROM read_parquet('{raw}') ORDER BY _row").fetchall()
+    assert kept == [(n, n + 1) for n in range(10) if n + 1 not in (2, 5)]
 
 
 def test_splink_runs_on_the_stores_instance_and_leaves_nothing_behind(tmp_path: Path) -> None:

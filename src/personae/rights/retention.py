@@ -244,7 +244,7 @@ def _rewrite(reader: duckdb.DuckDBPyConnection, path: Path, everything: bool) ->
     if everything:
         path.unlink()
         return
-    drop_rows(path, [int(row[0]) for row in reader.execute(f'SELECT "row" FROM {_OLD}').fetchall()])
+    drop_rows(path, [int(row[0]) for row in reader.execute(f'SELECT "row" FROM {_OLD}').fetchall()], reader)
 
 
 def _expose(engine: Engine, spec: SourceSpec, folder: Path) -> None:

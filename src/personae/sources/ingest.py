@@ -210,7 +210,7 @@ def _ingest_file(context: IngestContext, spec: SourceSpec, path: Path, book: Sou
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    suppressing.drop_rows(partial, report.suppressed_rows)
+    suppressing.drop_rows(partial, report.suppressed_rows, context.engine.reader())
     partial.replace(raw)
     return report
 

@@ -86,30 +86,29 @@ def record_hits(engine: Engine, source: str, file: str, rows: int, at: str) -> N
         )
 
 
-def drop_rows(path: Path, rows: list[int]) -> int:
+def drop_rows(path: Path, rows: list[int], connection: duckdb.DuckDBPyConnection) -> int:
     """Rewrite a raw copy (Parquet) without these ``_row`` numbers: a temporary file, then an
-    atomic rename, so a crash leaves the old copy or the new one. Returns the rows dropped."""
+    atomic rename, so a crash leaves the old copy or the new one. Returns the rows dropped.
+
+    ``connection`` is the engine's :meth:`~personae.engine.base.Engine.reader`: on DuckDB a
+    cursor of the store's instance, so that the rewrite keeps the store's ``memory_limit``,
+    threads and spill folder (an instance of its own would take 80 % of the machine)."""
     if not rows or not path.exists():
         return 0
     listed = ", ".join(str(row) for row in rows)
     scratch = path.with_name(path.name + ".scrub")
     source = f"read_parquet({literal(str(path))}, file_row_number = true)"
-    connection = duckdb.connect()
-    try:
-        connection.execute("SET threads = 1")
-        columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        kept = [identifier(name) for name in columns if name not in ("file_row_number", "_row")]
-        # a copy without _row numbers its rows by position: keep the numbers it had, so that the
-        # lineage (_file, _row) of stored rows still points at the same lines
-        number = "coalesce(_row, file_row_number + 1)" if "_row" in columns else "file_row_number + 1"
-        before = _count(connection, f"SELECT * FROM {source}")
-        connection.execute(
-            f"COPY (SELECT {', '.join(kept)}, {number} AS _row FROM {source} WHERE {number} NOT IN ({listed}) "
-            f"ORDER BY file_row_number) TO {literal(str(scratch))} (FORMAT parquet)"
-        )
-        after = _count(connection, f"SELECT * FROM read_parquet({literal(str(scratch))})")
-    finally:
-        connection.close()
+    columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    kept = [identifier(name) for name in columns if name not in ("file_row_number", "_row")]
+    # a copy without _row numbers its rows by position: keep the numbers it had, so that the
+    # lineage (_file, _row) of stored rows still points at the same lines
+    number = "coalesce(_row, file_row_number + 1)" if "_row" in columns else "file_row_number + 1"
+    before = _count(connection, f"SELECT * FROM {source}")
+    connection.execute(
+        f"COPY (SELECT {', '.join(kept)}, {number} AS _row FROM {source} WHERE {number} NOT IN ({listed}) "
+        f"ORDER BY file_row_number) TO {literal(str(scratch))} (FORMAT parquet)"
+    ).fetchall()  # every statement read to its end: an open result keeps a transaction on the store
+    after = _count(connection, f"SELECT * FROM read_parquet({literal(str(scratch))})")
     with open(scratch, "rb") as written:
         os.fsync(written.fileno())
     scratch.replace(path)
@@ -117,8 +116,8 @@ def drop_rows(path: Path, rows: list[int]) -> int:
 
 
 def _count(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
-    found = connection.execute(f"SELECT count(*) FROM ({sql})").fetchone()
-    return int(found[0]) if found else 0
+    found = connection.execute(f"SELECT count(*) FROM ({sql})").fetchall()
+    return int(found[0][0]) if found else 0
 
 
 def scrub_raw_copy(engine: Engine, spec: SourceSpec, settings: IngestSettings, path: Path, salt: str) -> int:
@@ -143,4 +142,4 @@ def scrub_raw_copy(engine: Engine, spec: SourceSpec, settings: IngestSettings, p
     finally:
         engine.drop_table(f"{stage}_mapped")
         engine.drop_table(stage)
-    return drop_rows(path, rows)
+    return drop_rows(path, rows, engine.reader())
