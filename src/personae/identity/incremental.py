@@ -30,20 +30,30 @@ def edge_keys_sql(edges: str, nodes: str) -> str:
 
 
 def touched_uids_sql(current_edges: str, nodes: str, previous: str) -> str:
-    """Previous UIDs whose people gained or lost a link or an identifier."""
+    """Previous UIDs whose people gained or lost a link or an identifier.
+
+    A changed link names its ends by ``type:value`` key (types are lower-case names, never a
+    colon), split back into type and value for a join on the previous map's columns: comparing
+    every previous row's key as one concatenated string cost 6 s of an increment at 1M
+    customers. An identifier that appeared has no previous UID, so only the ones gone (or no
+    longer usable) touch anyone beyond the changed links."""
     changed = (
         f"(SELECT a_key, b_key FROM {current_edges} EXCEPT SELECT a_key, b_key FROM identity_edges) UNION ALL "
         f"(SELECT a_key, b_key FROM identity_edges EXCEPT SELECT a_key, b_key FROM {current_edges})"
     )
     keys = f"SELECT a_key AS id_key FROM ({changed}) AS c UNION SELECT b_key FROM ({changed}) AS c2"
-    current = f"SELECT id_type || ':' || id_value AS id_key FROM {nodes}"
-    before = f"SELECT id_type || ':' || id_value AS id_key FROM {previous}"
-    appeared_or_gone = f"({current} EXCEPT {before}) UNION ALL ({before} EXCEPT {current})"
-    touched = f"{keys} UNION SELECT id_key FROM ({appeared_or_gone}) AS g"
-    return (
-        f"SELECT DISTINCT p.uid FROM {previous} AS p "
-        f"WHERE p.id_type || ':' || p.id_value IN (SELECT id_key FROM ({touched}) AS t)"
+    ends = (
+        "SELECT substr(id_key, 1, instr(id_key, ':') - 1) AS id_type, substr(id_key, instr(id_key, ':') + 1) "
+        f"AS id_value FROM ({keys}) AS k"
     )
+    linked = (
+        f"SELECT p.uid FROM {previous} AS p JOIN ({ends}) AS e ON e.id_type = p.id_type AND e.id_value = p.id_value"
+    )
+    gone = (
+        f"SELECT p.uid FROM {previous} AS p LEFT JOIN {nodes} AS n "
+        "ON n.id_type = p.id_type AND n.id_value = p.id_value WHERE n.id_type IS NULL"
+    )
+    return f"SELECT DISTINCT uid FROM ({linked} UNION ALL {gone}) AS t"
 
 
 def scope_nodes_sql(nodes: str, previous: str, touched: str) -> str:
