@@ -210,11 +210,17 @@ class Engine(ABC):
         return str(statements[0].query)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection that reads input files (shared by every engine)."""
+        """The DuckDB connection that reads input files and rewrites raw copies (every engine
+        has one, made on first use by :meth:`_open_reader`)."""
         if self._reader is None:
-            self._reader = duckdb.connect()
-            self._reader.execute("SET enable_progress_bar = false")  # progress is personae's to show
+            self._reader = self._open_reader()
+            self._reader.execute("SET enable_progress_bar = false").complete()  # progress is personae's to show
         return self._reader
+
+    def _open_reader(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB instance of its own; an engine whose store is DuckDB gives a
+        cursor of the store's instance instead."""
+        return duckdb.connect()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -120,15 +120,12 @@ class DuckDBEngine(Engine):
         (the fuzzy matcher's), so that every connection keeps to them."""
         return dict(self._config)
 
-    def reader(self) -> duckdb.DuckDBPyConnection:
+    def _open_reader(self) -> duckdb.DuckDBPyConnection:
         """A cursor of the store's own instance, so that reading and copying input files keeps
         the store's ``memory_limit``, threads and spill folder: an instance of its own took
         DuckDB's default of 80 % of the machine, and copying the 0.9 GB order-line files of
         the 3M-customer world took the run 2 GB past its 3 GB limit (bench/RESULTS.md)."""
-        if self._reader is None:
-            self._reader = self.connection.cursor()
-            self._reader.execute("SET enable_progress_bar = false").complete()
-        return self._reader
+        return self.connection.cursor()
 
     def cursor(self) -> DuckDBEngine:
         """A connection of its own to the same database, for another thread: DuckDB's

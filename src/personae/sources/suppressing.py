@@ -107,7 +107,7 @@ def drop_rows(path: Path, rows: list[int], connection: duckdb.DuckDBPyConnection
     connection.execute(
         f"COPY (SELECT {', '.join(kept)}, {number} AS _row FROM {source} WHERE {number} NOT IN ({listed}) "
         f"ORDER BY file_row_number) TO {literal(str(scratch))} (FORMAT parquet)"
-    ).fetchall()  # every statement read to its end: an open result keeps a transaction on the store
+    ).fetchall()
     after = _count(connection, f"SELECT * FROM read_parquet({literal(str(scratch))})")
     with open(scratch, "rb") as written:
         os.fsync(written.fileno())
@@ -116,6 +116,8 @@ def drop_rows(path: Path, rows: list[int], connection: duckdb.DuckDBPyConnection
 
 
 def _count(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
+    # read to its end (not fetchone): on the store's cursor an open result keeps a transaction
+    # that makes erasure's CHECKPOINT fail
     found = connection.execute(f"SELECT count(*) FROM ({sql})").fetchall()
     return int(found[0][0]) if found else 0
 
