@@ -99,6 +99,17 @@ def test_staged_and_exposed_files_number_their_rows_by_position(engine: Engine, 
     pq.write_table(numbered, folder / "old.parquet")
     engine.stage("staged", folder / "new.parquet")
     assert _sorted(engine, "SELECT v, _row FROM staged") == [("a", 1), ("b", 2), ("c", 3)]
+    other = folder.parent / "other.parquet"  # files of one source staged together: each numbered by itself
+    pq.write_table(pa.table({"v": ["d", "e"], "_file": ["next.csv"] * 2, "_loaded_at": [None] * 2}), other)
+    engine.stage("together", [folder / "new.parquet", other])
+    together = [
+        ("new.csv", "a", 1),
+        ("new.csv", "b", 2),
+        ("new.csv", "c", 3),
+        ("next.csv", "d", 1),
+        ("next.csv", "e", 2),
+    ]
+    assert _sorted(engine, "SELECT _file, v, _row FROM together") == together
     engine.expose_folder("raw_test", folder)
     assert [name for name, _ in engine.columns("raw_test")] == ["v", "_file", "_row", "_loaded_at"]
     rows = _sorted(engine, "SELECT _file, v, _row FROM raw_test")

@@ -11,7 +11,7 @@ import tomli_w
 
 from personae import Workspace
 from personae.errors import ConfigError, EngineError
-from personae.sources import ingest as ingest_module
+from personae.sources import loading as loading_module
 from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, snapshot, write_workspace
 
 AS_OF = date(2024, 3, 1)
@@ -260,7 +260,7 @@ def test_failure_mid_file_rolls_back_everything_of_that_file(tmp_path: Path, mon
     def explode(*args: object) -> tuple[int, int]:
         raise EngineError("disk full (simulated)")
 
-    monkeypatch.setattr(ingest_module, "_write_target", explode)
+    monkeypatch.setattr(loading_module, "_write_target", explode)
     with pytest.raises(EngineError, match="simulated"):
         workspace.run(as_of=AS_OF)
     _assert_kept(before, snapshot(workspace))

@@ -68,12 +68,13 @@ def _loaded(root: Path, monkeypatch: pytest.MonkeyPatch, typed: bool) -> tuple[d
     capabilities = dict(dialects.CAPABILITIES)
     if not typed:
         capabilities["duckdb"] = capabilities["duckdb"] - {"typed_stage"}
-    monkeypatch.setattr("personae.sources.ingest.CAPABILITIES", capabilities)
+    monkeypatch.setattr("personae.sources.loading.CAPABILITIES", capabilities)
+    monkeypatch.setattr("personae.sources.grouped.CAPABILITIES", capabilities)
     staged: list[str] = []
     original = DuckDBEngine.stage
 
-    def stage(self: DuckDBEngine, name: str, path: Path) -> None:
-        staged.append(path.suffix)
+    def stage(self: DuckDBEngine, name: str, path: Path | list[Path]) -> None:
+        staged.extend(each.suffix for each in ([path] if isinstance(path, Path) else path))
         original(self, name, path)
 
     monkeypatch.setattr(DuckDBEngine, "stage", stage)

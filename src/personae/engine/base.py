@@ -8,7 +8,7 @@ SQL as written; other engines receive it transpiled by sqlglot, with the gaps de
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -145,10 +145,10 @@ class Engine(ABC):
         """Expose an Arrow table as a temporary view for the following statements."""
 
     @abstractmethod
-    def stage(self, name: str, path: Path) -> None:
-        """Expose one Parquet file as the temporary view ``name``.
+    def stage(self, name: str, path: Path | Sequence[Path]) -> None:
+        """Expose one Parquet file, or several with the same columns, as the temporary view ``name``.
 
-        A file without a ``_row`` column gets one: each row's position in the file, from 1
+        A file without a ``_row`` column gets one: each row's position in its file, from 1
         (see :data:`ROW_COLUMN`)."""
 
     @abstractmethod

@@ -13,7 +13,7 @@ it. Allowed folders can be written to as well as read, so the statement check in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
@@ -286,8 +286,10 @@ class DuckDBEngine(Engine):
         ).fetchall()
         return {name for (name,) in rows}
 
-    def stage(self, name: str, path: Path) -> None:
-        self.define(name, self._numbered(f"read_parquet({literal(str(path))}, file_row_number = true)"))
+    def stage(self, name: str, path: Path | Sequence[Path]) -> None:
+        paths = [path] if isinstance(path, Path) else list(path)
+        listed = ", ".join(literal(str(each)) for each in paths)
+        self.define(name, self._numbered(f"read_parquet([{listed}], file_row_number = true)"))
 
     def expose_folder(self, name: str, folder: Path) -> None:
         where = folder.relative_to(self.root) if self.root and folder.is_relative_to(self.root) else folder

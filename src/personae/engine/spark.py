@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -274,8 +274,10 @@ class SparkEngine(Engine):
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.session.createDataFrame(table).createOrReplaceTempView(name)
 
-    def stage(self, name: str, path: Path) -> None:
-        _numbered(self.session.read.parquet(str(path.resolve()))).createOrReplaceTempView(name)
+    def stage(self, name: str, path: Path | Sequence[Path]) -> None:
+        paths = [path] if isinstance(path, Path) else list(path)
+        frame = self.session.read.parquet(*(str(each.resolve()) for each in paths))
+        _numbered(frame).createOrReplaceTempView(name)
 
     def expose_folder(self, name: str, folder: Path) -> None:
         files = sorted(str(path.resolve()) for path in folder.glob("*.parquet"))

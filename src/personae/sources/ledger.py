@@ -117,14 +117,28 @@ def record(engine: Engine, book: SourceLedger, report: FileReport, checksum: str
             "loaded_files",
             f"source = {literal(report.source)} AND file = {literal(report.file)} AND status IN ({literals(replaced)})",
         )
-    engine.insert(
-        "loaded_files",
-        LEDGER_COLUMNS,
+    engine.insert("loaded_files", LEDGER_COLUMNS, _ledger_row_sql(report, checksum, status, loaded_at))
+    book.note(report.file, checksum, status, replaced)
+
+
+def record_new_loads(engine: Engine, book: SourceLedger, loads: list[tuple[FileReport, str]], loaded_at: str) -> None:
+    """The rows in ``loaded_files`` of files loaded together (report, checksum), in one insert;
+    their paths are new to the ledger, so there is nothing to replace."""
+    held = [report.file for report, _ in loads if book.holds(report.file, ("loaded", "failed", "empty"))]
+    if held:
+        raise ValueError(f"files already in the ledger cannot be recorded as new: {held}")
+    rows = [_ledger_row_sql(report, checksum, "loaded", loaded_at) for report, checksum in loads]
+    engine.insert("loaded_files", LEDGER_COLUMNS, " UNION ALL ".join(rows))
+    for report, checksum in loads:
+        book.note(report.file, checksum, "loaded", ())
+
+
+def _ledger_row_sql(report: FileReport, checksum: str, status: str, loaded_at: str) -> str:
+    return (
         f"SELECT {literal(report.source)}, {literal(report.file)}, {literal(checksum)}, {literal(status)}, "
         f"{report.rows_read}, {report.rows_loaded}, {report.rows_quarantined}, {report.rows_duplicate}, "
-        f"{timestamp_sql(loaded_at)}",
+        f"{timestamp_sql(loaded_at)}"
     )
-    book.note(report.file, checksum, status, replaced)
 
 
 def forget_failure(engine: Engine, source: str, file: str) -> None:
@@ -156,29 +170,35 @@ def quarantine_file(engine: Engine, report: FileReport, at: str) -> None:
 
 
 def quarantine_rows(
-    engine: Engine, source: str, file: str, exceptions: str | None, rejects: list[Reject], at: str
+    engine: Engine, source: str, exceptions: str | None, rejects: list[tuple[str, Reject]], at: str
 ) -> int:
-    """The file's bad rows (with their reason) and the lines the reader rejected; returns how
-    many. ``exceptions`` is None when the file has no row needing more than loading."""
+    """The bad rows of ``exceptions`` (with their reason; None when no row needs more than
+    loading) and the lines the reader rejected, as (file, reject); returns how many."""
     count = 0
     if exceptions is not None:
         count = engine.insert("quarantine", QUARANTINE_COLUMNS, quarantine_rows_sql(exceptions, source, at))
-    if rejects:
-        table = pa.table(
-            {
-                "line": pa.array([reject.line for reject in rejects], pa.int64()),
-                "reason": [reject.reason for reject in rejects],
-                "raw": [reject.raw for reject in rejects],
-            }
-        )
-        engine.register_arrow(f"rejects_{source}", table)
-        count += engine.insert(
-            "quarantine",
-            QUARANTINE_COLUMNS,
-            f"SELECT {literal(source)}, {literal(file)}, CAST(NULL AS BIGINT), line, reason, raw, "
-            f"{timestamp_sql(at)} FROM rejects_{source}",
-        )
-    return count
+    return count + _quarantine_rejects(engine, source, rejects, at)
+
+
+def _quarantine_rejects(engine: Engine, source: str, rejects: list[tuple[str, Reject]], at: str) -> int:
+    """The lines the reader rejected, as (file, reject), in one insert; returns how many."""
+    if not rejects:
+        return 0
+    table = pa.table(
+        {
+            "file": [file for file, _ in rejects],
+            "line": pa.array([reject.line for _, reject in rejects], pa.int64()),
+            "reason": [reject.reason for _, reject in rejects],
+            "raw": [reject.raw for _, reject in rejects],
+        }
+    )
+    engine.register_arrow(f"rejects_{source}", table)
+    return engine.insert(
+        "quarantine",
+        QUARANTINE_COLUMNS,
+        f"SELECT {literal(source)}, file, CAST(NULL AS BIGINT), line, reason, raw, "
+        f"{timestamp_sql(at)} FROM rejects_{source}",
+    )
 
 
 def identifier_issues(engine: Engine, source: str, exceptions: str, id_types: list[str], at: str) -> int:
