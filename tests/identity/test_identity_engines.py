@@ -1,4 +1,5 @@
-"""Identity resolution gives the same mapping on DuckDB (scipy) and Spark (large-star/small-star SQL)."""
+"""Identity resolution gives the same mapping on DuckDB (scipy) and Spark (scipy on the driver
+for a graph of up to ``LOCAL_NODES`` nodes, large-star/small-star SQL above)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from personae import Workspace
 from personae.engine import Engine
-from personae.identity.components import components_by_sql, labels_by_scipy
+from personae.identity import resolve
+from personae.identity.components import LOCAL_NODES, components_by_sql, labels_by_scipy
 from tests.identity.test_resolve import AS_OF, CRM, CRM_CSV, HEADER, ORDERS
 from tests.workspaces import write_workspace
 
@@ -32,7 +34,11 @@ def test_sql_components_equal_scipy_on_a_random_graph(engine: Engine) -> None:
 
 
 @pytest.mark.spark
-def test_identity_tables_are_identical_on_both_engines(tmp_path: Path) -> None:
+@pytest.mark.parametrize("local_nodes", [LOCAL_NODES, 0], ids=["driver", "sql-rounds"])
+def test_identity_tables_are_identical_on_both_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_nodes: int
+) -> None:
+    monkeypatch.setattr(resolve, "LOCAL_NODES", local_nodes)
     orders = (
         "o1,2024-02-01,10,ANN@mail.net,L1,\no2,2024-02-02,20,,L1,\no3,2024-02-03,30,,,u9\n"
         "o4,2024-02-04,10,fam@mail.net,L4,u1\no5,2024-02-05,20,fam@mail.net,L5,u2\n"

@@ -26,7 +26,7 @@ from personae.engine.dialects import has
 from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
 from personae.identity import fuzzy_reuse, graph, incremental
-from personae.identity.components import components_by_scipy, components_by_sql
+from personae.identity.components import LOCAL_NODES, components_by_scipy, components_by_sql
 from personae.identity.limits import enforce_limits
 from personae.identity.matching import FuzzyEdges, fuzzy_edges
 from personae.identity.specs import IdentitySettings
@@ -139,8 +139,8 @@ def resolve_identities(
         engine.materialise("_scope_previous", "SELECT * FROM _previous WHERE uid IN (SELECT uid FROM _touched)")
         nodes, edges, previous = "_scope_nodes", "_scope_edges", "_scope_previous"
     with _phase(seconds, "components"):
-        if has(engine.name, "local_components"):
-            size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
+        size = int(engine.scalar("SELECT coalesce(max(node), -1) + 1 FROM _nodes"))
+        if has(engine.name, "local_components") or size <= LOCAL_NODES:
             if scoped:
                 components_by_scipy(engine, edges, size, "_all_labels")
                 engine.materialise("_labels", f"SELECT l.* FROM _all_labels AS l JOIN {nodes} AS n ON n.node = l.node")
