@@ -8,8 +8,10 @@ ones an engine cannot do at all are listed in ``UNSUPPORTED`` and raise
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -93,14 +95,68 @@ def _spark_json_object(node: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="to_json", expressions=[struct, keep_nulls])
 
 
+_JSON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _spark_json_paths(node: exp.Expr) -> exp.Expr:
-    """DuckDB's ``json_extract[_string](x, [path, ...])`` (a list: one parse of ``x``) is an
-    array of Spark's ``get_json_object``, one per path; a single path stays as it is."""
+    """DuckDB's ``json_extract[_string](x, [path, ...])`` (a list: one parse of ``x``) on Spark.
+
+    Paths of plain keys (``$.a.b``) none of which leads into another are read from one
+    ``from_json`` of ``x`` with a schema of exactly those paths, every leaf a string, bound
+    once by a lambda: the line is parsed once for the whole list, where a ``get_json_object``
+    per path parsed it once per path (the 1M demo's web events, ~30 paths: 29 s a million
+    lines against 5.7 s). A string leaf gives what ``get_json_object`` gives: a string's
+    text, or the JSON text of a number, object or array as Jackson writes it. Only a key
+    repeated within one object differs (``from_json`` keeps the last, ``get_json_object``
+    and DuckDB the first). Other lists stay an array of ``get_json_object``; a single path
+    stays as it is."""
     paths = node.expression
     if not isinstance(paths, exp.Array):
         return node
+    keys = [_json_keys(path) for path in paths.expressions]
+    known = [key for key in keys if key is not None]
+    if len(known) == len(keys) and (schema := _json_schema(known)) is not None:
+        leaves = ", ".join("_parsed." + ".".join(f"`{name}`" for name in key) for key in known)
+        value = node.this.sql(dialect=SQLGLOT_DIALECT["spark"])
+        # an array of from_json(x, …).a, … parsed x once per element: Spark shares no call
+        # between them
+        return sqlglot.parse_one(
+            f"transform(array(from_json({value}, '{schema}')), _parsed -> array({leaves}))[0]", read="spark"
+        )
     kind = type(node)
     return exp.Array(expressions=[kind(this=node.this.copy(), expression=path.copy()) for path in paths.expressions])
+
+
+def _json_keys(path: exp.Expr) -> tuple[str, ...] | None:
+    """``$.a.b`` as ("a", "b"); None for any other path (an index, a quoted key, …)."""
+    if not isinstance(path, exp.Literal) or not path.is_string or not path.this.startswith("$."):
+        return None
+    keys = tuple(path.this[2:].split("."))
+    return keys if all(_JSON_KEY.fullmatch(key) for key in keys) else None
+
+
+def _json_schema(paths: list[tuple[str, ...]]) -> str | None:
+    """A Spark DDL struct holding exactly ``paths``, leaves as strings; None when one path
+    leads into another (a key both read whole and read into)."""
+    tree: dict[str, Any] = {}
+    for keys in paths:
+        node = tree
+        for depth, key in enumerate(keys):
+            leaf = depth == len(keys) - 1
+            if leaf:
+                if isinstance(node.get(key), dict):
+                    return None
+                node[key] = "string"
+            else:
+                if node.get(key) == "string":
+                    return None
+                node = node.setdefault(key, {})
+
+    def ddl(node: dict[str, Any]) -> str:
+        fields = (f"`{key}`: {value if value == 'string' else ddl(value)}" for key, value in node.items())
+        return f"struct<{', '.join(fields)}>"
+
+    return ddl(tree)
 
 
 def _spark_percentile(node: exp.Expr) -> exp.Expr:

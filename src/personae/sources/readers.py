@@ -223,9 +223,12 @@ def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
         "coalesce(json_valid(_raw) AND starts_with(ltrim(_raw), '{'), false) AS _json_ok "
         f"FROM {relation}"
     )
+    # the lines to parse, NULL for the others: the extraction is then no branch of a CASE,
+    # which lets Spark evaluate the parse its lists share once (engine/dialects.py)
+    valid = f"SELECT *, CASE WHEN _json_ok THEN _raw END AS _valid FROM ({checked}) AS checked"
     parsed = (
-        f"SELECT _raw, _file, _row, _json_ok, CASE WHEN _json_ok THEN json_extract_string(_raw, {listed(text)}) END "
-        f"AS _text, CASE WHEN _json_ok THEN json_extract(_raw, {listed(json)}) END AS _json FROM ({checked}) AS lines"
+        f"SELECT _raw, _file, _row, _json_ok, json_extract_string(_valid, {listed(text)}) AS _text, "
+        f"json_extract(_valid, {listed(json)}) AS _json FROM ({valid}) AS lines"
     )
     extracted = ", ".join(f'{read(column)} AS "{column}"' for column in fields)
     return f"SELECT {extracted}, _raw, _json_ok, _file, _row FROM ({parsed}) AS parsed"
