@@ -156,6 +156,20 @@ def test_event_ids_are_idempotent_across_files(tmp_path: Path) -> None:
     assert ids == ["m1", "m2", "m3", "m4"]
 
 
+def test_orders_already_stored_are_skipped_in_a_new_file(tmp_path: Path) -> None:
+    """Order ids are idempotent too: a new file repeating stored receipts loads only its new
+    ones (the stored ids are looked up among the source's own, ``pos:…``)."""
+    workspace = _workspace(tmp_path)
+    workspace.run(as_of=date(2024, 3, 1))
+    (workspace.root / "data/pos/2024-again.csv").write_text(POS_CSV + "R5,2024-02-03,1.00,C9,,,\n")
+    report = workspace.run(as_of=date(2024, 3, 1))
+    pos = next(source for source in report.sources if source.name == "pos")
+    loaded = {file.file: (file.rows_loaded, file.rows_duplicate) for file in pos.files}
+    assert loaded["data/pos/2024-again.csv"] == (1, 4)
+    ids = workspace.sql("SELECT event_id FROM events WHERE source = 'pos' ORDER BY 1").column(0).to_pylist()
+    assert ids == ["pos:R1", "pos:R2", "pos:R3", "pos:R4", "pos:R5"]
+
+
 def test_parquet_source_keeps_row_numbers(tmp_path: Path) -> None:
     table = pa.table(
         {

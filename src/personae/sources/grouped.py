@@ -48,6 +48,7 @@ from personae.sources.mapping import checked_fields, jsonl_columns, mapped_sql, 
 from personae.sources.specs import SourceSpec
 from personae.sources.targets import (
     checked_sql,
+    event_id_prefix,
     events_rows_sql,
     exceptions_sql,
     repeated_keys_sql,
@@ -130,7 +131,7 @@ def _store_together(
     engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
     if engine.row_count(names["repeated"]):
         return None
-    engine.materialise(names["stored"], stored_ids_sql(names["mapped"], fields))
+    engine.materialise(names["stored"], stored_ids_sql(names["mapped"], fields, event_id_prefix(spec.kind, spec.name)))
     if engine.row_count(names["stored"]):
         return None
     engine.view(names["checked"], checked_sql(names["mapped"], None))

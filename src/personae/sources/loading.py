@@ -31,6 +31,7 @@ from personae.sources.raw_copy import RawCopy
 from personae.sources.specs import IngestSettings, SourceSpec
 from personae.sources.targets import (
     checked_sql,
+    event_id_prefix,
     events_rows_sql,
     exceptions_sql,
     records_rows_sql,
@@ -230,7 +231,7 @@ def _write_target(context: IngestContext, spec: SourceSpec, checked: str, stored
     table = TARGET_TABLE[spec.kind]
     fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
     if table == "events":
-        engine.materialise(stored, stored_ids_sql(checked, fields))
+        engine.materialise(stored, stored_ids_sql(checked, fields, event_id_prefix(spec.kind, spec.name)))
         skipped = stored if engine.row_count(stored) else None
         return engine.insert(table, list(fields), events_rows_sql(checked, fields, skipped))
     engine.delete_where(table, replaced_records_condition(table, checked, spec.name))

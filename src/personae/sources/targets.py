@@ -107,10 +107,26 @@ def checked_sql(mapped: str, repeated: str | None) -> str:
     )
 
 
-def stored_ids_sql(mapped: str, fields: dict[str, str]) -> str:
+def event_id_prefix(kind: SourceKind, source: str) -> str | None:
+    """What every ``event_id`` of the source's rows starts with: ``<source>:`` for orders and
+    order lines (their ids are made from the order and line ids); None for events, whose id
+    is the message's own."""
+    return f"{source}:" if kind in (SourceKind.ORDERS, SourceKind.ORDER_ITEMS) else None
+
+
+def stored_ids_sql(mapped: str, fields: dict[str, str], prefix: str | None = None) -> str:
     """``event_id`` of the stored events whose id the file's rows have (good or bad: a superset
-    of what the insert must skip is as good, and it needs only the key computed)."""
-    return f"SELECT s.event_id FROM events AS s WHERE s.event_id IN (SELECT {fields['event_id']} FROM {mapped})"
+    of what the insert must skip is as good, and it needs only the key computed).
+
+    With the ids' ``prefix`` (:func:`event_id_prefix`), only stored ids that start with it are
+    compared: the same rows, but the engines skip whole files and row groups by their
+    ``event_id`` bounds (Spark's Parquet filter pushdown, DuckDB's zone maps) instead of
+    reading every stored id. Spark read all 40M at 1M customers for each orders file, 62 s of
+    its ingest."""
+    narrowed = f"starts_with(s.event_id, {literal(prefix)}) AND " if prefix else ""
+    return (
+        f"SELECT s.event_id FROM events AS s WHERE {narrowed}s.event_id IN (SELECT {fields['event_id']} FROM {mapped})"
+    )
 
 
 def events_rows_sql(mapped: str, fields: dict[str, str], stored: str | None) -> str:
