@@ -62,10 +62,10 @@ def _workspace(root: Path, files: dict[str, str]) -> Workspace:
     return Workspace(write_workspace(root, [POS_SOURCE, WEB_SOURCE], files))
 
 
-def _reports(workspace: Workspace, counted: list[int]) -> list[tuple[Any, ...]]:
+def _reports(workspace: Workspace) -> list[tuple[Any, ...]]:
+    """Each file's report of an ingest run, in the run's order."""
     report = workspace.run(as_of=AS_OF, only="ingest")
     files: list[FileReport] = [file for source in report.sources for file in source.files]
-    counted.append(len(files))
     return [
         (f.source, f.file, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate, f.message)
         for f in files
@@ -102,11 +102,11 @@ def test_files_loaded_together_end_as_files_loaded_one_by_one(
 ) -> None:
     together = _workspace(tmp_path / "together", {**POS_FILES, **WEB_FILES})
     alone = _workspace(tmp_path / "alone", {**POS_FILES, **WEB_FILES})
-    first = _reports(together, [])
+    first = _reports(together)
     assert stages == [3, 3], "the three pos files and the three web files each load in one pass"
     with monkeypatch.context() as one_by_one:
         one_by_one.setattr(grouped, "GROUP_ROWS", 0)
-        assert _reports(alone, []) == first
+        assert _reports(alone) == first
     assert stages[2:] == [1] * 6
     assert _stored(together) == _stored(alone)
     quarantined = {row["reason"] for row in _stored(together)["quarantine"]}
@@ -119,10 +119,10 @@ def test_files_loaded_together_end_as_files_loaded_one_by_one(
         for relative, content in later.items():
             (workspace.root / relative).write_text(content)
     del stages[:]
-    second = _reports(together, [])
+    second = _reports(together)
     with monkeypatch.context() as one_by_one:
         one_by_one.setattr(grouped, "GROUP_ROWS", 0)
-        assert _reports(alone, []) == second
+        assert _reports(alone) == second
     assert _stored(together) == _stored(alone)
     if later is NEW_ONLY:
         assert stages[0] == 2
