@@ -24,13 +24,9 @@ rows, and it loads alone as before.
 
 from __future__ import annotations
 
-import contextlib
-
-import duckdb
 import pyarrow.parquet as pq
 
 from personae.engine.dialects import CAPABILITIES
-from personae.engine.sql import literal, literals
 from personae.errors import EngineError, MappingError
 from personae.sources import ledger, raw_copy, suppressing
 from personae.sources.kinds import TARGET_TABLE
@@ -38,11 +34,11 @@ from personae.sources.ledger import FileReport, SourceLedger
 from personae.sources.loading import (
     CopiedFile,
     IngestContext,
-    drop_stage,
+    left_over,
     load_file,
     refused_as_os_error,
     rows_sql,
-    stage_names,
+    staged,
 )
 from personae.sources.mapping import checked_fields, jsonl_columns, mapped_sql, validated_identifiers
 from personae.sources.specs import SourceSpec
@@ -99,15 +95,8 @@ def load_files(
 def _load_together(
     context: IngestContext, book: SourceLedger, spec: SourceSpec, waiting: list[CopiedFile]
 ) -> list[FileReport] | None:
-    names = stage_names(spec)
-    try:
-        reports = _store_together(context, book, spec, waiting, names)
-    except BaseException:
-        with contextlib.suppress(duckdb.Error, EngineError):  # a store a full disk invalidated cannot drop them
-            drop_stage(context.engine, names)
-        raise
-    drop_stage(context.engine, names)
-    return reports
+    with staged(context.engine, spec) as names:
+        return _store_together(context, book, spec, waiting, names)
 
 
 def _store_together(
@@ -115,7 +104,8 @@ def _store_together(
 ) -> list[FileReport] | None:
     """The files' rows stored in one transaction; None when they must load one by one."""
     engine = context.engine
-    if suppressing.active_salt(engine) is not None or _left_over(context, spec, waiting):
+    labels = [copied.label for copied in waiting]
+    if suppressing.active_salt(engine) is not None or left_over(engine, spec, labels):
         return None
     jsonl = spec.resolved_format == "jsonl"
     engine.stage(names["stage"], [copied.partial for copied in waiting])
@@ -141,7 +131,7 @@ def _store_together(
     rejects = [(copied.label, reject) for copied in waiting for reject in copied.copy.rejects]
     with refused_as_os_error(), engine.transaction():
         # the rows first: on an engine without transactions, rows of an interrupted load are
-        # what tells the next run to remove what these files left (see _left_over)
+        # what tells the next run to remove what these files left (loading.left_over)
         inserted = engine.insert("events", list(fields), events_rows_sql(names["checked"], fields, None))
         expected = sum(report.rows_loaded for report in reports)
         if inserted != expected:
@@ -182,13 +172,3 @@ def _reports(
             )
         )
     return reports
-
-
-def _left_over(context: IngestContext, spec: SourceSpec, waiting: list[CopiedFile]) -> bool:
-    """On an engine without transactions, whether an interrupted earlier load of any of these
-    files left rows (those files then load one by one, each removing its own)."""
-    if "transactions" in CAPABILITIES[context.engine.name]:
-        return False
-    labels = literals([copied.label for copied in waiting])
-    condition = f"source = {literal(spec.name)} AND _file IN ({labels})"
-    return bool(context.engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))

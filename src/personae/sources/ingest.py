@@ -143,6 +143,11 @@ def _ingest_files(
     A file with the content of one waiting ends the group first (the ledger then skips it)."""
     waiting: list[CopiedFile] = []
     order = {_label(context, spec, path): index for index, path in enumerate(files)}
+
+    def load_waiting() -> None:
+        reports.extend(grouped.load_files(context, book, spec, waiting))
+        waiting.clear()
+
     try:
         for path in files:
             label = _label(context, spec, path)
@@ -154,22 +159,18 @@ def _ingest_files(
                 )
                 continue
             if any(copied.digest == digest for copied in waiting):
-                reports.extend(grouped.load_files(context, book, spec, waiting))
-                waiting = []
+                load_waiting()
             copied = _copied(context, spec, path, label, digest, book, reports)
             if copied is None:
                 continue
             if not grouped.groupable(context, spec, book, copied):
-                reports.extend(grouped.load_files(context, book, spec, waiting))
-                waiting = []
+                load_waiting()
                 reports.append(load_file(context, book, spec, copied))
-                continue
-            if not grouped.fits(waiting, copied):
-                reports.extend(grouped.load_files(context, book, spec, waiting))
-                waiting = []
-            waiting.append(copied)
-        reports.extend(grouped.load_files(context, book, spec, waiting))
-        waiting = []
+            else:
+                if not grouped.fits(waiting, copied):
+                    load_waiting()
+                waiting.append(copied)
+        load_waiting()
     finally:
         for copied in waiting:  # an error ended the run before they loaded
             copied.partial.unlink(missing_ok=True)

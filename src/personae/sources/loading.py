@@ -20,7 +20,7 @@ import duckdb
 
 from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
-from personae.engine.sql import literal
+from personae.engine.sql import literal, literals
 from personae.errors import EngineError, MappingError
 from personae.progress import Progress, silent
 from personae.sources import ledger, raw_copy, readers, suppressing
@@ -65,10 +65,6 @@ class CopiedFile:
     known: Entry
     copy: RawCopy
     partial: Path
-
-
-def stage_names(spec: SourceSpec) -> dict[str, str]:
-    return {part: f"{part}_{spec.name}" for part in STAGE_PARTS}
 
 
 @contextlib.contextmanager
@@ -127,21 +123,12 @@ def record_failure(
 
 def _load(context: IngestContext, book: SourceLedger, spec: SourceSpec, copied: CopiedFile) -> FileReport:
     """Stage, map and store the file's rows in one transaction; returns its report."""
-    path, label, digest, known, copy, partial = (
-        copied.path,
-        copied.label,
-        copied.digest,
-        copied.known,
-        copied.copy,
-        copied.partial,
-    )
-    engine = context.engine
-    names = stage_names(spec)
+    engine, label, known, copy = context.engine, copied.label, copied.known, copied.copy
     report = FileReport(spec.name, label, "reloaded" if known.loaded else "loaded", copy.rows + len(copy.rejects))
     jsonl = spec.resolved_format == "jsonl"
     typed = spec.resolved_format == "parquet" and "typed_stage" in CAPABILITIES[engine.name]
-    try:
-        engine.stage(names["stage"], path if typed else partial)
+    with staged(engine, spec) as names:
+        engine.stage(names["stage"], copied.path if typed else copied.partial)
         described = dict(engine.columns(names["stage"]))
         columns = jsonl_columns(spec) if jsonl else list(described)
         if typed:  # the input file itself: it has no _file column, and its columns keep their types
@@ -157,17 +144,12 @@ def _load(context: IngestContext, book: SourceLedger, spec: SourceSpec, copied: 
             hint = readers.delimiter_hint(columns, spec.csv.delimiter) if spec.resolved_format == "csv" else ""
             raise MappingError(f"{error}{hint}") from None
         with refused_as_os_error(), engine.transaction():
-            if known.loaded or _left_over(engine, spec, label):
+            if known.loaded or left_over(engine, spec, [label]):
                 ledger.forget_file(engine, spec.name, label, TARGET_TABLE[spec.kind])
             elif known.failed:
                 ledger.forget_failure(engine, spec.name, label)
             _store_rows(context, spec, label, names, mapped, columns, copy, report)
-            ledger.record(engine, book, report, digest, context.loaded_at)
-    except BaseException:
-        with contextlib.suppress(duckdb.Error, EngineError):  # a store a full disk invalidated cannot drop them
-            drop_stage(engine, names)
-        raise
-    drop_stage(engine, names)
+            ledger.record(engine, book, report, copied.digest, context.loaded_at)
     return report
 
 
@@ -211,16 +193,31 @@ def _store_rows(
     report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded - report.rows_suppressed
 
 
-def drop_stage(engine: Engine, names: dict[str, str]) -> None:
+@contextlib.contextmanager
+def staged(engine: Engine, spec: SourceSpec) -> Iterator[dict[str, str]]:
+    """The names of a load's staged relations (one of each of :data:`STAGE_PARTS` per source),
+    dropped when it ends."""
+    names = {part: f"{part}_{spec.name}" for part in STAGE_PARTS}
+    try:
+        yield names
+    except BaseException:
+        with contextlib.suppress(duckdb.Error, EngineError):  # a store a full disk invalidated cannot drop them
+            _drop_stage(engine, names)
+        raise
+    _drop_stage(engine, names)
+
+
+def _drop_stage(engine: Engine, names: dict[str, str]) -> None:
     for part in reversed(STAGE_PARTS):
         engine.drop_table(names[part])
 
 
-def _left_over(engine: Engine, spec: SourceSpec, label: str) -> bool:
-    """On an engine without transactions, rows an interrupted earlier load of this file left."""
+def left_over(engine: Engine, spec: SourceSpec, labels: list[str]) -> bool:
+    """On an engine without transactions, whether an interrupted earlier load of any of these
+    files left rows in the kind's table (the next load of such a file removes them first)."""
     if "transactions" in CAPABILITIES[engine.name]:
         return False
-    condition = f"source = {literal(spec.name)} AND _file = {literal(label)}"
+    condition = f"source = {literal(spec.name)} AND _file IN ({literals(labels)})"
     return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
 
 
