@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 import pytest
@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from personae.cli.app import app
 from personae.errors import ConfigError
+from personae.identity.fuzzy import FuzzyMatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -214,3 +215,42 @@ def test_every_comparison_kind_is_in_the_recipe() -> None:
 
     text = RECIPE.read_text(encoding="utf-8")
     assert [kind for kind in COMPARISON_KINDS if f"| `{kind}` |" not in text] == []
+
+
+def record_groups(root: Path) -> set[frozenset[str]]:
+    """The Febrl records linked together, as sets of record ids (UIDs differ by workspace salt)."""
+    shown = json.loads(
+        invoke(
+            "sql",
+            "SELECT uid, list(record_id ORDER BY record_id) AS ids FROM record_map GROUP BY uid",
+            "-w",
+            str(root),
+            "-f",
+            "json",
+        )
+    )
+    return {frozenset(row["ids"]) for row in shown}
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_spark_workspace_links_the_records_duckdb_links(
+    febrl3: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 5,000 records, under identity.matching.LOCAL_RECORDS: the driver's DuckDB scores the
+    # pairs with the model it trained, and Splink's Spark backend is never loaded
+    backends: list[str] = []
+    load = FuzzyMatcher.load
+
+    def spied(path: Path, **options: Any) -> FuzzyMatcher:
+        backends.append(options.get("backend", "duckdb"))
+        return load(path, **options)
+
+    monkeypatch.setattr(FuzzyMatcher, "load", spied)
+    root = make_workspace(tmp_path / "febrl", "febrl3.csv", recipe_config())
+    for step in ("ingest", "identity"):
+        invoke("run", "-w", str(root), "--engine", "spark", "--only", step)
+    on_spark, on_duckdb = record_groups(root), record_groups(febrl3)
+    assert sum(len(group) > 1 for group in on_duckdb) > 1000  # the fuzzy links, not only exact ones
+    assert on_spark == on_duckdb
+    assert "spark" not in backends

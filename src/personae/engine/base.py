@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from personae.engine.dialects import transpile
+from personae.engine.specs import default_memory_limit
 from personae.engine.sql import identifier
 from personae.engine.tables import TABLE
 from personae.errors import EngineError, UsageError
@@ -218,9 +219,10 @@ class Engine(ABC):
         return self._reader
 
     def _open_reader(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB instance of its own; an engine whose store is DuckDB gives a
-        cursor of the store's instance instead."""
-        return duckdb.connect()
+        """An in-memory DuckDB instance of its own, under :func:`default_memory_limit` (DuckDB's
+        own default is 80 % of the machine, beside a Spark driver's heap); an engine whose store
+        is DuckDB gives a cursor of the store's instance instead."""
+        return duckdb.connect(config={"memory_limit": default_memory_limit()})
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

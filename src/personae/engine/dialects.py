@@ -56,8 +56,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 - ``read_only_open``: the store can be opened read-only, so readers need no lock;
 - ``local_components``: links can be pulled into this process for scipy's connected
   components (an embedded store); without it components run in SQL on the engine;
-- ``splink_scoring``: Splink scores record pairs on this engine itself (a model trained on
-  DuckDB is loaded into Splink's backend of the engine's name);
+- ``splink_scoring``: Splink can score record pairs on this engine itself (a model trained on
+  DuckDB is loaded into Splink's backend of the engine's name), which the identity step
+  does beyond ``identity.matching.LOCAL_RECORDS`` records;
 - ``row_hash``: ``hash(t)`` of a whole row (``t`` a table alias) and a ``sum`` of those that
   cannot overflow, for fingerprints of a table's content (the identity step keeps the last
   run's fuzzy pairs when the fingerprint of their inputs is unchanged)."""

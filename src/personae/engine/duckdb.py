@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.guard import refusal
-from personae.engine.specs import machine_memory
+from personae.engine.specs import MEMORY_SHARE, default_memory_limit
 from personae.engine.sql import identifier, literal
 from personae.engine.tables import TABLE
 from personae.errors import EngineError, StoreLockedError, UsageError
@@ -51,13 +51,6 @@ def _failed(error: duckdb.Error, sql: str, config: Mapping[str, object]) -> Engi
     return EngineError("duckdb failed: " + text, sql=sql)
 
 
-MEMORY_SHARE = 0.5
-"""The share of the machine's memory a DuckDB connection may use when ``memory_limit`` is
-not set. DuckDB's own default is 80 % per connection, and the identity step runs two (the
-store and the fuzzy matcher's): measured at 300k customers it peaked at 5.0 GB, the fuzzy
-connection holding most of it with no limit reaching it (issue 18)."""
-
-
 def _makes(folder: Path) -> bool:
     """Whether ``folder`` exists or could be made (DuckDB does not make a spill folder's
     parents; a read-only workspace keeps DuckDB's own spill place)."""
@@ -66,11 +59,6 @@ def _makes(folder: Path) -> bool:
     except OSError:
         return False
     return True
-
-
-def default_memory_limit() -> str:
-    """:data:`MEMORY_SHARE` of the machine's memory, as DuckDB takes it (``"11771MB"``)."""
-    return f"{int(machine_memory() * MEMORY_SHARE) // 2**20}MB"
 
 
 class DuckDBEngine(Engine):

@@ -1,8 +1,9 @@
 """Probabilistic links between customer records, as identity-graph edges.
 
 The matcher (:mod:`personae.identity.fuzzy`, Splink) is trained once, on DuckDB, and saved
-as JSON in the workspace's ``models/`` folder; later runs load it and only predict, with
-Splink's Spark backend when the workspace runs on Spark. Delete the file
+as JSON in the workspace's ``models/`` folder; later runs load it and only predict, on
+DuckDB too up to :data:`LOCAL_RECORDS` records (on Spark, in the driver's DuckDB), with
+Splink's Spark backend beyond. Delete the file
 (or change the compared columns) to retrain. Too few records to train is not an error:
 the run goes on with deterministic links only, and says so in its warnings.
 """
@@ -34,6 +35,12 @@ MIN_RECORDS = 50
 ATTRIBUTE_SAMPLE = 1000
 """Records read to list the attribute names a hint may suggest."""
 LINK_RANK = 1000  # fuzzy links are the least trusted: cut first when a limit is broken
+LOCAL_RECORDS = 10_000_000
+"""Up to this many customer records, a Spark workspace scores record pairs with Splink on the
+driver's DuckDB (the records are collected there either way, and the pairs come back), as it
+trains; beyond, on Spark. At 1M customers (1.45M records) Splink's prediction on Spark local
+took ~1,077 s, against ~90 s for the whole fuzzy step on DuckDB (bench/RESULTS.md): its
+blocked joins become hundreds of two-task sort-merge stages."""
 
 
 RECORD_COLUMNS = frozenset(name for name, _ in columns_of("customer_records"))
@@ -128,9 +135,9 @@ def matcher_for(
 
 def _on_store(matcher: FuzzyMatcher, engine: Engine) -> FuzzyMatcher:
     """``matcher`` running Splink on the store's own DuckDB instance, under its memory limit
-    (:mod:`personae.identity.fuzzy_backend`); a Spark workspace trains on a DuckDB of its own."""
-    if isinstance(engine, DuckDBEngine):
-        matcher.store = engine.connection
+    (:mod:`personae.identity.fuzzy_backend`); on an engine whose store is not DuckDB, on the
+    DuckDB instance that reads its input files (Spark's driver)."""
+    matcher.store = engine.connection if isinstance(engine, DuckDBEngine) else engine.reader()
     return matcher
 
 
@@ -181,10 +188,11 @@ def fuzzy_edges(
         if kept:
             engine.materialise("_fuzzy_pairs", fuzzy_reuse.KEPT_PAIRS)
         else:
-            if has(engine.name, "splink_scoring"):  # trained on DuckDB (fast, on one machine), scored on the engine
+            compared = engine.fetch_arrow(records)
+            if has(engine.name, "splink_scoring") and compared.num_rows > LOCAL_RECORDS:
                 spark = getattr(engine, "session", None)
                 matcher = FuzzyMatcher.load(models / MODEL_FILE, backend="spark", spark=spark)
-            pairs = matcher.predict(engine.fetch_arrow(records))
+            pairs = matcher.predict(compared)
             engine.register_arrow("_fuzzy_pairs", pairs.select(["record_key_l", "record_key_r"]))
     except SplinkException as failed:  # Splink's SQL failed on the store's instance: out of memory, say
         cause = failed.__cause__
