@@ -65,23 +65,37 @@ def _order(rule: str, source_priority: Sequence[str]) -> str:
     return "stamp DESC, source, value"
 
 
-def attribute_sql(attribute: str, rule: str, source_priority: Sequence[str] = ()) -> str:
-    """(uid, value, source, at) of the surviving value of one attribute per UID."""
-    candidates = (
-        f"SELECT m.uid, c.{attribute} AS value, c.source, coalesce(c.updated_at, c._loaded_at) AS stamp "
-        "FROM customer_records AS c JOIN record_map AS m ON m.source = c.source AND m.record_id = c.record_id "
-        f"WHERE c.{attribute} IS NOT NULL"
+CANDIDATES = "_golden_candidates"
+"""The staged join of customer records to their UIDs that every attribute's choice reads."""
+
+
+def candidates_sql(attributes: Sequence[str]) -> str:
+    """(uid, source, stamp, each attribute) of every customer record with a UID: the one join
+    of records to ``record_map`` that all attributes choose from (a join per attribute cost
+    Spark a shuffle of both tables each)."""
+    columns = ", ".join(f"c.{attribute}" for attribute in attributes)
+    return (
+        f"SELECT m.uid, c.source, coalesce(c.updated_at, c._loaded_at) AS stamp, {columns} "
+        "FROM customer_records AS c JOIN record_map AS m ON m.source = c.source AND m.record_id = c.record_id"
     )
-    counted = f"SELECT *, count(*) OVER (PARTITION BY uid, value) AS freq FROM ({candidates}) AS c"
+
+
+def attribute_sql(attribute: str, rule: str, source_priority: Sequence[str] = ()) -> str:
+    """(uid, value, source, stamp) of the surviving value of one attribute per UID, from
+    :data:`CANDIDATES`."""
+    candidates = f"SELECT uid, {attribute} AS value, source, stamp FROM {CANDIDATES} WHERE {attribute} IS NOT NULL"
+    if rule == "most_frequent":  # the only rule that counts agreeing records
+        candidates = f"SELECT *, count(*) OVER (PARTITION BY uid, value) AS freq FROM ({candidates}) AS c"
     ranked = (
         f"SELECT *, row_number() OVER (PARTITION BY uid ORDER BY {_order(rule, source_priority)}) AS position "
-        f"FROM ({counted}) AS f"
+        f"FROM ({candidates}) AS f"
     )
     return f"SELECT uid, value, source, stamp FROM ({ranked}) AS r WHERE position = 1"
 
 
 def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str] = ()) -> str:
-    """One row per UID: golden attributes with their source and time, and identifier counts."""
+    """One row per UID: golden attributes with their source and time, and identifier counts
+    (the attributes chosen from :data:`CANDIDATES`, made by :func:`candidates_sql`)."""
     rules = {**DEFAULT_RULES, **survivorship}
     people = (
         "SELECT m.uid, count(*) AS identifiers, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen, "
@@ -129,6 +143,7 @@ def build_golden_records(
     engine: Engine, survivorship: Mapping[str, str], source_priority: Sequence[str] = ()
 ) -> GoldenResult:
     """Rebuild ``profiles`` with the rules of ``survivorship`` (attribute -> rule) over the defaults."""
+    engine.materialise(CANDIDATES, candidates_sql(list({**DEFAULT_RULES, **survivorship})))
     engine.create_table("profiles", profiles_sql(survivorship, source_priority))
     people, known = engine.fetch_rows(f"SELECT count(*), count(*) FILTER (WHERE {KNOWN}) FROM profiles")[0]
     return GoldenResult(int(people), int(known))

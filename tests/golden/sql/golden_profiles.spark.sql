@@ -72,15 +72,13 @@ LEFT JOIN (
         COUNT(*) OVER (PARTITION BY uid, value) AS freq
       FROM (
         SELECT
-          m.uid,
-          c.first_name AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
+          uid,
+          first_name AS value,
+          source,
+          stamp
+        FROM _golden_candidates
         WHERE
-          NOT c.first_name IS NULL
+          NOT first_name IS NULL
       ) AS c
     ) AS f
   ) AS r
@@ -107,15 +105,13 @@ LEFT JOIN (
         COUNT(*) OVER (PARTITION BY uid, value) AS freq
       FROM (
         SELECT
-          m.uid,
-          c.last_name AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
+          uid,
+          last_name AS value,
+          source,
+          stamp
+        FROM _golden_candidates
         WHERE
-          NOT c.last_name IS NULL
+          NOT last_name IS NULL
       ) AS c
     ) AS f
   ) AS r
@@ -142,15 +138,13 @@ LEFT JOIN (
         COUNT(*) OVER (PARTITION BY uid, value) AS freq
       FROM (
         SELECT
-          m.uid,
-          c.birth_date AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
+          uid,
+          birth_date AS value,
+          source,
+          stamp
+        FROM _golden_candidates
         WHERE
-          NOT c.birth_date IS NULL
+          NOT birth_date IS NULL
       ) AS c
     ) AS f
   ) AS r
@@ -177,15 +171,13 @@ LEFT JOIN (
         COUNT(*) OVER (PARTITION BY uid, value) AS freq
       FROM (
         SELECT
-          m.uid,
-          c.gender AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
+          uid,
+          gender AS value,
+          source,
+          stamp
+        FROM _golden_candidates
         WHERE
-          NOT c.gender IS NULL
+          NOT gender IS NULL
       ) AS c
     ) AS f
   ) AS r
@@ -205,20 +197,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.street AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.street IS NULL
-      ) AS c
+        uid,
+        street AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT street IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -237,20 +222,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.city AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.city IS NULL
-      ) AS c
+        uid,
+        city AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT city IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -269,20 +247,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.postcode AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.postcode IS NULL
-      ) AS c
+        uid,
+        postcode AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT postcode IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -301,20 +272,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.country AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.country IS NULL
-      ) AS c
+        uid,
+        country AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT country IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -333,20 +297,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.email AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.email IS NULL
-      ) AS c
+        uid,
+        email AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT email IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -365,20 +322,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.phone AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.phone IS NULL
-      ) AS c
+        uid,
+        phone AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT phone IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -397,20 +347,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.email_opt_in AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.email_opt_in IS NULL
-      ) AS c
+        uid,
+        email_opt_in AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT email_opt_in IS NULL
     ) AS f
   ) AS r
   WHERE
@@ -429,20 +372,13 @@ LEFT JOIN (
       ROW_NUMBER() OVER (PARTITION BY uid ORDER BY stamp DESC, source NULLS LAST, value NULLS LAST) AS position
     FROM (
       SELECT
-        *,
-        COUNT(*) OVER (PARTITION BY uid, value) AS freq
-      FROM (
-        SELECT
-          m.uid,
-          c.sms_opt_in AS value,
-          c.source,
-          COALESCE(c.updated_at, c._loaded_at) AS stamp
-        FROM customer_records AS c
-        JOIN record_map AS m
-          ON m.source = c.source AND m.record_id = c.record_id
-        WHERE
-          NOT c.sms_opt_in IS NULL
-      ) AS c
+        uid,
+        sms_opt_in AS value,
+        source,
+        stamp
+      FROM _golden_candidates
+      WHERE
+        NOT sms_opt_in IS NULL
     ) AS f
   ) AS r
   WHERE
