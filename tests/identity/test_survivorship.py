@@ -92,10 +92,10 @@ def expected(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, str
 
 
 def store_world(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    records_schema = pa.schema([(name, _arrow(type_)) for name, type_ in columns_of("customer_records")])
-    full = [{name: row.get(name) for name in records_schema.names} for row in rows]
-    engine.register_arrow("_records_in", pa.Table.from_pylist(full, schema=records_schema))
-    engine.create_table("customer_records", "SELECT * FROM _records_in")
+    engine.create_empty_table("customer_records", columns_of("customer_records"))
+    given = [*POOLS, "source", "record_id", "updated_at", "_loaded_at"]
+    engine.register_arrow("_records_in", pa.Table.from_pylist([{k: row[k] for k in given} for row in rows]))
+    engine.insert("customer_records", given, f"SELECT {', '.join(given)} FROM _records_in")
     engine.register_arrow(
         "_map_in", pa.Table.from_pylist([{k: row[k] for k in ("source", "record_id", "uid")} for row in rows])
     )
@@ -108,16 +108,6 @@ def store_world(engine: Engine, rows: list[dict[str, Any]]) -> None:
         "SELECT id_type, id_value, TIMESTAMP '2024-01-01 00:00:00' AS first_seen, "
         "TIMESTAMP '2024-02-01 00:00:00' AS last_seen FROM identity_map",
     )
-
-
-def _arrow(duckdb_type: str) -> pa.DataType:
-    return {
-        "VARCHAR": pa.string(),
-        "TIMESTAMP": pa.timestamp("us"),
-        "DATE": pa.date32(),
-        "BOOLEAN": pa.bool_(),
-        "BIGINT": pa.int64(),
-    }[duckdb_type]
 
 
 def test_every_rule_picks_what_its_definition_says(engine: Engine) -> None:

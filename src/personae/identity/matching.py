@@ -39,8 +39,8 @@ LOCAL_RECORDS = 10_000_000
 """Up to this many customer records, a Spark workspace scores record pairs with Splink on the
 driver's DuckDB (the records are collected there either way, and the pairs come back), as it
 trains; beyond, on Spark. At 1M customers (1.45M records) Splink's prediction on Spark local
-took ~1,077 s, against ~90 s for the whole fuzzy step on DuckDB (bench/RESULTS.md): its
-blocked joins become hundreds of two-task sort-merge stages."""
+took ~1,077 s (its blocked joins become hundreds of two-task sort-merge stages); scored on the
+driver, the whole identity step took 527 s (bench/RESULTS.md)."""
 
 
 RECORD_COLUMNS = frozenset(name for name, _ in columns_of("customer_records"))
