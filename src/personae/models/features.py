@@ -118,16 +118,13 @@ def holdout_sql(key: str = KEY) -> str:
     return f"substr({key}, 1, 1) IN ({literals(HOLDOUT_DIGITS)})"
 
 
-def keyed_sql(sql: str, *, limit: int | None = None, holdout: bool = False) -> str:
+def keyed_sql(sql: str, *, limit: int | None = None) -> str:
     """The rows of ``sql`` (which has a ``uid`` column) in person-key order, with their
-    ``person_key``; the first ``limit`` of them when given, and a boolean ``holdout`` column
-    when asked. Needs :data:`PERSON_KEYS` (see :func:`build_person_keys`).
+    ``person_key``; the first ``limit`` of them when given. Needs :data:`PERSON_KEYS` (see
+    :func:`build_person_keys`).
     """
-    split = f", {holdout_sql(f'k.{KEY}')} AS holdout" if holdout else ""
     cut = f" LIMIT {int(limit)}" if limit is not None else ""
-    return (
-        f"SELECT q.*, k.{KEY}{split} FROM ({sql}) AS q JOIN {PERSON_KEYS} AS k ON k.uid = q.uid ORDER BY k.{KEY}{cut}"
-    )
+    return f"SELECT q.*, k.{KEY} FROM ({sql}) AS q JOIN {PERSON_KEYS} AS k ON k.uid = q.uid ORDER BY k.{KEY}{cut}"
 
 
 def steady_frame(table: pa.Table | pa.RecordBatch) -> pd.DataFrame:
