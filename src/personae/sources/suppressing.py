@@ -56,14 +56,15 @@ def suppressed_rows_sql(relation: str, spec: SourceSpec, columns: list[str], sal
 
 
 def set_aside(engine: Engine, mapped: str, kept: str, spec: SourceSpec, salt: str) -> list[int]:
-    """Define ``kept`` as ``mapped`` without its suppressed rows; returns their row numbers."""
+    """Name ``kept`` as ``mapped`` without its suppressed rows; returns their row numbers.
+
+    ``kept`` is a view (a filter of ``mapped``, which :meth:`Engine.define` has already
+    materialised where an engine materialises): Spark copied every mapped row a second time
+    when anyone had been erased."""
     columns = [name for name, _ in engine.columns(mapped)]
     rows = sorted(int(row[0]) for row in engine.fetch_rows(suppressed_rows_sql(mapped, spec, columns, salt)))
-    if rows:
-        listed = ", ".join(str(row) for row in rows)
-        engine.define(kept, f"SELECT * FROM {mapped} WHERE _row NOT IN ({listed})")
-    else:
-        engine.define(kept, f"SELECT * FROM {mapped}")
+    listed = ", ".join(str(row) for row in rows)
+    engine.view(kept, f"SELECT * FROM {mapped}" + (f" WHERE _row NOT IN ({listed})" if rows else ""))
     return rows
 
 
