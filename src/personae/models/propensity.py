@@ -61,16 +61,19 @@ def labels_sql(context: ModelContext) -> str:
     high-value line is drawn over all of them, however few are sampled to learn from."""
     settings = context.settings
     past = context.as_of - timedelta(days=settings.horizon_days)
-    window = (
-        f"SELECT uid, count(*) AS orders, sum(amount) AS revenue FROM ({orders_sql(context.traits, context.as_of)}) "
-        f"AS o WHERE ts >= {end_of_sql(past)} GROUP BY uid"
+    cut = end_of_sql(past)
+    # one pass over the orders as of T: those before the cutoff make a buyer, those after the labels
+    orders = (
+        f"SELECT uid, count(*) FILTER (WHERE ts < {cut}) AS orders_before, "
+        f"count(*) FILTER (WHERE ts >= {cut}) AS orders_after, "
+        f"sum(amount) FILTER (WHERE ts >= {cut}) AS revenue FROM ({orders_sql(context.traits, context.as_of)}) AS o "
+        "GROUP BY uid"
     )
-    buyers = f"SELECT DISTINCT uid FROM ({orders_sql(context.traits, past)}) AS o"
     labelled = (
-        f"SELECT b.uid, k.{KEY}, CASE WHEN w.orders IS NULL THEN 1 ELSE 0 END AS churned, "
-        "coalesce(w.revenue, 0) AS future "
-        f"FROM ({buyers}) AS b JOIN profiles AS p ON p.uid = b.uid JOIN {PERSON_KEYS} AS k ON k.uid = b.uid "
-        f"LEFT JOIN ({window}) AS w ON w.uid = b.uid"
+        f"SELECT o.uid, k.{KEY}, CASE WHEN o.orders_after = 0 THEN 1 ELSE 0 END AS churned, "
+        "coalesce(o.revenue, 0) AS future "
+        f"FROM ({orders}) AS o JOIN profiles AS p ON p.uid = o.uid JOIN {PERSON_KEYS} AS k ON k.uid = o.uid "
+        "WHERE o.orders_before > 0"
     )
     line = f"quantile_cont(future, {1 - settings.high_value_share!r}) OVER ()"
     return f"SELECT *, CASE WHEN future > 0 AND future >= {line} THEN 1 ELSE 0 END AS high_value FROM ({labelled}) AS l"
