@@ -104,7 +104,7 @@ def training_frame(context: ModelContext, numeric: list[str]) -> Training:
     past = context.as_of - timedelta(days=settings.horizon_days)
     engine.materialise("_past_labels", labels_sql(context))
     engine.materialise(SAMPLE, sample_sql("_past_labels", settings.max_training_rows))
-    compute_traits(engine, context.traits, past, SAMPLE, "_past_", scope=SAMPLE)
+    compute_traits(engine, context.traits, past, SAMPLE, "_past_", scope=SAMPLE, gap_counts=False)
     categories = top_categories(engine, "_past_shares")
     features = features_sql("_past_traits", "_past_shares", numeric, categories)
     labels = ", ".join(f"s.{column}" for column in ("churned", "high_value", KEY, "holdout"))

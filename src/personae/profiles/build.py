@@ -87,12 +87,18 @@ def compute_traits(
     *,
     persist: bool = False,
     scope: str | None = None,
+    gap_counts: bool = True,
 ) -> dict[str, str]:
     """Compute every trait of the UIDs in ``people`` as of a day. Results go to temporary
     relations ``{prefix}shares``, ``{prefix}summary``, ``{prefix}traits`` … or, with
     ``persist``, to the tables of :data:`PERSISTED`; returns the names used. With ``scope``
     (a relation of ``uid``; ``people`` should hold no one else), only its people's rows are
-    read, as an incremental run does (:mod:`personae.profiles.incremental`)."""
+    read, as an incremental run does (:mod:`personae.profiles.incremental`).
+
+    The histogram of gaps over everyone (``gaps``) is built only with ``persist``: an
+    incremental run builds it from the merged counts, and nothing reads a temporary one.
+    Without ``gap_counts`` the per-person gap counts are skipped too (a model's training set
+    reads neither; on Spark each is an action of its own)."""
     names = {part: (PERSISTED[part] if persist else f"{prefix}{part}") for part in PERSISTED}
 
     def store(part: str, sql: str) -> None:
@@ -119,8 +125,10 @@ def compute_traits(
     engine.materialise(days, order_days_sql(orders, as_of))
     store("summary", summary_from_days_sql(days, as_of))
     engine.materialise(gaps, gaps_sql(days))
-    store("gap_counts", f"SELECT uid, gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid, gap")
-    store("gaps", gap_histogram_sql(names["gap_counts"]))
+    if gap_counts or persist:
+        store("gap_counts", f"SELECT uid, gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid, gap")
+    if persist:
+        store("gaps", gap_histogram_sql(names["gap_counts"]))
     relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps}
     every = traits_sql(config, as_of, people=people, scope=scope, events=events if read_events else None, **relations)
     columns = ", ".join(f"t.{name}" for name in trait_columns(config))
