@@ -115,7 +115,7 @@ def workspace_status(
     status = WorkspaceStatus()
     tables = set(store.tables())
     for name in sorted(tables):
-        status.tables[name] = int(store.scalar(f"SELECT count(*) FROM {name}"))
+        status.tables[name] = store.row_count(name)
     ledger = _by_source(
         store,
         tables,

@@ -187,7 +187,7 @@ class ActionPreview:
 
 def preview_actions(engine: Engine, sample: int) -> ActionPreview:
     """Counts per channel and action (treated and held out) and a sample of ``next_actions``."""
-    customers = int(engine.scalar("SELECT count(*) FROM profiles")) if engine.has_table("profiles") else 0
+    customers = engine.row_count("profiles") if engine.has_table("profiles") else 0
     if not engine.has_table("next_actions"):
         return ActionPreview(None, 0, customers, [], [])
     rows = engine.fetch_rows(

@@ -293,7 +293,7 @@ class _Loop:
             return
         changed = "_consent_changed"
         engine.materialise(changed, changed_people_sql(spec, purpose))
-        if not int(engine.scalar(f"SELECT count(*) FROM {changed}")):
+        if not engine.row_count(changed):
             engine.drop_table(changed)
             return
         unsaved = _Unsaved(self.result.cursor)
@@ -358,7 +358,7 @@ class _Loop:
                 f"SELECT row_number() OVER (ORDER BY uid) AS _n, * FROM "
                 f"({pending_state_sql(spec, part, current, columns, timestamp_sql(self.now), self.purpose)}) AS p",
             )
-            waiting = int(engine.scalar(f"SELECT count(*) FROM {pending}"))
+            waiting = engine.row_count(pending)
             shown = ", ".join(identifier(c) for c in ["key", "revision", "uid", "digest", "changed_at", *columns])
             for start in range(0, waiting, spec.batch_size):
                 rows = engine.fetch_arrow(

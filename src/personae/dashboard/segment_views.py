@@ -195,7 +195,7 @@ def _overlap(store: Engine, view: SegmentationView, against: str | None, day: da
     view.against = against if against in others else ("lifecycle" if "lifecycle" in others else others[0])
     if day is not None:  # a past day: the summary holds the latest state only
         cells = past_overlap_cells(store, view.segmentation, view.against, day)
-    elif store.has_table("segment_overlaps") and store.scalar("SELECT count(*) FROM segment_overlaps"):
+    elif store.has_table("segment_overlaps") and store.row_count("segment_overlaps"):
         cells = overlap_cells(store, view.segmentation, view.against)
     else:  # a store from before the summaries step: computed now
         overlay = microsegments(store, [view.segmentation, view.against], min_size=1)

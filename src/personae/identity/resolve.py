@@ -118,11 +118,7 @@ def resolve_identities(
         engine.materialise("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
         engine.materialise("_previous", "SELECT id_type, id_value, uid FROM identity_map")
         engine.materialise("_edge_keys", incremental.edge_keys_sql("_edges", "_nodes"))
-    scoped = (
-        settings.incremental
-        and engine.has_table("identity_edges")
-        and bool(engine.scalar("SELECT count(*) FROM _previous"))
-    )
+    scoped = settings.incremental and engine.has_table("identity_edges") and bool(engine.row_count("_previous"))
     nodes, edges, previous = "_nodes", "_edges", "_previous"
     if scoped:
         engine.materialise("_touched", incremental.touched_uids_sql("_edge_keys", "_nodes", "_previous"))
@@ -130,7 +126,7 @@ def resolve_identities(
         while True:  # close the scope over links: whole components, as limits need them
             crossing = incremental.crossing_uids_sql("_edges", "_scope_nodes", "_nodes", "_previous", "_touched")
             engine.materialise("_crossing", crossing)
-            if not engine.scalar("SELECT count(*) FROM _crossing"):
+            if not engine.row_count("_crossing"):
                 break
             engine.materialise("_touched_more", "SELECT uid FROM _touched UNION SELECT uid FROM _crossing")
             engine.materialise("_touched", "SELECT uid FROM _touched_more")
@@ -184,13 +180,13 @@ def resolve_identities(
         identifiers=int(counts[0]),
         blocked=int(counts[1]),
         shared=int(counts[2]),
-        links=int(engine.scalar("SELECT count(*) FROM _edges")),
-        fuzzy_links=int(engine.scalar(f"SELECT count(*) FROM {fuzzy}")) if fuzzy else 0,
+        links=engine.row_count("_edges"),
+        fuzzy_links=engine.row_count(fuzzy) if fuzzy else 0,
         cuts=len(rebuilt.cuts),
         people=int(engine.scalar("SELECT count(DISTINCT uid) FROM identity_map")),
         merges=int(changes.get("merge", 0)),
         splits=int(changes.get("split", 0)),
-        recomputed=int(engine.scalar(f"SELECT count(*) FROM {nodes}")),
+        recomputed=engine.row_count(nodes),
         fuzzy_kept=matched.kept,
         seconds=seconds,
         warnings=tuple(warnings),

@@ -98,7 +98,7 @@ def score_into_table(
     numbered = f"_{table}_input"
     # Numbered by UID: Spark refuses row_number() over an unordered window.
     engine.materialise(numbered, f"SELECT q.*, row_number() OVER (ORDER BY q.uid) AS {SLICE} FROM ({sql}) AS q")
-    total = int(engine.scalar(f"SELECT count(*) FROM {numbered}"))
+    total = engine.row_count(numbered)
     written = 0
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         path = Path(folder) / f"{table}.parquet"

@@ -123,7 +123,7 @@ def fit_models(
         select.insert(1, f"k.{KEY}")
         joins.insert(0, f"LEFT JOIN {PERSON_KEYS} AS k ON k.uid = p.uid")
         engine.create_table(PREDICTIONS, f"SELECT {', '.join(select)} FROM profiles AS p {' '.join(joins)}")
-    result.people = int(engine.scalar(f"SELECT count(*) FROM {PREDICTIONS}"))
+    result.people = engine.row_count(PREDICTIONS)
     if due:
         record_refit(folder, settings, traits, as_of)
     return result

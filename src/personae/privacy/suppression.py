@@ -50,7 +50,7 @@ def count(engine: Engine) -> int:
     """How many digests the list holds (0 when nobody was ever erased: ingest skips the check)."""
     if not engine.has_table(TABLE):
         return 0
-    return int(engine.scalar(f"SELECT count(*) FROM {TABLE}"))
+    return engine.row_count(TABLE)
 
 
 def add(engine: Engine, request_id: str, kind: str, digests: Iterable[str], at: str) -> int:

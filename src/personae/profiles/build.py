@@ -165,7 +165,7 @@ def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment:
             engine.drop_table(table)
             engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
     engine.create_table("order_gaps", gap_histogram_sql("order_gap_counts"))
-    return int(engine.scalar(f"SELECT count(*) FROM {SCOPE}"))
+    return engine.row_count(SCOPE)
 
 
 def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: bool = False) -> TraitsResult:

@@ -113,7 +113,7 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
             f"profiles hold traits as of {stored}, not {as_of}: run `personae run --as-of {as_of}` "
             "(or `--only traits` first)"
         )
-    result = SegmentResult(people=int(engine.scalar("SELECT count(*) FROM profiles")))
+    result = SegmentResult(people=engine.row_count("profiles"))
     context = SegmentationContext(engine, config, as_of, columns, assigned="_built_in")
     imports = imported_specs(config)
     if imports:

@@ -221,7 +221,7 @@ class Imported:
         engine.materialise(rows, resolved_rows_sql(spec, owned, SEGMENT_IDS, UIDS))
         engine.materialise(latest, latest_sql(rows))
         members = f"{latest} WHERE segmentation = {literal(spec.name)} AND member"
-        counted = int(engine.scalar(f"SELECT count(*) FROM {rows}"))
+        counted = engine.row_count(rows)
         report = {"source": spec.source, "rows": counted}
         return Assignment(assignment_sql(spec.name, "segment", "NULL", members), report)
 

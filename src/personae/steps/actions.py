@@ -41,7 +41,7 @@ def run(context: RunContext) -> StepResult:
         warnings.append(f"actions: {context.as_of} is before the latest day recorded; next_actions left as it was")
     return StepResult(
         "actions",
-        rows_in=int(engine.scalar("SELECT count(*) FROM profiles")),
+        rows_in=engine.row_count("profiles"),
         rows_out=chosen,
         details={"actions": result},
         note=note,

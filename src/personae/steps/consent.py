@@ -30,8 +30,8 @@ def run(context: RunContext) -> StepResult:
         engine.insert("consent_events", list(CONSENT_EVENT_COLUMNS), decisions)
         engine.delete_where("consent", "TRUE")
         engine.insert("consent", list(CONSENT_COLUMNS), consent_state_sql("consent_events"))
-    found = int(engine.scalar("SELECT count(*) FROM consent_events"))
-    states = int(engine.scalar("SELECT count(*) FROM consent"))
+    found = engine.row_count("consent_events")
+    states = engine.row_count("consent")
     withdrawn = int(engine.scalar("SELECT count(*) FROM consent WHERE NOT granted"))
     return StepResult(
         "consent",

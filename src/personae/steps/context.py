@@ -56,6 +56,6 @@ class StepResult:
 def nobody_yet(context: RunContext, step: str) -> StepResult | None:
     """A skipped result when there is nobody to profile yet (no source has loaded a row)."""
     engine = context.engine
-    if engine.has_table("profiles") and int(engine.scalar("SELECT count(*) FROM profiles")) > 0:
+    if engine.has_table("profiles") and engine.row_count("profiles") > 0:
         return None
     return StepResult(step, rows_in=0, rows_out=0, warnings=[f"{step}: skipped, there are no people yet"])
