@@ -85,6 +85,19 @@ def test_fetch_batches_returns_every_row_in_bounded_batches(engine: Engine) -> N
     assert [n for batch in batches for n in batch.column("n").to_pylist()] == list(range(2_500))
 
 
+def test_fetch_slices_come_in_key_order_with_the_engine_free_between_batches(engine: Engine) -> None:
+    keys = [f"u{(n * 7919) % 2_500:05d}" for n in range(2_500)]  # a permutation, not in order
+    engine.register_arrow("people_in", pa.table({"uid": keys, "x": list(range(2_500))}))
+    engine.materialise("people", "SELECT uid, x FROM people_in")
+    seen, counts = [], []
+    for batch in engine.fetch_slices("SELECT uid, x * 2 AS y FROM people", "uid", rows=1_000):
+        assert batch.num_rows <= 1_000 and batch.schema.names == ["uid", "y"]
+        counts.append(engine.scalar("SELECT count(*) FROM people"))  # another statement between batches
+        seen += batch.column("uid").to_pylist()
+    assert seen == sorted(keys) and len(counts) >= 3 and set(counts) == {2_500}
+    assert engine.fetch_rows("SELECT count(*) FROM people") == [(2_500,)]
+
+
 def test_staged_and_exposed_files_number_their_rows_by_position(engine: Engine, tmp_path: Path) -> None:
     """Raw copies of CSV files carry no ``_row``; the engines give each row its position.
 

@@ -70,6 +70,21 @@ class Engine(ABC):
         (engines that can stream hold one batch in Python at a time)."""
         yield from self.fetch_arrow(sql).to_batches(max_chunksize=rows)
 
+    def fetch_slices(self, sql: str, key: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """A query's result in batches of at most ``rows`` rows, in the order of ``key`` (a
+        column of the result), with no statement running while the caller holds a batch: the
+        caller may use the cores, and this engine, between batches (a streaming reader would
+        share the cores with the engine's threads, and DuckDB refuses other statements while
+        one is open). Here the result is materialised with row numbers and read a slice at a time."""
+        numbered = f"_slices_{id(self):x}"
+        self.materialise(numbered, f"SELECT q.*, row_number() OVER (ORDER BY q.{key}) AS _slice FROM ({sql}) AS q")
+        try:
+            for start in range(0, self.row_count(numbered), rows):
+                part = self.fetch_arrow(f"SELECT * FROM {numbered} WHERE _slice > {start} AND _slice <= {start + rows}")
+                yield from part.drop_columns(["_slice"]).combine_chunks().to_batches()
+        finally:
+            self.drop_table(numbered)
+
     def fetch_rows(self, sql: str) -> list[tuple[Any, ...]]:
         table = self.fetch_arrow(sql)
         columns = [column.to_pylist() for column in table.columns]

@@ -54,7 +54,6 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # s
 from personae.engine.base import Engine
 
 BATCH_ROWS = 100_000
-SLICE = "_slice_row"
 
 
 def allowed_cores() -> int:
@@ -93,25 +92,19 @@ def score_into_table(
     scratch: Path,
     rows: int = BATCH_ROWS,
 ) -> int:
-    """Create ``table`` from ``score`` applied to each slice of ``sql`` (which has a ``uid``); returns rows written."""
+    """Create ``table`` from ``score`` applied to each batch of ``sql`` (which has a ``uid``);
+    returns rows written. The batches come in the order of the UIDs with no query running
+    beside the scoring (:meth:`~personae.engine.base.Engine.fetch_slices`); where they break
+    depends on the engine, so ``score`` must score each row on its own."""
     scratch.mkdir(parents=True, exist_ok=True)
-    numbered = f"_{table}_input"
-    # Numbered by UID: Spark refuses row_number() over an unordered window.
-    engine.materialise(numbered, f"SELECT q.*, row_number() OVER (ORDER BY q.uid) AS {SLICE} FROM ({sql}) AS q")
-    total = engine.row_count(numbered)
     written = 0
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         path = Path(folder) / f"{table}.parquet"
         with pq.ParquetWriter(path, schema) as writer:
-            for start in range(0, total, rows):
-                part = engine.fetch_arrow(
-                    f"SELECT * FROM {numbered} WHERE {SLICE} > {start} AND {SLICE} <= {start + rows}"
-                ).drop_columns([SLICE])
-                for batch in part.combine_chunks().to_batches():
-                    scores = score(batch).select(schema.names).cast(schema)
-                    writer.write_table(scores)
-                    written += scores.num_rows
-        engine.drop_table(numbered)
+            for batch in engine.fetch_slices(sql, "uid", rows):
+                scores = score(batch).select(schema.names).cast(schema)
+                writer.write_table(scores)
+                written += scores.num_rows
         engine.stage(f"_{table}_file", path)
         engine.create_table(table, f"SELECT * FROM _{table}_file")
         engine.drop_table(f"_{table}_file")
