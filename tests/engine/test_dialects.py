@@ -102,7 +102,7 @@ def test_spark_reads_a_list_of_paths_as_one_get_json_object_per_path_did(tmp_pat
     """The one-parse rewrite gives, value for value, what a ``get_json_object`` per path gave."""
     from personae.engine.spark import SparkEngine
 
-    engine = SparkEngine(tmp_path / "warehouse", master="local[1]", shuffle_partitions=1)
+    engine = SparkEngine(tmp_path / "warehouse", master="local[2]", shuffle_partitions=1)
     try:
         engine.register_arrow("lines", pa.table({"n": list(range(len(JSON_LINES))), "line": JSON_LINES}))
         text = ", ".join(f"'$.{path}'" for path in JSON_PATHS)

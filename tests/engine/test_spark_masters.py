@@ -64,7 +64,7 @@ def test_the_engine_runs_on_spark_connect(tmp_path: Path) -> None:
     has), which pyspark would otherwise refuse to leave for Connect."""
     from personae.engine.spark import SparkEngine
 
-    local = SparkEngine(tmp_path / "local", master="local[1]", shuffle_partitions=2)
+    local = SparkEngine(tmp_path / "local", master="local[2]", shuffle_partitions=2)
     assert local.scalar("SELECT 1 + 1") == 2
     local.close()
     with connect_server(tmp_path / "connect") as master:
