@@ -203,14 +203,10 @@ class SparkEngine(Engine):
         """The rows of ``sql`` in batches of at most ``rows``, in the query's order: written
         once as Parquet (one job) and read here file by file (in the order of the query's
         partitions), not row by row through the JVM."""
-        frame = self._frame(sql)
-        schema = to_arrow_schema(frame.schema, timezone="UTC")
-        folder = self.warehouse / "_stage" / f"_batches_{uuid.uuid4().hex[:8]}"
-        try:
-            frame.write.parquet(str(folder))
-        except SPARK_ERRORS as error:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
+        name = f"_batches_{uuid.uuid4().hex[:8]}"
+        self.materialise(name, sql)
+        folder = self._materialised[name]
+        schema = to_arrow_schema(self.session.table(name).schema, timezone="UTC")
         try:
             read = (
                 batch.cast(schema)
@@ -219,6 +215,7 @@ class SparkEngine(Engine):
             )
             yield from _rebatched(read, rows)
         finally:
+            self.drop_table(name)
             shutil.rmtree(folder, ignore_errors=True)
 
     def fetch_slices(self, sql: str, key: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
