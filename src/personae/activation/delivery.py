@@ -354,21 +354,19 @@ class _Loop:
         for number, (part, (current, columns)) in enumerate(state_parts(engine, spec).items()):
             pending = f"_pending_state_{number}"
             engine.materialise(
-                pending,
-                f"SELECT row_number() OVER (ORDER BY uid) AS _n, * FROM "
-                f"({pending_state_sql(spec, part, current, columns, timestamp_sql(self.now), self.purpose)}) AS p",
+                pending, pending_state_sql(spec, part, current, columns, timestamp_sql(self.now), self.purpose)
             )
-            waiting = engine.row_count(pending)
+            waiting, done = engine.row_count(pending), 0
             shown = ", ".join(identifier(c) for c in ["key", "revision", "uid", "digest", "changed_at", *columns])
-            for start in range(0, waiting, spec.batch_size):
-                rows = engine.fetch_arrow(
-                    f"SELECT {shown} FROM {pending} WHERE _n > {start} AND _n <= {start + spec.batch_size} ORDER BY _n"
-                )
+            # in UID order, with the engine free while a batch is sent and its marks recorded
+            for slice_ in engine.fetch_slices(f"SELECT {shown} FROM {pending}", "uid", spec.batch_size):
+                rows = pa.Table.from_batches([slice_])
                 batch = ChangeBatch(states={part: rows})
                 unsaved = _Unsaved(self.result.cursor)
                 unsaved.add(batch, self._send(batch))
                 with self.turn(), engine.transaction():
                     record_marks(engine, spec.name, part, rows)
                     self._record(unsaved)
-                self.progress(f"sync {spec.name} {part}", start + rows.num_rows, waiting)
+                done += rows.num_rows
+                self.progress(f"sync {spec.name} {part}", done, waiting)
             engine.drop_table(pending)

@@ -92,7 +92,9 @@ def resolve_identities(
     seconds: dict[str, float] = {}
     with _phase(seconds, "graph"):
         engine.materialise("_occ", graph.occurrences_sql(extra_types))
-        engine.materialise("_shared", graph.shared_sql("_occ", settings))
+        # Relations read by one statement are views: on Spark each materialisation is a job
+        # and a Parquet write of its own, and a view is planned into the statement that reads it.
+        engine.view("_shared", graph.shared_sql("_occ", settings))
         engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
         engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
     with _phase(seconds, "fuzzy"):
@@ -115,10 +117,12 @@ def resolve_identities(
         if fuzzy is not None:
             edges += f" UNION SELECT a, b, rank FROM {fuzzy}"
         engine.materialise("_edges", edges)
-        engine.materialise("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
+        engine.view("_nodes", "SELECT node, id_type, id_value, first_seen FROM _ids WHERE status = 'ok'")
         engine.materialise("_previous", "SELECT id_type, id_value, uid FROM identity_map")
-        engine.materialise("_edge_keys", incremental.edge_keys_sql("_edges", "_nodes"))
-    scoped = settings.incremental and engine.has_table("identity_edges") and bool(engine.row_count("_previous"))
+        scoped = settings.incremental and engine.has_table("identity_edges") and bool(engine.row_count("_previous"))
+        # read by the identity_edges write, and first by the scope of a scoped run
+        keep_keys = engine.materialise if scoped else engine.view
+        keep_keys("_edge_keys", incremental.edge_keys_sql("_edges", "_nodes"))
     nodes, edges, previous = "_nodes", "_edges", "_previous"
     if scoped:
         engine.materialise("_touched", incremental.touched_uids_sql("_edge_keys", "_nodes", "_previous"))
@@ -158,10 +162,10 @@ def resolve_identities(
                 "ON p.id_type = n.id_type AND p.id_value = n.id_value WHERE p.uid NOT IN (SELECT uid FROM _touched)"
             )
         engine.materialise("_node_uids", node_uids)
-        # read once, by the identity_map write: no second copy of every row
-        engine.define(
-            "_map", "SELECT n.id_type, n.id_value, u.uid FROM _nodes AS n JOIN _node_uids AS u ON u.node = n.node"
-        )
+        # read once by the identity_map write (and, in a scoped run, by the kept cuts): no
+        # second copy of every row
+        keep_map = engine.define if scoped else engine.view
+        keep_map("_map", "SELECT n.id_type, n.id_value, u.uid FROM _nodes AS n JOIN _node_uids AS u ON u.node = n.node")
     with _phase(seconds, "write"), engine.transaction():
         engine.create_table("identifiers", "SELECT * FROM _ids")
         with _phase(seconds, "map"):
@@ -234,7 +238,7 @@ def _register_cuts(engine: Engine, cuts: list[tuple[int, int]]) -> None:
         schema=pa.schema([("a", pa.int64()), ("b", pa.int64())]),
     )
     engine.register_arrow("_cuts_arrow", table)
-    engine.materialise("_cuts", "SELECT a, b FROM _cuts_arrow")
+    engine.view("_cuts", "SELECT a, b FROM _cuts_arrow")
 
 
 def _write_cuts(engine: Engine, scoped: bool) -> None:
