@@ -194,7 +194,7 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
     trait_list = ", ".join(f"t.{name}" for name in [AS_OF_COLUMN, *columns])
     consent, consent_list = "", ""
     if config.purposes and engine.has_table("consent"):  # the consent step's state, as traits
-        engine.materialise("_consent_traits", consent_traits_sql(config.purposes, "_golden"))
+        engine.view("_consent_traits", consent_traits_sql(config.purposes, "_golden"))  # read once, just below
         consent = " LEFT JOIN _consent_traits AS c ON c.uid = g.uid"
         consent_list = "".join(f", c.{purpose.trait}" for purpose in config.purposes)
     engine.create_table(

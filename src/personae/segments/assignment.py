@@ -133,7 +133,11 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
         if not reading:
             engine.materialise("_built_in", union_sql(parts))
         else:
-            engine.materialise("_core", union_sql(["SELECT * FROM _built_in", *parts]))
+            engine.materialise("_reading", union_sql(parts))
+    # Each relation below is the one before it with the new rows after them: a view over
+    # the materialised parts, not a copy of every assignment so far (twelve million rows at
+    # a million customers, written again at each level and on Spark as Parquet each time).
+    engine.view("_core", "SELECT * FROM _built_in UNION ALL SELECT * FROM _reading")
     check_core(engine, list(config.segmentations), "_core", result.people)
 
     sync_config_segments(engine, config.segments, columns)
@@ -151,9 +155,10 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
             engine.materialise(f"_own{index}", selected)
             own.append(f"SELECT * FROM _own{index}")
             selected = override_sql(f"_own{index}", FORCED, sorted(forced & set(level)))
-        engine.materialise(f"_level{index}", f"SELECT * FROM {known} UNION ALL {selected}")
+        engine.materialise(f"_selected{index}", selected)
+        engine.view(f"_level{index}", f"SELECT * FROM {known} UNION ALL SELECT * FROM _selected{index}")
         known = f"_level{index}"
-    engine.materialise("_assignments", f"SELECT * FROM {known}")
+    engine.view("_assignments", f"SELECT * FROM {known}")
     if imports or engine.has_table(ISSUES):
         unforced = f"SELECT * FROM _assignments WHERE NOT (segmentation = {literal(RULE_SEGMENTS)} "
         unforced += f"AND segment IN ({literals(sorted(forced))}))" if forced else "AND false)"
