@@ -187,7 +187,8 @@ class Engine(ABC):
 
     def view(self, name: str, sql: str) -> None:
         """Name a query that costs no more to recompute than to read back (a projection or a
-        filter of one stored or materialised table): every engine keeps it as a view."""
+        filter of one stored or materialised table), or one that a single statement reads:
+        every engine keeps it as a view. The tables it reads must not change before it is read."""
         self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def row_count(self, name: str) -> int:

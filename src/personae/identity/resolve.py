@@ -92,8 +92,9 @@ def resolve_identities(
     seconds: dict[str, float] = {}
     with _phase(seconds, "graph"):
         engine.materialise("_occ", graph.occurrences_sql(extra_types))
-        # Relations read by one statement are views: on Spark each materialisation is a job
-        # and a Parquet write of its own, and a view is planned into the statement that reads it.
+        # Relations read by one statement, and filters of a materialised one, are views: on
+        # Spark each materialisation is a job and a Parquet write of its own, and a view is
+        # planned into the statements that read it.
         engine.view("_shared", graph.shared_sql("_occ", settings))
         engine.materialise("_ids", graph.identifiers_sql("_occ", "_shared", settings))
         engine.materialise("_record_nodes", graph.record_nodes_sql("_occ", "_ids"))
