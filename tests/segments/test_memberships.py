@@ -78,6 +78,7 @@ def test_rerunning_a_day_changes_nothing(engine: Engine) -> None:
     _assign(engine, DAYS[1])
     assert sorted(engine.fetch_rows("SELECT * FROM memberships")) == before
     assert engine.scalar("SELECT count(*) FROM membership_changes") == feed
+    assert sorted(engine.fetch_rows("SELECT as_of FROM membership_days")) == [(DAYS[0],), (DAYS[1],)]
 
 
 def test_a_run_before_the_latest_adds_its_day_and_keeps_the_later_ones(engine: Engine) -> None:

@@ -165,7 +165,8 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
     """Record ``assignments`` (``uid, segmentation, segment, score``) as the state at ``day``."""
     _keep_days(engine)
     ensure_tables(engine, ["memberships", "membership_changes"])
-    later = [recorded for recorded in recorded_days(engine) if recorded > day]
+    recorded = recorded_days(engine)
+    later = [other for other in recorded if other > day]
     following = later[0] if later else None
     at = stamp_sql(day)
     with engine.transaction():
@@ -173,8 +174,8 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
         engine.materialise("_changes", changes_sql(assignments))
         engine.materialise("_next", next_stays_sql(assignments, day, following))
         engine.create_table("memberships", f"SELECT {STAY} FROM _next")
-        engine.delete_where("membership_days", f"as_of = {day_sql(day)}")
-        engine.insert("membership_days", ["as_of"], f"SELECT {day_sql(day)}")
+        if day not in recorded:  # a day run again is recorded already (on Spark a write each)
+            engine.insert("membership_days", ["as_of"], f"SELECT {day_sql(day)}")
         if following is None:
             start = int(engine.scalar("SELECT coalesce(max(sequence), 0) FROM membership_changes"))
             engine.insert(
@@ -182,13 +183,13 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
                 ["sequence", "uid", "segmentation", "segment", "change", "score", "changed_at"],
                 numbered_changes_sql("_changes", start, at),
             )
-    entered, exited = engine.fetch_rows(
-        "SELECT count(*) FILTER (WHERE change = 'entered'), count(*) FILTER (WHERE change = 'exited') FROM _changes"
+    entered, exited, members = engine.fetch_rows(  # one query: on Spark each is a job
+        "SELECT count(*) FILTER (WHERE change = 'entered'), count(*) FILTER (WHERE change = 'exited'), "
+        "(SELECT count(*) FROM memberships WHERE exited_at IS NULL) FROM _changes"
     )[0]
-    members = int(engine.scalar("SELECT count(*) FROM memberships WHERE exited_at IS NULL"))
     if following is not None:
         entered = exited = 0
-    return MembershipResult(members, int(entered), int(exited), following is not None)
+    return MembershipResult(int(members), int(entered), int(exited), following is not None)
 
 
 @dataclass(frozen=True)
