@@ -47,7 +47,7 @@ from personae.sources.targets import (
     event_id_prefix,
     events_rows_sql,
     exceptions_sql,
-    repeated_keys_sql,
+    problems_sql,
     stored_ids_sql,
     target_fields,
 )
@@ -118,15 +118,17 @@ def _store_together(
         return None
     fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
     engine.define(names["mapped"], mapped)
-    engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
-    if engine.row_count(names["repeated"]):
+    problems, repeats = engine.fetch_rows(problems_sql(names["mapped"], id_types, checks))[0]
+    if repeats:
         return None
     engine.materialise(names["stored"], stored_ids_sql(names["mapped"], fields, event_id_prefix(spec.kind, spec.name)))
     if engine.row_count(names["stored"]):
         return None
     engine.view(names["checked"], checked_sql(names["mapped"], None))
-    engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, checks))
-    exceptions = names["exceptions"] if engine.row_count(names["exceptions"]) else None
+    exceptions = None
+    if problems:
+        engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, checks))
+        exceptions = names["exceptions"]
     reports = _reports(context, spec, waiting, exceptions)
     rejects = [(copied.label, reject) for copied in waiting for reject in copied.copy.rejects]
     with refused_as_os_error(), engine.transaction():

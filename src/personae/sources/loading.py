@@ -34,6 +34,7 @@ from personae.sources.targets import (
     event_id_prefix,
     events_rows_sql,
     exceptions_sql,
+    problems_sql,
     records_rows_sql,
     repeated_keys_sql,
     replaced_records_condition,
@@ -175,15 +176,18 @@ def _store_rows(
         report.rows_suppressed = len(report.suppressed_rows) + len(copy.rejects) - len(kept)
         copy = dataclasses.replace(copy, rejects=kept)
         suppressing.record_hits(engine, spec.name, label, report.rows_suppressed, context.loaded_at)
-    engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
-    if engine.row_count(names["repeated"]):
+    id_types = validated_identifiers(spec, columns, "the file")
+    fields = checked_fields(spec, columns, "the file")
+    problems, repeats = engine.fetch_rows(problems_sql(names["mapped"], id_types, fields))[0]
+    if repeats:
+        engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
         engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"]))
     else:  # no key repeats (the usual case): the mapped rows as they are, nothing to compute again
         engine.view(names["checked"], checked_sql(names["mapped"], None))
-    id_types = validated_identifiers(spec, columns, "the file")
-    fields = checked_fields(spec, columns, "the file")
-    engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, fields))
-    exceptions = names["exceptions"] if engine.row_count(names["exceptions"]) else None
+    exceptions = None
+    if problems or repeats:
+        engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, fields))
+        exceptions = names["exceptions"]
     rejects = [(label, reject) for reject in copy.rejects]
     report.rows_quarantined = ledger.quarantine_rows(engine, spec.name, exceptions, rejects, context.loaded_at)
     report.rows_loaded = _write_target(context, spec, names["checked"], names["stored"])
