@@ -205,8 +205,8 @@ def problems_sql(mapped: str, id_types: list[str], fields: Sequence[FieldCheck] 
     and ``repeats``, the rows whose key an earlier row has. Both zero (the usual case) means no
     quarantine, no issue and no duplicate, and the two passes that find them are skipped: one
     scan of the mapping instead of two (on Spark one job instead of two jobs and two writes).
-    ``count(DISTINCT)`` costs less than :func:`repeated_keys_sql`'s grouping (10M keys: the
-    pair 2.9 s against 4.4 s for the two passes, bench/RESULTS.md)."""
+    On 10M rows the count took 4.7–4.9 s in personae's ingest where the two passes took
+    4.9–6.4 s (bench/RESULTS.md, 2026-12-06): most of either is mapping the rows."""
     failed = "".join(f" OR ({_failed_check(t)})" for t in id_types)
     failed += "".join(f" OR ({_failed_field(f.column)})" for f in fields)
     return (
