@@ -27,8 +27,10 @@ def served(world: Path) -> Iterator[Served]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """Package-scoped: Playwright's sync API keeps an event loop running in the thread until it
+    stops, and a later test of the same worker that calls ``asyncio.run`` would fail."""
     if not CHROMIUM.exists():
         pytest.fail("chromium is not installed: `make chromium` (apt-get install chromium)")
     with sync_playwright() as playwright:
