@@ -192,11 +192,9 @@ def exceptions_sql(checked: str, id_types: list[str], fields: Sequence[FieldChec
     row again at each scan; these are few."""
     columns = "".join(f', {t}, "__rawid_{t}"' for t in id_types)
     columns += "".join(f', {f.column}, "__raw_{f.column}"' for f in fields)
-    failed = "".join(f" OR ({_failed_check(t)})" for t in id_types)
-    failed += "".join(f" OR ({_failed_field(f.column)})" for f in fields)
     return (
         f"SELECT _file, _row, _key, _reason, _first, _first_row, _raw_json{columns} FROM {checked} "
-        f"WHERE _reason IS NOT NULL OR NOT _first{failed}"
+        f"WHERE _reason IS NOT NULL OR NOT _first{_any_failed(id_types, fields)}"
     )
 
 
@@ -207,12 +205,17 @@ def problems_sql(mapped: str, id_types: list[str], fields: Sequence[FieldCheck] 
     scan of the mapping instead of two (on Spark one job instead of two jobs and two writes).
     On 10M rows the count took 4.7–4.9 s in personae's ingest where the two passes took
     4.9–6.4 s (bench/RESULTS.md, 2026-12-06): most of either is mapping the rows."""
-    failed = "".join(f" OR ({_failed_check(t)})" for t in id_types)
-    failed += "".join(f" OR ({_failed_field(f.column)})" for f in fields)
     return (
-        f"SELECT count(*) FILTER (WHERE _reason IS NOT NULL{failed}) AS problems, "
+        f"SELECT count(*) FILTER (WHERE _reason IS NOT NULL{_any_failed(id_types, fields)}) AS problems, "
         f"count(_key) - count(DISTINCT _key) AS repeats FROM {mapped}"
     )
+
+
+def _any_failed(id_types: list[str], fields: Sequence[FieldCheck]) -> str:
+    """`` OR (…)`` for each identifier check and optional value of the file that can fail: the
+    condition :func:`exceptions_sql` and :func:`problems_sql` share."""
+    checks = [_failed_check(t) for t in id_types] + [_failed_field(f.column) for f in fields]
+    return "".join(f" OR ({check})" for check in checks)
 
 
 def _text_or_null(value: str | None) -> str:
