@@ -30,7 +30,15 @@ from typing import Any
 from personae.engine.base import Engine
 from personae.errors import WorkspaceError
 from personae.profiles.build import AS_OF_COLUMN
-from personae.segments.persona_sql import base_stats_sql, example_sql, mix_sql, overlap_sql, segment_stats_sql
+from personae.segments.persona_sql import (
+    base_stats_sql,
+    example_sql,
+    members_sql,
+    mix_sql,
+    overlap_sql,
+    segment_stats_sql,
+    traited_sql,
+)
 from personae.segments.persona_text import CardFacts, MixShare, TraitIndex, persona_description, persona_name
 from personae.spec import did_you_mean
 
@@ -58,6 +66,9 @@ MIXES = (("category", "revenue"), ("channel", "orders"))
 """Each mix: the dimension of ``trait_shares`` and what its share is of."""
 AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"), (65, "55-64"))
 LOCATION = ("birth_date", "city", "country", "top_category", "top_channel")
+MEMBERS, TRAITED = "_card_members", "_card_members_traited"
+"""The relations the card queries read (:func:`~personae.segments.persona_sql.members_sql`,
+:func:`~personae.segments.persona_sql.traited_sql`)."""
 
 
 @dataclass(frozen=True)
@@ -152,12 +163,12 @@ _Mixes = dict[tuple[str, str] | None, dict[str, list[MixShare]]]
 """Per (segmentation, segment), or None for the base, the top values of each mix's dimension."""
 
 
-def _mixes(engine: Engine, segmentations: Sequence[str]) -> _Mixes:
+def _mixes(engine: Engine, members: str) -> _Mixes:
     """Per segment (None: the base), the top values of each dimension with share and index."""
     tops: _Mixes = {}
     for dimension, weight in MIXES:
         weights: dict[tuple[str, str] | None, dict[str, float]] = {}
-        for segmentation, segment, value, amount in engine.fetch_rows(mix_sql(segmentations, dimension, weight)):
+        for segmentation, segment, value, amount in engine.fetch_rows(mix_sql(members, dimension, weight)):
             key = None if segmentation is None else (str(segmentation), str(segment))
             weights.setdefault(key, {})[str(value)] = _settled(amount or 0) or 0.0
         base = weights.get(None, {})
@@ -190,14 +201,14 @@ def _alias(position: int) -> str:
 
 
 def _examples(
-    engine: Engine, segmentations: Sequence[str], traits: list[str], columns: dict[str, str]
+    engine: Engine, traited: str, traits: list[str], columns: dict[str, str]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (segmentation, segment), the example's anonymised fields (without its alias)."""
     shown = [name for name in LOCATION if name in columns]
     as_of = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if AS_OF_COLUMN in columns else None
     day = as_of if isinstance(as_of, date) else None
     examples = {}
-    for row in engine.fetch_arrow(example_sql(segmentations, traits, shown)).to_pylist():
+    for row in engine.fetch_arrow(example_sql(traited, traits, shown)).to_pylist():
         city_kept = row.get("city") is not None and int(row["city_customers"] or 0) >= MIN_CITY_CUSTOMERS
         examples[str(row["segmentation"]), str(row["segment"])] = {
             "age_band": _age_band(row.get("birth_date"), day),
@@ -231,11 +242,17 @@ def persona_cards_of(
     chosen, columns = _check(engine, segmentations, traits)
     base_row = engine.fetch_arrow(base_stats_sql(chosen)).to_pylist()[0]
     customers, revenue = int(base_row["customers"]), _money(base_row["total_revenue"])
-    stats = engine.fetch_arrow(segment_stats_sql(segmentations, chosen)).to_pylist()
+    try:  # on Spark each relation is written once, not joined again by every query (persona_sql)
+        engine.define(MEMBERS, members_sql(segmentations))
+        engine.define(TRAITED, traited_sql(MEMBERS, chosen))
+        stats = engine.fetch_arrow(segment_stats_sql(TRAITED, len(chosen))).to_pylist()
+        mixes = _mixes(engine, MEMBERS)
+        examples = _examples(engine, TRAITED, chosen, columns)
+        overlaps = {str(name): int(count) for name, count in engine.fetch_rows(overlap_sql(MEMBERS))}
+    finally:
+        engine.drop_table(TRAITED)
+        engine.drop_table(MEMBERS)
     stats.sort(key=lambda row: (-int(row["size"]), str(row["segment"])))
-    mixes = _mixes(engine, segmentations)
-    examples = _examples(engine, segmentations, chosen, columns)
-    overlaps = {str(name): int(count) for name, count in engine.fetch_rows(overlap_sql(segmentations))}
     cards: dict[str, list[PersonaCard]] = {name: [] for name in segmentations}
     for row in stats:
         segmentation, segment = str(row["segmentation"]), str(row["segment"])
