@@ -1,23 +1,11 @@
 SELECT
-  o.uid,
-  o.segmentation,
-  o.segment,
-  'exited' AS change,
-  o.score
+  COALESCE(o.uid, a.uid) AS uid,
+  COALESCE(o.segmentation, a.segmentation) AS segmentation,
+  COALESCE(o.segment, a.segment) AS segment,
+  CASE WHEN o.uid IS NULL THEN 'entered' ELSE 'exited' END AS change,
+  CASE WHEN o.uid IS NULL THEN a.score ELSE o.score END AS score
 FROM _old AS o
-LEFT JOIN _assignments AS a
+FULL OUTER JOIN _assignments AS a
   ON o.uid = a.uid AND o.segmentation = a.segmentation AND o.segment = a.segment
 WHERE
-  a.uid IS NULL
-UNION ALL
-SELECT
-  a.uid,
-  a.segmentation,
-  a.segment,
-  'entered' AS change,
-  a.score
-FROM _assignments AS a
-LEFT JOIN _old AS o
-  ON o.uid = a.uid AND o.segmentation = a.segmentation AND o.segment = a.segment
-WHERE
-  o.uid IS NULL
+  o.uid IS NULL OR a.uid IS NULL
