@@ -93,3 +93,26 @@ def test_an_error_inside_a_step_names_the_step(
     assert " ".join(err.split()) == expected
     status = Workspace(root).status()
     assert {source.name: source.rows_loaded for source in status.sources}["pos"] > 0  # ingest kept its work
+
+
+def test_steps_after_a_golden_only_run_name_the_missing_traits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--only golden` rebuilds ``profiles`` from the golden records alone; `--only sync` and
+    `--only summaries` then say the traits step must run, and the summaries already stored are
+    left as they were (they were a binder error about a trait column)."""
+    root = tmp_path / "x"
+    created = runner.invoke(app, ["init", str(root), "--demo", "--customers", "60"])
+    assert created.exit_code == 0, created.output
+    assert not Workspace(root).run().errors
+    sizes = Workspace(root).sql("SELECT * FROM segment_sizes ORDER BY ALL").to_pylist()
+    assert sizes
+    assert not Workspace(root).run(only="golden").errors
+    for step in ("sync", "summaries"):
+        code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root), "--only", step)
+        assert code != 0
+        assert "profiles have no traits yet: run the traits step first" in " ".join(err.split()), err
+        assert "Binder Error" not in err
+    assert Workspace(root).sql("SELECT * FROM segment_sizes ORDER BY ALL").to_pylist() == sizes
+    assert not Workspace(root).run(only="traits").errors
+    assert not Workspace(root).run(only="summaries").errors

@@ -31,6 +31,7 @@ from personae.engine.sql import day_sql, literal
 from personae.engine.tables import ensure_tables
 from personae.errors import PersonaeError
 from personae.golden.survivorship import CUSTOMERS, KNOWN
+from personae.profiles.build import require_traits
 from personae.segments.memberships import recorded_days, state_sql
 from personae.segments.personas import persona_cards_of
 from personae.segments.reports import NONE
@@ -107,6 +108,7 @@ def _rewrite(context: RunContext, days: list[date]) -> int:
 def run(context: RunContext) -> StepResult:
     engine = context.engine
     ensure_tables(engine, TABLES)
+    require_traits(engine)  # before anything is deleted
     for table in REWRITTEN:
         engine.delete_where(table, "true")
     if nobody_yet(context, "summaries") or not engine.has_table("memberships"):

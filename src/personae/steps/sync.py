@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from personae.activation.delivery import sync_destination
 from personae.activation.destination import DeliveryContext
 from personae.activation.kinds import make_destination
+from personae.profiles.build import require_traits
 from personae.steps.context import RunContext, StepResult
 
 
@@ -18,6 +19,7 @@ def run(context: RunContext) -> StepResult:
     specs = context.config.destinations
     if not specs:
         return StepResult("sync", rows_in=0, rows_out=0, note="no destinations in personae.toml")
+    require_traits(context.engine)
     delivery = DeliveryContext(context.root, context.env)
     results, warnings = [], []
     for spec in specs:
