@@ -131,7 +131,7 @@ def measure(src: Path, world_folder: Path, scratch: Path, every: float, keep: bo
         "errors": summary["errors"],
         "run": float(summary["seconds"]),
         "wall": process["wall"],
-        "peak_gb": process["peak_kb"] / 2**20,
+        "peak_gb": process["peak_kb"] / 2**20,  # GiB, as the step peaks (the key keeps its old name)
     }
 
 
@@ -149,7 +149,7 @@ def slope(sizes: list[int], values: list[float]) -> float | None:
 def table(results: dict[int, dict[str, Any]]) -> str:
     sizes = sorted(results)
     steps = list(dict.fromkeys(step for result in results.values() for step in result["steps"]))
-    head = "| step | " + " | ".join(f"{s:,} s | peak GB" for s in sizes) + " | slope |"
+    head = "| step | " + " | ".join(f"{s:,} s | peak GiB" for s in sizes) + " | slope |"
     lines = [head, "|---|" + "---:|---:|" * len(sizes) + "---:|"]
 
     def row(label: str, seconds: list[float], peaks: list[float]) -> None:
@@ -187,7 +187,7 @@ def draw(results: dict[int, dict[str, Any]], png: Path) -> None:
     right.plot(sizes, [results[s]["peak_gb"] for s in sizes], marker="s", color="black", label="process peak")
     for step in steps:
         right.plot(sizes, [results[s]["step_peak_gb"].get(step, 0.0) for s in sizes], marker=".", label=step)
-    right.set(xscale="log", xlabel="customers", ylabel="peak RSS (GB)", title="peak RSS")
+    right.set(xscale="log", xlabel="customers", ylabel="peak RSS (GiB)", title="peak RSS")
     right.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(png, dpi=100)
@@ -218,7 +218,7 @@ def main() -> None:
         results[customers] = measure(args.src.resolve(), folder, args.out, args.every, args.keep)
         saved.write_text(json.dumps(results, indent=1))
         print(
-            f"{customers:,} customers: {results[customers]['wall']:.0f} s, {results[customers]['peak_gb']:.2f} GB",
+            f"{customers:,} customers: {results[customers]['wall']:.0f} s, {results[customers]['peak_gb']:.2f} GiB",
             flush=True,
         )
     chosen = {s: results[s] for s in args.sizes}
