@@ -23,7 +23,7 @@ from personae.cli.app import app
 from personae.engine.dialects import transpile
 from personae.errors import WorkspaceError
 from personae.segments.persona_sql import example_sql, members_sql, mix_sql, segment_stats_sql, traited_sql
-from personae.segments.personas import DEFAULT_CARD_TRAITS, persona_cards, persona_cards_of
+from personae.segments.personas import DEFAULT_CARD_TRAITS, MEMBERS, TRAITED, persona_cards, persona_cards_of
 from tests.profiles.small_world import AS_OF, build
 
 runner = CliRunner()
@@ -213,10 +213,10 @@ def test_the_cards_of_several_segmentations_at_once_are_each_ones_own(shop: Path
 def test_the_sql_transpiles_to_spark() -> None:
     for sql in (
         members_sql(["rfm", "lifecycle"]),
-        traited_sql("_card_members", ["orders", "revenue"]),
-        segment_stats_sql("_card_members_traited", 2),
-        mix_sql("_card_members", "category", "revenue"),
-        example_sql("_card_members_traited", ["orders", "revenue"], ["birth_date", "city", "country"]),
+        traited_sql(MEMBERS, ["orders", "revenue"]),
+        segment_stats_sql(TRAITED, 2),
+        mix_sql(MEMBERS, "category", "revenue"),
+        example_sql(TRAITED, ["orders", "revenue"], ["birth_date", "city", "country"]),
     ):
         assert "SELECT" in transpile(sql, "spark")
 

@@ -57,20 +57,24 @@ class TraitsResult:
 NO_TRAITS = "profiles have no traits yet: run the traits step first (`personae run`)"
 
 
+def _has_trait_columns(engine: Engine) -> bool:
+    """Whether ``profiles`` exists with the trait columns (a ``--only golden`` run rebuilds it
+    from the golden records alone). Reads only the table's columns: no Spark job."""
+    return engine.has_table("profiles") and AS_OF_COLUMN in dict(engine.columns("profiles"))
+
+
 def traits_as_of(engine: Engine) -> date:
     """The day the stored traits were computed as of; a clear error when there are none."""
-    columns = dict(engine.columns("profiles")) if engine.has_table("profiles") else {}
-    value = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if AS_OF_COLUMN in columns else None
+    value = engine.scalar(f"SELECT max({AS_OF_COLUMN}) FROM profiles") if _has_trait_columns(engine) else None
     if value is None:
         raise WorkspaceError(NO_TRAITS)
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def require_traits(engine: Engine) -> None:
-    """A clear error when the stored ``profiles`` lack the trait columns (a ``--only golden`` run
-    rebuilds them from the golden records alone), instead of the first query's binder error.
-    Reads only the table's columns: no query, so no Spark job."""
-    if engine.has_table("profiles") and AS_OF_COLUMN not in dict(engine.columns("profiles")):
+    """A clear error when the stored ``profiles`` lack the trait columns, instead of the first
+    query's binder error; nothing to check when there are no profiles yet."""
+    if engine.has_table("profiles") and not _has_trait_columns(engine):
         raise WorkspaceError(NO_TRAITS)
 
 
