@@ -7,6 +7,7 @@ world's planted lifestyles from the pipeline's ``trait_shares`` (ARI against the
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -15,11 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from personae import Workspace
 from personae.engine.dialects import transpile
 from personae.errors import ModelFitError
+from personae.models.clustering import SILHOUETTE_MEMORY_MIB, mean_silhouette
 from personae.models.lifestyle import (
     GENERALISTS,
     UNCLASSIFIED,
@@ -106,6 +108,20 @@ def test_assign_names_scores_and_leaves_unknown_baskets_unclassified(
     assert assigned["segment"].iloc[-1] == UNCLASSIFIED and assigned["score"].iloc[-1] == 0.0
     assert ((assigned["score"] >= 0) & (assigned["score"] <= 1)).all()
     assert model.predict(both)[-1] == -1
+
+
+def test_the_silhouette_takes_its_distances_in_bounded_chunks() -> None:
+    """5,000 points have 190 MiB of pairwise distances; scikit-learn's default took them at once."""
+    rng = np.random.default_rng(2)
+    points, labels = rng.random((5_000, 8)), rng.integers(0, 4, size=5_000).astype(np.int32)
+    tracemalloc.start()
+    try:
+        score = mean_silhouette(points, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * SILHOUETTE_MEMORY_MIB * 2**20
+    assert score == silhouette_score(points, labels)
 
 
 def test_too_little_data_is_refused() -> None:

@@ -16,6 +16,7 @@ from itertools import combinations
 from typing import TypedDict
 
 import numpy as np
+import sklearn
 from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
@@ -28,6 +29,12 @@ _SEED_LIMIT = 2**31 - 1
 _THREADED_ROWS = 200_000
 """Below this many rows k-means runs on one thread: on small data OpenMP's spinning threads cost more
 than they save, and on a busy machine made a 1,200-row fit 20x slower (0.02 s -> 0.4 s)."""
+SILHOUETTE_MEMORY_MIB = 64
+"""How much memory the silhouette's distances may take at once (scikit-learn's ``working_memory``).
+scikit-learn computes them in chunks of up to 1 GiB by default: all 10,000 x 10,000 of a scan's
+sample at once, 763 MiB, which set the 1M run's peak RSS above the DuckDB limit's headroom
+(bench/RESULTS.md, 2026-12-06). In chunks of 64 MiB the score is the same to the last bit
+and took 0.94 s where one chunk took 2.06 s (10,000 x 12 points, one thread)."""
 
 
 def _threads(rows: int) -> int | None:
@@ -124,6 +131,12 @@ def scan_k(
     return KChoice(k=best["k"], rule=rule, scores=scores)
 
 
+def mean_silhouette(points: FloatArray, labels: NDArray[np.int32]) -> float:
+    """The mean silhouette, its distance matrix computed :data:`SILHOUETTE_MEMORY_MIB` at a time."""
+    with sklearn.config_context(working_memory=SILHOUETTE_MEMORY_MIB):
+        return float(silhouette_score(points, labels))
+
+
 def _score_k(
     points: FloatArray,
     k: int,
@@ -137,7 +150,7 @@ def _score_k(
     """Silhouette of a fit on all ``points``; ARI of the resamples' fits, pair by pair on their common rows."""
     seed = int(rng.integers(_SEED_LIMIT))
     labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(points)
-    silhouette = float(silhouette_score(points, labels)) if len(set(labels.tolist())) > 1 else -1.0
+    silhouette = mean_silhouette(points, labels) if len(set(labels.tolist())) > 1 else -1.0
     clusterings = []
     for index in resamples:
         model = KMeans(n_clusters=k, n_init=n_init, random_state=int(rng.integers(_SEED_LIMIT)))
