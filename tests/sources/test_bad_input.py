@@ -257,7 +257,7 @@ def test_failure_mid_file_rolls_back_everything_of_that_file(tmp_path: Path, mon
     before = snapshot(workspace)
     (workspace.root / "data/pos/2025.csv").write_text(POS_CSV.replace("R", "S"))
 
-    def explode(*args: object) -> tuple[int, int]:
+    def explode(*args: object, **options: object) -> tuple[int, int]:
         raise EngineError("disk full (simulated)")
 
     monkeypatch.setattr(loading_module, "_write_target", explode)

@@ -9,8 +9,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from personae import Workspace
+from personae.sources.targets import events_rows_sql, records_rows_sql
 from tests.workspaces import (
     CRM_CSV,
     CRM_IDENTITY,
@@ -217,3 +219,20 @@ def test_malformed_identifiers_are_kept_raw_reported_and_the_row_loads(tmp_path:
     ]
     report = workspace.identity_report()
     assert {(row["id_type"], row["occurrences"]) for row in report.malformed} == {("email", 1), ("phone", 1)}
+
+
+def test_a_file_without_problems_is_inserted_without_computing_each_rows_reason() -> None:
+    """When the load's count finds no problem and no repeated key, the insert leaves out the
+    filter on the reason: computing it was 1.8 s of a 10M-row insert. A reason that fails when
+    computed shows which insert computes it."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE VIEW mapped AS SELECT 'orders:' || i AS event_id, "
+        "CASE WHEN i >= 0 THEN error('the reason was computed') END AS _reason, TRUE AS _first FROM range(3) AS r(i)"
+    )
+    fields = {"event_id": "event_id"}
+    clean = con.execute(events_rows_sql("mapped", fields, None, all_good=True)).fetchall()
+    assert sorted(clean) == [("orders:0",), ("orders:1",), ("orders:2",)]
+    assert con.execute(records_rows_sql("mapped", fields, all_good=True)).fetchall() == clean
+    with pytest.raises(duckdb.Error, match="the reason was computed"):
+        con.execute(events_rows_sql("mapped", fields, None)).fetchall()

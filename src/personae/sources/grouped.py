@@ -134,7 +134,8 @@ def _store_together(
     with refused_as_os_error(), engine.transaction():
         # the rows first: on an engine without transactions, rows of an interrupted load are
         # what tells the next run to remove what these files left (loading.left_over)
-        inserted = engine.insert("events", list(fields), events_rows_sql(names["checked"], fields, None))
+        rows = events_rows_sql(names["checked"], fields, None, all_good=not problems)  # no key repeats here
+        inserted = engine.insert("events", list(fields), rows)
         expected = sum(report.rows_loaded for report in reports)
         if inserted != expected:
             raise EngineError(

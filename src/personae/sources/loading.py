@@ -190,7 +190,8 @@ def _store_rows(
         exceptions = names["exceptions"]
     rejects = [(label, reject) for reject in copy.rejects]
     report.rows_quarantined = ledger.quarantine_rows(engine, spec.name, exceptions, rejects, context.loaded_at)
-    report.rows_loaded = _write_target(context, spec, names["checked"], names["stored"])
+    all_good = not (problems or repeats)
+    report.rows_loaded = _write_target(context, spec, names["checked"], names["stored"], all_good=all_good)
     if exceptions is not None:  # every row loaded whole: no issue to report
         ledger.identifier_issues(engine, spec.name, exceptions, id_types, context.loaded_at)
         ledger.field_issues(engine, spec.name, exceptions, fields, context.loaded_at)
@@ -225,15 +226,15 @@ def left_over(engine: Engine, spec: SourceSpec, labels: list[str]) -> bool:
     return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
 
 
-def _write_target(context: IngestContext, spec: SourceSpec, checked: str, stored: str) -> int:
-    """Insert the good rows; returns how many (events already stored are skipped: ``stored``
-    names the table of their ids, usually empty)."""
+def _write_target(context: IngestContext, spec: SourceSpec, checked: str, stored: str, *, all_good: bool) -> int:
+    """Insert the good rows (``all_good``: every row is); returns how many (events already
+    stored are skipped: ``stored`` names the table of their ids, usually empty)."""
     engine = context.engine
     table = TARGET_TABLE[spec.kind]
     fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
     if table == "events":
         engine.materialise(stored, stored_ids_sql(checked, fields, event_id_prefix(spec.kind, spec.name)))
         skipped = stored if engine.row_count(stored) else None
-        return engine.insert(table, list(fields), events_rows_sql(checked, fields, skipped))
+        return engine.insert(table, list(fields), events_rows_sql(checked, fields, skipped, all_good=all_good))
     engine.delete_where(table, replaced_records_condition(table, checked, spec.name))
-    return engine.insert(table, list(fields), records_rows_sql(checked, fields))
+    return engine.insert(table, list(fields), records_rows_sql(checked, fields, all_good=all_good))
