@@ -130,10 +130,11 @@ def stored_ids_sql(mapped: str, fields: dict[str, str], prefix: str | None = Non
 
 
 def good_rows_condition(all_good: bool) -> str:
-    """`` WHERE`` good, first-of-key rows; nothing when the load's count found no problem and
-    no repeated key (:func:`problems_sql`: the usual case), where the filter holds for every row.
-    Leaving it out spares computing each row's reason: 10M rows inserted in 9.6 s instead of
-    11.4 s (bench/RESULTS.md, 2026-12-06)."""
+    """The filter that keeps good, first-of-key rows; none when the load's count found no
+    problem and no repeated key (:func:`problems_sql`, the usual case), since it then holds for
+    every row. Leaving it out spares computing each row's reason: the insert of 10M rows took
+    9.6 s without it against 11.4 s with it, and the whole ingest 15–17 % less time
+    (bench/RESULTS.md, 2026-12-06)."""
     return "" if all_good else " WHERE _reason IS NULL AND _first"
 
 
