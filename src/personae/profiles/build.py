@@ -57,10 +57,13 @@ class TraitsResult:
 NO_TRAITS = "profiles have no traits yet: run the traits step first (`personae run`)"
 
 
-def _has_trait_columns(engine: Engine) -> bool:
-    """Whether ``profiles`` exists with the trait columns (a ``--only golden`` run rebuilds it
-    from the golden records alone). Reads only the table's columns: no Spark job."""
-    return engine.has_table("profiles") and AS_OF_COLUMN in dict(engine.columns("profiles"))
+def _has_trait_columns(engine: Engine) -> bool | None:
+    """Whether ``profiles`` has the trait columns (a ``--only golden`` run rebuilds it from the
+    golden records alone); None when there is no ``profiles``. Reads only the table's columns:
+    no Spark job."""
+    if not engine.has_table("profiles"):
+        return None
+    return AS_OF_COLUMN in dict(engine.columns("profiles"))
 
 
 def traits_as_of(engine: Engine) -> date:
@@ -74,7 +77,7 @@ def traits_as_of(engine: Engine) -> date:
 def require_traits(engine: Engine) -> None:
     """A clear error when the stored ``profiles`` lack the trait columns, instead of the first
     query's binder error; nothing to check when there are no profiles yet."""
-    if engine.has_table("profiles") and not _has_trait_columns(engine):
+    if _has_trait_columns(engine) is False:
         raise WorkspaceError(NO_TRAITS)
 
 

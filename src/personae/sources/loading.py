@@ -184,13 +184,13 @@ def _store_rows(
         engine.define(names["checked"], checked_sql(names["mapped"], names["repeated"]))
     else:  # no key repeats (the usual case): the mapped rows as they are, nothing to compute again
         engine.view(names["checked"], checked_sql(names["mapped"], None))
+    all_good = not (problems or repeats)
     exceptions = None
-    if problems or repeats:
+    if not all_good:
         engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, fields))
         exceptions = names["exceptions"]
     rejects = [(label, reject) for reject in copy.rejects]
     report.rows_quarantined = ledger.quarantine_rows(engine, spec.name, exceptions, rejects, context.loaded_at)
-    all_good = not (problems or repeats)
     report.rows_loaded = _write_target(context, spec, names["checked"], names["stored"], all_good=all_good)
     if exceptions is not None:  # every row loaded whole: no issue to report
         ledger.identifier_issues(engine, spec.name, exceptions, id_types, context.loaded_at)
