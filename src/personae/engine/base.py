@@ -152,8 +152,8 @@ class Engine(ABC):
     def scratch_names(self) -> set[str]:
         """The temporary tables and views that hold memory or spill space until dropped
         (DuckDB's temporary tables, registered Arrow tables, views over them); the pipeline
-        drops those a step made when it ends. An engine whose scratch costs nothing
-        held (Spark's staged Parquet) lists none."""
+        drops those a step made when it ends (on Spark, the views that read the folders
+        of materialised results, which go with them)."""
         return set()
 
     @abstractmethod

@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from personae.engine.base import ROW_COLUMN, Engine, numbered_order
 from personae.engine.dialects import transpile
+from personae.engine.spark_scratch import StageScratch
 from personae.engine.spark_session import open_session
 from personae.errors import EngineError
 
@@ -83,8 +84,8 @@ class SparkEngine(Engine):
             master, self.warehouse, {"spark.sql.shuffle.partitions": str(shuffle_partitions), **(conf or {})}
         )
         self._folders: dict[str, Path] = {}
-        self._materialised: dict[str, Path] = {}
-        """Each materialised result's folder (under ``_stage``), by the name it is read by."""
+        self._scratch = StageScratch(self.warehouse / "_stage")
+        """The views the engine made and the folders of materialised results they read."""
         if not read_only:
             self.recover()
         for folder in sorted(self.warehouse.iterdir()):
@@ -205,7 +206,8 @@ class SparkEngine(Engine):
         partitions), not row by row through the JVM."""
         name = f"_batches_{uuid.uuid4().hex[:8]}"
         self.materialise(name, sql)
-        folder = self._materialised[name]
+        folder = self._scratch.folder(name)
+        assert folder is not None  # materialised just now
         schema = to_arrow_schema(self.session.table(name).schema, timezone="UTC")
         try:
             read = (
@@ -286,17 +288,19 @@ class SparkEngine(Engine):
 
     def drop_table(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
-        self._materialised.pop(name, None)
+        self._scratch.dropped(name)
         if not name.startswith("_"):
             shutil.rmtree(self._folder(name), ignore_errors=True)
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.session.createDataFrame(table).createOrReplaceTempView(name)
+        self._scratch.made(name)
 
     def stage(self, name: str, path: Path | Sequence[Path]) -> None:
         paths = [path] if isinstance(path, Path) else list(path)
         frame = self.session.read.parquet(*(str(each.resolve()) for each in paths))
         _numbered(frame).createOrReplaceTempView(name)
+        self._scratch.made(name)
 
     def expose_folder(self, name: str, folder: Path) -> None:
         files = sorted(str(path.resolve()) for path in folder.glob("*.parquet"))
@@ -306,26 +310,31 @@ class SparkEngine(Engine):
             self._folders[name] = folder
 
     def materialise(self, name: str, sql: str) -> None:
-        folder = self.warehouse / "_stage" / name
-        fresh = folder.with_name(f"{name}_{uuid.uuid4().hex[:8]}")
+        fresh = self._scratch.new_folder(name)
         frame = self._frame(sql)
         try:
             frame.write.parquet(str(fresh))
         except SPARK_ERRORS as error:
             raise EngineError(f"spark failed: {error}", sql=transpile(sql, self.name)) from error
         self.session.read.schema(frame.schema).parquet(str(fresh)).createOrReplaceTempView(name)
-        self._materialised[name] = fresh
+        self._scratch.made(name, fresh)
 
     def define(self, name: str, sql: str) -> None:
         self.materialise(name, sql)
 
     def view(self, name: str, sql: str) -> None:
         self._frame(sql).createOrReplaceTempView(name)
+        self._scratch.made(name)
+
+    def scratch_names(self) -> set[str]:
+        """The views this engine made (materialised results, views, staged files, Arrow
+        tables): dropping them lets their ``_stage`` folders go (:mod:`personae.engine.spark_scratch`)."""
+        return self._scratch.names
 
     def row_count(self, name: str) -> int:
         """A materialised result's or stored table's rows from its Parquet footers (no job);
         anything else is counted by a query."""
-        folder = self._materialised.get(name) or (self._folder(name) if self.has_table(name) else None)
+        folder = self._scratch.folder(name) or (self._folder(name) if self.has_table(name) else None)
         if folder is None:
             return super().row_count(name)
         return sum(int(pq.ParquetFile(path).metadata.num_rows) for path in folder.glob("*.parquet"))
