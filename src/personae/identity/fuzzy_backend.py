@@ -27,6 +27,7 @@ import duckdb
 from splink.internals.database_api import DatabaseAPISubClass
 
 from personae.errors import FuzzySettingsError
+from personae.identity.similarity_once import SimilarityOnceDuckDBAPI
 
 Backend = Literal["duckdb", "spark"]
 
@@ -45,10 +46,8 @@ def database_api(
     connection keeps to them too.
     """
     if backend == "duckdb":
-        from splink.backends.duckdb import DuckDBAPI
-
         settings = {**(config or {}), **({"threads": 1} if exact else {})}
-        return DuckDBAPI(duckdb.connect(":memory:", config=settings))
+        return SimilarityOnceDuckDBAPI(duckdb.connect(":memory:", config=settings))
     if backend == "spark":
         from splink.backends.spark import SparkAPI, similarity_jar_location
 
@@ -77,10 +76,8 @@ def splink_api(
     scratch database attached in memory: see the module's docstring.
     """
     if backend == "duckdb" and store is not None:
-        from splink.backends.duckdb import DuckDBAPI
-
         with scratch_cursor(store, exact=exact) as cursor:
-            yield DuckDBAPI(cursor)
+            yield SimilarityOnceDuckDBAPI(cursor)
         return
     api = database_api(backend, spark, exact=exact, config=config)
     try:
