@@ -7,7 +7,7 @@ import duckdb
 import pytest
 from splink.backends.duckdb import DuckDBAPI
 
-from personae.identity import fuzzy_backend, similarity_once
+from personae.identity import similarity_once
 from personae.identity.fuzzy import FuzzyMatcher
 from personae.identity.similarity_once import COMPARISON_VECTORS, similarities_once
 from tests.identity.test_fuzzy import WITH_SSN, febrl
@@ -74,7 +74,7 @@ def test_a_model_and_its_pairs_are_the_same_to_the_bit(monkeypatch: pytest.Monke
     once = FuzzyMatcher(WITH_SSN).fit(records)
     pairs = once.predict(records)
     assert len(changed) >= 2  # the training's levels and the prediction's
-    monkeypatch.setattr(fuzzy_backend, "SimilarityOnceDuckDBAPI", DuckDBAPI)  # Splink's own statements
+    monkeypatch.setattr(similarity_once, "SimilarityOnceDuckDBAPI", DuckDBAPI)  # Splink's own statements
     plain = FuzzyMatcher(WITH_SSN).fit(records)
     assert plain.model_ == once.model_
     assert plain.predict(records).equals(pairs) and pairs.num_rows > 100

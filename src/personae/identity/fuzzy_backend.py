@@ -27,7 +27,6 @@ import duckdb
 from splink.internals.database_api import DatabaseAPISubClass
 
 from personae.errors import FuzzySettingsError
-from personae.identity.similarity_once import SimilarityOnceDuckDBAPI
 
 Backend = Literal["duckdb", "spark"]
 
@@ -46,6 +45,8 @@ def database_api(
     connection keeps to them too.
     """
     if backend == "duckdb":
+        from personae.identity.similarity_once import SimilarityOnceDuckDBAPI  # Splink's DuckDB backend, when used
+
         settings = {**(config or {}), **({"threads": 1} if exact else {})}
         return SimilarityOnceDuckDBAPI(duckdb.connect(":memory:", config=settings))
     if backend == "spark":
@@ -76,6 +77,8 @@ def splink_api(
     scratch database attached in memory: see the module's docstring.
     """
     if backend == "duckdb" and store is not None:
+        from personae.identity.similarity_once import SimilarityOnceDuckDBAPI
+
         with scratch_cursor(store, exact=exact) as cursor:
             yield SimilarityOnceDuckDBAPI(cursor)
         return
