@@ -45,7 +45,8 @@ def database_api(
     connection keeps to them too.
     """
     if backend == "duckdb":
-        from personae.identity.similarity_once import SimilarityOnceDuckDBAPI  # Splink's DuckDB backend, when used
+        # imported here, as Splink's DuckDB backend it loads: at import time it would cost every command ~6 ms
+        from personae.identity.similarity_once import SimilarityOnceDuckDBAPI
 
         settings = {**(config or {}), **({"threads": 1} if exact else {})}
         return SimilarityOnceDuckDBAPI(duckdb.connect(":memory:", config=settings))
