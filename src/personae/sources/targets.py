@@ -151,15 +151,16 @@ def events_rows_sql(mapped: str, fields: dict[str, str], stored: str | None, *, 
     order lines at 1M took 42-47 s to insert that way, 32-36 s this way (ids included; two
     runs each on a busy machine).
     """
-    select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
-    rows = f"SELECT {select} FROM {mapped}{good_rows_condition(all_good)}"
+    rows = records_rows_sql(mapped, fields, all_good=all_good)
     if stored is None:
         return rows
     return f"SELECT * FROM ({rows}) AS m WHERE NOT EXISTS (SELECT 1 FROM {stored} AS s WHERE s.event_id = m.event_id)"
 
 
 def records_rows_sql(mapped: str, fields: dict[str, str], *, all_good: bool = False) -> str:
-    """Good, first-of-key rows of a customer-like file (``all_good``: see :func:`good_rows_condition`)."""
+    """Good, first-of-key rows of the file as the target's ``fields``: a customer-like file's
+    insert, and the rows :func:`events_rows_sql` narrows (``all_good``: see
+    :func:`good_rows_condition`)."""
     select = ", ".join(f"{expression} AS {name}" for name, expression in fields.items())
     return f"SELECT {select} FROM {mapped}{good_rows_condition(all_good)}"
 
