@@ -351,6 +351,45 @@ def test_a_model_saved_by_an_older_personae_is_retrained_by_the_identity_step(
     assert warnings and "retraining the fuzzy model" in warnings[0]
 
 
+class RetrainedError(Exception):
+    """Raised by a fit that a test forbids."""
+
+
+def test_a_changed_prediction_setting_keeps_the_model_and_a_training_one_retrains(
+    fitted: FuzzyMatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from personae.engine import DuckDBEngine
+    from personae.identity.matching import MODEL_FILE, matcher_for
+
+    path = tmp_path / "models" / MODEL_FILE
+    path.parent.mkdir()
+    fitted.save(path)
+
+    def forbidden(self: FuzzyMatcher, records: pa.Table) -> FuzzyMatcher:
+        raise RetrainedError
+
+    monkeypatch.setattr(FuzzyMatcher, "fit", forbidden)
+    predicting = WITH_SSN.model_copy(update={"threshold": 0.9, "max_block_records": 50})
+    engine = DuckDBEngine(tmp_path / "store.duckdb")
+    try:
+        engine.register_arrow("febrl1", febrl("febrl1"))
+        engine.materialise(  # these settings name phone and soc_sec_id: both need values
+            "customer_records",
+            "SELECT 'crm' AS source, record_key AS record_id, * EXCLUDE (record_key, soc_sec_id) "
+            "REPLACE ('2025550100' AS phone), json_object('soc_sec_id', soc_sec_id)::VARCHAR AS attributes FROM febrl1",
+        )
+        warnings: list[str] = []
+        kept = matcher_for(engine, predicting, path.parent, "US", warnings)
+        assert kept is not None and kept.model_ == fitted.model_ and kept.settings == predicting
+        saved = FuzzyMatcher.load(path).settings
+        assert saved.to_dict() == predicting.to_dict()  # saved with the settings it predicts with
+        with pytest.raises(RetrainedError):
+            matcher_for(engine, predicting.model_copy(update={"seed": 7}), path.parent, "US", warnings)
+    finally:
+        engine.close()
+    assert not warnings
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

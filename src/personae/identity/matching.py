@@ -111,10 +111,19 @@ def matcher_for(
     engine: Engine, settings: FuzzySettings, models: Path, phone_region: str, warnings: list[str]
 ) -> FuzzyMatcher | None:
     """The saved matcher, or a newly trained one (saved); None when there is too little data
-    (the reason is added to ``warnings``)."""
+    (the reason is added to ``warnings``). A saved model trained with the same settings is
+    kept when only a prediction setting changed (the threshold, the block cap): it then
+    predicts with the new ones, and is saved with them."""
     path = models / MODEL_FILE
     saved = _saved_matcher(path, warnings)
-    if saved is not None and saved.settings.to_dict() == settings.to_dict() and saved.phone_region == phone_region:
+    if (
+        saved is not None
+        and saved.settings.trained_dict() == settings.trained_dict()
+        and saved.phone_region == phone_region
+    ):
+        if saved.settings.to_dict() != settings.to_dict():
+            saved.settings = settings
+            saved.save(path)
         return _on_store(saved, engine)
     records = engine.fetch_arrow(records_sql(settings.compared_columns))
     check_mapped(records, settings, kept_attributes(engine))
