@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from personae.config import load_config
-from personae.identity.block_purging import equality_terms
+from personae.identity.block_purging import block_sizes_sql, equality_terms
 from personae.identity.fuzzy import FuzzyMatcher, model_columns
 from personae.identity.matching import MODEL_FILE, records_sql
 
@@ -35,20 +35,10 @@ def candidate_pairs(table: pa.Table, rules: list[str], cap: int) -> int:
         connection.register("records", table)
         for rule in rules:
             terms = equality_terms(rule)
-            lefts = [f'"{left}"' for left, _ in terms]
-            rights = [f'"{right}"' for _, right in terms]
-
-            def counted(columns: list[str]) -> str:
-                keys = ", ".join(f"{column} AS k{n}" for n, column in enumerate(columns))
-                present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
-                return f"SELECT {keys}, count(*) AS n FROM records WHERE {present} GROUP BY ALL"
-
-            using = ", ".join(f"k{n}" for n in range(len(terms)))
-            pairs = "a.n * (a.n - 1) / 2" if lefts == rights else "a.n * b.n / 2"
-            query = (
-                f"SELECT coalesce(sum({pairs}), 0)::BIGINT FROM ({counted(lefts)}) AS a "
-                f"JOIN ({counted(rights)}) AS b USING ({using}) WHERE a.n * b.n <= {cap * cap}"
-            )
+            same = all(left == right for left, right in terms)
+            pairs = "a_n * (a_n - 1) / 2" if same else "a_n * b_n / 2"
+            within = f"SELECT * FROM ({block_sizes_sql(terms)}) WHERE a_n * b_n <= {cap * cap}"
+            query = f"SELECT coalesce(sum({pairs}), 0)::BIGINT FROM ({within})"
             total += int(connection.execute(query).fetchall()[0][0])
     return total
 

@@ -115,10 +115,10 @@ def purge_big_blocks(
     return Purged(flagged, rewritten, purged)
 
 
-def _oversize_sql(terms: list[tuple[str, str]], max_block_records: int) -> str:
-    """The left keys (``k0``, ``k1``, …) whose blocks hold more than ``max_block_records``
-    records on a side (by the product of the two sides' counts, so a same-column rule's
-    block of n records counts n²)."""
+def block_sizes_sql(terms: list[tuple[str, str]]) -> str:
+    """Each block of a rule of ``l.x = r.y`` terms: its left keys (``k0``, ``k1``, …) and the
+    records on each side (``a_n`` with the key as their left values, ``b_n`` as their right;
+    equal for a same-column rule, whose block of n records makes n·(n−1)/2 pairs)."""
     lefts = [f'"{left}"' for left, _ in terms]
     rights = [f'"{right}"' for _, right in terms]
 
@@ -127,14 +127,21 @@ def _oversize_sql(terms: list[tuple[str, str]], max_block_records: int) -> str:
         present = " AND ".join(f"{column} IS NOT NULL" for column in columns)
         return f"SELECT {keys}, count(*) AS n FROM records WHERE {present} GROUP BY ALL"
 
-    limit = max_block_records * max_block_records
     if lefts == rights:
-        return f"SELECT * EXCLUDE (n) FROM ({counted(lefts)}) WHERE n * n > {limit}"
+        return f"SELECT * EXCLUDE (n), n AS a_n, n AS b_n FROM ({counted(lefts)})"
     using = ", ".join(f"k{n}" for n in range(len(terms)))
     return (
-        f"SELECT {using} FROM ({counted(lefts)}) AS a JOIN ({counted(rights)}) AS b USING ({using}) "
-        f"WHERE a.n * b.n > {limit}"
+        f"SELECT {using}, a.n AS a_n, b.n AS b_n FROM ({counted(lefts)}) AS a "
+        f"JOIN ({counted(rights)}) AS b USING ({using})"
     )
+
+
+def _oversize_sql(terms: list[tuple[str, str]], max_block_records: int) -> str:
+    """The left keys (``k0``, ``k1``, …) whose blocks hold more than ``max_block_records``
+    records on a side (by the product of the two sides' counts, so a same-column rule's
+    block of n records counts n²)."""
+    limit = max_block_records * max_block_records
+    return f"SELECT * EXCLUDE (a_n, b_n) FROM ({block_sizes_sql(terms)}) WHERE a_n * b_n > {limit}"
 
 
 def for_prediction(
