@@ -44,9 +44,6 @@ DEFAULT_BLOCKING = (
 )
 
 
-PREDICTION_ONLY = ("threshold", "max_block_records")
-"""Settings that only prediction reads: training learns the same model whatever they are."""
-
 DEFAULT_TRAINING = (
     "l.first_name = r.first_name and l.last_name = r.last_name and l.postcode = r.postcode and l.city = r.city",
     "l.birth_date = r.birth_date",
@@ -60,6 +57,10 @@ birth-date exact-match m of 0.04 (the truth is 0.99) on one random seed and 0.86
 another. Fixing postcode *and* city keeps the block mostly matches (3,242 pairs, 79 %
 matches) and leaves no location column to learn there, since a postcode implies its city.
 A training rule's terms over columns the records lack are dropped (:func:`narrowed_rule`)."""
+
+
+PREDICTION_ONLY = ("threshold", "max_block_records")
+"""Settings that only prediction reads: training learns the same model whatever they are."""
 
 
 class FuzzySettings(Spec):
