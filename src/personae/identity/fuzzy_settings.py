@@ -116,7 +116,8 @@ class FuzzySettings(Spec):
         if self.max_block_records < 10:
             raise ValueError(
                 f"max_block_records {self.max_block_records} would leave out the blocks duplicates are "
-                "found in; use ≥ 100 (150 by default)"
+                "found in; use at least 10, and 100 or more on real data (150 by default; bench/block_cap.py "
+                "shows what a smaller cap loses on a workspace)"
             )
         if self.max_pairs_for_training < 1000:
             raise ValueError(
