@@ -50,25 +50,22 @@ class StageScratch:
         The folder a redefined name read before is retired: a view built on the old one may
         still read it."""
         self._names.add(name)
-        previous = self._folders.pop(name, None)
-        if previous is not None:
-            self._retired.append(previous)
+        self._retire(name)
         if folder is not None:
             self._folders[name] = folder
 
     def dropped(self, name: str) -> None:
         """``name`` is no view any more: its folder is retired, and the retired folders are
-        deleted once no scratch view is left to read them."""
+        deleted once no scratch view is left to read them (only a scratch view can)."""
         self._names.discard(name)
+        self._retire(name)
+        if not self._names:
+            for folder in self._retired:
+                shutil.rmtree(folder, ignore_errors=True)
+            self._retired.clear()
+
+    def _retire(self, name: str) -> None:
+        """The folder ``name`` read, if any, waits to be deleted."""
         folder = self._folders.pop(name, None)
         if folder is not None:
             self._retired.append(folder)
-        if not self._names:
-            self.release()
-
-    def release(self) -> list[Path]:
-        """Delete the retired folders (only safe when no view can read them); returns them."""
-        released, self._retired = self._retired, []
-        for folder in released:
-            shutil.rmtree(folder, ignore_errors=True)
-        return released
