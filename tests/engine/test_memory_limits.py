@@ -197,11 +197,34 @@ def test_an_index_built_in_a_transaction_is_checkpointed_not_left_pinned(tmp_pat
         indexes = engine.fetch_rows("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'identity_map'")
         assert indexes == [("identity_map_id_value",)]
         assert engine.scalar("SELECT uid FROM identity_map WHERE id_value = 'person7@mail.net'") == "u7"
-        with pytest.raises(ZeroDivisionError), engine.transaction():  # rolled back: nothing owed
+        with pytest.raises(ZeroDivisionError), engine.transaction():  # rolled back: no index left to build
             engine.create_table("identity_map", f"{rows} FROM range(10)")
             raise ZeroDivisionError
-        assert not engine._checkpoint_owed
         assert engine.scalar("SELECT count(*) FROM identity_map") == 300000
+        engine.create_table("identifiers", "SELECT 1 AS x")  # the next commit builds nothing of the rolled back one
+        assert engine.fetch_rows("SELECT index_name FROM duckdb_indexes()") == [("identity_map_id_value",)]
+
+
+def test_an_index_is_built_after_its_transaction_commits_once_for_its_table_as_it_ends(tmp_path: Path) -> None:
+    """DuckDB builds an index made inside a transaction row by row at its commit (10-12 s for
+    identity_map at 1M customers, 3.9 s on its own): the engine builds it after the commit, once
+    for a table written twice, and not for a table dropped before the end."""
+    rows = "SELECT 'email' AS id_type, 'p' || range AS id_value, 'u' || range AS uid FROM range({n})"
+
+    def indexes(engine: DuckDBEngine) -> list[tuple[str, str]]:
+        return engine.fetch_rows("SELECT table_name, index_name FROM duckdb_indexes() ORDER BY 1")
+
+    with DuckDBEngine(tmp_path / "store.duckdb", memory_limit="1GB") as engine:
+        with engine.transaction():
+            engine.create_table("identity_map", rows.format(n=5))
+            engine.create_table("identity_map", rows.format(n=50))
+            assert indexes(engine) == []  # not yet: the transaction is open
+        assert indexes(engine) == [("identity_map", "identity_map_id_value")]
+        assert engine.scalar("SELECT uid FROM identity_map WHERE id_value = 'p42'") == "u42"
+        with engine.transaction():
+            engine.create_table("identity_map", rows.format(n=7))
+            engine.drop_table("identity_map")
+        assert indexes(engine) == [] and not engine.has_table("identity_map")
 
 
 def test_no_step_leaves_its_scratch_to_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,8 +68,9 @@ class DuckDBEngine(Engine):
 
     _in_transaction = False
     """Inside :meth:`transaction` (a nested one joins it)."""
-    _checkpoint_owed = False
-    """The open transaction built an index: it checkpoints when it commits (see :meth:`create_indexes`)."""
+    _pending_indexes: dict[str, tuple[str, str]] | None = None
+    """Index name -> (table, ``CREATE INDEX`` statement) of the indexes the open transaction's
+    tables declare, built after it commits (see :meth:`create_indexes`)."""
 
     def __init__(
         self,
@@ -236,14 +237,52 @@ class DuckDBEngine(Engine):
         self.execute(f"DELETE FROM {table} WHERE {condition}")
 
     def create_indexes(self, name: str) -> None:
-        """The table's declared indexes. Inside a transaction, the commit then checkpoints:
-        DuckDB skips its automatic checkpoint for a transaction that built an index and keeps
-        the new index pinned in memory until one (894 MB of the 3 GB limit after the identity
-        step at 3M customers, which the golden step then lacked; bench/RESULTS.md)."""
+        """The table's declared indexes; inside a transaction, built once it commits.
+
+        - DuckDB builds an index created inside a transaction at its COMMIT, row by row: the
+          identity step's ``identity_map`` (5.7M rows at 1M customers) took 10-12 s to commit
+          that way, and 3.9 s as a statement of its own (bench/RESULTS.md). The index is not
+          data: a reader between the commit and the index scans instead of looking up.
+        - After the indexes, a checkpoint: DuckDB skips its automatic checkpoint after a
+          transaction that built an index and keeps the new index pinned in memory until one
+          (894 MB of the 3 GB limit after the identity step at 3M customers, which the golden
+          step then lacked).
+        """
         declared = TABLE.get(name)
-        for column in declared.indexed_by if declared is not None else ():
-            self.execute(f"CREATE INDEX {identifier(f'{name}_{column}')} ON {name} ({identifier(column)})")
-            self._checkpoint_owed = self._checkpoint_owed or self._in_transaction
+        columns = declared.indexed_by if declared is not None else ()
+        statements = {
+            f"{name}_{column}": (
+                name,
+                f"CREATE INDEX {identifier(f'{name}_{column}')} ON {name} ({identifier(column)})",
+            )
+            for column in columns
+        }
+        if not statements:
+            return
+        if self._in_transaction:
+            self._pending_indexes = {**(self._pending_indexes or {}), **statements}
+            return
+        for _, statement in statements.values():
+            self.execute(statement)
+        self._checkpoint()
+
+    def _build_pending_indexes(self) -> None:
+        """The indexes :meth:`create_indexes` put off until the transaction committed, for the
+        tables that are still there and still lack them."""
+        pending, self._pending_indexes = self._pending_indexes or {}, None
+        if not pending:
+            return
+        existing = {str(row[0]) for row in self.fetch_rows("SELECT index_name FROM duckdb_indexes()")}
+        tables = self.tables()
+        for index, (table, statement) in pending.items():
+            if index not in existing and table in tables:
+                self.execute(statement)
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Best effort: another cursor's open write defers it to DuckDB's next checkpoint."""
+        with suppress(duckdb.TransactionException):
+            self.connection.execute("CHECKPOINT").complete()
 
     def add_columns(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
         """DuckDB refuses to alter an indexed table: its indexes go first (the table's next
@@ -312,7 +351,7 @@ class DuckDBEngine(Engine):
         try:
             yield
         except BaseException:
-            self._checkpoint_owed = False
+            self._pending_indexes = None
             with suppress(duckdb.Error):  # a fatal error (a full disk) ends the transaction itself
                 self.connection.execute("ROLLBACK").complete()
             raise
@@ -321,12 +360,9 @@ class DuckDBEngine(Engine):
         try:
             self.connection.execute("COMMIT").complete()
         except duckdb.Error as error:  # a full disk at COMMIT; nothing of the transaction is kept
+            self._pending_indexes = None
             raise EngineError("the store could not commit: " + " ".join(str(error).split())) from error
-        finally:
-            owed, self._checkpoint_owed = self._checkpoint_owed, False
-        if owed:  # best effort: another cursor's open write defers it to DuckDB's next checkpoint
-            with suppress(duckdb.TransactionException):
-                self.connection.execute("CHECKPOINT").complete()
+        self._build_pending_indexes()
 
     def interrupt(self) -> None:
         with suppress(duckdb.Error):  # closed meanwhile: nothing runs on it any more
