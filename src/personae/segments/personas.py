@@ -242,9 +242,9 @@ def persona_cards_of(
     chosen, columns = _check(engine, segmentations, traits)
     base_row = engine.fetch_arrow(base_stats_sql(chosen)).to_pylist()[0]
     customers, revenue = int(base_row["customers"]), _money(base_row["total_revenue"])
-    try:  # on Spark each relation is written once, not joined again by every query (persona_sql)
-        engine.define(MEMBERS, members_sql(segmentations))
-        engine.define(TRAITED, traited_sql(MEMBERS, chosen))
+    try:  # each relation computed once, not joined again by every query that reads it (persona_sql)
+        engine.materialise(MEMBERS, members_sql(segmentations))
+        engine.materialise(TRAITED, traited_sql(MEMBERS, chosen))
         stats = engine.fetch_arrow(segment_stats_sql(TRAITED, len(chosen))).to_pylist()
         mixes = _mixes(engine, MEMBERS)
         examples = _examples(engine, TRAITED, chosen, columns)
