@@ -116,9 +116,10 @@ def identifiers_sql(occurrences: str, shared: str, settings: IdentitySettings) -
 
 
 def record_nodes_sql(occurrences: str, identifiers: str) -> str:
-    """(source, record_id, node, rank) for the usable identifiers of each record."""
+    """(source, record_id, node, rank) for the usable identifiers of each record (a node stands
+    for its type and value: the anchors and edges read only these)."""
     return (
-        f"SELECT o.source, o.record_id, i.node, i.rank, i.id_type, i.id_value FROM {occurrences} AS o "
+        f"SELECT o.source, o.record_id, i.node, i.rank FROM {occurrences} AS o "
         f"JOIN {identifiers} AS i ON i.id_type = o.id_type AND i.id_value = o.id_value "
         "WHERE i.status = 'ok'"
     )

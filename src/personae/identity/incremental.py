@@ -36,12 +36,20 @@ def touched_uids_sql(current_edges: str, nodes: str, previous: str) -> str:
     colon), split back into type and value for a join on the previous map's columns: comparing
     every previous row's key as one concatenated string cost 6 s of an increment at 1M
     customers. An identifier that appeared has no previous UID, so only the ones gone (or no
-    longer usable) touch anyone beyond the changed links."""
+    longer usable) touch anyone beyond the changed links.
+
+    The changed links are one full join of the two edge sets (both are distinct), read once
+    for both ends: two ``EXCEPT`` both ways, written out once per end, computed four set
+    differences of every edge (6.6 s of an increment at 1M customers)."""
     changed = (
-        f"(SELECT a_key, b_key FROM {current_edges} EXCEPT SELECT a_key, b_key FROM identity_edges) UNION ALL "
-        f"(SELECT a_key, b_key FROM identity_edges EXCEPT SELECT a_key, b_key FROM {current_edges})"
+        "SELECT coalesce(c.a_key, p.a_key) AS a_key, coalesce(c.b_key, p.b_key) AS b_key "
+        f"FROM {current_edges} AS c FULL JOIN identity_edges AS p ON p.a_key = c.a_key AND p.b_key = c.b_key "
+        "WHERE c.a_key IS NULL OR p.a_key IS NULL"
     )
-    keys = f"SELECT a_key AS id_key FROM ({changed}) AS c UNION SELECT b_key FROM ({changed}) AS c2"
+    keys = (
+        "SELECT DISTINCT CASE WHEN s.side = 0 THEN c.a_key ELSE c.b_key END AS id_key "
+        f"FROM ({changed}) AS c CROSS JOIN (SELECT 0 AS side UNION ALL SELECT 1 AS side) AS s"
+    )
     ends = (
         "SELECT substr(id_key, 1, instr(id_key, ':') - 1) AS id_type, substr(id_key, instr(id_key, ':') + 1) "
         f"AS id_value FROM ({keys}) AS k"
