@@ -40,7 +40,7 @@ def touched_uids_sql(current_edges: str, nodes: str, previous: str) -> str:
 
     The changed links are one full join of the two edge sets (both are distinct), read once
     for both ends: two ``EXCEPT`` both ways, written out once per end, computed four set
-    differences of every edge (6.6 s of an increment at 1M customers)."""
+    differences of every edge (4.5-5.6 s of an identity run at 1M customers, 2.8-3.5 s now)."""
     changed = (
         "SELECT coalesce(c.a_key, p.a_key) AS a_key, coalesce(c.b_key, p.b_key) AS b_key "
         f"FROM {current_edges} AS c FULL JOIN identity_edges AS p ON p.a_key = c.a_key AND p.b_key = c.b_key "
