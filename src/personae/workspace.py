@@ -72,7 +72,13 @@ class RunReport:
             "engine": self.engine,
             "seconds": round(self.seconds, 3),
             "steps": [
-                {"name": s.name, "rows_in": s.rows_in, "rows_out": s.rows_out, "seconds": round(s.seconds, 3)}
+                {
+                    "name": s.name,
+                    "rows_in": s.rows_in,
+                    "rows_out": s.rows_out,
+                    "seconds": round(s.seconds, 3),
+                    "note": s.note,  # what an incremental run recomputed, or why it recomputed everyone
+                }
                 for s in self.steps
             ],
             "errors": self.errors,

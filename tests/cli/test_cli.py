@@ -39,6 +39,15 @@ def test_init_creates_a_valid_empty_workspace(tmp_path: Path) -> None:
     assert again.exit_code != 0
 
 
+def test_run_as_json_says_what_each_step_recomputed(workspace: Path) -> None:
+    (workspace / "data/pos/b.csv").write_text(POS_CSV.replace("R", "S"))
+    result = runner.invoke(app, ["run", "--workspace", str(workspace), "--as-of", "2024-03-02", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    notes = {step["name"]: step["note"] for step in json.loads(result.output)["steps"]}
+    assert notes["identity"].startswith("incremental: recomputed the people of "), notes
+    assert notes["traits"].startswith("incremental: recomputed "), notes
+
+
 def test_run_prints_a_summary_per_source(workspace: Path) -> None:
     (workspace / "data/pos/b.csv").write_text(POS_CSV.replace("R", "S"))
     result = runner.invoke(app, ["run", "--workspace", str(workspace), "--as-of", "2024-03-01"])

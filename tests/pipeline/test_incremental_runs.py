@@ -63,8 +63,8 @@ def _differences(incremental: Workspace, full: Workspace) -> list[str]:
     return found
 
 
-def _traits_note(report: Any) -> str:
-    return next(step.note for step in report.steps if step.name == "traits")
+def _traits_note(report: Any, step: str = "traits") -> str:
+    return next(found.note for found in report.steps if found.name == step)
 
 
 @pytest.mark.parametrize("seed", [5])
@@ -76,6 +76,7 @@ def test_random_increments_equal_a_full_run(tmp_path: Path, seed: int) -> None:
     assert as_of is not None
     first = workspace.run()
     assert "everyone" in _traits_note(first)
+    assert _traits_note(first, "identity") == "recomputed everyone: no earlier identity run to start from"
     for step in range(2):
         # a few days (some windows shift by a day or two) or a month (the 30-day window turns over)
         days = [2, 31][step]
@@ -89,10 +90,16 @@ def test_random_increments_equal_a_full_run(tmp_path: Path, seed: int) -> None:
         recomputed = int(note.split("recomputed ")[1].split(" of ")[0].replace(",", ""))
         everyone = int(note.split(" of ")[1].split()[0].replace(",", ""))
         assert 0 < recomputed < everyone, note
+        identity = _traits_note(report, "identity")  # new people and cards touch a few identifiers' people
+        assert identity.startswith("incremental: recomputed the people of "), identity
+        scope, usable = (int(part.split()[0].replace(",", "")) for part in identity.split(" of ")[1:3])
+        assert 0 < scope < usable, identity
         copy = tmp_path / f"full{step}"
         shutil.copytree(root, copy)
         full = Workspace(copy)
-        assert "asked" in _traits_note(full.run(as_of=as_of, full=True))
+        full_report = full.run(as_of=as_of, full=True)
+        assert "asked" in _traits_note(full_report)
+        assert _traits_note(full_report, "identity") == "recomputed everyone: a full run was asked for (--full)"
         assert _differences(Workspace(root), full) == [], f"increment {step} ({days} days)"
         shutil.rmtree(copy)
 

@@ -45,6 +45,10 @@ class IdentityResult:
     merges: int
     splits: int
     recomputed: int
+    """Usable identifiers whose people were recomputed: all of them unless ``scoped``."""
+    scoped: bool = False
+    """An incremental run: only the people that changed links touch were recomputed
+    (:mod:`personae.identity.incremental`)."""
     fuzzy_kept: bool = False
     """The last run's fuzzy pairs were kept: the customer records, model and settings they
     came from are unchanged (:mod:`personae.identity.fuzzy_reuse`)."""
@@ -192,6 +196,7 @@ def resolve_identities(
         merges=int(changes.get("merge", 0)),
         splits=int(changes.get("split", 0)),
         recomputed=engine.row_count(nodes),
+        scoped=scoped,
         fuzzy_kept=matched.kept,
         seconds=seconds,
         warnings=tuple(warnings),

@@ -18,11 +18,22 @@ def run(context: RunContext) -> StepResult:
         at=context.started,
         models=context.models,
     )
+    usable = result.identifiers - result.blocked - result.shared
+    if result.scoped:
+        notes = [f"incremental: recomputed the people of {result.recomputed:,} of {usable:,} usable identifiers"]
+    elif context.full:
+        notes = ["recomputed everyone: a full run was asked for (--full)"]
+    elif not config.identity.incremental:
+        notes = ["recomputed everyone: [identity] incremental = false"]
+    else:
+        notes = ["recomputed everyone: no earlier identity run to start from"]
+    if result.fuzzy_kept:
+        notes.append("fuzzy pairs kept from the last run: the customer records are unchanged")
     return StepResult(
         "identity",
         rows_in=result.identifiers,
         rows_out=result.people,
         details={"identity": result},
         warnings=list(result.warnings),
-        note="fuzzy pairs kept from the last run: the customer records are unchanged" if result.fuzzy_kept else "",
+        note="; ".join(notes),
     )
