@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from personae import Workspace
 from personae.engine import DuckDBEngine
 from personae.engine.tables import TABLES
-from personae.errors import EngineError
 
 CLUSTERED = {table.name: table.clustered_by for table in TABLES if table.clustered_by}
 ROW_GROUP = 122_880
@@ -86,26 +83,3 @@ def _scans(operators: list[dict[str, object]]) -> list[dict[str, object]]:
         assert isinstance(children, list)
         found += _scans(children)
     return found
-
-
-def test_a_table_replaced_from_itself_keeps_its_order_and_a_failure_keeps_the_old(tmp_path: Path) -> None:
-    """``replace_table`` builds the new memberships from the old beside them and renames them
-    over (no temporary copy of every row first): in the table's order, all or nothing."""
-    stays = "SELECT 'u' || (range * 7919 % 1000) AS uid, 's' AS segmentation, 'a' AS segment, 0.5 AS score, "
-    stays += "TIMESTAMP '2025-01-01' AS entered_at, CAST(NULL AS TIMESTAMP) AS exited_at FROM range(1000)"
-    with DuckDBEngine(tmp_path / "store.duckdb") as store:
-        store.create_table("memberships", stays)
-        moved = (
-            "SELECT uid, segmentation, 'b' AS segment, score + 0.25 AS score, entered_at, exited_at FROM memberships"
-        )
-        store.replace_table("memberships", f"{moved} WHERE uid <> 'u3'")
-        [(rows, segments, score, unordered)] = store.fetch_rows(
-            "SELECT count(*), string_agg(DISTINCT segment, ','), min(score), "
-            "count(*) FILTER (WHERE uid < before) FROM (SELECT *, lag(uid) OVER (ORDER BY rowid) AS before "
-            "FROM memberships)"
-        )
-        assert (rows, segments, score, unordered) == (999, "b", 0.75, 0)
-        with pytest.raises(EngineError):
-            store.replace_table("memberships", "SELECT uid, error('broken rule') FROM memberships")
-        assert store.scalar("SELECT count(*) FROM memberships WHERE segment = 'b'") == 999
-        assert "memberships" in store.tables() and "_new_memberships" not in store.tables()

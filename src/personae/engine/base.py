@@ -113,15 +113,6 @@ class Engine(ABC):
             self.execute(f"CREATE TABLE {name} AS {self.clustered(name, sql)}")
             self.create_indexes(name)
 
-    def replace_table(self, name: str, sql: str) -> None:
-        """:meth:`create_table` for a query that reads the table it replaces (a new state of the
-        memberships from the old): computed into a temporary table first, here; an engine that
-        can build the new table beside the old one and rename it over it does that instead."""
-        scratch = f"_replacing_{name}"
-        self.materialise(scratch, sql)
-        self.create_table(name, f"SELECT * FROM {scratch}")
-        self.drop_table(scratch)
-
     def clustered(self, name: str, sql: str) -> str:
         """The query that writes table ``name``, in the order of its ``clustered_by`` column where
         it declares one (:class:`~personae.engine.table_spec.Table`), so that looking one person

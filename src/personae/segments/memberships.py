@@ -173,7 +173,8 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
     with engine.transaction():
         engine.materialise("_old", held_sql(day))
         engine.materialise("_changes", changes_sql(assignments))
-        engine.replace_table("memberships", f"SELECT {STAY} FROM ({next_stays_sql(assignments, day, following)}) AS n")
+        engine.materialise("_next", next_stays_sql(assignments, day, following))
+        engine.create_table("memberships", f"SELECT {STAY} FROM _next")
         if day not in recorded:  # a day run again is recorded already (on Spark a write each)
             engine.insert("membership_days", ["as_of"], f"SELECT {day_sql(day)}")
         if following is None:

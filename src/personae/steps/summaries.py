@@ -42,27 +42,17 @@ TABLES = ("persona_cards", "segment_overlaps", "segment_sizes", "segment_flows",
 REWRITTEN = ("segment_overlaps", "segment_sizes", "segment_flows", "rfm_cells")
 
 
-CURRENT = "_overlap_members"
-"""The known customers' current memberships with their revenue, materialised once for both
-sides of the overlaps' self-join (inlined, each side joined ``memberships`` to ``profiles``)."""
-
-
-def current_members_sql() -> str:
-    """``uid, segmentation, segment, revenue`` of the known customers' current core memberships."""
-    return (
+def overlaps_sql() -> str:
+    """``segmentation_a, segment_a, segmentation_b, segment_b, customers, revenue`` over the
+    known customers' current memberships, each pair of segmentations once (a before b)."""
+    current = (
         f"SELECT DISTINCT m.uid, m.segmentation, m.segment, p.revenue FROM memberships AS m "
         f"JOIN profiles AS p ON p.uid = m.uid WHERE m.exited_at IS NULL AND p.{KNOWN} "
         f"AND m.segmentation <> {literal(RULE_SEGMENTS)}"
     )
-
-
-def overlaps_sql(current: str = CURRENT) -> str:
-    """``segmentation_a, segment_a, segmentation_b, segment_b, customers, revenue`` over the
-    known customers' current memberships (``current``, :func:`current_members_sql`), each pair
-    of segmentations once (a before b)."""
     return (
         f"SELECT a.segmentation, a.segment, b.segmentation, b.segment, count(*), "
-        f"coalesce(sum(CAST(a.revenue AS DOUBLE)), 0) FROM {current} AS a JOIN {current} AS b "
+        f"coalesce(sum(CAST(a.revenue AS DOUBLE)), 0) FROM ({current}) AS a JOIN ({current}) AS b "
         "ON a.uid = b.uid AND a.segmentation < b.segmentation GROUP BY 1, 2, 3, 4"
     )
 
@@ -147,13 +137,11 @@ def run(context: RunContext) -> StepResult:
             for name, cards in carded.items()
         )
         engine.insert("persona_cards", ["segmentation", "as_of", "cards"], rows)
-    engine.materialise(CURRENT, current_members_sql())
     pairs = engine.insert(
         "segment_overlaps",
         ["segmentation_a", "segment_a", "segmentation_b", "segment_b", "customers", "revenue"],
         overlaps_sql(),
     )
-    engine.drop_table(CURRENT)
     summarised = _rewrite(context, days) if days and engine.has_table("membership_days") else 0
     return StepResult(
         "summaries",
