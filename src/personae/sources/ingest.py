@@ -40,6 +40,7 @@ from personae.engine.store_schema import MigrationReport, migrate_store
 from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, EngineError, SourceError
 from personae.sources import grouped, ledger, raw_copy, readers
+from personae.sources.checksums import ChecksumCache
 from personae.sources.ledger import Entry, FileReport, SourceLedger
 from personae.sources.loading import CopiedFile, IngestContext, load_file, record_failure, refused_as_os_error
 from personae.sources.raw_copy import RAW_FOLDER, raw_folder
@@ -82,14 +83,18 @@ def ingest_sources(context: IngestContext) -> list[SourceReport]:
     """Load every configured source; returns one report per source."""
     _ensure_ledgers(context.engine)
     reports = []
-    for index, spec in enumerate(context.sources):
-        context.progress(f"ingest {spec.name}", index, len(context.sources))
-        reports.append(ingest_source(context, spec))
+    cache = ChecksumCache(context.root)
+    try:
+        for index, spec in enumerate(context.sources):
+            context.progress(f"ingest {spec.name}", index, len(context.sources))
+            reports.append(ingest_source(context, spec, cache))
+    finally:  # the checksums read so far hold whatever became of their files' loads
+        cache.save()
     context.progress("ingest", len(context.sources), len(context.sources))
     return reports
 
 
-def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
+def ingest_source(context: IngestContext, spec: SourceSpec, cache: ChecksumCache | None = None) -> SourceReport:
     report = SourceReport(spec.name, spec.kind.value)
     try:
         if spec.resolved_format == "postgres":
@@ -101,7 +106,7 @@ def ingest_source(context: IngestContext, spec: SourceSpec) -> SourceReport:
             files = readers.list_files(context.root, spec)
         book = ledger.SourceLedger.read(context.engine, spec.name)
         try:
-            _ingest_files(context, spec, files, book, report.files)
+            _ingest_files(context, spec, files, book, report.files, cache)
         except BaseException:  # the files loaded before stay readable; the error is the one raised
             with contextlib.suppress(duckdb.Error, EngineError, OSError):
                 _expose_raw(context, spec, report)
@@ -133,7 +138,12 @@ def _label(context: IngestContext, spec: SourceSpec, path: Path) -> str:
 
 
 def _ingest_files(
-    context: IngestContext, spec: SourceSpec, files: list[Path], book: SourceLedger, reports: list[FileReport]
+    context: IngestContext,
+    spec: SourceSpec,
+    files: list[Path],
+    book: SourceLedger,
+    reports: list[FileReport],
+    cache: ChecksumCache | None = None,
 ) -> None:
     """Load the source's files in their order, appending each one's report to ``reports``.
 
@@ -152,7 +162,7 @@ def _ingest_files(
         for path in files:
             label = _label(context, spec, path)
             try:
-                digest = readers.checksum(path)
+                digest = cache.checksum(path) if cache is not None else readers.checksum(path)
             except OSError as error:
                 reports.append(
                     record_failure(context, book, spec, label, "", f"cannot read the file: {error.strerror}")
