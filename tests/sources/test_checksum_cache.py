@@ -58,6 +58,12 @@ def test_an_unchanged_file_is_not_read_again_and_a_rewritten_one_is(
     amounts = workspace.sql("SELECT amount FROM events WHERE event_id = 'pos:R2'").to_pylist()
     assert amounts == [{"amount": Decimal("89.99")}]
 
+    (root / "data/pos/b.csv").unlink()  # a file gone leaves the cache with the next change
+    (root / "data/pos/c.csv").write_text(POS_CSV[:60], encoding="utf-8")
+    _statuses(workspace)
+    stored = json.loads((root / CACHE).read_text(encoding="utf-8"))
+    assert sorted(Path(key).name for key in stored["files"]) == ["a.csv", "c.csv"]
+
 
 def test_a_corrupt_cache_is_rebuilt_and_an_unwritable_one_costs_only_the_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -43,8 +43,6 @@ class ChecksumCache:
         self.path = root / CACHE
         self._entries: dict[str, dict[str, Any]] = {}
         self._changed = False
-        self.read = 0
-        """Files this cache had to read (a checksum it did not hold or whose stamp changed)."""
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):  # none yet, or unreadable: rebuilt as files are read
@@ -60,17 +58,17 @@ class ChecksumCache:
         if isinstance(known, dict) and known.get("stamp") == before and isinstance(known.get("checksum"), str):
             return str(known["checksum"])
         digest = readers.checksum(path)
-        self.read += 1
         if _stamp(path) == before:  # not written while it was read
             self._entries[key] = {"stamp": before, "checksum": digest}
             self._changed = True
         return digest
 
     def save(self) -> None:
-        """Write the cache (atomically: a new file renamed over the old) if it changed; a cache
-        that cannot be written is left as it was."""
+        """Write the cache (atomically: a new file renamed over the old) if it changed, without
+        the files that are gone; a cache that cannot be written is left as it was."""
         if not self._changed:
             return
+        self._entries = {key: entry for key, entry in self._entries.items() if os.path.exists(key)}
         fresh = self.path.with_suffix(".json.partial")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
