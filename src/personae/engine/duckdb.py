@@ -268,14 +268,13 @@ class DuckDBEngine(Engine):
 
     def _build_pending_indexes(self) -> None:
         """The indexes :meth:`create_indexes` put off until the transaction committed, for the
-        tables that are still there and still lack them."""
+        tables that are still there (each table was created in it, so none has its index yet)."""
         pending, self._pending_indexes = self._pending_indexes or {}, None
         if not pending:
             return
-        existing = {str(row[0]) for row in self.fetch_rows("SELECT index_name FROM duckdb_indexes()")}
         tables = self.tables()
-        for index, (table, statement) in pending.items():
-            if index not in existing and table in tables:
+        for table, statement in pending.values():
+            if table in tables:
                 self.execute(statement)
         self._checkpoint()
 

@@ -94,7 +94,7 @@ def ingest_sources(context: IngestContext) -> list[SourceReport]:
     return reports
 
 
-def ingest_source(context: IngestContext, spec: SourceSpec, cache: ChecksumCache | None = None) -> SourceReport:
+def ingest_source(context: IngestContext, spec: SourceSpec, cache: ChecksumCache) -> SourceReport:
     report = SourceReport(spec.name, spec.kind.value)
     try:
         if spec.resolved_format == "postgres":
@@ -143,7 +143,7 @@ def _ingest_files(
     files: list[Path],
     book: SourceLedger,
     reports: list[FileReport],
-    cache: ChecksumCache | None = None,
+    cache: ChecksumCache,
 ) -> None:
     """Load the source's files in their order, appending each one's report to ``reports``.
 
@@ -162,7 +162,7 @@ def _ingest_files(
         for path in files:
             label = _label(context, spec, path)
             try:
-                digest = cache.checksum(path) if cache is not None else readers.checksum(path)
+                digest = cache.checksum(path)
             except OSError as error:
                 reports.append(
                     record_failure(context, book, spec, label, "", f"cannot read the file: {error.strerror}")
