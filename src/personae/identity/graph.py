@@ -10,7 +10,7 @@ never link anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from personae.engine.sql import literal
 from personae.engine.tables import IDENTIFIER_TYPES, RECORD_TABLES
@@ -41,36 +41,58 @@ def type_rank(settings: IdentitySettings, id_type: str) -> int:
     return RECORD_RANK if id_type == RECORD_TYPE else len(settings.priority)
 
 
-def occurrences_sql(extra_types: Sequence[str]) -> str:
+ROW_TABLES = ("events", *RECORD_TABLES)
+"""The tables whose rows carry identifiers."""
+
+
+def record_id_sql(table: str, alias: str = "") -> str:
+    """The record id of a row of ``table`` (one of :data:`ROW_TABLES`), its columns prefixed by ``alias``."""
+    if table == "events":
+        return f"CASE WHEN {alias}type = 'order' THEN {alias}order_id ELSE {alias}event_id END"
+    return f"{alias}record_id"
+
+
+def occurrences_sql(
+    extra_types: Sequence[str], tables: Mapping[str, str] | None = None, only_keys: str | None = None
+) -> str:
     """One row per (record, identifier) across events and record tables.
 
     Columns: ``source, record_id, id_type, id_value, ts``. Orders are identified by their
-    order id, other events by their event id, records by their record id.
+    order id, other events by their event id, records by their record id. ``tables`` reads
+    another relation (a filter of the table's rows) in place of a table of
+    :data:`ROW_TABLES`; ``only_keys`` (a relation of ``id_type, id_value``) keeps only the
+    occurrences of those identifiers, tested in each table's scan.
     """
     parts = []
-    event_record = "CASE WHEN type = 'order' THEN order_id ELSE event_id END"
-    tables = [
-        ("events", event_record, "ts"),
-        *((t, "record_id", "coalesce(ts, _loaded_at)") for t in RECORD_TABLES),
-    ]
-    for table, record_id, ts in tables:
-        ts = "coalesce(updated_at, _loaded_at)" if table == "customer_records" else ts
-        for id_type in IDENTIFIER_TYPES:
+    relation = dict(tables or {})
+    for table in ROW_TABLES:
+        record_id = record_id_sql(table)
+        ts = "coalesce(updated_at, _loaded_at)" if table == "customer_records" else "coalesce(ts, _loaded_at)"
+        ts = "ts" if table == "events" else ts
+        source = relation.get(table, table)
+        typed = [(id_type, id_type) for id_type in IDENTIFIER_TYPES] + [
+            (id_type, f"json_extract_string(extra_ids, {literal('$.' + id_type)})") for id_type in extra_types
+        ]
+        for id_type, value in typed:
             parts.append(
                 f"SELECT source, {record_id} AS record_id, {literal(id_type)} AS id_type, "
-                f"{id_type} AS id_value, {ts} AS ts FROM {table} WHERE {id_type} IS NOT NULL"
+                f"{value} AS id_value, {ts} AS ts FROM {source} WHERE {value} IS NOT NULL"
+                + _only(only_keys, id_type, value)
             )
-        for id_type in extra_types:
-            value = f"json_extract_string(extra_ids, {literal('$.' + id_type)})"
-            parts.append(
-                f"SELECT source, {record_id} AS record_id, {literal(id_type)} AS id_type, "
-                f"{value} AS id_value, {ts} AS ts FROM {table} WHERE {value} IS NOT NULL"
-            )
+    record_key = "source || ':' || record_id"
+    records = relation.get("customer_records", "customer_records")
     parts.append(
         f"SELECT source, record_id, {literal(RECORD_TYPE)} AS id_type, "
-        "source || ':' || record_id AS id_value, coalesce(updated_at, _loaded_at) AS ts FROM customer_records"
+        f"{record_key} AS id_value, coalesce(updated_at, _loaded_at) AS ts FROM {records}"
+        + _only(only_keys, RECORD_TYPE, record_key, "WHERE")
     )
     return " UNION ALL ".join(parts)
+
+
+def _only(keys: str | None, id_type: str, value: str, joiner: str = "AND") -> str:
+    if keys is None:
+        return ""
+    return f" {joiner} {value} IN (SELECT id_value FROM {keys} WHERE id_type = {literal(id_type)})"
 
 
 def blocked_sql(settings: IdentitySettings, value: str = "id_value") -> str:

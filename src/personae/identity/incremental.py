@@ -29,6 +29,14 @@ def edge_keys_sql(edges: str, nodes: str) -> str:
     return EDGE_KEYS.format(edges=edges, nodes=nodes)
 
 
+def key_parts_sql(keys: str) -> str:
+    """``id_type, id_value`` of the ``id_key`` column (``type:value``; types never hold a colon) of a query."""
+    return (
+        "SELECT substr(id_key, 1, instr(id_key, ':') - 1) AS id_type, substr(id_key, instr(id_key, ':') + 1) "
+        f"AS id_value FROM ({keys}) AS k"
+    )
+
+
 def touched_uids_sql(current_edges: str, nodes: str, previous: str) -> str:
     """Previous UIDs whose people gained or lost a link or an identifier.
 
@@ -50,10 +58,7 @@ def touched_uids_sql(current_edges: str, nodes: str, previous: str) -> str:
         "SELECT DISTINCT CASE WHEN s.side = 0 THEN c.a_key ELSE c.b_key END AS id_key "
         f"FROM ({changed}) AS c CROSS JOIN (SELECT 0 AS side UNION ALL SELECT 1 AS side) AS s"
     )
-    ends = (
-        "SELECT substr(id_key, 1, instr(id_key, ':') - 1) AS id_type, substr(id_key, instr(id_key, ':') + 1) "
-        f"AS id_value FROM ({keys}) AS k"
-    )
+    ends = key_parts_sql(keys)
     linked = (
         f"SELECT p.uid FROM {previous} AS p JOIN ({ends}) AS e ON e.id_type = p.id_type AND e.id_value = p.id_value"
     )

@@ -120,3 +120,13 @@ def enforce_limits(engine: Engine, nodes: str, edges: str, labels: str, limits: 
     engine.drop_table(f"{labels}_limited")
     engine.drop_table("_relabelled")
     return rebuilt
+
+
+def register_cuts(engine: Engine, cuts: list[tuple[int, int]], name: str) -> None:
+    """The view ``name`` of the cut links (a, b), from the Arrow table ``<name>_arrow``."""
+    table = pa.table(
+        {"a": [a for a, _ in cuts], "b": [b for _, b in cuts]},
+        schema=pa.schema([("a", pa.int64()), ("b", pa.int64())]),
+    )
+    engine.register_arrow(f"{name}_arrow", table)
+    engine.view(name, f"SELECT a, b FROM {name}_arrow")

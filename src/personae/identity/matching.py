@@ -161,6 +161,25 @@ def _saved_matcher(path: Path, warnings: list[str]) -> FuzzyMatcher | None:
         return None
 
 
+def links_unchanged(
+    engine: Engine,
+    settings: FuzzySettings,
+    models: Path,
+    phone_region: str,
+    warnings: list[str],
+    *,
+    blocked: Sequence[Sequence[str]],
+) -> bool:
+    """Whether :func:`fuzzy_edges` would now link the records the last run linked: a saved model
+    whose inputs' fingerprint is the one the last run stored (its pairs are kept), or no model
+    and none can be trained yet, as in the last run (why is added to ``warnings``)."""
+    if (models / MODEL_FILE).exists():
+        records = records_sql(settings.compared_columns)
+        fingerprint = fuzzy_reuse.fingerprint(engine, records, settings, models / MODEL_FILE, phone_region, blocked)
+        return fingerprint is not None and fingerprint == fuzzy_reuse.stored(engine)
+    return fuzzy_reuse.stored(engine) is None and matcher_for(engine, settings, models, phone_region, warnings) is None
+
+
 @dataclass(frozen=True)
 class FuzzyEdges:
     """What the fuzzy matcher gave the graph: the edges' table (None when matching was

@@ -19,16 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-
 from personae.engine.base import Engine
 from personae.engine.dialects import has
 from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
-from personae.identity import fuzzy_reuse, graph, incremental
+from personae.identity import fold, fold_state, fuzzy_reuse, graph, incremental
 from personae.identity.components import LOCAL_NODES, components_by_scipy, components_by_sql
-from personae.identity.limits import enforce_limits
-from personae.identity.matching import FuzzyEdges, fuzzy_edges
+from personae.identity.limits import enforce_limits, register_cuts
+from personae.identity.matching import MODEL_FILE, FuzzyEdges, fuzzy_edges, links_unchanged
 from personae.identity.specs import IdentitySettings
 from personae.identity.uids import assignment_sql, changes_sql
 
@@ -59,6 +57,11 @@ class IdentityResult:
     ``identity_map`` table's part."""
     warnings: tuple[str, ...] = ()
     """What the run should tell the user (fuzzy matching skipped, a model retrained)."""
+    folded: int | None = None
+    """The records with new rows the stored graph was folded forward over
+    (:mod:`personae.identity.fold`); None when the graph was built from every record."""
+    rebuilt_because: str = ""
+    """Why an incremental run built the graph from every record instead of folding."""
 
 
 @contextmanager
@@ -94,6 +97,12 @@ def resolve_identities(
     ensure_tables(engine, step_tables("identity"))
     salt = workspace_salt(engine)
     seconds: dict[str, float] = {}
+    rebuilt_because = ""
+    if settings.incremental and fold_state.can_fold(engine):
+        folded = _fold(engine, settings, extra_types, phone_region, models, salt, at, seconds)
+        if isinstance(folded, IdentityResult):
+            return folded
+        rebuilt_because = folded
     with _phase(seconds, "graph"):
         engine.materialise("_occ", graph.occurrences_sql(extra_types))
         # Relations read by one statement, and filters of a materialised one, are views: on
@@ -157,7 +166,7 @@ def resolve_identities(
         rebuilt = enforce_limits(engine, nodes, edges, "_labels", settings.limits)
         engine.materialise("_assigned", assignment_sql(nodes, "_labels", previous, salt))
         engine.materialise("_changes", changes_sql(nodes, "_labels", previous, "_assigned", at))
-        _register_cuts(engine, rebuilt.cuts)
+        register_cuts(engine, rebuilt.cuts, "_cuts")
         # Every node's UID: the recomputed ones from their component; in a scoped run the
         # others keep theirs (an untouched UID's identifiers are exactly the nodes left out).
         node_uids = "SELECT l.node, a.uid FROM _labels AS l JOIN _assigned AS a ON a.component = l.component"
@@ -171,8 +180,10 @@ def resolve_identities(
         # second copy of every row
         keep_map = engine.define if scoped else engine.view
         keep_map("_map", "SELECT n.id_type, n.id_value, u.uid FROM _nodes AS n JOIN _node_uids AS u ON u.node = n.node")
+    links = engine.row_count("_edges")
+    fuzzy_links = engine.row_count(fuzzy) if fuzzy else 0
     with _phase(seconds, "write"), engine.transaction():
-        engine.create_table("identifiers", "SELECT * FROM _ids")
+        engine.create_table("identifiers", f"SELECT {fold.STATS} FROM _ids")
         with _phase(seconds, "map"):
             engine.create_table("identity_map", "SELECT * FROM _map")
         engine.create_table("record_map", _record_map_sql())
@@ -180,17 +191,16 @@ def resolve_identities(
         engine.create_table("identity_edges", "SELECT * FROM _edge_keys")
         fuzzy_reuse.store(engine, matched.fingerprint)
         _write_cuts(engine, scoped)
-    counts = engine.fetch_rows(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'blocked'), "
-        "count(*) FILTER (WHERE status = 'shared') FROM identifiers"
-    )[0]
+        if fold_state.can_fold(engine):
+            fold_state.save(engine, fold_state.current(engine, settings, extra_types, links, fuzzy_links))
+    counts = _identifier_counts(engine)
     changes = dict(engine.fetch_rows("SELECT reason, count(*) FROM _changes GROUP BY reason"))
     result = IdentityResult(
-        identifiers=int(counts[0]),
-        blocked=int(counts[1]),
-        shared=int(counts[2]),
-        links=engine.row_count("_edges"),
-        fuzzy_links=engine.row_count(fuzzy) if fuzzy else 0,
+        identifiers=counts[0],
+        blocked=counts[1],
+        shared=counts[2],
+        links=links,
+        fuzzy_links=fuzzy_links,
         cuts=len(rebuilt.cuts),
         people=int(engine.scalar("SELECT count(DISTINCT uid) FROM identity_map")),
         merges=int(changes.get("merge", 0)),
@@ -200,6 +210,7 @@ def resolve_identities(
         fuzzy_kept=matched.kept,
         seconds=seconds,
         warnings=tuple(warnings),
+        rebuilt_because=rebuilt_because if scoped else "",
     )
     for name in (
         "_occ",
@@ -232,19 +243,71 @@ def resolve_identities(
     return result
 
 
+def _identifier_counts(engine: Engine) -> tuple[int, int, int]:
+    """Identifiers in all, blocked and shared."""
+    counts = engine.fetch_rows(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'blocked'), "
+        "count(*) FILTER (WHERE status = 'shared') FROM identifiers"
+    )[0]
+    return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def _fold(
+    engine: Engine,
+    settings: IdentitySettings,
+    extra_types: Sequence[str],
+    phone_region: str,
+    models: Path,
+    salt: str,
+    at: str,
+    seconds: dict[str, float],
+) -> IdentityResult | str:
+    """The run folded forward from the stored graph (:mod:`personae.identity.fold`), or why it cannot be."""
+    state = fold_state.load(engine)
+    why = fold_state.why_not(engine, state, settings, extra_types)
+    blocked = (settings.blocked, settings.blocked_patterns)
+    warnings: list[str] = []
+    if not why and settings.fuzzy.enabled:
+        with _phase(seconds, "fuzzy"):
+            if not links_unchanged(engine, settings.fuzzy, models, phone_region, warnings, blocked=blocked):
+                why = "the customer records, the fuzzy model or its settings changed"
+    if why or state is None:
+        return why
+    try:
+        folded = fold.fold_forward(
+            engine, settings, state, extra_types=extra_types, salt=salt, at=at, phase=lambda name: _phase(seconds, name)
+        )
+        if isinstance(folded, str):
+            return folded
+        changes = dict(engine.fetch_rows(f"SELECT reason, count(*) FROM {fold.PREFIX}changes GROUP BY reason"))
+    finally:
+        for name in fold.scratch():
+            engine.drop_table(name)
+    counts = _identifier_counts(engine)
+    seconds.setdefault("fuzzy", 0.0)
+    return IdentityResult(
+        identifiers=counts[0],
+        blocked=counts[1],
+        shared=counts[2],
+        links=folded.links,
+        fuzzy_links=folded.fuzzy_links,
+        cuts=folded.cuts,
+        people=int(engine.scalar("SELECT count(DISTINCT uid) FROM identity_map")),
+        merges=int(changes.get("merge", 0)),
+        splits=int(changes.get("split", 0)),
+        recomputed=folded.recomputed,
+        scoped=True,
+        fuzzy_kept=settings.fuzzy.enabled and (models / MODEL_FILE).exists(),
+        seconds=seconds,
+        warnings=tuple(warnings),
+        folded=folded.records,
+    )
+
+
 def _record_map_sql() -> str:
     """Each record's UID: the UID of its anchor, its most trusted usable identifier (joined
     by node number, not by type and value)."""
     return "SELECT a.source, a.record_id, m.uid FROM _anchors AS a JOIN _node_uids AS m ON m.node = a.anchor"
-
-
-def _register_cuts(engine: Engine, cuts: list[tuple[int, int]]) -> None:
-    table = pa.table(
-        {"a": [a for a, _ in cuts], "b": [b for _, b in cuts]},
-        schema=pa.schema([("a", pa.int64()), ("b", pa.int64())]),
-    )
-    engine.register_arrow("_cuts_arrow", table)
-    engine.view("_cuts", "SELECT a, b FROM _cuts_arrow")
 
 
 def _write_cuts(engine: Engine, scoped: bool) -> None:

@@ -21,6 +21,10 @@ def run(context: RunContext) -> StepResult:
     usable = result.identifiers - result.blocked - result.shared
     if result.scoped:
         notes = [f"incremental: recomputed the people of {result.recomputed:,} of {usable:,} usable identifiers"]
+        if result.folded is not None:
+            notes.append(f"the stored graph folded forward over the {result.folded:,} records with new rows")
+        elif result.rebuilt_because:
+            notes.append(f"the graph was built from every record: {result.rebuilt_because}")
     elif context.full:
         notes = ["recomputed everyone: a full run was asked for (--full)"]
     elif not config.identity.incremental:
