@@ -7,7 +7,7 @@ from personae.engine.table_spec import Table, declare
 
 PEOPLE_TABLES: tuple[Table, ...] = (
     # identity
-    declare("identifiers", "identity", "every (type, value) seen, with its status and node"),
+    declare("identifiers", "identity", "every (type, value) seen: records, first and last seen, status, rank"),
     declare(
         "identity_map",
         "identity",

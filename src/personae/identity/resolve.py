@@ -2,7 +2,7 @@
 
 Tables written (DESIGN §4):
 
-- ``identifiers(id_type, id_value, first_seen, last_seen, records, status, rank, node)``:
+- ``identifiers(id_type, id_value, first_seen, last_seen, records, status, rank)``:
   every identifier seen; ``status`` is ``ok``, ``blocked`` or ``shared``;
 - ``identity_map(id_type, id_value, uid)`` for the usable identifiers;
 - ``record_map(source, record_id, uid)``: the person behind each record and event;
