@@ -116,6 +116,7 @@ def test_new_rows_are_folded_and_touch_only_their_people(tmp_path: Path) -> None
     }
     assert store.fetch_rows("SELECT records FROM identifiers WHERE id_value = 'p3@mail.net'") == [(2,)]
     assert result.merges == 1
+    assert store.scratch_names() == set()  # each would hold memory or spill space until the next run
 
 
 def test_what_a_fold_cannot_do_builds_the_graph_from_every_record(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal, timestamp_sql
+from personae.engine.tables import IDENTIFIER_TYPES
 from personae.identity import fold_state, graph
 from personae.identity.components import components_by_scipy
 from personae.identity.incremental import key_parts_sql
@@ -42,6 +43,8 @@ from personae.identity.specs import IdentitySettings
 from personae.identity.uids import assignment_sql, changes_sql
 
 PREFIX = "_fold_"
+EVENT_COLUMNS = ("source", "type", "order_id", "event_id", "ts", "_loaded_at", "extra_ids", *IDENTIFIER_TYPES)
+"""The columns of ``events`` that :func:`graph.occurrences_sql` and the fold read."""
 STATS = "id_type, id_value, first_seen, last_seen, records, status, rank"
 """The columns of ``identifiers``."""
 
@@ -58,14 +61,20 @@ class Folded:
 
 
 def _rows_of(engine: Engine, name: str, records: str) -> dict[str, str]:
-    """Temporary tables ``<name>_<table>``: every row of the records in ``records`` (source, record_id)."""
+    """Temporary tables ``<name>_<table>``: every row of the records in ``records`` (source,
+    record_id, distinct), with the columns the occurrences read.
+
+    A join, not ``EXISTS``: DuckDB ran the correlated test of an event's record id (a ``CASE``)
+    as a nested loop, 47-62 s over the 16M events of the 1M world for 100k records, against
+    2 s for the join. Events keep only the columns read (they hold 28)."""
     relations = {}
     for table in graph.ROW_TABLES:
         relation = f"{PREFIX}{name}_{table}"
+        columns = ", ".join(f"t.{column}" for column in EVENT_COLUMNS) if table == "events" else "t.*"
         engine.materialise(
             relation,
-            f"SELECT t.* FROM {table} AS t WHERE EXISTS (SELECT 1 FROM {records} AS r "
-            f"WHERE r.source = t.source AND r.record_id = {graph.record_id_sql(table, 't.')})",
+            f"SELECT {columns} FROM {table} AS t JOIN {records} AS r "
+            f"ON r.source = t.source AND r.record_id = {graph.record_id_sql(table, 't.')}",
         )
         relations[table] = relation
     return relations
