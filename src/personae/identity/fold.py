@@ -108,6 +108,9 @@ def _is(keys: str, table: str, columns: Sequence[str] = ("id_type", "id_value"))
 
 
 class _Fold:
+    """The fold's statements, in the order :func:`fold_forward` runs them; each leaves its
+    temporary tables (``_fold_*``) for the next."""
+
     def __init__(self, engine: Engine, settings: IdentitySettings, extra_types: Sequence[str], watermark: str) -> None:
         self.engine, self.settings, self.extra = engine, settings, extra_types
         self.watermark = timestamp_sql(watermark)
@@ -118,8 +121,9 @@ class _Fold:
         return relation
 
     def identifiers(self) -> str:
-        """``_fold_ids``: T's identifiers with their stats after the new rows; '' when a stored
-        usable identifier became shared (the fold cannot drop its links)."""
+        """``_fold_ids``: T's identifiers with their stats after the new rows; returns why the
+        fold cannot go on ('' when it can): a stored usable identifier became shared, and a
+        fold cannot drop the links it made."""
         e, s = self.engine, self.settings
         e.materialise(f"{PREFIX}keys", f"SELECT DISTINCT id_type, id_value FROM {PREFIX}occ")
         e.materialise(f"{PREFIX}stored", f"SELECT s.* FROM identifiers AS s WHERE {_is(PREFIX + 'keys', 's')}")
