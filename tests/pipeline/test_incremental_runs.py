@@ -146,4 +146,12 @@ def test_models_are_kept_until_a_refit_is_due(tmp_path: Path) -> None:
     kept = models(Workspace(root).run(as_of=as_of))
     assert kept.fitted == []
     assert kept.reused and all("no refit due" in why for why in kept.reused.values()), kept.reused
+    predicted, written = kept.scored["propensity"]  # the people whose features reach the same leaves keep theirs
+    assert 0 < predicted < written, kept.scored
+    fresh = tmp_path / "fresh"  # the same models predicting everyone give the same scores to the last bit
+    shutil.copytree(root, fresh)
+    with Workspace(fresh).engine(write=True) as store:
+        store.drop_table("model_scores_propensity")
+    assert models(Workspace(fresh).run(only="models", as_of=as_of)).scored["propensity"] == (written, written)
+    assert _rows(Workspace(fresh), "predictions") == _rows(Workspace(root), "predictions")
     assert models(Workspace(root).run(as_of=as_of, full=True)).fitted  # --full refits the changed inputs

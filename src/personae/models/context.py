@@ -56,6 +56,9 @@ class ModelsResult:
     reports: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     people: int = 0
+    scored: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Score tables -> (rows predicted, rows written): the others kept their scores
+    (:mod:`personae.models.score_reuse`)."""
 
     @property
     def warnings(self) -> list[str]:

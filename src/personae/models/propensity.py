@@ -42,6 +42,7 @@ from personae.models.features import (
     steady_frame,
     top_categories,
 )
+from personae.models.score_reuse import CODE, LeafCodes, score_keeping, with_kept
 from personae.models.scoring import score_into_table
 from personae.models.verdict import Verdict, binary_verdict
 from personae.profiles.build import compute_traits, trait_columns
@@ -52,7 +53,7 @@ TARGETS = {"churn": "churned", "high_value": "high_value"}
 COLUMNS = {"churn": "churn_probability", "high_value": "high_value_probability"}
 SAMPLE = "_training_people"
 """The sampled buyers of ``T − h`` the classifiers learn from, with their labels."""
-SCHEMA = pa.schema([("uid", pa.string()), *((column, pa.float64()) for column in COLUMNS.values())])
+SCHEMA = pa.schema([("uid", pa.string()), *((column, pa.float64()) for column in COLUMNS.values()), (CODE, pa.int64())])
 
 
 def labels_sql(context: ModelContext) -> str:
@@ -181,13 +182,24 @@ def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
         list(dict.fromkeys(category for saved in needed for category in saved["categories"])),
     )
 
-    def score(batch: pa.RecordBatch) -> pa.Table:
-        frame = steady_frame(batch)
+    def predict(frame: pd.DataFrame) -> dict[str, pa.Array]:
         scores = {column: pa.nulls(len(frame), pa.float64()) for column in COLUMNS.values()}
         for name, model in models.items():
             scores[COLUMNS[name]] = pa.array(model.predict_proba(frame)[:, 1], pa.float64())
+        return scores
+
+    codes = LeafCodes(list(models.values()), settings=",".join(models))
+    columns = {column: pa.float64() for column in COLUMNS.values()}
+
+    predicted = [0]
+
+    def score(batch: pa.RecordBatch) -> pa.Table:
+        scores, fresh = score_keeping(codes, batch, steady_frame(batch), predict, columns)
+        predicted[0] += fresh
         return pa.table({"uid": batch.column("uid"), **scores})
 
     buyers = f"SELECT f.* FROM ({current}) AS f JOIN traits AS t ON t.uid = f.uid WHERE t.orders > 0"
-    score_into_table(context.engine, buyers, score, SCORES, SCHEMA, scratch=context.scratch)
+    buyers = with_kept(context.engine, buyers, SCORES, list(columns))
+    written = score_into_table(context.engine, buyers, score, SCORES, SCHEMA, scratch=context.scratch)
+    result.scored["propensity"] = (predicted[0], written)
     return f"SELECT uid, {', '.join(COLUMNS.values())} FROM {SCORES}"

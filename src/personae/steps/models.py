@@ -30,4 +30,9 @@ def run(context: RunContext) -> StepResult:
         rows_out=len(result.fitted) + len(result.reused),
         details={"models": result},
         warnings=result.warnings,
+        note="; ".join(
+            f"{name}: predicted {fresh:,} of {written:,} scores (the others reach the leaves of the last run)"
+            for name, (fresh, written) in result.scored.items()
+            if fresh < written
+        ),
     )

@@ -1,0 +1,120 @@
+"""Keeping a person's boosted-tree scores when their features reach the same leaves as last time.
+
+A tree compares each feature with its split thresholds, so a row's leaves, and its score to the
+last bit, depend only on where each feature lies among the thresholds the model uses on it (and
+on whether it is missing). :func:`leaf_codes` hashes that position of every feature, for every
+model that scores a table, into one 64-bit code per row, seeded by the models' own content; the
+score tables keep it in :data:`CODE`. The next run predicts only the rows whose code changed and
+copies the rest from the stored row: an increment changes the traits of few people, and the
+days-since traits of the others move by days that cross a threshold for few of them.
+
+Two different positions share a code only by a 64-bit hash collision
+(``pandas.util.hash_pandas_object``), so a kept score equals the one a prediction would give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from personae.engine.base import Engine
+from personae.models.boosting import BoostedClassifier, feature_matrix
+
+CODE = "_leaf_code"
+"""The score tables' column of each row's code."""
+KEPT = "_kept_"
+"""The prefix of the stored values :func:`with_kept` joins to each row."""
+
+
+def _split_points(model: BoostedClassifier) -> list[NDArray[np.float64]]:
+    """Per feature, the sorted thresholds the model's trees compare it with."""
+    points: list[set[float]] = [set() for _ in model.feature_names_]
+    for round_ in model.params_["trees"]:
+        for tree in round_:
+            for feature, threshold in zip(tree["feature"], tree["threshold"], strict=True):
+                if feature >= 0 and threshold is not None:  # None: +inf, present values all go left
+                    points[feature].add(float(threshold))
+    return [np.asarray(sorted(found), dtype=np.float64) for found in points]
+
+
+class LeafCodes:
+    """The codes of rows for a set of models (see the module docstring)."""
+
+    def __init__(self, models: Sequence[BoostedClassifier], settings: str = "") -> None:
+        """``settings``: whatever else the scores depend on (a confidence threshold)."""
+        self.models = list(models)
+        self.points = [_split_points(model) for model in self.models]
+        content = json.dumps([settings, *(model.params_ for model in self.models)], sort_keys=True).encode()
+        self.seed = int.from_bytes(hashlib.sha256(content).digest()[:8], "little") >> 2
+
+    def positions(self, number: int, frame: pd.DataFrame) -> dict[str, NDArray[np.int64]]:
+        """Per feature of model ``number``, how many of its thresholds each value exceeds; -1 when missing.
+
+        A value ``v`` goes left at a threshold ``t`` exactly when ``v <= t``, that is when fewer
+        than ``index(t) + 1`` thresholds lie below it, so equal positions take equal paths."""
+        model = self.models[number]
+        matrix = feature_matrix(frame, model.feature_names_)
+        columns = {}
+        for index, thresholds in enumerate(self.points[number]):
+            values = matrix[:, index]
+            place = np.searchsorted(thresholds, values, side="left").astype(np.int64)
+            place[np.isnan(values)] = -1
+            columns[f"{number}:{index}"] = place
+        return columns
+
+    def of(self, frame: pd.DataFrame) -> NDArray[np.int64]:
+        """One code per row of ``frame``."""
+        columns: dict[str, NDArray[np.int64]] = {"seed": np.full(len(frame), self.seed, dtype=np.int64)}
+        for number in range(len(self.models)):
+            columns.update(self.positions(number, frame))
+        hashed = pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy(dtype=np.uint64)
+        codes: NDArray[np.int64] = hashed.view(np.int64).copy()  # pandas hands back a read-only array
+        return codes
+
+
+def with_kept(engine: Engine, sql: str, table: str, columns: Sequence[str]) -> str:
+    """``sql`` (with a ``uid``) and, where ``table`` holds the person's row from the last run, its
+    code and ``columns`` as ``_kept_<name>``."""
+    if not engine.has_table(table) or CODE not in {name for name, _ in engine.columns(table)}:
+        return sql
+    kept = ", ".join(f"k.{name} AS {KEPT}{name}" for name in (CODE, *columns))
+    return f"SELECT f.*, {kept} FROM ({sql}) AS f LEFT JOIN {table} AS k ON k.uid = f.uid"
+
+
+def score_keeping(
+    codes: LeafCodes,
+    batch: pa.RecordBatch,
+    frame: pd.DataFrame,
+    predict: Callable[[pd.DataFrame], Mapping[str, Any]],
+    columns: Mapping[str, pa.DataType],
+) -> tuple[dict[str, pa.Array], int]:
+    """``columns`` for every row of ``batch`` (``frame`` is its features as the models read
+    them): the stored value (from :func:`with_kept`) where the row's code is the stored one,
+    else ``predict`` of those rows; with the codes as :data:`CODE`, and how many rows were
+    predicted."""
+    code = codes.of(frame)
+    names = set(batch.schema.names)
+    fresh = np.ones(len(code), dtype=bool)
+    if f"{KEPT}{CODE}" in names:
+        stored = batch.column(f"{KEPT}{CODE}")
+        present = stored.is_valid().to_numpy(zero_copy_only=False)
+        fresh[present] = stored.drop_null().to_numpy() != code[present]
+    result: dict[str, pa.Array] = {CODE: pa.array(code, pa.int64())}
+    predicted = predict(frame[fresh]) if fresh.any() else {}
+    where = np.flatnonzero(fresh).tolist()
+    for name, kind in columns.items():
+        if fresh.all():
+            result[name] = pa.array(predicted[name], kind)
+            continue
+        values = batch.column(f"{KEPT}{name}").cast(kind).to_pylist()
+        for position, value in zip(where, pa.array(predicted.get(name, []), kind).to_pylist(), strict=True):
+            values[position] = value
+        result[name] = pa.array(values, kind)
+    return result, len(where)

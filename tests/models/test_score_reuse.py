@@ -1,0 +1,75 @@
+"""Kept scores: a row whose features reach the same leaves keeps its stored score, which is the
+score a prediction gives to the last bit; a row that crosses a threshold is predicted again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from personae.models.boosting import BoostedClassifier
+from personae.models.score_reuse import CODE, KEPT, LeafCodes, score_keeping
+
+
+def _fitted(rows: int = 800) -> tuple[BoostedClassifier, pd.DataFrame]:
+    rng = np.random.default_rng(11)
+    features = pd.DataFrame(
+        {
+            "days_since_last_order": rng.integers(0, 400, rows).astype(float),
+            "revenue": rng.gamma(2.0, 80.0, rows),
+            "share": rng.uniform(0, 1, rows),
+        }
+    )
+    features.loc[::13, "share"] = np.nan
+    signal = features.revenue / 160 - features.days_since_last_order / 200 + rng.normal(scale=0.4, size=rows)
+    model = BoostedClassifier(seed=7, max_iter=40).fit(features, (signal > 0).to_numpy().astype(int))
+    return model, features
+
+
+def test_rows_with_one_code_get_one_score_to_the_last_bit() -> None:
+    model, features = _fitted()
+    later = features.copy()
+    later["days_since_last_order"] += 3  # three days on: some cross a split, most do not
+    codes = LeafCodes([model])
+    same = codes.of(features) == codes.of(later)
+    before, after = model.predict_proba(features)[:, 1], model.predict_proba(later)[:, 1]
+    assert 0 < same.sum() < len(same)  # both kinds occur
+    assert np.array_equal(before[same], after[same])  # bit for bit, not approximately
+    assert (before[~same] != after[~same]).any()
+    missing = features.iloc[[0]].copy()  # row 0's share is missing; a value in its place is another path
+    missing["share"] = 0.5
+    assert codes.of(features.iloc[[0]])[0] != codes.of(missing)[0]
+    assert LeafCodes([model], settings="threshold=0.6").of(features.iloc[[1]])[0] != codes.of(features.iloc[[1]])[0]
+
+
+def test_score_keeping_predicts_only_the_rows_whose_code_changed() -> None:
+    model, features = _fitted()
+    codes = LeafCodes([model])
+    rows = features.iloc[:6].reset_index(drop=True)
+    stored = codes.of(rows)
+    stored[1] += 1  # row 1 was stored under another code; rows 4 and 5 were not stored at all
+    kept_code = pa.array([*stored[:4].tolist(), None, None], pa.int64())
+    sentinel = pa.array([0.25, 0.25, 0.25, None, None, None], pa.float64())  # what the store holds
+    batch = pa.record_batch(
+        {
+            "uid": [f"p{n}" for n in range(6)],
+            **{name: rows[name] for name in rows.columns},
+            f"{KEPT}{CODE}": kept_code,
+            f"{KEPT}churn": sentinel,
+            f"{KEPT}label": pa.array(["kept", "kept", "kept", "kept", None, None], pa.string()),
+        }
+    )
+    asked: list[int] = []
+
+    def predict(frame: pd.DataFrame) -> dict[str, pa.Array]:
+        asked.append(len(frame))
+        return {"churn": pa.array(model.predict_proba(frame)[:, 1], pa.float64()), "label": ["new"] * len(frame)}
+
+    values, predicted = score_keeping(codes, batch, rows, predict, {"churn": pa.float64(), "label": pa.string()})
+    fresh = model.predict_proba(rows)[:, 1]
+    assert predicted == 3 and asked == [3]
+    churn = values["churn"].to_pylist()
+    assert churn[0] == churn[2] == 0.25 and churn[3] is None  # kept as stored, NULL included
+    assert churn[1] == fresh[1] and churn[4] == fresh[4] and churn[5] == fresh[5]
+    assert values["label"].to_pylist() == ["kept", "new", "kept", "kept", "new", "new"]
+    assert values[CODE].to_pylist() == codes.of(rows).tolist()
