@@ -55,6 +55,7 @@ NOT_RESULTS = {
     "runs": "the run's own record (times, engine)",
     "audit_log": "who changed what, when",
     "traits_state": "when the traits were last computed, and from which settings",
+    "identity_state": "what the last identity run left to fold forward from (DuckDB only)",
     "traits_record_digests": "each engine's own 64- or 32-bit hash of a person's records, compared only with itself",
 }
 """Tables that record the run rather than compute from the data."""

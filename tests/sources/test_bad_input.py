@@ -22,6 +22,7 @@ DERIVED = {
     "record_map",
     "identity_edges",
     "identity_cuts",
+    "identity_state",
     "profiles",
     "merges",
     "traits",

@@ -127,6 +127,10 @@ class Engine(ABC):
         (DuckDB does; Spark's Parquet tables have none)."""
         return None
 
+    def restore_indexes(self, name: str) -> None:
+        """Build the declared indexes a table lacks, where the engine keeps indexes."""
+        return None
+
     def create_empty_table(self, name: str, columns: Iterable[tuple[str, str]]) -> None:
         """Create a persistent table with the given (name, DuckDB type) columns, if missing."""
         if not self.has_table(name):

@@ -266,6 +266,19 @@ class DuckDBEngine(Engine):
             self.execute(statement)
         self._checkpoint()
 
+    def restore_indexes(self, name: str) -> None:
+        """Build the declared indexes a table lacks (dropped to add a column, see
+        :meth:`add_columns`), for a step that updates the table in place instead of writing it."""
+        existing = {
+            str(index)
+            for (index,) in self.connection.execute(
+                "SELECT index_name FROM duckdb_indexes() WHERE table_name = ?", [name]
+            ).fetchall()
+        }
+        declared = TABLE.get(name)
+        if declared is not None and any(f"{name}_{column}" not in existing for column in declared.indexed_by):
+            self.create_indexes(name)
+
     def _build_pending_indexes(self) -> None:
         """The indexes :meth:`create_indexes` put off until the transaction committed, for the
         tables that are still there (each table was created in it, so none has its index yet)."""

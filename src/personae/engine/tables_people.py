@@ -28,6 +28,13 @@ PEOPLE_TABLES: tuple[Table, ...] = (
         clustered_by="uid",
     ),
     declare(
+        "identity_state",
+        "identity",
+        "what the last identity run left for the next to fold forward from",
+        ("key", "VARCHAR"),
+        ("value", "VARCHAR"),
+    ),
+    declare(
         "merges",
         "identity",
         "merges, splits and removals of UIDs, appended",

@@ -317,6 +317,7 @@ def fold_forward(
             engine.insert("identity_map", ["id_type", "id_value", "uid"], f"SELECT * FROM {PREFIX}node_uids")
         links = state.links + new_links
         fold_state.save(engine, fold_state.current(engine, settings, extra_types, links, state.fuzzy_links))
+    engine.restore_indexes("identity_map")  # a full run's write makes it; an update in place keeps it
     return Folded(size, engine.row_count(f"{PREFIX}records"), links, state.fuzzy_links, len(rebuilt.cuts))
 
 

@@ -1,7 +1,7 @@
 """What an identity run leaves for the next one to fold forward from (:mod:`personae.identity.fold`).
 
-Kept in ``workspace_settings`` under :data:`SETTING_KEY`, as JSON, by every identity run on
-an engine that can fold (DuckDB), in the transaction that writes the identity tables:
+Kept in ``identity_state`` under :data:`SETTING_KEY`, as JSON, by every identity run on an
+engine that can fold (DuckDB), in the transaction that writes the identity tables:
 
 - ``fingerprint``: the identity settings (but ``incremental``), the extra identifier types,
   the personae version and :data:`FORMAT`; another fingerprint means the stored tables were
@@ -31,7 +31,8 @@ from personae.engine.store_schema import personae_version
 from personae.identity.graph import ROW_TABLES
 from personae.identity.specs import IdentitySettings
 
-SETTING_KEY = "identity_fold"
+STATE = "identity_state"
+SETTING_KEY = "fold"
 FORMAT = 1
 """Bumped when what the stored identity tables or this state mean changes."""
 MAP_DIGEST = (
@@ -89,15 +90,15 @@ def current(
 
 def save(engine: Engine, state: FoldState) -> None:
     """Replace the stored state (inside the identity write's transaction)."""
-    engine.delete_where("workspace_settings", f"key = {literal(SETTING_KEY)}")
+    engine.delete_where(STATE, f"key = {literal(SETTING_KEY)}")
     value = json.dumps(asdict(state), sort_keys=True)
-    engine.insert("workspace_settings", ["key", "value"], f"SELECT {literal(SETTING_KEY)}, {literal(value)}")
+    engine.insert(STATE, ["key", "value"], f"SELECT {literal(SETTING_KEY)}, {literal(value)}")
 
 
 def load(engine: Engine) -> FoldState | None:
-    if not engine.has_table("workspace_settings"):
+    if not engine.has_table(STATE):
         return None
-    value = engine.scalar(f"SELECT max(value) FROM workspace_settings WHERE key = {literal(SETTING_KEY)}")
+    value = engine.scalar(f"SELECT max(value) FROM {STATE} WHERE key = {literal(SETTING_KEY)}")
     if not value:
         return None
     try:

@@ -176,10 +176,10 @@ def resolve_identities(
                 "ON p.id_type = n.id_type AND p.id_value = n.id_value WHERE p.uid NOT IN (SELECT uid FROM _touched)"
             )
         engine.materialise("_node_uids", node_uids)
-        # read once by the identity_map write (and, in a scoped run, by the kept cuts): no
-        # second copy of every row
-        keep_map = engine.define if scoped else engine.view
-        keep_map("_map", "SELECT n.id_type, n.id_value, u.uid FROM _nodes AS n JOIN _node_uids AS u ON u.node = n.node")
+        # read once, by the identity_map write: no second copy of every row
+        engine.view(
+            "_map", "SELECT n.id_type, n.id_value, u.uid FROM _nodes AS n JOIN _node_uids AS u ON u.node = n.node"
+        )
     links = engine.row_count("_edges")
     fuzzy_links = engine.row_count(fuzzy) if fuzzy else 0
     with _phase(seconds, "write"), engine.transaction():
@@ -318,9 +318,11 @@ def _write_cuts(engine: Engine, scoped: bool) -> None:
         "JOIN _nodes AS y ON y.node = c.b"
     )
     if scoped and engine.has_table("identity_cuts"):
+        # the cuts of the people not recomputed, by their previous UID: a touched person can
+        # come out under a new UID, and the new map then kept their old cuts beside the fresh ones
         kept = (
-            "SELECT c.* FROM identity_cuts AS c JOIN _map AS m ON m.id_type = c.a_type AND m.id_value = c.a_value "
-            "WHERE m.uid NOT IN (SELECT uid FROM _touched)"
+            "SELECT c.* FROM identity_cuts AS c JOIN _previous AS p ON p.id_type = c.a_type "
+            "AND p.id_value = c.a_value WHERE p.uid NOT IN (SELECT uid FROM _touched)"
         )
         engine.materialise("_all_cuts", f"{kept} UNION ALL {fresh}")
         engine.create_table("identity_cuts", "SELECT * FROM _all_cuts")
