@@ -8,6 +8,11 @@ Tables written (DESIGN §4):
 - ``record_map(source, record_id, uid)``: the person behind each record and event;
 - ``merges(old_uid, new_uid, at, reason)``: ``merge``, ``split`` or ``removed``, appended;
 - ``identity_cuts``: links cut to keep a per-type limit, for the report.
+
+An incremental run recomputes only the people that changed links touch
+(:mod:`personae.identity.incremental`); on DuckDB, when rows were only added since the last
+run, it first tries to fold the stored graph forward over them (:mod:`personae.identity.fold`)
+and builds the graph from every record only when it cannot.
 """
 
 from __future__ import annotations
