@@ -21,6 +21,7 @@ ends with the as-of day and starts at the first instant of its first day.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -74,3 +75,10 @@ def since_sql(as_of: date, days: int) -> str:
 def days_between_sql(earlier: str, later: str) -> str:
     """Whole calendar days from one date or timestamp expression to another."""
     return f"date_diff('day', CAST({earlier} AS DATE), CAST({later} AS DATE))"
+
+
+def matching_sql(keys: str, table: str, columns: Sequence[str]) -> str:
+    """True for a row of ``table`` whose ``columns`` equal those of a row of ``keys`` (a
+    ``DELETE``'s condition or a filter)."""
+    on = " AND ".join(f"k.{column} = {table}.{column}" for column in columns)
+    return f"EXISTS (SELECT 1 FROM {keys} AS k WHERE {on})"

@@ -33,12 +33,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from personae.engine.base import Engine
-from personae.engine.sql import literal, timestamp_sql
+from personae.engine.sql import literal, matching_sql, timestamp_sql
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.identity import fold_state, graph
 from personae.identity.components import components_by_scipy
 from personae.identity.incremental import key_parts_sql
-from personae.identity.limits import enforce_limits, register_cuts
+from personae.identity.limits import CUT_COLUMNS, cuts_sql, enforce_limits, register_cuts
 from personae.identity.specs import IdentitySettings
 from personae.identity.uids import assignment_sql, changes_sql
 
@@ -46,6 +46,7 @@ PREFIX = "_fold_"
 EVENT_COLUMNS = ("source", "type", "order_id", "event_id", "ts", "_loaded_at", "extra_ids", *IDENTIFIER_TYPES)
 """The columns of ``events`` that :func:`graph.occurrences_sql` and the fold read."""
 STATS = "id_type, id_value, first_seen, last_seen, records, status, rank"
+KEY, RECORD = ("id_type", "id_value"), ("source", "record_id")
 """The columns of ``identifiers``."""
 
 
@@ -102,11 +103,6 @@ def _same(a: str, b: str) -> str:
     return f"{a}.id_type = {b}.id_type AND {a}.id_value = {b}.id_value"
 
 
-def _is(keys: str, table: str, columns: Sequence[str] = ("id_type", "id_value")) -> str:
-    on = " AND ".join(f"k.{column} = {table}.{column}" for column in columns)
-    return f"EXISTS (SELECT 1 FROM {keys} AS k WHERE {on})"
-
-
 class _Fold:
     """The fold's statements, in the order :func:`fold_forward` runs them; each leaves its
     temporary tables (``_fold_*``) for the next."""
@@ -126,7 +122,8 @@ class _Fold:
         fold cannot drop the links it made."""
         e, s = self.engine, self.settings
         e.materialise(f"{PREFIX}keys", f"SELECT DISTINCT id_type, id_value FROM {PREFIX}occ")
-        e.materialise(f"{PREFIX}stored", f"SELECT s.* FROM identifiers AS s WHERE {_is(PREFIX + 'keys', 's')}")
+        keys = matching_sql(f"{PREFIX}keys", "s", KEY)
+        e.materialise(f"{PREFIX}stored", f"SELECT s.* FROM identifiers AS s WHERE {keys}")
         if s.limits and self._newly_shared():
             return "an identifier became shared"
         fresh = (
@@ -167,7 +164,8 @@ class _Fold:
         e.materialise(f"{PREFIX}hub_records", f"SELECT DISTINCT source, record_id FROM {full}")
         rows = _rows_of(e, "hub_rows", f"{PREFIX}hub_records")
         occurrences = self.occurrences("hub_occ", rows)
-        hubs = f"SELECT h.* FROM ({graph.shared_sql(occurrences, s)}) AS h WHERE {_is(PREFIX + 'hub_keys', 'h')}"
+        asked = matching_sql(f"{PREFIX}hub_keys", "h", KEY)
+        hubs = f"SELECT h.* FROM ({graph.shared_sql(occurrences, s)}) AS h WHERE {asked}"
         return bool(e.row_count(f"({hubs})"))
 
     def touched(self) -> str:
@@ -254,10 +252,11 @@ class _Fold:
     def records(self) -> None:
         """``_fold_record_uids``: the UID of each record of T and of the touched people, by its anchor."""
         e = self.engine
+        in_t = matching_sql(f"{PREFIX}records", "m", RECORD)
         e.materialise(
             f"{PREFIX}moved",
             f"SELECT source, record_id FROM record_map AS m WHERE uid IN (SELECT uid FROM {PREFIX}touched) "
-            f"AND NOT {_is(PREFIX + 'records', 'm', ('source', 'record_id'))}",
+            f"AND NOT {in_t}",
         )
         occurrences = self.occurrences("moved_occ", _rows_of(e, "moved_rows", f"{PREFIX}moved"))
         stored = "(SELECT id_type, id_value, rank FROM identifiers WHERE status = 'ok')"
@@ -324,9 +323,9 @@ def fold_forward(
 def _write(engine: Engine) -> None:
     """Every identity table but ``identity_map``: the rows of T, its identifiers and the touched people again."""
     touched = f"uid IN (SELECT uid FROM {PREFIX}touched)"
-    engine.delete_where("identifiers", _is(f"{PREFIX}keys", "identifiers"))
+    engine.delete_where("identifiers", matching_sql(f"{PREFIX}keys", "identifiers", KEY))
     engine.insert("identifiers", STATS.split(", "), f"SELECT {STATS} FROM {PREFIX}ids")
-    records = _is(f"{PREFIX}records", "record_map", ("source", "record_id"))
+    records = matching_sql(f"{PREFIX}records", "record_map", RECORD)
     engine.delete_where("record_map", f"{touched} OR {records}")
     engine.insert("record_map", ["source", "record_id", "uid"], f"SELECT * FROM {PREFIX}record_uids")
     engine.insert("merges", ["old_uid", "new_uid", "at", "reason"], f"SELECT * FROM {PREFIX}changes")
@@ -337,12 +336,7 @@ def _write(engine: Engine) -> None:
         f"EXISTS (SELECT 1 FROM {scope} AS k WHERE k.id_type = identity_cuts.a_type "
         "AND k.id_value = identity_cuts.a_value)",
     )
-    engine.insert(
-        "identity_cuts",
-        ["a_type", "a_value", "b_type", "b_value", "reason"],
-        "SELECT x.id_type, x.id_value, y.id_type, y.id_value, 'per-type limit' FROM "
-        f"{PREFIX}cuts AS c JOIN {scope} AS x ON x.node = c.a JOIN {scope} AS y ON y.node = c.b",
-    )
+    engine.insert("identity_cuts", list(CUT_COLUMNS), cuts_sql(f"{PREFIX}cuts", scope))
 
 
 def scratch() -> list[str]:

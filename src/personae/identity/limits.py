@@ -130,3 +130,16 @@ def register_cuts(engine: Engine, cuts: list[tuple[int, int]], name: str) -> Non
     )
     engine.register_arrow(f"{name}_arrow", table)
     engine.view(name, f"SELECT a, b FROM {name}_arrow")
+
+
+CUT_COLUMNS = ("a_type", "a_value", "b_type", "b_value", "reason")
+"""The columns of ``identity_cuts``."""
+
+
+def cuts_sql(cuts: str, nodes: str) -> str:
+    """``identity_cuts`` rows of the cut links ``cuts`` (a, b), their ends named by ``nodes``."""
+    return (
+        "SELECT x.id_type AS a_type, x.id_value AS a_value, y.id_type AS b_type, y.id_value AS b_value, "
+        f"'per-type limit' AS reason FROM {cuts} AS c JOIN {nodes} AS x ON x.node = c.a "
+        f"JOIN {nodes} AS y ON y.node = c.b"
+    )

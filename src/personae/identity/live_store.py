@@ -32,6 +32,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from personae.engine.base import Engine
+from personae.engine.sql import matching_sql
 from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import UsageError
 from personae.identity import graph
@@ -175,7 +176,7 @@ def write(engine: Engine, back: WriteBack, settings: IdentitySettings, extra_typ
     if back.deleted:
         _register(engine, "_lw_keys_in", ["id_type", "id_value"], back.deleted)
         engine.materialise("_lw_keys", "SELECT * FROM _lw_keys_in")
-        engine.delete_where("identity_map", _matching("_lw_keys", "identity_map", ("id_type", "id_value")))
+        engine.delete_where("identity_map", matching_sql("_lw_keys", "identity_map", ("id_type", "id_value")))
     if back.identity_map:
         _register(engine, "_lw_map", ["id_type", "id_value", "uid"], back.identity_map)
         engine.insert("identity_map", ["id_type", "id_value", "uid"], "SELECT id_type, id_value, uid FROM _lw_map")
@@ -204,7 +205,7 @@ def write_records(engine: Engine, rows: Sequence[tuple[str, str, str | None]]) -
     if not rows:
         return
     _register(engine, "_lw_records", ["source", "record_id", "uid"], rows)
-    engine.delete_where("record_map", _matching("_lw_records", "record_map", ("source", "record_id")))
+    engine.delete_where("record_map", matching_sql("_lw_records", "record_map", ("source", "record_id")))
     engine.insert(
         "record_map",
         ["source", "record_id", "uid"],
@@ -230,7 +231,7 @@ def _recheck(
     leftover = engine.fetch_rows(
         "SELECT source, record_id FROM _lw_recheck_keys EXCEPT SELECT source, record_id FROM _lw_occ"
     )
-    engine.delete_where("record_map", _matching("_lw_occ", "record_map", ("source", "record_id")))
+    engine.delete_where("record_map", matching_sql("_lw_occ", "record_map", ("source", "record_id")))
     ranked = (
         "SELECT o.source, o.record_id, m.uid, row_number() OVER (PARTITION BY o.source, o.record_id "
         f"ORDER BY {graph.rank_sql(settings, 'o.id_type')}, o.id_type, o.id_value) AS k "
@@ -240,11 +241,6 @@ def _recheck(
         "record_map", ["source", "record_id", "uid"], f"SELECT source, record_id, uid FROM ({ranked}) AS a WHERE k = 1"
     )
     return [(str(source), str(record_id)) for source, record_id in leftover]
-
-
-def _matching(keys: str, table: str, columns: tuple[str, ...]) -> str:
-    on = " AND ".join(f"k.{column} = {table}.{column}" for column in columns)
-    return f"EXISTS (SELECT 1 FROM {keys} AS k WHERE {on})"
 
 
 def _register(engine: Engine, name: str, columns: list[str], rows: Sequence[tuple[str | None, ...]]) -> None:

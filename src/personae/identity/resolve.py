@@ -30,7 +30,7 @@ from personae.engine.sql import literal
 from personae.engine.tables import ensure_tables, step_tables
 from personae.identity import fold, fold_state, fuzzy_reuse, graph, incremental
 from personae.identity.components import LOCAL_NODES, components_by_scipy, components_by_sql
-from personae.identity.limits import enforce_limits, register_cuts
+from personae.identity.limits import cuts_sql, enforce_limits, register_cuts
 from personae.identity.matching import MODEL_FILE, FuzzyEdges, fuzzy_edges, links_unchanged
 from personae.identity.specs import IdentitySettings
 from personae.identity.uids import assignment_sql, changes_sql
@@ -317,11 +317,7 @@ def _record_map_sql() -> str:
 
 def _write_cuts(engine: Engine, scoped: bool) -> None:
     """``identity_cuts``: this run's cuts, plus, when scoped, the earlier cuts of untouched people."""
-    fresh = (
-        "SELECT x.id_type AS a_type, x.id_value AS a_value, y.id_type AS b_type, y.id_value AS b_value, "
-        "'per-type limit' AS reason FROM _cuts AS c JOIN _nodes AS x ON x.node = c.a "
-        "JOIN _nodes AS y ON y.node = c.b"
-    )
+    fresh = cuts_sql("_cuts", "_nodes")
     if scoped and engine.has_table("identity_cuts"):
         # the cuts of the people not recomputed, by their previous UID: a touched person can
         # come out under a new UID, and the new map then kept their old cuts beside the fresh ones

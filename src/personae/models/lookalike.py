@@ -32,15 +32,13 @@ from personae.models.features import (
     steady_frame,
     top_categories,
 )
-from personae.models.score_reuse import CODE, LeafCodes, score_keeping, with_kept
-from personae.models.scoring import score_into_table
+from personae.models.score_reuse import LeafCodes, score_into_table_keeping
 from personae.models.verdict import Verdict, multiclass_verdict
 from personae.profiles.build import trait_columns
 
 SURVEY_FILE = "survey.json"
 SCORES = "model_scores_survey"
 COLUMNS = {"survey_segment": pa.string(), "survey_confidence": pa.float64()}
-SCHEMA = pa.schema([("uid", pa.string()), *COLUMNS.items(), (CODE, pa.int64())])
 ANSWERS = (
     "SELECT uid, segment FROM (SELECT m.uid, s.segment, row_number() OVER (PARTITION BY m.uid "
     "ORDER BY s.ts DESC, s.record_id DESC) AS position FROM survey_responses AS s JOIN record_map AS m "
@@ -134,17 +132,9 @@ def fit_lookalike(context: ModelContext, result: ModelsResult) -> str | None:
         return {"survey_segment": labels, "survey_confidence": confidence}
 
     codes = LeafCodes([model], settings=f"survey_confidence={threshold}")
-
-    predicted = [0]
-
-    def score(batch: pa.RecordBatch) -> pa.Table:
-        scores, fresh = score_keeping(codes, batch, steady_frame(batch), predict, COLUMNS)
-        predicted[0] += fresh
-        return pa.table({"uid": batch.column("uid"), **scores})
-
-    current = with_kept(context.engine, current, SCORES, list(COLUMNS))
-    written = score_into_table(context.engine, current, score, SCORES, SCHEMA, scratch=context.scratch)
-    result.scored["survey"] = (predicted[0], written)
+    result.scored["survey"] = score_into_table_keeping(
+        context.engine, current, SCORES, codes, predict, COLUMNS, scratch=context.scratch
+    )
     return (
         "SELECT s.uid, coalesce(a.segment, s.survey_segment) AS survey_segment, "
         f"CASE WHEN a.segment IS NOT NULL THEN 1.0 ELSE s.survey_confidence END AS survey_confidence "

@@ -42,8 +42,7 @@ from personae.models.features import (
     steady_frame,
     top_categories,
 )
-from personae.models.score_reuse import CODE, LeafCodes, score_keeping, with_kept
-from personae.models.scoring import score_into_table
+from personae.models.score_reuse import LeafCodes, score_into_table_keeping
 from personae.models.verdict import Verdict, binary_verdict
 from personae.profiles.build import compute_traits, trait_columns
 from personae.profiles.orders import orders_sql
@@ -53,7 +52,6 @@ TARGETS = {"churn": "churned", "high_value": "high_value"}
 COLUMNS = {"churn": "churn_probability", "high_value": "high_value_probability"}
 SAMPLE = "_training_people"
 """The sampled buyers of ``T − h`` the classifiers learn from, with their labels."""
-SCHEMA = pa.schema([("uid", pa.string()), *((column, pa.float64()) for column in COLUMNS.values()), (CODE, pa.int64())])
 
 
 def labels_sql(context: ModelContext) -> str:
@@ -189,17 +187,9 @@ def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
         return scores
 
     codes = LeafCodes(list(models.values()), settings=",".join(models))
-    columns = {column: pa.float64() for column in COLUMNS.values()}
-
-    predicted = [0]
-
-    def score(batch: pa.RecordBatch) -> pa.Table:
-        scores, fresh = score_keeping(codes, batch, steady_frame(batch), predict, columns)
-        predicted[0] += fresh
-        return pa.table({"uid": batch.column("uid"), **scores})
-
     buyers = f"SELECT f.* FROM ({current}) AS f JOIN traits AS t ON t.uid = f.uid WHERE t.orders > 0"
-    buyers = with_kept(context.engine, buyers, SCORES, list(columns))
-    written = score_into_table(context.engine, buyers, score, SCORES, SCHEMA, scratch=context.scratch)
-    result.scored["propensity"] = (predicted[0], written)
+    columns = {column: pa.float64() for column in COLUMNS.values()}
+    result.scored["propensity"] = score_into_table_keeping(
+        context.engine, buyers, SCORES, codes, predict, columns, scratch=context.scratch
+    )
     return f"SELECT uid, {', '.join(COLUMNS.values())} FROM {SCORES}"

@@ -19,15 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from personae.engine.base import Engine
 from personae.models.boosting import BoostedClassifier, feature_matrix
+from personae.models.features import steady_frame
+from personae.models.scoring import score_into_table
 
 CODE = "_leaf_code"
 """The score tables' column of each row's code."""
@@ -102,21 +106,43 @@ def score_keeping(
     else ``predict`` of those rows; with the codes as :data:`CODE`, and how many rows were
     predicted."""
     code = codes.of(frame)
-    names = set(batch.schema.names)
     fresh = np.ones(len(code), dtype=bool)
-    if f"{KEPT}{CODE}" in names:
+    if f"{KEPT}{CODE}" in batch.schema.names:
         stored = batch.column(f"{KEPT}{CODE}")
         present = stored.is_valid().to_numpy(zero_copy_only=False)
         fresh[present] = stored.drop_null().to_numpy() != code[present]
     result: dict[str, pa.Array] = {CODE: pa.array(code, pa.int64())}
     predicted = predict(frame[fresh]) if fresh.any() else {name: pa.array([], kind) for name, kind in columns.items()}
-    where = np.flatnonzero(fresh).tolist()
     for name, kind in columns.items():
-        if fresh.all():
-            result[name] = pa.array(predicted[name], kind)
-            continue
-        values = batch.column(f"{KEPT}{name}").cast(kind).to_pylist()
-        for position, value in zip(where, pa.array(predicted.get(name, []), kind).to_pylist(), strict=True):
-            values[position] = value
-        result[name] = pa.array(values, kind)
-    return result, len(where)
+        values = pa.array(predicted[name], kind)
+        if not fresh.all():
+            values = pc.replace_with_mask(batch.column(f"{KEPT}{name}").cast(kind), pa.array(fresh), values)
+        result[name] = values
+    return result, int(fresh.sum())
+
+
+def score_into_table_keeping(
+    engine: Engine,
+    sql: str,
+    table: str,
+    codes: LeafCodes,
+    predict: Callable[[pd.DataFrame], Mapping[str, Any]],
+    columns: Mapping[str, pa.DataType],
+    *,
+    scratch: Path,
+) -> tuple[int, int]:
+    """:func:`~personae.models.scoring.score_into_table` of ``sql`` (with a ``uid``) into
+    ``table`` (``uid``, ``columns`` and :data:`CODE`), predicting only the rows whose code
+    changed since the table was last written; returns (rows predicted, rows written)."""
+    schema = pa.schema([("uid", pa.string()), *columns.items(), (CODE, pa.int64())])
+    predicted = 0
+
+    def score(batch: pa.RecordBatch) -> pa.Table:
+        nonlocal predicted
+        scores, fresh = score_keeping(codes, batch, steady_frame(batch), predict, columns)
+        predicted += fresh
+        return pa.table({"uid": batch.column("uid"), **scores})
+
+    kept = with_kept(engine, sql, table, list(columns))
+    written = score_into_table(engine, kept, score, table, schema, scratch=scratch)
+    return predicted, written
