@@ -83,6 +83,7 @@ def test_random_increments_equal_a_full_run(tmp_path: Path, seed: int) -> None:
     first = workspace.run()
     assert "everyone" in _traits_note(first)
     assert _traits_note(first, "identity") == "recomputed everyone: no earlier identity run to start from"
+    assert _traits_note(first, "golden").startswith("rebuilt everyone: no previous golden run to start from")
     for step in range(2):
         # a few days (some windows shift by a day or two) or a month (the 30-day window turns over)
         days = [2, 31][step]
@@ -101,12 +102,17 @@ def test_random_increments_equal_a_full_run(tmp_path: Path, seed: int) -> None:
         scope, usable = (int(part.split()[0].replace(",", "")) for part in identity.split(" of ")[1:3])
         assert 0 < scope < usable, identity
         assert "the stored graph folded forward over the " in identity, identity
+        golden = _traits_note(report, "golden")  # the people with new rows, not everyone
+        assert golden.startswith("incremental: rebuilt "), golden
+        rebuilt, people = (int(part.split()[0].replace(",", "")) for part in golden.split("rebuilt ")[1].split(" of "))
+        assert 0 < rebuilt < people, golden
         copy = tmp_path / f"full{step}"
         shutil.copytree(root, copy)
         full = Workspace(copy)
         full_report = full.run(as_of=as_of, full=True)
         assert "asked" in _traits_note(full_report)
         assert _traits_note(full_report, "identity") == "recomputed everyone: a full run was asked for (--full)"
+        assert _traits_note(full_report, "golden").startswith("rebuilt everyone: a full run was asked for")
         assert _differences(Workspace(root), full) == [], f"increment {step} ({days} days)"
         shutil.rmtree(copy)
 
@@ -128,6 +134,27 @@ def test_a_change_of_settings_or_an_earlier_day_recomputes_everyone(tmp_path: Pa
     config = root / "personae.toml"
     config.write_text(config.read_text(encoding="utf-8") + "\n[profile]\nwindows = [7, 30, 365]\n", encoding="utf-8")
     assert "settings changed" in _traits_note(Workspace(root).run(only="traits", as_of=as_of))
+
+
+def test_golden_records_rebuild_only_changed_people_until_the_rules_change(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    workspace = Workspace.init(root, demo=True, customers=60, seed=3)
+    for step in ("ingest", "identity"):
+        workspace.run(only=step)
+    assert "no previous golden run" in _traits_note(workspace.run(only="golden"), "golden")
+    before = _rows(workspace, "profiles")
+    assert _traits_note(workspace.run(only="golden"), "golden").startswith("incremental: rebuilt 0 of ")
+    assert _rows(workspace, "profiles") == before
+    with workspace.engine(write=True) as store:  # a row lost outside a run comes back
+        store.delete_where("profiles", f"uid = {before[0]['uid']!r}")
+    assert _traits_note(workspace.run(only="golden"), "golden").startswith("incremental: rebuilt 1 of ")
+    assert _rows(workspace, "profiles") == before
+    config = root / "personae.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[identity.survivorship]\ncity = "longest"\n', encoding="utf-8"
+    )
+    note = _traits_note(Workspace(root).run(only="golden"), "golden")
+    assert note.startswith("rebuilt everyone: the survivorship settings or personae changed"), note
 
 
 def test_models_are_kept_until_a_refit_is_due(tmp_path: Path) -> None:

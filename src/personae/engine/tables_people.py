@@ -83,6 +83,14 @@ PEOPLE_TABLES: tuple[Table, ...] = (
     ),
     # golden, traits
     declare("profiles", "golden", "one row per uid: golden record with lineage, then the traits", clustered_by="uid"),
+    declare("golden_digests", "golden", "per uid, a digest of what its golden record read at the last golden run"),
+    declare(
+        "golden_state",
+        "golden",
+        "what the last golden run was built with (the settings' fingerprint)",
+        ("key", "VARCHAR"),
+        ("value", "VARCHAR"),
+    ),
     declare("traits", "traits", "one row per uid: every trait as of a day"),
     declare("trait_shares", "traits", "each person's split over categories and channels"),
     declare("customer_summary", "traits", "frequency, recency, T and monetary value per buyer"),

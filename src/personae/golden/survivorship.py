@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.engine.tables import columns_of
+from personae.golden import incremental
 
 KNOWN = "known_customer"
 """The ``profiles`` column that says a person is a known customer: they have an identifier
@@ -80,10 +81,12 @@ def candidates_sql(attributes: Sequence[str]) -> str:
     )
 
 
-def attribute_sql(attribute: str, rule: str, source_priority: Sequence[str] = ()) -> str:
+def attribute_sql(
+    attribute: str, rule: str, source_priority: Sequence[str] = (), candidates_from: str = CANDIDATES
+) -> str:
     """(uid, value, source, stamp) of the surviving value of one attribute per UID, from
-    :data:`CANDIDATES`."""
-    candidates = f"SELECT uid, {attribute} AS value, source, stamp FROM {CANDIDATES} WHERE {attribute} IS NOT NULL"
+    ``candidates_from`` (:data:`CANDIDATES`, or some people's rows of it)."""
+    candidates = f"SELECT uid, {attribute} AS value, source, stamp FROM {candidates_from} WHERE {attribute} IS NOT NULL"
     if rule == "most_frequent":  # the only rule that counts agreeing records
         candidates = f"SELECT *, count(*) OVER (PARTITION BY uid, value) AS freq FROM ({candidates}) AS c"
     ranked = (
@@ -93,16 +96,30 @@ def attribute_sql(attribute: str, rule: str, source_priority: Sequence[str] = ()
     return f"SELECT uid, value, source, stamp FROM ({ranked}) AS r WHERE position = 1"
 
 
-def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str] = ()) -> str:
-    """One row per UID: golden attributes with their source and time, and identifier counts
-    (the attributes chosen from :data:`CANDIDATES`, made by :func:`candidates_sql`)."""
-    rules = {**DEFAULT_RULES, **survivorship}
-    people = (
+def people_sql(extra: str = "") -> str:
+    """``uid, identifiers, first_seen, last_seen, known_customer`` (and ``extra`` aggregates)
+    per UID of ``identity_map``."""
+    return (
         "SELECT m.uid, count(*) AS identifiers, min(i.first_seen) AS first_seen, max(i.last_seen) AS last_seen, "
-        f"coalesce(bool_or(m.id_type <> {literal(ANONYMOUS_TYPE)}), false) AS {KNOWN} "
+        f"coalesce(bool_or(m.id_type <> {literal(ANONYMOUS_TYPE)}), false) AS {KNOWN}{extra} "
         "FROM identity_map AS m JOIN identifiers AS i ON i.id_type = m.id_type AND i.id_value = m.id_value "
         "GROUP BY m.uid"
     )
+
+
+def profiles_sql(
+    survivorship: Mapping[str, str],
+    source_priority: Sequence[str] = (),
+    *,
+    people: str | None = None,
+    candidates_from: str = CANDIDATES,
+) -> str:
+    """One row per UID: golden attributes with their source and time, and identifier counts
+    (the attributes chosen from :data:`CANDIDATES`, made by :func:`candidates_sql`). An
+    incremental run passes some people (a relation with the columns of :func:`people_sql`)
+    and their candidates."""
+    rules = {**DEFAULT_RULES, **survivorship}
+    people = people or people_sql()
     columns = ["p.uid", "p.identifiers", "p.first_seen", "p.last_seen", f"p.{KNOWN}"]
     joins = []
     for index, (attribute, rule) in enumerate(rules.items()):
@@ -112,7 +129,8 @@ def profiles_sql(survivorship: Mapping[str, str], source_priority: Sequence[str]
             f"{alias}.source AS {attribute}_source",
             f"{alias}.stamp AS {attribute}_at",
         ]
-        joins.append(f"LEFT JOIN ({attribute_sql(attribute, rule, source_priority)}) AS {alias} ON {alias}.uid = p.uid")
+        chosen = attribute_sql(attribute, rule, source_priority, candidates_from)
+        joins.append(f"LEFT JOIN ({chosen}) AS {alias} ON {alias}.uid = p.uid")
     return f"SELECT {', '.join(columns)} FROM ({people}) AS p {' '.join(joins)}"
 
 
@@ -133,6 +151,10 @@ class GoldenResult:
     people: int
     known: int
     """People with an identifier other than an anonymous id: the customers every count is of."""
+    rebuilt: int | None = None
+    """Rows rebuilt by an incremental run (:mod:`personae.golden.incremental`); None when all were."""
+    full_because: str = ""
+    """Why every row was rebuilt (empty for an incremental run)."""
 
     @property
     def anonymous(self) -> int:
@@ -140,10 +162,37 @@ class GoldenResult:
 
 
 def build_golden_records(
-    engine: Engine, survivorship: Mapping[str, str], source_priority: Sequence[str] = ()
+    engine: Engine, survivorship: Mapping[str, str], source_priority: Sequence[str] = (), *, full: bool = False
 ) -> GoldenResult:
-    """Rebuild ``profiles`` with the rules of ``survivorship`` (attribute -> rule) over the defaults."""
-    engine.materialise(CANDIDATES, candidates_sql(list({**DEFAULT_RULES, **survivorship})))
-    engine.create_table("profiles", profiles_sql(survivorship, source_priority))
-    people, known = engine.fetch_rows(f"SELECT count(*), count(*) FILTER (WHERE {KNOWN}) FROM profiles")[0]
-    return GoldenResult(int(people), int(known))
+    """Build ``profiles`` with the rules of ``survivorship`` (attribute -> rule) over the
+    defaults: only the rows of the people whose inputs changed when the store allows
+    (:mod:`personae.golden.incremental`), every row when ``full`` or when it does not."""
+    attributes = list({**DEFAULT_RULES, **survivorship})
+    golden = list(golden_columns(survivorship))
+    stamp = incremental.fingerprint(survivorship, source_priority, golden)
+    decision = incremental.plan(engine, stamp, golden, full=full)
+    keeps_state = incremental.keeps_state(engine)
+    engine.materialise(CANDIDATES, candidates_sql(attributes))
+    people = None
+    if keeps_state:
+        engine.materialise(incremental.PEOPLE, people_sql(incremental.people_digest_sql()))
+        engine.materialise(incremental.NOW, incremental.digests_sql(CANDIDATES, attributes))
+        people = f"SELECT * FROM {incremental.PEOPLE}"
+    rebuilt = None
+    if decision.incremental:
+        engine.materialise(incremental.CHANGED, incremental.changed_sql())
+        changed = f"uid IN (SELECT uid FROM {incremental.CHANGED})"
+        engine.materialise("_golden_changed_candidates", f"SELECT * FROM {CANDIDATES} WHERE {changed}")
+        rows = profiles_sql(
+            survivorship,
+            source_priority,
+            people=f"{people} WHERE {changed}",
+            candidates_from="_golden_changed_candidates",
+        )
+        rebuilt = incremental.rebuild_changed(engine, rows, golden)
+    else:
+        engine.create_table("profiles", profiles_sql(survivorship, source_priority, people=people))
+        if keeps_state:
+            incremental.save_state(engine, stamp)
+    people_count, known = engine.fetch_rows(f"SELECT count(*), count(*) FILTER (WHERE {KNOWN}) FROM profiles")[0]
+    return GoldenResult(int(people_count), int(known), rebuilt, decision.reason)

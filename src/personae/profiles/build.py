@@ -21,9 +21,7 @@ from personae.profiles.catalog import trait_catalog
 from personae.profiles.incremental import (
     SCOPE,
     Increment,
-    kept_rows_sql,
-    kept_summary_sql,
-    kept_traits_sql,
+    moved_settings_sql,
     plan_increment,
     record_state,
     scope_sql,
@@ -159,31 +157,56 @@ def gap_histogram_sql(gap_counts: str) -> str:
     return f"SELECT gap, CAST(sum(repeats) AS BIGINT) AS repeats FROM {gap_counts} GROUP BY gap"
 
 
+KEPT_IN_PLACE = ("traits", "trait_shares", "customer_summary", "order_gap_counts")
+"""The per-person tables an incremental run updates in place: the scope's rows replaced, the
+others' rows moved to the new day."""
+REWRITE = "_inc_rewrite"
+
+
 def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment: Increment) -> int:
-    """Recompute the people of the increment's scope, keep (and move to ``as_of``) the others;
-    returns how many were recomputed."""
+    """Recompute the people of the increment's scope and keep (moved to ``as_of``) the others,
+    in place: their rows deleted, the others updated, theirs inserted; returns how many were
+    recomputed. The caller holds the transaction."""
     catalog = trait_catalog(config)
     engine.materialise(SCOPE, scope_sql(catalog, increment, as_of, "_golden"))
     engine.materialise("_inc_golden", f"SELECT g.* FROM _golden AS g WHERE g.uid IN (SELECT uid FROM {SCOPE})")
     names = compute_traits(engine, config, as_of, "_inc_golden", "_inc_", scope=SCOPE)
-    columns = [AS_OF_COLUMN, *trait_columns(config)]
     assert increment.previous_as_of is not None  # an incremental plan always has one
-    kept_traits = kept_traits_sql(catalog, as_of, "_golden", columns, AS_OF_COLUMN)
-    kept = {
-        "traits": kept_traits,
-        "trait_shares": kept_rows_sql("trait_shares", "_golden"),
-        "customer_summary": kept_summary_sql(increment.previous_as_of, as_of, "_golden"),
-        "order_gap_counts": kept_rows_sql("order_gap_counts", "_golden"),
-    }
-    swapped = {part: table for part, table in PERSISTED.items() if table in kept}
-    for part, table in swapped.items():  # each table built beside the old one, then renamed over it (DuckDB)
-        engine.create_table(f"_inc_all_{part}", f"SELECT * FROM {names[part]} UNION ALL {kept[table]}")
-    with engine.transaction():  # readers on other cursors see the old tables or the new ones
-        for part, table in swapped.items():
-            engine.drop_table(table)
-            engine.execute(f"ALTER TABLE _inc_all_{part} RENAME TO {table}")
+    shift = (as_of - increment.previous_as_of).days
+    columns = [AS_OF_COLUMN, *trait_columns(config)]
+    for table in KEPT_IN_PLACE:
+        engine.delete_where(table, f"uid IN (SELECT uid FROM {SCOPE}) OR uid NOT IN (SELECT uid FROM _golden)")
+    engine.execute(f"UPDATE traits SET {moved_settings_sql(catalog, as_of, columns, AS_OF_COLUMN)}")
+    if shift:
+        engine.execute(f"UPDATE customer_summary SET T = T + {shift}")
+    for part, table in PERSISTED.items():
+        if table in KEPT_IN_PLACE:
+            stored = [name for name, _ in engine.columns(table)]
+            engine.insert(table, stored, f"SELECT {', '.join(stored)} FROM {names[part]}")
     engine.create_table("order_gaps", gap_histogram_sql("order_gap_counts"))
     return engine.row_count(SCOPE)
+
+
+def _profile_columns(engine: Engine, golden: list[str], columns: dict[str, str]) -> bool:
+    """Whether ``profiles`` has exactly the golden columns and then the trait columns (the
+    layout the traits step writes), so that an incremental run can update it in place."""
+    return [name for name, _ in engine.columns("profiles")] == [*golden, AS_OF_COLUMN, *columns]
+
+
+def _update_profiles(engine: Engine, config: TraitsConfig, as_of: date, golden: list[str]) -> None:
+    """Rewrite the profile rows of the recomputed people and of rows without traits (the
+    golden step rebuilt them), move everyone else's to ``as_of`` in place."""
+    columns = [AS_OF_COLUMN, *trait_columns(config)]
+    engine.materialise(REWRITE, f"SELECT uid FROM {SCOPE} UNION SELECT uid FROM profiles WHERE {AS_OF_COLUMN} IS NULL")
+    engine.delete_where("profiles", f"uid IN (SELECT uid FROM {REWRITE})")
+    settings = moved_settings_sql(trait_catalog(config), as_of, columns, AS_OF_COLUMN)
+    engine.execute(f"UPDATE profiles SET {settings}")
+    engine.insert(
+        "profiles",
+        [*golden, *columns],
+        f"SELECT {', '.join('g.' + name for name in golden)}, {', '.join('t.' + name for name in columns)} "
+        f"FROM _golden AS g JOIN {REWRITE} AS r ON r.uid = g.uid LEFT JOIN traits AS t ON t.uid = g.uid",
+    )
 
 
 def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: bool = False) -> TraitsResult:
@@ -206,8 +229,15 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
     recomputed = None
     if increment.full:
         compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
+    elif not config.purposes and _profile_columns(engine, golden, columns):
+        with engine.transaction():  # readers on other cursors see the old rows or the new ones
+            recomputed = _update_traits(engine, config, as_of, increment)
+            _update_profiles(engine, config, as_of, golden)
+        record_state(engine, config, as_of)
+        return _result(engine, len(columns), recomputed, increment.reason)
     else:
-        recomputed = _update_traits(engine, config, as_of, increment)
+        with engine.transaction():
+            recomputed = _update_traits(engine, config, as_of, increment)
     record_state(engine, config, as_of)
     trait_list = ", ".join(f"t.{name}" for name in [AS_OF_COLUMN, *columns])
     consent, consent_list = "", ""
@@ -220,6 +250,10 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
         f"SELECT {', '.join('g.' + name for name in golden)}, {trait_list}{consent_list} FROM _golden AS g "
         f"LEFT JOIN traits AS t ON t.uid = g.uid{consent}",
     )
+    return _result(engine, len(columns), recomputed, increment.reason)
+
+
+def _result(engine: Engine, traits: int, recomputed: int | None, full_because: str) -> TraitsResult:
     counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"
     people, buyers, orders = engine.fetch_rows(counts)[0]
-    return TraitsResult(int(people), int(buyers), int(orders or 0), len(columns), recomputed, increment.reason)
+    return TraitsResult(int(people), int(buyers), int(orders or 0), traits, recomputed, full_because)

@@ -183,38 +183,17 @@ def scope_sql(catalog: Catalog, increment: Increment, as_of: date, golden: str) 
     return f"SELECT DISTINCT uid FROM ({every}) AS t WHERE uid IS NOT NULL"
 
 
-def kept_traits_sql(catalog: Catalog, as_of: date, golden: str, columns: list[str], as_of_column: str) -> str:
-    """The stored rows of the people not recomputed, moved to ``as_of``: the day itself and the
-    formulas over it recomputed from the stored columns (see :func:`time_formulas`)."""
+def moved_settings_sql(catalog: Catalog, as_of: date, columns: list[str], as_of_column: str) -> str:
+    """The ``SET`` list of an ``UPDATE`` that moves the stored rows of the people not
+    recomputed to ``as_of`` in place: the day itself and the formulas over it recomputed from
+    the stored columns (see :func:`time_formulas`). Every right side reads the row as it was,
+    so a formula over another moving one reads that one's new SQL, inlined."""
     moving = time_formulas(catalog) or {}
-    expressions = {name: f"t.{name}" for name in columns}
+    expressions = {name: name for name in columns}
     for name, formula in moving.items():
         expressions[name] = f"({formula.sql(expressions, as_of=as_of)})"
-    select = ", ".join(
-        f"{day_sql(as_of)} AS {name}"
-        if name == as_of_column
-        else (f"CAST({expressions[name]} AS {catalog.types[name]}) AS {name}" if name in moving else f"t.{name}")
-        for name in ["uid", *columns]
-    )
-    return (
-        f"SELECT {select} FROM traits AS t WHERE t.uid IN (SELECT uid FROM {golden}) "
-        f"AND t.uid NOT IN (SELECT uid FROM {SCOPE})"
-    )
-
-
-def kept_rows_sql(table: str, golden: str, columns: str = "*") -> str:
-    """The rows of a per-person table of the people not recomputed who are still there."""
-    return (
-        f"SELECT {columns} FROM {table} WHERE uid NOT IN (SELECT uid FROM {SCOPE}) "
-        f"AND uid IN (SELECT uid FROM {golden})"
-    )
-
-
-def kept_summary_sql(previous: date, as_of: date, golden: str) -> str:
-    """The customer summary of the people not recomputed: ``T`` counts the days since."""
-    shift = (as_of - previous).days
-    columns = f"uid, frequency, recency, T + {shift} AS T, monetary_value"
-    return kept_rows_sql("customer_summary", golden, columns)
+    moved = [f"{name} = CAST({expressions[name]} AS {catalog.types[name]})" for name in moving]
+    return ", ".join([f"{as_of_column} = {day_sql(as_of)}", *moved])
 
 
 def record_state(engine: Engine, config: TraitsConfig, as_of: date) -> None:

@@ -8,11 +8,18 @@ from personae.steps.context import RunContext, StepResult
 
 def run(context: RunContext) -> StepResult:
     identity = context.config.identity
-    result = build_golden_records(context.engine, identity.survivorship, identity.source_priority)
+    result = build_golden_records(
+        context.engine, identity.survivorship, identity.source_priority, full=context.full
+    )
+    how = (
+        f"rebuilt everyone: {result.full_because}"
+        if result.rebuilt is None
+        else f"incremental: rebuilt {result.rebuilt:,} of {result.people:,} golden records"
+    )
     return StepResult(
         "golden",
         rows_in=result.people,
         rows_out=result.people,
         details={"golden": result},
-        note=f"{result.known:,} known customers, {result.anonymous:,} anonymous profiles",
+        note=f"{how}; {result.known:,} known customers, {result.anonymous:,} anonymous profiles",
     )
