@@ -119,6 +119,18 @@ def test_new_rows_are_folded_and_touch_only_their_people(tmp_path: Path) -> None
     assert store.scratch_names() == set()  # each would hold memory or spill space until the next run
 
 
+def test_a_row_added_to_a_stored_record_can_make_an_identifier_shared(tmp_path: Path) -> None:
+    # m2 is seen with c1; a stored record of c3 gains a row with m2: m2 is seen with two
+    # CRM ids (shared_max 1) through an old row and a new one, and stops linking
+    rules = IdentitySettings(fuzzy=FuzzySettings(enabled=False), limits={"crm_id": 3}, shared_max=1)
+    store = _history(tmp_path, [_web("h2", crm_id="c1", member_no="m2"), _web("s0", crm_id="c3")], rules)
+    _load(store, [_web("s0", member_no="m2")], 1)
+    result = _run(store, rules, 1, tmp_path)
+    assert result.folded is None and result.rebuilt_because == "an identifier became shared"
+    assert store.fetch_rows("SELECT status FROM identifiers WHERE id_value = 'm2'") == [("shared",)]
+    assert store.fetch_rows("SELECT count(*) FROM identity_edges WHERE b_key = 'member_no:m2'") == [(0,)]
+
+
 def test_what_a_fold_cannot_do_builds_the_graph_from_every_record(tmp_path: Path) -> None:
     store = _history(
         tmp_path,

@@ -147,16 +147,22 @@ class _Fold:
         return ""
 
     def _newly_shared(self) -> bool:
-        """Whether a stored usable identifier that T's records pair with a value of another
-        limited type is now seen with too many of them (counted over all its records)."""
+        """Whether a stored usable identifier that a new row of T pairs with a value of another
+        limited type is now seen with too many of them (counted over all its records). A new
+        pair has a new row on either side: a stored record that gains a row pairs the new
+        row's identifiers with the old rows' ones, both ways."""
         e, s = self.engine, self.settings
         limited = ", ".join(literal(id_type) for id_type in s.limits)
+        pairs = " UNION ALL ".join(
+            f"SELECT a.id_type, a.id_value FROM {PREFIX}{left} AS a JOIN {PREFIX}{right} AS b "
+            "ON a.source = b.source AND a.record_id = b.record_id AND a.id_type <> b.id_type "
+            f"WHERE b.id_type IN ({limited}) AND a.id_type <> {literal(graph.RECORD_TYPE)}"
+            for left, right in (("occ", "new_occ"), ("new_occ", "occ"))
+        )
         e.materialise(
             f"{PREFIX}hub_keys",
-            f"SELECT DISTINCT a.id_type, a.id_value FROM {PREFIX}occ AS a JOIN {PREFIX}new_occ AS b "
-            "ON a.source = b.source AND a.record_id = b.record_id AND a.id_type <> b.id_type "
-            f"JOIN {PREFIX}stored AS s ON s.id_type = a.id_type AND s.id_value = a.id_value AND s.status = 'ok' "
-            f"WHERE b.id_type IN ({limited}) AND a.id_type <> {literal(graph.RECORD_TYPE)}",
+            f"SELECT DISTINCT a.id_type, a.id_value FROM ({pairs}) AS a JOIN {PREFIX}stored AS s "
+            "ON s.id_type = a.id_type AND s.id_value = a.id_value AND s.status = 'ok'",
         )
         if not e.row_count(f"{PREFIX}hub_keys"):
             return False
