@@ -8,9 +8,7 @@ from personae.steps.context import RunContext, StepResult
 
 def run(context: RunContext) -> StepResult:
     identity = context.config.identity
-    result = build_golden_records(
-        context.engine, identity.survivorship, identity.source_priority, full=context.full
-    )
+    result = build_golden_records(context.engine, identity.survivorship, identity.source_priority, full=context.full)
     how = (
         f"rebuilt everyone: {result.full_because}"
         if result.rebuilt is None
