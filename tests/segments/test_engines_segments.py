@@ -56,6 +56,8 @@ NOT_RESULTS = {
     "audit_log": "who changed what, when",
     "traits_state": "when the traits were last computed, and from which settings",
     "identity_state": "what the last identity run left to fold forward from (DuckDB only)",
+    "golden_digests": "a hash of each person's golden-record inputs, for the next run (DuckDB only)",
+    "golden_state": "the settings the golden records were built with (DuckDB only)",
     "traits_record_digests": "each engine's own 64- or 32-bit hash of a person's records, compared only with itself",
 }
 """Tables that record the run rather than compute from the data."""

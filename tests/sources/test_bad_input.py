@@ -32,6 +32,8 @@ DERIVED = {
     "order_gap_counts",
     "traits_state",
     "traits_record_digests",
+    "golden_digests",
+    "golden_state",
     "rfm_scores",
     "memberships",
     "membership_changes",
