@@ -98,21 +98,33 @@ def test_an_error_inside_a_step_names_the_step(
 def test_steps_after_a_golden_only_run_name_the_missing_traits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--only golden` rebuilds ``profiles`` from the golden records alone; `--only sync` and
-    `--only summaries` then say the traits step must run, and the summaries already stored are
-    left as they were (they were a binder error about a trait column)."""
+    """`--only golden --full` rebuilds ``profiles`` from the golden records alone; `--only sync`
+    and `--only summaries` then say the traits step must run, and the summaries already stored
+    are left as they were (they were a binder error about a trait column). An incremental
+    `--only golden` keeps the traits of the rows it does not rebuild, and the steps after it
+    name the rows it rebuilt without traits."""
     root = tmp_path / "x"
     created = runner.invoke(app, ["init", str(root), "--demo", "--customers", "60"])
     assert created.exit_code == 0, created.output
     assert not Workspace(root).run().errors
     sizes = Workspace(root).sql("SELECT * FROM segment_sizes ORDER BY ALL").to_pylist()
     assert sizes
-    assert not Workspace(root).run(only="golden").errors
+    assert not Workspace(root).run(only="golden", full=True).errors
     for step in ("sync", "summaries"):
         code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root), "--only", step)
         assert code != 0
         assert "profiles have no traits yet: run the traits step first" in " ".join(err.split()), err
         assert "Binder Error" not in err
     assert Workspace(root).sql("SELECT * FROM segment_sizes ORDER BY ALL").to_pylist() == sizes
+    assert not Workspace(root).run(only="traits").errors
+    assert not Workspace(root).run(only="summaries").errors
+    assert not Workspace(root).run(only="golden").errors  # nothing changed: every row keeps its traits
+    assert not Workspace(root).run(only="summaries").errors
+    with Workspace(root).engine(write=True) as store:  # a lost row comes back, without traits
+        store.delete_where("profiles", "uid = (SELECT min(uid) FROM profiles)")
+    assert not Workspace(root).run(only="golden").errors
+    code, _, err = run_cli(monkeypatch, capsys, "run", "-w", str(root), "--only", "summaries")
+    assert code != 0
+    assert "1 profiles have no traits yet: run the traits step first" in " ".join(err.split()), err
     assert not Workspace(root).run(only="traits").errors
     assert not Workspace(root).run(only="summaries").errors

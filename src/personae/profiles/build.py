@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from personae.engine.base import Engine
+from personae.engine.dialects import has
 from personae.engine.sql import day_sql
 from personae.errors import ConfigError, WorkspaceError
 from personae.privacy.consent import consent_traits_sql
@@ -74,9 +75,15 @@ def traits_as_of(engine: Engine) -> date:
 
 def require_traits(engine: Engine) -> None:
     """A clear error when the stored ``profiles`` lack the trait columns, instead of the first
-    query's binder error; nothing to check when there are no profiles yet."""
-    if _has_trait_columns(engine) is False:
+    query's binder error, or (on DuckDB) when the golden step rebuilt rows that the traits
+    step has not filled yet (``--only golden``); nothing to check when there are no profiles."""
+    traited = _has_trait_columns(engine)
+    if traited is False:
         raise WorkspaceError(NO_TRAITS)
+    if traited and has(engine.name, "delete"):  # only an in-place golden step leaves such rows
+        missing = int(engine.scalar(f"SELECT count(*) FROM profiles WHERE {AS_OF_COLUMN} IS NULL") or 0)
+        if missing:
+            raise WorkspaceError(f"{missing:,} {NO_TRAITS}")
 
 
 def trait_columns(config: TraitsConfig) -> dict[str, str]:

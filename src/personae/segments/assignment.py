@@ -101,7 +101,7 @@ def check_core(engine: Engine, specs: list[SegmentationSpec], assignments: str, 
         )
 
 
-def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> SegmentResult:
+def assign_segments(engine: Engine, config: SegmentConfig, as_of: date, *, full: bool = False) -> SegmentResult:
     """Assign every segmentation and rule segment as of a day and record the memberships.
 
     Returns the sizes, the membership changes, the learnt lifecycle thresholds and each
@@ -169,5 +169,5 @@ def assign_segments(engine: Engine, config: SegmentConfig, as_of: date) -> Segme
         "SELECT segmentation, segment, count(*) FROM _assignments GROUP BY segmentation, segment ORDER BY 1, 2"
     ):
         result.segmentations.setdefault(segmentation, {})[segment] = int(count)
-    result.memberships = apply_assignments(engine, "_assignments", as_of)
+    result.memberships = apply_assignments(engine, "_assignments", as_of, rewrite=full)
     return result

@@ -198,11 +198,16 @@ def _record_in_place(engine: Engine, assignments: str, day: date, following: dat
             "AND a.uid = memberships.uid AND a.segmentation = memberships.segmentation "
             "AND a.segment = memberships.segment AND a.score IS NOT NULL AND a.score IS DISTINCT FROM memberships.score"
         )
-    engine.insert("memberships", STAY.split(", "), f"SELECT {STAY} FROM _new_stays")
+    engine.insert("memberships", STAY.split(", "), f"SELECT {STAY} FROM _new_stays ORDER BY uid")
 
 
-def apply_assignments(engine: Engine, assignments: str, day: date) -> MembershipResult:
-    """Record ``assignments`` (``uid, segmentation, segment, score``) as the state at ``day``."""
+def apply_assignments(engine: Engine, assignments: str, day: date, *, rewrite: bool = False) -> MembershipResult:
+    """Record ``assignments`` (``uid, segmentation, segment, score``) as the state at ``day``.
+
+    On DuckDB the stored stays are changed in place (:func:`_record_in_place`); the table is
+    written again, in person order (its declared clustering, for lookups), when it is empty,
+    with ``rewrite`` (``personae run --full``) and on Spark. In-place changes append rows,
+    so the person order decays until such a run."""
     _keep_days(engine)
     ensure_tables(engine, ["memberships", "membership_changes"])
     recorded = recorded_days(engine)
@@ -212,7 +217,8 @@ def apply_assignments(engine: Engine, assignments: str, day: date) -> Membership
     with engine.transaction():
         engine.materialise("_old", held_sql(day))
         engine.materialise("_changes", changes_sql(assignments))
-        if all(has(engine.name, need) for need in ("delete", "transactions")):
+        in_place = all(has(engine.name, need) for need in ("delete", "transactions"))
+        if in_place and not rewrite and engine.row_count("memberships"):
             _record_in_place(engine, assignments, day, following)
         else:
             engine.materialise("_next", next_stays_sql(assignments, day, following))

@@ -23,7 +23,7 @@ def _keep(path: Path, data: dict[str, Any]) -> None:
 def run(context: RunContext) -> StepResult:
     if skipped := nobody_yet(context, "segment"):
         return skipped
-    result = assign_segments(context.engine, context.config.segment_config(), context.as_of)
+    result = assign_segments(context.engine, context.config.segment_config(), context.as_of, full=context.full)
     lifecycle = {name: report for name, report in result.reports.items() if result.kinds[name] == "lifecycle"}
     for report in lifecycle.values():
         _keep(context.models / THRESHOLDS_FILE, report)
