@@ -50,7 +50,8 @@ LONG_UNITS = {
     "tests/engine/test_spark_masters.py": 50,
     "tests/identity/test_resolve.py": 49,
     "tests/identity/test_fuzzy.py": 46,
-    "tests/pipeline/test_incremental_runs.py": 40,
+    "tests/pipeline/test_incremental_runs.py": 55,
+    "tests/identity/test_fold.py": 35,
     "tests/privacy/test_consent_engines.py": 40,
     "tests/test_engines_agree.py": 30,
 }

@@ -55,7 +55,7 @@ def tables(store: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return {name: sorted(store.fetch_rows(sql), key=repr) for name, sql in queries.items()}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # ~2 s an example
 @given(
     rules=identity_settings,
     history=streams("h", 10),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pyarrow as pa
+import pytest
 
 from personae.engine import Engine
 from personae.segments.memberships import apply_assignments, state_sql
@@ -70,6 +71,7 @@ def test_the_change_feed_has_increasing_sequences_and_every_entry_and_exit(engin
     assert in_order == sorted(in_order)
 
 
+@pytest.mark.parametrize("engine", ["duckdb"], indirect=True)  # Spark: the same statements as the latest-day runs above
 def test_rerunning_a_day_changes_nothing(engine: Engine) -> None:
     _assign(engine, DAYS[0])
     _assign(engine, DAYS[1])
@@ -110,6 +112,7 @@ def _stays_in_order(engine: Engine) -> list[tuple[object, ...]]:
         fresh.close()
 
 
+@pytest.mark.parametrize("engine", ["duckdb"], indirect=True)  # Spark: the backfill statements of the test above
 def test_a_changed_past_day_is_a_new_stay_between_recorded_days(engine: Engine) -> None:
     for day in (DAYS[0], DAYS[2]):
         _assign(engine, day)
