@@ -149,6 +149,21 @@ def test_golden_records_rebuild_only_changed_people_until_the_rules_change(tmp_p
         store.delete_where("profiles", f"uid = {before[0]['uid']!r}")
     assert _traits_note(workspace.run(only="golden"), "golden").startswith("incremental: rebuilt 1 of ")
     assert _rows(workspace, "profiles") == before
+    with workspace.engine(write=True) as store:  # a customer record changes: its person's row follows
+        record = store.fetch_rows("SELECT source, record_id FROM customer_records ORDER BY ALL LIMIT 1")[0]
+        store.execute(
+            "UPDATE customer_records SET city = 'Xville', updated_at = TIMESTAMP '2099-01-01' "
+            f"WHERE source = {record[0]!r} AND record_id = {record[1]!r}"
+        )
+        [(uid,)] = store.fetch_rows(
+            f"SELECT uid FROM record_map WHERE source = {record[0]!r} AND record_id = {record[1]!r}"
+        )
+    assert _traits_note(workspace.run(only="golden"), "golden").startswith("incremental: rebuilt 1 of ")
+    changed = _rows(workspace, "profiles")
+    assert [row["city"] for row in changed if row["uid"] == uid] == ["Xville"]
+    assert [row for row in changed if row["uid"] != uid] == [row for row in before if row["uid"] != uid]
+    workspace.run(only="golden", full=True)
+    assert _rows(workspace, "profiles") == changed
     config = root / "personae.toml"
     config.write_text(
         config.read_text(encoding="utf-8") + '\n[identity.survivorship]\ncity = "longest"\n', encoding="utf-8"
