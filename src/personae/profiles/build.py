@@ -3,7 +3,9 @@
 Writes ``traits`` (one row per UID: ``uid``, ``traits_as_of`` and each trait),
 ``trait_shares`` (each person's split over categories and channels), ``customer_summary``
 (the CLV models' frequency, recency, T and monetary value, in days) and rewrites
-``profiles`` as the golden record followed by the traits, so rules read one table.
+``profiles`` as the golden record followed by the traits, so rules read one table. An
+incremental run on DuckDB updates these tables in place instead: the recomputed people's
+rows replaced, everyone else's moved to the new day by one ``UPDATE``.
 """
 
 from __future__ import annotations
