@@ -64,9 +64,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
   run's fuzzy pairs when the fingerprint of their inputs is unchanged)."""
 
 
-def has(engine: str, capability: str) -> bool:
-    """Whether the engine named ``engine`` has a declared capability."""
-    return capability in CAPABILITIES[engine]
+def has(engine: str, *capabilities: str) -> bool:
+    """Whether the engine named ``engine`` has every one of these declared capabilities."""
+    return set(capabilities) <= CAPABILITIES[engine]
 
 
 def _spark_strptime(node: exp.Expr) -> exp.Expr:

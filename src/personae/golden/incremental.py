@@ -65,7 +65,7 @@ def fingerprint(survivorship: Mapping[str, str], source_priority: Sequence[str],
 
 def keeps_state(engine: Engine) -> bool:
     """Whether the engine can rebuild rows in place (DuckDB), so the digests are worth keeping."""
-    return all(has(engine.name, need) for need in ("delete", "transactions"))
+    return has(engine.name, "delete", "transactions")
 
 
 def plan(engine: Engine, stamp: str, golden: Sequence[str], *, full: bool) -> GoldenPlan:
@@ -117,19 +117,18 @@ def rebuild_changed(engine: Engine, rebuilt_sql: str, golden: Sequence[str]) -> 
     with engine.transaction():
         engine.delete_where("profiles", f"uid IN (SELECT uid FROM {CHANGED}) OR uid NOT IN (SELECT uid FROM {PEOPLE})")
         rebuilt = engine.insert("profiles", list(golden), rebuilt_sql)
-        _save(engine, None)
+        _save_digests(engine)
     return rebuilt
 
 
 def save_state(engine: Engine, stamp: str) -> None:
     """Keep this run's digests and fingerprint for the next (after a full rebuild)."""
     with engine.transaction():
-        _save(engine, stamp)
-
-
-def _save(engine: Engine, stamp: str | None) -> None:
-    ensure_tables(engine, [STATE])
-    engine.create_table(DIGESTS, f"SELECT uid, digest FROM {NOW}")
-    if stamp is not None:
+        _save_digests(engine)
+        ensure_tables(engine, [STATE])
         engine.delete_where(STATE, f"key = {literal(FINGERPRINT_KEY)}")
         engine.insert(STATE, ["key", "value"], f"SELECT {literal(FINGERPRINT_KEY)}, {literal(stamp)}")
+
+
+def _save_digests(engine: Engine) -> None:
+    engine.create_table(DIGESTS, f"SELECT uid, digest FROM {NOW}")

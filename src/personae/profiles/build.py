@@ -236,18 +236,25 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
     engine.materialise("_golden", f"SELECT {', '.join(golden)} FROM profiles")
     increment = plan_increment(engine, config, as_of, full=full)
     recomputed = None
+    # with purposes, consent can change for anyone: profiles are written whole
+    in_place = not increment.full and not config.purposes and _profile_columns(engine, golden, columns)
     if increment.full:
         compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
-    elif not config.purposes and _profile_columns(engine, golden, columns):
+    else:
         with engine.transaction():  # readers on other cursors see the old rows or the new ones
             recomputed = _update_traits(engine, config, as_of, increment)
-            _update_profiles(engine, config, as_of, golden)
-        record_state(engine, config, as_of)
-        return _result(engine, len(columns), recomputed, increment.reason)
-    else:
-        with engine.transaction():
-            recomputed = _update_traits(engine, config, as_of, increment)
+            if in_place:
+                _update_profiles(engine, config, as_of, golden)
     record_state(engine, config, as_of)
+    if not in_place:
+        _write_profiles(engine, config, golden, columns)
+    counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"
+    people, buyers, orders = engine.fetch_rows(counts)[0]
+    return TraitsResult(int(people), int(buyers), int(orders or 0), len(columns), recomputed, increment.reason)
+
+
+def _write_profiles(engine: Engine, config: TraitsConfig, golden: list[str], columns: dict[str, str]) -> None:
+    """``profiles`` written whole: the golden columns, the traits and the consent traits."""
     trait_list = ", ".join(f"t.{name}" for name in [AS_OF_COLUMN, *columns])
     consent, consent_list = "", ""
     if config.purposes and engine.has_table("consent"):  # the consent step's state, as traits
@@ -259,10 +266,3 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
         f"SELECT {', '.join('g.' + name for name in golden)}, {trait_list}{consent_list} FROM _golden AS g "
         f"LEFT JOIN traits AS t ON t.uid = g.uid{consent}",
     )
-    return _result(engine, len(columns), recomputed, increment.reason)
-
-
-def _result(engine: Engine, traits: int, recomputed: int | None, full_because: str) -> TraitsResult:
-    counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"
-    people, buyers, orders = engine.fetch_rows(counts)[0]
-    return TraitsResult(int(people), int(buyers), int(orders or 0), traits, recomputed, full_because)

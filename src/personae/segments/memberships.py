@@ -217,8 +217,7 @@ def apply_assignments(engine: Engine, assignments: str, day: date, *, rewrite: b
     with engine.transaction():
         engine.materialise("_old", held_sql(day))
         engine.materialise("_changes", changes_sql(assignments))
-        in_place = all(has(engine.name, need) for need in ("delete", "transactions"))
-        if in_place and not rewrite and engine.row_count("memberships"):
+        if has(engine.name, "delete", "transactions") and not rewrite and engine.row_count("memberships"):
             _record_in_place(engine, assignments, day, following)
         else:
             engine.materialise("_next", next_stays_sql(assignments, day, following))
