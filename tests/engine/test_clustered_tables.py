@@ -11,6 +11,7 @@ from pathlib import Path
 from personae import Workspace
 from personae.engine import DuckDBEngine
 from personae.engine.tables import TABLES
+from personae.identity.views import uid_by_identifier_sql
 
 CLUSTERED = {table.name: table.clustered_by for table in TABLES if table.clustered_by}
 ROW_GROUP = 122_880
@@ -97,3 +98,17 @@ def _scans(operators: list[dict[str, object]]) -> list[dict[str, object]]:
         assert isinstance(children, list)
         found += _scans(children)
     return found
+
+
+def test_a_person_is_found_by_an_identifier_through_the_index(tmp_path: Path) -> None:
+    workspace = Workspace.init(tmp_path / "shop", demo=True, customers=60, seed=3)
+    assert workspace.run().errors == []
+    with workspace.engine(write=False) as store:
+        email, uid = store.fetch_rows("SELECT id_value, uid FROM identity_map WHERE id_type = 'email' LIMIT 1")[0]
+        wanted = uid_by_identifier_sql("email", str(email))
+        assert store.scalar(wanted) == uid
+        assert store.scalar(uid_by_identifier_sql("phone", str(email))) is None  # the type counts
+        plan = json.loads(store.fetch_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) {wanted}")[0][-1])
+    [scan] = _scans(plan["operator"])
+    assert scan["extra_info"]["Type"] == "Index Scan", scan["extra_info"]
+    assert workspace.profile(f"email:{email}").uid == uid

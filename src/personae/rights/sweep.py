@@ -21,6 +21,7 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import UsageError
+from personae.identity.views import uid_by_identifier_sql
 
 PERSONLESS = frozenset(
     {
@@ -69,9 +70,8 @@ def find_person(engine: Engine, id_type: str, value: str) -> Person:
             known = engine.scalar(f"SELECT count(*) FROM identity_map WHERE uid = {literal(value)}")
             uids = {value} if known else set()
         else:
-            where = f"id_type = {literal(id_type)} AND id_value = {literal(value)}"
-            found = engine.fetch_rows(f"SELECT DISTINCT uid FROM identity_map WHERE {where}")
-            uids = {str(row[0]) for row in found}
+            found = engine.scalar(uid_by_identifier_sql(id_type, value))
+            uids = {str(found)} if found is not None else set()
         uids |= _merged(engine, uids)
         person.uids = sorted(uids)
     if person.uids:
