@@ -8,8 +8,11 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from personae import Workspace
-from personae.engine import DuckDBEngine
+from personae.engine import DuckDBEngine, person_order
+from personae.engine.person_order import keep_in_order, most_row_groups_read, row_group_ranges
 from personae.engine.tables import TABLES
 from personae.identity.views import uid_by_identifier_sql
 
@@ -112,3 +115,68 @@ def test_a_person_is_found_by_an_identifier_through_the_index(tmp_path: Path) ->
     [scan] = _scans(plan["operator"])
     assert scan["extra_info"]["Type"] == "Index Scan", scan["extra_info"]
     assert workspace.profile(f"email:{email}").uid == uid
+
+
+def _lookup_reads(store: DuckDBEngine, uid: str) -> tuple[object, object]:
+    plan = json.loads(
+        store.fetch_rows(f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM record_map WHERE uid = '{uid}'")[0][-1]
+    )
+    [scan] = _scans(plan["operator"])
+    return scan["row_groups_scanned"], scan["total_row_groups_to_scan"]
+
+
+def test_a_table_scattered_by_in_place_writes_is_written_in_order_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DuckDBEngine(tmp_path / "store.duckdb")
+    people = "'p' || left(md5(CAST(i % 100000 AS VARCHAR)), 15)"
+    try:
+        # three row groups in person order, then two of rows from the whole range, as increments append them
+        store.create_table(
+            "record_map",
+            f"SELECT 'pos' AS source, CAST(i AS VARCHAR) AS record_id, {people} AS uid "
+            f"FROM range({3 * ROW_GROUP}) AS t(i)",
+        )
+        store.insert(
+            "record_map",
+            ["source", "record_id", "uid"],
+            f"SELECT 'web', CAST(i AS VARCHAR), {people} FROM range({2 * ROW_GROUP}) AS t(i)",
+        )
+        store.execute("CHECKPOINT")
+        content = store.fetch_rows("SELECT count(*), sum(hash(source, record_id, uid)) FROM record_map")
+        wanted = str(store.scalar("SELECT uid FROM record_map WHERE record_id = '12345' AND source = 'pos'"))
+        assert most_row_groups_read(row_group_ranges(store, "record_map", "uid")) == 4  # 2 at a boundary + 2
+        assert _lookup_reads(store, wanted) == (3, 5)
+
+        monkeypatch.setattr(person_order, "MOST_ROW_GROUPS_READ", 4)
+        assert keep_in_order(store, ["record_map"]) == []  # within the limit: left as it is
+        monkeypatch.setattr(person_order, "MOST_ROW_GROUPS_READ", 3)
+        assert keep_in_order(store, ["record_map"]) == ["record_map"]
+        store.execute("CHECKPOINT")
+        assert most_row_groups_read(row_group_ranges(store, "record_map", "uid")) <= 2
+        assert _lookup_reads(store, wanted) in {(1, 5), (2, 5)}
+        assert store.fetch_rows("SELECT count(*), sum(hash(source, record_id, uid)) FROM record_map") == content
+    finally:
+        store.close()
+
+
+def test_the_steps_that_write_in_place_put_their_tables_back_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = Workspace.init(tmp_path / "shop", demo=True, customers=300, seed=3)
+    assert workspace.run().errors == []
+    as_of = workspace.config.workspace.as_of
+    assert as_of is not None
+    monkeypatch.setattr(person_order, "MOST_ROW_GROUPS_READ", 0)  # every table is over the limit
+    result = workspace.run(as_of=as_of + timedelta(days=40))
+    assert set(_out_of_order(workspace).values()) == {0}  # the in-place writes' rows are back in order
+    notes = {step.name: step.note for step in result.steps}
+    assert "written in person order again: identity_map, record_map, identity_edges" in notes["identity"]
+    assert "written in person order again: profiles" in notes["golden"]
+    assert "written in person order again: profiles" in notes["traits"]
+    assert notes["segment"] == "written in person order again: memberships"
+    with workspace.engine(write=False) as store:
+        assert ("identity_map", "id_value") in {
+            (str(t), str(e).strip("[]'\""))
+            for t, e in store.fetch_rows("SELECT table_name, expressions FROM duckdb_indexes()")
+        }

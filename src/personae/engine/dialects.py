@@ -40,7 +40,16 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "duckdb": frozenset(
-        {"transactions", "delete", "typed_stage", "persistent_views", "read_only_open", "local_components", "row_hash"}
+        {
+            "transactions",
+            "delete",
+            "typed_stage",
+            "persistent_views",
+            "read_only_open",
+            "local_components",
+            "row_hash",
+            "row_group_stats",
+        }
     ),
     "spark": frozenset({"splink_scoring"}),
 }
@@ -61,7 +70,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
   does beyond ``identity.matching.LOCAL_RECORDS`` records;
 - ``row_hash``: ``hash(t)`` of a whole row (``t`` a table alias) and a ``sum`` of those that
   cannot overflow, for fingerprints of a table's content (the identity step keeps the last
-  run's fuzzy pairs when the fingerprint of their inputs is unchanged)."""
+  run's fuzzy pairs when the fingerprint of their inputs is unchanged);
+- ``row_group_stats``: the store keeps each row group's min and max of a column and can say
+  them without a scan (``pragma_storage_info``), so a step can tell when a table written in
+  place has lost its order (:mod:`personae.engine.person_order`)."""
 
 
 def has(engine: str, *capabilities: str) -> bool:

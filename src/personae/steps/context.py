@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -10,6 +10,7 @@ from typing import Any
 
 from personae.config import WorkspaceConfig
 from personae.engine.base import Engine
+from personae.engine.person_order import keep_in_order
 from personae.progress import Progress, silent
 
 MODELS_FOLDER = "models"
@@ -59,3 +60,10 @@ def nobody_yet(context: RunContext, step: str) -> StepResult | None:
     if engine.has_table("profiles") and engine.row_count("profiles") > 0:
         return None
     return StepResult(step, rows_in=0, rows_out=0, warnings=[f"{step}: skipped, there are no people yet"])
+
+
+def keep_person_order(context: RunContext, tables: Sequence[str]) -> list[str]:
+    """Notes for a step that wrote ``tables`` in place: which of them it wrote in person order
+    again because the in-place writes had scattered them (:mod:`personae.engine.person_order`)."""
+    written = keep_in_order(context.engine, tables)
+    return [f"written in person order again: {', '.join(written)}"] if written else []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from personae.golden.survivorship import build_golden_records
-from personae.steps.context import RunContext, StepResult
+from personae.steps.context import RunContext, StepResult, keep_person_order
 
 
 def run(context: RunContext) -> StepResult:
@@ -14,10 +14,11 @@ def run(context: RunContext) -> StepResult:
         if result.rebuilt is None
         else f"incremental: rebuilt {result.rebuilt:,} of {result.people:,} golden records"
     )
+    counted = f"{result.known:,} known customers, {result.anonymous:,} anonymous profiles"
     return StepResult(
         "golden",
         rows_in=result.people,
         rows_out=result.people,
         details={"golden": result},
-        note=f"{how}; {result.known:,} known customers, {result.anonymous:,} anonymous profiles",
+        note="; ".join([how, counted, *keep_person_order(context, ["profiles"])]),
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from personae.steps.context import RunContext, StepResult
+from personae.steps.context import RunContext, StepResult, keep_person_order
+
+IN_PLACE = ("identity_map", "record_map", "identity_edges")
+"""The tables an incremental identity run changes in place."""
 
 
 def run(context: RunContext) -> StepResult:
@@ -33,6 +36,7 @@ def run(context: RunContext) -> StepResult:
         notes = ["recomputed everyone: no earlier identity run to start from"]
     if result.fuzzy_kept:
         notes.append("fuzzy pairs kept from the last run: the customer records are unchanged")
+    notes += keep_person_order(context, IN_PLACE)
     return StepResult(
         "identity",
         rows_in=result.identifiers,

@@ -12,7 +12,7 @@ from personae.segments.assignment import assign_segments
 from personae.segments.conflicts import import_warnings
 from personae.segments.reports import REPORTS_FILE, THRESHOLDS_FILE
 from personae.segments.specs import IMPORTED
-from personae.steps.context import RunContext, StepResult, nobody_yet
+from personae.steps.context import RunContext, StepResult, keep_person_order, nobody_yet
 
 
 def _keep(path: Path, data: dict[str, Any]) -> None:
@@ -38,5 +38,10 @@ def run(context: RunContext) -> StepResult:
         for warning in import_warnings(name, result.reports.get(name, {}))
     ]
     return StepResult(
-        "segment", rows_in=result.people, rows_out=changes, details={"segments": result}, warnings=warnings
+        "segment",
+        rows_in=result.people,
+        rows_out=changes,
+        details={"segments": result},
+        warnings=warnings,
+        note="; ".join(keep_person_order(context, ["memberships"])),
     )

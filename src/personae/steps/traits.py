@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from personae.profiles.build import build_traits
-from personae.steps.context import RunContext, StepResult, nobody_yet
+from personae.steps.context import RunContext, StepResult, keep_person_order, nobody_yet
 
 STALE_DAYS = 90
 """An as-of day this long after the newest event makes every customer look lapsed."""
@@ -43,5 +43,5 @@ def run(context: RunContext) -> StepResult:
         rows_out=result.people,
         details={"traits": result},
         warnings=[warning] if warning else [],
-        note=note,
+        note="; ".join([note, *keep_person_order(context, ["profiles"])]),
     )
