@@ -73,3 +73,21 @@ def test_score_keeping_predicts_only_the_rows_whose_code_changed() -> None:
     assert churn[1] == fresh[1] and churn[4] == fresh[4] and churn[5] == fresh[5]
     assert values["label"].to_pylist() == ["kept", "new", "kept", "kept", "new", "new"]
     assert values[CODE].to_pylist() == codes.of(rows).tolist()
+
+
+def test_rows_of_one_code_are_predicted_once_and_each_gets_the_score_of_its_own_prediction() -> None:
+    model, features = _fitted()
+    codes = LeafCodes([model])
+    rows = features.iloc[[0, 1, 0, 2, 1, 0, 3]].reset_index(drop=True)  # three rows alike, two alike
+    rows.loc[6, "revenue"] += 1e-9  # row 3's twin by a hair: the same leaves unless a split lies between
+    batch = pa.record_batch({"uid": [f"p{n}" for n in range(len(rows))], **{name: rows[name] for name in rows.columns}})
+    asked: list[pd.DataFrame] = []
+
+    def predict(frame: pd.DataFrame) -> dict[str, pa.Array]:
+        asked.append(frame)
+        return {"churn": pa.array(model.predict_proba(frame)[:, 1], pa.float64())}
+
+    values, predicted = score_keeping(codes, batch, rows, predict, {"churn": pa.float64()})
+    distinct = len(set(codes.of(rows).tolist()))
+    assert predicted == len(rows) and len(asked) == 1 and len(asked[0]) == distinct <= 4
+    assert values["churn"].to_pylist() == model.predict_proba(rows)[:, 1].tolist()  # every row, to the last bit
