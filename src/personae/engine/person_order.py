@@ -10,7 +10,7 @@ in ``record_map`` took 8.7 ms against 3.8 ms in the same rows in order (bench/RE
 
 :func:`keep_in_order` finds the most row groups one lookup reads, from the row groups' min and
 max, and writes a table in order again once that passes :data:`MOST_ROW_GROUPS_READ`: a
-lookup then reads at most that many row groups, and the rewrite (about 10 s per table at 1M
+lookup then reads at most that many row groups, and the rewrite (2–6 s per table at 1M
 customers) comes once in a dozen or so one-day increments, not every run. A ``--full`` run
 writes every table in order anyway.
 """

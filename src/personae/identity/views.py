@@ -81,19 +81,20 @@ def parse_identifier(text: str) -> tuple[str, str]:
     return id_type.strip().lower(), value.strip()
 
 
-def uid_by_identifier_sql(id_type: str, value: str) -> str:
-    """The UID that holds an identifier (NULL if none), through ``identity_map``'s index on
-    ``id_value``: DuckDB looks a value up in the index only when the scan's filter is that one
-    comparison, so the type is checked in the aggregate. With ``id_type = … AND id_value = …``
-    as the filter it read the whole column: 85 ms against 0.5 ms at 1M customers
-    (bench/RESULTS.md, 2026-12-07).
+def uids_by_identifier_sql(id_type: str, value: str) -> str:
+    """The UIDs that hold an identifier (one, or none; ``uid`` in order), through
+    ``identity_map``'s index on ``id_value``: DuckDB looks a value up in the index only when
+    the scan's filter is that one comparison, so the type is checked after the scan. With
+    ``id_type = … AND id_value = …`` as the filter it read the whole column: 85 ms against
+    0.5 ms at 1M customers (bench/RESULTS.md, 2026-12-07).
 
-    >>> uid_by_identifier_sql("email", "jo@example.com")
-    "SELECT max(uid) FILTER (WHERE id_type = 'email') FROM identity_map WHERE id_value = 'jo@example.com'"
+    >>> print(uids_by_identifier_sql("email", "jo@example.com").replace(" GROUP", "\\n GROUP"))
+    SELECT uid FROM identity_map WHERE id_value = 'jo@example.com'
+     GROUP BY uid HAVING bool_or(id_type = 'email') ORDER BY uid
     """
     return (
-        f"SELECT max(uid) FILTER (WHERE id_type = {literal(id_type)}) FROM identity_map "
-        f"WHERE id_value = {literal(value)}"
+        f"SELECT uid FROM identity_map WHERE id_value = {literal(value)} GROUP BY uid "
+        f"HAVING bool_or(id_type = {literal(id_type)}) ORDER BY uid"
     )
 
 
@@ -101,7 +102,7 @@ def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
     normalised = engine.scalar(f"SELECT {identifier_sql(id_type, literal(value), region)}")
     if normalised is None:
         raise PersonNotFound(f"{id_type}:{value} is not a valid {id_type}")
-    uid = engine.scalar(uid_by_identifier_sql(id_type, str(normalised)))
+    uid = engine.scalar(f"SELECT max(uid) FROM ({uids_by_identifier_sql(id_type, str(normalised))}) AS u")
     if uid is None:
         known = [row[0] for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
         raise PersonNotFound(

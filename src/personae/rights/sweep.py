@@ -21,7 +21,7 @@ from personae.engine.base import Engine
 from personae.engine.sql import literal
 from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import UsageError
-from personae.identity.views import uid_by_identifier_sql
+from personae.identity.views import uids_by_identifier_sql
 
 PERSONLESS = frozenset(
     {
@@ -70,8 +70,7 @@ def find_person(engine: Engine, id_type: str, value: str) -> Person:
             known = engine.scalar(f"SELECT count(*) FROM identity_map WHERE uid = {literal(value)}")
             uids = {value} if known else set()
         else:
-            found = engine.scalar(uid_by_identifier_sql(id_type, value))
-            uids = {str(found)} if found is not None else set()
+            uids = {str(row[0]) for row in engine.fetch_rows(uids_by_identifier_sql(id_type, value))}
         uids |= _merged(engine, uids)
         person.uids = sorted(uids)
     if person.uids:
