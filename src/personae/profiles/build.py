@@ -170,6 +170,8 @@ KEPT_IN_PLACE = ("traits", "trait_shares", "customer_summary", "order_gap_counts
 """The per-person tables an incremental run updates in place: the scope's rows replaced, the
 others' rows moved to the new day."""
 REWRITE = "_inc_rewrite"
+REWRITTEN_GOLDEN = "_inc_rewritten_golden"
+"""The golden columns of the profile rows an in-place run rewrites, copied before they are deleted."""
 
 
 def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment: Increment) -> int:
@@ -207,6 +209,7 @@ def _update_profiles(engine: Engine, config: TraitsConfig, as_of: date, golden: 
     golden step rebuilt them), move everyone else's to ``as_of`` in place."""
     columns = [AS_OF_COLUMN, *trait_columns(config)]
     engine.materialise(REWRITE, f"SELECT uid FROM {SCOPE} UNION SELECT uid FROM profiles WHERE {AS_OF_COLUMN} IS NULL")
+    engine.materialise(REWRITTEN_GOLDEN, f"SELECT g.* FROM _golden AS g JOIN {REWRITE} AS r ON r.uid = g.uid")
     engine.delete_where("profiles", f"uid IN (SELECT uid FROM {REWRITE})")
     settings = moved_settings_sql(trait_catalog(config), as_of, columns, AS_OF_COLUMN)
     engine.execute(f"UPDATE profiles SET {settings}")
@@ -214,7 +217,7 @@ def _update_profiles(engine: Engine, config: TraitsConfig, as_of: date, golden: 
         "profiles",
         [*golden, *columns],
         f"SELECT {', '.join('g.' + name for name in golden)}, {', '.join('t.' + name for name in columns)} "
-        f"FROM _golden AS g JOIN {REWRITE} AS r ON r.uid = g.uid LEFT JOIN traits AS t ON t.uid = g.uid",
+        f"FROM {REWRITTEN_GOLDEN} AS g LEFT JOIN traits AS t ON t.uid = g.uid",
     )
 
 
@@ -233,11 +236,15 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
     clashes = sorted(set(golden) & {spec.name for spec in config.traits})
     if clashes:
         raise ConfigError(f"traits.{clashes[0]}: a golden-record attribute has that name; pick another")
-    engine.materialise("_golden", f"SELECT {', '.join(golden)} FROM profiles")
     increment = plan_increment(engine, config, as_of, full=full)
     recomputed = None
     # with purposes, consent can change for anyone: profiles are written whole
     in_place = not increment.full and not config.purposes and _profile_columns(engine, golden, columns)
+    golden_sql = f"SELECT {', '.join(golden)} FROM profiles"
+    if in_place:  # read before profiles change; the rows rewritten are copied first (_update_profiles)
+        engine.view("_golden", golden_sql)
+    else:  # profiles is written again from it
+        engine.materialise("_golden", golden_sql)
     if increment.full:
         compute_traits(engine, config, as_of, "_golden", "_now_", persist=True)
     else:
