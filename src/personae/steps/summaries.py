@@ -9,7 +9,8 @@ should not recompute on every page, written once per run.
   ``microsegments`` on that demo, ~0.5 s for all pairs here).
 - ``segment_sizes``: known customers and anonymous profiles in every segment on every recorded
   day (the stays held at its end), for the sizes, the trend and the report's ``--as-of``: three
-  scans of ``memberships`` that took 110–240 ms of a segments page's time on that demo.
+  scans of ``memberships`` that took 110–240 ms of a segments page's time on that demo. One
+  pass over the stays, whatever the number of days (:func:`sizes_sql`).
 - ``segment_flows``: the moves of known customers between the first and the latest recorded
   day in each core segmentation (``transitions`` of that pair, the page's default flows).
 - ``rfm_cells``: the RFM grid (buyers and mean monetary value per recency × frequency score).
@@ -59,13 +60,28 @@ def overlaps_sql() -> str:
 
 def sizes_sql() -> str:
     """``as_of, segmentation, segment, customers, anonymous`` on each recorded day (one stay per
-    person and segment at a time, as :func:`personae.dashboard.segment_views.sizes` counts)."""
-    at = "CAST(d.as_of AS TIMESTAMP)"
+    person and segment at a time, as :func:`personae.dashboard.segment_views.sizes` counts).
+
+    A stay counts on the days ``d`` with ``entered_at <= d < exited_at``: each stay adds one on
+    the day it starts and takes one away on the day it ends, and a day's size is the sum of
+    the changes up to it. Joining every recorded day to every stay instead cost a scan of
+    ``memberships`` per day, which grows with every daily run (at 1M customers 0.85 s with 4
+    days, 2.0 s with 65, against 0.4 s for both here; bench/RESULTS.md, 2026-12-07)."""
+    person = "FROM memberships AS m JOIN profiles AS p ON p.uid = m.uid"
+    moves = (
+        f"SELECT m.segmentation, m.segment, p.{KNOWN} AS known, m.entered_at AS moved_at, 1 AS delta {person} "
+        f"UNION ALL SELECT m.segmentation, m.segment, p.{KNOWN}, m.exited_at, -1 {person} "
+        "WHERE m.exited_at IS NOT NULL"
+    )
+    by_day = (
+        "SELECT segmentation, segment, moved_at, sum(CASE WHEN known THEN delta ELSE 0 END) AS known, "
+        f"sum(CASE WHEN known THEN 0 ELSE delta END) AS anonymous FROM ({moves}) AS s "
+        "GROUP BY segmentation, segment, moved_at"
+    )
     return (
-        f"SELECT d.as_of, m.segmentation, m.segment, count(*) FILTER (WHERE p.{KNOWN}), "
-        f"count(*) FILTER (WHERE NOT p.{KNOWN}) FROM membership_days AS d JOIN memberships AS m "
-        f"ON m.entered_at <= {at} AND (m.exited_at IS NULL OR m.exited_at > {at}) "
-        "JOIN profiles AS p ON p.uid = m.uid GROUP BY 1, 2, 3"
+        "SELECT d.as_of, c.segmentation, c.segment, CAST(sum(c.known) AS BIGINT), CAST(sum(c.anonymous) AS BIGINT) "
+        f"FROM membership_days AS d JOIN ({by_day}) AS c ON c.moved_at <= CAST(d.as_of AS TIMESTAMP) "
+        "GROUP BY 1, 2, 3 HAVING sum(c.known) + sum(c.anonymous) > 0"
     )
 
 
