@@ -127,6 +127,14 @@ def test_profile_and_identity_report(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert "no person has email 'nobody@example.org'" in missing.stderr
+    typo = subprocess.run(
+        [sys.executable, "-m", "personae", "profile", "emial:jane@mail.org", "--workspace", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert typo.returncode == 2
+    assert "no identifier of type 'emial' is known; did you mean 'email'?" in typo.stderr
     report = runner.invoke(app, ["identity", "report", "--workspace", str(root)])
     assert report.exit_code == 0, report.output
     assert "largest people" in report.output

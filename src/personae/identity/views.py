@@ -13,6 +13,7 @@ from personae.errors import PersonNotFound
 from personae.identity.explain import fuzzy_model_report
 from personae.identity.graph import RECORD_TYPE
 from personae.sources.normalise import identifier_sql
+from personae.spec import did_you_mean
 
 RECENT_EVENTS = 10
 REPORT_ROWS = 10
@@ -104,7 +105,12 @@ def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
         raise PersonNotFound(f"{id_type}:{value} is not a valid {id_type}")
     uid = engine.scalar(f"SELECT max(uid) FROM ({uids_by_identifier_sql(id_type, str(normalised))}) AS u")
     if uid is None:
-        known = [row[0] for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
+        known = [str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
+        if id_type not in known:
+            raise PersonNotFound(
+                f"no identifier of type {id_type!r} is known{did_you_mean(id_type, known)} "
+                f"(the types known are {', '.join(known)})"
+            )
         raise PersonNotFound(
             f"no person has {id_type} {normalised!r}; identifier types known are {', '.join(known)} "
             "(run `personae run` to resolve new data)"
