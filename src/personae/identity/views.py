@@ -9,6 +9,7 @@ from typing import Any
 
 from personae.engine.base import Engine
 from personae.engine.sql import literal
+from personae.engine.tables import IDENTIFIER_TYPES
 from personae.errors import PersonNotFound
 from personae.identity.explain import fuzzy_model_report
 from personae.identity.graph import RECORD_TYPE
@@ -106,9 +107,9 @@ def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
     uid = engine.scalar(f"SELECT max(uid) FROM ({uids_by_identifier_sql(id_type, str(normalised))}) AS u")
     if uid is None:
         known = [str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
-        if id_type not in known:
+        if id_type not in {*known, *IDENTIFIER_TYPES}:  # a typo, most likely
             raise PersonNotFound(
-                f"no identifier of type {id_type!r} is known{did_you_mean(id_type, known)} "
+                f"no identifier of type {id_type!r} is known{did_you_mean(id_type, {*known, *IDENTIFIER_TYPES})} "
                 f"(the types known are {', '.join(known)})"
             )
         raise PersonNotFound(
