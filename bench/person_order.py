@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.server_lookup import breakdown_table, lookup_breakdown
-
 from personae import Workspace
 from personae.engine.person_order import most_row_groups_read, row_group_ranges
 from personae.engine.tables import TABLES
+from server_lookup import breakdown_table, lookup_breakdown
 
 
 def order_table(workspace: Workspace) -> str:
