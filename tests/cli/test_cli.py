@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from personae.cli import main
 from personae.cli.app import app
+from tests.cli_calls import run_cli
 from tests.sources import disks
 from tests.workspaces import POS_CSV, POS_SOURCE, WEB_JSONL, WEB_SOURCE, write_workspace
 
@@ -98,7 +99,9 @@ def test_run_with_a_failing_source_exits_1_and_names_it(workspace: Path) -> None
     assert "no file matches 'data/pos/*.csv'" in " ".join(result.output.split())
 
 
-def test_profile_and_identity_report(tmp_path: Path) -> None:
+def test_profile_and_identity_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     crm = {
         "name": "crm",
         "kind": "customers",
@@ -127,14 +130,9 @@ def test_profile_and_identity_report(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert "no person has email 'nobody@example.org'" in missing.stderr
-    typo = subprocess.run(
-        [sys.executable, "-m", "personae", "profile", "emial:jane@mail.org", "--workspace", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert typo.returncode == 2
-    assert "no identifier of type 'emial' is known; did you mean 'email'?" in typo.stderr
+    code, _, err = run_cli(monkeypatch, capsys, "profile", "emial:jane@mail.org", "--workspace", str(root))
+    assert code == 2
+    assert "no identifier of type 'emial' is known; did you mean 'email'?" in err
     report = runner.invoke(app, ["identity", "report", "--workspace", str(root)])
     assert report.exit_code == 0, report.output
     assert "largest people" in report.output

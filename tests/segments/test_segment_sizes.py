@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personae.engine import DuckDBEngine
+from personae.engine.tables import ensure_tables
 from personae.steps.summaries import sizes_sql
 
 START = date(2026, 1, 1)
@@ -49,17 +50,7 @@ def test_each_recorded_day_counts_the_stays_held_then(
             "profiles",
             " UNION ALL ".join(f"SELECT 'p{n}' AS uid, {str(n in known).lower()} AS known_customer" for n in range(6)),
         )
-        store.create_empty_table(
-            "memberships",
-            [
-                ("uid", "VARCHAR"),
-                ("segmentation", "VARCHAR"),
-                ("segment", "VARCHAR"),
-                ("score", "DOUBLE"),
-                ("entered_at", "TIMESTAMP"),
-                ("exited_at", "TIMESTAMP"),
-            ],
-        )
+        ensure_tables(store, ["memberships"])
         for person, (segmentation, segment), entered, stayed in rows:
             start = datetime.combine(START + timedelta(days=entered), datetime.min.time())
             end = "NULL" if stayed is None else f"TIMESTAMP '{start + timedelta(days=stayed)}'"

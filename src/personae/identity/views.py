@@ -107,9 +107,10 @@ def _uid_of(engine: Engine, id_type: str, value: str, region: str) -> str:
     uid = engine.scalar(f"SELECT max(uid) FROM ({uids_by_identifier_sql(id_type, str(normalised))}) AS u")
     if uid is None:
         known = [str(row[0]) for row in engine.fetch_rows("SELECT DISTINCT id_type FROM identity_map ORDER BY 1")]
-        if id_type not in {*known, *IDENTIFIER_TYPES}:  # a typo, most likely
+        types = {*known, *IDENTIFIER_TYPES}
+        if id_type not in types:  # a typo, most likely
             raise PersonNotFound(
-                f"no identifier of type {id_type!r} is known{did_you_mean(id_type, {*known, *IDENTIFIER_TYPES})} "
+                f"no identifier of type {id_type!r} is known{did_you_mean(id_type, types)} "
                 f"(the types known are {', '.join(known)})"
             )
         raise PersonNotFound(
