@@ -69,6 +69,8 @@ class Receiver:
         self.port = 0
         self._down_for: int | None = None
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
+        self._in_flight = 0
         self._released = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -115,8 +117,24 @@ class Receiver:
     def keys(self) -> set[str]:
         return set(self.changes)
 
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until every request received so far has been taken or refused (one the client
+        stopped waiting for is still being handled after the sync returns)."""
+        with self._lock:
+            assert self._answered.wait_for(lambda: self._in_flight == 0, timeout), "a request is still being handled"
+
     def _take(self, body: bytes, headers: Any) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of the answer to one POST."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._answer(body, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._answered.notify_all()
+
+    def _answer(self, body: bytes, headers: Any) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.requests += 1
             self.largest = max(self.largest, len(body))

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -167,8 +168,10 @@ def test_a_timeout_is_retried_and_the_receiver_keeps_the_change_once(
     result = sync(root, receiver)
     assert result.status == "ok" and len(receiver.sleeps) == 1
     assert receiver.keys() == keys(root)
-    assert len(receiver.accepted) == len(set(receiver.accepted))  # each request taken once…
-    assert receiver.duplicates <= 50  # …but for the one that timed out, whose keys repeat
+    receiver.settle()  # the request that timed out is taken after its retry, or before it on a busy machine
+    first = receiver.accepted[0]
+    assert Counter(receiver.accepted) == {request: 2 if request == first else 1 for request in receiver.accepted}
+    assert receiver.duplicates == len(first[1])  # only the changes of the request sent again came twice
 
 
 def test_a_refused_change_is_dead_lettered_and_the_rest_delivered(

@@ -483,10 +483,26 @@ def test_a_follower_sees_every_record_once_in_order(tmp_path: Path) -> None:
             if number % 60 == 0:
                 journal.seal()
         follower.join(30)
-        assert not follower.is_alive()
+        assert not follower.is_alive(), f"the follower saw {len(seen)} of {total} records in 30 s"
         with pytest.raises(JournalError, match="not the end of a record"):
             list(journal.read(Position(1, 5)))
     assert ids(seen) == [f"f{number}" for number in range(total)]
+
+
+def test_a_seal_does_not_wake_a_follower_that_has_read_everything(tmp_path: Path) -> None:
+    """Else a follower at the end of a sealed segment would spin until the next record."""
+    folder = tmp_path / "journal"
+    with Journal(folder) as journal:
+        assert not journal.wait(None, timeout=0.01)  # an empty journal has nothing to read
+        last = journal.append([record("one"), record("two")]).position
+        journal.seal()
+        assert journal.committed > last and not journal.wait(last, timeout=0.01)
+        assert [line for _, line in journal.read(last)] == []
+    with Journal(folder) as journal:  # reopened: the newest record is in the sealed segment
+        assert not journal.wait(last, timeout=0.01) and journal.wait(None, timeout=0.01)
+        journal.append([record("three")])
+        assert journal.wait(last, timeout=0.01)
+        assert ids([line for _, line in journal.read(last)]) == ["three"]
 
 
 def test_closed_journal_refuses_appends_and_reopens_where_it_stopped(tmp_path: Path) -> None:

@@ -154,6 +154,8 @@ class Journal:
         self._queued = _Batch()
         self._pending = 0
         self._committed = Position(self._sequence, self._offset)
+        self._newest: Position | None = files.newest_record_end(self.folder, self._sequence, self._offset)
+        """Just past the newest committed record: a seal moves ``_committed`` on, not this."""
         counted = ("appends", "records", "bytes", "commits", "fsyncs", "failed_commits", "busy_refusals")
         self._counts = dict.fromkeys(counted, 0)
         self._writer = threading.Thread(target=self._run, name=f"journal writer {self.folder}", daemon=True)
@@ -285,7 +287,7 @@ class Journal:
         with self._lock:
             self._pending -= batch.size
             if receipts:
-                self._committed = receipts[-1].position
+                self._committed = self._newest = receipts[-1].position
                 self._counts["appends"] += len(receipts)
                 self._counts["records"] += sum(batch.counts)
                 self._counts["bytes"] += batch.size
@@ -344,10 +346,18 @@ class Journal:
                     return
 
     def wait(self, after: Position | None = None, timeout: float | None = None) -> bool:
-        """Block until something is committed past ``after`` (or a segment is sealed); False on timeout."""
+        """Block until a record is committed past ``after``; False on timeout.
+
+        A seal alone does not wake it: a follower at the end of a sealed segment has read
+        everything until the next record, wherever that lands.
+        """
         target = after or self._first()
+
+        def advanced() -> bool:
+            return (self._newest is not None and self._newest > target) or bool(self._closed)
+
         with self._lock:
-            return self._advanced.wait_for(lambda: self._committed > target or bool(self._closed), timeout)
+            return self._advanced.wait_for(advanced, timeout)
 
     def _first(self) -> Position:
         """The start of the oldest segment still in the folder."""

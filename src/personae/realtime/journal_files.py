@@ -285,6 +285,18 @@ def _keep_torn(folder: Path, segment: Path, offset: int, torn: bytes) -> Path:
     )
 
 
+def newest_record_end(folder: Path, sequence: int, size: int) -> Position | None:
+    """Just past the newest record in the folder, given the active segment's sequence and
+    size; None when no segment holds a record."""
+    if size:
+        return Position(sequence, size)
+    for sealed in reversed(sequences(folder)[0]):
+        length = segment_path(folder, sealed).stat().st_size
+        if length:
+            return Position(sealed, length)
+    return None
+
+
 def recover(folder: Path) -> tuple[int, Recovery]:
     """Find the active segment (creating it if there is none), move a torn tail out of it,
     and return its sequence with what was done."""
