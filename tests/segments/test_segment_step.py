@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from personae import Workspace
+from personae.engine.duckdb import DuckDBEngine
 from personae.errors import ConfigError, InvalidRule, SegmentationError, WorkspaceError
+from personae.segments.assignment import check_core
+from personae.segments.specs import SegmentationSpec
 from tests.profiles.small_world import AS_OF, build
 
 VALUE_TIERS = {
@@ -62,6 +65,23 @@ def test_a_gap_in_a_core_segmentation_is_reported(tmp_path: Path) -> None:
     shop = build(tmp_path / "shop", segmentations=[tiers])
     with pytest.raises(SegmentationError, match=r"in none: p"):
         Workspace(shop.root).run(as_of=AS_OF)
+
+
+def test_a_person_missing_and_another_twice_is_caught_though_the_count_is_right(tmp_path: Path) -> None:
+    """The check compares sums over the UIDs, not only their count: a gap and a repeat cancel in the count."""
+    engine = DuckDBEngine(tmp_path / "store.duckdb")
+    engine.execute("CREATE TABLE profiles AS SELECT * FROM (VALUES ('p1'), ('p2'), ('p3')) AS t(uid)")
+    assigned = [("tier", "p1", "a"), ("tier", "p2", "a"), ("tier", "p2", "b")]  # p3 in none, p2 twice
+    assigned += [("fine", "p1", "a"), ("fine", "p2", "a"), ("fine", "p3", "b")]
+    rows = ", ".join(f"('{segmentation}', '{uid}', '{segment}')" for segmentation, uid, segment in assigned)
+    engine.execute(f"CREATE TABLE assigned AS SELECT * FROM (VALUES {rows}) AS t(segmentation, uid, segment)")
+    specs = [SegmentationSpec(name=name, kind="rfm") for name in ("tier", "fine")]
+    with pytest.raises(SegmentationError) as caught:
+        check_core(engine, specs, "assigned")
+    message = str(caught.value)
+    assert "'tier' is not exhaustive and exclusive: 1 in several segments: p2 (a, b); 1 in none: p3" in message
+    assert "'fine'" not in message
+    check_core(engine, specs[1:], "assigned")  # each person once: nothing to say
 
 
 def test_overlapping_rfm_cells_in_the_config_are_reported(tmp_path: Path) -> None:
