@@ -46,8 +46,13 @@ def test_the_sample_is_the_first_buyers_by_key_with_everyones_traits(tmp_path: P
     frame = training.frame
     assert frame.uid.tolist() == buyers.uid.head(SAMPLE).tolist()
     expected = buyers.head(SAMPLE).reset_index(drop=True)
+    assert set(training.binned) == {"days_since_last_order", "days_since_first_order", "days_since_last_seen"}
     for name in numeric:
-        assert np.allclose(frame[name].to_numpy(float), expected[name].to_numpy(float), equal_nan=True), name
+        values = expected[name].to_numpy(float)
+        if name in training.binned:  # the lower edge of its bin (models.days_since_bins)
+            edges = np.array([0, *training.binned[name]], dtype=float)
+            values = np.where(np.isnan(values), np.nan, edges[np.searchsorted(edges, values, side="right") - 1])
+        assert np.allclose(frame[name].to_numpy(float), values, equal_nan=True), name
     assert frame.holdout.tolist() == [key[0] in "012" for key in expected[KEY]]
     # labels are drawn over every buyer of T - h: the line is the 90th percentile of all their window revenue
     assert sorted(labels.uid) == sorted(buyers.uid)

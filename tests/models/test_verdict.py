@@ -3,6 +3,7 @@ margin and by more than the sample's noise (:mod:`personae.models.verdict`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,9 @@ def test_models_of_a_world_without_signal_assign_nothing(tmp_path: Path) -> None
     report = workspace.run(as_of=AS_OF)
     assert report.errors == []
     warnings = [warning for step in report.steps for warning in step.warnings]
-    assert any(w.startswith("model churn: not used: held-out AUC 0.452") for w in warnings), warnings
+    assert any(
+        re.match(r"model churn: not used: held-out AUC 0\.[0-4]\d* on \d+ people .* below 0\.550", w) for w in warnings
+    ), warnings
     assert any(w.startswith("model lifestyle: not used: no k reached the stability threshold") for w in warnings)
     found = {item.model: item for item in workspace.models()}
     assert not found["churn"].used and not found["lifestyle"].used and found["clv"].used

@@ -25,6 +25,7 @@ from personae.models.boosting import BoostedClassifier
 from personae.models.context import ModelContext, ModelsResult, Plan, fit_or_reuse, input_digest
 from personae.models.evaluation import confident_labels, cross_validated_accuracy
 from personae.models.features import (
+    day_bins,
     feature_names,
     features_sql,
     keyed_sql,
@@ -102,8 +103,9 @@ def fit_lookalike(context: ModelContext, result: ModelsResult) -> str | None:
     columns = trait_columns(context.traits)
     numeric = numeric_traits(columns, list(columns))
     categories = top_categories(context.engine, "trait_shares")
-    features = features_sql("traits", "trait_shares", numeric, categories)
-    metadata = {"categories": categories, "numeric": numeric}
+    binned = day_bins(context.traits, context.settings, numeric)
+    features = features_sql("traits", "trait_shares", numeric, categories, binned)
+    metadata = {"categories": categories, "numeric": numeric, "binned": binned}
     model = fit_or_reuse(
         "survey",
         context.folder / SURVEY_FILE,
@@ -122,8 +124,9 @@ def fit_lookalike(context: ModelContext, result: ModelsResult) -> str | None:
             "SELECT p.uid, a.segment AS survey_segment, CASE WHEN a.segment IS NOT NULL THEN 1.0 END "
             f"AS survey_confidence FROM profiles AS p LEFT JOIN ({ANSWERS}) AS a ON a.uid = p.uid"
         )
+    saved = model.metadata_
     current = features_sql(
-        "traits", "trait_shares", list(model.metadata_["numeric"]), list(model.metadata_["categories"])
+        "traits", "trait_shares", list(saved["numeric"]), list(saved["categories"]), saved.get("binned")
     )
     threshold = context.settings.survey_confidence
 

@@ -19,6 +19,7 @@ with their traits as of ``T``, in bounded batches; an unused one scores NULL.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache, partial
@@ -35,6 +36,7 @@ from personae.models.evaluation import binary_report
 from personae.models.features import (
     KEY,
     PERSON_KEYS,
+    day_bins,
     feature_names,
     features_sql,
     holdout_sql,
@@ -91,6 +93,7 @@ class Training:
     names: list[str]
     categories: list[str]
     numeric: list[str]
+    binned: dict[str, list[int]]
 
 
 def training_frame(context: ModelContext, numeric: list[str]) -> Training:
@@ -105,13 +108,14 @@ def training_frame(context: ModelContext, numeric: list[str]) -> Training:
     engine.materialise(SAMPLE, sample_sql("_past_labels", settings.max_training_rows))
     compute_traits(engine, context.traits, past, SAMPLE, "_past_", scope=SAMPLE, gap_counts=False)
     categories = top_categories(engine, "_past_shares")
-    features = features_sql("_past_traits", "_past_shares", numeric, categories)
+    binned = day_bins(context.traits, settings, numeric)
+    features = features_sql("_past_traits", "_past_shares", numeric, categories, binned)
     labels = ", ".join(f"s.{column}" for column in ("churned", "high_value", KEY, "holdout"))
     training = f"SELECT f.*, {labels} FROM ({features}) AS f JOIN {SAMPLE} AS s ON s.uid = f.uid ORDER BY s.{KEY}"
     frame = steady_frame(engine.fetch_arrow(training))
     if frame.empty:
         raise ModelFitError(f"no buyers before {past} to learn from: the history is shorter than the horizon")
-    return Training(frame, feature_names(numeric, categories), categories, numeric)
+    return Training(frame, feature_names(numeric, categories), categories, numeric, binned)
 
 
 def _plan(context: ModelContext, built: Callable[[], Training], name: str) -> Plan[BoostedClassifier]:
@@ -136,11 +140,23 @@ def _plan(context: ModelContext, built: Callable[[], Training], name: str) -> Pl
         model.metadata_ = {
             "categories": training.categories,
             "numeric": training.numeric,
+            "binned": training.binned,
             "horizon_days": settings.horizon_days,
         }
         return model
 
     return Plan(digest, fit)
+
+
+def _one_binning(models: dict[str, BoostedClassifier]) -> dict[str, list[int]]:
+    """The day bins both models were fitted with (one feature table scores both)."""
+    binnings = {name: model.metadata_.get("binned", {}) for name, model in models.items()}
+    if len({json.dumps(binned, sort_keys=True) for binned in binnings.values()}) > 1:
+        raise ModelFitError(
+            f"the saved propensity models were fitted with different day bins ({binnings}); "
+            "refit them with `personae run --full`"
+        )
+    return next(iter(binnings.values()), {})
 
 
 def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
@@ -178,6 +194,7 @@ def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:
         "trait_shares",
         list(dict.fromkeys(name for saved in needed for name in saved["numeric"])),
         list(dict.fromkeys(category for saved in needed for category in saved["categories"])),
+        _one_binning(models),
     )
 
     def predict(frame: pd.DataFrame) -> dict[str, pa.Array]:

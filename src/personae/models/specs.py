@@ -27,6 +27,11 @@ class ModelSettings(Spec):
     refit_every_days: int = Field(0, ge=0)
     """Reuse the saved models for this many days after their fit, however the data moved (0:
     refit whenever a model's inputs change). ``personae run --full`` refits all the same."""
+    days_since_bins: tuple[int, ...] = (7, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730, 1095)
+    """The classifiers see a trait that moves with the as-of day alone (``days_since_last_order``
+    …) as the lower edge of its bin (0 below 7 days, 7 until 14, …, 1095 from three years):
+    a person's features then change on a dozen days in three years instead of every day, and
+    so do their scores (see :mod:`personae.models.features`). Empty: exact days."""
     min_auc_lift: float = Field(0.05, ge=0, lt=0.5)
     """A churn or high-value model assigns segments only when its held-out AUC reaches 0.5 plus this."""
     min_accuracy_lift: float = Field(0.05, ge=0, lt=1)
@@ -37,6 +42,12 @@ class ModelSettings(Spec):
 
     @model_validator(mode="after")
     def _ordered(self) -> ModelSettings:
+        bins = self.days_since_bins
+        if any(edge <= 0 for edge in bins) or list(bins) != sorted(set(bins)):
+            raise ValueError(
+                f"models.days_since_bins = {list(bins)}: give increasing whole numbers of days above 0, "
+                "or [] for exact days"
+            )
         for key, (low, high) in (("churn_cutoffs", self.churn_cutoffs), ("clv_tiers", self.clv_tiers)):
             if not 0 < low < high < 1:
                 raise ValueError(f"models.{key} = [{low}, {high}]: give two increasing numbers between 0 and 1")

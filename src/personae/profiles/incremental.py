@@ -73,16 +73,24 @@ def _state(engine: Engine) -> dict[str, str]:
     return {str(key): str(value) for key, value in engine.fetch_rows(f"SELECT key, value FROM {STATE}")}
 
 
+def moving_traits(catalog: Catalog) -> list[str]:
+    """The derived traits whose value moves with the as-of day alone (the formula calls
+    ``days_since`` or reads such a trait), in formula order: ``days_since_last_order`` …"""
+    moving: list[str] = []
+    for name, formula in catalog.formulas.items():
+        if reads_as_of(formula.rule) or formula.reads & set(moving):
+            moving.append(name)
+    return moving
+
+
 def time_formulas(catalog: Catalog) -> dict[str, Any] | None:
-    """Derived trait -> formula, for every formula whose value moves with the as-of day alone
-    (it calls ``days_since`` or reads such a formula), in formula order; None when one of them
-    cannot be recomputed from the stored row (it reads a helper, or a trait whose stored value
-    is not the value formulas read: one with a default)."""
+    """Derived trait -> formula, for every :func:`moving_traits` one, in formula order; None
+    when one of them cannot be recomputed from the stored row (it reads a helper, or a trait
+    whose stored value is not the value formulas read: one with a default)."""
     by_name = {trait.name: trait for trait in catalog.traits}
     moving: dict[str, Any] = {}
-    for name, formula in catalog.formulas.items():
-        if not (reads_as_of(formula.rule) or formula.reads & moving.keys()):
-            continue
+    for name in moving_traits(catalog):
+        formula = catalog.formulas[name]
         trait = by_name[name]
         for read in formula.reads:
             source = by_name[read]
