@@ -3,12 +3,19 @@ score a prediction gives to the last bit; a row that crosses a threshold is pred
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
+from personae.engine import DuckDBEngine
+from personae.models import score_reuse
 from personae.models.boosting import BoostedClassifier
-from personae.models.score_reuse import CODE, KEPT, LeafCodes, score_keeping
+from personae.models.features import steady_frame
+from personae.models.score_reuse import CODE, DIGEST, KEPT, LeafCodes, score_into_table_keeping, score_keeping
 
 
 def _fitted(rows: int = 800) -> tuple[BoostedClassifier, pd.DataFrame]:
@@ -91,3 +98,48 @@ def test_rows_of_one_code_are_predicted_once_and_each_gets_the_score_of_its_own_
     distinct = len(set(codes.of(rows).tolist()))
     assert predicted == len(rows) and len(asked) == 1 and len(asked[0]) == distinct <= 4
     assert values["churn"].to_pylist() == model.predict_proba(rows)[:, 1].tolist()  # every row, to the last bit
+
+
+def test_rows_whose_features_hash_as_before_stay_in_sql_and_the_table_equals_scoring_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, features = _fitted()
+    engine = DuckDBEngine(tmp_path / "store.duckdb")
+    rows = features.assign(uid=[f"p{n:04d}" for n in range(len(features))])
+    engine.register_arrow("_rows", pa.Table.from_pandas(rows, preserve_index=False))
+    engine.execute("CREATE TABLE features AS SELECT * FROM _rows")
+    seen: list[int] = []
+    real = score_reuse.score_keeping
+
+    def counting(codes: LeafCodes, batch: pa.RecordBatch, *args: Any) -> Any:
+        seen.append(batch.num_rows)
+        return real(codes, batch, *args)
+
+    monkeypatch.setattr(score_reuse, "score_keeping", counting)
+
+    def predict(frame: pd.DataFrame) -> dict[str, pa.Array]:
+        return {"churn": pa.array(model.predict_proba(frame)[:, 1], pa.float64())}
+
+    def score() -> tuple[int, int]:
+        return score_into_table_keeping(
+            engine,
+            "SELECT * FROM features",
+            "scores",
+            LeafCodes([model]),
+            predict,
+            {"churn": pa.float64()},
+            scratch=tmp_path / "scratch",
+        )
+
+    assert score() == (800, 800) and sum(seen) == 800
+    engine.execute("UPDATE features SET days_since_last_order = days_since_last_order + 3 WHERE right(uid, 1) = '0'")
+    engine.execute("INSERT INTO features SELECT 1.0, 10.0, 0.5, 'p9999'")  # a new person
+    seen.clear()
+    predicted, written = score()
+    assert sum(seen) == 81 and written == 801  # only the 80 moved rows and the new one reached Python
+    assert 0 < predicted < 81  # and of those, only the rows whose leaves changed were predicted
+    now = steady_frame(engine.fetch_arrow("SELECT * FROM features ORDER BY uid"))  # as the models read features
+    table = engine.fetch_arrow(f"SELECT uid, churn, {DIGEST} FROM scores").to_pandas()
+    assert table.uid.tolist() == now.uid.tolist()  # in UID order
+    assert table.churn.tolist() == model.predict_proba(now)[:, 1].tolist()  # to the last bit
+    assert table[DIGEST].notna().all()

@@ -22,7 +22,14 @@ from personae import Workspace
 from personae.cli.app import app
 from personae.engine.dialects import transpile
 from personae.errors import WorkspaceError
-from personae.segments.persona_sql import example_sql, members_sql, mix_sql, segment_stats_sql, traited_sql
+from personae.segments.persona_sql import (
+    example_sql,
+    members_sql,
+    mix_sql,
+    overlap_sql,
+    segment_stats_sql,
+    traited_sql,
+)
 from personae.segments.personas import DEFAULT_CARD_TRAITS, MEMBERS, TRAITED, persona_cards, persona_cards_of
 from tests.profiles.small_world import AS_OF, build
 
@@ -217,6 +224,7 @@ def test_the_sql_transpiles_to_spark() -> None:
         segment_stats_sql(TRAITED, 2),
         mix_sql(MEMBERS, "category", "revenue"),
         example_sql(TRAITED, ["orders", "revenue"], ["birth_date", "city", "country"]),
+        overlap_sql(MEMBERS, ["rules"]),
     ):
         assert "SELECT" in transpile(sql, "spark")
 

@@ -29,6 +29,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from personae.engine.base import Engine
+from personae.engine.dialects import has
+from personae.engine.sql import identifier
 from personae.models.boosting import BoostedClassifier, feature_matrix
 from personae.models.features import steady_frame
 from personae.models.scoring import score_into_table
@@ -37,6 +39,11 @@ CODE = "_leaf_code"
 """The score tables' column of each row's code."""
 KEPT = "_kept_"
 """The prefix of the stored values :func:`with_kept` joins to each row."""
+DIGEST = "_feature_digest"
+"""The score tables' column of each row's hash of the features the models read, 63 bits (NULL
+where the engine does not hash rows)."""
+ROWS = "_scoring_rows"
+"""The temporary table of the rows to score with their digests and stored values."""
 
 
 def _split_points(model: BoostedClassifier) -> list[NDArray[np.float64]]:
@@ -57,6 +64,8 @@ class LeafCodes:
         """``settings``: whatever else the scores depend on (a confidence threshold)."""
         self.models = list(models)
         self.points = [_split_points(model) for model in self.models]
+        self.features = list(dict.fromkeys(name for model in self.models for name in model.feature_names_))
+        """Every feature the models read, once each."""
         content = json.dumps([settings, *(model.params_ for model in self.models)], sort_keys=True).encode()
         self.seed = int.from_bytes(hashlib.sha256(content).digest()[:8], "little") >> 2
 
@@ -85,13 +94,18 @@ class LeafCodes:
         return codes
 
 
-def with_kept(engine: Engine, sql: str, table: str, columns: Sequence[str]) -> str:
+def with_kept(engine: Engine, sql: str, table: str, columns: Sequence[str], digest: str | None = None) -> str:
     """``sql`` (with a ``uid``) and, where ``table`` holds the person's row from the last run, its
-    code and ``columns`` as ``_kept_<name>``."""
-    if not engine.has_table(table) or CODE not in {name for name, _ in engine.columns(table)}:
-        return sql
-    kept = ", ".join(f"k.{name} AS {KEPT}{name}" for name in (CODE, *columns))
-    return f"SELECT f.*, {kept} FROM ({sql}) AS f LEFT JOIN {table} AS k ON k.uid = f.uid"
+    code, feature digest and ``columns`` as ``_kept_<name>``; with ``digest`` (SQL over ``f``,
+    the row of ``sql``) as :data:`DIGEST`."""
+    own = f", {digest} AS {DIGEST}" if digest else ""
+    stored = {name for name, _ in engine.columns(table)} if engine.has_table(table) else set()
+    if CODE not in stored:
+        return f"SELECT f.*{own} FROM ({sql}) AS f"
+    kept = ", ".join(
+        f"{'k.' + name if name in stored else 'NULL'} AS {KEPT}{name}" for name in (CODE, DIGEST, *columns)
+    )
+    return f"SELECT f.*{own}, {kept} FROM ({sql}) AS f LEFT JOIN {table} AS k ON k.uid = f.uid"
 
 
 def score_keeping(
@@ -139,17 +153,37 @@ def score_into_table_keeping(
     scratch: Path,
 ) -> tuple[int, int]:
     """:func:`~personae.models.scoring.score_into_table` of ``sql`` (with a ``uid``) into
-    ``table`` (``uid``, ``columns`` and :data:`CODE`), predicting only the rows whose code
-    changed since the table was last written; returns (rows predicted, rows written)."""
-    schema = pa.schema([("uid", pa.string()), *columns.items(), (CODE, pa.int64())])
+    ``table`` (``uid``, ``columns``, :data:`CODE` and :data:`DIGEST`), predicting only the rows
+    whose code changed since the table was last written; returns (rows predicted, rows written).
+
+    Where the engine hashes rows (DuckDB), a row whose features hash as they did last time
+    keeps its stored row in SQL and never reaches Python; the others have their codes compared
+    there (:func:`score_keeping`)."""
+    schema = pa.schema([("uid", pa.string()), *columns.items(), (CODE, pa.int64()), (DIGEST, pa.int64())])
     predicted = 0
 
     def score(batch: pa.RecordBatch) -> pa.Table:
         nonlocal predicted
         scores, fresh = score_keeping(codes, batch, steady_frame(batch), predict, columns)
         predicted += fresh
-        return pa.table({"uid": batch.column("uid"), **scores})
+        digests = batch.column(DIGEST) if DIGEST in batch.schema.names else pa.nulls(batch.num_rows, pa.int64())
+        return pa.table({"uid": batch.column("uid"), **scores, DIGEST: digests})
 
-    kept = with_kept(engine, sql, table, list(columns))
-    written = score_into_table(engine, kept, score, table, schema, scratch=scratch)
+    if not has(engine.name, "row_hash"):
+        kept = with_kept(engine, sql, table, list(columns))
+        written = score_into_table(engine, kept, score, table, schema, scratch=scratch)
+        return predicted, written
+    digest = f"CAST(hash({', '.join(f'f.{identifier(name)}' for name in codes.features)}) >> 1 AS BIGINT)"
+    engine.materialise(ROWS, with_kept(engine, sql, table, list(columns), digest))
+    try:
+        if f"{KEPT}{CODE}" in {name for name, _ in engine.columns(ROWS)}:
+            same = f"{KEPT}{DIGEST} = {DIGEST}"
+            stored = ", ".join(f"{KEPT}{name} AS {name}" for name in (*columns, CODE))
+            unchanged: str | None = f"SELECT uid, {stored}, {DIGEST} FROM {ROWS} WHERE {same}"
+            changed = f"SELECT * FROM {ROWS} WHERE NOT coalesce({same}, false)"
+        else:  # nothing stored yet
+            unchanged, changed = None, f"SELECT * FROM {ROWS}"
+        written = score_into_table(engine, changed, score, table, schema, scratch=scratch, scored=unchanged)
+    finally:
+        engine.drop_table(ROWS)
     return predicted, written

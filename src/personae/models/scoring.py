@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no type hints
 
 from personae.engine.base import Engine
+from personae.engine.sql import identifier
 
 BATCH_ROWS = 100_000
 
@@ -91,11 +92,13 @@ def score_into_table(
     *,
     scratch: Path,
     rows: int = BATCH_ROWS,
+    scored: str | None = None,
 ) -> int:
     """Create ``table`` from ``score`` applied to each batch of ``sql`` (which has a ``uid``);
     returns rows written. The batches come in the order of the UIDs with no query running
     beside the scoring (:meth:`~personae.engine.base.Engine.fetch_slices`); where they break
-    depends on the engine, so ``score`` must score each row on its own."""
+    depends on the engine, so ``score`` must score each row on its own. ``scored``: a query of
+    rows already scored (the schema's columns), written with the others in UID order."""
     scratch.mkdir(parents=True, exist_ok=True)
     written = 0
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
@@ -106,6 +109,12 @@ def score_into_table(
                 writer.write_table(scores)
                 written += scores.num_rows
         engine.stage(f"_{table}_file", path)
-        engine.create_table(table, f"SELECT * FROM _{table}_file")
+        if scored is None:
+            engine.create_table(table, f"SELECT * FROM _{table}_file")
+        else:
+            names = ", ".join(identifier(name) for name in schema.names)
+            both = f"SELECT {names} FROM _{table}_file UNION ALL SELECT {names} FROM ({scored}) AS s"
+            engine.create_table(table, f"SELECT * FROM ({both}) AS b ORDER BY uid")
+            written = engine.row_count(table)
         engine.drop_table(f"_{table}_file")
     return written

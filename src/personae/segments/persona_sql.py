@@ -125,7 +125,10 @@ def example_sql(traited: str, traits: Sequence[str], shown: Sequence[str]) -> st
     )
 
 
-def overlap_sql(members: str) -> str:
+def overlap_sql(members: str, segmentations: Sequence[str]) -> str:
     """``segmentation, overlap``: memberships beyond one per person in ``members`` (more than 0:
-    segments overlap)."""
-    return f"SELECT segmentation, count(*) - count(DISTINCT uid) AS overlap FROM {members} GROUP BY segmentation"
+    segments overlap), for each of ``segmentations``."""
+    return (
+        f"SELECT segmentation, count(*) - count(DISTINCT uid) AS overlap FROM {members} "
+        f"WHERE segmentation IN ({_among(segmentations)}) GROUP BY segmentation"
+    )

@@ -22,7 +22,7 @@ last digit) must not decide a different name on another engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -234,9 +234,17 @@ def persona_cards(
 
 
 def persona_cards_of(
-    engine: Engine, segmentations: Sequence[str], *, traits: Sequence[str] = DEFAULT_CARD_TRAITS
+    engine: Engine,
+    segmentations: Sequence[str],
+    *,
+    traits: Sequence[str] = DEFAULT_CARD_TRAITS,
+    exclusive: Collection[str] = (),
 ) -> dict[str, Personas]:
-    """:func:`persona_cards` of each of ``segmentations``, in the same few queries as one's."""
+    """:func:`persona_cards` of each of ``segmentations``, in the same few queries as one's.
+
+    ``exclusive``: segmentations known to give each person one segment at most (the core ones,
+    which the segment step checks), whose overlap is not counted again: at 1M customers that
+    count took 1.1 s of the summaries step."""
     if not segmentations:
         return {}
     chosen, columns = _check(engine, segmentations, traits)
@@ -248,7 +256,9 @@ def persona_cards_of(
         stats = engine.fetch_arrow(segment_stats_sql(TRAITED, len(chosen))).to_pylist()
         mixes = _mixes(engine, MEMBERS)
         examples = _examples(engine, TRAITED, chosen, columns)
-        overlaps = {str(name): int(count) for name, count in engine.fetch_rows(overlap_sql(MEMBERS))}
+        counted = [name for name in segmentations if name not in exclusive]
+        found = engine.fetch_rows(overlap_sql(MEMBERS, counted)) if counted else []
+        overlaps = {str(name): int(count) for name, count in found}
     finally:
         engine.drop_table(TRAITED)
         engine.drop_table(MEMBERS)
