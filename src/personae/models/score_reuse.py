@@ -6,12 +6,17 @@ on whether it is missing). :class:`LeafCodes` hashes that position of every feat
 model that scores a table, into one 64-bit code per row, seeded by the models' own content and
 settings; the score tables keep it in :data:`CODE`. The next run predicts only the rows whose
 code changed and copies the rest from the stored row. An increment changes the traits of few
-people, but the days-since traits of everyone move every day and the models split them finely:
-at 1M customers half the survey scores were kept after a day, 30 % after three days
-(bench/RESULTS.md, 2026-12-07).
+people, but the days-since traits of everyone move every day: in exact days, at 1M customers,
+half the survey scores were kept after a day and 30 % after three. In bins
+(``models.days_since_bins``), 87–90 % are kept after a day (bench/RESULTS.md, 2026-12-07).
+
+Most rows then have exactly the features of the last run, and on DuckDB they are found in SQL
+(the table keeps a hash of each row's features, :data:`DIGEST`) and copied from the stored row
+without reaching Python; only the others have their codes computed and compared.
 
 Two different positions share a code only by a 64-bit hash collision
-(``pandas.util.hash_pandas_object``), so a kept score equals the one a prediction would give.
+(``pandas.util.hash_pandas_object``), so a kept score equals the one a prediction would give;
+two different feature rows share a digest only by a 63-bit one.
 """
 
 from __future__ import annotations
