@@ -143,3 +143,9 @@ def test_rows_whose_features_hash_as_before_stay_in_sql_and_the_table_equals_sco
     assert table.uid.tolist() == now.uid.tolist()  # in UID order
     assert table.churn.tolist() == model.predict_proba(now)[:, 1].tolist()  # to the last bit
     assert table[DIGEST].notna().all()
+    other = BoostedClassifier(seed=8, max_iter=20).fit(features, (features.revenue > 150).to_numpy().astype(int))
+    model = other  # a refit: every row is predicted again, however its features stayed
+    seen.clear()
+    assert score() == (801, 801) and sum(seen) == 801
+    table = engine.fetch_arrow("SELECT churn FROM scores ORDER BY uid").to_pandas()
+    assert table.churn.tolist() == other.predict_proba(now)[:, 1].tolist()

@@ -11,8 +11,9 @@ half the survey scores were kept after a day and 30 % after three. In bins
 (``models.days_since_bins``), 87–90 % are kept after a day (bench/RESULTS.md, 2026-12-07).
 
 Most rows then have exactly the features of the last run, and on DuckDB they are found in SQL
-(the table keeps a hash of each row's features, :data:`DIGEST`) and copied from the stored row
-without reaching Python; only the others have their codes computed and compared.
+(the table keeps a hash of each row's features, seeded as the codes are, :data:`DIGEST`) and
+copied from the stored row without reaching Python; only the others have their codes
+computed and compared.
 
 Two different positions share a code only by a 64-bit hash collision
 (``pandas.util.hash_pandas_object``), so a kept score equals the one a prediction would give;
@@ -178,7 +179,9 @@ def score_into_table_keeping(
         kept = with_kept(engine, sql, table, list(columns))
         written = score_into_table(engine, kept, score, table, schema, scratch=scratch)
         return predicted, written
-    digest = f"CAST(hash({', '.join(f'f.{identifier(name)}' for name in codes.features)}) >> 1 AS BIGINT)"
+    # seeded like the codes: another model or setting changes every digest, so nothing is kept
+    hashed = ", ".join([str(codes.seed), *(f"f.{identifier(name)}" for name in codes.features)])
+    digest = f"CAST(hash({hashed}) >> 1 AS BIGINT)"
     engine.materialise(ROWS, with_kept(engine, sql, table, list(columns), digest))
     try:
         if f"{KEPT}{CODE}" in {name for name, _ in engine.columns(ROWS)}:
