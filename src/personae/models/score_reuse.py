@@ -106,7 +106,7 @@ def with_kept(engine: Engine, sql: str, table: str, columns: Sequence[str], dige
     the row of ``sql``) as :data:`DIGEST`."""
     own = f", {digest} AS {DIGEST}" if digest else ""
     stored = {name for name, _ in engine.columns(table)} if engine.has_table(table) else set()
-    if CODE not in stored:
+    if not {CODE, *columns} <= stored:  # nothing stored yet, or stored without one of the columns
         return f"SELECT f.*{own} FROM ({sql}) AS f"
     kept = ", ".join(
         f"{'k.' + name if name in stored else 'NULL'} AS {KEPT}{name}" for name in (CODE, DIGEST, *columns)
