@@ -174,7 +174,8 @@ def _scores_a_day_later(workspace: Workspace) -> tuple[int, int]:
 def test_day_bins_keep_most_scores_still_from_one_day_to_the_next(
     twins: tuple[Workspace, Workspace], tmp_path: Path
 ) -> None:
-    """In exact days, the days-since features cross some split for most people every day; in bins, few do."""
+    """In exact days the days-since features cross some tree's split every day (at 1M, 50–70 % of
+    the scores moved); in bins, fewer than half as many scores move here."""
     binned = _copy(twins[0], tmp_path / "binned")
     saved = json.loads((binned.root / "models" / "churn.json").read_text())["metadata"]["binned"]
     edges = [7, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730, 1095]

@@ -69,7 +69,7 @@ def _suspect_segmentations(engine: Engine, names: list[str], assignments: str) -
     Each person once is the same multiset of UIDs as ``profiles``: the same count and the
     same sums of two hashes of the UIDs. Those are streaming sums, where grouping the
     assignments by person built a hash table of every (segmentation, UID): 2.0 s of an
-    increment's segment step at 1M customers against 0.3 s (bench/RESULTS.md, 2026-12-07).
+    increment's segment step at 1M customers against 0.4 s (bench/RESULTS.md, 2026-12-07).
     A miss and a repeat cancel in both sums with odds of one in 2^64 or less; the UIDs of
     a suspect are then found exactly (:func:`core_problems_sql`).
     """
