@@ -19,7 +19,6 @@ with their traits as of ``T``, in bounded batches; an unused one scores NULL.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache, partial
@@ -151,12 +150,13 @@ def _plan(context: ModelContext, built: Callable[[], Training], name: str) -> Pl
 def _one_binning(models: dict[str, BoostedClassifier]) -> dict[str, list[int]]:
     """The day bins both models were fitted with (one feature table scores both)."""
     binnings = {name: model.metadata_.get("binned", {}) for name, model in models.items()}
-    if len({json.dumps(binned, sort_keys=True) for binned in binnings.values()}) > 1:
+    first: dict[str, list[int]] = next(iter(binnings.values()), {})
+    if any(binned != first for binned in binnings.values()):
         raise ModelFitError(
             f"the saved propensity models were fitted with different day bins ({binnings}); "
             "refit them with `personae run --full`"
         )
-    return next(iter(binnings.values()), {})
+    return first
 
 
 def fit_propensity(context: ModelContext, result: ModelsResult) -> str | None:

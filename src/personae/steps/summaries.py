@@ -141,7 +141,7 @@ def run(context: RunContext) -> StepResult:
     names_carded: list[str] = [] if backfill else names
     if not backfill:
         engine.delete_where("persona_cards", f"as_of = {day_sql(as_of)}")
-    core = {spec.name for spec in context.config.segment_config().segmentations if spec.core}  # checked exclusive
+    core = {spec.name for spec in context.config.segmentations if spec.core}  # checked exclusive
     try:
         carded = persona_cards_of(engine, names_carded, exclusive=core)
     except PersonaeError as error:  # no cards this run (a store without trait shares, say)
