@@ -15,8 +15,10 @@ the same row for row and each file keeps its own report and ledger row:
 - no erased person's rows to set aside (the suppression list is empty), and on an engine
   without transactions no rows an interrupted load of these files left;
 - no key repeated within the group and no id stored already: the usual case, checked with
-  one pass over the keys; otherwise the files load one by one as they always did, and the
-  duplicates are found and reported per file.
+  one pass over the keys (or, for a guarded load, over the ids once stored, see
+  :func:`~personae.sources.loading.guarded_load`; a row that needs checking rolls the guarded
+  insert back and the group loads counted); otherwise the files load one by one as they
+  always did, and the duplicates are found and reported per file.
 
 A group closes at :data:`GROUP_ROWS` rows: a large file's statements cost little next to its
 rows, and it loads alone as before.
@@ -24,8 +26,11 @@ rows, and it loads alone as before.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow.parquet as pq
 
+from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
 from personae.errors import EngineError, MappingError
 from personae.sources import ledger, raw_copy, suppressing
@@ -34,20 +39,25 @@ from personae.sources.ledger import FileReport, SourceLedger
 from personae.sources.loading import (
     CopiedFile,
     IngestContext,
+    NeedsCount,
+    guarded_load,
     left_over,
     load_file,
     refused_as_os_error,
     rows_sql,
     staged,
 )
-from personae.sources.mapping import checked_fields, jsonl_columns, mapped_sql, validated_identifiers
+from personae.sources.mapping import FieldCheck, checked_fields, jsonl_columns, mapped_sql, validated_identifiers
 from personae.sources.specs import SourceSpec
 from personae.sources.targets import (
+    GUARD_MESSAGE,
     checked_sql,
     event_id_prefix,
     events_rows_sql,
     exceptions_sql,
+    guarded_rows_sql,
     problems_sql,
+    repeated_events_sql,
     stored_ids_sql,
     target_fields,
 )
@@ -96,13 +106,29 @@ def _load_together(
     context: IngestContext, book: SourceLedger, spec: SourceSpec, waiting: list[CopiedFile]
 ) -> list[FileReport] | None:
     with staged(context.engine, spec) as names:
-        return _store_together(context, book, spec, waiting, names)
+        group = _mapped_group(context, spec, waiting, names)
+        if group is None:
+            return None
+        try:
+            return _store_together(context, book, spec, waiting, names, group)
+        except NeedsCount:  # rolled back: counted now, as are the source's next files (guarded_load)
+            book.counted = True
+            return _store_together(context, book, spec, waiting, names, group)
 
 
-def _store_together(
-    context: IngestContext, book: SourceLedger, spec: SourceSpec, waiting: list[CopiedFile], names: dict[str, str]
-) -> list[FileReport] | None:
-    """The files' rows stored in one transaction; None when they must load one by one."""
+@dataclass(frozen=True)
+class MappedGroup:
+    """The group's staged rows, mapped (as ``names["mapped"]``): what its loads check and write."""
+
+    id_types: list[str]
+    checks: list[FieldCheck]
+    fields: dict[str, str]
+
+
+def _mapped_group(
+    context: IngestContext, spec: SourceSpec, waiting: list[CopiedFile], names: dict[str, str]
+) -> MappedGroup | None:
+    """The files staged as one relation and mapped; None when they must load one by one."""
     engine = context.engine
     labels = [copied.label for copied in waiting]
     if suppressing.active_salt(engine) is not None or left_over(engine, spec, labels):
@@ -116,11 +142,30 @@ def _store_together(
         checks = checked_fields(spec, columns, "the file")
     except MappingError:  # each file then fails alone, with its own report
         return None
-    fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
     engine.define(names["mapped"], mapped)
-    problems, repeats = engine.fetch_rows(problems_sql(names["mapped"], id_types, checks))[0]
-    if repeats:
-        return None
+    return MappedGroup(
+        id_types, checks, target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
+    )
+
+
+def _store_together(
+    context: IngestContext,
+    book: SourceLedger,
+    spec: SourceSpec,
+    waiting: list[CopiedFile],
+    names: dict[str, str],
+    group: MappedGroup,
+) -> list[FileReport] | None:
+    """The files' rows stored in one transaction; None when they must load one by one."""
+    engine = context.engine
+    labels = [copied.label for copied in waiting]
+    id_types, checks, fields = group.id_types, group.checks, group.fields
+    counted = not guarded_load(engine, spec, book)
+    problems = 0
+    if counted:
+        problems, repeats = engine.fetch_rows(problems_sql(names["mapped"], id_types, checks))[0]
+        if repeats:
+            return None
     engine.materialise(names["stored"], stored_ids_sql(names["mapped"], fields, event_id_prefix(spec.kind, spec.name)))
     if engine.row_count(names["stored"]):
         return None
@@ -134,8 +179,13 @@ def _store_together(
     with refused_as_os_error(), engine.transaction():
         # the rows first: on an engine without transactions, rows of an interrupted load are
         # what tells the next run to remove what these files left (loading.left_over)
-        rows = events_rows_sql(names["checked"], fields, None, all_good=not problems)  # no key repeats here
-        inserted = engine.insert("events", list(fields), rows)
+        if counted:
+            rows = events_rows_sql(names["checked"], fields, None, all_good=not problems)  # no key repeats here
+        else:
+            rows = guarded_rows_sql(names["checked"], fields, id_types, checks)
+        inserted = _insert(engine, rows, fields)
+        if not counted and engine.scalar(repeated_events_sql(spec.name, labels)):
+            raise NeedsCount
         expected = sum(report.rows_loaded for report in reports)
         if inserted != expected:
             raise EngineError(
@@ -149,6 +199,16 @@ def _store_together(
         loads = [(report, copied.digest) for report, copied in zip(reports, waiting, strict=True)]
         ledger.record_new_loads(engine, book, loads, context.loaded_at)
     return reports
+
+
+def _insert(engine: Engine, rows: str, fields: dict[str, str]) -> int:
+    """The group's rows inserted; :class:`NeedsCount` when a guarded insert met a row to check."""
+    try:
+        return engine.insert("events", list(fields), rows)
+    except EngineError as error:
+        if GUARD_MESSAGE in str(error):
+            raise NeedsCount from None
+        raise
 
 
 def _reports(

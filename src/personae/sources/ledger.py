@@ -81,11 +81,21 @@ class SourceLedger:
     a job each)."""
 
     rows: list[tuple[str, str, str]]
+    counted: bool = False
+    """The source's files count their problems before inserting (:func:`personae.sources.loading.guarded_load`):
+    a file of it had quarantined or duplicate rows in the last run that loaded one, or needed
+    checking in this run."""
 
     @classmethod
     def read(cls, engine: Engine, source: str) -> SourceLedger:
-        found = engine.fetch_rows(f"SELECT file, checksum, status FROM loaded_files WHERE source = {literal(source)}")
-        return cls([(str(file), str(checksum), str(status)) for file, checksum, status in found])
+        found = engine.fetch_rows(
+            "SELECT file, checksum, status, loaded_at, rows_quarantined + rows_duplicate > 0 FROM loaded_files "
+            f"WHERE source = {literal(source)}"
+        )
+        loads = [(loaded_at, bad) for _, _, status, loaded_at, bad in found if status == "loaded"]
+        last = max((loaded_at for loaded_at, _ in loads), default=None)
+        counted = any(bad for loaded_at, bad in loads if loaded_at == last)
+        return cls([(str(file), str(checksum), str(status)) for file, checksum, status, _, _ in found], counted)
 
     def entry(self, file: str, checksum: str) -> Entry:
         rows = [

@@ -6,6 +6,11 @@ to the kind's table, the bad ones (with their reason and raw content) to ``quara
 identifiers and optional values that do not parse (their rows load, the column NULL) to
 ``identifier_issues`` and ``field_issues``, and the file to ``loaded_files``. New files of an
 events-table source can instead load several at once (:mod:`personae.sources.grouped`).
+
+Finding the bad rows takes a pass over the mapped rows before the insert. The usual file has
+none, so an events-table file is first inserted guarded (:func:`guarded_load`): an error at
+the first row that needs checking rolls the transaction back, and only then is the file
+loaded by the counted path.
 """
 
 from __future__ import annotations
@@ -26,16 +31,27 @@ from personae.progress import Progress, silent
 from personae.sources import ledger, raw_copy, readers, suppressing
 from personae.sources.kinds import TARGET_TABLE
 from personae.sources.ledger import Entry, FileReport, SourceLedger
-from personae.sources.mapping import checked_fields, json_paths, jsonl_columns, mapped_sql, validated_identifiers
+from personae.sources.mapping import (
+    FieldCheck,
+    checked_fields,
+    json_paths,
+    jsonl_columns,
+    mapped_sql,
+    validated_identifiers,
+)
 from personae.sources.raw_copy import RawCopy
+from personae.sources.readers import Reject
 from personae.sources.specs import IngestSettings, SourceSpec
 from personae.sources.targets import (
+    GUARD_MESSAGE,
     checked_sql,
     event_id_prefix,
     events_rows_sql,
     exceptions_sql,
+    guarded_rows_sql,
     problems_sql,
     records_rows_sql,
+    repeated_events_sql,
     repeated_keys_sql,
     replaced_records_condition,
     stored_ids_sql,
@@ -144,14 +160,22 @@ def _load(context: IngestContext, book: SourceLedger, spec: SourceSpec, copied: 
         except MappingError as error:
             hint = readers.delimiter_hint(columns, spec.csv.delimiter) if spec.resolved_format == "csv" else ""
             raise MappingError(f"{error}{hint}") from None
-        with refused_as_os_error(), engine.transaction():
-            if known.loaded or left_over(engine, spec, [label]):
-                ledger.forget_file(engine, spec.name, label, TARGET_TABLE[spec.kind])
-            elif known.failed:
-                ledger.forget_failure(engine, spec.name, label)
-            _store_rows(context, spec, label, names, mapped, columns, copy, report)
-            ledger.record(engine, book, report, copied.digest, context.loaded_at)
-    return report
+        counted = not guarded_load(engine, spec, book)
+        while True:
+            try:
+                with refused_as_os_error(), engine.transaction():
+                    if known.loaded or left_over(engine, spec, [label]):
+                        ledger.forget_file(engine, spec.name, label, TARGET_TABLE[spec.kind])
+                    elif known.failed:
+                        ledger.forget_failure(engine, spec.name, label)
+                    _store_rows(context, spec, label, names, mapped, columns, copy, report, counted=counted)
+                    ledger.record(engine, book, report, copied.digest, context.loaded_at)
+            except NeedsCount as needs:  # rolled back: the file loads again, counted
+                counted = True
+                book.counted = book.counted or needs.sticky
+                report = FileReport(spec.name, label, report.status, report.rows_read)
+                continue
+            return report
 
 
 def _store_rows(
@@ -163,8 +187,13 @@ def _store_rows(
     columns: list[str],
     copy: RawCopy,
     report: FileReport,
+    *,
+    counted: bool = True,
 ) -> None:
-    """Good rows to the kind's table, bad ones to quarantine, failed identifiers and values reported."""
+    """Good rows to the kind's table, bad ones to quarantine, failed identifiers and values reported.
+
+    Not ``counted`` (:func:`guarded_load`), the rows are inserted guarded, without counting
+    their problems and repeated keys first; :class:`NeedsCount` when the file has any."""
     engine = context.engine
     salt = suppressing.active_salt(engine)
     if salt is None:
@@ -178,6 +207,27 @@ def _store_rows(
         suppressing.record_hits(engine, spec.name, label, report.rows_suppressed, context.loaded_at)
     id_types = validated_identifiers(spec, columns, "the file")
     fields = checked_fields(spec, columns, "the file")
+    rejects = [(label, reject) for reject in copy.rejects]
+    if counted:
+        _store_counted(context, spec, names, id_types, fields, rejects, report)
+    else:
+        engine.view(names["checked"], checked_sql(names["mapped"], None))
+        report.rows_quarantined = ledger.quarantine_rows(engine, spec.name, None, rejects, context.loaded_at)
+        report.rows_loaded = _write_guarded(context, spec, label, names, id_types, fields)
+    report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded - report.rows_suppressed
+
+
+def _store_counted(
+    context: IngestContext,
+    spec: SourceSpec,
+    names: dict[str, str],
+    id_types: list[str],
+    fields: list[FieldCheck],
+    rejects: list[tuple[str, Reject]],
+    report: FileReport,
+) -> None:
+    """The rows' problems and repeated keys counted, then found (when any) and stored apart."""
+    engine = context.engine
     problems, repeats = engine.fetch_rows(problems_sql(names["mapped"], id_types, fields))[0]
     if repeats:
         engine.materialise(names["repeated"], repeated_keys_sql(names["mapped"]))
@@ -189,13 +239,11 @@ def _store_rows(
     if not all_good:
         engine.materialise(names["exceptions"], exceptions_sql(names["checked"], id_types, fields))
         exceptions = names["exceptions"]
-    rejects = [(label, reject) for reject in copy.rejects]
     report.rows_quarantined = ledger.quarantine_rows(engine, spec.name, exceptions, rejects, context.loaded_at)
     report.rows_loaded = _write_target(context, spec, names["checked"], names["stored"], all_good=all_good)
     if exceptions is not None:  # every row loaded whole: no issue to report
         ledger.identifier_issues(engine, spec.name, exceptions, id_types, context.loaded_at)
         ledger.field_issues(engine, spec.name, exceptions, fields, context.loaded_at)
-    report.rows_duplicate = report.rows_read - report.rows_quarantined - report.rows_loaded - report.rows_suppressed
 
 
 @contextlib.contextmanager
@@ -224,6 +272,50 @@ def left_over(engine: Engine, spec: SourceSpec, labels: list[str]) -> bool:
         return False
     condition = f"source = {literal(spec.name)} AND _file IN ({literals(labels)})"
     return bool(engine.scalar(f"SELECT count(*) FROM {TARGET_TABLE[spec.kind]} WHERE {condition}"))
+
+
+class NeedsCount(Exception):
+    """A guarded load met a row that needs checking, a repeated key or an id stored already: its
+    transaction rolls back and the file loads by the counted path. ``sticky``: so do the
+    source's next files in this run (not for stored ids, which cost no wasted insert)."""
+
+    def __init__(self, *, sticky: bool = True) -> None:
+        super().__init__("the file loads counted")
+        self.sticky = sticky
+
+
+def guarded_load(engine: Engine, spec: SourceSpec, book: SourceLedger) -> bool:
+    """Whether the file's rows are inserted guarded (:func:`~personae.sources.targets.guarded_rows_sql`)
+    instead of counting their problems first: an events-table source, on an engine whose
+    transaction can take the insert back, unless a file of the source needed checking (in this
+    run, or the last one the ledger holds), since a file with a problem pays the insert up to
+    its first bad row before loading again."""
+    return TARGET_TABLE[spec.kind] == "events" and "transactions" in CAPABILITIES[engine.name] and not book.counted
+
+
+def _write_guarded(
+    context: IngestContext,
+    spec: SourceSpec,
+    label: str,
+    names: dict[str, str],
+    id_types: list[str],
+    checks: list[FieldCheck],
+) -> int:
+    """Insert every row of the file, or raise :class:`NeedsCount` (see :func:`guarded_load`)."""
+    engine = context.engine
+    fields = target_fields(spec.kind, spec.name, context.settings.currency, context.loaded_at)
+    engine.materialise(names["stored"], stored_ids_sql(names["checked"], fields, event_id_prefix(spec.kind, spec.name)))
+    if engine.row_count(names["stored"]):  # which of a repeated key's rows is skipped needs the count
+        raise NeedsCount(sticky=False)
+    try:
+        inserted = engine.insert("events", list(fields), guarded_rows_sql(names["checked"], fields, id_types, checks))
+    except EngineError as error:
+        if GUARD_MESSAGE in str(error):
+            raise NeedsCount from None
+        raise
+    if engine.scalar(repeated_events_sql(spec.name, [label])):
+        raise NeedsCount
+    return inserted
 
 
 def _write_target(context: IngestContext, spec: SourceSpec, checked: str, stored: str, *, all_good: bool) -> int:
