@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from personae import Workspace
+from personae.engine.sql import identifier
 from tests.workspaces import (
     CRM_CSV,
     CRM_IDENTITY,
@@ -66,10 +67,18 @@ def _files(root: Path) -> None:
 
 
 def _rows(workspace: Workspace, engine: str) -> dict[str, list[dict[str, Any]]]:
+    """The compared tables; a raw copy's columns as their text (DuckDB keeps a Parquet input's
+    types in its raw copy, Spark its text: DuckDB's text of the same values)."""
     out = {}
     with workspace.engine(write=False, name=engine) as store:
         for table in COMPARED:
-            rows = store.fetch_arrow(f"SELECT * FROM {table}").to_pylist()
+            columns = [identifier(name) for name, _ in store.columns(table)]
+            as_text = table.startswith("raw_")
+            listed = ", ".join(
+                f"CAST({name} AS VARCHAR) AS {name}" if as_text and name != identifier("_row") else name
+                for name in columns
+            )
+            rows = store.fetch_arrow(f"SELECT {listed} FROM {table}").to_pylist()
             cleaned = [{k: v for k, v in row.items() if k not in VOLATILE} for row in rows]
             out[table] = sorted(cleaned, key=repr)
     return out

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 
 from personae.engine.base import Engine
+from personae.engine.dialects import CAPABILITIES
 from personae.engine.store_schema import MigrationReport, migrate_store
 from personae.engine.tables import ensure_tables, step_tables
 from personae.errors import ConfigError, EngineError, SourceError
@@ -204,7 +205,8 @@ def _copied(
         return None
     partial = raw_copy.raw_file(context.root, spec.name, label).with_suffix(".partial")
     try:
-        copy = raw_copy.copy_file(context.engine.reader(), spec, path, label, partial, context.loaded_at)
+        typed = "typed_stage" in CAPABILITIES[context.engine.name]
+        copy = raw_copy.copy_file(context.engine.reader(), spec, path, label, partial, context.loaded_at, typed=typed)
     except raw_copy.Unreadable as error:
         reports.append(record_failure(context, book, spec, label, digest, str(error)))
         return None

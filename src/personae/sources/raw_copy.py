@@ -1,4 +1,5 @@
-"""The raw copy of one input file: its rows as text, in a Parquet file under ``raw/<source>/``.
+"""The raw copy of one input file: its rows as text, in a Parquet file under ``raw/<source>/``
+(a Parquet input keeps its column types on an engine that maps it with them, ``typed_stage``).
 
 The copy is written as ``<id>.partial`` and renamed to ``<id>.parquet`` once the store has
 committed the file's rows (see :mod:`personae.sources.ingest`). Three things can go wrong
@@ -88,9 +89,17 @@ def refusal(error: BaseException, path: Path | None = None) -> OSError | None:
 
 
 def copy_file(
-    reader: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, label: str, partial: Path, loaded_at: str
+    reader: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    path: Path,
+    label: str,
+    partial: Path,
+    loaded_at: str,
+    *,
+    typed: bool = False,
 ) -> RawCopy:
-    """Copy the file, as text with its ``_file`` (and ``_row`` for Parquet and JSONL), to ``partial``."""
+    """Copy the file, as text with its ``_file`` (and ``_row`` for Parquet and JSONL), to ``partial``;
+    ``typed``, a Parquet file keeps its column types (:func:`~personae.sources.readers.parquet_scan_sql`)."""
     fmt = spec.resolved_format
     try:
         look = readers.first_look(path, fmt, spec.csv.encoding if fmt == "csv" else "utf-8")
@@ -103,7 +112,7 @@ def copy_file(
     partial.parent.mkdir(parents=True, exist_ok=True)
     rejects = f"rejects_{spec.name}"
     try:
-        scan = _scan_sql(reader, spec, path, label, rejects, look.encoding)
+        scan = _scan_sql(reader, spec, path, label, rejects, look.encoding, typed=typed)
         rows = _copy(reader, scan, partial, loaded_at)
     except duckdb.Error as error:
         readers.fetch_rejects(reader, rejects)  # drops what a failed scan left
@@ -118,11 +127,18 @@ def copy_file(
 
 
 def _scan_sql(
-    reader: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, label: str, rejects: str, encoding: str
+    reader: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    path: Path,
+    label: str,
+    rejects: str,
+    encoding: str,
+    *,
+    typed: bool,
 ) -> str:
     fmt = spec.resolved_format
     if fmt == "parquet":
-        return readers.parquet_scan_sql(reader, path, label)
+        return readers.parquet_scan_sql(reader, path, label, typed=typed)
     if fmt == "jsonl":
         return readers.jsonl_scan_sql(path, rejects, label, encoding)
     return readers.csv_scan_sql(spec, path, rejects, label, encoding)

@@ -173,10 +173,17 @@ def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str, encodin
     )
 
 
-def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str) -> str:
+def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str, *, typed: bool = False) -> str:
+    """The Parquet file's rows with ``_file`` and ``_row``: its columns as DuckDB's text of them,
+    or ``typed``, as they are (an engine that maps a Parquet input with its own column types,
+    ``typed_stage``, reads the same text from either: its mapping casts to text what it parses).
+
+    Keeping the types costs less than printing every value: the raw copy of a 10M-row file
+    took 1.9 s typed against 3.6–3.9 s as text (bench/RESULTS.md, 2026-12-07)."""
     source = f"read_parquet({literal(str(path))}, file_row_number = true)"
     described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-    columns = [f'CAST("{name}" AS VARCHAR) AS "{name}"' for name, *_ in described if name != "file_row_number"]
+    names = [name for name, *_ in described if name != "file_row_number"]
+    columns = [f'"{name}"' if typed else f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in names]
     return f"SELECT {', '.join(columns)}, {literal(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
 
 
