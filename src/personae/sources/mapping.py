@@ -226,7 +226,26 @@ def _label(name: str, source: MappedValue) -> str:
 def _typed_column(column_type: ColumnType, raw: str, stage_type: str | None, fmt: str | None) -> str:
     if stage_type is not None and fmt is None and stage_type in EXACT_TYPES.get(column_type, ()):
         return f"TRY_CAST({raw} AS {column_type.value})"
-    return typed_sql(column_type, f"CAST({raw} AS VARCHAR)", fmt)
+    as_text = typed_sql(column_type, f"CAST({raw} AS VARCHAR)", fmt)
+    if column_type is ColumnType.MONEY and stage_type in FLOATS:
+        return float_money_sql(raw, as_text)
+    return as_text
+
+
+FLOATS = frozenset({"DOUBLE", "FLOAT"})
+
+
+def float_money_sql(raw: str, as_text: str) -> str:
+    """A floating-point amount as DECIMAL(18,2), the value its text parses to (``as_text``).
+
+    A double within a millionth of a cent of a whole number of cents, below 10^13, is that
+    number of cents, whatever its text (its shortest text is within a thousandth of a cent of
+    it): rounded in floating point, without printing and parsing it (1 s of a 10M-row insert,
+    bench/RESULTS.md 2026-12-07). Any other double (``1.005``, whose text rounds up where its
+    binary value rounds down; a huge one; NaN) is printed and parsed as before."""
+    cents = f"({raw} * 100)"
+    whole = f"abs({raw}) < 1e13 AND abs({cents} - round({cents})) < 1e-6"
+    return f"CASE WHEN {whole} THEN CAST(round({raw}, 2) AS DECIMAL(18,2)) ELSE {as_text} END"
 
 
 def mapped_sql(
