@@ -8,7 +8,8 @@ each in a fresh process and several times:
 - bare duckdb: `CREATE TABLE t AS SELECT * FROM read_csv(...)` / `read_parquet(...)`
   into a database file;
 - floor: the two writes the store's shape requires and nothing else, in a database file:
-  the raw copy (the file as text, to Parquet) and an insert of the typed rows, renamed
+  the raw copy (a CSV file as text, a Parquet file with its own types, to Parquet, as personae
+  keeps them on DuckDB) and an insert of the typed rows, renamed
   only, into personae's 27-column ``events`` table. No check, normalisation, quarantine or
   dedupe: no ingest that keeps a raw copy and an ``events`` table can be faster.
 
