@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,30 @@ def write_workspace(root: Path, sources: list[dict[str, Any]], files: dict[str, 
     config: dict[str, Any] = {"workspace": {"name": "test"}, **sections, "sources": sources}
     (root / "personae.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
     return root
+
+
+RUN_STAMPS = frozenset({"_loaded_at", "received_at", "loaded_at", "quarantined_at", "found_at"})
+"""Columns holding the time of the run, which differs between two runs."""
+
+
+def file_reports(workspace: Workspace, as_of: date) -> list[tuple[Any, ...]]:
+    """Each file's report of an ingest run (which must end without an error), in the run's order."""
+    report = workspace.run(as_of=as_of, only="ingest")
+    assert report.errors == []
+    return [
+        (f.source, f.file, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate, f.message)
+        for source in report.sources
+        for f in source.files
+    ]
+
+
+def ingested(workspace: Workspace, tables: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """What ingest wrote to ``tables`` (rows, raw copies, quarantine, issues, ledger), less the run's time stamps."""
+    return {
+        table: sorted(({k: v for k, v in row.items() if k not in RUN_STAMPS} for row in rows), key=repr)
+        for table, rows in snapshot(workspace).items()
+        if table in tables
+    }
 
 
 def snapshot(workspace: Workspace, engine: str | None = None) -> dict[str, list[dict[str, Any]]]:

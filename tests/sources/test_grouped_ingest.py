@@ -13,12 +13,9 @@ from personae import Workspace
 from personae.engine.duckdb import DuckDBEngine
 from personae.errors import EngineError
 from personae.sources import grouped
-from personae.sources.ledger import FileReport
-from tests.workspaces import POS_SOURCE, WEB_SOURCE, snapshot, write_workspace
+from tests.workspaces import POS_SOURCE, WEB_SOURCE, file_reports, ingested, snapshot, write_workspace
 
 AS_OF = date(2024, 3, 1)
-STAMPS = {"_loaded_at", "received_at", "loaded_at", "quarantined_at", "found_at"}
-"""Columns holding the time of the run, which differs between two runs."""
 INGESTED = {"events", "quarantine", "identifier_issues", "field_issues", "loaded_files", "raw_pos", "raw_web"}
 
 POS_HEADER = "receipt,sold_at,total,card,email,phone,promo\n"
@@ -63,22 +60,11 @@ def _workspace(root: Path, files: dict[str, str]) -> Workspace:
 
 
 def _reports(workspace: Workspace) -> list[tuple[Any, ...]]:
-    """Each file's report of an ingest run, in the run's order."""
-    report = workspace.run(as_of=AS_OF, only="ingest")
-    files: list[FileReport] = [file for source in report.sources for file in source.files]
-    return [
-        (f.source, f.file, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate, f.message)
-        for f in files
-    ]
+    return file_reports(workspace, AS_OF)
 
 
 def _stored(workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
-    """What ingest wrote (rows, raw copies, quarantine, issues, ledger), less the run's time stamps."""
-    return {
-        table: sorted(({k: v for k, v in row.items() if k not in STAMPS} for row in rows), key=repr)
-        for table, rows in snapshot(workspace).items()
-        if table in INGESTED
-    }
+    return ingested(workspace, INGESTED)
 
 
 @pytest.fixture

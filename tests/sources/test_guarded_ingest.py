@@ -15,11 +15,9 @@ import pytest
 
 from personae import Workspace
 from personae.sources import grouped, loading
-from personae.sources.ledger import FileReport
-from tests.workspaces import POS_SOURCE, snapshot, write_workspace
+from tests.workspaces import POS_SOURCE, file_reports, ingested, write_workspace
 
 AS_OF = date(2024, 3, 1)
-STAMPS = {"_loaded_at", "received_at", "loaded_at", "quarantined_at", "found_at"}
 INGESTED = {"events", "quarantine", "identifier_issues", "field_issues", "loaded_files", "raw_pos", "raw_shop"}
 SHOP_SOURCE: dict[str, Any] = {**POS_SOURCE, "name": "shop", "path": "data/shop/*.parquet"}
 HEADER = "receipt,sold_at,total,card,email,phone,promo"
@@ -71,21 +69,11 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def _run(workspace: Workspace) -> list[tuple[Any, ...]]:
-    report = workspace.run(as_of=AS_OF, only="ingest")
-    assert report.errors == []
-    files: list[FileReport] = [file for source in report.sources for file in source.files]
-    return [
-        (f.source, f.file, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate, f.message)
-        for f in files
-    ]
+    return file_reports(workspace, AS_OF)
 
 
 def _stored(workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
-    return {
-        table: sorted(({k: v for k, v in row.items() if k not in STAMPS} for row in rows), key=repr)
-        for table, rows in snapshot(workspace).items()
-        if table in INGESTED
-    }
+    return ingested(workspace, INGESTED)
 
 
 @pytest.fixture

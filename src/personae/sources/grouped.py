@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
-from personae.engine.base import Engine
 from personae.engine.dialects import CAPABILITIES
 from personae.errors import EngineError, MappingError
 from personae.sources import ledger, raw_copy, suppressing
@@ -41,6 +40,7 @@ from personae.sources.loading import (
     IngestContext,
     NeedsCount,
     guarded_load,
+    insert_guarded,
     left_over,
     load_file,
     refused_as_os_error,
@@ -50,14 +50,12 @@ from personae.sources.loading import (
 from personae.sources.mapping import FieldCheck, checked_fields, jsonl_columns, mapped_sql, validated_identifiers
 from personae.sources.specs import SourceSpec
 from personae.sources.targets import (
-    GUARD_MESSAGE,
     checked_sql,
     event_id_prefix,
     events_rows_sql,
     exceptions_sql,
     guarded_rows_sql,
     problems_sql,
-    repeated_events_sql,
     stored_ids_sql,
     target_fields,
 )
@@ -181,11 +179,10 @@ def _store_together(
         # what tells the next run to remove what these files left (loading.left_over)
         if counted:
             rows = events_rows_sql(names["checked"], fields, None, all_good=not problems)  # no key repeats here
+            inserted = engine.insert("events", list(fields), rows)
         else:
             rows = guarded_rows_sql(names["checked"], fields, id_types, checks)
-        inserted = _insert(engine, rows, fields)
-        if not counted and engine.scalar(repeated_events_sql(spec.name, labels)):
-            raise NeedsCount
+            inserted = insert_guarded(engine, spec, labels, fields, rows)
         expected = sum(report.rows_loaded for report in reports)
         if inserted != expected:
             raise EngineError(
@@ -199,16 +196,6 @@ def _store_together(
         loads = [(report, copied.digest) for report, copied in zip(reports, waiting, strict=True)]
         ledger.record_new_loads(engine, book, loads, context.loaded_at)
     return reports
-
-
-def _insert(engine: Engine, rows: str, fields: dict[str, str]) -> int:
-    """The group's rows inserted; :class:`NeedsCount` when a guarded insert met a row to check."""
-    try:
-        return engine.insert("events", list(fields), rows)
-    except EngineError as error:
-        if GUARD_MESSAGE in str(error):
-            raise NeedsCount from None
-        raise
 
 
 def _reports(

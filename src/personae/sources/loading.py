@@ -307,13 +307,19 @@ def _write_guarded(
     engine.materialise(names["stored"], stored_ids_sql(names["checked"], fields, event_id_prefix(spec.kind, spec.name)))
     if engine.row_count(names["stored"]):  # which of a repeated key's rows is skipped needs the count
         raise NeedsCount(sticky=False)
+    return insert_guarded(engine, spec, [label], fields, guarded_rows_sql(names["checked"], fields, id_types, checks))
+
+
+def insert_guarded(engine: Engine, spec: SourceSpec, labels: list[str], fields: dict[str, str], rows: str) -> int:
+    """Insert the files' guarded ``rows`` into ``events``; :class:`NeedsCount` when the guard
+    stopped at a row or the stored ids repeat."""
     try:
-        inserted = engine.insert("events", list(fields), guarded_rows_sql(names["checked"], fields, id_types, checks))
+        inserted = engine.insert("events", list(fields), rows)
     except EngineError as error:
         if GUARD_MESSAGE in str(error):
             raise NeedsCount from None
         raise
-    if engine.scalar(repeated_events_sql(spec.name, [label])):
+    if engine.scalar(repeated_events_sql(spec.name, labels)):
         raise NeedsCount
     return inserted
 

@@ -44,21 +44,30 @@ FROM (
   SELECT
     NULLIF(TRIM(CAST("id" AS TEXT)), '') AS record_id,
     CAST("id" AS TEXT) AS "__raw_record_id",
-    TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS TIMESTAMP) AS updated_at,
+    COALESCE(
+      TRY_CAST(CAST(NULL AS TEXT) AS TIMESTAMP),
+      TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS TIMESTAMP)
+    ) AS updated_at,
     CAST(NULL AS TEXT) AS "__raw_updated_at",
     NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS first_name,
     CAST(NULL AS TEXT) AS "__raw_first_name",
     NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS last_name,
     CAST(NULL AS TEXT) AS "__raw_last_name",
-    TRY_CAST(NULLIF(
-      TRIM(
-        CAST(TRY_STRPTIME(
-          CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)),
-          '%Y-%m-%d'
-        ) AS TEXT)
-      ),
-      ''
-    ) AS DATE) AS birth_date,
+    COALESCE(
+      TRY_CAST(CAST(TRY_STRPTIME(
+        CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)),
+        '%Y-%m-%d'
+      ) AS TEXT) AS DATE),
+      TRY_CAST(NULLIF(
+        TRIM(
+          CAST(TRY_STRPTIME(
+            CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)),
+            '%Y-%m-%d'
+          ) AS TEXT)
+        ),
+        ''
+      ) AS DATE)
+    ) AS birth_date,
     CAST(CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)) AS TEXT) AS "__raw_birth_date",
     NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS gender,
     CAST(NULL AS TEXT) AS "__raw_gender",
@@ -89,9 +98,15 @@ FROM (
       THEN FALSE
     END AS sms_opt_in,
     CAST(NULL AS TEXT) AS "__raw_sms_opt_in",
-    TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS BIGINT) AS email_opens,
+    COALESCE(
+      TRY_CAST(CAST(NULL AS TEXT) AS BIGINT),
+      TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS BIGINT)
+    ) AS email_opens,
     CAST(NULL AS TEXT) AS "__raw_email_opens",
-    TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS BIGINT) AS email_clicks,
+    COALESCE(
+      TRY_CAST(CAST(NULL AS TEXT) AS BIGINT),
+      TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS BIGINT)
+    ) AS email_clicks,
     CAST(NULL AS TEXT) AS "__raw_email_clicks",
     CAST(NULL AS TEXT) AS user_id,
     CAST(NULL AS TEXT) AS anonymous_id,

@@ -44,21 +44,30 @@ FROM (
   SELECT
     NULLIF(TRIM(CAST(`id` AS STRING)), '') AS record_id,
     CAST(`id` AS STRING) AS `__raw_record_id`,
-    TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS TIMESTAMP_NTZ) AS updated_at,
+    COALESCE(
+      TRY_CAST(CAST(NULL AS STRING) AS TIMESTAMP_NTZ),
+      TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS TIMESTAMP_NTZ)
+    ) AS updated_at,
     CAST(NULL AS STRING) AS `__raw_updated_at`,
     NULLIF(TRIM(CAST(NULL AS STRING)), '') AS first_name,
     CAST(NULL AS STRING) AS `__raw_first_name`,
     NULLIF(TRIM(CAST(NULL AS STRING)), '') AS last_name,
     CAST(NULL AS STRING) AS `__raw_last_name`,
-    TRY_CAST(NULLIF(
-      TRIM(
-        CAST(TRY_TO_TIMESTAMP(
-          CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)),
-          'yyyy-MM-dd'
-        ) AS STRING)
-      ),
-      ''
-    ) AS DATE) AS birth_date,
+    COALESCE(
+      TRY_CAST(CAST(TRY_TO_TIMESTAMP(
+        CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)),
+        'yyyy-MM-dd'
+      ) AS STRING) AS DATE),
+      TRY_CAST(NULLIF(
+        TRIM(
+          CAST(TRY_TO_TIMESTAMP(
+            CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)),
+            'yyyy-MM-dd'
+          ) AS STRING)
+        ),
+        ''
+      ) AS DATE)
+    ) AS birth_date,
     CAST(CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)) AS STRING) AS `__raw_birth_date`,
     NULLIF(TRIM(CAST(NULL AS STRING)), '') AS gender,
     CAST(NULL AS STRING) AS `__raw_gender`,
@@ -89,9 +98,15 @@ FROM (
       THEN FALSE
     END AS sms_opt_in,
     CAST(NULL AS STRING) AS `__raw_sms_opt_in`,
-    TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS BIGINT) AS email_opens,
+    COALESCE(
+      TRY_CAST(CAST(NULL AS STRING) AS BIGINT),
+      TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS BIGINT)
+    ) AS email_opens,
     CAST(NULL AS STRING) AS `__raw_email_opens`,
-    TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS BIGINT) AS email_clicks,
+    COALESCE(
+      TRY_CAST(CAST(NULL AS STRING) AS BIGINT),
+      TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS BIGINT)
+    ) AS email_clicks,
     CAST(NULL AS STRING) AS `__raw_email_clicks`,
     CAST(NULL AS STRING) AS user_id,
     CAST(NULL AS STRING) AS anonymous_id,

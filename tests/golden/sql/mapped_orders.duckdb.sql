@@ -56,9 +56,15 @@ FROM (
   SELECT
     NULLIF(TRIM(CAST("receipt" AS TEXT)), '') AS order_id,
     CAST("receipt" AS TEXT) AS "__raw_order_id",
-    TRY_CAST(NULLIF(TRIM(CAST("sold_at" AS TEXT)), '') AS TIMESTAMP) AS ts,
+    COALESCE(
+      TRY_CAST(CAST("sold_at" AS TEXT) AS TIMESTAMP),
+      TRY_CAST(NULLIF(TRIM(CAST("sold_at" AS TEXT)), '') AS TIMESTAMP)
+    ) AS ts,
     CAST("sold_at" AS TEXT) AS "__raw_ts",
-    TRY_CAST(NULLIF(TRIM(CAST("total" AS TEXT)), '') AS DECIMAL(18, 2)) AS amount,
+    COALESCE(
+      TRY_CAST(CAST("total" AS TEXT) AS DECIMAL(18, 2)),
+      TRY_CAST(NULLIF(TRIM(CAST("total" AS TEXT)), '') AS DECIMAL(18, 2))
+    ) AS amount,
     CAST("total" AS TEXT) AS "__raw_amount",
     NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS currency,
     CAST(NULL AS TEXT) AS "__raw_currency",

@@ -56,9 +56,15 @@ FROM (
   SELECT
     NULLIF(TRIM(CAST(`receipt` AS STRING)), '') AS order_id,
     CAST(`receipt` AS STRING) AS `__raw_order_id`,
-    TRY_CAST(NULLIF(TRIM(CAST(`sold_at` AS STRING)), '') AS TIMESTAMP_NTZ) AS ts,
+    COALESCE(
+      TRY_CAST(CAST(`sold_at` AS STRING) AS TIMESTAMP_NTZ),
+      TRY_CAST(NULLIF(TRIM(CAST(`sold_at` AS STRING)), '') AS TIMESTAMP_NTZ)
+    ) AS ts,
     CAST(`sold_at` AS STRING) AS `__raw_ts`,
-    TRY_CAST(NULLIF(TRIM(CAST(`total` AS STRING)), '') AS DECIMAL(18, 2)) AS amount,
+    COALESCE(
+      TRY_CAST(CAST(`total` AS STRING) AS DECIMAL(18, 2)),
+      TRY_CAST(NULLIF(TRIM(CAST(`total` AS STRING)), '') AS DECIMAL(18, 2))
+    ) AS amount,
     CAST(`total` AS STRING) AS `__raw_amount`,
     NULLIF(TRIM(CAST(NULL AS STRING)), '') AS currency,
     CAST(NULL AS STRING) AS `__raw_currency`,
