@@ -157,3 +157,27 @@ def test_a_file_with_a_bad_row_makes_the_next_run_count_first(tmp_path: Path, co
     (workspace.root / "data/pos/2.csv").write_text(bad.replace("R", "S"))
     _run(workspace)
     assert len(counts) == 1, "the ledger's last load had a quarantined row: counted first, not guarded twice"
+
+
+def test_a_file_with_a_reported_email_makes_the_next_run_count_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counts: list[str]
+) -> None:
+    """A row that loads with its e-mail reported stops the guard too; the ledger does not count
+    such rows, so the next run looks at the issues of the last run's files."""
+    guarded: list[str] = []
+    original = loading.guarded_rows_sql
+
+    def spy(mapped: str, *args: Any) -> str:
+        guarded.append(mapped)
+        return str(original(mapped, *args))
+
+    monkeypatch.setattr(loading, "guarded_rows_sql", spy)
+    bad = "\n".join([HEADER, *(_row(f"R{i}", "email" if i == 5 else None, "", "") for i in range(20))]) + "\n"
+    workspace = Workspace(write_workspace(tmp_path / "ws", [POS_SOURCE], {"data/pos/1.csv": bad}))
+    assert _run(workspace)[0][4:7] == (20, 0, 0), "the row loads, its e-mail reported"
+    assert (len(guarded), len(counts)) == (1, 1), "guarded, stopped, counted"
+    del guarded[:], counts[:]
+    (workspace.root / "data/pos/2.csv").write_text(bad.replace("R", "S"))
+    _run(workspace)
+    assert (len(guarded), len(counts)) == (0, 1), "counted first: the last run's file had an issue"
+    assert len(_stored(workspace)["identifier_issues"]) == 2

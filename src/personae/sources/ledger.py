@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from personae.engine.base import Engine
+from personae.engine.dialects import CAPABILITIES
 from personae.engine.sql import literal, literals, timestamp_sql
 from personae.sources.mapping import FieldCheck
 from personae.sources.readers import Reject
@@ -83,8 +84,8 @@ class SourceLedger:
     rows: list[tuple[str, str, str]]
     counted: bool = False
     """The source's files count their problems before inserting (:func:`personae.sources.loading.guarded_load`):
-    a file of it had quarantined or duplicate rows in the last run that loaded one, or needed
-    checking in this run."""
+    a file of it had quarantined or duplicate rows, or identifiers or values reported, in the
+    last run that loaded one, or needed checking in this run."""
 
     @classmethod
     def read(cls, engine: Engine, source: str) -> SourceLedger:
@@ -92,9 +93,12 @@ class SourceLedger:
             "SELECT file, checksum, status, loaded_at, rows_quarantined + rows_duplicate > 0 FROM loaded_files "
             f"WHERE source = {literal(source)}"
         )
-        loads = [(loaded_at, bad) for _, _, status, loaded_at, bad in found if status == "loaded"]
-        last = max((loaded_at for loaded_at, _ in loads), default=None)
-        counted = any(bad for loaded_at, bad in loads if loaded_at == last)
+        loads = [(file, loaded_at, bad) for file, _, status, loaded_at, bad in found if status == "loaded"]
+        last = max((loaded_at for _, loaded_at, _ in loads), default=None)
+        counted = any(bad for _, loaded_at, bad in loads if loaded_at == last)
+        if not counted and last is not None and "transactions" in CAPABILITIES[engine.name]:  # guarded loads only
+            files = [str(file) for file, loaded_at, _ in loads if loaded_at == last]
+            counted = bool(engine.scalar(_issues_sql(source, files)))
         return cls([(str(file), str(checksum), str(status)) for file, checksum, status, _, _ in found], counted)
 
     def entry(self, file: str, checksum: str) -> Entry:
@@ -113,6 +117,15 @@ class SourceLedger:
     def note(self, file: str, checksum: str, status: str, replaced: tuple[str, ...]) -> None:
         self.rows = [row for row in self.rows if not (row[0] == file and row[2] in replaced)]
         self.rows.append((file, checksum, status))
+
+
+def _issues_sql(source: str, files: list[str]) -> str:
+    """Whether any of these files of the source had an identifier or a value reported."""
+    where = f"source = {literal(source)} AND file IN ({literals(files)})"
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM identifier_issues WHERE {where}) "
+        f"OR EXISTS (SELECT 1 FROM field_issues WHERE {where})"
+    )
 
 
 def record(engine: Engine, book: SourceLedger, report: FileReport, checksum: str, loaded_at: str) -> None:
