@@ -76,19 +76,24 @@ def _stored(workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
     return ingested(workspace, INGESTED)
 
 
+def _built(monkeypatch: pytest.MonkeyPatch, builder: str, modules: tuple[Any, ...]) -> list[str]:
+    """The relations each call of the SQL builder ``builder`` (as ``modules`` import it) was given."""
+    relations: list[str] = []
+    original = getattr(modules[0], builder)
+
+    def spy(mapped: str, *args: Any) -> str:
+        relations.append(mapped)
+        return str(original(mapped, *args))
+
+    for module in modules:
+        monkeypatch.setattr(module, builder, spy)
+    return relations
+
+
 @pytest.fixture
 def counts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The relations whose problems an ingest counted before inserting."""
-    counted: list[str] = []
-    original = loading.problems_sql
-
-    def spy(mapped: str, *args: Any) -> str:
-        counted.append(mapped)
-        return str(original(mapped, *args))
-
-    monkeypatch.setattr(loading, "problems_sql", spy)
-    monkeypatch.setattr(grouped, "problems_sql", spy)
-    return counted
+    return _built(monkeypatch, "problems_sql", (loading, grouped))
 
 
 def _never_guarded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,14 +169,7 @@ def test_a_file_with_a_reported_email_makes_the_next_run_count_first(
 ) -> None:
     """A row that loads with its e-mail reported stops the guard too; the ledger does not count
     such rows, so the next run looks at the issues of the last run's files."""
-    guarded: list[str] = []
-    original = loading.guarded_rows_sql
-
-    def spy(mapped: str, *args: Any) -> str:
-        guarded.append(mapped)
-        return str(original(mapped, *args))
-
-    monkeypatch.setattr(loading, "guarded_rows_sql", spy)
+    guarded = _built(monkeypatch, "guarded_rows_sql", (loading,))
     bad = "\n".join([HEADER, *(_row(f"R{i}", "email" if i == 5 else None, "", "") for i in range(20))]) + "\n"
     workspace = Workspace(write_workspace(tmp_path / "ws", [POS_SOURCE], {"data/pos/1.csv": bad}))
     assert _run(workspace)[0][4:7] == (20, 0, 0), "the row loads, its e-mail reported"
