@@ -1,8 +1,10 @@
 """Column mapping, type validation and identifier normalisation, as SQL over a staged file.
 
 The staged file has text columns plus ``_file`` and ``_row``. :func:`mapped_sql` turns it
-into the source kind's canonical, typed columns, normalised identifiers, a row key and a
-``_reason`` that is NULL for a good row and says what is wrong otherwise. The functions
+into the source kind's canonical, typed columns, normalised identifiers, a row key, a
+``_reason`` that is NULL for a good row and says what is wrong otherwise, and ``_passes``:
+true where the row passes the checks that make a reason needless (a row with a reason never
+passes; one that fails may still have none). The functions
 here are pure: they return DuckDB-dialect SQL that every engine runs (tested on both).
 
 A staged Parquet file may also keep its own column types (see ``stage_types``): every
@@ -91,13 +93,18 @@ def checked_fields(spec: SourceSpec, columns: list[str], file: str = "the staged
     return checks
 
 
-def _cast_sql(raw: str, text: str, target: str) -> str:
-    """``raw`` cast to ``target``, its trimmed ``text`` only where that fails: the value of
-    ``TRY_CAST(text)`` (a cast that parses a value with white space around it parses the value
-    itself), without trimming every value first. The trims took 0.7 s of a 10M-row insert's
-    9.3 (bench/RESULTS.md, 2026-12-07); some values still need them (a date with a space
-    before it is no timestamp to DuckDB, a no-break space no number)."""
-    return f"coalesce(TRY_CAST({raw} AS {target}), TRY_CAST({text} AS {target}))"
+def _cast_sql(raw: str, target: str) -> str:
+    """``raw`` cast to ``target``, trimmed only where that fails: the value of
+    ``TRY_CAST(nullif(trim(raw), ''))`` (a cast that parses a value with white space around it
+    parses the value itself, and an empty text is no value of these types), without trimming
+    every value first. Some values need the trim (a date with a space before it is no
+    timestamp to DuckDB, a no-break space no number).
+
+    The trim is written once, not as :func:`~personae.sources.normalise.text_sql`: that
+    ``nullif`` names it twice, and DuckDB computes an expression named twice in a statement
+    for every row, before the ``coalesce`` could skip it. The trims of a 10M-row file's time and
+    amount took 1.2 s of the insert's 19 s CPU (bench/RESULTS.md, 2026-12-07)."""
+    return f"coalesce(TRY_CAST({raw} AS {target}), TRY_CAST(trim({raw}) AS {target}))"
 
 
 def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
@@ -108,15 +115,15 @@ def typed_sql(column_type: ColumnType, raw: str, fmt: str | None) -> str:
     if column_type is ColumnType.TIMESTAMP:
         if fmt:
             return f"try_strptime({text}, {literal(fmt)})"
-        return _cast_sql(raw, text, "TIMESTAMP")
+        return _cast_sql(raw, "TIMESTAMP")
     if column_type is ColumnType.DATE:
         if fmt:
             return f"CAST(try_strptime({text}, {literal(fmt)}) AS DATE)"
-        return _cast_sql(raw, text, "DATE")
+        return _cast_sql(raw, "DATE")
     if column_type is ColumnType.MONEY:
-        return _cast_sql(raw, text, "DECIMAL(18,2)")
+        return _cast_sql(raw, "DECIMAL(18,2)")
     if column_type is ColumnType.INTEGER:
-        return _cast_sql(raw, text, "BIGINT")
+        return _cast_sql(raw, "BIGINT")
     lowered = f"lower({text})"
     return (
         f"CASE WHEN {lowered} IN ({literals(TRUE_WORDS)}) THEN TRUE "
@@ -258,7 +265,8 @@ def mapped_sql(
     stage_types: Mapping[str, str] | None = None,
     file: str = "the staged file",
 ) -> str:
-    """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json`` and ``_reason``.
+    """Typed canonical columns, normalised identifiers, ``_key``, ``_raw_json``, ``_reason`` and
+    ``_passes`` (see the module docstring).
 
     ``relation`` holds the file's rows as text ``columns`` plus ``_file`` and ``_row``
     (and ``_json_ok`` for JSONL sources). ``stage_types`` (column -> DuckDB type), when
@@ -339,4 +347,8 @@ def mapped_sql(
     if checks:
         reason = f"CASE WHEN {' AND '.join(checks)} THEN NULL ELSE {reason} END"
     typed_rows = f"SELECT {', '.join(inner)}, _file, _row{passthrough} FROM {relation}"
-    return f"SELECT {', '.join(outer)}, {key_sql(spec.kind)} AS _key, {reason} AS _reason FROM ({typed_rows}) AS typed"
+    passes = f"({' AND '.join(checks)}) IS TRUE" if checks else "TRUE"
+    return (
+        f"SELECT {', '.join(outer)}, {key_sql(spec.kind)} AS _key, {reason} AS _reason, {passes} AS _passes "
+        f"FROM ({typed_rows}) AS typed"
+    )

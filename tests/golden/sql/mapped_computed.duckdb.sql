@@ -39,14 +39,17 @@ SELECT
       ),
       ''
     )
-  END AS _reason
+  END AS _reason,
+  (
+    NOT record_id IS NULL
+  ) IS TRUE AS _passes
 FROM (
   SELECT
     NULLIF(TRIM(CAST("id" AS TEXT)), '') AS record_id,
     CAST("id" AS TEXT) AS "__raw_record_id",
     COALESCE(
       TRY_CAST(CAST(NULL AS TEXT) AS TIMESTAMP),
-      TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS TIMESTAMP)
+      TRY_CAST(TRIM(CAST(NULL AS TEXT)) AS TIMESTAMP)
     ) AS updated_at,
     CAST(NULL AS TEXT) AS "__raw_updated_at",
     NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS first_name,
@@ -58,14 +61,11 @@ FROM (
         CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)),
         '%Y-%m-%d'
       ) AS TEXT) AS DATE),
-      TRY_CAST(NULLIF(
-        TRIM(
-          CAST(TRY_STRPTIME(
-            CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)),
-            '%Y-%m-%d'
-          ) AS TEXT)
-        ),
-        ''
+      TRY_CAST(TRIM(
+        CAST(TRY_STRPTIME(
+          CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)),
+          '%Y-%m-%d'
+        ) AS TEXT)
       ) AS DATE)
     ) AS birth_date,
     CAST(CONCAT_WS('-', CAST("y" AS TEXT), CAST("m" AS TEXT), CAST("d" AS TEXT)) AS TEXT) AS "__raw_birth_date",
@@ -100,12 +100,12 @@ FROM (
     CAST(NULL AS TEXT) AS "__raw_sms_opt_in",
     COALESCE(
       TRY_CAST(CAST(NULL AS TEXT) AS BIGINT),
-      TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS BIGINT)
+      TRY_CAST(TRIM(CAST(NULL AS TEXT)) AS BIGINT)
     ) AS email_opens,
     CAST(NULL AS TEXT) AS "__raw_email_opens",
     COALESCE(
       TRY_CAST(CAST(NULL AS TEXT) AS BIGINT),
-      TRY_CAST(NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS BIGINT)
+      TRY_CAST(TRIM(CAST(NULL AS TEXT)) AS BIGINT)
     ) AS email_clicks,
     CAST(NULL AS TEXT) AS "__raw_email_clicks",
     CAST(NULL AS TEXT) AS user_id,

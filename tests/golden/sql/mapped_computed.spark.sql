@@ -39,14 +39,17 @@ SELECT
       ),
       ''
     )
-  END AS _reason
+  END AS _reason,
+  (
+    NOT record_id IS NULL
+  ) IS TRUE AS _passes
 FROM (
   SELECT
     NULLIF(TRIM(CAST(`id` AS STRING)), '') AS record_id,
     CAST(`id` AS STRING) AS `__raw_record_id`,
     COALESCE(
       TRY_CAST(CAST(NULL AS STRING) AS TIMESTAMP_NTZ),
-      TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS TIMESTAMP_NTZ)
+      TRY_CAST(TRIM(CAST(NULL AS STRING)) AS TIMESTAMP_NTZ)
     ) AS updated_at,
     CAST(NULL AS STRING) AS `__raw_updated_at`,
     NULLIF(TRIM(CAST(NULL AS STRING)), '') AS first_name,
@@ -58,14 +61,11 @@ FROM (
         CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)),
         'yyyy-MM-dd'
       ) AS STRING) AS DATE),
-      TRY_CAST(NULLIF(
-        TRIM(
-          CAST(TRY_TO_TIMESTAMP(
-            CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)),
-            'yyyy-MM-dd'
-          ) AS STRING)
-        ),
-        ''
+      TRY_CAST(TRIM(
+        CAST(TRY_TO_TIMESTAMP(
+          CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)),
+          'yyyy-MM-dd'
+        ) AS STRING)
       ) AS DATE)
     ) AS birth_date,
     CAST(CONCAT_WS('-', CAST(`y` AS STRING), CAST(`m` AS STRING), CAST(`d` AS STRING)) AS STRING) AS `__raw_birth_date`,
@@ -100,12 +100,12 @@ FROM (
     CAST(NULL AS STRING) AS `__raw_sms_opt_in`,
     COALESCE(
       TRY_CAST(CAST(NULL AS STRING) AS BIGINT),
-      TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS BIGINT)
+      TRY_CAST(TRIM(CAST(NULL AS STRING)) AS BIGINT)
     ) AS email_opens,
     CAST(NULL AS STRING) AS `__raw_email_opens`,
     COALESCE(
       TRY_CAST(CAST(NULL AS STRING) AS BIGINT),
-      TRY_CAST(NULLIF(TRIM(CAST(NULL AS STRING)), '') AS BIGINT)
+      TRY_CAST(TRIM(CAST(NULL AS STRING)) AS BIGINT)
     ) AS email_clicks,
     CAST(NULL AS STRING) AS `__raw_email_clicks`,
     CAST(NULL AS STRING) AS user_id,

@@ -51,19 +51,22 @@ SELECT
       ),
       ''
     )
-  END AS _reason
+  END AS _reason,
+  (
+    NOT order_id IS NULL AND NOT ts IS NULL AND NOT amount IS NULL
+  ) IS TRUE AS _passes
 FROM (
   SELECT
     NULLIF(TRIM(CAST("receipt" AS TEXT)), '') AS order_id,
     CAST("receipt" AS TEXT) AS "__raw_order_id",
     COALESCE(
       TRY_CAST(CAST("sold_at" AS TEXT) AS TIMESTAMP),
-      TRY_CAST(NULLIF(TRIM(CAST("sold_at" AS TEXT)), '') AS TIMESTAMP)
+      TRY_CAST(TRIM(CAST("sold_at" AS TEXT)) AS TIMESTAMP)
     ) AS ts,
     CAST("sold_at" AS TEXT) AS "__raw_ts",
     COALESCE(
       TRY_CAST(CAST("total" AS TEXT) AS DECIMAL(18, 2)),
-      TRY_CAST(NULLIF(TRIM(CAST("total" AS TEXT)), '') AS DECIMAL(18, 2))
+      TRY_CAST(TRIM(CAST("total" AS TEXT)) AS DECIMAL(18, 2))
     ) AS amount,
     CAST("total" AS TEXT) AS "__raw_amount",
     NULLIF(TRIM(CAST(NULL AS TEXT)), '') AS currency,

@@ -51,19 +51,22 @@ SELECT
       ),
       ''
     )
-  END AS _reason
+  END AS _reason,
+  (
+    NOT order_id IS NULL AND NOT ts IS NULL AND NOT amount IS NULL
+  ) IS TRUE AS _passes
 FROM (
   SELECT
     NULLIF(TRIM(CAST(`receipt` AS STRING)), '') AS order_id,
     CAST(`receipt` AS STRING) AS `__raw_order_id`,
     COALESCE(
       TRY_CAST(CAST(`sold_at` AS STRING) AS TIMESTAMP_NTZ),
-      TRY_CAST(NULLIF(TRIM(CAST(`sold_at` AS STRING)), '') AS TIMESTAMP_NTZ)
+      TRY_CAST(TRIM(CAST(`sold_at` AS STRING)) AS TIMESTAMP_NTZ)
     ) AS ts,
     CAST(`sold_at` AS STRING) AS `__raw_ts`,
     COALESCE(
       TRY_CAST(CAST(`total` AS STRING) AS DECIMAL(18, 2)),
-      TRY_CAST(NULLIF(TRIM(CAST(`total` AS STRING)), '') AS DECIMAL(18, 2))
+      TRY_CAST(TRIM(CAST(`total` AS STRING)) AS DECIMAL(18, 2))
     ) AS amount,
     CAST(`total` AS STRING) AS `__raw_amount`,
     NULLIF(TRIM(CAST(NULL AS STRING)), '') AS currency,
