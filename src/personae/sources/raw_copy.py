@@ -170,7 +170,12 @@ def _copy_leniently(
         with LenientCsv(path, spec.csv, encoding) as parsed:
             reader.register(_LENIENT_ROWS, pa.RecordBatchReader.from_batches(parsed.schema, parsed.batches()))
             try:
-                rows = _copy(reader, f"SELECT *, {literal(label)} AS _file FROM {_LENIENT_ROWS}", partial, loaded_at)
+                rows = _copy(
+                    reader,
+                    f"SELECT *, {readers.file_label_sql(label)} AS _file FROM {_LENIENT_ROWS}",
+                    partial,
+                    loaded_at,
+                )
             finally:
                 reader.unregister(_LENIENT_ROWS)
     except UnreadableHeader as error:

@@ -158,13 +158,22 @@ def checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_label_sql(label: str) -> str:
+    """``label`` as a raw copy's ``_file``: a one-value ENUM, which DuckDB's Parquet writer
+    stores as its dictionary index. Read back it is text, as a plain string would be (the same
+    Parquet type). Written as a plain string, the label was hashed into the column's dictionary
+    for every row: about 0.9 s of a 10M-row copy's 5.6 s (bench/RESULTS.md, 2026-12-07)."""
+    value = literal(label)
+    return f"CAST({value} AS ENUM({value}))"
+
+
 def csv_scan_sql(spec: SourceSpec, path: Path, rejects: str, label: str, encoding: str | None = None) -> str:
     """The file's rows as text, with ``_file``. No ``_row``: the engine numbers the rows of
     the raw copy by position when it stages it (see ``personae.engine.base.ROW_COLUMN``).
     ``encoding`` overrides the declared one (a byte-order mark names it)."""
     options = spec.csv
     return (
-        f"SELECT *, {literal(label)} AS _file "
+        f"SELECT *, {file_label_sql(label)} AS _file "
         f"FROM read_csv({literal(str(path))}, all_varchar = true, "
         f"header = {str(options.header).lower()}, delim = {literal(options.delimiter)}, "
         f"quote = {literal(options.quote)}, encoding = {literal(encoding or options.encoding)}, "
@@ -184,7 +193,7 @@ def parquet_scan_sql(reader: duckdb.DuckDBPyConnection, path: Path, label: str, 
     described = reader.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     names = [name for name, *_ in described if name != "file_row_number"]
     columns = [f'"{name}"' if typed else f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in names]
-    return f"SELECT {', '.join(columns)}, {literal(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
+    return f"SELECT {', '.join(columns)}, {file_label_sql(label)} AS _file, file_row_number + 1 AS _row FROM {source}"
 
 
 def jsonl_scan_sql(path: Path, rejects: str, label: str, encoding: str = "utf-8") -> str:
@@ -196,7 +205,8 @@ def jsonl_scan_sql(path: Path, rejects: str, label: str, encoding: str = "utf-8"
         f"store_rejects = true, rejects_table = {literal(rejects)}, "
         f"rejects_scan = {literal(rejects + '_scan')})"
     )
-    return f"SELECT _raw, {literal(label)} AS _file, _row FROM ({lines}) AS lines WHERE trim(coalesce(_raw, '')) <> ''"
+    kept = "WHERE trim(coalesce(_raw, '')) <> ''"
+    return f"SELECT _raw, {file_label_sql(label)} AS _file, _row FROM ({lines}) AS lines {kept}"
 
 
 def segment_fields_sql(relation: str, extra_paths: dict[str, str]) -> str:
