@@ -100,3 +100,24 @@ def test_a_copy_written_before_reads_beside_the_new_ones(tmp_path: Path) -> None
         ("data/till-1.csv", "VARCHAR", 2),
         ("data/till-2.csv", "VARCHAR", 2),
     ]
+
+
+def test_the_stored_rows_point_at_their_raw_rows(tmp_path: Path) -> None:
+    """A CSV or Parquet copy holds no ``_row``: the rows are numbered by position, and each
+    stored event's lineage (``_file``, ``_row``) finds the raw row it came from."""
+    workspace = _workspace(tmp_path / "ws")
+    assert not workspace.run(only="ingest").errors
+    for source, key in (("till", "receipt"), ("shop", "order_id")):
+        for copy in raw_folder(workspace.root, source).glob("*.parquet"):
+            assert "_row" not in pq.read_schema(copy).names, copy
+        with workspace.engine(write=False) as store:
+            raw = store.fetch_rows(f"SELECT _file, _row, {key} FROM raw_{source} ORDER BY 1, 2")
+            joined = store.fetch_rows(
+                f"SELECT e.order_id, r.{key} FROM events AS e JOIN raw_{source} AS r USING (_file, _row) "
+                f"WHERE e.source = '{source}' ORDER BY 1"
+            )
+        numbers: dict[str, list[int]] = {}
+        for label, row, _ in raw:
+            numbers.setdefault(str(label), []).append(int(row))
+        assert all(rows == list(range(1, len(rows) + 1)) for rows in numbers.values()), numbers
+        assert joined and all(order == raw_key for order, raw_key in joined), joined

@@ -98,7 +98,7 @@ def copy_file(
     *,
     typed: bool = False,
 ) -> RawCopy:
-    """Copy the file, as text with its ``_file`` (and ``_row`` for Parquet and JSONL), to ``partial``;
+    """Copy the file, as text with its ``_file`` (and ``_row`` for JSONL), to ``partial``;
     ``typed``, a Parquet file keeps its column types (:func:`~personae.sources.readers.parquet_scan_sql`)."""
     fmt = spec.resolved_format
     try:
