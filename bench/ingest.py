@@ -15,9 +15,9 @@ of these in a fresh process, in rounds (one run of each per round, in turn):
 
 Prints medians of wall time (rows/s) and CPU time (user + system, the process's own), peak
 RSS, the ratio to bare, and personae / floor in wall and CPU time: each round's ratio and
-their median (the target is ≤ 1.25×). On the shared machine the wall times of one runner
-vary by half from one round to the next; CPU time varies less, since time the machine
-gives to others is not counted.
+their median (the target is ≤ 1.25×). On the shared machine one runner's wall time varied
+by up to half from one round to the next (bench/RESULTS.md, 2026-12-07): the rounds and the
+CPU time are two more views of the same noise, not a cure for it.
 
     .venv/bin/python bench/ingest.py [--rows 10000000] [--repeat 3] [--out bench/out]
 """
