@@ -137,8 +137,17 @@ def _newer_store(shop: Path, tmp: Path) -> list[str]:
     return ["status", "-w", str(root)]
 
 
+def _two_config_problems(shop: Path, tmp: Path) -> list[str]:
+    """A source's ``name`` misspelt: the key is unknown and the name is missing, one message each."""
+    source = {("nmae" if key == "name" else key): value for key, value in POS_SOURCE.items()}
+    return ["status", "-w", str(write_workspace(tmp / "two", [source], {}))]
+
+
 CASES: dict[str, list[tuple[Case, str]]] = {
-    "ConfigError": [(lambda shop, tmp: ["status", "-w", str(tmp / "typo")], "did you mean 'currency'?")],
+    "ConfigError": [
+        (lambda shop, tmp: ["status", "-w", str(tmp / "typo")], "did you mean 'currency'?"),
+        (_two_config_problems, "sources.0.name: Field required; "),
+    ],
     "UsageError": [
         (lambda shop, tmp: ["run", "--only", "ingset", "-w", str(shop)], "no step named 'ingset'; did you mean"),
         (lambda shop, tmp: ["sql", "  ", "-w", str(shop)], "the query is empty"),

@@ -328,7 +328,7 @@ def parse_config(data: dict[str, Any], path: Path) -> WorkspaceConfig:
         return WorkspaceConfig.model_validate(data)
     except ValidationError as error:
         lines = [_describe(item, path) for item in error.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("; ".join(lines)) from None
 
 
 def load_config(path: Path) -> WorkspaceConfig:
