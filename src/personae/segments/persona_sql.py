@@ -5,7 +5,7 @@ segmentations cost the same handful of queries as one segmentation's. On Spark e
 a job with a fixed cost of a few tenths of a second; asked once per segmentation, the nine
 segmentations of the demo took 70-odd jobs and most of the summaries step (bench/RESULTS.md).
 
-The queries read two relations that :func:`personae.segments.personas.persona_cards_of`
+The queries read two relations that :func:`personae.segments.personas.card_members`
 materialises, each computed once: the current known members (:func:`members_sql`) and the same
 with their revenue and key traits (:func:`traited_sql`). Each query joined ``memberships`` to
 ``profiles`` again before: at 1M customers each such join cost Spark 14-20 s (113 s of the

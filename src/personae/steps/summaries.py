@@ -5,8 +5,10 @@ should not recompute on every page, written once per run.
   as JSON. They take 0.7–0.8 s per segmentation on the 20,000-customer demo, far over a page's
   300 ms budget (bench/RESULTS.md, dashboard).
 - ``segment_overlaps``: known customers and revenue in every pair of segments of two core
-  segmentations, in one self-join of the current memberships (0.4 s per pair through
-  ``microsegments`` on that demo, ~0.5 s for all pairs here).
+  segmentations, in one self-join of the current members the cards read, computed once
+  (:func:`~personae.segments.personas.card_members`; 0.4 s per pair through ``microsegments``
+  on that demo, ~0.5 s for all pairs here; at 1M customers 2.5 s, against 4-6 s when the
+  members were computed again for it).
 - ``segment_sizes``: known customers and anonymous profiles in every segment on every recorded
   day (the stays held at its end), for the sizes, the trend and the report's ``--as-of``: three
   scans of ``memberships`` that took 110–240 ms of a segments page's time on that demo. One
@@ -26,15 +28,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import ExitStack
 from datetime import date
 
+from personae.engine.base import Engine
 from personae.engine.sql import day_sql, literal
 from personae.engine.tables import ensure_tables
 from personae.errors import PersonaeError
 from personae.golden.survivorship import CUSTOMERS, KNOWN
 from personae.profiles.build import require_traits
 from personae.segments.memberships import recorded_days, state_sql
-from personae.segments.personas import persona_cards_of
+from personae.segments.personas import TRAITED, Personas, card_members, persona_cards_of
 from personae.segments.reports import NONE
 from personae.segments.specs import RULE_SEGMENTS
 from personae.steps.context import RunContext, StepResult, nobody_yet
@@ -43,17 +47,24 @@ TABLES = ("persona_cards", "segment_overlaps", "segment_sizes", "segment_flows",
 REWRITTEN = ("segment_overlaps", "segment_sizes", "segment_flows", "rfm_cells")
 
 
-def overlaps_sql() -> str:
-    """``segmentation_a, segment_a, segmentation_b, segment_b, customers, revenue`` over the
-    known customers' current memberships, each pair of segmentations once (a before b)."""
-    current = (
-        f"SELECT DISTINCT m.uid, m.segmentation, m.segment, p.revenue FROM memberships AS m "
-        f"JOIN profiles AS p ON p.uid = m.uid WHERE m.exited_at IS NULL AND p.{KNOWN} "
-        f"AND m.segmentation <> {literal(RULE_SEGMENTS)}"
-    )
+CURRENT_KNOWN = (
+    f"(SELECT DISTINCT m.segmentation, m.segment, m.uid, p.revenue FROM memberships AS m "
+    f"JOIN profiles AS p ON p.uid = m.uid WHERE m.exited_at IS NULL AND p.{KNOWN})"
+)
+"""``segmentation, segment, uid, revenue``: the known customers' current memberships, for
+:func:`overlaps_sql` when there are no :func:`~personae.segments.personas.card_members`."""
+
+
+def overlaps_sql(current: str) -> str:
+    """``segmentation_a, segment_a, segmentation_b, segment_b, customers, revenue`` over
+    ``current``, a relation of the known customers' current memberships (``segmentation,
+    segment, uid, revenue``: :data:`~personae.segments.personas.TRAITED` or
+    :data:`CURRENT_KNOWN`), each pair of segmentations once (a before b)."""
+    kept = f"segmentation <> {literal(RULE_SEGMENTS)}"
+    core = f"(SELECT uid, segmentation, segment, revenue FROM {current} AS c WHERE {kept})"
     return (
         f"SELECT a.segmentation, a.segment, b.segmentation, b.segment, count(*), "
-        f"coalesce(sum(CAST(a.revenue AS DOUBLE)), 0) FROM ({current}) AS a JOIN ({current}) AS b "
+        f"coalesce(sum(CAST(a.revenue AS DOUBLE)), 0) FROM {core} AS a JOIN {core} AS b "
         "ON a.uid = b.uid AND a.segmentation < b.segmentation GROUP BY 1, 2, 3, 4"
     )
 
@@ -104,6 +115,14 @@ RFM_CELLS_SQL = (
 """``r, f, customers, monetary`` (the mean): the RFM grid's cells."""
 
 
+def _write_overlaps(engine: Engine, current: str) -> int:
+    return engine.insert(
+        "segment_overlaps",
+        ["segmentation_a", "segment_a", "segmentation_b", "segment_b", "customers", "revenue"],
+        overlaps_sql(current),
+    )
+
+
 def _rewrite(context: RunContext, days: list[date]) -> int:
     """The sizes, flows and RFM cells of the store as it is; their rows."""
     engine = context.engine
@@ -138,15 +157,22 @@ def run(context: RunContext) -> StepResult:
         for row in engine.fetch_rows("SELECT DISTINCT segmentation FROM memberships WHERE exited_at IS NULL ORDER BY 1")
     ]
     warnings = []
-    names_carded: list[str] = [] if backfill else names
     if not backfill:
         engine.delete_where("persona_cards", f"as_of = {day_sql(as_of)}")
     core = {spec.name for spec in context.config.segmentations if spec.core}  # checked exclusive
+    carded: dict[str, Personas] = {}
+    current = CURRENT_KNOWN
     try:
-        carded = persona_cards_of(engine, names_carded, exclusive=core)
+        with ExitStack() as stack:
+            if names:  # the cards and the overlaps read the current members, computed once
+                members = stack.enter_context(card_members(engine, names))
+                current = TRAITED
+                if not backfill:  # a backfill keeps the cards as they were
+                    carded = persona_cards_of(engine, names, exclusive=core, members=members)
+            pairs = _write_overlaps(engine, current)
     except PersonaeError as error:  # no cards this run (a store without trait shares, say)
-        warnings.append(f"summaries: no persona cards for {', '.join(names_carded)}: {error}")
-        carded = {}
+        warnings.append(f"summaries: no persona cards for {', '.join(names)}: {error}")
+        pairs = _write_overlaps(engine, CURRENT_KNOWN)
     if carded:  # one statement for every segmentation's cards: on Spark each is a job
         rows = " UNION ALL ".join(
             f"SELECT {literal(name)} AS segmentation, {day_sql(as_of)} AS as_of, "
@@ -154,11 +180,6 @@ def run(context: RunContext) -> StepResult:
             for name, cards in carded.items()
         )
         engine.insert("persona_cards", ["segmentation", "as_of", "cards"], rows)
-    pairs = engine.insert(
-        "segment_overlaps",
-        ["segmentation_a", "segment_a", "segmentation_b", "segment_b", "customers", "revenue"],
-        overlaps_sql(),
-    )
     summarised = _rewrite(context, days) if days and engine.has_table("membership_days") else 0
     return StepResult(
         "summaries",
