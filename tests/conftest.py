@@ -49,26 +49,27 @@ takes them all, so the world is built once per suite, not once per worker that r
 
 
 LONG_UNITS = {
-    "tests/segments/test_engines_segments.py": 188,
-    SHARED_SESSION_WORLDS["tests/privacy/test_erasure.py"]: 113,
-    SHARED_SESSION_WORLDS["tests/dashboard/"]: 107,
-    "tests/segments/test_memberships.py": 86,
-    "tests/identity/test_matching_workspace.py": 70,
-    "tests/identity/test_live_property.py": 68,
-    "tests/identity/test_identity_engines.py": 66,
-    "tests/identity/test_fuzzy_demo.py": 50,
-    "tests/engine/test_spark_masters.py": 50,
-    "tests/identity/test_resolve.py": 49,
-    "tests/identity/test_fuzzy.py": 46,
-    "tests/pipeline/test_incremental_runs.py": 55,
-    "tests/identity/test_fold.py": 35,
-    "tests/privacy/test_consent_engines.py": 40,
-    "tests/test_engines_agree.py": 30,
+    "tests/segments/test_engines_segments.py": 154,
+    SHARED_SESSION_WORLDS["tests/privacy/test_erasure.py"]: 103,
+    SHARED_SESSION_WORLDS["tests/dashboard/"]: 96,
+    "tests/identity/test_identity_engines.py": 76,
+    "tests/identity/test_live_property.py": 60,
+    "tests/segments/test_memberships.py": 49,
+    "tests/pipeline/test_incremental_runs.py": 45,
+    "tests/engine/test_spark_masters.py": 45,
+    "tests/sources/test_guarded_ingest.py": 43,
+    "tests/identity/test_matching_workspace.py": 40,
+    "tests/engine/test_memory_limits.py": 35,
+    "tests/privacy/test_consent_engines.py": 32,
+    "tests/sources/test_bad_input.py": 30,
+    "tests/identity/test_resolve.py": 30,
+    "tests/identity/test_fuzzy.py": 26,
+    "tests/profiles/test_traits_engines.py": 24,
 }
 """Units of work that take longest, with their seconds (the sum of their tests' ``--durations``
-on two workers, 2026-12-06): they start first, so that the suite does not end with one worker
-running a long unit alone. Any other unit counts one second per test (the suite's average is
-1.3 s). A stale figure only orders the work less well; it cannot fail a test."""
+on two workers, 2026-12-07, with :data:`TEST_JVM_OPTIONS`): they start first, so that the
+suite does not end with one worker running a long unit alone. Any other unit counts one
+second per test (the suite's average is 1.1 s). A stale figure only orders the work less well; it cannot fail a test."""
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -90,6 +90,18 @@ class Served:
             time.sleep(0.1)
         raise AssertionError(f"live processing did not get to {events} events: {health}")
 
+    def waiting(self) -> dict[str, Any]:
+        """The live processing stats once its thread has looked at the store and found no first
+        batch run yet (fails after 60 s): the thread's first look may come after the server
+        answers its first request on a busy machine."""
+        for _ in range(600):
+            _, health, _ = self.call("/health")
+            live: dict[str, Any] = health["live"]
+            if live["waiting"]:
+                return live
+            time.sleep(0.1)
+        raise AssertionError(f"live processing never said what it waits for: {health}")
+
     def run(self) -> dict[str, Any]:
         """A batch run through the admin API, waited for; the run's row."""
         status, _, _ = self.call("/v1/admin/runs", {}, token=self.admin)

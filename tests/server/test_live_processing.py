@@ -51,8 +51,8 @@ def _profile(served: Served, identifier: str) -> dict[str, Any]:
 def test_an_event_changes_the_profile_and_the_segments_at_once(tmp_path: Path) -> None:
     with serving(_workspace(tmp_path / "shop")) as served:
         assert served.track(userId="early", event="Signed Up", messageId="e0")[0] == 200
-        _, health, _ = served.call("/health")
-        assert "first batch run" in health["live"]["waiting"] and health["live"]["caught_up"] is False
+        live = served.waiting()
+        assert "first batch run" in live["waiting"] and live["caught_up"] is False
         served.run()  # loads the early event; live then starts and leaves it alone
         assert served.live(0)["waiting"] == ""
         sequence = served.workspace.sql("SELECT coalesce(max(sequence), 0) AS s FROM membership_changes")
