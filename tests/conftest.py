@@ -13,13 +13,13 @@ from personae.engine import DuckDBEngine, Engine
 
 ENGINE_PARAMS = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
 
-TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 """For every JVM the suite starts (Spark drivers, executors, the cluster's daemons, inherited
-through the environment): the quick compiler only and one GC thread. The suite's Spark work is
-many small statements on a cold JVM, which the optimising compiler and a GC thread per core
-only slow down on two cores: three days of membership assignments on a new local session took
-12.4-14.6 s against 17.7-20.4 s, the session's start 6.2-7.3 s against 8.2-8.9 s
-(bench/RESULTS.md, 2026-12-07). Speed only: a user's JVM is left as Java starts it."""
+through the environment): the quick compiler only. The suite's Spark work is many small
+statements on a cold JVM, where the optimising compiler's work does not pay back: a new local
+session and three days of membership assignments took 0.61 of the default's time, one GC
+thread as well 0.77, one GC thread alone 0.87 (``bench/spark_cold.py``, bench/RESULTS.md,
+2026-12-07). Speed only: a user's JVM is left as Java starts it."""
 os.environ.setdefault("JAVA_TOOL_OPTIONS", TEST_JVM_OPTIONS)
 
 
