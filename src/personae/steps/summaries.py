@@ -162,17 +162,17 @@ def run(context: RunContext) -> StepResult:
     core = {spec.name for spec in context.config.segmentations if spec.core}  # checked exclusive
     carded: dict[str, Personas] = {}
     current = CURRENT_KNOWN
-    try:
-        with ExitStack() as stack:
+    with ExitStack() as stack:
+        try:
             if names:  # the cards and the overlaps read the current members, computed once
                 members = stack.enter_context(card_members(engine, names))
                 current = TRAITED
                 if not backfill:  # a backfill keeps the cards as they were
                     carded = persona_cards_of(engine, names, exclusive=core, members=members)
-            pairs = _write_overlaps(engine, current)
-    except PersonaeError as error:  # no cards this run (a store without trait shares, say)
-        warnings.append(f"summaries: no persona cards for {', '.join(names)}: {error}")
-        pairs = _write_overlaps(engine, CURRENT_KNOWN)
+        except PersonaeError as error:  # no cards this run (a store without trait shares, say)
+            if not backfill:
+                warnings.append(f"summaries: no persona cards for {', '.join(names)}: {error}")
+        pairs = _write_overlaps(engine, current)
     if carded:  # one statement for every segmentation's cards: on Spark each is a job
         rows = " UNION ALL ".join(
             f"SELECT {literal(name)} AS segmentation, {day_sql(as_of)} AS as_of, "
