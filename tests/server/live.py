@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,25 +82,26 @@ class Served:
 
     def live(self, events: int) -> dict[str, Any]:
         """The live processing stats once it runs and has applied ``events`` events (fails after 60 s)."""
-        for _ in range(600):
-            _, health, _ = self.call("/health")
-            live: dict[str, Any] = health["live"]
-            if live["events"] >= events and not live["waiting"]:
-                return live
-            time.sleep(0.1)
-        raise AssertionError(f"live processing did not get to {events} events: {health}")
+        return self._live_when(
+            lambda live: live["events"] >= events and not live["waiting"],
+            f"live processing did not get to {events} events",
+        )
 
     def waiting(self) -> dict[str, Any]:
         """The live processing stats once its thread has looked at the store and found no first
         batch run yet (fails after 60 s): the thread's first look may come after the server
         answers its first request on a busy machine."""
+        return self._live_when(lambda live: bool(live["waiting"]), "live processing never said what it waits for")
+
+    def _live_when(self, ready: Callable[[dict[str, Any]], bool], failure: str) -> dict[str, Any]:
+        """``/health``'s live stats once ``ready`` holds, polled every 0.1 s for 60 s."""
         for _ in range(600):
             _, health, _ = self.call("/health")
             live: dict[str, Any] = health["live"]
-            if live["waiting"]:
+            if ready(live):
                 return live
             time.sleep(0.1)
-        raise AssertionError(f"live processing never said what it waits for: {health}")
+        raise AssertionError(f"{failure}: {health}")
 
     def run(self) -> dict[str, Any]:
         """A batch run through the admin API, waited for; the run's row."""

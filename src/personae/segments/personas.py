@@ -280,11 +280,11 @@ def persona_cards_of(
     read (of these segmentations and ``traits``), instead of one of its own."""
     if not segmentations:
         return {}
-    if members is not None and sorted(members.segmentations) != sorted(segmentations):
-        raise ValueError(f"card members of {members.segmentations}, not of {list(segmentations)}")
     if members is None:
         with card_members(engine, segmentations, traits=traits) as own:
             return _cards(engine, segmentations, own, exclusive)
+    if sorted(members.segmentations) != sorted(segmentations):
+        raise ValueError(f"card members of {members.segmentations}, not of {list(segmentations)}")
     return _cards(engine, segmentations, members, exclusive)
 
 
