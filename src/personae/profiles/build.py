@@ -22,6 +22,8 @@ from personae.privacy.purposes import CONSENT_TRAIT_PREFIX
 from personae.profiles.algebra import EVENTS
 from personae.profiles.catalog import trait_catalog
 from personae.profiles.incremental import (
+    DIGESTS,
+    DIGESTS_SQL,
     SCOPE,
     Increment,
     moved_settings_sql,
@@ -30,11 +32,13 @@ from personae.profiles.incremental import (
     scope_sql,
 )
 from personae.profiles.orders import (
+    RECORD_MAP,
     category_counts_sql,
     counted_orders_sql,
     events_with_uid_sql,
     order_days_sql,
     order_events_sql,
+    scoped_record_map_sql,
     summary_from_days_sql,
 )
 from personae.profiles.specs import TraitsConfig
@@ -118,7 +122,8 @@ def compute_traits(
     relations ``{prefix}shares``, ``{prefix}summary``, ``{prefix}traits`` … or, with
     ``persist``, to the tables of :data:`PERSISTED`; returns the names used. With ``scope``
     (a relation of ``uid``; ``people`` should hold no one else), only its people's rows are
-    read, as an incremental run does (:mod:`personae.profiles.incremental`).
+    read, as an incremental run does (:mod:`personae.profiles.incremental`): their rows of
+    the record map are copied first (``{prefix}record_map``), and every join reads that copy.
 
     The histogram of gaps over everyone (``gaps``) is built only with ``persist``: an
     incremental run builds it from the merged counts, and nothing reads a temporary one.
@@ -134,13 +139,17 @@ def compute_traits(
 
     order_events, orders, events = (f"{prefix}{name}" for name in ("order_events", "orders", "events"))
     shares = names["shares"]
-    engine.materialise(order_events, order_events_sql(config, as_of, scope=scope))
+    records = RECORD_MAP
+    if scope is not None:
+        records = f"{prefix}record_map"
+        engine.materialise(records, scoped_record_map_sql(scope))
+    engine.materialise(order_events, order_events_sql(config, as_of, records=records))
     engine.materialise(orders, counted_orders_sql(order_events))
     # every event with its UID, only for declared traits that read it: Spark materialises a
     # definition, and at 1M customers this one took 121 s of a traits step that did not use it
     read_events = bool(trait_catalog(config).aggregates(EVENTS))
     if read_events:
-        engine.define(events, events_with_uid_sql(config, as_of, orders, scope=scope))
+        engine.define(events, events_with_uid_sql(config, as_of, orders, records=records))
     store(
         "shares",
         f"{shares_sql(category_counts_sql(config, orders), 'category', 'revenue')} UNION ALL "
@@ -154,8 +163,8 @@ def compute_traits(
         store("gap_counts", f"SELECT uid, gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid, gap")
     if persist:
         store("gaps", gap_histogram_sql(names["gap_counts"]))
-    relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps}
-    every = traits_sql(config, as_of, people=people, scope=scope, events=events if read_events else None, **relations)
+    relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps, "records": records}
+    every = traits_sql(config, as_of, people=people, events=events if read_events else None, **relations)
     columns = ", ".join(f"t.{name}" for name in trait_columns(config))
     store("traits", f"SELECT t.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}, {columns} FROM ({every}) AS t")
     return names
@@ -179,7 +188,8 @@ def _update_traits(engine: Engine, config: TraitsConfig, as_of: date, increment:
     in place: their rows deleted, the others updated, theirs inserted; returns how many were
     recomputed. The caller holds the transaction."""
     catalog = trait_catalog(config)
-    engine.materialise(SCOPE, scope_sql(catalog, increment, as_of, "_golden"))
+    engine.materialise(DIGESTS, DIGESTS_SQL)
+    engine.materialise(SCOPE, scope_sql(catalog, increment, as_of, "_golden", DIGESTS))
     engine.materialise("_inc_golden", f"SELECT g.* FROM _golden AS g WHERE g.uid IN (SELECT uid FROM {SCOPE})")
     names = compute_traits(engine, config, as_of, "_inc_golden", "_inc_", scope=SCOPE)
     assert increment.previous_as_of is not None  # an incremental plan always has one
@@ -252,7 +262,7 @@ def build_traits(engine: Engine, config: TraitsConfig, as_of: date, *, full: boo
             recomputed = _update_traits(engine, config, as_of, increment)
             if in_place:
                 _update_profiles(engine, config, as_of, golden)
-    record_state(engine, config, as_of)
+    record_state(engine, config, as_of, digests=None if increment.full else DIGESTS)
     if not in_place:
         _write_profiles(engine, config, golden, columns)
     counts = "SELECT count(*), count(*) FILTER (WHERE orders > 0), sum(orders) FROM traits"

@@ -48,6 +48,8 @@ STATE = "traits_state"
 SNAPSHOT = "traits_record_digests"
 DIGESTS_SQL = "SELECT uid, count(*) AS records, bit_xor(hash(source, record_id)) AS digest FROM record_map GROUP BY uid"
 SCOPE = "_inc_people"
+DIGESTS = "_inc_record_digests"
+"""This run's digests (:data:`DIGESTS_SQL`), computed once for the scope and the next run's snapshot."""
 FORMAT = "1"
 """Bumped when what the state means changes: a store with another format runs in full once."""
 
@@ -156,10 +158,11 @@ def _loaded_after(column: str, watermark: str | None) -> str:
     return "true" if watermark is None else f"{column} > {timestamp_sql(watermark)}"
 
 
-def scope_sql(catalog: Catalog, increment: Increment, as_of: date, golden: str) -> str:
-    """The UIDs to recompute (see the module's docstring)."""
+def scope_sql(catalog: Catalog, increment: Increment, as_of: date, golden: str, digests: str) -> str:
+    """The UIDs to recompute (see the module's docstring); ``digests`` holds this run's
+    :data:`DIGESTS_SQL`."""
     moved = (
-        f"SELECT coalesce(cur.uid, prev.uid) AS uid FROM ({DIGESTS_SQL}) AS cur "
+        f"SELECT coalesce(cur.uid, prev.uid) AS uid FROM {digests} AS cur "
         f"FULL JOIN {SNAPSHOT} AS prev ON prev.uid = cur.uid "
         "WHERE cur.uid IS NULL OR prev.uid IS NULL OR cur.records <> prev.records OR cur.digest <> prev.digest"
     )
@@ -204,11 +207,12 @@ def moved_settings_sql(catalog: Catalog, as_of: date, columns: list[str], as_of_
     return ", ".join([f"{as_of_column} = {day_sql(as_of)}", *moved])
 
 
-def record_state(engine: Engine, config: TraitsConfig, as_of: date) -> None:
-    """Keep what the next run starts from: the record map, the as-of day, the settings'
-    fingerprint and the newest ``_loaded_at`` of the rows the traits read."""
+def record_state(engine: Engine, config: TraitsConfig, as_of: date, *, digests: str | None = None) -> None:
+    """Keep what the next run starts from: the record map's digests (``digests``, when this
+    run computed them already), the as-of day, the settings' fingerprint and the newest
+    ``_loaded_at`` of the rows the traits read."""
     ensure_tables(engine, [STATE])
-    engine.create_table(SNAPSHOT, DIGESTS_SQL)
+    engine.create_table(SNAPSHOT, DIGESTS_SQL if digests is None else f"SELECT uid, records, digest FROM {digests}")
     newest = [
         f"SELECT max(_loaded_at) AS newest FROM {table}"
         for table in ("events", "customer_records")

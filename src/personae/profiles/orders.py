@@ -23,21 +23,29 @@ def _status_filter(config: TraitsConfig, alias: str) -> str:
     return f"coalesce(lower({alias}.status), '') NOT IN ({excluded})" if excluded else "true"
 
 
-def in_scope_sql(scope: str | None, column: str = "m.uid") -> str:
-    """`` AND <column> is one of the UIDs of ``scope``'' (an incremental run's people), or nothing."""
-    return "" if scope is None else f" AND {column} IN (SELECT uid FROM {scope})"
+RECORD_MAP = "record_map"
+"""The record map every query of this package reads unless it is given one cut to some people."""
 
 
-def order_events_sql(config: TraitsConfig, as_of: date, *, scope: str | None = None) -> str:
+def scoped_record_map_sql(scope: str) -> str:
+    """The rows of ``record_map`` of the UIDs in ``scope`` (a relation of ``uid``): an
+    incremental run's people, a model's sample. Joined to the events in place of the whole map,
+    it is the small side of the join: at 1M customers, an increment's 120,000 people have
+    1.3M of the map's 16M rows, and the joins built on the whole map took 8 of the traits
+    step's 17 s (bench/RESULTS.md)."""
+    return f"SELECT source, record_id, uid FROM {RECORD_MAP} WHERE uid IN (SELECT uid FROM {scope})"
+
+
+def order_events_sql(config: TraitsConfig, as_of: date, *, records: str = RECORD_MAP) -> str:
     """``uid, source, order_id, ts, amount, channel, promo, counted`` of every order of a known
-    person up to the as-of day (of the people in ``scope`` only, when given); ``counted`` is
+    person up to the as-of day (of the people of ``records``, a record map); ``counted`` is
     false for an excluded status (returned, ...). ``amount`` stays ``DECIMAL(18,2)``, so money
     sums are exact."""
     return (
         "SELECT m.uid, e.source, e.order_id, e.ts, e.amount, e.channel, "
         f"coalesce(e.promo, false) AS promo, {_status_filter(config, 'e')} AS counted "
-        "FROM events AS e JOIN record_map AS m ON m.source = e.source AND m.record_id = e.order_id "
-        f"WHERE e.type = 'order' AND e.ts < {end_of_sql(as_of)}{in_scope_sql(scope)}"
+        f"FROM events AS e JOIN {records} AS m ON m.source = e.source AND m.record_id = e.order_id "
+        f"WHERE e.type = 'order' AND e.ts < {end_of_sql(as_of)}"
     )
 
 
@@ -84,15 +92,15 @@ EVENT_COLUMNS = (
 )
 
 
-def events_with_uid_sql(config: TraitsConfig, as_of: date, orders: str, *, scope: str | None = None) -> str:
+def events_with_uid_sql(config: TraitsConfig, as_of: date, orders: str, *, records: str = RECORD_MAP) -> str:
     """Every event up to the as-of day with its UID (``uid``, ``ts`` and the columns of
     :data:`EVENT_COLUMNS`); order lines take their order's UID and, lacking one, its time.
-    With ``scope``, only its people's events (``orders`` is then scoped too)."""
+    Only the people of ``records`` (a record map; ``orders`` should be cut to them too)."""
     names = [column.strip() for column in EVENT_COLUMNS.split(",")]
     direct = (
         f"SELECT m.uid, e.ts, {', '.join('e.' + c for c in names)} FROM events AS e "
-        f"JOIN record_map AS m ON m.source = e.source AND m.record_id = {EVENT_RECORD_ID} "
-        f"WHERE e.type <> 'order_item' AND e.ts < {end_of_sql(as_of)}{in_scope_sql(scope)}"
+        f"JOIN {records} AS m ON m.source = e.source AND m.record_id = {EVENT_RECORD_ID} "
+        f"WHERE e.type <> 'order_item' AND e.ts < {end_of_sql(as_of)}"
     )
     lines = (
         f"SELECT o.uid, coalesce(l.ts, o.ts) AS ts, {', '.join('l.' + c for c in names)} FROM events AS l "

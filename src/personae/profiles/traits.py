@@ -41,7 +41,7 @@ from personae.profiles.algebra import (
     Aggregate,
 )
 from personae.profiles.catalog import Catalog, builtin_specs, trait_catalog
-from personae.profiles.orders import EVENT_RECORD_ID, in_scope_sql
+from personae.profiles.orders import EVENT_RECORD_ID, RECORD_MAP
 from personae.profiles.passes import needs_own_pass, pass_sql, ranked_sql
 from personae.profiles.specs import ProfileSettings, TraitsConfig
 
@@ -60,24 +60,23 @@ def builtin_traits(config: _Profiled) -> dict[str, tuple[str, str]]:
     }
 
 
-def activity_sql(as_of: date, *, scope: str | None = None) -> str:
+def activity_sql(as_of: date, *, records: str = RECORD_MAP) -> str:
     """``uid`` and the event columns of every event other than orders (they are in the order
-    events) and order lines (they share their order's time), up to the as-of day (of the
-    people in ``scope`` only, when given)."""
+    events) and order lines (they share their order's time), up to the as-of day, of the
+    people of ``records`` (a record map)."""
     return (
-        f"SELECT m.uid, e.* FROM events AS e JOIN record_map AS m ON m.source = e.source "
+        f"SELECT m.uid, e.* FROM events AS e JOIN {records} AS m ON m.source = e.source "
         f"AND m.record_id = {EVENT_RECORD_ID} "
-        f"WHERE e.type NOT IN ('order', 'order_item') AND e.ts < {end_of_sql(as_of)}{in_scope_sql(scope)}"
+        f"WHERE e.type NOT IN ('order', 'order_item') AND e.ts < {end_of_sql(as_of)}"
     )
 
 
-def email_sql(*, scope: str | None = None) -> str:
+def email_sql(*, records: str = RECORD_MAP) -> str:
     """``uid, email_opens, email_clicks`` of the customer records that report either."""
-    reported = "c.email_opens IS NOT NULL OR c.email_clicks IS NOT NULL"
     return (
         "SELECT m.uid, c.email_opens, c.email_clicks "
-        "FROM customer_records AS c JOIN record_map AS m ON m.source = c.source AND m.record_id = c.record_id "
-        f"WHERE {reported if scope is None else f'({reported}){in_scope_sql(scope)}'}"
+        f"FROM customer_records AS c JOIN {records} AS m ON m.source = c.source AND m.record_id = c.record_id "
+        "WHERE c.email_opens IS NOT NULL OR c.email_clicks IS NOT NULL"
     )
 
 
@@ -112,7 +111,7 @@ def shares_sql(counts: str, dimension: str, weight: str) -> str:
 
 
 def _relations(
-    as_of: date, *, order_events: str, orders: str, shares: str, gaps: str, events: str | None, scope: str | None
+    as_of: date, *, order_events: str, orders: str, shares: str, gaps: str, events: str | None, records: str
 ) -> dict[str, str]:
     """Input name -> what its pass reads (a relation name or a subquery)."""
 
@@ -122,11 +121,11 @@ def _relations(
     relations = {
         ORDERS.name: orders,
         ORDER_EVENTS.name: order_events,
-        ACTIVITY.name: f"({activity_sql(as_of, scope=scope)}) AS r",
+        ACTIVITY.name: f"({activity_sql(as_of, records=records)}) AS r",
         ORDER_DAYS.name: gaps,
         CATEGORY_SHARES.name: dimension("category"),
         CHANNEL_SHARES.name: dimension("channel"),
-        EMAIL.name: f"({email_sql(scope=scope)}) AS r",
+        EMAIL.name: f"({email_sql(records=records)}) AS r",
     }
     if events is not None:
         relations[EVENTS.name] = events
@@ -175,14 +174,15 @@ def traits_sql(
     shares: str,
     gaps: str,
     events: str | None = None,
-    scope: str | None = None,
+    records: str = RECORD_MAP,
 ) -> str:
     """One row per UID of ``people`` with every trait, built in and declared (zeros for counts
     and money of people without orders). The relations are built by
     :mod:`personae.profiles.orders` (``order_events``, ``orders``, ``events``), :func:`gaps_sql`
-    from the orders' days and :func:`shares_sql`; with ``scope`` (a relation of ``uid``), the
-    inputs read here are cut to its people, as an incremental run does."""
+    from the orders' days and :func:`shares_sql`; with ``records`` (a record map cut to some
+    people, :func:`~personae.profiles.orders.scoped_record_map_sql`), the inputs read here are
+    cut to its people, as an incremental run does."""
     relations = _relations(
-        as_of, order_events=order_events, orders=orders, shares=shares, gaps=gaps, events=events, scope=scope
+        as_of, order_events=order_events, orders=orders, shares=shares, gaps=gaps, events=events, records=records
     )
     return catalog_sql(trait_catalog(config), as_of, people, relations)
