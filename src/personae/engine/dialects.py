@@ -48,6 +48,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             "read_only_open",
             "local_components",
             "row_hash",
+            "row_ids",
             "row_group_stats",
         }
     ),
@@ -71,6 +72,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 - ``row_hash``: ``hash(t)`` of a whole row (``t`` a table alias) and a ``sum`` of those that
   cannot overflow, for fingerprints of a table's content (the identity step keeps the last
   run's fuzzy pairs when the fingerprint of their inputs is unchanged);
+- ``row_ids``: a stored row has an id (``t.rowid``) that holds within a transaction, and a
+  scan filtered by a set of ids reads only the row groups holding them, so a wide read of a
+  few rows can find them by their key columns first (the identity fold);
 - ``row_group_stats``: the store keeps each row group's min and max of a column and can say
   them without a scan (``pragma_storage_info``), so a step can tell when a table written in
   place has lost its order (:mod:`personae.engine.person_order`)."""

@@ -67,16 +67,26 @@ def _rows_of(engine: Engine, name: str, records: str) -> dict[str, str]:
 
     A join, not ``EXISTS``: DuckDB ran the correlated test of an event's record id (a ``CASE``)
     as a nested loop, 47-62 s over the 16M events of the 1M world for 100k records, against
-    2 s for the join. Events keep only the columns read (they hold 28)."""
+    2 s for the join. Events keep only the columns read (they hold 28), and are read in two
+    passes: the join finds the rows by their key columns (``<name>_events_rows``: row ids),
+    then only those rows are read whole. The rows of new records sit in the last row groups;
+    at 1M customers (39M events) the two passes took 1.05 s against 1.7 s for one join over
+    every column, and 1.6 s against 1.9 s for records spread over the table."""
     relations = {}
     for table in graph.ROW_TABLES:
         relation = f"{PREFIX}{name}_{table}"
-        columns = ", ".join(f"t.{column}" for column in EVENT_COLUMNS) if table == "events" else "t.*"
-        engine.materialise(
-            relation,
-            f"SELECT {columns} FROM {table} AS t JOIN {records} AS r "
-            f"ON r.source = t.source AND r.record_id = {graph.record_id_sql(table, 't.')}",
+        matched = (
+            f"FROM {table} AS t JOIN {records} AS r "
+            f"ON r.source = t.source AND r.record_id = {graph.record_id_sql(table, 't.')}"
         )
+        if table == "events":
+            columns = ", ".join(f"t.{column}" for column in EVENT_COLUMNS)
+            engine.materialise(f"{relation}_rows", f"SELECT t.rowid AS row_id {matched}")
+            engine.materialise(
+                relation, f"SELECT {columns} FROM events AS t WHERE t.rowid IN (SELECT row_id FROM {relation}_rows)"
+            )
+        else:
+            engine.materialise(relation, f"SELECT t.* {matched}")
         relations[table] = relation
     return relations
 
@@ -355,4 +365,5 @@ def scratch() -> list[str]:
     ]  # fmt: skip
     for group in ("new", "old", "rows", "hub_rows", "moved_rows"):
         names += [f"{group}_{table}" for table in graph.ROW_TABLES]
+        names.append(f"{group}_events_rows")
     return [PREFIX + name for name in names]

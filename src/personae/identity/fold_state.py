@@ -53,8 +53,9 @@ class FoldState:
 
 
 def can_fold(engine: Engine) -> bool:
-    """Folding deletes rows in place, inside one transaction, and fingerprints tables by row hashes."""
-    return has(engine.name, "delete", "transactions", "row_hash")
+    """Folding deletes rows in place, inside one transaction, fingerprints tables by row hashes
+    and finds a record's rows by their row ids."""
+    return has(engine.name, "delete", "transactions", "row_hash", "row_ids")
 
 
 def fingerprint(settings: IdentitySettings, extra_types: Sequence[str]) -> str:
