@@ -163,8 +163,9 @@ def compute_traits(
         store("gap_counts", f"SELECT uid, gap, count(*) AS repeats FROM {gaps} WHERE gap IS NOT NULL GROUP BY uid, gap")
     if persist:
         store("gaps", gap_histogram_sql(names["gap_counts"]))
-    relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps, "records": records}
-    every = traits_sql(config, as_of, people=people, events=events if read_events else None, **relations)
+    relations = {"order_events": order_events, "orders": orders, "shares": shares, "gaps": gaps}
+    read = events if read_events else None
+    every = traits_sql(config, as_of, people=people, records=records, events=read, **relations)
     columns = ", ".join(f"t.{name}" for name in trait_columns(config))
     store("traits", f"SELECT t.uid, {day_sql(as_of)} AS {AS_OF_COLUMN}, {columns} FROM ({every}) AS t")
     return names

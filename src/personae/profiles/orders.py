@@ -31,8 +31,8 @@ def scoped_record_map_sql(scope: str) -> str:
     """The rows of ``record_map`` of the UIDs in ``scope`` (a relation of ``uid``): an
     incremental run's people, a model's sample. Joined to the events in place of the whole map,
     it is the small side of the join: at 1M customers, an increment's 120,000 people have
-    1.3M of the map's 16M rows, and the joins built on the whole map took 8 of the traits
-    step's 17 s (bench/RESULTS.md)."""
+    1.3M of the map's 16M rows, and the two joins built on the whole map took 8 s of CPU in a
+    traits step of 17 s (bench/RESULTS.md)."""
     return f"SELECT source, record_id, uid FROM {RECORD_MAP} WHERE uid IN (SELECT uid FROM {scope})"
 
 
