@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from incremental import append_increment
+from incremental import append_increment, step_seconds
 
 CACHE = Path(".personae") / "checksums.json"
 KEPT = ("personae.duckdb", "personae.toml", "models", "out", "raw", ".personae")
@@ -57,8 +57,9 @@ def fresh_copy(base: Path, copy: Path) -> None:
         cache.write_text(json.dumps({**stored, "files": moved}), encoding="utf-8")
 
 
-def run_once(base: Path, src: Path, share: float, seed: int) -> dict[str, float]:
-    """One increment on a fresh copy of ``base`` with the code in ``src``: step -> seconds (and ``process``)."""
+def run_once(base: Path, src: Path, share: float, seed: int) -> tuple[dict[str, float], float]:
+    """One increment on a fresh copy of ``base`` with the code in ``src``: step -> seconds, and
+    the process's seconds."""
     copy = base.parent / f"{base.name}-increment"
     fresh_copy(base, copy)
     day = append_increment(copy, share=share, days=1, tag="rounds", seed=seed)
@@ -73,9 +74,8 @@ def run_once(base: Path, src: Path, share: float, seed: int) -> dict[str, float]
     process = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"the run with {src} failed:\n{done.stderr[-2000:]}")
-    steps = {step["name"]: float(step["seconds"]) for step in json.loads(done.stdout)["steps"]}
     shutil.rmtree(copy, ignore_errors=True)
-    return {**steps, "process": process}
+    return step_seconds(json.loads(done.stdout)), process
 
 
 def main() -> None:
@@ -90,12 +90,12 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {label: [] for label, _ in codes}
     for number in range(1, args.rounds + 1):
         for label, src in codes:
-            steps = run_once(args.base.resolve(), src, args.share, args.seed)
+            steps, process = run_once(args.base.resolve(), src, args.share, args.seed)
             runs[label].append(steps)
-            total = sum(value for name, value in steps.items() if name != "process")
-            print(f"round {number} {label}: steps {total:.1f} s, process {steps['process']:.1f} s", file=sys.stderr)
+            total = sum(steps.values())
+            print(f"round {number} {label}: steps {total:.1f} s, process {process:.1f} s", file=sys.stderr)
     full_path = args.base / "full.json"
-    full = sum(step["seconds"] for step in json.loads(full_path.read_text())["steps"]) if full_path.exists() else None
+    full = sum(step_seconds(json.loads(full_path.read_text())).values()) if full_path.exists() else None
     print(
         f"rounds: {args.rounds}, codes in turn; steps' seconds of each run"
         + (f"; whole run {full:.1f} s" if full else "")
@@ -103,7 +103,7 @@ def main() -> None:
     print("\n| code | runs | median | median / whole run | traits | identity | models | segment | summaries |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, done in runs.items():
-        totals = [sum(v for k, v in steps.items() if k != "process") for steps in done]
+        totals = [sum(steps.values()) for steps in done]
         median = statistics.median(totals)
         share = f"{100 * median / full:.1f} %" if full else "–"
         parts = [f"{statistics.median(steps.get(name, 0.0) for steps in done):.1f}" for name in

@@ -113,10 +113,14 @@ def append_increment(root: Path, *, share: float, days: int, tag: str, seed: int
     return start + timedelta(days=days)
 
 
-def _steps(path: Path) -> dict[str, float]:
-    report = json.loads(path.read_text(encoding="utf-8"))
+def step_seconds(report: Any) -> dict[str, float]:
+    """Step -> seconds of a run's report (``personae run -f json``, or its list of steps)."""
     steps = report["steps"] if isinstance(report, dict) else report
     return {step["name"]: float(step["seconds"]) for step in steps}
+
+
+def _steps(path: Path) -> dict[str, float]:
+    return step_seconds(json.loads(path.read_text(encoding="utf-8")))
 
 
 def table(full: Path, increment: Path) -> str:
